@@ -1,0 +1,107 @@
+//! Catalog entries, renders, uploads, credits and usage as the API shows them.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The three catalog resources, as they appear in paths.
+pub const CATALOG_RESOURCES: [&str; 3] = ["models", "backgrounds", "complementary-garments"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CatalogStatus {
+    Active,
+    Archived,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CatalogEntry {
+    pub public_id: String,
+    pub image_url: String,
+    pub status: CatalogStatus,
+    pub display_name: String,
+    /// The spec the entry was made from (a generator request, or the built-in entry's spec).
+    #[schema(value_type = Object)]
+    pub spec: serde_json::Value,
+    pub description: String,
+    /// The generator job that made it; null for built-in entries.
+    pub generation_job_public_id: Option<String>,
+    pub builtin: bool,
+    pub meta: super::job::ArtifactMeta,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RenderOrigin {
+    Compose,
+    Edit,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Render {
+    /// The job's id.
+    pub public_id: String,
+    pub job_type: String,
+    pub origin: RenderOrigin,
+    pub category: Option<String>,
+    pub image_url: String,
+    pub meta: super::job::ArtifactMeta,
+    /// The request, with every image key replaced by a signed `<field>_url` sibling.
+    #[schema(value_type = Object)]
+    pub inputs: serde_json::Value,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RenderList {
+    pub renders: Vec<Render>,
+    pub limit: u32,
+    pub offset: u32,
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UploadAccepted {
+    /// Use this key in request bodies (`user_image`, `trial_image`, `source_image_s3_key`, …).
+    pub upload_key: String,
+    pub image_url: String,
+    pub mime: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Credits {
+    pub balance: i64,
+    /// Always `credits`.
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UsageKind {
+    Debit,
+    Refund,
+    Adjustment,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UsageEntry {
+    pub request_id: Option<String>,
+    pub job_id: Option<String>,
+    /// Negative for debits, positive for refunds.
+    pub credits: i64,
+    pub kind: UsageKind,
+    pub balance_after: i64,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UsageList {
+    pub usage: Vec<UsageEntry>,
+    pub limit: u32,
+    pub offset: u32,
+    pub count: usize,
+}

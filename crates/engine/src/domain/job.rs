@@ -1,0 +1,159 @@
+//! The job model as the API shows it: statuses, events, artifacts, job detail and lists.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobStatus {
+    NotStarted,
+    InProgress,
+    Success,
+    Failure,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::NotStarted => "NOT_STARTED",
+            JobStatus::InProgress => "IN_PROGRESS",
+            JobStatus::Success => "SUCCESS",
+            JobStatus::Failure => "FAILURE",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [JobStatus::NotStarted, JobStatus::InProgress, JobStatus::Success, JobStatus::Failure]
+            .into_iter()
+            .find(|st| st.as_str() == s)
+    }
+    pub fn is_terminal(self) -> bool {
+        matches!(self, JobStatus::Success | JobStatus::Failure)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EventType {
+    Queued,
+    Stage,
+    Succeeded,
+    Failed,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Queued => "queued",
+            EventType::Stage => "stage",
+            EventType::Succeeded => "succeeded",
+            EventType::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [EventType::Queued, EventType::Stage, EventType::Succeeded, EventType::Failed]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+    }
+    pub fn is_terminal(self) -> bool {
+        matches!(self, EventType::Succeeded | EventType::Failed)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ArtifactRole {
+    Intermediate,
+    Final,
+}
+
+/// Facts about an artifact's image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ArtifactMeta {
+    pub width: u32,
+    pub height: u32,
+    pub mime: String,
+    pub sha256: String,
+}
+
+/// An artifact as the ledger keeps it: its store key never leaves the engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredArtifact {
+    pub key: String,
+    pub kind: String,
+    pub role: ArtifactRole,
+    pub label: String,
+    pub meta: ArtifactMeta,
+}
+
+/// An artifact as clients see it: a short-lived signed URL in place of the store key.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Artifact {
+    /// Signed, short-lived URL served by the engine; usable without the API key (e.g. in `<img src>`).
+    pub image_url: String,
+    /// e.g. `background`, `on_model_render`, `garment_cutout`, `person_mask`, `pose_overlay`.
+    pub kind: String,
+    pub role: ArtifactRole,
+    pub label: String,
+    pub meta: ArtifactMeta,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobEvent {
+    /// Monotonic per job, starting at 1; pass the last one seen as `since`.
+    pub seq: i64,
+    pub event_type: EventType,
+    /// Always `public`.
+    pub visibility: String,
+    pub stage: Option<String>,
+    pub message: String,
+    pub artifacts: Vec<Artifact>,
+    /// Progress, cost, error (`{code, message}`), refunded credits, timings, provenance.
+    #[schema(value_type = Object)]
+    pub extra: serde_json::Value,
+    pub created_at: String,
+}
+
+/// `GET /v1/jobs/{public_id}/events`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobEvents {
+    pub public_id: String,
+    pub events: Vec<JobEvent>,
+    /// The highest `seq` of the job so far (0 never occurs: every job has its `queued` event).
+    pub latest_seq: i64,
+}
+
+/// `GET /v1/jobs/{public_id}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobDetail {
+    pub public_id: String,
+    pub job_type: String,
+    pub status: JobStatus,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub credits_cost: i64,
+    /// The request body as dispatched.
+    #[schema(value_type = Object)]
+    pub request: serde_json::Value,
+    /// The final artifacts; empty until the job succeeds.
+    pub result: Vec<Artifact>,
+    pub latest_event: Option<JobEvent>,
+}
+
+/// `GET /v1/jobs`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobList {
+    pub jobs: Vec<JobDetail>,
+    pub limit: u32,
+    pub offset: u32,
+    pub count: usize,
+}
+
+/// The 202 answer to a dispatch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DispatchAccepted {
+    pub request_id: String,
+    pub job_id: String,
+    pub status: JobStatus,
+    pub credits_cost: i64,
+}

@@ -1,0 +1,551 @@
+//! The typed request bodies of the eleven workflows, and their parsing into field-named errors.
+//!
+//! Parsing is strict: unknown fields, missing required fields and bad enum values are 422s whose
+//! `loc` names the field. Checks that need the ledger (does this upload key exist?) are listed
+//! by [`WorkflowRequest::references`] and done by the engine.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::operation::Operation;
+use crate::error::{ApiError, FieldError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum UserCategory {
+    Male,
+    Female,
+}
+
+/// Long side of the output: 512, 1024, 2048 or 4096 px.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+pub enum Resolution {
+    #[serde(rename = "0.5K")]
+    Half,
+    #[serde(rename = "1K")]
+    #[default]
+    One,
+    #[serde(rename = "2K")]
+    Two,
+    #[serde(rename = "4K")]
+    Four,
+}
+
+impl Resolution {
+    pub fn long_side(self) -> u32 {
+        match self {
+            Resolution::Half => 512,
+            Resolution::One => 1024,
+            Resolution::Two => 2048,
+            Resolution::Four => 4096,
+        }
+    }
+}
+
+/// Output framing for edits (decision, see API.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputPreset {
+    /// 2048×2048 on white.
+    EcommerceSquare,
+    /// 1600×2000.
+    EcommercePortrait,
+    /// 3:4, 2048 px long side.
+    Lookbook,
+    /// 1080×1920.
+    SocialStory,
+    /// The source's own size.
+    Original,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Fit {
+    Slim,
+    Regular,
+    Loose,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TryOnItem {
+    /// Upload key of the garment photo.
+    pub trial_image: String,
+    /// A garment category `key` from `GET /v1/garment-categories`.
+    pub trial_item_category: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RenderParams {
+    pub resolution: Option<Resolution>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TryOnRequest {
+    /// Upload key of the person photo.
+    pub user_image: String,
+    pub user_category: Option<UserCategory>,
+    pub items: Vec<TryOnItem>,
+    #[schema(value_type = Option<Object>)]
+    pub runtime_config: Option<serde_json::Map<String, serde_json::Value>>,
+    pub render_params: Option<RenderParams>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractionContext {
+    pub max_items: Option<u32>,
+    pub product_name: Option<String>,
+    pub product_description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractRequest {
+    pub trial_image: String,
+    #[schema(value_type = Option<Object>)]
+    pub runtime_config: Option<serde_json::Map<String, serde_json::Value>>,
+    pub extraction_context: Option<ExtractionContext>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LookRequest {
+    pub user_category: Option<UserCategory>,
+    pub items: Vec<TryOnItem>,
+    #[schema(value_type = Option<Object>)]
+    pub runtime_config: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Declares a generator request: the fields every generator shares, then its own.
+macro_rules! generator_request {
+    ($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            /// The generator to use; `null` picks the studio's default.
+            pub image_model: Option<String>,
+            pub eval_enabled: Option<bool>,
+            pub resolution: Option<Resolution>,
+            /// `W:H`, e.g. `1:1`, `3:4`, `16:9`.
+            pub aspect_ratio: Option<String>,
+            /// Same seed and spec → identical output. Omitted: a random seed, reported in the result.
+            pub seed: Option<u64>,
+            pub on_technical_failure: Option<String>,
+            #[serde(default)]
+            pub display_name: String,
+            #[schema(value_type = Option<Object>)]
+            pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+            pub pilot_brand: Option<String>,
+            $($(#[$fdoc])* pub $field: $ty,)*
+        }
+    };
+}
+
+generator_request!(ModelGeneratorRequest {
+    gender: UserCategory,
+    ethnicity: String,
+    body_type: String,
+    age_range: String,
+});
+
+generator_request!(BackgroundGeneratorRequest {
+    /// See `GET /v1/operations` docs: `studio_sweep`, `gradient`, `paper`, `concrete`, `linen`.
+    scene_type: String,
+    /// `bright`, `soft`, `neutral`, `warm`, `cool`, `moody`, `dramatic`.
+    mood: String,
+    /// Colour names (`sage`, `navy`, …) or `#RRGGBB`; the first is the dominant one.
+    dominant_colors: Option<Vec<String>>,
+});
+
+generator_request!(ComplementaryGarmentGeneratorRequest {
+    garment_category_public_id: String,
+    color: String,
+    material: String,
+    pattern: String,
+    fit: Option<Fit>,
+    length: Option<String>,
+});
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackgroundSwapWithImageRequest {
+    /// An upload key; exactly one of this and `source_render_public_id`.
+    pub source_image_s3_key: Option<String>,
+    pub source_render_public_id: Option<String>,
+    pub output_preset: OutputPreset,
+    pub pilot_brand: Option<String>,
+    /// A catalog background.
+    pub background_image_public_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackgroundSwapWithSpecRequest {
+    pub source_image_s3_key: Option<String>,
+    pub source_render_public_id: Option<String>,
+    pub output_preset: OutputPreset,
+    pub pilot_brand: Option<String>,
+    pub scene_type: String,
+    pub mood: String,
+    pub dominant_colors: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSwapWithImageRequest {
+    pub source_image_s3_key: Option<String>,
+    pub source_render_public_id: Option<String>,
+    pub output_preset: OutputPreset,
+    pub pilot_brand: Option<String>,
+    /// A catalog model.
+    pub model_image_public_id: String,
+}
+
+/// Body of `product-to-model-direct` and `product-to-model-phased`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductToModelRequest {
+    pub product_image_s3_key: String,
+    pub product_garment_category_public_id: String,
+    /// A catalog model; omitted: the engine picks one and names it in the result.
+    pub model_image_public_id: Option<String>,
+    pub background_image_public_id: Option<String>,
+    pub output_preset: Option<OutputPreset>,
+    pub seed: Option<u64>,
+}
+
+/// A parsed, structurally valid request of one workflow.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WorkflowRequest {
+    TryOn(TryOnRequest),
+    Extract(ExtractRequest),
+    Look(LookRequest),
+    ModelGenerator(ModelGeneratorRequest),
+    BackgroundGenerator(BackgroundGeneratorRequest),
+    ComplementaryGarmentGenerator(ComplementaryGarmentGeneratorRequest),
+    ProductToModelDirect(ProductToModelRequest),
+    ProductToModelPhased(ProductToModelRequest),
+    BackgroundSwapWithImage(BackgroundSwapWithImageRequest),
+    BackgroundSwapWithSpec(BackgroundSwapWithSpecRequest),
+    ModelSwapWithImage(ModelSwapWithImageRequest),
+}
+
+/// Something a request points at that must exist when the job is dispatched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reference {
+    Upload { path: String, key: String },
+    Catalog { path: String, resource: &'static str, id: String },
+    Render { path: String, id: String },
+    GarmentCategoryKey { path: String, key: String },
+    GarmentCategoryId { path: String, id: String },
+}
+
+impl WorkflowRequest {
+    /// Parses `body` as `op`'s request; every failure names its field.
+    pub fn parse(op: Operation, body: serde_json::Value) -> Result<Self, ApiError> {
+        if !body.is_object() {
+            return Err(ApiError::field("body", "", "the request body must be a JSON object", "type_error"));
+        }
+        let request = match op {
+            Operation::TryOn => Self::TryOn(typed(body)?),
+            Operation::Extract => Self::Extract(typed(body)?),
+            Operation::Look => Self::Look(typed(body)?),
+            Operation::ModelGenerator => Self::ModelGenerator(typed(body)?),
+            Operation::BackgroundGenerator => Self::BackgroundGenerator(typed(body)?),
+            Operation::ComplementaryGarmentGenerator => Self::ComplementaryGarmentGenerator(typed(body)?),
+            Operation::ProductToModelDirect => Self::ProductToModelDirect(typed(body)?),
+            Operation::ProductToModelPhased => Self::ProductToModelPhased(typed(body)?),
+            Operation::BackgroundSwapWithImage => Self::BackgroundSwapWithImage(typed(body)?),
+            Operation::BackgroundSwapWithSpec => Self::BackgroundSwapWithSpec(typed(body)?),
+            Operation::ModelSwapWithImage => Self::ModelSwapWithImage(typed(body)?),
+        };
+        let problems = request.structural_problems();
+        if problems.is_empty() {
+            Ok(request)
+        } else {
+            Err(ApiError::validation(problems))
+        }
+    }
+
+    /// Rules that need no ledger: counts, exactly-one-of, formats.
+    fn structural_problems(&self) -> Vec<FieldError> {
+        let mut problems = Vec::new();
+        let mut items = |items: &[TryOnItem]| {
+            if items.is_empty() {
+                problems.push(FieldError::new("body", "items", "at least one item is required", "too_short"));
+            } else if items.len() > 8 {
+                problems.push(FieldError::new("body", "items", "at most 8 items are allowed", "too_long"));
+            }
+        };
+        match self {
+            Self::TryOn(r) => items(&r.items),
+            Self::Look(r) => items(&r.items),
+            Self::Extract(r) => {
+                if let Some(max) = r.extraction_context.as_ref().and_then(|c| c.max_items) {
+                    if !(1..=10).contains(&max) {
+                        problems.push(FieldError::new(
+                            "body",
+                            "extraction_context.max_items",
+                            "must be between 1 and 10",
+                            "range",
+                        ));
+                    }
+                }
+            }
+            Self::ModelGenerator(r) => generator_problems(&r.aspect_ratio, &r.display_name, &mut problems),
+            Self::BackgroundGenerator(r) => generator_problems(&r.aspect_ratio, &r.display_name, &mut problems),
+            Self::ComplementaryGarmentGenerator(r) => {
+                generator_problems(&r.aspect_ratio, &r.display_name, &mut problems)
+            }
+            Self::BackgroundSwapWithImage(r) => {
+                exactly_one_source(&r.source_image_s3_key, &r.source_render_public_id, &mut problems)
+            }
+            Self::BackgroundSwapWithSpec(r) => {
+                exactly_one_source(&r.source_image_s3_key, &r.source_render_public_id, &mut problems)
+            }
+            Self::ModelSwapWithImage(r) => {
+                exactly_one_source(&r.source_image_s3_key, &r.source_render_public_id, &mut problems)
+            }
+            Self::ProductToModelDirect(_) | Self::ProductToModelPhased(_) => {}
+        }
+        problems
+    }
+
+    /// Everything this request points at, with the field path that points.
+    pub fn references(&self) -> Vec<Reference> {
+        let mut refs = Vec::new();
+        let upload = |path: &str, key: &str| Reference::Upload { path: path.into(), key: key.into() };
+        let items = |refs: &mut Vec<Reference>, items: &[TryOnItem]| {
+            for (i, item) in items.iter().enumerate() {
+                refs.push(upload(&format!("items.{i}.trial_image"), &item.trial_image));
+                refs.push(Reference::GarmentCategoryKey {
+                    path: format!("items.{i}.trial_item_category"),
+                    key: item.trial_item_category.clone(),
+                });
+            }
+        };
+        let source = |refs: &mut Vec<Reference>, key: &Option<String>, render: &Option<String>| {
+            if let Some(key) = key {
+                refs.push(upload("source_image_s3_key", key));
+            }
+            if let Some(id) = render {
+                refs.push(Reference::Render { path: "source_render_public_id".into(), id: id.clone() });
+            }
+        };
+        let catalog = |path: &str, resource: &'static str, id: &str| Reference::Catalog {
+            path: path.into(),
+            resource,
+            id: id.into(),
+        };
+        match self {
+            Self::TryOn(r) => {
+                refs.push(upload("user_image", &r.user_image));
+                items(&mut refs, &r.items);
+            }
+            Self::Look(r) => items(&mut refs, &r.items),
+            Self::Extract(r) => refs.push(upload("trial_image", &r.trial_image)),
+            Self::ModelGenerator(_) | Self::BackgroundGenerator(_) => {}
+            Self::ComplementaryGarmentGenerator(r) => refs.push(Reference::GarmentCategoryId {
+                path: "garment_category_public_id".into(),
+                id: r.garment_category_public_id.clone(),
+            }),
+            Self::BackgroundSwapWithImage(r) => {
+                source(&mut refs, &r.source_image_s3_key, &r.source_render_public_id);
+                refs.push(catalog("background_image_public_id", "backgrounds", &r.background_image_public_id));
+            }
+            Self::BackgroundSwapWithSpec(r) => source(&mut refs, &r.source_image_s3_key, &r.source_render_public_id),
+            Self::ModelSwapWithImage(r) => {
+                source(&mut refs, &r.source_image_s3_key, &r.source_render_public_id);
+                refs.push(catalog("model_image_public_id", "models", &r.model_image_public_id));
+            }
+            Self::ProductToModelDirect(r) | Self::ProductToModelPhased(r) => {
+                refs.push(upload("product_image_s3_key", &r.product_image_s3_key));
+                refs.push(Reference::GarmentCategoryId {
+                    path: "product_garment_category_public_id".into(),
+                    id: r.product_garment_category_public_id.clone(),
+                });
+                if let Some(id) = &r.model_image_public_id {
+                    refs.push(catalog("model_image_public_id", "models", id));
+                }
+                if let Some(id) = &r.background_image_public_id {
+                    refs.push(catalog("background_image_public_id", "backgrounds", id));
+                }
+            }
+        }
+        refs
+    }
+}
+
+fn generator_problems(aspect_ratio: &Option<String>, display_name: &str, problems: &mut Vec<FieldError>) {
+    if let Some(ratio) = aspect_ratio {
+        if parse_aspect_ratio(ratio).is_none() {
+            problems.push(FieldError::new(
+                "body",
+                "aspect_ratio",
+                "must be W:H with whole numbers between 1:4 and 4:1, e.g. 3:4",
+                "value_error",
+            ));
+        }
+    }
+    if display_name.chars().count() > 200 {
+        problems.push(FieldError::new("body", "display_name", "at most 200 characters", "too_long"));
+    }
+}
+
+/// `"3:4"` → `(3, 4)`; ratios beyond 4:1 either way are refused (a 4K strip is no backdrop).
+pub fn parse_aspect_ratio(ratio: &str) -> Option<(u32, u32)> {
+    let (w, h) = ratio.split_once(':')?;
+    let (w, h): (u32, u32) = (w.trim().parse().ok()?, h.trim().parse().ok()?);
+    if w == 0 || h == 0 || w > 100 || h > 100 || w > 4 * h || h > 4 * w {
+        return None;
+    }
+    Some((w, h))
+}
+
+fn exactly_one_source(key: &Option<String>, render: &Option<String>, problems: &mut Vec<FieldError>) {
+    match (key, render) {
+        (Some(_), None) | (None, Some(_)) => {}
+        (Some(_), Some(_)) => problems.push(FieldError::new(
+            "body",
+            "source_render_public_id",
+            "give exactly one of source_image_s3_key and source_render_public_id, not both",
+            "value_error",
+        )),
+        (None, None) => problems.push(FieldError::new(
+            "body",
+            "source_image_s3_key",
+            "one of source_image_s3_key and source_render_public_id is required",
+            "missing",
+        )),
+    }
+}
+
+/// Deserializes with the failing field's path, turning serde's messages into `FieldError`s.
+fn typed<T: DeserializeOwned>(body: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(body).map_err(|err| {
+        let mut path: Vec<String> = err
+            .path()
+            .iter()
+            .filter_map(|segment| match segment {
+                serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+                serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                serde_path_to_error::Segment::Enum { variant } => Some(variant.clone()),
+                serde_path_to_error::Segment::Unknown => None,
+            })
+            .collect();
+        let message = err.inner().to_string();
+        let mut name_field = |field: String| {
+            if path.last() != Some(&field) {
+                path.push(field);
+            }
+        };
+        let kind = if let Some(field) = backticked(&message, "missing field `") {
+            name_field(field);
+            "missing"
+        } else if let Some(field) = backticked(&message, "unknown field `") {
+            name_field(field);
+            "extra_forbidden"
+        } else if message.starts_with("unknown variant") {
+            "enum"
+        } else {
+            "type_error"
+        };
+        // serde's message ends with ` at line L column C` only for text input; we parse values.
+        ApiError::validation(vec![FieldError::new("body", &path.join("."), message, kind)])
+    })
+}
+
+fn backticked(message: &str, prefix: &str) -> Option<String> {
+    let rest = message.strip_prefix(prefix)?;
+    Some(rest.split('`').next()?.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn loc(err: &ApiError) -> serde_json::Value {
+        serde_json::to_value(&err.details[0].loc).unwrap()
+    }
+
+    #[test]
+    fn missing_unknown_and_bad_enum_fields_are_named() {
+        let err = WorkflowRequest::parse(Operation::TryOn, json!({"items": []})).unwrap_err();
+        assert_eq!(loc(&err), json!(["body", "user_image"]));
+        assert_eq!(err.details[0].kind, "missing");
+
+        let err = WorkflowRequest::parse(
+            Operation::TryOn,
+            json!({"user_image": "u", "items": [{"trial_image": "t", "trial_item_category": "top", "colour": 1}]}),
+        )
+        .unwrap_err();
+        assert_eq!(loc(&err), json!(["body", "items", 0, "colour"]));
+        assert_eq!(err.details[0].kind, "extra_forbidden");
+
+        let err = WorkflowRequest::parse(
+            Operation::TryOn,
+            json!({"user_image": "u", "user_category": "ROBOT", "items": [{"trial_image": "t", "trial_item_category": "top"}]}),
+        )
+        .unwrap_err();
+        assert_eq!(loc(&err), json!(["body", "user_category"]));
+        assert_eq!(err.details[0].kind, "enum");
+
+        let err = WorkflowRequest::parse(
+            Operation::TryOn,
+            json!({"user_image": "u", "items": [], "render_params": {"resolution": "8K"}}),
+        )
+        .unwrap_err();
+        assert_eq!(loc(&err), json!(["body", "render_params", "resolution"]));
+    }
+
+    #[test]
+    fn structural_rules() {
+        let err = WorkflowRequest::parse(Operation::TryOn, json!({"user_image": "u", "items": []})).unwrap_err();
+        assert_eq!(loc(&err), json!(["body", "items"]));
+
+        let err = WorkflowRequest::parse(
+            Operation::BackgroundSwapWithSpec,
+            json!({"output_preset": "lookbook", "scene_type": "studio_sweep", "mood": "soft"}),
+        )
+        .unwrap_err();
+        assert_eq!(loc(&err), json!(["body", "source_image_s3_key"]));
+
+        let err = WorkflowRequest::parse(
+            Operation::BackgroundGenerator,
+            json!({"scene_type": "gradient", "mood": "soft", "aspect_ratio": "9:1"}),
+        )
+        .unwrap_err();
+        assert_eq!(loc(&err), json!(["body", "aspect_ratio"]));
+
+        let err = WorkflowRequest::parse(Operation::Extract, json!(["not", "an", "object"])).unwrap_err();
+        assert_eq!(loc(&err), json!(["body"]));
+    }
+
+    #[test]
+    fn references_name_their_fields() {
+        let req = WorkflowRequest::parse(
+            Operation::TryOn,
+            json!({"user_image": "uploads/a/u.jpg", "items": [{"trial_image": "uploads/b/s.jpg", "trial_item_category": "top"}]}),
+        )
+        .unwrap();
+        let refs = req.references();
+        assert!(refs.contains(&Reference::Upload { path: "user_image".into(), key: "uploads/a/u.jpg".into() }));
+        assert!(refs.contains(&Reference::Upload { path: "items.0.trial_image".into(), key: "uploads/b/s.jpg".into() }));
+        assert!(refs.contains(&Reference::GarmentCategoryKey { path: "items.0.trial_item_category".into(), key: "top".into() }));
+    }
+
+    #[test]
+    fn aspect_ratios() {
+        assert_eq!(parse_aspect_ratio("3:4"), Some((3, 4)));
+        assert_eq!(parse_aspect_ratio("16:9"), Some((16, 9)));
+        assert_eq!(parse_aspect_ratio("0:1"), None);
+        assert_eq!(parse_aspect_ratio("5:1"), None);
+        assert_eq!(parse_aspect_ratio("wide"), None);
+    }
+}

@@ -1,0 +1,129 @@
+//! Keys, authentication, credits, usage and the request log.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use subtle::ConstantTimeEq;
+
+use super::Engine;
+use crate::auth::{self, Caller, Capability, Mode};
+use crate::domain::catalog::{Credits, UsageList};
+use crate::error::{ApiError, ErrorCode};
+use crate::ids::new_id;
+use crate::ledger::keys::{self, KeyRow};
+use crate::ledger::requests::{self, RequestLogRow};
+use crate::ledger::{credits, LedgerError};
+
+/// How long a verified key is trusted without re-reading the ledger (so a revocation from the
+/// CLI takes effect within this time).
+const KEY_CACHE_TTL: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Default)]
+pub(super) struct KeyCache(Mutex<HashMap<[u8; 32], (Caller, Instant)>>);
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(ErrorCode::Unauthorized, message)
+}
+
+impl Engine {
+    /// Resolves a bearer key to its caller. The key is hashed; the stored hash is found and
+    /// compared in constant time. Unknown, malformed and revoked keys all answer 401.
+    pub async fn authenticate(&self, presented: &str) -> Result<Caller, ApiError> {
+        let Some(claimed_mode) = auth::mode_of(presented) else {
+            return Err(unauthorized("the API key is missing or malformed (expected sk_live_… or sk_test_…)"));
+        };
+        let hash = auth::hash_key(presented);
+        if let Some((caller, at)) = self.key_cache.0.lock().unwrap_or_else(|p| p.into_inner()).get(&hash) {
+            if at.elapsed() < KEY_CACHE_TTL {
+                return Ok(caller.clone());
+            }
+        }
+        let row = self.live.ledger.read(move |c| keys::find_by_hash(c, &hash)).await?;
+        let row = row.filter(|r| bool::from(r.hash.as_slice().ct_eq(&hash)));
+        let caller = match row {
+            Some(r) if r.revoked_at.is_none() && Mode::parse(&r.mode) == Some(claimed_mode) => Caller {
+                key_id: r.id,
+                mode: claimed_mode,
+                capabilities: r.capabilities.iter().filter_map(|c| Capability::parse(c)).collect(),
+            },
+            Some(r) if r.revoked_at.is_some() => return Err(unauthorized("this API key has been revoked")),
+            _ => return Err(unauthorized("the API key is not known to this studio")),
+        };
+        let mut cache = self.key_cache.0.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(hash, (caller.clone(), Instant::now()));
+        Ok(caller)
+    }
+
+    /// Makes a key; returns its record and the plain key, which is never stored.
+    pub async fn create_key(&self, mode: Mode, capabilities: &[Capability], name: &str) -> Result<(KeyRow, String), ApiError> {
+        let plain = auth::generate_key(mode);
+        let row = KeyRow {
+            id: new_id(),
+            prefix: plain.chars().take(12).collect(),
+            hash: auth::hash_key(&plain).to_vec(),
+            mode: mode.as_str().into(),
+            capabilities: capabilities.iter().map(|c| c.as_str().to_string()).collect(),
+            name: name.into(),
+            created_at: crate::time::now_rfc3339(),
+            revoked_at: None,
+        };
+        let stored = row.clone();
+        self.live.ledger.write(move |c| keys::insert(c, &stored)).await?;
+        Ok((row, plain))
+    }
+
+    pub async fn list_keys(&self) -> Result<Vec<KeyRow>, ApiError> {
+        Ok(self.live.ledger.read(keys::list).await?)
+    }
+
+    /// Revokes by id or printed prefix; 404 if nothing matched.
+    pub async fn revoke_key(&self, id_or_prefix: &str) -> Result<usize, ApiError> {
+        let target = id_or_prefix.to_string();
+        let n = self.live.ledger.write(move |c| keys::revoke(c, &target)).await?;
+        self.key_cache.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        if n == 0 {
+            return Err(ApiError::not_found("active API key", id_or_prefix));
+        }
+        Ok(n)
+    }
+
+    /// On a studio with no active key, makes one live key with every capability and writes it
+    /// to `<data dir>/first-key.txt` (owner-only). Returns that file's path when it did.
+    pub async fn ensure_first_key(&self) -> Result<Option<std::path::PathBuf>, ApiError> {
+        if self.live.ledger.read(keys::count_active).await? > 0 {
+            return Ok(None);
+        }
+        let (_, plain) = self.create_key(Mode::Live, &Capability::ALL, "first key").await?;
+        let path = self.data_dir().join("first-key.txt");
+        super::write_private(&path, format!("{plain}\n").as_bytes())
+            .map_err(|e| ApiError::internal(format!("could not write {}: {e}", path.display())))?;
+        Ok(Some(path))
+    }
+
+    pub async fn credits(&self, caller: &Caller) -> Result<Credits, ApiError> {
+        let balance = self.realm(caller.mode).ledger.read(credits::balance).await?;
+        Ok(Credits { balance, currency: "credits".into() })
+    }
+
+    pub async fn set_credits(&self, mode: Mode, balance: i64) -> Result<Credits, ApiError> {
+        if balance < 0 {
+            return Err(ApiError::field("body", "balance", "cannot be negative", "range"));
+        }
+        self.realm(mode).ledger.write(move |c| credits::set(c, balance)).await?;
+        Ok(Credits { balance, currency: "credits".into() })
+    }
+
+    pub async fn usage(&self, caller: &Caller, limit: u32, offset: u32) -> Result<UsageList, ApiError> {
+        let usage = self.realm(caller.mode).ledger.read(move |c| credits::usage(c, limit, offset)).await?;
+        Ok(UsageList { count: usage.len(), usage, limit, offset })
+    }
+
+    /// Records a request; committed with the next write group, never waited for.
+    pub fn log_request(&self, mode: Mode, row: RequestLogRow) {
+        self.realm(mode).ledger.write_detached(move |c| requests::insert(c, &row).map_err(LedgerError::from));
+    }
+}

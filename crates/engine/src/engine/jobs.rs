@@ -1,0 +1,302 @@
+//! Dispatch, read, wait on and cancel jobs.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::Engine;
+use crate::auth::{Caller, Capability, Mode};
+use crate::domain::garments;
+use crate::domain::job::{DispatchAccepted, JobDetail, JobEvents, JobList, JobStatus};
+use crate::domain::operation::{Operation, OperationInfo, OperationList};
+use crate::domain::requests::{Reference, WorkflowRequest};
+use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::ids::{is_ulid, new_id};
+use crate::ledger::jobs::{self as job_rows, CancelOutcome, NewJob};
+use crate::ledger::{catalog, idempotency, renders, uploads, LedgerError};
+use crate::store::KeyError;
+use crate::time::now_unix_ms;
+
+/// Longest `?wait=` a long-poll may ask for.
+pub const MAX_WAIT: Duration = Duration::from_secs(30);
+/// Most events one page of `GET /v1/jobs/{id}/events` returns.
+const EVENTS_PAGE: u32 = 1000;
+
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub limit: u32,
+    pub offset: u32,
+    pub status: Option<JobStatus>,
+    pub job_type: Option<String>,
+}
+
+pub(super) fn require(caller: &Caller, capability: Capability) -> Result<(), ApiError> {
+    if caller.can(capability) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!("this API key lacks the `{}` capability", capability.as_str()),
+        ))
+    }
+}
+
+impl Engine {
+    pub fn operations(&self) -> OperationList {
+        OperationList {
+            operations: Operation::ALL
+                .into_iter()
+                .map(|op| OperationInfo {
+                    name: op.name().into(),
+                    op_class: op.class(),
+                    credits_cost: self.price(op),
+                    enabled: self.is_enabled(op),
+                })
+                .collect(),
+        }
+    }
+
+    /// Validates, debits and records a job — durable when this returns — and wakes the scheduler.
+    ///
+    /// Order of checks: capability (403), body (422), references (422), availability (503,
+    /// nothing charged), the workflow's own vocabulary (422), idempotency, balance (402).
+    pub async fn dispatch(
+        &self,
+        caller: &Caller,
+        op: Operation,
+        body: Value,
+        request_id: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<DispatchAccepted, ApiError> {
+        require(caller, Capability::JobsCreate)?;
+        let body_sha256 = hex::encode(Sha256::digest(body.to_string().as_bytes()));
+        let request = WorkflowRequest::parse(op, body.clone())?;
+        self.check_references(caller.mode, &request).await?;
+        let workflow = self.workflows.get(&op).cloned().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::OperationDisabled,
+                format!("{} is not available in this build of the studio yet; nothing was charged", op.name()),
+            )
+        })?;
+        let problems = workflow.validate(&request);
+        if !problems.is_empty() {
+            return Err(ApiError::validation(problems));
+        }
+        if let Some(key) = idempotency_key {
+            if key.is_empty() || key.len() > 255 {
+                return Err(ApiError::field("header", "Idempotency-Key", "must be 1 to 255 characters", "value_error"));
+            }
+        }
+
+        let accepted = DispatchAccepted {
+            request_id: request_id.to_string(),
+            job_id: new_id(),
+            status: JobStatus::NotStarted,
+            credits_cost: self.price(op),
+        };
+        let realm = self.realm(caller.mode).clone();
+        let (key_id, idem) = (caller.key_id.clone(), idempotency_key.map(str::to_string));
+        let job_type = op.job_type();
+        let answer = accepted.clone();
+        let result = realm
+            .ledger
+            .write(move |c| {
+                let now = now_unix_ms();
+                if let Some(idem) = &idem {
+                    if let Some(prior) = idempotency::find(c, &key_id, idem, now)? {
+                        if prior.operation != op.name() || prior.body_sha256 != body_sha256 {
+                            return Err(LedgerError::Rejected(ApiError::field(
+                                "header",
+                                "Idempotency-Key",
+                                "this key was used with another request body in the last 24 hours",
+                                "idempotency_conflict",
+                            )));
+                        }
+                        return Ok(serde_json::from_str::<DispatchAccepted>(&prior.response_json)?);
+                    }
+                }
+                job_rows::insert(
+                    c,
+                    &NewJob {
+                        public_id: &answer.job_id,
+                        job_type: &job_type,
+                        request: &body,
+                        credits_cost: answer.credits_cost,
+                        request_id: &answer.request_id,
+                        api_key_id: Some(&key_id),
+                    },
+                )?;
+                if let Some(idem) = &idem {
+                    let remembered = idempotency::Remembered {
+                        operation: op.name().into(),
+                        body_sha256,
+                        response_json: serde_json::to_string(&answer)?,
+                    };
+                    idempotency::remember(c, &key_id, idem, &remembered, now)?;
+                }
+                Ok(answer)
+            })
+            .await
+            .map_err(ApiError::from)?;
+        if result.job_id == accepted.job_id {
+            realm.work.notify_one();
+        }
+        Ok(result)
+    }
+
+    /// Every upload key, catalog id, render id and garment category a request names must exist.
+    async fn check_references(&self, mode: Mode, request: &WorkflowRequest) -> Result<(), ApiError> {
+        let refs = request.references();
+        if refs.is_empty() {
+            return Ok(());
+        }
+        let realm = self.realm(mode).clone();
+        let problems = realm
+            .ledger
+            .read({
+                let realm = realm.clone();
+                move |c| {
+                    let mut problems = Vec::new();
+                    for r in refs {
+                        let problem = match &r {
+                            Reference::Upload { path, key } => match realm.store.resolve(key) {
+                                Err(KeyError::Missing) => Some((path.clone(), format!("no upload has the key `{key}`"))),
+                                Err(e) => Some((path.clone(), e.to_string())),
+                                Ok(_) if uploads::get(c, key)?.is_none() => {
+                                    Some((path.clone(), format!("`{key}` is not an uploaded image")))
+                                }
+                                Ok(_) => None,
+                            },
+                            Reference::Catalog { path, resource, id } => match catalog::get(c, resource, id)? {
+                                None => Some((path.clone(), format!("no catalog {resource} entry has the id `{id}`"))),
+                                Some(entry) if entry.status == "archived" => {
+                                    Some((path.clone(), format!("catalog entry `{id}` is archived")))
+                                }
+                                Some(_) => None,
+                            },
+                            Reference::Render { path, id } => renders::get(c, id)?
+                                .is_none()
+                                .then(|| (path.clone(), format!("no render has the id `{id}`"))),
+                            Reference::GarmentCategoryKey { path, key } => garments::by_key(key).is_none().then(|| {
+                                (path.clone(), format!("unknown garment category `{key}`; one of {}", garments::keys().join(", ")))
+                            }),
+                            Reference::GarmentCategoryId { path, id } => garments::by_id(id)
+                                .is_none()
+                                .then(|| (path.clone(), format!("no garment category has the id `{id}`"))),
+                        };
+                        if let Some((path, msg)) = problem {
+                            problems.push(FieldError::new("body", &path, msg, "reference_error"));
+                        }
+                    }
+                    Ok(problems)
+                }
+            })
+            .await?;
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(problems))
+        }
+    }
+
+    pub async fn job(&self, mode: Mode, job_id: &str) -> Result<JobDetail, ApiError> {
+        if !is_ulid(job_id) {
+            return Err(ApiError::job_not_found(job_id));
+        }
+        let id = job_id.to_string();
+        let found = self
+            .realm(mode)
+            .ledger
+            .read(move |c| {
+                let Some(job) = job_rows::get(c, &id)? else { return Ok(None) };
+                let latest = job_rows::event(c, &id, job.latest_seq)?;
+                Ok(Some((job, latest)))
+            })
+            .await?;
+        let (job, latest) = found.ok_or_else(|| ApiError::job_not_found(job_id))?;
+        Ok(self.job_detail(mode, job, latest))
+    }
+
+    pub async fn list_jobs(&self, mode: Mode, filter: JobFilter) -> Result<JobList, ApiError> {
+        let f = filter.clone();
+        let rows = self
+            .realm(mode)
+            .ledger
+            .read(move |c| {
+                let jobs = job_rows::list(c, f.limit, f.offset, f.status, f.job_type.as_deref())?;
+                jobs.into_iter()
+                    .map(|job| {
+                        let latest = job_rows::event(c, &job.public_id, job.latest_seq)?;
+                        Ok((job, latest))
+                    })
+                    .collect::<Result<Vec<_>, LedgerError>>()
+            })
+            .await?;
+        let jobs: Vec<JobDetail> = rows.into_iter().map(|(job, latest)| self.job_detail(mode, job, latest)).collect();
+        Ok(JobList { count: jobs.len(), jobs, limit: filter.limit, offset: filter.offset })
+    }
+
+    /// Events with `seq > since`. With `wait`, returns as soon as one exists or after `wait`.
+    pub async fn job_events(
+        &self,
+        mode: Mode,
+        job_id: &str,
+        since: i64,
+        wait: Option<Duration>,
+    ) -> Result<JobEvents, ApiError> {
+        if !is_ulid(job_id) {
+            return Err(ApiError::job_not_found(job_id));
+        }
+        let realm = self.realm(mode);
+        // Subscribe before reading: a commit between the read and the wait still wakes us.
+        let mut woken = wait.map(|_| realm.bus.subscribe(job_id));
+        let deadline = wait.map(|w| tokio::time::Instant::now() + w.min(MAX_WAIT));
+        loop {
+            let id = job_id.to_string();
+            let found = realm
+                .ledger
+                .read(move |c| {
+                    let Some(job) = job_rows::get(c, &id)? else { return Ok(None) };
+                    Ok(Some((job.latest_seq, job_rows::events_since(c, &id, since, EVENTS_PAGE)?)))
+                })
+                .await?;
+            let (latest_seq, events) = found.ok_or_else(|| ApiError::job_not_found(job_id))?;
+            let waiting = match (&mut woken, deadline) {
+                (Some(rx), Some(deadline)) if events.is_empty() => {
+                    tokio::time::timeout_at(deadline, rx.changed()).await.map(|r| r.is_ok()).unwrap_or(false)
+                }
+                _ => false,
+            };
+            if !waiting {
+                return Ok(JobEvents {
+                    public_id: job_id.to_string(),
+                    events: events.iter().map(|e| self.event(mode, e)).collect(),
+                    latest_seq,
+                });
+            }
+        }
+    }
+
+    /// Cancels a job that has not finished: a waiting job ends at once; a running one at its
+    /// next check point. Either way it ends `failed` with `JOB_CANCELLED` and a refund.
+    pub async fn cancel(&self, caller: &Caller, job_id: &str) -> Result<JobDetail, ApiError> {
+        require(caller, Capability::JobsCreate)?;
+        if !is_ulid(job_id) {
+            return Err(ApiError::job_not_found(job_id));
+        }
+        let realm = self.realm(caller.mode).clone();
+        let id = job_id.to_string();
+        let outcome = realm.ledger.write(move |c| job_rows::request_cancel(c, &id)).await.map_err(ApiError::from)?;
+        match outcome {
+            CancelOutcome::EndedNow => {
+                let latest = self.job(caller.mode, job_id).await?.latest_event.map(|e| e.seq).unwrap_or(0);
+                realm.bus.publish(job_id, latest, true);
+            }
+            CancelOutcome::Requested => {
+                self.scheduler(caller.mode).cancel(job_id);
+            }
+        }
+        self.job(caller.mode, job_id).await
+    }
+}

@@ -1,0 +1,198 @@
+//! Uploads, renders, the catalog, garment categories, compatibility and artifact files.
+
+use super::jobs::require;
+use super::Engine;
+use crate::auth::{Caller, Capability, Mode};
+use crate::domain::catalog::{CatalogEntry, Render, RenderList, UploadAccepted, CATALOG_RESOURCES};
+use crate::domain::compatibility::{self, CompatibilityRequest, CompatibilityResponse, CompatibilityResult, Verdict};
+use crate::domain::garments::{self, GarmentCategory};
+use crate::error::{ApiError, ErrorCode};
+use crate::ids::{is_ulid, new_id};
+use crate::ledger::uploads::UploadRow;
+use crate::ledger::{catalog, renders, uploads};
+use crate::store::safe_file_name;
+use crate::time::now_unix_ms;
+use crate::upload;
+
+#[derive(Debug, Clone, Default)]
+pub struct RenderFilter {
+    pub origin: Option<String>,
+    pub category: Option<String>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// Decoding checks of big uploads run at most this many at once (each may hold ~1 GB).
+static UPLOAD_CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+impl Engine {
+    /// Checks and stores an image; `name` is the client's file name (only its shape is kept).
+    pub async fn upload(&self, caller: &Caller, name: &str, bytes: Vec<u8>) -> Result<UploadAccepted, ApiError> {
+        require(caller, Capability::JobsCreate)?;
+        let _permit = UPLOAD_CHECKS.acquire().await.map_err(|_| ApiError::internal("upload checks closed"))?;
+        let realm = self.realm(caller.mode).clone();
+        let name = name.to_string();
+        let row = tokio::task::spawn_blocking(move || -> Result<UploadRow, ApiError> {
+            let inspected = upload::inspect(&bytes)?;
+            let key = format!("uploads/{}/{}", new_id(), safe_file_name(&name, inspected.ext));
+            realm.store.put(&key, &bytes).map_err(|e| {
+                if e.is_disk_full() {
+                    ApiError::new(ErrorCode::Unavailable, "the studio's disk is full; free some space and retry")
+                } else {
+                    tracing::error!(error = %e, "could not store an upload");
+                    ApiError::internal("the upload could not be stored")
+                }
+            })?;
+            Ok(UploadRow {
+                key,
+                mime: inspected.mime.into(),
+                width: inspected.width,
+                height: inspected.height,
+                bytes: bytes.len() as u64,
+                sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+                original_name: name.chars().take(255).collect(),
+            })
+        })
+        .await
+        .map_err(|_| ApiError::internal("the upload check crashed"))??;
+        let stored = row.clone();
+        self.realm(caller.mode).ledger.write(move |c| uploads::insert(c, &stored)).await?;
+        Ok(UploadAccepted {
+            image_url: self.signed_url(caller.mode, &row.key),
+            upload_key: row.key,
+            mime: row.mime,
+            width: row.width,
+            height: row.height,
+            bytes: row.bytes,
+            sha256: row.sha256,
+        })
+    }
+
+    pub async fn renders(&self, mode: Mode, filter: RenderFilter) -> Result<RenderList, ApiError> {
+        if let Some(origin) = &filter.origin {
+            if origin != "compose" && origin != "edit" {
+                return Err(ApiError::field("query", "origin", "one of compose, edit", "enum"));
+            }
+        }
+        let f = filter.clone();
+        let rows = self
+            .realm(mode)
+            .ledger
+            .read(move |c| renders::list(c, f.origin.as_deref(), f.category.as_deref(), f.limit, f.offset))
+            .await?;
+        let renders: Vec<Render> = rows.into_iter().map(|r| self.render(mode, r)).collect();
+        Ok(RenderList { count: renders.len(), renders, limit: filter.limit, offset: filter.offset })
+    }
+
+    pub async fn render_by_id(&self, mode: Mode, id: &str) -> Result<Render, ApiError> {
+        let key = id.to_string();
+        let row = if is_ulid(id) { self.realm(mode).ledger.read(move |c| renders::get(c, &key)).await? } else { None };
+        row.map(|r| self.render(mode, r)).ok_or_else(|| ApiError::not_found("render", id))
+    }
+
+    pub async fn catalog(
+        &self,
+        mode: Mode,
+        resource: &str,
+        status: Option<String>,
+        gender: Option<String>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<CatalogEntry>, ApiError> {
+        check_resource(resource)?;
+        if let Some(s) = &status {
+            if s != "active" && s != "archived" {
+                return Err(ApiError::field("query", "status", "one of active, archived", "enum"));
+            }
+        }
+        if let Some(g) = &gender {
+            if g != "MALE" && g != "FEMALE" {
+                return Err(ApiError::field("query", "gender", "one of MALE, FEMALE", "enum"));
+            }
+        }
+        let resource = resource.to_string();
+        let rows = self
+            .realm(mode)
+            .ledger
+            .read(move |c| catalog::list(c, &resource, status.as_deref(), gender.as_deref(), limit, offset))
+            .await?;
+        Ok(rows.into_iter().map(|r| self.catalog_entry(mode, r)).collect())
+    }
+
+    pub async fn catalog_entry_by_id(&self, mode: Mode, resource: &str, id: &str) -> Result<CatalogEntry, ApiError> {
+        check_resource(resource)?;
+        let (resource_owned, key) = (resource.to_string(), id.to_string());
+        let row = self.realm(mode).ledger.read(move |c| catalog::get(c, &resource_owned, &key)).await?;
+        row.map(|r| self.catalog_entry(mode, r)).ok_or_else(|| ApiError::not_found(&format!("catalog {resource} entry"), id))
+    }
+
+    pub fn garment_categories(&self) -> &'static [GarmentCategory] {
+        garments::CATEGORIES
+    }
+
+    /// Checks catalog garments against a product's category, in request order.
+    pub async fn compatibility(&self, mode: Mode, req: CompatibilityRequest) -> Result<CompatibilityResponse, ApiError> {
+        let product = garments::by_id(&req.product_garment_category_public_id).ok_or_else(|| {
+            ApiError::not_found("garment category", &req.product_garment_category_public_id)
+        })?;
+        if req.candidate_complementary_image_public_ids.len() > 200 {
+            return Err(ApiError::field("body", "candidate_complementary_image_public_ids", "at most 200 candidates", "too_long"));
+        }
+        let ids = req.candidate_complementary_image_public_ids.clone();
+        let rows = self
+            .realm(mode)
+            .ledger
+            .read(move |c| ids.iter().map(|id| catalog::get(c, "complementary-garments", id)).collect::<Result<Vec<_>, _>>())
+            .await?;
+        let results = req
+            .candidate_complementary_image_public_ids
+            .iter()
+            .zip(rows)
+            .map(|(id, row)| {
+                let category = row.as_ref().and_then(|r| {
+                    r.spec.get("garment_category_public_id").and_then(|v| v.as_str()).and_then(garments::by_id)
+                });
+                let (verdict, reason) = match (row, category) {
+                    (None, _) => (Verdict::CatalogRefMissing, format!("no catalog complementary garment has the id {id}")),
+                    (Some(_), None) => (Verdict::CatalogRefMissing, "the catalog entry names no known garment category".into()),
+                    (Some(_), Some(cat)) => match compatibility::check(product, cat) {
+                        Ok(()) => (Verdict::Compatible, format!("{} goes with {}", cat.display_name, product.display_name)),
+                        Err(why) => (Verdict::Incompatible, why),
+                    },
+                };
+                CompatibilityResult { public_id: id.clone(), compatible: verdict == Verdict::Compatible, verdict, reason }
+            })
+            .collect();
+        Ok(CompatibilityResponse { product_garment_category_public_id: req.product_garment_category_public_id, results })
+    }
+
+    /// The bytes and type of a store file named by a signed URL. No API key needed; the
+    /// signature is the permission.
+    pub async fn artifact_file(&self, realm: &str, key: &str, exp: i64, sig: &str) -> Result<(Vec<u8>, &'static str), ApiError> {
+        let mode = Mode::parse(realm).ok_or_else(|| ApiError::not_found("artifact", key))?;
+        if !self.signer.verify(realm, key, exp, sig, now_unix_ms() / 1000) {
+            return Err(ApiError::new(ErrorCode::Forbidden, "this artifact link is invalid or has expired; fetch a fresh one"));
+        }
+        let store = self.realm(mode).store.clone();
+        let key_owned = key.to_string();
+        let bytes = tokio::task::spawn_blocking(move || store.read(&key_owned))
+            .await
+            .map_err(|_| ApiError::internal("reading the artifact crashed"))?
+            .map_err(|_| ApiError::not_found("artifact", key))?;
+        let mime = match key.rsplit('.').next() {
+            Some("png") => "image/png",
+            Some("jpg") | Some("jpeg") => "image/jpeg",
+            Some("webp") => "image/webp",
+            _ => "application/octet-stream",
+        };
+        Ok((bytes, mime))
+    }
+}
+
+fn check_resource(resource: &str) -> Result<(), ApiError> {
+    if CATALOG_RESOURCES.contains(&resource) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found("catalog resource", resource))
+    }
+}

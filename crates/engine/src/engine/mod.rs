@@ -1,0 +1,220 @@
+//! The engine: the one door to Figur Studio. Every transport — the `/v1` HTTP API, the desktop
+//! app, the CLI, hot folders — calls these plain async methods; none of them holds logic.
+
+mod account;
+mod builtins;
+mod jobs;
+mod library;
+mod present;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+pub use jobs::JobFilter;
+pub use library::RenderFilter;
+
+use crate::auth::Mode;
+use crate::domain::operation::Operation;
+use crate::failpoints::FailPoints;
+use crate::ledger::{credits, LedgerError};
+use crate::realm::Realm;
+use crate::scheduler::{Registry, Scheduler};
+use crate::signing::Signer;
+use crate::workflow::{self, Workflow};
+
+#[derive(Clone)]
+pub struct EngineConfig {
+    pub data_dir: PathBuf,
+    /// Jobs run at once (CPU workers).
+    pub concurrency: usize,
+    /// False: jobs wait in the queue and nothing runs them (CLI tools, dispatch benchmarks).
+    pub run_jobs: bool,
+    /// Balance of a new ledger.
+    pub initial_credits: i64,
+    /// Price overrides; unlisted workflows cost their default.
+    pub prices: BTreeMap<Operation, i64>,
+    /// Lifetime of signed artifact URLs.
+    pub url_ttl: Duration,
+    pub failpoints: Arc<FailPoints>,
+    pub workflows: Vec<Arc<dyn Workflow>>,
+}
+
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("data_dir", &self.data_dir)
+            .field("concurrency", &self.concurrency)
+            .field("run_jobs", &self.run_jobs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        EngineConfig {
+            data_dir: data_dir.into(),
+            concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 8),
+            run_jobs: true,
+            initial_credits: 10_000,
+            prices: BTreeMap::new(),
+            url_ttl: Duration::from_secs(3600),
+            failpoints: Arc::new(FailPoints::default()),
+            workflows: workflow::builtin(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("cannot use the data folder {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+}
+
+pub struct Engine {
+    config: EngineConfig,
+    live: Arc<Realm>,
+    test: Arc<Realm>,
+    schedulers: [Arc<Scheduler>; 2],
+    signer: Signer,
+    workflows: Arc<Registry>,
+    public_base: RwLock<String>,
+    key_cache: account::KeyCache,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("data_dir", &self.config.data_dir).finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Opens (creating if needed) the data folder: both realms' ledgers and stores, the install
+    /// secret, the starting balance and the built-in catalog. Starts nothing.
+    pub fn open(config: EngineConfig) -> Result<Arc<Engine>, OpenError> {
+        let dir = &config.data_dir;
+        std::fs::create_dir_all(dir).map_err(|source| OpenError::DataDir { path: dir.clone(), source })?;
+        let signer = Signer::new(install_secret(dir)?);
+        let live = Arc::new(Realm::open(Mode::Live, &dir.join("live"))?);
+        let test = Arc::new(Realm::open(Mode::Test, &dir.join("test"))?);
+        for realm in [&live, &test] {
+            let initial = config.initial_credits;
+            realm.ledger.write_blocking(move |c| credits::ensure_initial(c, initial))?;
+        }
+        let workflows: Arc<Registry> = Arc::new(config.workflows.iter().map(|w| (w.operation(), w.clone())).collect());
+        let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        let scheduler =
+            |realm: &Arc<Realm>| Arc::new(Scheduler::new(realm.clone(), workflows.clone(), permits.clone(), config.failpoints.clone()));
+        let schedulers = [scheduler(&live), scheduler(&test)];
+        Ok(Arc::new(Engine {
+            live,
+            test,
+            schedulers,
+            signer,
+            workflows,
+            public_base: RwLock::new(String::new()),
+            key_cache: account::KeyCache::default(),
+            config,
+        }))
+    }
+
+    /// Recovers interrupted jobs, seeds the built-in catalog and starts the schedulers.
+    /// Must be called inside a Tokio runtime.
+    pub async fn start(self: &Arc<Self>) -> Result<(), LedgerError> {
+        // The built-in catalog renders in the background: a few seconds on first start only.
+        let (live, test) = (self.live.clone(), self.test.clone());
+        tokio::task::spawn_blocking(move || match builtins::seed(&[&live, &test]) {
+            Ok(()) => tracing::debug!("built-in catalog ready"),
+            Err(e) => tracing::error!(error = %e, "could not seed the built-in catalog"),
+        });
+        if !self.config.run_jobs {
+            return Ok(());
+        }
+        for scheduler in &self.schedulers {
+            let s = scheduler.clone();
+            tokio::task::spawn_blocking(move || s.recover())
+                .await
+                .map_err(|_| LedgerError::Corrupt("crash recovery panicked".into()))??;
+            tokio::spawn(scheduler.clone().run());
+        }
+        Ok(())
+    }
+
+    /// Stops taking jobs, requeues the running ones (waiting up to `grace`) and flushes the ledgers.
+    pub async fn shutdown(&self, grace: Duration) {
+        for scheduler in &self.schedulers {
+            scheduler.shutdown(grace).await;
+        }
+        for realm in [&self.live, &self.test] {
+            let ledger = realm.ledger.clone();
+            let _ = tokio::task::spawn_blocking(move || ledger.close()).await;
+        }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.config.data_dir
+    }
+
+    /// Where signed URLs point (e.g. `http://127.0.0.1:8686`); set once the server is bound.
+    pub fn set_public_base(&self, base: &str) {
+        *self.public_base.write().unwrap_or_else(|p| p.into_inner()) = base.trim_end_matches('/').to_string();
+    }
+
+    pub(crate) fn realm(&self, mode: Mode) -> &Arc<Realm> {
+        match mode {
+            Mode::Live => &self.live,
+            Mode::Test => &self.test,
+        }
+    }
+
+    fn scheduler(&self, mode: Mode) -> &Arc<Scheduler> {
+        match mode {
+            Mode::Live => &self.schedulers[0],
+            Mode::Test => &self.schedulers[1],
+        }
+    }
+
+    pub fn price(&self, op: Operation) -> i64 {
+        self.config.prices.get(&op).copied().unwrap_or_else(|| op.default_credits())
+    }
+
+    pub fn is_enabled(&self, op: Operation) -> bool {
+        self.workflows.contains_key(&op)
+    }
+}
+
+/// The per-install secret that signs artifact URLs, created on first use (owner-only file).
+fn install_secret(dir: &Path) -> Result<[u8; 32], OpenError> {
+    let path = dir.join("install.secret");
+    let err = |source| OpenError::DataDir { path: path.clone(), source };
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if let Ok(bytes) = hex::decode(text.trim()) {
+            if let Ok(secret) = <[u8; 32]>::try_from(bytes.as_slice()) {
+                return Ok(secret);
+            }
+        }
+    }
+    let secret: [u8; 32] = rand::random();
+    write_private(&path, hex::encode(secret).as_bytes()).map_err(err)?;
+    Ok(secret)
+}
+
+/// Writes a file only its owner can read.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}

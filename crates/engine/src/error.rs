@@ -1,0 +1,192 @@
+//! Errors at the engine's edge: one stable code per failure a client can branch on, with its HTTP
+//! status, so the API, the CLI and the desktop app all speak the same codes.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Stable error codes of the `/v1` envelope. Clients branch on these, never on messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    BadRequest,
+    Unauthorized,
+    InsufficientBalance,
+    Forbidden,
+    JobNotFound,
+    ResourceNotFound,
+    JobNotCancellable,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationError,
+    RateLimited,
+    Internal,
+    Unavailable,
+    OperationDisabled,
+}
+
+impl ErrorCode {
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::BadRequest => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::InsufficientBalance => 402,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::JobNotFound | ErrorCode::ResourceNotFound => 404,
+            ErrorCode::JobNotCancellable => 409,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::ValidationError => 422,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Internal => 500,
+            ErrorCode::Unavailable | ErrorCode::OperationDisabled => 503,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "BAD_REQUEST",
+            ErrorCode::Unauthorized => "UNAUTHORIZED",
+            ErrorCode::InsufficientBalance => "INSUFFICIENT_BALANCE",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::JobNotFound => "JOB_NOT_FOUND",
+            ErrorCode::ResourceNotFound => "RESOURCE_NOT_FOUND",
+            ErrorCode::JobNotCancellable => "JOB_NOT_CANCELLABLE",
+            ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ErrorCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::ValidationError => "VALIDATION_ERROR",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::Internal => "INTERNAL",
+            ErrorCode::Unavailable => "UNAVAILABLE",
+            ErrorCode::OperationDisabled => "OPERATION_DISABLED",
+        }
+    }
+}
+
+/// One validation failure: where (`["body","items",0,"trial_image"]`), what, and its kind.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct FieldError {
+    #[schema(value_type = Vec<Object>)]
+    pub loc: Vec<serde_json::Value>,
+    pub msg: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl FieldError {
+    /// `path` is dot/index notation below `root` (`"items.0.trial_image"`); numbers become indices.
+    pub fn new(root: &str, path: &str, msg: impl Into<String>, kind: &str) -> Self {
+        let mut loc = vec![serde_json::Value::from(root)];
+        loc.extend(path.split('.').filter(|p| !p.is_empty()).map(|p| match p.parse::<u64>() {
+            Ok(i) => serde_json::Value::from(i),
+            Err(_) => serde_json::Value::from(p),
+        }));
+        FieldError { loc, msg: msg.into(), kind: kind.to_string() }
+    }
+}
+
+/// An error a caller sees: a code, a human message and, for validation, the fields at fault.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub details: Vec<FieldError>,
+    /// Seconds a client should wait before retrying (429, 503).
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError { code, message: message.into(), details: Vec::new(), retry_after: None }
+    }
+
+    pub fn validation(details: Vec<FieldError>) -> Self {
+        let message = match details.first() {
+            Some(first) => format!("{} (at {})", first.msg, loc_to_string(&first.loc)),
+            None => "the request is invalid".to_string(),
+        };
+        ApiError { code: ErrorCode::ValidationError, message, details, retry_after: None }
+    }
+
+    /// A single-field validation error.
+    pub fn field(root: &str, path: &str, msg: impl Into<String>, kind: &str) -> Self {
+        Self::validation(vec![FieldError::new(root, path, msg, kind)])
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Internal, message)
+    }
+
+    pub fn job_not_found(id: &str) -> Self {
+        Self::new(ErrorCode::JobNotFound, format!("no job with id {id}"))
+    }
+
+    pub fn not_found(what: &str, id: &str) -> Self {
+        Self::new(ErrorCode::ResourceNotFound, format!("no {what} with id {id}"))
+    }
+}
+
+fn loc_to_string(loc: &[serde_json::Value]) -> String {
+    loc.iter()
+        .map(|p| match p {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+impl From<crate::ledger::LedgerError> for ApiError {
+    fn from(e: crate::ledger::LedgerError) -> Self {
+        if let crate::ledger::LedgerError::Rejected(api) = e {
+            return api;
+        }
+        if let crate::ledger::LedgerError::Sqlite { busy: true, .. } = e {
+            let mut err = ApiError::new(ErrorCode::Unavailable, "the ledger is busy; retry shortly");
+            err.retry_after = Some(1);
+            return err;
+        }
+        if e.is_disk_full() {
+            tracing::error!(error = %e, "ledger write failed: disk full");
+            let mut err = ApiError::new(ErrorCode::Unavailable, "the studio's disk is full; free some space and retry");
+            err.retry_after = Some(30);
+            return err;
+        }
+        tracing::error!(error = %e, "ledger error");
+        ApiError::internal("an internal storage error occurred; the ledger is unchanged")
+    }
+}
+
+/// How a job ended badly: the `extra.error` of its `failed` event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[error("{code}: {message}")]
+pub struct JobError {
+    pub code: String,
+    pub message: String,
+}
+
+impl JobError {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        JobError { code: code.to_string(), message: message.into() }
+    }
+    pub fn cancelled() -> Self {
+        Self::new("JOB_CANCELLED", "the job was cancelled")
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new("INTERNAL", message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_error_locations_keep_indices_as_numbers() {
+        let e = FieldError::new("body", "items.0.trial_image", "missing", "missing");
+        assert_eq!(serde_json::to_value(&e.loc).unwrap(), serde_json::json!(["body", "items", 0, "trial_image"]));
+        let api = ApiError::validation(vec![e]);
+        assert_eq!(api.code.http_status(), 422);
+        assert!(api.message.contains("body.items.0.trial_image"));
+    }
+}

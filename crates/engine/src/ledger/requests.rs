@@ -1,0 +1,26 @@
+//! The request log: one row per API request, written in the background with the next commit
+//! group so it never slows the request it records.
+
+use rusqlite::{params, Connection};
+
+use super::LedgerResult;
+use crate::time::now_rfc3339;
+
+#[derive(Debug, Clone)]
+pub struct RequestLogRow {
+    pub request_id: String,
+    pub api_key_id: Option<String>,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub duration_us: u64,
+}
+
+pub fn insert(conn: &Connection, r: &RequestLogRow) -> LedgerResult<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO request_log (request_id, api_key_id, method, path, status, duration_us, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![r.request_id, r.api_key_id, r.method, r.path, r.status, r.duration_us as i64, now_rfc3339()])?;
+    Ok(())
+}

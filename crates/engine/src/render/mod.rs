@@ -1,0 +1,5 @@
+//! Image making that needs no model: colours, noise and procedural backdrops.
+
+pub mod backdrop;
+pub mod color;
+pub mod noise;

@@ -1,0 +1,326 @@
+//! The scheduler: takes waiting jobs oldest first, runs at most N at once, and ends every job
+//! it takes in exactly one terminal event — or puts it back in the queue.
+//!
+//! - **Claiming** is one ledger write (status, `started` event). The loop sleeps until a dispatch
+//!   wakes it (or a periodic tick, which also catches jobs dispatched by other processes).
+//! - **Workers** run a workflow on the blocking pool. Its result (artifacts, `succeeded` event,
+//!   render or catalog row) commits in one write; any error, panic or cancel commits `failed`
+//!   with a refund instead.
+//! - **Cancel** flips the job's [`JobControl`]; the workflow stops at its next check point.
+//! - **Crash recovery** at start-up: jobs left `IN_PROGRESS` by a dead process are requeued with
+//!   a `requeued` event, at most [`MAX_RECOVERIES`] times; then failed and refunded, so a job that
+//!   crashes the process cannot crash it forever.
+//! - **Shutdown** stops claiming, asks running jobs to stop, and requeues them (not counted as a
+//!   crash) so the next start runs them again.
+
+use std::collections::{BTreeMap, HashMap};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::{Notify, Semaphore};
+
+use crate::domain::catalog::RenderOrigin;
+use crate::domain::operation::Operation;
+use crate::domain::requests::WorkflowRequest;
+use crate::error::JobError;
+use crate::failpoints::FailPoints;
+use crate::ids::new_id;
+use crate::ledger::catalog::CatalogRow;
+use crate::ledger::jobs::{self, Ending, JobRow};
+use crate::ledger::renders::RenderRow;
+use crate::ledger::LedgerResult;
+use crate::realm::Realm;
+use crate::workflow::{Filing, JobContext, JobControl, Output, Workflow, SHUTDOWN_CODE};
+
+pub const MAX_RECOVERIES: i64 = 2;
+/// How often the loop looks for work nobody woke it for (dispatches from another process).
+const TICK: Duration = Duration::from_millis(500);
+
+pub type Registry = BTreeMap<Operation, Arc<dyn Workflow>>;
+
+pub struct Scheduler {
+    realm: Arc<Realm>,
+    workflows: Arc<Registry>,
+    permits: Arc<Semaphore>,
+    failpoints: Arc<FailPoints>,
+    running: Mutex<HashMap<String, Arc<JobControl>>>,
+    stopping: AtomicBool,
+    stopped: Notify,
+    idle: Notify,
+}
+
+impl Scheduler {
+    pub fn new(realm: Arc<Realm>, workflows: Arc<Registry>, permits: Arc<Semaphore>, failpoints: Arc<FailPoints>) -> Self {
+        Scheduler {
+            realm,
+            workflows,
+            permits,
+            failpoints,
+            running: Mutex::new(HashMap::new()),
+            stopping: AtomicBool::new(false),
+            stopped: Notify::new(),
+            idle: Notify::new(),
+        }
+    }
+
+    /// Requeues or gives up the jobs a dead process left running. Run before the loop starts.
+    pub fn recover(&self) -> LedgerResult<Vec<(String, &'static str)>> {
+        let realm = self.realm.clone();
+        let outcomes = self.realm.ledger.write_blocking(move |c| {
+            let mut outcomes = Vec::new();
+            for (id, recoveries) in jobs::interrupted(c)? {
+                if recoveries >= MAX_RECOVERIES {
+                    let error = JobError::internal(format!(
+                        "the studio stopped unexpectedly {} times while running this job; it was given up",
+                        recoveries + 1
+                    ));
+                    jobs::fail(c, &id, &error, json!({ "recoveries": recoveries }))?;
+                    outcomes.push((id, "failed"));
+                } else {
+                    let message = format!(
+                        "the studio stopped unexpectedly while this job ran; requeued (recovery {} of {MAX_RECOVERIES})",
+                        recoveries + 1
+                    );
+                    jobs::requeue(c, &id, &message, true)?;
+                    outcomes.push((id, "requeued"));
+                }
+            }
+            Ok(outcomes)
+        })?;
+        for (id, what) in &outcomes {
+            tracing::warn!(realm = realm.mode.as_str(), job = %id, what, "recovered an interrupted job");
+        }
+        Ok(outcomes)
+    }
+
+    /// The claim loop; returns once [`Scheduler::shutdown`] is called.
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            let permit = tokio::select! {
+                p = self.permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+                _ = self.stopped.notified() => return,
+            };
+            let job = loop {
+                if self.stopping.load(Ordering::SeqCst) {
+                    return;
+                }
+                let ledger = self.realm.ledger.clone();
+                match ledger.write(|c| jobs::claim(c, 1)).await {
+                    Ok(mut claimed) if !claimed.is_empty() => break claimed.remove(0),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "could not claim a job; retrying"),
+                }
+                tokio::select! {
+                    _ = self.realm.work.notified() => {}
+                    _ = tokio::time::sleep(TICK) => {}
+                    _ = self.stopped.notified() => return,
+                }
+            };
+            self.realm.bus.publish(&job.public_id, job.latest_seq, false);
+            let control = Arc::new(JobControl::default());
+            self.lock_running().insert(job.public_id.clone(), control.clone());
+            let me = self.clone();
+            tokio::task::spawn_blocking(move || {
+                let id = job.public_id.clone();
+                me.execute(job, control);
+                me.lock_running().remove(&id);
+                drop(permit);
+                me.idle.notify_waiters();
+            });
+        }
+    }
+
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<JobControl>>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Signals a running job to stop at its next check point. False if it is not running here.
+    pub fn cancel(&self, job_id: &str) -> bool {
+        match self.lock_running().get(job_id) {
+            Some(control) => {
+                control.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn running(&self) -> usize {
+        self.lock_running().len()
+    }
+
+    /// Stops claiming, asks running jobs to stop, and waits up to `grace` for them to be requeued.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.stopped.notify_waiters();
+        for control in self.lock_running().values() {
+            control.shutdown();
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.running() > 0 {
+            let idle = self.idle.notified();
+            if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                tracing::warn!(running = self.running(), "jobs still running at shutdown; they will be recovered at next start");
+                break;
+            }
+        }
+    }
+
+    /// Runs one claimed job to its end (blocking).
+    fn execute(&self, job: JobRow, control: Arc<JobControl>) {
+        let id = job.public_id.clone();
+        let result = self.run_workflow(&job, control);
+        let realm = &self.realm;
+        let write = |f: Box<dyn Fn(&rusqlite::Connection) -> LedgerResult<i64> + Send + Sync>| {
+            let f = Arc::new(f);
+            // The terminal write is retried: a job must not stay running because of a busy disk.
+            for attempt in 0..5u32 {
+                let f = f.clone();
+                match realm.ledger.write_blocking(move |c| f(c)) {
+                    Ok(seq) => return Some(seq),
+                    Err(e) => {
+                        tracing::error!(job = %id, attempt, error = %e, "could not record the job's end; retrying");
+                        std::thread::sleep(Duration::from_millis(200 << attempt));
+                    }
+                }
+            }
+            None
+        };
+        let seq = match result {
+            Ok((output, timings)) => {
+                let job = job.clone();
+                let outcome = Arc::new(Mutex::new(None));
+                let seen = outcome.clone();
+                let seq = write(Box::new(move |c| {
+                    let (ending, seq) = finish(c, &job, &output, &timings)?;
+                    *seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(ending);
+                    Ok(seq)
+                }));
+                if *outcome.lock().unwrap_or_else(|p| p.into_inner()) == Some(Ending::Cancelled) {
+                    realm.store.remove_prefix(&format!("artifacts/{id}"));
+                }
+                seq
+            }
+            Err(error) if error.code == SHUTDOWN_CODE => {
+                let id2 = id.clone();
+                write(Box::new(move |c| {
+                    jobs::requeue(c, &id2, "the studio shut down while this job ran; it will run again at next start", false)?;
+                    Ok(jobs::get(c, &id2)?.map(|j| j.latest_seq).unwrap_or(0))
+                }))
+            }
+            Err(error) => {
+                let id2 = id.clone();
+                if error.code == "JOB_CANCELLED" {
+                    realm.store.remove_prefix(&format!("artifacts/{id}"));
+                } else {
+                    tracing::warn!(job = %id, code = %error.code, message = %error.message, "job failed");
+                }
+                write(Box::new(move |c| jobs::fail(c, &id2, &error, json!({}))))
+            }
+        };
+        if let Some(seq) = seq {
+            realm.bus.publish(&id, seq, true);
+        }
+    }
+
+    fn run_workflow(
+        &self,
+        job: &JobRow,
+        control: Arc<JobControl>,
+    ) -> Result<(Output, serde_json::Map<String, Value>), JobError> {
+        self.failpoints.hit("claim").map_err(JobError::internal)?;
+        let op = Operation::from_job_type(&job.job_type)
+            .ok_or_else(|| JobError::internal(format!("unknown job type {}", job.job_type)))?;
+        let workflow = self.workflows.get(&op).cloned().ok_or_else(|| {
+            JobError::new("OPERATION_DISABLED", format!("{} cannot run in this build of the studio", op.name()))
+        })?;
+        let request = WorkflowRequest::parse(op, job.request.clone())
+            .map_err(|e| JobError::internal(format!("the stored request no longer parses: {}", e.message)))?;
+        let mut ctx = JobContext::new(
+            job.public_id.clone(),
+            self.realm.clone(),
+            control,
+            self.failpoints.clone(),
+            workflow.stages(),
+        );
+        let output = match catch_unwind(AssertUnwindSafe(|| workflow.run(&mut ctx, &request))) {
+            Ok(result) => result?,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "unknown".into());
+                tracing::error!(job = %job.public_id, panic = %what, "a workflow panicked");
+                return Err(JobError::internal(format!("the workflow crashed: {what}")));
+            }
+        };
+        // A cancel that arrives during the last stage still wins (the ledger re-checks too).
+        ctx.checkpoint()?;
+        self.failpoints.hit("finish").map_err(JobError::internal)?;
+        let timings = ctx.timings();
+        Ok((output, timings))
+    }
+}
+
+/// The success write: `succeeded` event with the final artifacts, and the render or catalog row.
+fn finish(
+    c: &rusqlite::Connection,
+    job: &JobRow,
+    output: &Output,
+    timings: &serde_json::Map<String, Value>,
+) -> LedgerResult<(Ending, i64)> {
+    let mut extra = output.extra.clone();
+    extra.insert("timings_ms".into(), Value::Object(timings.clone()));
+    extra.insert("progress".into(), json!(1.0));
+    let catalog_id = new_id();
+    if matches!(output.filing, Filing::Catalog { .. }) {
+        extra.insert("catalog_public_id".into(), json!(catalog_id));
+    }
+    let ending = jobs::succeed(c, &job.public_id, output.finals.clone(), Value::Object(extra))?;
+    if ending == Ending::Succeeded {
+        if let Some(image) = output.finals.first() {
+            match &output.filing {
+                Filing::Render { origin, category } => crate::ledger::renders::insert(
+                    c,
+                    &RenderRow {
+                        public_id: job.public_id.clone(),
+                        job_type: job.job_type.clone(),
+                        origin: match origin {
+                            RenderOrigin::Compose => "compose".into(),
+                            RenderOrigin::Edit => "edit".into(),
+                        },
+                        category: category.clone(),
+                        image_key: image.key.clone(),
+                        meta: image.meta.clone(),
+                        inputs: job.request.clone(),
+                        created_at: String::new(),
+                    },
+                )?,
+                Filing::Catalog { resource, display_name, description, spec } => {
+                    crate::ledger::catalog::insert(
+                        c,
+                        &CatalogRow {
+                            public_id: catalog_id,
+                            resource: resource.to_string(),
+                            status: "active".into(),
+                            display_name: display_name.clone(),
+                            spec: spec.clone(),
+                            description: description.clone(),
+                            image_key: image.key.clone(),
+                            meta: image.meta.clone(),
+                            generation_job_public_id: Some(job.public_id.clone()),
+                            builtin: false,
+                            created_at: String::new(),
+                        },
+                    )?;
+                }
+            }
+        }
+    }
+    let seq = jobs::get(c, &job.public_id)?.map(|j| j.latest_seq).unwrap_or(0);
+    Ok((ending, seq))
+}

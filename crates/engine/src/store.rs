@@ -1,0 +1,205 @@
+//! Files under the data dir, addressed by keys such as `uploads/<ULID>/<name>`,
+//! `artifacts/<job>/<n>-<kind>.png` and `catalog/<resource>/<id>.png`.
+//!
+//! A key is checked before it touches the filesystem: relative, `/`-separated, plain characters,
+//! no `.`/`..` segments, under a known top folder; and no component on disk may be a symlink.
+//! So no key can resolve outside the store. Writes are atomic (temp file, fsync, rename).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const ROOTS: [&str; 3] = ["uploads", "artifacts", "catalog"];
+const MAX_KEY_LEN: usize = 512;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("the key is not a valid store key: {0}")]
+    Invalid(&'static str),
+    #[error("the key points through a symbolic link")]
+    Symlink,
+    #[error("no file has this key")]
+    Missing,
+}
+
+/// Checks a key's shape (no filesystem access).
+pub fn validate_key(key: &str) -> Result<(), KeyError> {
+    if key.is_empty() || key.len() > MAX_KEY_LEN {
+        return Err(KeyError::Invalid("empty or longer than 512 characters"));
+    }
+    if key.starts_with('/') || key.contains('\\') || key.contains(':') {
+        return Err(KeyError::Invalid("absolute paths are not keys"));
+    }
+    let mut segments = key.split('/');
+    if !segments.next().is_some_and(|root| ROOTS.contains(&root)) {
+        return Err(KeyError::Invalid("a key starts with uploads/, artifacts/ or catalog/"));
+    }
+    for segment in key.split('/') {
+        if segment.is_empty() || segment == "." || segment == ".." {
+            return Err(KeyError::Invalid("empty, `.` and `..` segments are not allowed"));
+        }
+        if !segment.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+            return Err(KeyError::Invalid("only letters, digits, `.`, `_` and `-` are allowed"));
+        }
+        if segment.starts_with('.') {
+            return Err(KeyError::Invalid("hidden names are not allowed"));
+        }
+    }
+    Ok(())
+}
+
+/// A file name safe to put in a key: the base name with odd characters replaced, at most 80
+/// characters, ending in `ext`.
+pub fn safe_file_name(original: &str, ext: &str) -> String {
+    let base = original.rsplit(['/', '\\']).next().unwrap_or("");
+    let stem = base.rsplit_once('.').map(|(s, _)| s).unwrap_or(base);
+    let mut clean: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .collect();
+    while clean.contains("--") {
+        clean = clean.replace("--", "-");
+    }
+    let clean = clean.trim_matches(['-', '_']);
+    let clean: String = clean.chars().take(80).collect();
+    let clean = if clean.is_empty() { "image".to_string() } else { clean };
+    format!("{clean}.{ext}")
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    pub fn open(root: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(root)?;
+        Ok(Store { root: root.to_path_buf() })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The path of an existing file, refusing anything that could leave the store.
+    pub fn resolve(&self, key: &str) -> Result<PathBuf, KeyError> {
+        validate_key(key)?;
+        let mut path = self.root.clone();
+        for segment in key.split('/') {
+            path.push(segment);
+            match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.file_type().is_symlink() => return Err(KeyError::Symlink),
+                Ok(_) => {}
+                Err(_) => return Err(KeyError::Missing),
+            }
+        }
+        if !path.is_file() {
+            return Err(KeyError::Missing);
+        }
+        Ok(path)
+    }
+
+    pub fn read(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        let path = self.resolve(key)?;
+        Ok(std::fs::read(path)?)
+    }
+
+    /// Writes `bytes` under `key` atomically and durably.
+    pub fn put(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        validate_key(key)?;
+        let path = self.root.join(key);
+        let dir = path.parent().ok_or(KeyError::Invalid("no folder"))?;
+        std::fs::create_dir_all(dir)?;
+        // Refuse to write through a symlinked folder planted inside the store.
+        let mut walk = self.root.clone();
+        for segment in key.split('/').take(key.split('/').count() - 1) {
+            walk.push(segment);
+            if std::fs::symlink_metadata(&walk).map(|m| m.file_type().is_symlink()).unwrap_or(false) {
+                return Err(KeyError::Symlink.into());
+            }
+        }
+        let tmp = dir.join(format!(".tmp-{}", crate::ids::new_id()));
+        let result = (|| {
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        Ok(result?)
+    }
+
+    pub fn exists(&self, key: &str) -> bool {
+        self.resolve(key).is_ok()
+    }
+
+    /// Removes a folder of keys (e.g. a cancelled job's artifacts); missing is fine.
+    pub fn remove_prefix(&self, prefix: &str) {
+        if validate_key(prefix).is_ok() {
+            let _ = std::fs::remove_dir_all(self.root.join(prefix));
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl StoreError {
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::Io(e) if e.raw_os_error() == Some(28))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_shapes() {
+        assert!(validate_key("uploads/01J/photo.jpg").is_ok());
+        for bad in [
+            "",
+            "/etc/passwd",
+            "uploads/../secret",
+            "uploads/./a.png",
+            "uploads//a.png",
+            "elsewhere/a.png",
+            "uploads/a b.png",
+            "uploads/.hidden",
+            "uploads\\a.png",
+            "C:/x",
+        ] {
+            assert!(validate_key(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn safe_names() {
+        assert_eq!(safe_file_name("../../My Photo (1).JPG", "jpg"), "My-Photo-1.jpg");
+        assert_eq!(safe_file_name("", "png"), "image.png");
+        assert_eq!(safe_file_name("évé.webp", "webp"), "v.webp");
+        assert_eq!(safe_file_name("ééé.webp", "webp"), "image.webp");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_inside_the_store_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.png"), b"x").unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        std::fs::create_dir_all(dir.path().join("uploads")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("uploads/evil")).unwrap();
+        assert_eq!(store.resolve("uploads/evil/secret.png"), Err(KeyError::Symlink));
+        assert!(store.put("uploads/evil/new.png", b"x").is_err());
+        store.put("uploads/ok/a.png", b"abc").unwrap();
+        assert_eq!(store.read("uploads/ok/a.png").unwrap(), b"abc");
+        assert_eq!(store.resolve("uploads/ok/b.png"), Err(KeyError::Missing));
+    }
+}

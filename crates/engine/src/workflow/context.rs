@@ -1,0 +1,203 @@
+//! What a running job sees: stage reporting, cancellation checks and artifact storage.
+
+use std::io::Cursor;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::domain::job::{ArtifactMeta, ArtifactRole, StoredArtifact};
+use crate::error::JobError;
+use crate::failpoints::FailPoints;
+use crate::ledger::jobs::{self, NewEvent};
+use crate::realm::Realm;
+
+/// The failure code a job ends with when the studio shuts down under it; the scheduler requeues
+/// such jobs instead of failing them.
+pub const SHUTDOWN_CODE: &str = "STUDIO_SHUTDOWN";
+
+/// How often a running job re-reads its cancel flag from the ledger (a cancel from another
+/// process, such as `figur jobs cancel`, arrives that way).
+const LEDGER_CANCEL_POLL: Duration = Duration::from_millis(200);
+
+/// A running job's stop signal, set by a cancel or a shutdown.
+#[derive(Debug, Default)]
+pub struct JobControl(AtomicU8);
+
+impl JobControl {
+    const RUN: u8 = 0;
+    const CANCEL: u8 = 1;
+    const SHUTDOWN: u8 = 2;
+
+    pub fn cancel(&self) {
+        let _ = self.0.compare_exchange(Self::RUN, Self::CANCEL, Ordering::SeqCst, Ordering::SeqCst);
+    }
+    pub fn shutdown(&self) {
+        let _ = self.0.compare_exchange(Self::RUN, Self::SHUTDOWN, Ordering::SeqCst, Ordering::SeqCst);
+    }
+    fn state(&self) -> u8 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+pub struct JobContext {
+    job_id: String,
+    seed_hint: u64,
+    realm: Arc<Realm>,
+    control: Arc<JobControl>,
+    failpoints: Arc<FailPoints>,
+    stages: &'static [&'static str],
+    current: Option<(String, Instant)>,
+    timings: serde_json::Map<String, Value>,
+    artifacts: u32,
+    last_ledger_check: Instant,
+}
+
+impl JobContext {
+    pub(crate) fn new(
+        job_id: String,
+        realm: Arc<Realm>,
+        control: Arc<JobControl>,
+        failpoints: Arc<FailPoints>,
+        stages: &'static [&'static str],
+    ) -> Self {
+        let digest = Sha256::digest(job_id.as_bytes());
+        let seed_hint = u64::from_le_bytes(digest[..8].try_into().unwrap_or([0; 8]));
+        JobContext {
+            job_id,
+            seed_hint,
+            realm,
+            control,
+            failpoints,
+            stages,
+            current: None,
+            timings: serde_json::Map::new(),
+            artifacts: 0,
+            last_ledger_check: Instant::now(),
+        }
+    }
+
+    pub fn job_id(&self) -> &str {
+        &self.job_id
+    }
+
+    /// A seed derived from the job id: stable across crash recovery, distinct per job.
+    pub fn default_seed(&self) -> u64 {
+        self.seed_hint
+    }
+
+    /// Stops here if the job was cancelled or the studio is shutting down. Cheap: call it often.
+    pub fn checkpoint(&mut self) -> Result<(), JobError> {
+        match self.control.state() {
+            JobControl::CANCEL => return Err(JobError::cancelled()),
+            JobControl::SHUTDOWN => {
+                return Err(JobError::new(SHUTDOWN_CODE, "the studio shut down while the job ran; it will run again"))
+            }
+            _ => {}
+        }
+        if self.last_ledger_check.elapsed() >= LEDGER_CANCEL_POLL {
+            self.last_ledger_check = Instant::now();
+            let id = self.job_id.clone();
+            if self.realm.ledger.read_blocking(|c| jobs::is_cancel_requested(c, &id)).unwrap_or(false) {
+                self.control.cancel();
+                return Err(JobError::cancelled());
+            }
+        }
+        Ok(())
+    }
+
+    /// Begins stage `name`: a durable `stage` event with progress, after a cancellation check.
+    pub fn stage(&mut self, name: &str, message: impl Into<String>) -> Result<(), JobError> {
+        self.stage_with(name, message, Vec::new(), json!({}))
+    }
+
+    /// Like [`JobContext::stage`], attaching intermediate artifacts and extra facts.
+    pub fn stage_with(
+        &mut self,
+        name: &str,
+        message: impl Into<String>,
+        artifacts: Vec<StoredArtifact>,
+        extra: Value,
+    ) -> Result<(), JobError> {
+        self.close_stage();
+        self.checkpoint()?;
+        self.failpoints.hit("stage").map_err(JobError::internal)?;
+        self.failpoints.hit(&format!("stage:{name}")).map_err(JobError::internal)?;
+        let index = self.stages.iter().position(|s| *s == name).unwrap_or(self.stages.len());
+        let mut extra = match extra {
+            Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        extra.insert("progress".into(), json!(index as f64 / self.stages.len().max(1) as f64));
+        extra.insert("stage_index".into(), json!(index));
+        extra.insert("stage_count".into(), json!(self.stages.len()));
+        let event = NewEvent::stage(name, message, Value::Object(extra));
+        let event = NewEvent { artifacts, ..event };
+        let id = self.job_id.clone();
+        let seq = self
+            .realm
+            .ledger
+            .write_blocking(move |c| jobs::append_stage(c, &id, &event))
+            .map_err(ledger_failure)?;
+        self.realm.bus.publish(&self.job_id, seq, false);
+        self.current = Some((name.to_string(), Instant::now()));
+        Ok(())
+    }
+
+    fn close_stage(&mut self) {
+        if let Some((name, start)) = self.current.take() {
+            self.timings.insert(name, json!(start.elapsed().as_secs_f64() * 1000.0));
+        }
+    }
+
+    /// Milliseconds per stage so far, closing the current one.
+    pub fn timings(&mut self) -> serde_json::Map<String, Value> {
+        self.close_stage();
+        self.timings.clone()
+    }
+
+    /// Encodes `image` as PNG into the store as this job's next artifact.
+    pub fn save_png(
+        &mut self,
+        image: &image::DynamicImage,
+        kind: &str,
+        role: ArtifactRole,
+        label: impl Into<String>,
+    ) -> Result<StoredArtifact, JobError> {
+        let mut bytes = Vec::new();
+        image
+            .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .map_err(|e| JobError::internal(format!("could not encode the {kind} image: {e}")))?;
+        self.artifacts += 1;
+        let key = format!("artifacts/{}/{}-{}.png", self.job_id, self.artifacts, kind.replace('_', "-"));
+        self.realm.store.put(&key, &bytes).map_err(|e| {
+            if e.is_disk_full() {
+                JobError::new("DISK_FULL", "the studio's disk is full; free some space and run the job again")
+            } else {
+                JobError::internal(format!("could not store the {kind} image: {e}"))
+            }
+        })?;
+        Ok(StoredArtifact {
+            key,
+            kind: kind.to_string(),
+            role,
+            label: label.into(),
+            meta: ArtifactMeta {
+                width: image.width(),
+                height: image.height(),
+                mime: "image/png".into(),
+                sha256: hex::encode(Sha256::digest(&bytes)),
+            },
+        })
+    }
+}
+
+pub(crate) fn ledger_failure(e: crate::ledger::LedgerError) -> JobError {
+    if e.is_disk_full() {
+        JobError::new("DISK_FULL", "the studio's disk is full; free some space and run the job again")
+    } else {
+        JobError::internal(format!("the ledger refused a write: {e}"))
+    }
+}
