@@ -252,17 +252,17 @@ impl WorkflowRequest {
             return Err(ApiError::field("body", "", "the request body must be a JSON object", "type_error"));
         }
         let request = match op {
-            Operation::TryOn => Self::TryOn(typed(body)?),
-            Operation::Extract => Self::Extract(typed(body)?),
-            Operation::Look => Self::Look(typed(body)?),
-            Operation::ModelGenerator => Self::ModelGenerator(typed(body)?),
-            Operation::BackgroundGenerator => Self::BackgroundGenerator(typed(body)?),
-            Operation::ComplementaryGarmentGenerator => Self::ComplementaryGarmentGenerator(typed(body)?),
-            Operation::ProductToModelDirect => Self::ProductToModelDirect(typed(body)?),
-            Operation::ProductToModelPhased => Self::ProductToModelPhased(typed(body)?),
-            Operation::BackgroundSwapWithImage => Self::BackgroundSwapWithImage(typed(body)?),
-            Operation::BackgroundSwapWithSpec => Self::BackgroundSwapWithSpec(typed(body)?),
-            Operation::ModelSwapWithImage => Self::ModelSwapWithImage(typed(body)?),
+            Operation::TryOn => Self::TryOn(parse_body(body)?),
+            Operation::Extract => Self::Extract(parse_body(body)?),
+            Operation::Look => Self::Look(parse_body(body)?),
+            Operation::ModelGenerator => Self::ModelGenerator(parse_body(body)?),
+            Operation::BackgroundGenerator => Self::BackgroundGenerator(parse_body(body)?),
+            Operation::ComplementaryGarmentGenerator => Self::ComplementaryGarmentGenerator(parse_body(body)?),
+            Operation::ProductToModelDirect => Self::ProductToModelDirect(parse_body(body)?),
+            Operation::ProductToModelPhased => Self::ProductToModelPhased(parse_body(body)?),
+            Operation::BackgroundSwapWithImage => Self::BackgroundSwapWithImage(parse_body(body)?),
+            Operation::BackgroundSwapWithSpec => Self::BackgroundSwapWithSpec(parse_body(body)?),
+            Operation::ModelSwapWithImage => Self::ModelSwapWithImage(parse_body(body)?),
         };
         let problems = request.structural_problems();
         if problems.is_empty() {
@@ -425,8 +425,8 @@ fn exactly_one_source(key: &Option<String>, render: &Option<String>, problems: &
     }
 }
 
-/// Deserializes with the failing field's path, turning serde's messages into `FieldError`s.
-fn typed<T: DeserializeOwned>(body: serde_json::Value) -> Result<T, ApiError> {
+/// Deserializes a JSON body with the failing field's path, turning serde's messages into `FieldError`s.
+pub fn parse_body<T: DeserializeOwned>(body: serde_json::Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(body).map_err(|err| {
         let mut path: Vec<String> = err
             .path()

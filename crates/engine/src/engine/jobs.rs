@@ -20,6 +20,8 @@ use crate::time::now_unix_ms;
 
 /// Longest `?wait=` a long-poll may ask for.
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
+/// Longest a waiter sleeps between ledger reads.
+const POLL_STEP: Duration = Duration::from_secs(1);
 /// Most events one page of `GET /v1/jobs/{id}/events` returns.
 const EVENTS_PAGE: u32 = 1000;
 
@@ -262,13 +264,21 @@ impl Engine {
                 })
                 .await?;
             let (latest_seq, events) = found.ok_or_else(|| ApiError::job_not_found(job_id))?;
-            let waiting = match (&mut woken, deadline) {
-                (Some(rx), Some(deadline)) if events.is_empty() => {
-                    tokio::time::timeout_at(deadline, rx.changed()).await.map(|r| r.is_ok()).unwrap_or(false)
+            let keep_waiting = match (&mut woken, deadline) {
+                (Some(rx), Some(deadline)) if events.is_empty() && tokio::time::Instant::now() < deadline => {
+                    // Woken by our own commits at once; changes made by another process (the
+                    // CLI) are seen by re-reading at least every POLL_STEP.
+                    let step = deadline.min(tokio::time::Instant::now() + POLL_STEP);
+                    if let Ok(Err(_)) = tokio::time::timeout_at(step, rx.changed()).await {
+                        // The job's channel closed (it ended); wait out the step on a fresh one.
+                        *rx = realm.bus.subscribe(job_id);
+                        tokio::time::sleep_until(step).await;
+                    }
+                    true
                 }
                 _ => false,
             };
-            if !waiting {
+            if !keep_waiting {
                 return Ok(JobEvents {
                     public_id: job_id.to_string(),
                     events: events.iter().map(|e| self.event(mode, e)).collect(),

@@ -25,20 +25,22 @@ pub struct Grade {
     pub vignette: f32,
     /// 0: even light; 1: a strong spotlight.
     pub key: f32,
+    /// How quickly the key light falls off: higher is a tighter pool of light.
+    pub spot: f32,
     pub tint: Rgb,
     pub grain: f32,
 }
 
 pub fn grade(mood: &str) -> Grade {
-    let g = |exposure, contrast, vignette, key, tint, grain| Grade { exposure, contrast, vignette, key, tint, grain };
+    let g = |exposure, contrast, vignette, key, spot, tint, grain| Grade { exposure, contrast, vignette, key, spot, tint, grain };
     match mood {
-        "bright" => g(1.25, 0.92, 0.10, 0.25, [1.0, 1.0, 1.0], 0.010),
-        "soft" => g(1.08, 0.90, 0.18, 0.35, [1.01, 1.0, 0.99], 0.010),
-        "warm" => g(1.0, 1.0, 0.25, 0.45, [1.06, 1.0, 0.90], 0.012),
-        "cool" => g(0.98, 1.0, 0.25, 0.45, [0.92, 0.99, 1.08], 0.012),
-        "moody" => g(0.62, 1.12, 0.55, 0.60, [0.98, 0.98, 1.02], 0.018),
-        "dramatic" => g(0.70, 1.20, 0.65, 0.90, [1.0, 1.0, 1.0], 0.016),
-        _ => g(1.0, 1.0, 0.25, 0.45, [1.0, 1.0, 1.0], 0.012),
+        "bright" => g(1.25, 0.92, 0.10, 0.25, 2.0, [1.0, 1.0, 1.0], 0.010),
+        "soft" => g(1.08, 0.90, 0.18, 0.35, 2.4, [1.01, 1.0, 0.99], 0.010),
+        "warm" => g(1.0, 1.0, 0.25, 0.45, 2.8, [1.06, 1.0, 0.90], 0.012),
+        "cool" => g(0.98, 1.0, 0.25, 0.45, 2.8, [0.92, 0.99, 1.08], 0.012),
+        "moody" => g(0.75, 1.10, 0.50, 0.65, 4.0, [0.98, 0.98, 1.02], 0.016),
+        "dramatic" => g(1.05, 1.15, 0.55, 0.92, 7.0, [1.0, 1.0, 1.0], 0.014),
+        _ => g(1.0, 1.0, 0.25, 0.45, 2.8, [1.0, 1.0, 1.0], 0.012),
     }
 }
 
@@ -98,7 +100,7 @@ pub fn plan(scene: &str, mood: &str, colors: &[Rgb], width: u32, height: u32, se
     let wall = picked[0];
     // A sweep's floor is the same paper seen at a grazing angle: a touch darker, unless a second
     // colour is given for it.
-    let floor = picked.get(1).copied().unwrap_or_else(|| mix(wall, scale(wall, 0.82), 0.7));
+    let floor = picked.get(1).copied().unwrap_or_else(|| scale(wall, 0.94));
     let highlight = picked.get(2).copied().unwrap_or_else(|| mix(wall, [1.0, 0.98, 0.95], 0.35));
     Plan {
         width,
@@ -159,11 +161,12 @@ pub fn base<E>(p: &Plan, check: &mut dyn FnMut() -> Result<(), E>) -> Result<Can
             "studio_sweep" => {
                 // The cove: wall bends into floor over a band around the horizon; where it
                 // curves it faces the key light and catches a soft highlight.
-                let t = smoothstep(p.horizon - 0.12, p.horizon + 0.10, v);
-                let cove = (-((v - p.horizon) / 0.07).powi(2)).exp();
+                // No line may show: the blend and the highlight are both wide and gentle.
+                let t = smoothstep(p.horizon - 0.20, p.horizon + 0.16, v);
+                let cove = (-((v - p.horizon) / 0.12).powi(2)).exp();
                 let c = mix(wall, floor, t);
-                let floor_fall = 1.0 - 0.22 * smoothstep(p.horizon + 0.05, 1.0, v);
-                scale(mix(c, hi, 0.18 * cove), (1.0 + 0.10 * cove) * floor_fall)
+                let floor_fall = 1.0 - 0.14 * smoothstep(p.horizon, 1.0, v);
+                scale(mix(c, hi, 0.10 * cove), (1.0 + 0.05 * cove) * floor_fall)
             }
             "gradient" => {
                 let (dx, dy) = ((u - p.light_x) * w / long, (v - 0.35) * h / long);
@@ -195,12 +198,15 @@ pub fn texture<E>(p: &Plan, canvas: &mut Canvas, check: &mut dyn FnMut() -> Resu
                 (1.0 + 0.28 * mottling + 0.10 * fine) * pore_dark
             }
             "linen" => {
-                let threads = 240.0;
+                // Weave at thread scale, sparse slubs along the weft, and long diagonal folds
+                // whose crests catch the light (a drape falls from the top, widening).
+                let threads = 260.0;
                 let weave = (nx * threads * std::f32::consts::TAU).sin() * (ny * threads * std::f32::consts::TAU).sin();
-                let slub = fbm(nx * 8.0, ny * 160.0, s, 3) - 0.5;
-                let warp = fbm(nx * 2.0, ny * 2.0, s ^ 0x77, 3);
-                let folds = ((nx * 3.2 + ny * 1.1 + warp * 1.6) * std::f32::consts::TAU).sin();
-                1.0 + 0.035 * weave + 0.09 * slub + 0.10 * folds
+                let slub = (fbm(nx * 30.0, ny * 420.0, s, 2) - 0.5).max(0.0);
+                let warp = fbm(nx * 1.5, ny * 0.8, s ^ 0x77, 3) - 0.5;
+                let phase = (nx * 2.6 + 0.35 * ny + 0.45 * warp) * std::f32::consts::TAU;
+                let folds = 1.0 - 2.0 * (phase.sin() * 0.5 + 0.5).powf(3.0);
+                1.0 + 0.03 * weave + 0.10 * slub + 0.07 * folds
             }
             "paper" | "studio_sweep" => {
                 let fibre = fbm(nx * 40.0, ny * 260.0, s, 3) - 0.5;
@@ -225,8 +231,8 @@ pub fn light<E>(p: &Plan, canvas: &mut Canvas, check: &mut dyn FnMut() -> Result
         let (u, v) = ((x as f32 + 0.5) / w, (y as f32 + 0.5) / h);
         // Key light above the set at light_x: brightest just below it, falling off with distance.
         let (dx, dy) = ((u - p.light_x) * w / long, (v - 0.25) * h / long);
-        let falloff = 1.0 / (1.0 + 2.8 * (dx * dx + dy * dy));
-        let key = 1.0 - g.key + g.key * falloff * 1.35;
+        let falloff = 1.0 / (1.0 + g.spot * (dx * dx + dy * dy));
+        let key = 1.0 - g.key + g.key * falloff * 1.5;
         // Vignette on an ellipse fitted to the frame.
         let (cx, cy) = (u - 0.5, v - 0.5);
         let r = (cx * cx + cy * cy).sqrt() / std::f32::consts::FRAC_1_SQRT_2;
@@ -251,7 +257,7 @@ pub fn finish<E>(p: &Plan, canvas: &Canvas, check: &mut dyn FnMut() -> Result<()
             let dither = (hash2(xi, yi, s ^ 1) + hash2(xi, yi, s ^ 2) - 1.0) / 255.0;
             let mut rgb = [0u8; 3];
             for c in 0..3 {
-                let v = linear_to_srgb(px[c]);
+                let v = linear_to_srgb(shoulder(px[c]));
                 let v = 0.5 + (v - 0.5) * g.contrast + grain + dither;
                 rgb[c] = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
             }
@@ -259,6 +265,16 @@ pub fn finish<E>(p: &Plan, canvas: &Canvas, check: &mut dyn FnMut() -> Result<()
         }
     }
     Ok(out)
+}
+
+/// Rolls highlights off smoothly towards white instead of clipping them to a flat disc.
+fn shoulder(v: f32) -> f32 {
+    const KNEE: f32 = 0.7;
+    if v <= KNEE {
+        v
+    } else {
+        KNEE + (1.0 - KNEE) * (1.0 - (-(v - KNEE) / (1.0 - KNEE)).exp())
+    }
 }
 
 /// A strip of the palette's colours, shown as the `palette` stage's intermediate artifact.

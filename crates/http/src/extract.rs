@@ -1,0 +1,183 @@
+//! Extractors that turn a request into engine inputs, refusing bad ones with the right code:
+//! the bearer key (401/403/429), a strict JSON body (415/413/400), query parameters (422).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use figur_engine::{ApiError, Caller, Capability, ErrorCode};
+
+use crate::error::HttpError;
+use crate::guard::{CallerSlot, RequestId};
+use crate::AppState;
+
+/// Most bytes a JSON request body may have.
+pub const MAX_JSON_BYTES: usize = 1024 * 1024;
+
+/// The authenticated caller, after the per-key rate limit.
+#[derive(Debug, Clone)]
+pub struct Authed(pub Caller);
+
+impl Authed {
+    pub fn require(&self, capability: Capability) -> Result<(), HttpError> {
+        if self.0.can(capability) {
+            Ok(())
+        } else {
+            Err(HttpError(ApiError::new(
+                ErrorCode::Forbidden,
+                format!("this API key lacks the `{}` capability", capability.as_str()),
+            )))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "send your API key as `Authorization: Bearer sk_…`"))?;
+        let caller = state.engine.authenticate(presented).await?;
+        if let Some(slot) = parts.extensions.get::<CallerSlot>() {
+            *slot.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(caller.clone());
+        }
+        if let Err(wait) = state.limiter.check(&caller.key_id) {
+            let mut e = ApiError::new(ErrorCode::RateLimited, "too many requests for this API key; slow down");
+            e.retry_after = Some(wait.as_secs().max(1));
+            return Err(HttpError(e));
+        }
+        Ok(Authed(caller))
+    }
+}
+
+impl FromRequestParts<AppState> for RequestId {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<RequestId>().cloned().unwrap_or_else(|| RequestId(figur_engine::ids::new_id())))
+    }
+}
+
+/// A JSON body: `application/json` (415 otherwise), at most 1 MiB (413), well-formed (400).
+/// Field-level checks (422) belong to the engine's typed parsing.
+#[derive(Debug)]
+pub struct JsonValue(pub serde_json::Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonValue {
+    type Rejection = HttpError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(HttpError(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "send the body as JSON with `Content-Type: application/json`",
+            )));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|_| {
+            HttpError(ApiError::new(ErrorCode::PayloadTooLarge, format!("JSON bodies are limited to {MAX_JSON_BYTES} bytes")))
+        })?;
+        let value = serde_json::from_slice(&bytes)
+            .map_err(|e| HttpError(ApiError::new(ErrorCode::BadRequest, format!("the body is not valid JSON: {e}"))))?;
+        Ok(JsonValue(value))
+    }
+}
+
+/// Query parameters, parsed one by one so a bad one is a 422 naming it.
+#[derive(Debug)]
+pub struct Params(HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(map) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| HttpError(ApiError::field("query", "", format!("unreadable query string: {e}"), "value_error")))?;
+        Ok(Params(map))
+    }
+}
+
+impl Params {
+    pub fn str(&self, name: &str) -> Option<String> {
+        self.0.get(name).filter(|v| !v.is_empty()).cloned()
+    }
+
+    /// An integer in `min..=max`, or `default` when absent.
+    pub fn int(&self, name: &str, default: i64, min: i64, max: i64) -> Result<i64, HttpError> {
+        match self.0.get(name) {
+            None => Ok(default),
+            Some(raw) => raw.parse::<i64>().ok().filter(|v| (min..=max).contains(v)).ok_or_else(|| {
+                HttpError(ApiError::field("query", name, format!("must be a whole number from {min} to {max}"), "range"))
+            }),
+        }
+    }
+
+    /// `limit` (1–200, default 50) and `offset` (≥ 0, default 0).
+    pub fn page(&self) -> Result<(u32, u32), HttpError> {
+        Ok((self.int("limit", 50, 1, 200)? as u32, self.int("offset", 0, 0, i32::MAX as i64)? as u32))
+    }
+}
+
+/// Token buckets per API key: `per_second` sustained, bursts of twice that.
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_second: f64,
+    buckets: std::sync::Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    /// `per_second == 0` turns limiting off.
+    pub fn new(per_second: u32) -> Self {
+        RateLimiter { per_second: per_second as f64, buckets: Default::default() }
+    }
+
+    /// `Err(wait)` when the key must wait before its next request.
+    pub fn check(&self, key_id: &str) -> Result<(), Duration> {
+        if self.per_second <= 0.0 {
+            return Ok(());
+        }
+        let burst = (self.per_second * 2.0).max(1.0);
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let (tokens, last) = buckets.entry(key_id.to_string()).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / self.per_second))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_allows_a_burst_then_refuses_then_refills() {
+        let limiter = RateLimiter::new(5);
+        assert!((0..10).all(|_| limiter.check("k").is_ok()));
+        let wait = limiter.check("k").unwrap_err();
+        assert!(wait <= Duration::from_millis(200));
+        assert!(limiter.check("other").is_ok(), "keys have their own buckets");
+        std::thread::sleep(Duration::from_millis(250));
+        assert!(limiter.check("k").is_ok());
+        assert!(RateLimiter::new(0).check("k").is_ok());
+    }
+}

@@ -1,0 +1,166 @@
+//! Jobs: list, detail, the cursored event stream (long-poll and SSE), cancel.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use figur_engine::domain::job::{JobDetail, JobEvent, JobEvents, JobList, JobStatus};
+use figur_engine::{ApiError, Capability, JobFilter};
+
+use crate::error::{ErrorEnvelope, HttpResult};
+use crate::extract::{Authed, Params};
+use crate::AppState;
+
+/// How long one SSE poll of the ledger waits before looping (keep-alives flow meanwhile).
+const SSE_POLL: Duration = Duration::from_secs(15);
+
+/// List jobs, newest first.
+#[utoipa::path(get, path = "/v1/jobs", tag = "jobs",
+    params(
+        ("limit" = Option<u32>, Query, description = "1–200, default 50"),
+        ("offset" = Option<u32>, Query, description = "default 0"),
+        ("status" = Option<JobStatus>, Query, description = "Only jobs in this status"),
+        ("job_type" = Option<String>, Query, description = "Only jobs of this type, e.g. BACKGROUND_GENERATOR"),
+    ),
+    responses((status = 200, body = JobList), (status = 422, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn list(State(state): State<AppState>, auth: Authed, params: Params) -> HttpResult<Json<JobList>> {
+    auth.require(Capability::JobsRead)?;
+    let (limit, offset) = params.page()?;
+    let status = match params.str("status") {
+        None => None,
+        Some(s) => Some(JobStatus::parse(&s).ok_or_else(|| {
+            ApiError::field("query", "status", "one of NOT_STARTED, IN_PROGRESS, SUCCESS, FAILURE", "enum")
+        })?),
+    };
+    let filter = JobFilter { limit, offset, status, job_type: params.str("job_type") };
+    Ok(Json(state.engine.list_jobs(auth.0.mode, filter).await?))
+}
+
+/// A job, with its final artifacts once it succeeded and its latest event.
+#[utoipa::path(get, path = "/v1/jobs/{public_id}", tag = "jobs",
+    params(("public_id" = String, Path, description = "The job's ULID")),
+    responses((status = 200, body = JobDetail), (status = 404, description = "`JOB_NOT_FOUND`", body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn detail(State(state): State<AppState>, auth: Authed, Path(id): Path<String>) -> HttpResult<Json<JobDetail>> {
+    auth.require(Capability::JobsRead)?;
+    Ok(Json(state.engine.job(auth.0.mode, &id).await?))
+}
+
+/// The job's events with `seq > since`, ascending.
+///
+/// `?wait=S` (extension, S ≤ 30) long-polls: the answer comes as soon as such an event exists,
+/// or after S seconds with none. With `Accept: text/event-stream` the same stream comes as
+/// Server-Sent Events (`id` = seq, `event` = event_type, `data` = the event), resuming after
+/// `Last-Event-ID` or `since`, and closing after the terminal event.
+#[utoipa::path(get, path = "/v1/jobs/{public_id}/events", tag = "jobs",
+    params(
+        ("public_id" = String, Path, description = "The job's ULID"),
+        ("since" = Option<i64>, Query, description = "Exclusive cursor: the last seq seen (default 0: all)"),
+        ("wait" = Option<u32>, Query, description = "Long-poll up to this many seconds (0–30)"),
+    ),
+    responses(
+        (status = 200, body = JobEvents),
+        (status = 200, description = "Server-Sent Events, when `Accept: text/event-stream`", content_type = "text/event-stream", body = JobEvent),
+        (status = 404, description = "`JOB_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+pub async fn events(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+    params: Params,
+    headers: HeaderMap,
+) -> HttpResult<Response> {
+    auth.require(Capability::JobsRead)?;
+    let mut since = params.int("since", 0, 0, i64::MAX)?;
+    let wait = params.int("wait", 0, 0, 30)? as u64;
+    let wants_sse = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    if !wants_sse {
+        let wait = (wait > 0).then(|| Duration::from_secs(wait));
+        return Ok(Json(state.engine.job_events(auth.0.mode, &id, since, wait).await?).into_response());
+    }
+    if let Some(last) = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()) {
+        since = last;
+    }
+    // Fails with 404 before the stream starts if the job does not exist.
+    let first = state.engine.job_events(auth.0.mode, &id, since, None).await?;
+    Ok(sse(state, auth.0.mode, id, first).into_response())
+}
+
+struct Cursor {
+    pending: VecDeque<JobEvent>,
+    since: i64,
+    done: bool,
+}
+
+fn sse(
+    state: AppState,
+    mode: figur_engine::Mode,
+    id: String,
+    first: JobEvents,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let mut start = Cursor { pending: VecDeque::new(), since: 0, done: false };
+    start.absorb(first.events);
+    let stream = futures_util::stream::unfold(start, move |mut cursor| {
+        let (state, id) = (state.clone(), id.clone());
+        async move {
+            loop {
+                if let Some(event) = cursor.pending.pop_front() {
+                    let sse = Event::default()
+                        .id(event.seq.to_string())
+                        .event(event.event_type.as_str())
+                        .json_data(&event)
+                        .unwrap_or_else(|_| Event::default().comment("unserialisable event"));
+                    return Some((Ok(sse), cursor));
+                }
+                if cursor.done {
+                    return None;
+                }
+                match state.engine.job_events(mode, &id, cursor.since, Some(SSE_POLL)).await {
+                    Ok(page) => cursor.absorb(page.events),
+                    Err(_) => return None,
+                }
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+impl Cursor {
+    fn absorb(&mut self, events: Vec<JobEvent>) {
+        for e in events {
+            self.since = self.since.max(e.seq);
+            self.done |= e.event_type.is_terminal();
+            self.pending.push_back(e);
+        }
+    }
+}
+
+/// Cancels a job that has not finished: it ends `failed` with `JOB_CANCELLED` and a refund
+/// (a running job at its next check point, within a second).
+#[utoipa::path(post, path = "/v1/jobs/{public_id}/cancel", tag = "jobs",
+    params(("public_id" = String, Path, description = "The job's ULID")),
+    responses(
+        (status = 202, body = JobDetail),
+        (status = 404, description = "`JOB_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 409, description = "`JOB_NOT_CANCELLABLE`: it has already finished", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+) -> HttpResult<(StatusCode, Json<JobDetail>)> {
+    auth.require(Capability::JobsCreate)?;
+    Ok((StatusCode::ACCEPTED, Json(state.engine.cancel(&auth.0, &id).await?)))
+}

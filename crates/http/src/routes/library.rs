@@ -1,0 +1,182 @@
+//! Uploads, renders, the catalog, garment categories, compatibility, and signed artifact files.
+
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use figur_engine::domain::catalog::{CatalogEntry, Render, RenderList, UploadAccepted};
+use figur_engine::domain::compatibility::{CompatibilityRequest, CompatibilityResponse};
+use figur_engine::domain::garments::GarmentCategory;
+use figur_engine::{ApiError, Capability, ErrorCode, RenderFilter};
+
+use crate::error::{ErrorEnvelope, HttpError, HttpResult};
+use crate::extract::{Authed, JsonValue, Params};
+use crate::AppState;
+
+fn multipart_error(e: impl std::fmt::Display) -> HttpError {
+    let text = e.to_string();
+    if text.contains("limit") {
+        HttpError(ApiError::new(ErrorCode::PayloadTooLarge, "uploads are limited to 25 MB"))
+    } else {
+        HttpError(ApiError::new(ErrorCode::BadRequest, format!("the multipart body is malformed: {text}")))
+    }
+}
+
+/// Upload an image (multipart field `file`; JPEG, PNG or WebP, checked from its bytes; ≤ 25 MB,
+/// ≤ 100 megapixels). Free. Use the returned `upload_key` in request bodies.
+#[utoipa::path(post, path = "/v1/uploads", tag = "uploads",
+    request_body(content_type = "multipart/form-data", description = "A `file` field holding the image"),
+    responses(
+        (status = 200, body = UploadAccepted),
+        (status = 413, description = "Over 25 MB", body = ErrorEnvelope),
+        (status = 415, description = "Not a JPEG, PNG or WebP image", body = ErrorEnvelope),
+        (status = 422, description = "Unreadable, empty or too many pixels", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+pub async fn upload(
+    State(state): State<AppState>,
+    auth: Authed,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> HttpResult<Json<UploadAccepted>> {
+    auth.require(Capability::JobsCreate)?;
+    let mut multipart = multipart.map_err(|_| {
+        HttpError(ApiError::new(ErrorCode::UnsupportedMediaType, "send the image as multipart/form-data in a `file` field"))
+    })?;
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = field.file_name().unwrap_or("image").to_string();
+        let bytes = field.bytes().await.map_err(multipart_error)?;
+        if bytes.is_empty() {
+            return Err(ApiError::field("body", "file", "the file is empty", "value_error").into());
+        }
+        return Ok(Json(state.engine.upload(&auth.0, &name, bytes.to_vec()).await?));
+    }
+    Err(ApiError::field("body", "file", "a multipart field named `file` is required", "missing").into())
+}
+
+/// Finished renders (the final images of compose and edit jobs), newest first.
+#[utoipa::path(get, path = "/v1/renders", tag = "renders",
+    params(
+        ("origin" = Option<String>, Query, description = "`compose` or `edit`"),
+        ("category" = Option<String>, Query, description = "A garment category key"),
+        ("limit" = Option<u32>, Query, description = "1–200, default 50"),
+        ("offset" = Option<u32>, Query, description = "default 0"),
+    ),
+    responses((status = 200, body = RenderList), (status = 422, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn renders(State(state): State<AppState>, auth: Authed, params: Params) -> HttpResult<Json<RenderList>> {
+    auth.require(Capability::JobsRead)?;
+    let (limit, offset) = params.page()?;
+    let filter = RenderFilter { origin: params.str("origin"), category: params.str("category"), limit, offset };
+    Ok(Json(state.engine.renders(auth.0.mode, filter).await?))
+}
+
+/// A finished render; its id is the job's id.
+#[utoipa::path(get, path = "/v1/renders/{public_id}", tag = "renders",
+    params(("public_id" = String, Path, description = "The job's ULID")),
+    responses((status = 200, body = Render), (status = 404, description = "`RESOURCE_NOT_FOUND`", body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn render(State(state): State<AppState>, auth: Authed, Path(id): Path<String>) -> HttpResult<Json<Render>> {
+    auth.require(Capability::JobsRead)?;
+    Ok(Json(state.engine.render_by_id(auth.0.mode, &id).await?))
+}
+
+/// A catalog resource (`models`, `backgrounds`, `complementary-garments`) as a bare array.
+#[utoipa::path(get, path = "/v1/catalog/{resource}", tag = "catalog",
+    params(
+        ("resource" = String, Path, description = "`models`, `backgrounds` or `complementary-garments`"),
+        ("status" = Option<String>, Query, description = "`active` or `archived`"),
+        ("gender" = Option<String>, Query, description = "Models only: `MALE` or `FEMALE`"),
+        ("limit" = Option<u32>, Query, description = "1–200, default 50"),
+        ("offset" = Option<u32>, Query, description = "default 0"),
+    ),
+    responses((status = 200, body = Vec<CatalogEntry>), (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn catalog(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(resource): Path<String>,
+    params: Params,
+) -> HttpResult<Json<Vec<CatalogEntry>>> {
+    auth.require(Capability::JobsRead)?;
+    let (limit, offset) = params.page()?;
+    Ok(Json(state.engine.catalog(auth.0.mode, &resource, params.str("status"), params.str("gender"), limit, offset).await?))
+}
+
+/// One catalog entry.
+#[utoipa::path(get, path = "/v1/catalog/{resource}/{public_id}", tag = "catalog",
+    params(
+        ("resource" = String, Path, description = "`models`, `backgrounds` or `complementary-garments`"),
+        ("public_id" = String, Path, description = "The entry's ULID"),
+    ),
+    responses((status = 200, body = CatalogEntry), (status = 404, description = "`RESOURCE_NOT_FOUND`", body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn catalog_entry(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path((resource, id)): Path<(String, String)>,
+) -> HttpResult<Json<CatalogEntry>> {
+    auth.require(Capability::JobsRead)?;
+    Ok(Json(state.engine.catalog_entry_by_id(auth.0.mode, &resource, &id).await?))
+}
+
+/// Garment categories: `trial_item_category` takes a `key`; generators and product-to-model take a `public_id`.
+#[utoipa::path(get, path = "/v1/garment-categories", tag = "catalog",
+    responses((status = 200, body = Vec<GarmentCategory>)),
+    security(("bearer" = [])))]
+pub async fn garment_categories(State(state): State<AppState>, auth: Authed) -> HttpResult<Json<&'static [GarmentCategory]>> {
+    auth.require(Capability::JobsRead)?;
+    Ok(Json(state.engine.garment_categories()))
+}
+
+/// Which catalog garments can be worn with a product of the given category, in request order.
+#[utoipa::path(post, path = "/v1/compatibility/check", tag = "catalog",
+    request_body = CompatibilityRequest,
+    responses(
+        (status = 200, body = CompatibilityResponse),
+        (status = 404, description = "Unknown product category", body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+pub async fn compatibility(
+    State(state): State<AppState>,
+    auth: Authed,
+    JsonValue(body): JsonValue,
+) -> HttpResult<Json<CompatibilityResponse>> {
+    auth.require(Capability::JobsRead)?;
+    let request: CompatibilityRequest = figur_engine::domain::requests::parse_body(body)?;
+    Ok(Json(state.engine.compatibility(auth.0.mode, request).await?))
+}
+
+/// A stored image behind a signed URL (as found in `image_url` fields). No API key: the
+/// signature is the permission, and it expires.
+#[utoipa::path(get, path = "/v1/artifacts/{realm}/{key}", tag = "artifacts",
+    params(
+        ("realm" = String, Path, description = "`live` or `test`"),
+        ("key" = String, Path, description = "The stored file (may contain `/`)"),
+        ("exp" = i64, Query, description = "Expiry, Unix seconds"),
+        ("sig" = String, Query, description = "HMAC-SHA256 signature"),
+    ),
+    responses(
+        (status = 200, description = "The image", content_type = "image/png"),
+        (status = 403, description = "Invalid or expired signature", body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+    ))]
+pub async fn artifact(
+    State(state): State<AppState>,
+    Path((realm, key)): Path<(String, String)>,
+    params: Params,
+) -> HttpResult<Response> {
+    let exp = params.int("exp", 0, 0, i64::MAX)?;
+    let sig = params.str("sig").unwrap_or_default();
+    let (bytes, mime) = state.engine.artifact_file(&realm, &key, exp, &sig).await?;
+    let mut response = (StatusCode::OK, bytes).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    Ok(response)
+}

@@ -1,0 +1,43 @@
+//! The /v1 routes: thin adapters from HTTP to engine calls.
+
+pub mod account;
+pub mod jobs;
+pub mod library;
+pub mod workflows;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::extract::MAX_JSON_BYTES;
+use crate::AppState;
+
+/// Upload bodies: the 25 MB file plus room for the multipart framing.
+const MAX_UPLOAD_BODY: usize = figur_engine::upload::MAX_UPLOAD_BYTES + 1024 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(workflows::router())
+        .route("/v1/jobs", get(jobs::list))
+        .route("/v1/jobs/{public_id}", get(jobs::detail))
+        .route("/v1/jobs/{public_id}/events", get(jobs::events))
+        .route("/v1/jobs/{public_id}/cancel", post(jobs::cancel))
+        .route("/v1/renders", get(library::renders))
+        .route("/v1/renders/{public_id}", get(library::render))
+        .route("/v1/catalog/{resource}", get(library::catalog))
+        .route("/v1/catalog/{resource}/{public_id}", get(library::catalog_entry))
+        .route("/v1/garment-categories", get(library::garment_categories))
+        .route("/v1/compatibility/check", post(library::compatibility))
+        .route("/v1/artifacts/{realm}/{*key}", get(library::artifact))
+        .route("/v1/operations", get(account::operations))
+        .route("/v1/credits", get(account::credits))
+        .route("/v1/usage", get(account::usage))
+        .route("/v1/health", get(account::health))
+        .route("/v1/openapi.json", get(account::openapi))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .merge(
+            Router::new()
+                .route("/v1/uploads", post(library::upload))
+                .layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY)),
+        )
+}

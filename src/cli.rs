@@ -1,0 +1,140 @@
+//! The command line, as clap types.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "figur", version, about = "Figur Studio: local fashion imagery engine and /v1 API")]
+pub struct Cli {
+    #[command(flatten)]
+    pub data: DataDir,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct DataDir {
+    /// Where the studio keeps its ledger and images [default: $XDG_DATA_HOME/figur-studio]
+    #[arg(long, global = true, env = "FIGUR_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the /v1 API (loopback only unless --allow-remote).
+    Serve(ServeArgs),
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Inspect and cancel jobs.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Show or set the credit balance.
+    #[command(subcommand)]
+    Credits(CreditsCommand),
+    /// Print the OpenAPI 3.1 document.
+    Openapi {
+        /// Write it to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8686")]
+    pub listen: SocketAddr,
+    /// Allow a non-loopback --listen address (and any Host header).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Jobs run at once [default: the number of cores, at most 8].
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Requests per second per API key (bursts of twice that); 0 turns the limit off.
+    #[arg(long, default_value_t = 100)]
+    pub rate_limit: u32,
+    /// Accept and queue jobs without running them (for measuring dispatch alone).
+    #[arg(long)]
+    pub paused: bool,
+}
+
+/// Which realm a command works on.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct RealmArg {
+    /// Work on the isolated test realm (what sk_test_ keys see).
+    #[arg(long)]
+    pub test: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; the key itself is printed as the last line, and shown only once.
+    Create {
+        #[command(flatten)]
+        realm: RealmArg,
+        /// Comma-separated: jobs:create, jobs:read.
+        #[arg(long, value_delimiter = ',', default_value = "jobs:create,jobs:read")]
+        capabilities: Vec<String>,
+        /// A name to recognise the key by.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List keys (prefixes only; keys themselves are never stored).
+    List,
+    /// Revoke a key by id or by its printed prefix.
+    Revoke { key: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List jobs, newest first.
+    List {
+        #[command(flatten)]
+        realm: RealmArg,
+        /// NOT_STARTED, IN_PROGRESS, SUCCESS or FAILURE.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Show a job as JSON.
+    Show {
+        id: String,
+        #[command(flatten)]
+        realm: RealmArg,
+    },
+    /// Print a job's events; --follow waits for new ones until the job ends.
+    Events {
+        id: String,
+        #[command(flatten)]
+        realm: RealmArg,
+        #[arg(long, default_value_t = 0)]
+        since: i64,
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Cancel a job that has not finished (a running server stops it within a second).
+    Cancel {
+        id: String,
+        #[command(flatten)]
+        realm: RealmArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CreditsCommand {
+    /// Print the balance.
+    Show {
+        #[command(flatten)]
+        realm: RealmArg,
+    },
+    /// Set the balance.
+    Set {
+        balance: i64,
+        #[command(flatten)]
+        realm: RealmArg,
+    },
+}

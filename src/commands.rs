@@ -1,0 +1,175 @@
+//! What each command does: open the engine on the data folder and call it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use figur_engine::domain::job::JobStatus;
+use figur_engine::failpoints::FailPoints;
+use figur_engine::{Caller, Capability, Engine, EngineConfig, JobFilter, Mode};
+
+use crate::cli::{Cli, Command, CreditsCommand, JobsCommand, KeysCommand, RealmArg, ServeArgs};
+
+/// How long a shutdown waits for running jobs to reach a check point and be requeued.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+fn data_dir(explicit: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(dir) = explicit {
+        return Ok(dir);
+    }
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .context("no --data-dir, FIGUR_DATA_DIR, XDG_DATA_HOME or HOME to place the studio's data in")?;
+    Ok(base.join("figur-studio"))
+}
+
+fn mode(realm: RealmArg) -> Mode {
+    if realm.test {
+        Mode::Test
+    } else {
+        Mode::Live
+    }
+}
+
+/// The engine for a one-shot command: nothing runs jobs here (a server may be running them).
+fn open_tool(dir: PathBuf) -> Result<Arc<Engine>> {
+    let mut config = EngineConfig::new(dir);
+    config.run_jobs = false;
+    Ok(Engine::open(config)?)
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let dir = data_dir(cli.data.data_dir)?;
+    match cli.command {
+        Command::Serve(args) => serve(dir, args).await,
+        Command::Keys(cmd) => keys(open_tool(dir)?, cmd).await,
+        Command::Jobs(cmd) => jobs(open_tool(dir)?, cmd).await,
+        Command::Credits(cmd) => credits(open_tool(dir)?, cmd).await,
+        Command::Openapi { out } => {
+            let doc = figur_http::openapi::document();
+            match out {
+                Some(path) => std::fs::write(&path, doc).with_context(|| format!("writing {}", path.display()))?,
+                None => print!("{doc}"),
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(dir: PathBuf, args: ServeArgs) -> Result<()> {
+    let mut config = EngineConfig::new(&dir);
+    if let Some(n) = args.concurrency {
+        config.concurrency = n.max(1);
+    }
+    config.run_jobs = !args.paused;
+    config.failpoints = Arc::new(FailPoints::from_env().map_err(anyhow::Error::msg).context("FIGUR_FAILPOINTS")?);
+    let engine = Engine::open(config).with_context(|| format!("opening the studio in {}", dir.display()))?;
+    engine.start().await?;
+    if let Some(path) = engine.ensure_first_key().await? {
+        eprintln!("Created your first API key (live, jobs:create + jobs:read); it is in {}", path.display());
+    }
+    let server = figur_http::ServerConfig { listen: args.listen, allow_remote: args.allow_remote, rate_limit: args.rate_limit };
+    let bound = figur_http::bind(engine.clone(), &server).await?;
+    // Tests and scripts read this line to find the port when listening on :0.
+    println!("figur: listening on http://{} (data in {})", bound.addr, dir.display());
+    bound.serve(shutdown_signal()).await?;
+    tracing::info!("shutting down: requeueing running jobs");
+    engine.shutdown(SHUTDOWN_GRACE).await;
+    eprintln!("figur: stopped cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return interrupt.await.unwrap_or(()),
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.unwrap_or(());
+}
+
+async fn keys(engine: Arc<Engine>, cmd: KeysCommand) -> Result<()> {
+    match cmd {
+        KeysCommand::Create { realm, capabilities, name } => {
+            let caps = capabilities
+                .iter()
+                .map(|c| Capability::parse(c.trim()).with_context(|| format!("unknown capability `{c}` (jobs:create, jobs:read)")))
+                .collect::<Result<Vec<_>>>()?;
+            if caps.is_empty() {
+                bail!("a key needs at least one capability");
+            }
+            let (row, plain) = engine.create_key(mode(realm), &caps, &name).await?;
+            eprintln!("Created {} key {} ({}) with {}. It is shown once; keep it safe:", row.mode, row.id, row.prefix, row.capabilities.join(", "));
+            println!("{plain}");
+        }
+        KeysCommand::List => {
+            for k in engine.list_keys().await? {
+                let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
+                println!("{}  {}…  {:<4}  {:<7}  {:<22}  {}  {}", k.id, k.prefix, k.mode, state, k.capabilities.join(","), k.created_at, k.name);
+            }
+        }
+        KeysCommand::Revoke { key } => {
+            let n = engine.revoke_key(&key).await?;
+            println!("revoked {n} key(s)");
+        }
+    }
+    Ok(())
+}
+
+async fn jobs(engine: Arc<Engine>, cmd: JobsCommand) -> Result<()> {
+    match cmd {
+        JobsCommand::List { realm, status, limit } => {
+            let status = match status {
+                Some(s) => Some(JobStatus::parse(&s.to_ascii_uppercase()).with_context(|| format!("unknown status {s}"))?),
+                None => None,
+            };
+            let list = engine.list_jobs(mode(realm), JobFilter { limit: limit.clamp(1, 200), offset: 0, status, job_type: None }).await?;
+            for job in list.jobs {
+                let stage = job.latest_event.as_ref().and_then(|e| e.stage.clone()).unwrap_or_default();
+                println!("{}  {:<32}  {:<11}  {:>3} cr  {}  {}", job.public_id, job.job_type, job.status.as_str(), job.credits_cost, job.created_at, stage);
+            }
+        }
+        JobsCommand::Show { id, realm } => print_json(&engine.job(mode(realm), &id).await?)?,
+        JobsCommand::Events { id, realm, since, follow } => {
+            let mut cursor = since;
+            loop {
+                let page = engine.job_events(mode(realm), &id, cursor, follow.then_some(Duration::from_secs(30))).await?;
+                let mut ended = false;
+                for event in &page.events {
+                    println!("{}", serde_json::to_string(event)?);
+                    cursor = event.seq;
+                    ended |= event.event_type.is_terminal();
+                }
+                let status = engine.job(mode(realm), &id).await?.status;
+                if !follow || ended || status.is_terminal() && page.events.is_empty() {
+                    break;
+                }
+            }
+        }
+        JobsCommand::Cancel { id, realm } => print_json(&engine.cancel(&Caller::owner(mode(realm)), &id).await?)?,
+    }
+    Ok(())
+}
+
+async fn credits(engine: Arc<Engine>, cmd: CreditsCommand) -> Result<()> {
+    match cmd {
+        CreditsCommand::Show { realm } => print_json(&engine.credits(&Caller::owner(mode(realm))).await?),
+        CreditsCommand::Set { balance, realm } => print_json(&engine.set_credits(mode(realm), balance).await?),
+    }
+}
