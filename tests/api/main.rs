@@ -1,1 +1,8 @@
+//! Integration tests: the real `figur serve` process, started on port 0 over a temporary data
+//! folder, driven with a plain HTTP client. No part of the studio is mocked.
 
+mod bad_input;
+mod lifecycle;
+mod openapi;
+mod recovery;
+mod support;

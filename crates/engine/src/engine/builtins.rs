@@ -38,8 +38,12 @@ fn entries() -> Result<Vec<BuiltinEntry>, LedgerError> {
     serde_json::from_str(CATALOG).map_err(|e| LedgerError::Corrupt(format!("assets/catalog.json: {e}")))
 }
 
-/// Adds every built-in entry the realms lack, rendering each image once for all of them.
-pub(super) fn seed(realms: &[&Realm]) -> Result<(), LedgerError> {
+/// Bump when the backdrop renderer's output changes, so cached built-ins are rendered anew.
+const RENDERER_VERSION: &str = "backdrop-3";
+
+/// Adds every built-in entry the realms lack, rendering each image once for all of them (or
+/// taking it from `cache`, where rendered built-ins are kept across data folders).
+pub(super) fn seed(realms: &[&Realm], cache: Option<&std::path::Path>) -> Result<(), LedgerError> {
     for entry in entries()? {
         let mut missing = Vec::new();
         for realm in realms {
@@ -52,7 +56,7 @@ pub(super) fn seed(realms: &[&Realm]) -> Result<(), LedgerError> {
             continue;
         }
         let (image_key, bytes, meta) = match entry.resource.as_str() {
-            "backgrounds" => render_backdrop(&entry)?,
+            "backgrounds" => cached_backdrop(&entry, cache)?,
             other => return Err(LedgerError::Corrupt(format!("built-in {other} entries have no renderer yet"))),
         };
         for realm in missing {
@@ -74,6 +78,32 @@ pub(super) fn seed(realms: &[&Realm]) -> Result<(), LedgerError> {
         }
     }
     Ok(())
+}
+
+/// A rendered built-in from the cache when present (checked by its hash), else rendered and cached.
+fn cached_backdrop(entry: &BuiltinEntry, cache: Option<&std::path::Path>) -> Result<(String, Vec<u8>, ArtifactMeta), LedgerError> {
+    let id = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(format!("{RENDERER_VERSION}{}", entry.spec).as_bytes()));
+    let path = cache.map(|dir| dir.join("builtins").join(format!("{id}.png")));
+    if let Some(bytes) = path.as_ref().and_then(|p| std::fs::read(p).ok()) {
+        if let Ok(img) = image::load_from_memory(&bytes) {
+            let meta = ArtifactMeta {
+                width: img.width(),
+                height: img.height(),
+                mime: "image/png".into(),
+                sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+            };
+            return Ok((format!("catalog/backgrounds/{}.png", entry.public_id), bytes, meta));
+        }
+    }
+    let rendered = render_backdrop(entry)?;
+    if let Some(path) = path {
+        // Best effort: a cache that cannot be written only costs the next start a render.
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let _ = std::fs::create_dir_all(path.parent().unwrap_or(&path))
+            .and_then(|_| std::fs::write(&tmp, &rendered.1))
+            .and_then(|_| std::fs::rename(&tmp, &path));
+    }
+    Ok(rendered)
 }
 
 fn render_backdrop(entry: &BuiltinEntry) -> Result<(String, Vec<u8>, ArtifactMeta), LedgerError> {

@@ -41,6 +41,8 @@ pub struct EngineConfig {
     pub url_ttl: Duration,
     pub failpoints: Arc<FailPoints>,
     pub workflows: Vec<Arc<dyn Workflow>>,
+    /// Derived files kept across data folders (rendered built-ins); `None`: no cache.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for EngineConfig {
@@ -64,6 +66,7 @@ impl EngineConfig {
             url_ttl: Duration::from_secs(3600),
             failpoints: Arc::new(FailPoints::default()),
             workflows: workflow::builtin(),
+            cache_dir: default_cache_dir(),
         }
     }
 }
@@ -127,8 +130,8 @@ impl Engine {
     /// Must be called inside a Tokio runtime.
     pub async fn start(self: &Arc<Self>) -> Result<(), LedgerError> {
         // The built-in catalog renders in the background: a few seconds on first start only.
-        let (live, test) = (self.live.clone(), self.test.clone());
-        tokio::task::spawn_blocking(move || match builtins::seed(&[&live, &test]) {
+        let (live, test, cache) = (self.live.clone(), self.test.clone(), self.config.cache_dir.clone());
+        tokio::task::spawn_blocking(move || match builtins::seed(&[&live, &test], cache.as_deref()) {
             Ok(()) => tracing::debug!("built-in catalog ready"),
             Err(e) => tracing::error!(error = %e, "could not seed the built-in catalog"),
         });
@@ -186,6 +189,18 @@ impl Engine {
     pub fn is_enabled(&self, op: Operation) -> bool {
         self.workflows.contains_key(&op)
     }
+}
+
+/// `FIGUR_CACHE_DIR`, else `$XDG_CACHE_HOME/figur-studio`, else `~/.cache/figur-studio`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("FIGUR_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|base| base.join("figur-studio"))
 }
 
 /// The per-install secret that signs artifact URLs, created on first use (owner-only file).

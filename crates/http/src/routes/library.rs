@@ -14,9 +14,9 @@ use crate::error::{ErrorEnvelope, HttpError, HttpResult};
 use crate::extract::{Authed, JsonValue, Params};
 use crate::AppState;
 
-fn multipart_error(e: impl std::fmt::Display) -> HttpError {
-    let text = e.to_string();
-    if text.contains("limit") {
+fn multipart_error(e: axum::extract::multipart::MultipartError) -> HttpError {
+    let text = e.body_text();
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         HttpError(ApiError::new(ErrorCode::PayloadTooLarge, "uploads are limited to 25 MB"))
     } else {
         HttpError(ApiError::new(ErrorCode::BadRequest, format!("the multipart body is malformed: {text}")))

@@ -1,0 +1,251 @@
+//! A real `figur serve` process on port 0 over a temporary data folder, and a plain HTTP client.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+pub const FIGUR: &str = env!("CARGO_BIN_EXE_figur");
+
+/// Rendered built-ins shared by every test server (they are deterministic).
+fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("figur-cache")
+}
+
+pub struct Server {
+    child: Option<Child>,
+    pub base: String,
+    pub dir: Arc<TempDir>,
+    pub key: String,
+    pub http: reqwest::Client,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: HeaderMap,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+    pub fn loc(&self) -> Value {
+        self.body["error"]["details"][0]["loc"].clone()
+    }
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        Self::start_with(&[], &[]).await
+    }
+
+    pub async fn start_with(args: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::start_in(Arc::new(tempfile::tempdir().unwrap()), args, env).await
+    }
+
+    /// Starts a server on an existing data folder (a restart).
+    pub async fn start_in(dir: Arc<TempDir>, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.path().join("server.log")).unwrap();
+        let mut cmd = Command::new(FIGUR);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .args(args)
+            .env("FIGUR_LOG", "warn")
+            .env("FIGUR_CACHE_DIR", cache_dir())
+            .env_remove("FIGUR_FAILPOINTS")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("figur serve starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            for _ in lines {} // keep draining
+        });
+        let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
+            panic!("figur serve did not start: {}", std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default())
+        });
+        let base = line.split_whitespace().find(|w| w.starts_with("http://")).expect("listening line has the URL").to_string();
+        let key = std::fs::read_to_string(dir.path().join("first-key.txt")).unwrap().trim().to_string();
+        Server { child: Some(child), base, dir, key, http: reqwest::Client::new() }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs the CLI on this server's data folder; returns its standard output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(FIGUR).args(args).arg("--data-dir").arg(self.data_dir()).env("FIGUR_LOG", "warn").output().unwrap();
+        assert!(out.status.success(), "figur {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// A new key made by `figur keys create`; the key is the last line printed.
+    pub fn create_key(&self, extra: &[&str]) -> String {
+        let mut args = vec!["keys", "create"];
+        args.extend_from_slice(extra);
+        self.cli(&args).lines().last().unwrap().trim().to_string()
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// Waits for the process to exit on its own (e.g. an injected abort).
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "figur serve did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "figur serve did not stop within 30 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn reply(resp: reqwest::Response) -> Reply {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, body, headers }
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        Self::reply(req.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.get_as(path, &self.key).await
+    }
+
+    pub async fn get_as(&self, path: &str, key: &str) -> Reply {
+        self.send(self.http.get(self.url(path)).bearer_auth(key)).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.post_as(path, body, &self.key).await
+    }
+
+    pub async fn post_as(&self, path: &str, body: Value, key: &str) -> Reply {
+        self.send(self.http.post(self.url(path)).bearer_auth(key).json(&body)).await
+    }
+
+    pub async fn upload(&self, name: &str, bytes: Vec<u8>) -> Reply {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_string());
+        let form = reqwest::multipart::Form::new().part("file", part);
+        self.send(self.http.post(self.url("/v1/uploads")).bearer_auth(&self.key).multipart(form)).await
+    }
+
+    /// Follows a job's events with long-polls until its terminal event; returns every event.
+    pub async fn wait_terminal(&self, job_id: &str) -> Vec<Value> {
+        self.wait_terminal_as(job_id, &self.key).await
+    }
+
+    pub async fn wait_terminal_as(&self, job_id: &str, key: &str) -> Vec<Value> {
+        let mut events = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let since = events.last().map(|e: &Value| e["seq"].as_i64().unwrap()).unwrap_or(0);
+            let r = self.get_as(&format!("/v1/jobs/{job_id}/events?since={since}&wait=10"), key).await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+            events.extend(r.body["events"].as_array().unwrap().iter().cloned());
+            if events.last().is_some_and(|e| e["event_type"] == "succeeded" || e["event_type"] == "failed") {
+                return events;
+            }
+            assert!(Instant::now() < deadline, "job {job_id} did not end: {events:?}");
+        }
+    }
+
+    pub async fn balance(&self) -> i64 {
+        self.get("/v1/credits").await.body["balance"].as_i64().unwrap()
+    }
+
+    pub async fn dispatch_backdrop(&self, extra: Value) -> Reply {
+        let mut body = json!({"scene_type": "studio_sweep", "mood": "soft", "resolution": "0.5K", "seed": 1});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        self.post("/v1/background-generator", body).await
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A timeline obeys the contract: seq 1, 2, 3… with no gap; `queued` first; exactly one
+/// terminal event, and it is last.
+pub fn assert_timeline(events: &[Value]) {
+    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (1..=events.len() as i64).collect::<Vec<_>>(), "contiguous seq");
+    assert_eq!(events[0]["event_type"], "queued");
+    let terminal = events.iter().filter(|e| e["event_type"] == "succeeded" || e["event_type"] == "failed").count();
+    assert_eq!(terminal, 1, "exactly one terminal event: {events:?}");
+    let last = &events[events.len() - 1]["event_type"];
+    assert!(last == "succeeded" || last == "failed");
+    assert!(events.iter().all(|e| e["visibility"] == "public"));
+}
+
+/// A small real PNG.
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x * 3) as u8, (y * 5) as u8, 90]));
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+    out
+}
+
+/// A PNG whose header declares `width`×`height` (with a valid CRC) but holds one pixel of data.
+pub fn png_bomb(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = png(1, 1);
+    bytes[16..20].copy_from_slice(&width.to_be_bytes());
+    bytes[20..24].copy_from_slice(&height.to_be_bytes());
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in &bytes[12..29] {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    bytes[29..33].copy_from_slice(&(!crc).to_be_bytes());
+    bytes
+}
