@@ -76,7 +76,8 @@ async fn serve(dir: PathBuf, args: ServeArgs) -> Result<()> {
     if let Some(path) = engine.ensure_first_key().await? {
         eprintln!("Created your first API key (live, jobs:create + jobs:read); it is in {}", path.display());
     }
-    let server = figur_http::ServerConfig { listen: args.listen, allow_remote: args.allow_remote, rate_limit: args.rate_limit };
+    let server =
+        figur_http::ServerConfig { listen: args.listen, allow_remote: args.allow_remote, rate_limit: args.rate_limit };
     let bound = figur_http::bind(engine.clone(), &server).await?;
     // Tests and scripts read this line to find the port when listening on :0.
     println!("figur: listening on http://{} (data in {})", bound.addr, dir.display());
@@ -109,19 +110,37 @@ async fn keys(engine: Arc<Engine>, cmd: KeysCommand) -> Result<()> {
         KeysCommand::Create { realm, capabilities, name } => {
             let caps = capabilities
                 .iter()
-                .map(|c| Capability::parse(c.trim()).with_context(|| format!("unknown capability `{c}` (jobs:create, jobs:read)")))
+                .map(|c| {
+                    Capability::parse(c.trim())
+                        .with_context(|| format!("unknown capability `{c}` (jobs:create, jobs:read)"))
+                })
                 .collect::<Result<Vec<_>>>()?;
             if caps.is_empty() {
                 bail!("a key needs at least one capability");
             }
             let (row, plain) = engine.create_key(mode(realm), &caps, &name).await?;
-            eprintln!("Created {} key {} ({}) with {}. It is shown once; keep it safe:", row.mode, row.id, row.prefix, row.capabilities.join(", "));
+            eprintln!(
+                "Created {} key {} ({}) with {}. It is shown once; keep it safe:",
+                row.mode,
+                row.id,
+                row.prefix,
+                row.capabilities.join(", ")
+            );
             println!("{plain}");
         }
         KeysCommand::List => {
             for k in engine.list_keys().await? {
                 let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
-                println!("{}  {}…  {:<4}  {:<7}  {:<22}  {}  {}", k.id, k.prefix, k.mode, state, k.capabilities.join(","), k.created_at, k.name);
+                println!(
+                    "{}  {}…  {:<4}  {:<7}  {:<22}  {}  {}",
+                    k.id,
+                    k.prefix,
+                    k.mode,
+                    state,
+                    k.capabilities.join(","),
+                    k.created_at,
+                    k.name
+                );
             }
         }
         KeysCommand::Revoke { key } => {
@@ -136,20 +155,33 @@ async fn jobs(engine: Arc<Engine>, cmd: JobsCommand) -> Result<()> {
     match cmd {
         JobsCommand::List { realm, status, limit } => {
             let status = match status {
-                Some(s) => Some(JobStatus::parse(&s.to_ascii_uppercase()).with_context(|| format!("unknown status {s}"))?),
+                Some(s) => {
+                    Some(JobStatus::parse(&s.to_ascii_uppercase()).with_context(|| format!("unknown status {s}"))?)
+                }
                 None => None,
             };
-            let list = engine.list_jobs(mode(realm), JobFilter { limit: limit.clamp(1, 200), offset: 0, status, job_type: None }).await?;
+            let list = engine
+                .list_jobs(mode(realm), JobFilter { limit: limit.clamp(1, 200), offset: 0, status, job_type: None })
+                .await?;
             for job in list.jobs {
                 let stage = job.latest_event.as_ref().and_then(|e| e.stage.clone()).unwrap_or_default();
-                println!("{}  {:<32}  {:<11}  {:>3} cr  {}  {}", job.public_id, job.job_type, job.status.as_str(), job.credits_cost, job.created_at, stage);
+                println!(
+                    "{}  {:<32}  {:<11}  {:>3} cr  {}  {}",
+                    job.public_id,
+                    job.job_type,
+                    job.status.as_str(),
+                    job.credits_cost,
+                    job.created_at,
+                    stage
+                );
             }
         }
         JobsCommand::Show { id, realm } => print_json(&engine.job(mode(realm), &id).await?)?,
         JobsCommand::Events { id, realm, since, follow } => {
             let mut cursor = since;
             loop {
-                let page = engine.job_events(mode(realm), &id, cursor, follow.then_some(Duration::from_secs(30))).await?;
+                let page =
+                    engine.job_events(mode(realm), &id, cursor, follow.then_some(Duration::from_secs(30))).await?;
                 let mut ended = false;
                 for event in &page.events {
                     println!("{}", serde_json::to_string(event)?);

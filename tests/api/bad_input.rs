@@ -8,7 +8,14 @@ use crate::support::{png, png_bomb, Server};
 async fn malformed_bodies_fields_and_enums() {
     let server = Server::start_with(&["--paused"], &[]).await;
     let post_raw = |body: &'static str, ctype: &'static str| {
-        server.send(server.http.post(server.url("/v1/background-generator")).bearer_auth(&server.key).header("content-type", ctype).body(body))
+        server.send(
+            server
+                .http
+                .post(server.url("/v1/background-generator"))
+                .bearer_auth(&server.key)
+                .header("content-type", ctype)
+                .body(body),
+        )
     };
 
     let r = post_raw("{\"scene_type\": ", "application/json").await;
@@ -25,11 +32,14 @@ async fn malformed_bodies_fields_and_enums() {
     assert_eq!(r.loc(), json!(["body", "scene_type"]));
     assert_eq!(r.body["error"]["details"][0]["type"], "missing");
 
-    let r = server.post("/v1/background-generator", json!({"scene_type": "paper", "mood": "soft", "colour": "red"})).await;
+    let r =
+        server.post("/v1/background-generator", json!({"scene_type": "paper", "mood": "soft", "colour": "red"})).await;
     assert_eq!(r.loc(), json!(["body", "colour"]));
     assert_eq!(r.body["error"]["details"][0]["type"], "extra_forbidden");
 
-    let r = server.post("/v1/background-generator", json!({"scene_type": "paper", "mood": "soft", "resolution": "8K"})).await;
+    let r = server
+        .post("/v1/background-generator", json!({"scene_type": "paper", "mood": "soft", "resolution": "8K"}))
+        .await;
     assert_eq!(r.loc(), json!(["body", "resolution"]));
     assert_eq!(r.body["error"]["details"][0]["type"], "enum");
 
@@ -37,7 +47,12 @@ async fn malformed_bodies_fields_and_enums() {
     assert_eq!(r.loc(), json!(["body", "scene_type"]));
     assert!(r.body["error"]["details"][0]["msg"].as_str().unwrap().contains("studio_sweep"));
 
-    let r = server.post("/v1/background-generator", json!({"scene_type": "paper", "mood": "soft", "dominant_colors": ["sage", "not-a-colour"]})).await;
+    let r = server
+        .post(
+            "/v1/background-generator",
+            json!({"scene_type": "paper", "mood": "soft", "dominant_colors": ["sage", "not-a-colour"]}),
+        )
+        .await;
     assert_eq!(r.loc(), json!(["body", "dominant_colors", 1]));
 
     let r = server.post("/v1/background-generator", json!({"scene_type": "paper", "mood": "soft", "seed": -1})).await;
@@ -77,15 +92,26 @@ async fn upload_keys_cannot_reach_outside_the_store() {
         ("artifacts/../uploads/x.png", "dot-dot"),
     ] {
         let r = server
-            .post("/v1/background-swap-with-spec", json!({"source_image_s3_key": key, "output_preset": "lookbook", "scene_type": "paper", "mood": "soft"}))
+            .post(
+                "/v1/background-swap-with-spec",
+                json!({"source_image_s3_key": key, "output_preset": "lookbook", "scene_type": "paper", "mood": "soft"}),
+            )
             .await;
         assert_eq!((r.status.as_u16(), r.code()), (422, "VALIDATION_ERROR"), "{why}: {:?}", r.body);
         assert_eq!(r.loc(), json!(["body", "source_image_s3_key"]), "{why}");
-        assert!(!r.body.to_string().contains(&std::fs::read_to_string(&secret).unwrap()), "nothing read outside the store");
+        assert!(
+            !r.body.to_string().contains(&std::fs::read_to_string(&secret).unwrap()),
+            "nothing read outside the store"
+        );
     }
 
     // Both or neither source: the field is named.
-    let r = server.post("/v1/background-swap-with-spec", json!({"output_preset": "lookbook", "scene_type": "paper", "mood": "soft"})).await;
+    let r = server
+        .post(
+            "/v1/background-swap-with-spec",
+            json!({"output_preset": "lookbook", "scene_type": "paper", "mood": "soft"}),
+        )
+        .await;
     assert_eq!(r.loc(), json!(["body", "source_image_s3_key"]));
     // An unknown render id.
     let r = server
@@ -123,7 +149,9 @@ async fn oversized_corrupt_bomb_and_foreign_uploads() {
     let r = server.upload("empty.png", Vec::new()).await;
     assert_eq!((r.status.as_u16(), r.loc()), (422, json!(["body", "file"])));
 
-    let r = server.send(server.http.post(server.url("/v1/uploads")).bearer_auth(&server.key).json(&json!({"file": "x"}))).await;
+    let r = server
+        .send(server.http.post(server.url("/v1/uploads")).bearer_auth(&server.key).json(&json!({"file": "x"})))
+        .await;
     assert_eq!(r.code(), "UNSUPPORTED_MEDIA_TYPE");
 
     // Nothing refused was stored.
@@ -152,7 +180,10 @@ async fn unknown_jobs_finished_jobs_keys_capabilities_and_balance() {
     let r = server.send(server.http.get(server.url("/v1/jobs"))).await;
     assert_eq!((r.status.as_u16(), r.code()), (401, "UNAUTHORIZED"));
     assert_eq!(server.get_as("/v1/jobs", "hunter2").await.code(), "UNAUTHORIZED");
-    assert_eq!(server.get_as("/v1/jobs", "sk_live_0000000000000000000000000000000000000000").await.code(), "UNAUTHORIZED");
+    assert_eq!(
+        server.get_as("/v1/jobs", "sk_live_0000000000000000000000000000000000000000").await.code(),
+        "UNAUTHORIZED"
+    );
     // A live key presented with the test prefix is not a key.
     let forged = server.key.replacen("sk_live_", "sk_test_", 1);
     assert_eq!(server.get_as("/v1/jobs", &forged).await.code(), "UNAUTHORIZED");
@@ -182,7 +213,15 @@ async fn foreign_host_and_origin_are_refused_and_rate_limits_answer_429() {
 
     let r = server.send(server.http.get(server.url("/v1/health")).header("host", "evil.example:8686")).await;
     assert_eq!((r.status.as_u16(), r.code()), (403, "FORBIDDEN"));
-    let r = server.send(server.http.get(server.url("/v1/credits")).bearer_auth(&server.key).header("origin", "https://evil.example")).await;
+    let r = server
+        .send(
+            server
+                .http
+                .get(server.url("/v1/credits"))
+                .bearer_auth(&server.key)
+                .header("origin", "https://evil.example"),
+        )
+        .await;
     assert_eq!((r.status.as_u16(), r.code()), (403, "FORBIDDEN"));
     // The studio's own origins pass, with CORS headers.
     let r = server.send(server.http.get(server.url("/v1/health")).header("origin", "http://localhost:5173")).await;

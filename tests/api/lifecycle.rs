@@ -123,7 +123,9 @@ async fn operations_catalog_and_categories() {
 
     // A disabled workflow answers 503 OPERATION_DISABLED and charges nothing.
     let before = server.balance().await;
-    let r = server.post("/v1/look", json!({"items": [{"trial_image": "uploads/x/y.png", "trial_item_category": "top"}]})).await;
+    let r = server
+        .post("/v1/look", json!({"items": [{"trial_image": "uploads/x/y.png", "trial_item_category": "top"}]}))
+        .await;
     // Its upload key does not exist, so validation speaks first…
     assert_eq!(r.status, 422);
     let up = server.upload("shirt.png", crate::support::png(64, 64)).await;
@@ -205,11 +207,8 @@ async fn long_poll_wakes_on_the_next_event_and_sse_streams_to_the_end() {
     assert_eq!(resp.status(), 200);
     assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
     let text = resp.text().await.unwrap(); // the stream closes after the terminal event
-    let events: Vec<Value> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .map(|d| serde_json::from_str(d).unwrap())
-        .collect();
+    let events: Vec<Value> =
+        text.lines().filter_map(|l| l.strip_prefix("data: ")).map(|d| serde_json::from_str(d).unwrap()).collect();
     crate::support::assert_timeline(&events);
     assert!(text.contains("event: succeeded"));
 
@@ -239,7 +238,14 @@ async fn idempotency_key_returns_the_first_answer() {
     let server = Server::start_with(&["--paused"], &[]).await;
     let body = json!({"scene_type": "gradient", "mood": "cool", "resolution": "0.5K"});
     let send = |body: Value| {
-        server.send(server.http.post(server.url("/v1/background-generator")).bearer_auth(&server.key).header("idempotency-key", "night-run-42").json(&body))
+        server.send(
+            server
+                .http
+                .post(server.url("/v1/background-generator"))
+                .bearer_auth(&server.key)
+                .header("idempotency-key", "night-run-42")
+                .json(&body),
+        )
     };
     let a = send(body.clone()).await;
     let b = send(body.clone()).await;
@@ -308,4 +314,29 @@ async fn cli_manages_keys_jobs_and_credits() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("42"));
+}
+
+/// Regression: the realms share the concurrency permits, and an idle realm once held one while
+/// waiting for work — with one permit, the live queue stalled after its first job.
+#[tokio::test]
+async fn one_permit_serves_both_realms_in_turn() {
+    let server = Server::start_with(&["--concurrency", "1"], &[]).await;
+    let test_key = server.create_key(&["--test"]);
+    for round in 0..3 {
+        let live =
+            server.dispatch_backdrop(json!({ "seed": round })).await.body["job_id"].as_str().unwrap().to_string();
+        assert_eq!(server.wait_terminal(&live).await.last().unwrap()["event_type"], "succeeded");
+        let test = server
+            .post_as(
+                "/v1/background-generator",
+                json!({"scene_type": "paper", "mood": "soft", "resolution": "0.5K"}),
+                &test_key,
+            )
+            .await
+            .body["job_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(server.wait_terminal_as(&test, &test_key).await.last().unwrap()["event_type"], "succeeded");
+    }
 }

@@ -2,6 +2,7 @@
 //! folder, driven with a plain HTTP client. No part of the studio is mocked.
 
 mod bad_input;
+mod disk_full;
 mod lifecycle;
 mod openapi;
 mod recovery;

@@ -20,9 +20,11 @@ fn integrity_ok(server: &Server) {
         let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
         assert_eq!(check, "ok");
         let (balance, sum): (i64, i64) = conn
-            .query_row("SELECT (SELECT credits FROM credit_balance), (SELECT SUM(credits) FROM credit_ledger)", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT (SELECT credits FROM credit_balance), (SELECT SUM(credits) FROM credit_ledger)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .unwrap();
         assert_eq!(balance, sum, "the balance is the ledger's sum");
     }
@@ -133,7 +135,15 @@ async fn cancelling_a_running_job_stops_it_at_the_next_check_point_and_refunds()
     assert_eq!(server.balance().await, INITIAL);
     // Its files are gone, and no catalog entry was made.
     assert!(!server.data_dir().join("live/store/artifacts").join(&job).exists());
-    let mine = server.get("/v1/catalog/backgrounds").await.body.as_array().unwrap().iter().filter(|b| b["generation_job_public_id"] == job.as_str()).count();
+    let mine = server
+        .get("/v1/catalog/backgrounds")
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["generation_job_public_id"] == job.as_str())
+        .count();
     assert_eq!(mine, 0);
 }
 
@@ -156,7 +166,8 @@ async fn cancelling_a_queued_job_ends_it_at_once_and_wakes_waiters() {
 
 #[tokio::test]
 async fn injected_failures_end_in_failed_events_with_refunds() {
-    for (spec, message) in [("stage:light=panic", "crashed"), ("finish=error", "injected"), ("claim=error", "injected")] {
+    for (spec, message) in [("stage:light=panic", "crashed"), ("finish=error", "injected"), ("claim=error", "injected")]
+    {
         let server = Server::start_with(&[], &[("FIGUR_FAILPOINTS", spec)]).await;
         let job = server.dispatch_backdrop(json!({})).await.body["job_id"].as_str().unwrap().to_string();
         let timeline = server.wait_terminal(&job).await;
@@ -177,7 +188,9 @@ async fn sigterm_requeues_running_jobs_and_the_next_start_finishes_them() {
     let jobs: Vec<String> = {
         let mut v = Vec::new();
         for seed in 0..3 {
-            v.push(server.dispatch_backdrop(json!({ "seed": seed })).await.body["job_id"].as_str().unwrap().to_string());
+            v.push(
+                server.dispatch_backdrop(json!({ "seed": seed })).await.body["job_id"].as_str().unwrap().to_string(),
+            );
         }
         v
     };

@@ -76,9 +76,13 @@ impl Server {
             for _ in lines {} // keep draining
         });
         let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
-            panic!("figur serve did not start: {}", std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default())
+            panic!(
+                "figur serve did not start: {}",
+                std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default()
+            )
         });
-        let base = line.split_whitespace().find(|w| w.starts_with("http://")).expect("listening line has the URL").to_string();
+        let base =
+            line.split_whitespace().find(|w| w.starts_with("http://")).expect("listening line has the URL").to_string();
         let key = std::fs::read_to_string(dir.path().join("first-key.txt")).unwrap().trim().to_string();
         Server { child: Some(child), base, dir, key, http: reqwest::Client::new() }
     }
@@ -89,7 +93,13 @@ impl Server {
 
     /// Runs the CLI on this server's data folder; returns its standard output.
     pub fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new(FIGUR).args(args).arg("--data-dir").arg(self.data_dir()).env("FIGUR_LOG", "warn").output().unwrap();
+        let out = Command::new(FIGUR)
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .env("FIGUR_LOG", "warn")
+            .output()
+            .unwrap();
         assert!(out.status.success(), "figur {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     }
@@ -248,4 +258,18 @@ pub fn png_bomb(width: u32, height: u32) -> Vec<u8> {
     }
     bytes[29..33].copy_from_slice(&(!crc).to_be_bytes());
     bytes
+}
+
+/// A PNG of pseudo-random pixels: it barely compresses (about 3 bytes a pixel).
+pub fn noisy_png(width: u32, height: u32) -> Vec<u8> {
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let img = image::RgbImage::from_fn(width, height, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        image::Rgb([state as u8, (state >> 8) as u8, (state >> 16) as u8])
+    });
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+    out
 }

@@ -18,7 +18,12 @@ fn main() {
         for (col, mood) in MOODS.iter().enumerate() {
             let colors: Vec<_> = color::parse(palettes[row]).into_iter().collect();
             let tile = render(&plan(scene, mood, &colors, tw, th, 11 + col as u64));
-            image::imageops::overlay(&mut sheet, &tile, (gap + col as u32 * (tw + gap)) as i64, (gap + row as u32 * (th + gap)) as i64);
+            image::imageops::overlay(
+                &mut sheet,
+                &tile,
+                (gap + col as u32 * (tw + gap)) as i64,
+                (gap + row as u32 * (th + gap)) as i64,
+            );
         }
     }
     sheet.save(&out).expect("write the contact sheet");

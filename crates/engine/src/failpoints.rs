@@ -28,9 +28,8 @@ impl FailPoints {
     pub fn parse(spec: &str) -> Result<Self, String> {
         let points = FailPoints::default();
         for entry in spec.split(';').map(str::trim).filter(|e| !e.is_empty()) {
-            let (point, action) = entry
-                .split_once('=')
-                .ok_or_else(|| format!("failpoint `{entry}` is not point=action"))?;
+            let (point, action) =
+                entry.split_once('=').ok_or_else(|| format!("failpoint `{entry}` is not point=action"))?;
             points.set(point.trim(), parse_action(action.trim())?);
         }
         Ok(points)

@@ -45,6 +45,8 @@ pub struct Scheduler {
     realm: Arc<Realm>,
     workflows: Arc<Registry>,
     permits: Arc<Semaphore>,
+    /// Shared by every realm's scheduler with `permits`: woken when a job frees its permit.
+    freed: Arc<Notify>,
     failpoints: Arc<FailPoints>,
     running: Mutex<HashMap<String, Arc<JobControl>>>,
     stopping: AtomicBool,
@@ -53,11 +55,18 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    pub fn new(realm: Arc<Realm>, workflows: Arc<Registry>, permits: Arc<Semaphore>, failpoints: Arc<FailPoints>) -> Self {
+    pub fn new(
+        realm: Arc<Realm>,
+        workflows: Arc<Registry>,
+        permits: Arc<Semaphore>,
+        freed: Arc<Notify>,
+        failpoints: Arc<FailPoints>,
+    ) -> Self {
         Scheduler {
             realm,
             workflows,
             permits,
+            freed,
             failpoints,
             running: Mutex::new(HashMap::new()),
             stopping: AtomicBool::new(false),
@@ -96,41 +105,55 @@ impl Scheduler {
         Ok(outcomes)
     }
 
-    /// The claim loop; returns once [`Scheduler::shutdown`] is called.
+    /// The claim loop; returns once [`Scheduler::shutdown`] is called. A permit is taken only
+    /// to run a claimed job, never held while idle: the realms share the permits, and an idle
+    /// realm must not starve a busy one.
     pub async fn run(self: Arc<Self>) {
         loop {
-            let permit = tokio::select! {
-                p = self.permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-                _ = self.stopped.notified() => return,
-            };
-            let job = loop {
+            // Register for "capacity freed" before looking, so a permit freed meanwhile still wakes us.
+            let freed = self.freed.clone();
+            let freed = freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            while let Ok(permit) = self.permits.clone().try_acquire_owned() {
                 if self.stopping.load(Ordering::SeqCst) {
                     return;
                 }
                 let ledger = self.realm.ledger.clone();
                 match ledger.write(|c| jobs::claim(c, 1)).await {
-                    Ok(mut claimed) if !claimed.is_empty() => break claimed.remove(0),
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(error = %e, "could not claim a job; retrying"),
+                    Ok(mut claimed) if !claimed.is_empty() => self.spawn_worker(claimed.remove(0), permit),
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not claim a job; retrying");
+                        break;
+                    }
                 }
-                tokio::select! {
-                    _ = self.realm.work.notified() => {}
-                    _ = tokio::time::sleep(TICK) => {}
-                    _ = self.stopped.notified() => return,
-                }
-            };
-            self.realm.bus.publish(&job.public_id, job.latest_seq, false);
-            let control = Arc::new(JobControl::default());
-            self.lock_running().insert(job.public_id.clone(), control.clone());
-            let me = self.clone();
-            tokio::task::spawn_blocking(move || {
-                let id = job.public_id.clone();
-                me.execute(job, control);
-                me.lock_running().remove(&id);
-                drop(permit);
-                me.idle.notify_waiters();
-            });
+            }
+            tokio::select! {
+                _ = self.realm.work.notified() => {}
+                _ = &mut freed => {}
+                _ = tokio::time::sleep(TICK) => {}
+                _ = self.stopped.notified() => return,
+            }
+            if self.stopping.load(Ordering::SeqCst) {
+                return;
+            }
         }
+    }
+
+    fn spawn_worker(self: &Arc<Self>, job: JobRow, permit: tokio::sync::OwnedSemaphorePermit) {
+        self.realm.bus.publish(&job.public_id, job.latest_seq, false);
+        let control = Arc::new(JobControl::default());
+        self.lock_running().insert(job.public_id.clone(), control.clone());
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let id = job.public_id.clone();
+            me.execute(job, control);
+            me.lock_running().remove(&id);
+            drop(permit);
+            me.freed.notify_waiters();
+            me.idle.notify_waiters();
+        });
     }
 
     fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<JobControl>>> {
@@ -163,7 +186,10 @@ impl Scheduler {
         while self.running() > 0 {
             let idle = self.idle.notified();
             if tokio::time::timeout_at(deadline, idle).await.is_err() {
-                tracing::warn!(running = self.running(), "jobs still running at shutdown; they will be recovered at next start");
+                tracing::warn!(
+                    running = self.running(),
+                    "jobs still running at shutdown; they will be recovered at next start"
+                );
                 break;
             }
         }
@@ -173,57 +199,62 @@ impl Scheduler {
     fn execute(&self, job: JobRow, control: Arc<JobControl>) {
         let id = job.public_id.clone();
         let result = self.run_workflow(&job, control);
-        let realm = &self.realm;
-        let write = |f: Box<dyn Fn(&rusqlite::Connection) -> LedgerResult<i64> + Send + Sync>| {
-            let f = Arc::new(f);
-            // The terminal write is retried: a job must not stay running because of a busy disk.
-            for attempt in 0..5u32 {
-                let f = f.clone();
-                match realm.ledger.write_blocking(move |c| f(c)) {
-                    Ok(seq) => return Some(seq),
-                    Err(e) => {
-                        tracing::error!(job = %id, attempt, error = %e, "could not record the job's end; retrying");
-                        std::thread::sleep(Duration::from_millis(200 << attempt));
-                    }
-                }
-            }
-            None
-        };
+        let store = &self.realm.store;
         let seq = match result {
             Ok((output, timings)) => {
                 let job = job.clone();
-                let outcome = Arc::new(Mutex::new(None));
-                let seen = outcome.clone();
-                let seq = write(Box::new(move |c| {
-                    let (ending, seq) = finish(c, &job, &output, &timings)?;
-                    *seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(ending);
-                    Ok(seq)
-                }));
-                if *outcome.lock().unwrap_or_else(|p| p.into_inner()) == Some(Ending::Cancelled) {
-                    realm.store.remove_prefix(&format!("artifacts/{id}"));
+                let ended = self.record_end(&id, move |c| finish(c, &job, &output, &timings));
+                if matches!(ended, Some((Ending::Cancelled, _))) {
+                    store.remove_prefix(&format!("artifacts/{id}"));
                 }
-                seq
+                ended.map(|(_, seq)| seq)
             }
             Err(error) if error.code == SHUTDOWN_CODE => {
                 let id2 = id.clone();
-                write(Box::new(move |c| {
-                    jobs::requeue(c, &id2, "the studio shut down while this job ran; it will run again at next start", false)?;
+                self.record_end(&id, move |c| {
+                    jobs::requeue(
+                        c,
+                        &id2,
+                        "the studio shut down while this job ran; it will run again at next start",
+                        false,
+                    )?;
                     Ok(jobs::get(c, &id2)?.map(|j| j.latest_seq).unwrap_or(0))
-                }))
+                })
             }
             Err(error) => {
-                let id2 = id.clone();
                 if error.code == "JOB_CANCELLED" {
-                    realm.store.remove_prefix(&format!("artifacts/{id}"));
+                    store.remove_prefix(&format!("artifacts/{id}"));
                 } else {
                     tracing::warn!(job = %id, code = %error.code, message = %error.message, "job failed");
                 }
-                write(Box::new(move |c| jobs::fail(c, &id2, &error, json!({}))))
+                let id2 = id.clone();
+                self.record_end(&id, move |c| jobs::fail(c, &id2, &error, json!({})))
             }
         };
         if let Some(seq) = seq {
-            realm.bus.publish(&id, seq, true);
+            self.realm.bus.publish(&id, seq, true);
         }
+    }
+
+    /// Writes a job's end, retrying: a job must not stay running because of a busy disk. If
+    /// every attempt fails, the job stays `IN_PROGRESS` and crash recovery ends it at next start.
+    fn record_end<T: Send + 'static>(
+        &self,
+        id: &str,
+        write: impl Fn(&rusqlite::Connection) -> LedgerResult<T> + Send + Sync + 'static,
+    ) -> Option<T> {
+        let write = Arc::new(write);
+        for attempt in 0..5u32 {
+            let write = write.clone();
+            match self.realm.ledger.write_blocking(move |c| write(c)) {
+                Ok(value) => return Some(value),
+                Err(e) => {
+                    tracing::error!(job = %id, attempt, error = %e, "could not record the job's end; retrying");
+                    std::thread::sleep(Duration::from_millis(200 << attempt));
+                }
+            }
+        }
+        None
     }
 
     fn run_workflow(

@@ -52,10 +52,8 @@ pub fn validate_key(key: &str) -> Result<(), KeyError> {
 pub fn safe_file_name(original: &str, ext: &str) -> String {
     let base = original.rsplit(['/', '\\']).next().unwrap_or("");
     let stem = base.rsplit_once('.').map(|(s, _)| s).unwrap_or(base);
-    let mut clean: String = stem
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
-        .collect();
+    let mut clean: String =
+        stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
     while clean.contains("--") {
         clean = clean.replace("--", "-");
     }

@@ -46,7 +46,10 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspected, ApiError> {
         return Err(ApiError::new(ErrorCode::PayloadTooLarge, "uploads are limited to 25 MB"));
     }
     let (format, mime, ext) = sniff(bytes).ok_or_else(|| {
-        ApiError::new(ErrorCode::UnsupportedMediaType, "the file is not a JPEG, PNG or WebP image (checked from its bytes)")
+        ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "the file is not a JPEG, PNG or WebP image (checked from its bytes)",
+        )
     })?;
     let (width, height) = ImageReader::with_format(Cursor::new(bytes), format).into_dimensions().map_err(unreadable)?;
     let pixels = width as u64 * height as u64;

@@ -67,9 +67,13 @@ impl ErrorEnvelope {
 pub fn for_status(status: StatusCode) -> ApiError {
     match status {
         StatusCode::NOT_FOUND => ApiError::new(ErrorCode::ResourceNotFound, "no such endpoint"),
-        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(ErrorCode::BadRequest, "this endpoint does not take that method"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ApiError::new(ErrorCode::BadRequest, "this endpoint does not take that method")
+        }
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(ErrorCode::UnsupportedMediaType, "unsupported content type"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ApiError::new(ErrorCode::UnsupportedMediaType, "unsupported content type")
+        }
         s if s.is_server_error() => ApiError::internal("an internal error occurred"),
         _ => ApiError::new(ErrorCode::BadRequest, format!("the request was refused ({status})")),
     }

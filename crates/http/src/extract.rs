@@ -44,7 +44,9 @@ impl FromRequestParts<AppState> for Authed {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
-            .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "send your API key as `Authorization: Bearer sk_…`"))?;
+            .ok_or_else(|| {
+                ApiError::new(ErrorCode::Unauthorized, "send your API key as `Authorization: Bearer sk_…`")
+            })?;
         let caller = state.engine.authenticate(presented).await?;
         if let Some(slot) = parts.extensions.get::<CallerSlot>() {
             *slot.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(caller.clone());
@@ -88,7 +90,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonValue {
             )));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|_| {
-            HttpError(ApiError::new(ErrorCode::PayloadTooLarge, format!("JSON bodies are limited to {MAX_JSON_BYTES} bytes")))
+            HttpError(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("JSON bodies are limited to {MAX_JSON_BYTES} bytes"),
+            ))
         })?;
         let value = serde_json::from_slice(&bytes)
             .map_err(|e| HttpError(ApiError::new(ErrorCode::BadRequest, format!("the body is not valid JSON: {e}"))))?;
@@ -104,9 +109,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Query(map) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| HttpError(ApiError::field("query", "", format!("unreadable query string: {e}"), "value_error")))?;
+        let Query(map) = Query::<HashMap<String, String>>::from_request_parts(parts, state).await.map_err(|e| {
+            HttpError(ApiError::field("query", "", format!("unreadable query string: {e}"), "value_error"))
+        })?;
         Ok(Params(map))
     }
 }
@@ -121,7 +126,12 @@ impl Params {
         match self.0.get(name) {
             None => Ok(default),
             Some(raw) => raw.parse::<i64>().ok().filter(|v| (min..=max).contains(v)).ok_or_else(|| {
-                HttpError(ApiError::field("query", name, format!("must be a whole number from {min} to {max}"), "range"))
+                HttpError(ApiError::field(
+                    "query",
+                    name,
+                    format!("must be a whole number from {min} to {max}"),
+                    "range",
+                ))
             }),
         }
     }

@@ -29,7 +29,9 @@ pub fn is_loopback_host(host: &str) -> bool {
     let name = if let Some(rest) = host.strip_prefix('[') {
         rest.split(']').next().unwrap_or("")
     } else {
-        host.rsplit_once(':').map(|(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host }).unwrap_or(host)
+        host.rsplit_once(':')
+            .map(|(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host })
+            .unwrap_or(host)
     };
     let name = name.to_ascii_lowercase();
     name == "localhost" || name == "::1" || name.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
@@ -47,7 +49,7 @@ pub fn is_allowed_origin(origin: &str) -> bool {
     }
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -85,7 +87,8 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     if let Some(o) = origin.filter(|o| is_allowed_origin(o)) {
         if let Ok(v) = HeaderValue::from_str(&o) {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
-            headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("x-request-id, retry-after"));
+            headers
+                .insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("x-request-id, retry-after"));
             headers.append(header::VARY, HeaderValue::from_static("origin"));
         }
     }
@@ -138,7 +141,16 @@ mod tests {
 
     #[test]
     fn loopback_hosts_and_origins() {
-        for ok in ["localhost", "localhost:8686", "127.0.0.1", "127.0.0.1:1", "127.5.5.5:80", "[::1]:8686", "[::1]", "LOCALHOST:1"] {
+        for ok in [
+            "localhost",
+            "localhost:8686",
+            "127.0.0.1",
+            "127.0.0.1:1",
+            "127.5.5.5:80",
+            "[::1]:8686",
+            "[::1]",
+            "LOCALHOST:1",
+        ] {
             assert!(is_loopback_host(ok), "{ok}");
         }
         for bad in ["evil.com", "evil.com:8686", "localhost.evil.com", "192.168.1.2:8686", "10.0.0.1", "[::2]:1", ""] {

@@ -71,8 +71,9 @@ pub async fn bind(engine: Arc<Engine>, config: &ServerConfig) -> Result<Bound, S
     if !config.listen.ip().is_loopback() && !config.allow_remote {
         return Err(ServeError::NotLoopback(config.listen));
     }
-    let listener =
-        tokio::net::TcpListener::bind(config.listen).await.map_err(|source| ServeError::Bind { addr: config.listen, source })?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
     let addr = listener.local_addr()?;
     engine.set_public_base(&format!("http://{addr}"));
     let state = AppState {

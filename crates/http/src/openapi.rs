@@ -50,7 +50,9 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("sk_live_… or sk_test_…")
-                    .description(Some("An API key from `figur keys create`; sk_test_ keys work on an isolated test ledger"))
+                    .description(Some(
+                        "An API key from `figur keys create`; sk_test_ keys work on an isolated test ledger",
+                    ))
                     .build(),
             ),
         );

@@ -38,7 +38,13 @@ pub struct GarmentCategory {
     pub layer: u8,
 }
 
-const fn cat(public_id: &'static str, key: &'static str, display_name: &'static str, region: Region, layer: u8) -> GarmentCategory {
+const fn cat(
+    public_id: &'static str,
+    key: &'static str,
+    display_name: &'static str,
+    region: Region,
+    layer: u8,
+) -> GarmentCategory {
     GarmentCategory { public_id, key, display_name, region, layer }
 }
 

@@ -91,7 +91,9 @@ impl Operation {
     /// The price list of API.md; the engine's configuration may override it.
     pub fn default_credits(self) -> i64 {
         match self {
-            Operation::TryOn | Operation::Look | Operation::ProductToModelDirect | Operation::ProductToModelPhased => 10,
+            Operation::TryOn | Operation::Look | Operation::ProductToModelDirect | Operation::ProductToModelPhased => {
+                10
+            }
             Operation::Extract => 1,
             _ => 5,
         }

@@ -537,7 +537,10 @@ mod tests {
         let refs = req.references();
         assert!(refs.contains(&Reference::Upload { path: "user_image".into(), key: "uploads/a/u.jpg".into() }));
         assert!(refs.contains(&Reference::Upload { path: "items.0.trial_image".into(), key: "uploads/b/s.jpg".into() }));
-        assert!(refs.contains(&Reference::GarmentCategoryKey { path: "items.0.trial_item_category".into(), key: "top".into() }));
+        assert!(refs.contains(&Reference::GarmentCategoryKey {
+            path: "items.0.trial_item_category".into(),
+            key: "top".into()
+        }));
     }
 
     #[test]

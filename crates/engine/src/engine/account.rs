@@ -11,9 +11,9 @@ use crate::auth::{self, Caller, Capability, Mode};
 use crate::domain::catalog::{Credits, UsageList};
 use crate::error::{ApiError, ErrorCode};
 use crate::ids::new_id;
+use crate::ledger::credits;
 use crate::ledger::keys::{self, KeyRow};
 use crate::ledger::requests::{self, RequestLogRow};
-use crate::ledger::{credits, LedgerError};
 
 /// How long a verified key is trusted without re-reading the ledger (so a revocation from the
 /// CLI takes effect within this time).
@@ -59,7 +59,12 @@ impl Engine {
     }
 
     /// Makes a key; returns its record and the plain key, which is never stored.
-    pub async fn create_key(&self, mode: Mode, capabilities: &[Capability], name: &str) -> Result<(KeyRow, String), ApiError> {
+    pub async fn create_key(
+        &self,
+        mode: Mode,
+        capabilities: &[Capability],
+        name: &str,
+    ) -> Result<(KeyRow, String), ApiError> {
         let plain = auth::generate_key(mode);
         let row = KeyRow {
             id: new_id(),
@@ -124,6 +129,6 @@ impl Engine {
 
     /// Records a request; committed with the next write group, never waited for.
     pub fn log_request(&self, mode: Mode, row: RequestLogRow) {
-        self.realm(mode).ledger.write_detached(move |c| requests::insert(c, &row).map_err(LedgerError::from));
+        self.realm(mode).ledger.write_detached(move |c| requests::insert(c, &row));
     }
 }

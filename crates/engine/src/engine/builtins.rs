@@ -60,7 +60,10 @@ pub(super) fn seed(realms: &[&Realm], cache: Option<&std::path::Path>) -> Result
             other => return Err(LedgerError::Corrupt(format!("built-in {other} entries have no renderer yet"))),
         };
         for realm in missing {
-            realm.store.put(&image_key, &bytes).map_err(|e| LedgerError::Corrupt(format!("built-in {image_key}: {e}")))?;
+            realm
+                .store
+                .put(&image_key, &bytes)
+                .map_err(|e| LedgerError::Corrupt(format!("built-in {image_key}: {e}")))?;
             let row = CatalogRow {
                 public_id: entry.public_id.clone(),
                 resource: entry.resource.clone(),
@@ -81,8 +84,12 @@ pub(super) fn seed(realms: &[&Realm], cache: Option<&std::path::Path>) -> Result
 }
 
 /// A rendered built-in from the cache when present (checked by its hash), else rendered and cached.
-fn cached_backdrop(entry: &BuiltinEntry, cache: Option<&std::path::Path>) -> Result<(String, Vec<u8>, ArtifactMeta), LedgerError> {
-    let id = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(format!("{RENDERER_VERSION}{}", entry.spec).as_bytes()));
+fn cached_backdrop(
+    entry: &BuiltinEntry,
+    cache: Option<&std::path::Path>,
+) -> Result<(String, Vec<u8>, ArtifactMeta), LedgerError> {
+    let id =
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(format!("{RENDERER_VERSION}{}", entry.spec).as_bytes()));
     let path = cache.map(|dir| dir.join("builtins").join(format!("{id}.png")));
     if let Some(bytes) = path.as_ref().and_then(|p| std::fs::read(p).ok()) {
         if let Ok(img) = image::load_from_memory(&bytes) {

@@ -37,10 +37,7 @@ pub(super) fn require(caller: &Caller, capability: Capability) -> Result<(), Api
     if caller.can(capability) {
         Ok(())
     } else {
-        Err(ApiError::new(
-            ErrorCode::Forbidden,
-            format!("this API key lacks the `{}` capability", capability.as_str()),
-        ))
+        Err(ApiError::new(ErrorCode::Forbidden, format!("this API key lacks the `{}` capability", capability.as_str())))
     }
 }
 
@@ -163,7 +160,9 @@ impl Engine {
                     for r in refs {
                         let problem = match &r {
                             Reference::Upload { path, key } => match realm.store.resolve(key) {
-                                Err(KeyError::Missing) => Some((path.clone(), format!("no upload has the key `{key}`"))),
+                                Err(KeyError::Missing) => {
+                                    Some((path.clone(), format!("no upload has the key `{key}`")))
+                                }
                                 Err(e) => Some((path.clone(), e.to_string())),
                                 Ok(_) if uploads::get(c, key)?.is_none() => {
                                     Some((path.clone(), format!("`{key}` is not an uploaded image")))
@@ -181,7 +180,10 @@ impl Engine {
                                 .is_none()
                                 .then(|| (path.clone(), format!("no render has the id `{id}`"))),
                             Reference::GarmentCategoryKey { path, key } => garments::by_key(key).is_none().then(|| {
-                                (path.clone(), format!("unknown garment category `{key}`; one of {}", garments::keys().join(", ")))
+                                (
+                                    path.clone(),
+                                    format!("unknown garment category `{key}`; one of {}", garments::keys().join(", ")),
+                                )
                             }),
                             Reference::GarmentCategoryId { path, id } => garments::by_id(id)
                                 .is_none()

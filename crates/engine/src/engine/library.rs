@@ -123,7 +123,8 @@ impl Engine {
         check_resource(resource)?;
         let (resource_owned, key) = (resource.to_string(), id.to_string());
         let row = self.realm(mode).ledger.read(move |c| catalog::get(c, &resource_owned, &key)).await?;
-        row.map(|r| self.catalog_entry(mode, r)).ok_or_else(|| ApiError::not_found(&format!("catalog {resource} entry"), id))
+        row.map(|r| self.catalog_entry(mode, r))
+            .ok_or_else(|| ApiError::not_found(&format!("catalog {resource} entry"), id))
     }
 
     pub fn garment_categories(&self) -> &'static [GarmentCategory] {
@@ -131,18 +132,28 @@ impl Engine {
     }
 
     /// Checks catalog garments against a product's category, in request order.
-    pub async fn compatibility(&self, mode: Mode, req: CompatibilityRequest) -> Result<CompatibilityResponse, ApiError> {
-        let product = garments::by_id(&req.product_garment_category_public_id).ok_or_else(|| {
-            ApiError::not_found("garment category", &req.product_garment_category_public_id)
-        })?;
+    pub async fn compatibility(
+        &self,
+        mode: Mode,
+        req: CompatibilityRequest,
+    ) -> Result<CompatibilityResponse, ApiError> {
+        let product = garments::by_id(&req.product_garment_category_public_id)
+            .ok_or_else(|| ApiError::not_found("garment category", &req.product_garment_category_public_id))?;
         if req.candidate_complementary_image_public_ids.len() > 200 {
-            return Err(ApiError::field("body", "candidate_complementary_image_public_ids", "at most 200 candidates", "too_long"));
+            return Err(ApiError::field(
+                "body",
+                "candidate_complementary_image_public_ids",
+                "at most 200 candidates",
+                "too_long",
+            ));
         }
         let ids = req.candidate_complementary_image_public_ids.clone();
         let rows = self
             .realm(mode)
             .ledger
-            .read(move |c| ids.iter().map(|id| catalog::get(c, "complementary-garments", id)).collect::<Result<Vec<_>, _>>())
+            .read(move |c| {
+                ids.iter().map(|id| catalog::get(c, "complementary-garments", id)).collect::<Result<Vec<_>, _>>()
+            })
             .await?;
         let results = req
             .candidate_complementary_image_public_ids
@@ -153,25 +164,48 @@ impl Engine {
                     r.spec.get("garment_category_public_id").and_then(|v| v.as_str()).and_then(garments::by_id)
                 });
                 let (verdict, reason) = match (row, category) {
-                    (None, _) => (Verdict::CatalogRefMissing, format!("no catalog complementary garment has the id {id}")),
-                    (Some(_), None) => (Verdict::CatalogRefMissing, "the catalog entry names no known garment category".into()),
+                    (None, _) => {
+                        (Verdict::CatalogRefMissing, format!("no catalog complementary garment has the id {id}"))
+                    }
+                    (Some(_), None) => {
+                        (Verdict::CatalogRefMissing, "the catalog entry names no known garment category".into())
+                    }
                     (Some(_), Some(cat)) => match compatibility::check(product, cat) {
-                        Ok(()) => (Verdict::Compatible, format!("{} goes with {}", cat.display_name, product.display_name)),
+                        Ok(()) => {
+                            (Verdict::Compatible, format!("{} goes with {}", cat.display_name, product.display_name))
+                        }
                         Err(why) => (Verdict::Incompatible, why),
                     },
                 };
-                CompatibilityResult { public_id: id.clone(), compatible: verdict == Verdict::Compatible, verdict, reason }
+                CompatibilityResult {
+                    public_id: id.clone(),
+                    compatible: verdict == Verdict::Compatible,
+                    verdict,
+                    reason,
+                }
             })
             .collect();
-        Ok(CompatibilityResponse { product_garment_category_public_id: req.product_garment_category_public_id, results })
+        Ok(CompatibilityResponse {
+            product_garment_category_public_id: req.product_garment_category_public_id,
+            results,
+        })
     }
 
     /// The bytes and type of a store file named by a signed URL. No API key needed; the
     /// signature is the permission.
-    pub async fn artifact_file(&self, realm: &str, key: &str, exp: i64, sig: &str) -> Result<(Vec<u8>, &'static str), ApiError> {
+    pub async fn artifact_file(
+        &self,
+        realm: &str,
+        key: &str,
+        exp: i64,
+        sig: &str,
+    ) -> Result<(Vec<u8>, &'static str), ApiError> {
         let mode = Mode::parse(realm).ok_or_else(|| ApiError::not_found("artifact", key))?;
         if !self.signer.verify(realm, key, exp, sig, now_unix_ms() / 1000) {
-            return Err(ApiError::new(ErrorCode::Forbidden, "this artifact link is invalid or has expired; fetch a fresh one"));
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "this artifact link is invalid or has expired; fetch a fresh one",
+            ));
         }
         let store = self.realm(mode).store.clone();
         let key_owned = key.to_string();

@@ -110,9 +110,13 @@ impl Engine {
             realm.ledger.write_blocking(move |c| credits::ensure_initial(c, initial))?;
         }
         let workflows: Arc<Registry> = Arc::new(config.workflows.iter().map(|w| (w.operation(), w.clone())).collect());
+        // The realms share the permits (concurrency is per machine) and the wake-up when one frees.
         let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
-        let scheduler =
-            |realm: &Arc<Realm>| Arc::new(Scheduler::new(realm.clone(), workflows.clone(), permits.clone(), config.failpoints.clone()));
+        let freed = Arc::new(tokio::sync::Notify::new());
+        let scheduler = |realm: &Arc<Realm>| {
+            let failpoints = config.failpoints.clone();
+            Arc::new(Scheduler::new(realm.clone(), workflows.clone(), permits.clone(), freed.clone(), failpoints))
+        };
         let schedulers = [scheduler(&live), scheduler(&test)];
         Ok(Arc::new(Engine {
             live,

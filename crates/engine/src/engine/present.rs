@@ -97,7 +97,9 @@ impl Engine {
             Value::Object(map) => Value::Object(
                 map.into_iter()
                     .map(|(k, v)| match (KEY_FIELDS.iter().find(|(f, _)| *f == k), &v) {
-                        (Some((_, url_field)), Value::String(key)) => (url_field.to_string(), Value::from(self.signed_url(mode, key))),
+                        (Some((_, url_field)), Value::String(key)) => {
+                            (url_field.to_string(), Value::from(self.signed_url(mode, key)))
+                        }
                         _ => (k, self.sign_inputs(mode, v)),
                     })
                     .collect(),

@@ -12,7 +12,13 @@ pub fn balance(conn: &Connection) -> LedgerResult<i64> {
     Ok(optional(conn.query_row("SELECT credits FROM credit_balance WHERE id = 1", [], |r| r.get(0)))?.unwrap_or(0))
 }
 
-fn record(conn: &Connection, request_id: Option<&str>, job_id: Option<&str>, delta: i64, kind: &str) -> LedgerResult<i64> {
+fn record(
+    conn: &Connection,
+    request_id: Option<&str>,
+    job_id: Option<&str>,
+    delta: i64,
+    kind: &str,
+) -> LedgerResult<i64> {
     let after = balance(conn)? + delta;
     conn.prepare_cached(
         "INSERT INTO credit_balance (id, credits) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET credits = excluded.credits",

@@ -248,13 +248,7 @@ pub fn succeed(conn: &Connection, job_id: &str, artifacts: Vec<StoredArtifact>, 
         conn,
         job_id,
         seq,
-        &NewEvent {
-            event_type: EventType::Succeeded,
-            stage: None,
-            message: "succeeded".into(),
-            artifacts,
-            extra,
-        },
+        &NewEvent { event_type: EventType::Succeeded, stage: None, message: "succeeded".into(), artifacts, extra },
         &now,
     )?;
     Ok(Ending::Succeeded)
@@ -352,9 +346,9 @@ pub fn interrupted(conn: &Connection) -> LedgerResult<Vec<(String, i64)>> {
 }
 
 pub fn is_cancel_requested(conn: &Connection, job_id: &str) -> LedgerResult<bool> {
-    Ok(optional(conn.query_row("SELECT cancel_requested FROM jobs WHERE public_id = ?1", [job_id], |r| {
-        r.get::<_, i64>(0)
-    }))?
+    Ok(optional(
+        conn.query_row("SELECT cancel_requested FROM jobs WHERE public_id = ?1", [job_id], |r| r.get::<_, i64>(0)),
+    )?
     .unwrap_or(0)
         != 0)
 }
@@ -385,20 +379,15 @@ pub fn list(
     rows.into_iter().map(finish_job_row).collect()
 }
 
-fn event_row(row: &Row<'_>) -> rusqlite::Result<(i64, String, Option<String>, String, String, String, String)> {
+/// An event row's columns before their JSON is parsed.
+type RawEvent = (i64, String, Option<String>, String, String, String, String);
+
+fn event_row(row: &Row<'_>) -> rusqlite::Result<RawEvent> {
     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?))
 }
 
 fn finish_event_row(
-    (seq, event_type, stage, message, artifacts, extra, created_at): (
-        i64,
-        String,
-        Option<String>,
-        String,
-        String,
-        String,
-        String,
-    ),
+    (seq, event_type, stage, message, artifacts, extra, created_at): RawEvent,
 ) -> LedgerResult<EventRow> {
     Ok(EventRow {
         seq,

@@ -43,7 +43,9 @@ pub fn insert(conn: &Connection, key: &KeyRow) -> LedgerResult<()> {
 }
 
 pub fn find_by_hash(conn: &Connection, hash: &[u8]) -> LedgerResult<Option<KeyRow>> {
-    optional(conn.prepare_cached(&format!("SELECT {COLUMNS} FROM api_keys WHERE hash = ?1"))?.query_row([hash], key_row))
+    optional(
+        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM api_keys WHERE hash = ?1"))?.query_row([hash], key_row),
+    )
 }
 
 pub fn list(conn: &Connection) -> LedgerResult<Vec<KeyRow>> {

@@ -245,9 +245,7 @@ mod tests {
     #[test]
     fn failed_operation_rolls_back_alone_in_its_group() {
         let (_dir, ledger) = ledger();
-        ledger
-            .write_blocking(|c| Ok(c.execute("CREATE TABLE t(v INTEGER NOT NULL)", []).map(|_| ())?))
-            .unwrap();
+        ledger.write_blocking(|c| Ok(c.execute("CREATE TABLE t(v INTEGER NOT NULL)", []).map(|_| ())?)).unwrap();
         let threads: Vec<_> = (0..16)
             .map(|i| {
                 let ledger = ledger.clone();
@@ -279,7 +277,10 @@ mod tests {
         let (_dir, ledger) = ledger();
         let r: LedgerResult<()> = ledger.write_blocking(|_| panic!("boom"));
         assert!(matches!(r, Err(LedgerError::Closed)));
-        assert_eq!(ledger.write_blocking(|c| Ok(c.query_row("SELECT 41 + 1", [], |r| r.get::<_, i64>(0))?)).unwrap(), 42);
+        assert_eq!(
+            ledger.write_blocking(|c| Ok(c.query_row("SELECT 41 + 1", [], |r| r.get::<_, i64>(0))?)).unwrap(),
+            42
+        );
     }
 
     #[test]

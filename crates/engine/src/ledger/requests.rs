@@ -21,6 +21,14 @@ pub fn insert(conn: &Connection, r: &RequestLogRow) -> LedgerResult<()> {
         "INSERT OR IGNORE INTO request_log (request_id, api_key_id, method, path, status, duration_us, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
-    .execute(params![r.request_id, r.api_key_id, r.method, r.path, r.status, r.duration_us as i64, now_rfc3339()])?;
+    .execute(params![
+        r.request_id,
+        r.api_key_id,
+        r.method,
+        r.path,
+        r.status,
+        r.duration_us as i64,
+        now_rfc3339()
+    ])?;
     Ok(())
 }

@@ -27,17 +27,19 @@ pub fn insert(conn: &Connection, u: &UploadRow) -> LedgerResult<()> {
 
 pub fn get(conn: &Connection, key: &str) -> LedgerResult<Option<UploadRow>> {
     optional(
-        conn.prepare_cached("SELECT key, mime, width, height, bytes, sha256, original_name FROM uploads WHERE key = ?1")?
-            .query_row([key], |r| {
-                Ok(UploadRow {
-                    key: r.get(0)?,
-                    mime: r.get(1)?,
-                    width: r.get(2)?,
-                    height: r.get(3)?,
-                    bytes: r.get::<_, i64>(4)? as u64,
-                    sha256: r.get(5)?,
-                    original_name: r.get(6)?,
-                })
-            }),
+        conn.prepare_cached(
+            "SELECT key, mime, width, height, bytes, sha256, original_name FROM uploads WHERE key = ?1",
+        )?
+        .query_row([key], |r| {
+            Ok(UploadRow {
+                key: r.get(0)?,
+                mime: r.get(1)?,
+                width: r.get(2)?,
+                height: r.get(3)?,
+                bytes: r.get::<_, i64>(4)? as u64,
+                sha256: r.get(5)?,
+                original_name: r.get(6)?,
+            })
+        }),
     )
 }

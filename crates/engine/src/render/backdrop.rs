@@ -32,7 +32,15 @@ pub struct Grade {
 }
 
 pub fn grade(mood: &str) -> Grade {
-    let g = |exposure, contrast, vignette, key, spot, tint, grain| Grade { exposure, contrast, vignette, key, spot, tint, grain };
+    let g = |exposure, contrast, vignette, key, spot, tint, grain| Grade {
+        exposure,
+        contrast,
+        vignette,
+        key,
+        spot,
+        tint,
+        grain,
+    };
     match mood {
         "bright" => g(1.25, 0.92, 0.10, 0.25, 2.0, [1.0, 1.0, 1.0], 0.010),
         "soft" => g(1.08, 0.90, 0.18, 0.35, 2.4, [1.01, 1.0, 0.99], 0.010),
@@ -328,7 +336,9 @@ mod tests {
         let navy = color::parse("navy").unwrap();
         for scene in SCENES {
             let img = render(&plan(scene, "neutral", &[navy], 64, 64, 1));
-            let mean = img.pixels().fold([0f32; 3], |acc, p| [acc[0] + p[0] as f32, acc[1] + p[1] as f32, acc[2] + p[2] as f32]);
+            let mean = img
+                .pixels()
+                .fold([0f32; 3], |acc, p| [acc[0] + p[0] as f32, acc[1] + p[1] as f32, acc[2] + p[2] as f32]);
             assert!(mean[2] > mean[0], "{scene}: navy stays blue");
         }
         let bright = render(&plan("paper", "bright", &[], 64, 64, 5));
@@ -351,7 +361,11 @@ mod tests {
         let mut calls = 0;
         let r = base(&p, &mut || {
             calls += 1;
-            if calls == 3 { Err("stop") } else { Ok(()) }
+            if calls == 3 {
+                Err("stop")
+            } else {
+                Ok(())
+            }
         });
         assert_eq!(r.unwrap_err(), "stop");
         assert_eq!(calls, 3);

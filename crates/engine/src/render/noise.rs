@@ -3,7 +3,8 @@
 
 /// A hash of a lattice point to 0..1.
 pub fn hash2(x: i32, y: i32, seed: u32) -> f32 {
-    let mut h = (x as u32).wrapping_mul(0x8DA6_B343) ^ (y as u32).wrapping_mul(0xD816_3841) ^ seed.wrapping_mul(0xCB1A_B31F);
+    let mut h =
+        (x as u32).wrapping_mul(0x8DA6_B343) ^ (y as u32).wrapping_mul(0xD816_3841) ^ seed.wrapping_mul(0xCB1A_B31F);
     h = (h ^ (h >> 13)).wrapping_mul(0x5BD1_E995);
     h ^= h >> 15;
     (h & 0x00FF_FFFF) as f32 / 16_777_216.0

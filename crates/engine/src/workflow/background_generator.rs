@@ -42,7 +42,12 @@ pub fn validate_spec(scene_type: &str, mood: &str, colors: Option<&[String]>) ->
         ));
     }
     if !MOODS.contains(&mood) {
-        problems.push(FieldError::new("body", "mood", format!("unknown mood `{mood}`; one of {}", MOODS.join(", ")), "enum"));
+        problems.push(FieldError::new(
+            "body",
+            "mood",
+            format!("unknown mood `{mood}`; one of {}", MOODS.join(", ")),
+            "enum",
+        ));
     }
     let colors = colors.unwrap_or_default();
     if colors.len() > MAX_COLORS {
@@ -134,7 +139,8 @@ impl Workflow for BackgroundGenerator {
         drop(canvas);
 
         let label = format!("{} · {}", title(&r.scene_type), r.mood);
-        let background = ctx.save_png(&image::DynamicImage::ImageRgb8(image), "background", ArtifactRole::Final, &label)?;
+        let background =
+            ctx.save_png(&image::DynamicImage::ImageRgb8(image), "background", ArtifactRole::Final, &label)?;
         ctx.stage("catalog", "filing the backdrop in the catalog")?;
 
         let display_name = if r.display_name.is_empty() { label.clone() } else { r.display_name.clone() };

@@ -136,11 +136,8 @@ impl JobContext {
         let event = NewEvent::stage(name, message, Value::Object(extra));
         let event = NewEvent { artifacts, ..event };
         let id = self.job_id.clone();
-        let seq = self
-            .realm
-            .ledger
-            .write_blocking(move |c| jobs::append_stage(c, &id, &event))
-            .map_err(ledger_failure)?;
+        let seq =
+            self.realm.ledger.write_blocking(move |c| jobs::append_stage(c, &id, &event)).map_err(ledger_failure)?;
         self.realm.bus.publish(&self.job_id, seq, false);
         self.current = Some((name.to_string(), Instant::now()));
         Ok(())

@@ -67,4 +67,3 @@ pub async fn openapi() -> Response {
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
 }
-

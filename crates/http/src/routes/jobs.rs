@@ -47,7 +47,11 @@ pub async fn list(State(state): State<AppState>, auth: Authed, params: Params) -
     params(("public_id" = String, Path, description = "The job's ULID")),
     responses((status = 200, body = JobDetail), (status = 404, description = "`JOB_NOT_FOUND`", body = ErrorEnvelope)),
     security(("bearer" = [])))]
-pub async fn detail(State(state): State<AppState>, auth: Authed, Path(id): Path<String>) -> HttpResult<Json<JobDetail>> {
+pub async fn detail(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+) -> HttpResult<Json<JobDetail>> {
     auth.require(Capability::JobsRead)?;
     Ok(Json(state.engine.job(auth.0.mode, &id).await?))
 }
@@ -81,10 +85,8 @@ pub async fn events(
     auth.require(Capability::JobsRead)?;
     let mut since = params.int("since", 0, 0, i64::MAX)?;
     let wait = params.int("wait", 0, 0, 30)? as u64;
-    let wants_sse = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/event-stream"));
+    let wants_sse =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
     if !wants_sse {
         let wait = (wait > 0).then(|| Duration::from_secs(wait));
         return Ok(Json(state.engine.job_events(auth.0.mode, &id, since, wait).await?).into_response());

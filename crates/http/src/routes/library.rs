@@ -41,18 +41,35 @@ pub async fn upload(
 ) -> HttpResult<Json<UploadAccepted>> {
     auth.require(Capability::JobsCreate)?;
     let mut multipart = multipart.map_err(|_| {
-        HttpError(ApiError::new(ErrorCode::UnsupportedMediaType, "send the image as multipart/form-data in a `file` field"))
+        HttpError(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the image as multipart/form-data in a `file` field",
+        ))
     })?;
-    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         if field.name() != Some("file") {
             continue;
         }
         let name = field.file_name().unwrap_or("image").to_string();
-        let bytes = field.bytes().await.map_err(multipart_error)?;
+        // Past the limit, keep reading (and dropping) the rest: a client still sending then
+        // reads a clean 413 instead of a broken connection.
+        let (mut bytes, mut too_large) = (Vec::new(), false);
+        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            if !too_large && bytes.len() + chunk.len() > figur_engine::upload::MAX_UPLOAD_BYTES {
+                too_large = true;
+                bytes = Vec::new();
+            }
+            if !too_large {
+                bytes.extend_from_slice(&chunk);
+            }
+        }
+        if too_large {
+            return Err(ApiError::new(ErrorCode::PayloadTooLarge, "uploads are limited to 25 MB").into());
+        }
         if bytes.is_empty() {
             return Err(ApiError::field("body", "file", "the file is empty", "value_error").into());
         }
-        return Ok(Json(state.engine.upload(&auth.0, &name, bytes.to_vec()).await?));
+        return Ok(Json(state.engine.upload(&auth.0, &name, bytes).await?));
     }
     Err(ApiError::field("body", "file", "a multipart field named `file` is required", "missing").into())
 }
@@ -103,7 +120,9 @@ pub async fn catalog(
 ) -> HttpResult<Json<Vec<CatalogEntry>>> {
     auth.require(Capability::JobsRead)?;
     let (limit, offset) = params.page()?;
-    Ok(Json(state.engine.catalog(auth.0.mode, &resource, params.str("status"), params.str("gender"), limit, offset).await?))
+    Ok(Json(
+        state.engine.catalog(auth.0.mode, &resource, params.str("status"), params.str("gender"), limit, offset).await?,
+    ))
 }
 
 /// One catalog entry.
@@ -127,7 +146,10 @@ pub async fn catalog_entry(
 #[utoipa::path(get, path = "/v1/garment-categories", tag = "catalog",
     responses((status = 200, body = Vec<GarmentCategory>)),
     security(("bearer" = [])))]
-pub async fn garment_categories(State(state): State<AppState>, auth: Authed) -> HttpResult<Json<&'static [GarmentCategory]>> {
+pub async fn garment_categories(
+    State(state): State<AppState>,
+    auth: Authed,
+) -> HttpResult<Json<&'static [GarmentCategory]>> {
     auth.require(Capability::JobsRead)?;
     Ok(Json(state.engine.garment_categories()))
 }

@@ -12,8 +12,10 @@ use axum::Router;
 use crate::extract::MAX_JSON_BYTES;
 use crate::AppState;
 
-/// Upload bodies: the 25 MB file plus room for the multipart framing.
-const MAX_UPLOAD_BODY: usize = figur_engine::upload::MAX_UPLOAD_BYTES + 1024 * 1024;
+/// Upload bodies are read to the end up to this size (the 25 MB file limit is checked while
+/// streaming, and the excess drained so the client reads a clean 413); beyond it the
+/// connection is cut.
+const MAX_UPLOAD_BODY: usize = 256 * 1024 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,9 +37,5 @@ pub fn router() -> Router<AppState> {
         .route("/v1/health", get(account::health))
         .route("/v1/openapi.json", get(account::openapi))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
-        .merge(
-            Router::new()
-                .route("/v1/uploads", post(library::upload))
-                .layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY)),
-        )
+        .merge(Router::new().route("/v1/uploads", post(library::upload)).layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY)))
 }
