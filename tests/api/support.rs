@@ -131,18 +131,11 @@ impl Server {
         }
     }
 
-    /// SIGTERM, then waits for a clean exit.
+    /// SIGTERM, then waits for the process to exit.
     pub fn terminate(&mut self) -> ExitStatus {
-        let mut child = self.child.take().expect("running");
-        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "figur serve did not stop within 30 s of SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let pid = self.child.as_ref().expect("running").id();
+        Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+        self.wait_exit()
     }
 
     pub fn url(&self, path: &str) -> String {

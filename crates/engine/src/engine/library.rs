@@ -69,11 +69,7 @@ impl Engine {
     }
 
     pub async fn renders(&self, mode: Mode, filter: RenderFilter) -> Result<RenderList, ApiError> {
-        if let Some(origin) = &filter.origin {
-            if origin != "compose" && origin != "edit" {
-                return Err(ApiError::field("query", "origin", "one of compose, edit", "enum"));
-            }
-        }
+        one_of("origin", filter.origin.as_deref(), &["compose", "edit"])?;
         let f = filter.clone();
         let rows = self
             .realm(mode)
@@ -100,16 +96,8 @@ impl Engine {
         offset: u32,
     ) -> Result<Vec<CatalogEntry>, ApiError> {
         check_resource(resource)?;
-        if let Some(s) = &status {
-            if s != "active" && s != "archived" {
-                return Err(ApiError::field("query", "status", "one of active, archived", "enum"));
-            }
-        }
-        if let Some(g) = &gender {
-            if g != "MALE" && g != "FEMALE" {
-                return Err(ApiError::field("query", "gender", "one of MALE, FEMALE", "enum"));
-            }
-        }
+        one_of("status", status.as_deref(), &["active", "archived"])?;
+        one_of("gender", gender.as_deref(), &["MALE", "FEMALE"])?;
         let resource = resource.to_string();
         let rows = self
             .realm(mode)
@@ -220,6 +208,16 @@ impl Engine {
             _ => "application/octet-stream",
         };
         Ok((bytes, mime))
+    }
+}
+
+/// A query parameter that, when given, must be one of `allowed`.
+fn one_of(name: &str, value: Option<&str>, allowed: &[&str]) -> Result<(), ApiError> {
+    match value {
+        Some(v) if !allowed.contains(&v) => {
+            Err(ApiError::field("query", name, format!("one of {}", allowed.join(", ")), "enum"))
+        }
+        _ => Ok(()),
     }
 }
 
