@@ -34,6 +34,15 @@ pub enum Command {
     /// Show or set the credit balance.
     #[command(subcommand)]
     Credits(CreditsCommand),
+    /// Install, check and remove the models and ONNX Runtime.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Report the runtime, execution providers and each model's state.
+    Doctor {
+        /// Execution providers to check, e.g. `cuda,cpu` [default: FIGUR_PROVIDERS, else auto]
+        #[arg(long)]
+        providers: Option<String>,
+    },
     /// Print the OpenAPI 3.1 document.
     Openapi {
         /// Write it to this file instead of standard output.
@@ -137,4 +146,26 @@ pub enum CreditsCommand {
         #[command(flatten)]
         realm: RealmArg,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// List the models, their licences and whether each is installed.
+    List,
+    /// Install ONNX Runtime and models (the default set when no id is given); idempotent.
+    Fetch {
+        ids: Vec<String>,
+        /// Accept the licence of an opt-in model (shown when it is needed).
+        #[arg(long)]
+        accept_license: bool,
+    },
+    /// Re-hash each installed model and run it against its golden output.
+    Verify {
+        ids: Vec<String>,
+        /// Print the golden lines for a manifest instead of comparing (when adding a model).
+        #[arg(long)]
+        print_golden: bool,
+    },
+    /// Remove an installed model.
+    Remove { id: String },
 }

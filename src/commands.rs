@@ -53,6 +53,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Keys(cmd) => keys(open_tool(dir)?, cmd).await,
         Command::Jobs(cmd) => jobs(open_tool(dir)?, cmd).await,
         Command::Credits(cmd) => credits(open_tool(dir)?, cmd).await,
+        Command::Models(cmd) => tokio::task::spawn_blocking(move || crate::models::run(cmd)).await?,
+        Command::Doctor { providers } => tokio::task::spawn_blocking(move || crate::models::doctor(providers)).await?,
         Command::Openapi { out } => {
             let doc = figur_http::openapi::document();
             match out {

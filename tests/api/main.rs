@@ -4,6 +4,7 @@
 mod bad_input;
 mod disk_full;
 mod lifecycle;
+mod models;
 mod openapi;
 mod recovery;
 mod support;

