@@ -5,7 +5,10 @@
 use serde::Deserialize;
 
 /// Manifests are embedded so an installed `figur` needs no repository checkout.
-const MODEL_MANIFESTS: &[(&str, &str)] = &[("face-detector", include_str!("../../../models/face-detector.toml"))];
+const MODEL_MANIFESTS: &[(&str, &str)] = &[
+    ("person-matte", include_str!("../../../models/person-matte.toml")),
+    ("face-detector", include_str!("../../../models/face-detector.toml")),
+];
 const RUNTIME_MANIFEST: &str = include_str!("../../../models/runtime.toml");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -37,6 +40,8 @@ pub struct Source {
 pub enum Conversion {
     /// The package ships ONNX.
     None,
+    /// A TFLite model, converted with tf2onnx in the private venv (`models/convert/`).
+    Tflite,
 }
 
 #[derive(Debug, Clone, Deserialize)]

