@@ -8,3 +8,4 @@ mod models;
 mod openapi;
 mod recovery;
 mod support;
+mod swaps;

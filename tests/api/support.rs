@@ -1,7 +1,7 @@
 //! A real `figur serve` process on port 0 over a temporary data folder, and a plain HTTP client.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,11 +12,6 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 pub const FIGUR: &str = env!("CARGO_BIN_EXE_figur");
-
-/// Rendered built-ins shared by every test server (they are deterministic).
-fn cache_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("figur-cache")
-}
 
 pub struct Server {
     child: Option<Child>,
@@ -58,7 +53,6 @@ impl Server {
             .arg(dir.path())
             .args(args)
             .env("FIGUR_LOG", "warn")
-            .env("FIGUR_CACHE_DIR", cache_dir())
             .env_remove("FIGUR_FAILPOINTS")
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
@@ -265,4 +259,29 @@ pub fn noisy_png(width: u32, height: u32) -> Vec<u8> {
     let mut out = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
     out
+}
+
+/// A real photo for the vision tests: scikit-image's `astronaut` (Eileen Collins, NASA — public
+/// domain), taken from the scikit-image 0.24.0 wheel through the studio's own pinned fetch code
+/// and cached beside the models. Not committed.
+pub fn astronaut() -> Vec<u8> {
+    use figur_models::manifest::{Registry, Source};
+    let cache = figur_models::Cache::new(figur_engine::engine::default_cache_dir().expect("a cache folder"));
+    let photo = cache.root().join("test-photos").join("astronaut.png");
+    if !photo.is_file() {
+        let source = Source {
+            registry: Registry::Pypi,
+            package: "scikit-image".into(),
+            version: "0.24.0".into(),
+            file: "scikit_image-0.24.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl".into(),
+            sha256: "fa27b3a0dbad807b966b8db2d78da734cb812ca4787f7fbb143764800ce2fa9c".into(),
+            pip_args: ["--only-binary=:all:", "--platform", "manylinux_2_17_x86_64", "--python-version", "3.11"]
+                .map(String::from)
+                .to_vec(),
+            member: "skimage/data/astronaut.png".into(),
+        };
+        let wheel = figur_models::fetch::package(&cache, &source, &mut |_| {}).expect("fetch the scikit-image wheel");
+        figur_models::fetch::extract(&wheel, Registry::Pypi, &source.member, &photo).expect("extract astronaut.png");
+    }
+    std::fs::read(photo).unwrap()
 }

@@ -29,6 +29,7 @@ pub mod signing;
 pub mod store;
 pub mod time;
 pub mod upload;
+pub mod vision;
 pub mod workflow;
 
 pub use auth::{Caller, Capability, Mode};

@@ -33,7 +33,9 @@ pub fn venv(cache: &Cache, log: &mut dyn FnMut(&str)) -> Result<PathBuf, FetchEr
     let requirements = dir.join("requirements.txt");
     std::fs::write(&requirements, REQUIREMENTS)?;
     run(
-        Command::new(&python).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"]).arg(&requirements),
+        Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(&requirements),
         "pip install -r models/convert/requirements.txt",
     )?;
     std::fs::write(&marker, REQUIREMENTS)?;

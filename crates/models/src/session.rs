@@ -174,3 +174,29 @@ mod tests {
         assert!(Providers::parse("tpu").unwrap_err().contains("tpu"));
     }
 }
+
+/// One output of [`Loaded::run_f32`]: name, shape, values.
+pub type Output = (String, Vec<i64>, Vec<f32>);
+
+impl Loaded {
+    /// Runs the model on f32 inputs given as (name, shape, values); returns every output.
+    pub fn run_f32(&self, inputs: Vec<(String, Vec<usize>, Vec<f32>)>) -> Result<Vec<Output>, ModelError> {
+        let err = |e: ort::Error| ModelError::Run(format!("{}: {e}", self.id));
+        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        *self.last_used.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        let values = inputs
+            .into_iter()
+            .map(|(name, shape, data)| ort::value::Tensor::from_array((shape, data)).map(|t| (name, t)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)?;
+        let names: Vec<String> = session.outputs().iter().map(|o| o.name().to_string()).collect();
+        let outputs = session.run(values).map_err(err)?;
+        names
+            .into_iter()
+            .map(|name| {
+                let (shape, data) = outputs[name.as_str()].try_extract_tensor::<f32>().map_err(err)?;
+                Ok((name, shape.to_vec(), data.to_vec()))
+            })
+            .collect()
+    }
+}

@@ -57,6 +57,16 @@ impl std::fmt::Debug for EngineConfig {
 
 impl EngineConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        let cache_dir = default_cache_dir();
+        let providers = figur_models::Providers::from_env().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "FIGUR_PROVIDERS is invalid; using auto");
+            figur_models::Providers::auto()
+        });
+        let models = std::sync::Arc::new(figur_models::Sessions::new(
+            figur_models::Cache::new(cache_dir.clone().unwrap_or_else(|| PathBuf::from(".figur-cache"))),
+            providers,
+            Duration::from_secs(300),
+        ));
         EngineConfig {
             data_dir: data_dir.into(),
             concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 8),
@@ -65,8 +75,8 @@ impl EngineConfig {
             prices: BTreeMap::new(),
             url_ttl: Duration::from_secs(3600),
             failpoints: Arc::new(FailPoints::default()),
-            workflows: workflow::builtin(),
-            cache_dir: default_cache_dir(),
+            workflows: workflow::builtin(models),
+            cache_dir,
         }
     }
 }

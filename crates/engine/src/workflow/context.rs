@@ -155,6 +155,30 @@ impl JobContext {
         self.timings.clone()
     }
 
+    /// The bytes of a store file of this job's realm (an upload, a render, a catalog image).
+    pub fn read_store(&self, key: &str) -> Result<Vec<u8>, JobError> {
+        self.realm.store.read(key).map_err(|e| JobError::new("INPUT_UNREADABLE", format!("cannot read {key}: {e}")))
+    }
+
+    /// The store key of a render's image.
+    pub fn render_image_key(&self, id: &str) -> Result<String, JobError> {
+        let id = id.to_string();
+        let row = self.realm.ledger.read_blocking(|c| crate::ledger::renders::get(c, &id)).map_err(ledger_failure)?;
+        row.map(|r| r.image_key).ok_or_else(|| JobError::new("INPUT_UNREADABLE", "the source render no longer exists"))
+    }
+
+    /// The store key of a catalog entry's image.
+    pub fn catalog_image_key(&self, resource: &str, id: &str) -> Result<String, JobError> {
+        let (resource_owned, id_owned) = (resource.to_string(), id.to_string());
+        let row = self
+            .realm
+            .ledger
+            .read_blocking(|c| crate::ledger::catalog::get(c, &resource_owned, &id_owned))
+            .map_err(ledger_failure)?;
+        row.map(|r| r.image_key)
+            .ok_or_else(|| JobError::new("INPUT_UNREADABLE", format!("catalog {resource} entry {id} no longer exists")))
+    }
+
     /// Encodes `image` as PNG into the store as this job's next artifact.
     pub fn save_png(
         &mut self,

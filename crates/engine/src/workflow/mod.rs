@@ -3,6 +3,7 @@
 //! (one durable event each), checks for cancellation, and stores artifacts.
 
 pub mod background_generator;
+pub mod background_swap;
 mod context;
 
 use serde_json::Value;
@@ -47,6 +48,11 @@ pub trait Workflow: Send + Sync + 'static {
 }
 
 /// The workflows this build can run; the others are listed as disabled.
-pub fn builtin() -> Vec<std::sync::Arc<dyn Workflow>> {
-    vec![std::sync::Arc::new(background_generator::BackgroundGenerator)]
+pub fn builtin(models: std::sync::Arc<figur_models::Sessions>) -> Vec<std::sync::Arc<dyn Workflow>> {
+    use std::sync::Arc;
+    vec![
+        Arc::new(background_generator::BackgroundGenerator),
+        Arc::new(background_swap::BackgroundSwap::new(Operation::BackgroundSwapWithImage, models.clone())),
+        Arc::new(background_swap::BackgroundSwap::new(Operation::BackgroundSwapWithSpec, models)),
+    ]
 }

@@ -1,0 +1,220 @@
+//! Putting a matted subject on a new background: framing to an output preset, colour
+//! harmonisation toward the new light, a soft contact shadow under standing subjects, and an
+//! alpha blend in linear light (so edges do not darken).
+
+use image::RgbImage;
+
+use super::guided::Plane;
+use crate::domain::requests::OutputPreset;
+use crate::render::color::{linear_to_srgb, srgb_to_linear};
+
+/// Output size of a preset; `original` keeps the source's size.
+pub fn preset_size(preset: OutputPreset, source: (u32, u32)) -> (u32, u32) {
+    match preset {
+        OutputPreset::EcommerceSquare => (2048, 2048),
+        OutputPreset::EcommercePortrait => (1600, 2000),
+        OutputPreset::Lookbook => (1536, 2048),
+        OutputPreset::SocialStory => (1080, 1920),
+        OutputPreset::Original => source,
+    }
+}
+
+/// The subject's box in the matte (alpha > 0.05): (x0, y0, x1, y1), exclusive ends.
+pub fn subject_box(alpha: &Plane) -> Option<(usize, usize, usize, usize)> {
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+    for y in 0..alpha.height {
+        for x in 0..alpha.width {
+            if alpha.at(x, y) > 0.05 {
+                x0 = x0.min(x);
+                y0 = y0.min(y);
+                x1 = x1.max(x + 1);
+                y1 = y1.max(y + 1);
+            }
+        }
+    }
+    (x1 > x0).then_some((x0, y0, x1, y1))
+}
+
+/// Scales and crops `img` to cover `w`×`h` exactly (centre crop).
+pub fn cover(img: &RgbImage, w: u32, h: u32) -> RgbImage {
+    let scale = (w as f32 / img.width() as f32).max(h as f32 / img.height() as f32);
+    let (sw, sh) =
+        (((img.width() as f32 * scale).ceil() as u32).max(w), ((img.height() as f32 * scale).ceil() as u32).max(h));
+    let scaled = image::imageops::resize(img, sw, sh, image::imageops::FilterType::CatmullRom);
+    image::imageops::crop_imm(&scaled, (sw - w) / 2, (sh - h) / 2, w, h).to_image()
+}
+
+/// Where the subject goes in the output and at what scale.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Placement {
+    pub scale: f32,
+    pub dx: f32,
+    pub dy: f32,
+    /// The subject stands in the frame (feet visible): it gets a contact shadow.
+    pub standing: bool,
+}
+
+/// Frames the subject: `original` keeps it where it was; other presets centre it. A standing
+/// subject fills 86 % of the height (or 90 % of the width) on a floor line at 94 %; a subject the
+/// photo cut at the bottom (half body) keeps the cut at the frame's bottom edge and fills 88 % of
+/// the height, its sides allowed to run 10 % past the frame as a photographer would crop.
+pub fn place(boxed: (usize, usize, usize, usize), source: (u32, u32), target: (u32, u32), keep: bool) -> Placement {
+    let (x0, y0, x1, y1) = boxed;
+    let cut_at_bottom = y1 as u32 >= source.1.saturating_sub(source.1 / 100 + 1);
+    if keep {
+        return Placement { scale: target.0 as f32 / source.0 as f32, dx: 0.0, dy: 0.0, standing: !cut_at_bottom };
+    }
+    let (bw, bh) = ((x1 - x0) as f32, (y1 - y0) as f32);
+    let (tw, th) = (target.0 as f32, target.1 as f32);
+    let scale = if cut_at_bottom { (0.88 * th / bh).min(1.10 * tw / bw) } else { (0.86 * th / bh).min(0.90 * tw / bw) };
+    let dx = tw / 2.0 - (x0 as f32 + bw / 2.0) * scale;
+    let bottom = if cut_at_bottom { th } else { 0.94 * th };
+    let dy = bottom - y1 as f32 * scale;
+    Placement { scale, dx, dy, standing: !cut_at_bottom }
+}
+
+fn lin(p: &image::Rgb<u8>) -> [f32; 3] {
+    [0, 1, 2].map(|c| srgb_to_linear(p[c] as f32 / 255.0))
+}
+
+/// Mean linear colour of pixels where `weight` is high.
+fn mean_colour(img: &RgbImage, weight: impl Fn(u32, u32) -> f32) -> [f32; 3] {
+    let (mut sum, mut n) = ([0f64; 3], 0f64);
+    for (x, y, p) in img.enumerate_pixels().step_by(7) {
+        let w = weight(x, y) as f64;
+        let l = lin(p);
+        for c in 0..3 {
+            sum[c] += l[c] as f64 * w;
+        }
+        n += w;
+    }
+    [0, 1, 2].map(|c| (sum[c] / n.max(1e-6)) as f32)
+}
+
+/// Composites `subject` (with `alpha`) onto `background` (already `target` size).
+/// `harmonise` (0..1) pulls the subject's colour balance toward the background's.
+pub fn composite(subject: &RgbImage, alpha: &Plane, background: &RgbImage, at: Placement, harmonise: f32) -> RgbImage {
+    let (tw, th) = background.dimensions();
+    let mut out = background.clone();
+    // Colour balance: per-channel gains that move the subject's average tint toward the scene's.
+    let fg = mean_colour(subject, |x, y| alpha.at(x as usize, y as usize));
+    let bg = mean_colour(background, |_, _| 1.0);
+    let tint = |c: [f32; 3]| {
+        let l = (c[0] + c[1] + c[2]) / 3.0 + 1e-6;
+        c.map(|v| v / l)
+    };
+    let (tf, tb) = (tint(fg), tint(bg));
+    let gain: [f32; 3] = [0, 1, 2].map(|c| 1.0 + harmonise * (tb[c] / tf[c].max(1e-3) - 1.0).clamp(-0.3, 0.3));
+
+    let boxed = subject_box(alpha);
+    // Contact shadow: a soft ellipse under the feet, darkest at its centre.
+    if let (true, Some((x0, _, x1, y1))) = (at.standing, boxed) {
+        let cx = ((x0 + x1) as f32 / 2.0) * at.scale + at.dx;
+        let cy = y1 as f32 * at.scale + at.dy;
+        let (rx, ry) = (((x1 - x0) as f32 * at.scale * 0.38).max(4.0), ((x1 - x0) as f32 * at.scale * 0.06).max(2.0));
+        let (ya, yb) = ((cy - 3.0 * ry).max(0.0) as u32, ((cy + 3.0 * ry) as u32).min(th));
+        let (xa, xb) = ((cx - 2.0 * rx).max(0.0) as u32, ((cx + 2.0 * rx) as u32).min(tw));
+        for y in ya..yb {
+            for x in xa..xb {
+                let d = ((x as f32 - cx) / rx).powi(2) + ((y as f32 - cy) / ry).powi(2);
+                let shade = 1.0 - 0.45 * (-d).exp();
+                let p = out.get_pixel_mut(x, y);
+                let l = lin(p);
+                *p = image::Rgb([0, 1, 2].map(|c| (linear_to_srgb(l[c] * shade) * 255.0).round() as u8));
+            }
+        }
+    }
+    // Inverse mapping: each output pixel samples the subject and its alpha (bilinear).
+    let (sw, sh) = (subject.width() as f32, subject.height() as f32);
+    for y in 0..th {
+        let sy = (y as f32 + 0.5 - at.dy) / at.scale - 0.5;
+        if sy < -1.0 || sy > sh {
+            continue;
+        }
+        for x in 0..tw {
+            let sx = (x as f32 + 0.5 - at.dx) / at.scale - 0.5;
+            if sx < -1.0 || sx > sw {
+                continue;
+            }
+            let (fx, fy) = (sx.clamp(0.0, sw - 1.0), sy.clamp(0.0, sh - 1.0));
+            let (x0, y0) = (fx.floor() as u32, fy.floor() as u32);
+            let (x1, y1) = ((x0 + 1).min(subject.width() - 1), (y0 + 1).min(subject.height() - 1));
+            let (tx, ty) = (fx - x0 as f32, fy - y0 as f32);
+            let weights = [
+                (x0, y0, (1.0 - tx) * (1.0 - ty)),
+                (x1, y0, tx * (1.0 - ty)),
+                (x0, y1, (1.0 - tx) * ty),
+                (x1, y1, tx * ty),
+            ];
+            let mut a = 0.0;
+            let mut f = [0f32; 3];
+            for (px, py, w) in weights {
+                let aa = alpha.at(px as usize, py as usize) * w;
+                a += aa;
+                let l = lin(subject.get_pixel(px, py));
+                for c in 0..3 {
+                    f[c] += l[c] * aa;
+                }
+            }
+            if a <= 1e-4 {
+                continue;
+            }
+            let b = lin(out.get_pixel(x, y));
+            let p = out.get_pixel_mut(x, y);
+            *p = image::Rgb([0, 1, 2].map(|c| {
+                let fg = f[c] / a * gain[c];
+                (linear_to_srgb(fg * a + b[c] * (1.0 - a)).clamp(0.0, 1.0) * 255.0).round() as u8
+            }));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn disc_alpha(w: usize, h: usize, cx: f32, cy: f32, r: f32) -> Plane {
+        Plane {
+            width: w,
+            height: h,
+            data: (0..w * h)
+                .map(|k| if ((k % w) as f32 - cx).powi(2) + ((k / w) as f32 - cy).powi(2) < r * r { 1.0 } else { 0.0 })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn presets_and_cover() {
+        assert_eq!(preset_size(OutputPreset::Lookbook, (10, 10)), (1536, 2048));
+        assert_eq!(preset_size(OutputPreset::Original, (640, 480)), (640, 480));
+        let bg = cover(&RgbImage::from_pixel(300, 100, image::Rgb([9, 9, 9])), 120, 160);
+        assert_eq!(bg.dimensions(), (120, 160));
+    }
+
+    #[test]
+    fn the_subject_lands_centred_inside_the_frame_with_a_shadow_under_it() {
+        let subject = RgbImage::from_pixel(100, 200, image::Rgb([220, 40, 40]));
+        let alpha = disc_alpha(100, 200, 30.0, 60.0, 20.0); // off-centre, not touching the bottom
+        let boxed = subject_box(&alpha).unwrap();
+        let at = place(boxed, (100, 200), (300, 400), false);
+        assert!(at.standing);
+        let bg = RgbImage::from_pixel(300, 400, image::Rgb([200, 200, 200]));
+        let out = composite(&subject, &alpha, &bg, at, 0.0);
+        let centre = out.get_pixel(150, (60.0 * at.scale + at.dy) as u32);
+        assert!(centre[0] > 200 && centre[1] < 80, "subject red at the frame centre: {centre:?}");
+        let feet_y = (80.0 * at.scale + at.dy) as u32;
+        assert!(feet_y < 400);
+        let shadow = out.get_pixel(150, (feet_y + 2).min(399));
+        assert!(shadow[0] < 200, "shadow under the feet: {shadow:?}");
+        assert_eq!(out.get_pixel(5, 5), &image::Rgb([200, 200, 200]), "background untouched far away");
+    }
+
+    #[test]
+    fn a_photo_cut_at_the_bottom_stays_cut_at_the_bottom_without_a_shadow() {
+        let alpha = disc_alpha(100, 100, 50.0, 100.0, 40.0);
+        let at = place(subject_box(&alpha).unwrap(), (100, 100), (200, 300), false);
+        assert!(!at.standing);
+        assert!((100.0 * at.scale + at.dy - 300.0).abs() < 1.0);
+    }
+}

@@ -1,0 +1,76 @@
+//! Safe decoding of photos for workflows: the type from the bytes, pixel limits before any
+//! decoding, EXIF orientation applied (phones store portraits sideways), and every layout —
+//! grey, 16-bit, alpha, CMYK JPEG — brought to 8-bit RGB. Alpha is flattened onto white, as a
+//! product shot on a transparent background would be shown.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
+
+use crate::error::JobError;
+use crate::upload;
+
+fn unreadable(why: impl std::fmt::Display) -> JobError {
+    JobError::new("INPUT_UNREADABLE", format!("the image could not be read: {why}"))
+}
+
+pub fn decode(bytes: &[u8]) -> Result<RgbImage, JobError> {
+    let (format, _, _) = upload::sniff(bytes).ok_or_else(|| unreadable("it is not a JPEG, PNG or WebP image"))?;
+    let reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let (w, h) = reader.into_dimensions().map_err(unreadable)?;
+    if w as u64 * h as u64 > upload::MAX_PIXELS || w > upload::MAX_SIDE || h > upload::MAX_SIDE {
+        return Err(JobError::new("INPUT_TOO_LARGE", format!("the image is {w}×{h}; the limit is 100 megapixels")));
+    }
+    let mut decoder = ImageReader::with_format(Cursor::new(bytes), format).into_decoder().map_err(unreadable)?;
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
+    img.apply_orientation(orientation);
+    Ok(flatten(img))
+}
+
+/// 8-bit RGB; transparent pixels become white.
+pub fn flatten(img: DynamicImage) -> RgbImage {
+    if !img.color().has_alpha() {
+        return img.to_rgb8();
+    }
+    let rgba = img.to_rgba8();
+    RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let p = rgba.get_pixel(x, y);
+        let a = p[3] as u32;
+        image::Rgb([0, 1, 2].map(|c| ((p[c] as u32 * a + 255 * (255 - a)) / 255) as u8))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(img: DynamicImage, format: image::ImageFormat) -> Vec<u8> {
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), format).unwrap();
+        out
+    }
+
+    #[test]
+    fn every_layout_becomes_rgb8() {
+        let grey16 =
+            DynamicImage::ImageLuma16(image::ImageBuffer::from_fn(8, 4, |x, _| image::Luma([x as u16 * 8000])));
+        let rgb = decode(&encode(grey16, image::ImageFormat::Png)).unwrap();
+        assert_eq!((rgb.width(), rgb.height()), (8, 4));
+        assert_eq!(rgb.get_pixel(7, 0)[0], rgb.get_pixel(7, 0)[2], "grey stays grey");
+
+        let clear = DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(4, 4, image::Rgba([10, 20, 30, 0])));
+        assert_eq!(
+            decode(&encode(clear, image::ImageFormat::Png)).unwrap().get_pixel(0, 0),
+            &image::Rgb([255, 255, 255])
+        );
+    }
+
+    #[test]
+    fn corrupt_and_foreign_bytes_are_input_errors() {
+        let mut png = encode(DynamicImage::ImageRgb8(RgbImage::new(64, 64)), image::ImageFormat::Png);
+        png.truncate(png.len() / 2);
+        assert_eq!(decode(&png).unwrap_err().code, "INPUT_UNREADABLE");
+        assert_eq!(decode(b"GIF89a").unwrap_err().code, "INPUT_UNREADABLE");
+    }
+}

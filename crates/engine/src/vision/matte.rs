@@ -1,0 +1,211 @@
+//! The person matte: a segmentation model at 256², upsampled and refined at full resolution by
+//! the guided filter; the largest person is kept when there are several.
+
+use image::RgbImage;
+
+use super::guided::{guided_filter, Plane};
+use crate::error::JobError;
+
+/// Side of the square the segmentation model sees.
+pub const MODEL_SIDE: usize = 256;
+
+/// A person-segmentation model: NHWC RGB 0..1 at 256² in, person probability 256² out.
+/// Behind a trait so the pre/post-processing is tested with fake models.
+pub trait Segmenter {
+    fn person_probability(&self, rgb: &[f32]) -> Result<Vec<f32>, JobError>;
+}
+
+/// The matte at full resolution and what was found.
+#[derive(Debug, Clone)]
+pub struct Matte {
+    pub alpha: Plane,
+    /// How many separate people (connected regions of real size) the model saw.
+    pub people: usize,
+    /// Share of the frame covered by the kept subject (0..1).
+    pub coverage: f32,
+}
+
+/// Bilinear resample of an RGB image into the model's 256² NHWC 0..1 tensor.
+pub fn to_model_input(img: &RgbImage) -> Vec<f32> {
+    let small =
+        image::imageops::resize(img, MODEL_SIDE as u32, MODEL_SIDE as u32, image::imageops::FilterType::Triangle);
+    small.as_raw().iter().map(|v| *v as f32 / 255.0).collect()
+}
+
+/// Bilinear upsampling of a square low-resolution plane to `w`×`h`.
+pub fn upsample(p: &Plane, w: usize, h: usize) -> Plane {
+    let mut out = Plane::new(w, h);
+    let (sx, sy) = (p.width as f32 / w as f32, p.height as f32 / h as f32);
+    for y in 0..h {
+        let fy = ((y as f32 + 0.5) * sy - 0.5).clamp(0.0, (p.height - 1) as f32);
+        let (y0, ty) = (fy.floor() as usize, fy.fract());
+        let y1 = (y0 + 1).min(p.height - 1);
+        for x in 0..w {
+            let fx = ((x as f32 + 0.5) * sx - 0.5).clamp(0.0, (p.width - 1) as f32);
+            let (x0, tx) = (fx.floor() as usize, fx.fract());
+            let x1 = (x0 + 1).min(p.width - 1);
+            let top = p.at(x0, y0) * (1.0 - tx) + p.at(x1, y0) * tx;
+            let bottom = p.at(x0, y1) * (1.0 - tx) + p.at(x1, y1) * tx;
+            out.data[y * w + x] = top * (1.0 - ty) + bottom * ty;
+        }
+    }
+    out
+}
+
+/// Labels 4-connected regions above 0.5; returns (labels, sizes) with label 0 = background.
+fn regions(p: &Plane) -> (Vec<u32>, Vec<usize>) {
+    let mut labels = vec![0u32; p.data.len()];
+    let mut sizes = vec![0usize];
+    let mut stack = Vec::new();
+    for start in 0..p.data.len() {
+        if p.data[start] <= 0.5 || labels[start] != 0 {
+            continue;
+        }
+        let label = sizes.len() as u32;
+        sizes.push(0);
+        stack.push(start);
+        labels[start] = label;
+        while let Some(k) = stack.pop() {
+            sizes[label as usize] += 1;
+            let (x, y) = (k % p.width, k / p.width);
+            let mut visit = |n: usize| {
+                if p.data[n] > 0.5 && labels[n] == 0 {
+                    labels[n] = label;
+                    stack.push(n);
+                }
+            };
+            if x > 0 {
+                visit(k - 1);
+            }
+            if x + 1 < p.width {
+                visit(k + 1);
+            }
+            if y > 0 {
+                visit(k - p.width);
+            }
+            if y + 1 < p.height {
+                visit(k + p.width);
+            }
+        }
+    }
+    (labels, sizes)
+}
+
+/// The model's view: person probability at 256², only the largest person kept.
+#[derive(Debug, Clone)]
+pub struct Segmentation {
+    pub low: Plane,
+    pub people: usize,
+}
+
+/// Runs the model and keeps the largest person.
+pub fn segment(img: &RgbImage, model: &dyn Segmenter) -> Result<Segmentation, JobError> {
+    let probability = model.person_probability(&to_model_input(img))?;
+    if probability.len() != MODEL_SIDE * MODEL_SIDE {
+        return Err(JobError::internal(format!("the matte model returned {} values", probability.len())));
+    }
+    let mut low = Plane { width: MODEL_SIDE, height: MODEL_SIDE, data: probability };
+    // People are regions of at least 0.5 % of the frame; specks are noise.
+    let (labels, sizes) = regions(&low);
+    let min_size = MODEL_SIDE * MODEL_SIDE / 200;
+    let people = sizes.iter().skip(1).filter(|s| **s >= min_size).count();
+    if let Some((largest, _)) = sizes.iter().enumerate().skip(1).max_by_key(|(_, s)| **s) {
+        // Soft edges of the kept person stay; confident pixels of other people are dropped.
+        for (k, label) in labels.iter().enumerate() {
+            if *label != 0 && *label as usize != largest {
+                low.data[k] = 0.0;
+            }
+        }
+    }
+    Ok(Segmentation { low, people })
+}
+
+/// Upsamples the segmentation to the photo's size and refines its edge with the guided filter.
+pub fn refine(
+    img: &RgbImage,
+    seg: &Segmentation,
+    check: &mut dyn FnMut() -> Result<(), JobError>,
+) -> Result<Matte, JobError> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let coarse = upsample(&seg.low, w, h);
+    check()?;
+    let guide = Plane {
+        width: w,
+        height: h,
+        data: img.pixels().map(|p| (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32) / 255.0).collect(),
+    };
+    // The radius follows the image size: about 1/100 of the long side.
+    let radius = (w.max(h) / 100).clamp(2, 24);
+    let alpha = guided_filter(&guide, &coarse, radius, 1e-3);
+    let coverage = alpha.data.iter().filter(|a| **a > 0.5).count() as f32 / alpha.data.len() as f32;
+    Ok(Matte { alpha, people: seg.people, coverage })
+}
+
+/// [`segment`] then [`refine`].
+pub fn person_matte(
+    img: &RgbImage,
+    model: &dyn Segmenter,
+    check: &mut dyn FnMut() -> Result<(), JobError>,
+) -> Result<Matte, JobError> {
+    let seg = segment(img, model)?;
+    check()?;
+    refine(img, &seg, check)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A fake model that "sees" people as given discs (centre x, centre y, radius, in 0..1).
+    pub struct Discs(pub Vec<(f32, f32, f32)>);
+
+    impl Segmenter for Discs {
+        fn person_probability(&self, rgb: &[f32]) -> Result<Vec<f32>, JobError> {
+            assert_eq!(rgb.len(), MODEL_SIDE * MODEL_SIDE * 3);
+            Ok((0..MODEL_SIDE * MODEL_SIDE)
+                .map(|k| {
+                    let (x, y) =
+                        ((k % MODEL_SIDE) as f32 / MODEL_SIDE as f32, (k / MODEL_SIDE) as f32 / MODEL_SIDE as f32);
+                    let inside = self.0.iter().any(|(cx, cy, r)| (x - cx).powi(2) + (y - cy).powi(2) < r * r);
+                    if inside {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                })
+                .collect())
+        }
+    }
+
+    fn photo(w: u32, h: u32) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| {
+            let d = ((x as f32 / w as f32 - 0.5).powi(2) + (y as f32 / h as f32 - 0.5).powi(2)).sqrt();
+            if d < 0.25 {
+                image::Rgb([200, 120, 90])
+            } else {
+                image::Rgb([30, 60, 40])
+            }
+        })
+    }
+
+    #[test]
+    fn the_largest_of_several_people_is_kept() {
+        let img = photo(300, 200);
+        let model = Discs(vec![(0.5, 0.5, 0.25), (0.1, 0.1, 0.08)]);
+        let matte = person_matte(&img, &model, &mut || Ok(())).unwrap();
+        assert_eq!(matte.people, 2);
+        assert!(matte.alpha.at(150, 100) > 0.9, "the big one stays");
+        assert!(matte.alpha.at(30, 20) < 0.1, "the small one goes");
+        assert!(matte.coverage > 0.1 && matte.coverage < 0.4);
+        assert_eq!((matte.alpha.width, matte.alpha.height), (300, 200));
+    }
+
+    #[test]
+    fn nobody_means_no_coverage_and_cancel_stops_it() {
+        let img = photo(64, 64);
+        let matte = person_matte(&img, &Discs(vec![]), &mut || Ok(())).unwrap();
+        assert_eq!((matte.people, matte.coverage), (0, 0.0));
+        let err = person_matte(&img, &Discs(vec![(0.5, 0.5, 0.3)]), &mut || Err(JobError::cancelled())).unwrap_err();
+        assert_eq!(err.code, "JOB_CANCELLED");
+    }
+}

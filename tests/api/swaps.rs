@@ -1,0 +1,122 @@
+//! Background swaps on a real photo, end to end through `figur serve` with the real matte model.
+
+use serde_json::{json, Value};
+
+use crate::support::{assert_timeline, astronaut, noisy_png, Server};
+
+async fn upload(server: &Server, name: &str, bytes: Vec<u8>) -> String {
+    let r = server.upload(name, bytes).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["upload_key"].as_str().unwrap().to_string()
+}
+
+/// Dispatches and follows a job to its end: (job id, timeline).
+async fn run(server: &Server, op: &str, body: Value) -> (String, Vec<Value>) {
+    let r = server.post(&format!("/v1/{op}"), body).await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let job = r.body["job_id"].as_str().unwrap().to_string();
+    let events = server.wait_terminal(&job).await;
+    assert_timeline(&events);
+    (job, events)
+}
+
+async fn image_at(url: &str) -> image::DynamicImage {
+    image::load_from_memory(&reqwest::get(url).await.unwrap().bytes().await.unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn both_swaps_run_on_a_real_photo_and_chain_through_renders() {
+    let server = Server::start().await;
+    let key = upload(&server, "astronaut.png", astronaut()).await;
+
+    let (job, events) = run(
+        &server,
+        "background-swap-with-spec",
+        json!({"source_image_s3_key": key, "output_preset": "lookbook", "scene_type": "studio_sweep", "mood": "soft", "dominant_colors": ["sky"]}),
+    )
+    .await;
+    let last = events.last().unwrap();
+    assert_eq!(last["event_type"], "succeeded", "{last}");
+    let stages: Vec<&str> = events.iter().filter_map(|e| e["stage"].as_str()).collect();
+    assert_eq!(stages, ["started", "decode", "matte", "refine", "background", "composite", "finish"]);
+    let matte_event = events.iter().find(|e| e["stage"] == "matte").unwrap();
+    assert!(
+        ["cpu", "cuda"].contains(&matte_event["extra"]["provider"].as_str().unwrap()),
+        "the provider that ran is reported"
+    );
+
+    // The matte: the face is in, the wall behind is out.
+    let mask_url =
+        events.iter().flat_map(|e| e["artifacts"].as_array().unwrap()).find(|a| a["kind"] == "person_mask").unwrap()
+            ["image_url"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let mask = image_at(&mask_url).await.to_luma8();
+    assert_eq!(mask.dimensions(), (512, 512));
+    assert!(mask.get_pixel(224, 100)[0] > 200, "face: {}", mask.get_pixel(224, 100)[0]);
+    assert!(mask.get_pixel(470, 30)[0] < 40, "wall: {}", mask.get_pixel(470, 30)[0]);
+
+    // The render: framed to the preset, in the gallery as an edit, inputs signed.
+    let render = server.get(&format!("/v1/renders/{job}")).await;
+    assert_eq!(render.status, 200, "{:?}", render.body);
+    assert_eq!(render.body["origin"], "edit");
+    assert!(render.body["inputs"]["source_image_url"].as_str().unwrap().contains("sig="));
+    assert!(render.body["inputs"].get("source_image_s3_key").is_none(), "no raw key crosses the API");
+    let out = image_at(render.body["image_url"].as_str().unwrap()).await;
+    assert_eq!((out.width(), out.height()), (1536, 2048));
+    let edits = server.get("/v1/renders?origin=edit").await;
+    assert_eq!(edits.body["count"], 1);
+
+    // The render itself is a source: swap it onto a built-in catalog background, keeping framing.
+    for _ in 0..300 {
+        if server.get("/v1/catalog/backgrounds").await.body.as_array().map(|a| a.len()) == Some(6) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (_, events) = run(
+        &server,
+        "background-swap-with-image",
+        json!({"source_render_public_id": job, "output_preset": "original", "background_image_public_id": "01JBG0BACKGR0VND0000000005"}),
+    )
+    .await;
+    assert_eq!(events.last().unwrap()["event_type"], "succeeded", "{:?}", events.last());
+    let out = image_at(events.last().unwrap()["artifacts"][0]["image_url"].as_str().unwrap()).await;
+    assert_eq!((out.width(), out.height()), (1536, 2048), "original keeps the source's size");
+}
+
+#[tokio::test]
+async fn a_photo_without_a_person_fails_with_its_code_and_a_refund() {
+    let server = Server::start().await;
+    let before = server.balance().await;
+    let key = upload(&server, "texture.png", noisy_png(320, 240)).await;
+    let (_, events) = run(
+        &server,
+        "background-swap-with-spec",
+        json!({"source_image_s3_key": key, "output_preset": "original", "scene_type": "paper", "mood": "soft"}),
+    )
+    .await;
+    let last = events.last().unwrap();
+    assert_eq!(last["event_type"], "failed");
+    assert_eq!(last["extra"]["error"]["code"], "NO_SUBJECT_FOUND", "{last}");
+    assert_eq!(server.balance().await, before);
+}
+
+#[tokio::test]
+async fn a_missing_model_fails_with_model_missing_naming_the_fetch_command() {
+    let empty = tempfile::tempdir().unwrap();
+    let server = Server::start_with(&[], &[("FIGUR_CACHE_DIR", empty.path().to_str().unwrap())]).await;
+    let before = server.balance().await;
+    let key = upload(&server, "astronaut.png", astronaut()).await;
+    let (_, events) = run(
+        &server,
+        "background-swap-with-spec",
+        json!({"source_image_s3_key": key, "output_preset": "original", "scene_type": "paper", "mood": "soft"}),
+    )
+    .await;
+    let last = events.last().unwrap();
+    assert_eq!(last["extra"]["error"]["code"], "MODEL_MISSING", "{last}");
+    assert!(last["extra"]["error"]["message"].as_str().unwrap().contains("figur models fetch"), "{last}");
+    assert_eq!(server.balance().await, before);
+}
