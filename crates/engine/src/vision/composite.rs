@@ -106,6 +106,9 @@ pub fn composite(subject: &RgbImage, alpha: &Plane, background: &RgbImage, at: P
     let (tf, tb) = (tint(fg), tint(bg));
     let gain: [f32; 3] = [0, 1, 2].map(|c| 1.0 + harmonise * (tb[c] / tf[c].max(1e-3) - 1.0).clamp(-0.3, 0.3));
 
+    // The subject's own colours at soft edges, without the old background mixed in.
+    let radius = (subject.width().max(subject.height()) as usize / 60).clamp(4, 48);
+    let foreground = super::foreground::estimate(subject, alpha, radius);
     let boxed = subject_box(alpha);
     // Contact shadow: a soft ellipse under the feet, darkest at its centre.
     if let (true, Some((x0, _, x1, y1))) = (at.standing, boxed) {
@@ -151,7 +154,7 @@ pub fn composite(subject: &RgbImage, alpha: &Plane, background: &RgbImage, at: P
             for (px, py, w) in weights {
                 let aa = alpha.at(px as usize, py as usize) * w;
                 a += aa;
-                let l = lin(subject.get_pixel(px, py));
+                let l = foreground[py as usize * subject.width() as usize + px as usize];
                 for c in 0..3 {
                     f[c] += l[c] * aa;
                 }

@@ -25,6 +25,11 @@ pub struct Matte {
     pub coverage: f32,
 }
 
+fn smoothstep(lo: f32, hi: f32, x: f32) -> f32 {
+    let t = ((x - lo) / (hi - lo)).clamp(0.0, 1.0);
+    t * t * (3.0 - 2.0 * t)
+}
+
 /// Bilinear resample of an RGB image into the model's 256² NHWC 0..1 tensor.
 pub fn to_model_input(img: &RgbImage) -> Vec<f32> {
     let small =
@@ -127,7 +132,14 @@ pub fn refine(
     check: &mut dyn FnMut() -> Result<(), JobError>,
 ) -> Result<Matte, JobError> {
     let (w, h) = (img.width() as usize, img.height() as usize);
-    let coarse = upsample(&seg.low, w, h);
+    // The model's edge is a soft ramp several pixels wide at 256²; steepen it before upsampling
+    // so the guided filter snaps to the photo's edge instead of smearing the ramp outward.
+    let steep = Plane {
+        width: seg.low.width,
+        height: seg.low.height,
+        data: seg.low.data.iter().map(|p| smoothstep(0.3, 0.7, *p)).collect(),
+    };
+    let coarse = upsample(&steep, w, h);
     check()?;
     let guide = Plane {
         width: w,
@@ -136,7 +148,11 @@ pub fn refine(
     };
     // The radius follows the image size: about 1/100 of the long side.
     let radius = (w.max(h) / 100).clamp(2, 24);
-    let alpha = guided_filter(&guide, &coarse, radius, 1e-3);
+    let mut alpha = guided_filter(&guide, &coarse, radius, 2e-4);
+    // Clean the filter's faint tails (a 3 % veil of the subject over the whole background).
+    for a in &mut alpha.data {
+        *a = smoothstep(0.06, 0.94, *a);
+    }
     let coverage = alpha.data.iter().filter(|a| **a > 0.5).count() as f32 / alpha.data.len() as f32;
     Ok(Matte { alpha, people: seg.people, coverage })
 }

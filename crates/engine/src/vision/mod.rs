@@ -3,5 +3,6 @@
 
 pub mod composite;
 pub mod decode;
+pub mod foreground;
 pub mod guided;
 pub mod matte;
