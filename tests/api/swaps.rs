@@ -120,3 +120,23 @@ async fn a_missing_model_fails_with_model_missing_naming_the_fetch_command() {
     assert!(last["extra"]["error"]["message"].as_str().unwrap().contains("figur models fetch"), "{last}");
     assert_eq!(server.balance().await, before);
 }
+
+#[tokio::test]
+async fn tiny_and_huge_photos_end_cleanly() {
+    let server = Server::start().await;
+    let before = server.balance().await;
+    // A 1×1 photo and a 20,000-px-wide strip: accepted as images, and neither holds a person.
+    for (name, bytes) in [("dot.png", crate::support::png(1, 1)), ("strip.png", crate::support::png(20_000, 120))] {
+        let key = upload(&server, name, bytes).await;
+        let (_, events) = run(
+            &server,
+            "background-swap-with-spec",
+            json!({"source_image_s3_key": key, "output_preset": "ecommerce_square", "scene_type": "gradient", "mood": "cool"}),
+        )
+        .await;
+        let last = events.last().unwrap();
+        assert_eq!(last["event_type"], "failed", "{name}");
+        assert_eq!(last["extra"]["error"]["code"], "NO_SUBJECT_FOUND", "{name}: {last}");
+    }
+    assert_eq!(server.balance().await, before);
+}
