@@ -6,6 +6,7 @@ mod disk_full;
 mod lifecycle;
 mod models;
 mod openapi;
+mod photos;
 mod recovery;
 mod support;
 mod swaps;

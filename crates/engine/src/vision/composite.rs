@@ -6,7 +6,7 @@ use image::RgbImage;
 
 use super::guided::Plane;
 use crate::domain::requests::OutputPreset;
-use crate::render::color::{linear_to_srgb, srgb_to_linear};
+use crate::render::color::{linear_to_srgb, u8_to_linear};
 
 /// Output size of a preset; `original` keeps the source's size.
 pub fn preset_size(preset: OutputPreset, source: (u32, u32)) -> (u32, u32) {
@@ -74,7 +74,7 @@ pub fn place(boxed: (usize, usize, usize, usize), source: (u32, u32), target: (u
 }
 
 fn lin(p: &image::Rgb<u8>) -> [f32; 3] {
-    [0, 1, 2].map(|c| srgb_to_linear(p[c] as f32 / 255.0))
+    [0, 1, 2].map(|c| u8_to_linear(p[c]))
 }
 
 /// Mean linear colour of pixels where `weight` is high.

@@ -6,12 +6,12 @@
 use image::RgbImage;
 
 use super::guided::{box_mean, Plane};
-use crate::render::color::srgb_to_linear;
+use crate::render::color::u8_to_linear;
 
 /// Linear-light foreground colours, row-major, one per pixel of `img`.
 pub fn estimate(img: &RgbImage, alpha: &Plane, radius: usize) -> Vec<[f32; 3]> {
     let (w, h) = (alpha.width, alpha.height);
-    let linear: Vec<[f32; 3]> = img.pixels().map(|p| [0, 1, 2].map(|c| srgb_to_linear(p[c] as f32 / 255.0))).collect();
+    let linear: Vec<[f32; 3]> = img.pixels().map(|p| [0, 1, 2].map(|c| u8_to_linear(p[c]))).collect();
     let weight = Plane { width: w, height: h, data: alpha.data.iter().map(|a| (1.0 - a).powi(2)).collect() };
     let mean_weight = box_mean(&weight, radius);
     let background: Vec<Plane> = (0..3)

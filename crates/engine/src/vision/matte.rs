@@ -15,6 +15,24 @@ pub trait Segmenter {
     fn person_probability(&self, rgb: &[f32]) -> Result<Vec<f32>, JobError>;
 }
 
+/// The real segmenter: a loaded ONNX model (`person-matte`).
+#[derive(Debug)]
+pub struct ModelSegmenter(pub std::sync::Arc<figur_models::Loaded>);
+
+impl Segmenter for ModelSegmenter {
+    fn person_probability(&self, rgb: &[f32]) -> Result<Vec<f32>, JobError> {
+        let outputs = self
+            .0
+            .run_f32(vec![("input_1".into(), vec![1, MODEL_SIDE, MODEL_SIDE, 3], rgb.to_vec())])
+            .map_err(|e| JobError::new(e.code(), e.to_string()))?;
+        outputs
+            .into_iter()
+            .next()
+            .map(|(_, _, data)| data)
+            .ok_or_else(|| JobError::internal("the matte model returned nothing"))
+    }
+}
+
 /// The matte at full resolution and what was found.
 #[derive(Debug, Clone)]
 pub struct Matte {

@@ -16,7 +16,7 @@ use crate::domain::operation::Operation;
 use crate::domain::requests::{OutputPreset, WorkflowRequest};
 use crate::error::{FieldError, JobError};
 use crate::render::{backdrop, color};
-use crate::vision::matte::{refine, segment, Segmenter, MODEL_SIDE};
+use crate::vision::matte::{refine, segment, ModelSegmenter};
 use crate::vision::{composite, decode};
 use crate::workflow::background_generator::validate_spec;
 
@@ -73,22 +73,6 @@ fn swap(r: &WorkflowRequest) -> Result<Swap<'_>, JobError> {
     }
 }
 
-struct OnnxMatte(Arc<figur_models::Loaded>);
-
-impl Segmenter for OnnxMatte {
-    fn person_probability(&self, rgb: &[f32]) -> Result<Vec<f32>, JobError> {
-        let outputs = self
-            .0
-            .run_f32(vec![("input_1".into(), vec![1, MODEL_SIDE, MODEL_SIDE, 3], rgb.to_vec())])
-            .map_err(|e| JobError::new(e.code(), e.to_string()))?;
-        outputs
-            .into_iter()
-            .next()
-            .map(|(_, _, data)| data)
-            .ok_or_else(|| JobError::internal("the matte model returned nothing"))
-    }
-}
-
 fn gray(alpha: &crate::vision::guided::Plane) -> GrayImage {
     GrayImage::from_fn(alpha.width as u32, alpha.height as u32, |x, y| {
         image::Luma([(alpha.at(x as usize, y as usize) * 255.0).round() as u8])
@@ -142,7 +126,7 @@ impl Workflow for BackgroundSwap {
             Vec::new(),
             json!({ "model": MATTE_MODEL, "provider": model.provider.name(), "model_sha256": model.sha256 }),
         )?;
-        let seg = segment(&photo, &OnnxMatte(model.clone()))?;
+        let seg = segment(&photo, &ModelSegmenter(model.clone()))?;
 
         let message = match seg.people {
             0 | 1 => "refining the edge at full resolution".to_string(),
