@@ -55,6 +55,15 @@ async fn both_swaps_run_on_a_real_photo_and_chain_through_renders() {
     let mask = image_at(&mask_url).await.to_luma8();
     assert_eq!(mask.dimensions(), (512, 512));
     assert!(mask.get_pixel(224, 100)[0] > 200, "face: {}", mask.get_pixel(224, 100)[0]);
+    let golden = image::load_from_memory(include_bytes!("../golden/astronaut-person-mask.png")).unwrap().to_luma8();
+    let (mut both, mut either) = (0u32, 0u32);
+    for (a, b) in mask.pixels().zip(golden.pixels()) {
+        let (a, b) = (a[0] > 127, b[0] > 127);
+        both += (a && b) as u32;
+        either += (a || b) as u32;
+    }
+    let iou = both as f64 / either as f64;
+    assert!(iou >= 0.97, "mask IoU to the golden is {iou:.4}");
     assert!(mask.get_pixel(470, 30)[0] < 40, "wall: {}", mask.get_pixel(470, 30)[0]);
 
     // The render: framed to the preset, in the gallery as an edit, inputs signed.
