@@ -23,6 +23,7 @@ fn fetch_is_idempotent_and_verify_runs_the_golden_check() {
     assert!(ok, "{out}");
     assert!(out.contains("face-detector    ok"), "{out}");
     assert!(out.contains("person-matte     ok"), "{out}");
+    assert!(out.contains("pose-landmarks   ok"), "{out}");
     let (ok, out) = figur(&["doctor"], None);
     assert!(ok, "{out}");
     assert!(out.contains("onnxruntime:  1.31.1 loaded"), "{out}");

@@ -7,6 +7,7 @@ use serde::Deserialize;
 /// Manifests are embedded so an installed `figur` needs no repository checkout.
 const MODEL_MANIFESTS: &[(&str, &str)] = &[
     ("person-matte", include_str!("../../../models/person-matte.toml")),
+    ("pose-landmarks", include_str!("../../../models/pose-landmarks.toml")),
     ("face-detector", include_str!("../../../models/face-detector.toml")),
 ];
 const RUNTIME_MANIFEST: &str = include_str!("../../../models/runtime.toml");

@@ -6,3 +6,4 @@ pub mod decode;
 pub mod foreground;
 pub mod guided;
 pub mod matte;
+pub mod pose;
