@@ -20,6 +20,21 @@ async fn run(server: &Server, op: &str, body: Value) -> (String, Vec<Value>) {
     (job, events)
 }
 
+/// Runs a swap that must fail with `code`, refunding its credits.
+async fn expect_failure(server: &Server, key: &str, preset: &str, code: &str) {
+    let before = server.balance().await;
+    let (_, events) = run(
+        server,
+        "background-swap-with-spec",
+        json!({"source_image_s3_key": key, "output_preset": preset, "scene_type": "gradient", "mood": "cool"}),
+    )
+    .await;
+    let last = events.last().unwrap();
+    assert_eq!(last["event_type"], "failed");
+    assert_eq!(last["extra"]["error"]["code"], code, "{last}");
+    assert_eq!(server.balance().await, before, "refunded");
+}
+
 async fn image_at(url: &str) -> image::DynamicImage {
     image::load_from_memory(&reqwest::get(url).await.unwrap().bytes().await.unwrap()).unwrap()
 }
@@ -98,54 +113,26 @@ async fn both_swaps_run_on_a_real_photo_and_chain_through_renders() {
 #[tokio::test]
 async fn a_photo_without_a_person_fails_with_its_code_and_a_refund() {
     let server = Server::start().await;
-    let before = server.balance().await;
     let key = upload(&server, "texture.png", noisy_png(320, 240)).await;
-    let (_, events) = run(
-        &server,
-        "background-swap-with-spec",
-        json!({"source_image_s3_key": key, "output_preset": "original", "scene_type": "paper", "mood": "soft"}),
-    )
-    .await;
-    let last = events.last().unwrap();
-    assert_eq!(last["event_type"], "failed");
-    assert_eq!(last["extra"]["error"]["code"], "NO_SUBJECT_FOUND", "{last}");
-    assert_eq!(server.balance().await, before);
+    expect_failure(&server, &key, "original", "NO_SUBJECT_FOUND").await;
 }
 
 #[tokio::test]
 async fn a_missing_model_fails_with_model_missing_naming_the_fetch_command() {
     let empty = tempfile::tempdir().unwrap();
     let server = Server::start_with(&[], &[("FIGUR_CACHE_DIR", empty.path().to_str().unwrap())]).await;
-    let before = server.balance().await;
     let key = upload(&server, "astronaut.png", astronaut()).await;
-    let (_, events) = run(
-        &server,
-        "background-swap-with-spec",
-        json!({"source_image_s3_key": key, "output_preset": "original", "scene_type": "paper", "mood": "soft"}),
-    )
-    .await;
-    let last = events.last().unwrap();
-    assert_eq!(last["extra"]["error"]["code"], "MODEL_MISSING", "{last}");
-    assert!(last["extra"]["error"]["message"].as_str().unwrap().contains("figur models fetch"), "{last}");
-    assert_eq!(server.balance().await, before);
+    expect_failure(&server, &key, "original", "MODEL_MISSING").await;
+    let job = server.get("/v1/jobs?limit=1").await.body["jobs"][0].clone();
+    assert!(job["latest_event"]["message"].as_str().unwrap().contains("figur models fetch"), "{job}");
 }
 
 #[tokio::test]
 async fn tiny_and_huge_photos_end_cleanly() {
     let server = Server::start().await;
-    let before = server.balance().await;
     // A 1×1 photo and a 20,000-px-wide strip: accepted as images, and neither holds a person.
     for (name, bytes) in [("dot.png", crate::support::png(1, 1)), ("strip.png", crate::support::png(20_000, 120))] {
         let key = upload(&server, name, bytes).await;
-        let (_, events) = run(
-            &server,
-            "background-swap-with-spec",
-            json!({"source_image_s3_key": key, "output_preset": "ecommerce_square", "scene_type": "gradient", "mood": "cool"}),
-        )
-        .await;
-        let last = events.last().unwrap();
-        assert_eq!(last["event_type"], "failed", "{name}");
-        assert_eq!(last["extra"]["error"]["code"], "NO_SUBJECT_FOUND", "{name}: {last}");
+        expect_failure(&server, &key, "ecommerce_square", "NO_SUBJECT_FOUND").await;
     }
-    assert_eq!(server.balance().await, before);
 }

@@ -300,15 +300,15 @@ impl Engine {
         let realm = self.realm(caller.mode).clone();
         let id = job_id.to_string();
         let outcome = realm.ledger.write(move |c| job_rows::request_cancel(c, &id)).await.map_err(ApiError::from)?;
+        let detail = self.job(caller.mode, job_id).await?;
         match outcome {
             CancelOutcome::EndedNow => {
-                let latest = self.job(caller.mode, job_id).await?.latest_event.map(|e| e.seq).unwrap_or(0);
-                realm.bus.publish(job_id, latest, true);
+                realm.bus.publish(job_id, detail.latest_event.as_ref().map(|e| e.seq).unwrap_or(0), true)
             }
             CancelOutcome::Requested => {
                 self.scheduler(caller.mode).cancel(job_id);
             }
         }
-        self.job(caller.mode, job_id).await
+        Ok(detail)
     }
 }
