@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod disk_full;
+mod extract;
 mod lifecycle;
 mod models;
 mod openapi;

@@ -7,3 +7,5 @@ pub mod foreground;
 pub mod guided;
 pub mod matte;
 pub mod pose;
+pub mod product;
+pub mod regions;

@@ -80,7 +80,7 @@ fn gray(alpha: &crate::vision::guided::Plane) -> GrayImage {
 }
 
 /// Scales a photo down to the working size cap (never up).
-fn working_copy(img: RgbImage) -> RgbImage {
+pub(crate) fn working_copy(img: RgbImage) -> RgbImage {
     let long = img.width().max(img.height());
     if long <= MAX_WORKING_SIDE {
         return img;

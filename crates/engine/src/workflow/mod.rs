@@ -5,6 +5,7 @@
 pub mod background_generator;
 pub mod background_swap;
 mod context;
+pub mod extract;
 
 use serde_json::Value;
 
@@ -53,6 +54,7 @@ pub fn builtin(models: std::sync::Arc<figur_models::Sessions>) -> Vec<std::sync:
     vec![
         Arc::new(background_generator::BackgroundGenerator),
         Arc::new(background_swap::BackgroundSwap::new(Operation::BackgroundSwapWithImage, models.clone())),
-        Arc::new(background_swap::BackgroundSwap::new(Operation::BackgroundSwapWithSpec, models)),
+        Arc::new(background_swap::BackgroundSwap::new(Operation::BackgroundSwapWithSpec, models.clone())),
+        Arc::new(extract::Extract::new(models)),
     ]
 }

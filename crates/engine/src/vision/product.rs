@@ -1,0 +1,140 @@
+//! The matte of a flat product shot (a garment on a plain background): the background colour is
+//! estimated from the image's border, and each pixel's alpha grows with its colour distance from
+//! it, with thresholds set by how much the border itself varies. Separate items are the large
+//! connected regions. The slot for a learned product matte (ISNet, opt-in) sits before this.
+
+use image::RgbImage;
+
+use super::guided::Plane;
+
+/// Median border colour and its spread (mean absolute deviation), both 0..255.
+pub fn border_colour(img: &RgbImage) -> ([f32; 3], f32) {
+    let (w, h) = img.dimensions();
+    let mut samples: Vec<[u8; 3]> = Vec::new();
+    let band = (w.min(h) / 50).max(1);
+    for (x, y, p) in img.enumerate_pixels() {
+        if x < band || y < band || x >= w - band || y >= h - band {
+            samples.push(p.0);
+        }
+    }
+    let median = [0, 1, 2].map(|c| {
+        let mut v: Vec<u8> = samples.iter().map(|s| s[c]).collect();
+        v.sort_unstable();
+        v[v.len() / 2] as f32
+    });
+    let spread =
+        samples.iter().map(|s| (0..3).map(|c| (s[c] as f32 - median[c]).abs()).sum::<f32>() / 3.0).sum::<f32>()
+            / samples.len().max(1) as f32;
+    (median, spread)
+}
+
+/// Alpha from the distance to the background colour; `None` when the border is not a plain
+/// background (a busy scene is not a product shot).
+pub fn matte(img: &RgbImage) -> Option<Plane> {
+    let (bg, spread) = border_colour(img);
+    if spread > 18.0 {
+        return None;
+    }
+    let (lo, hi) = (spread * 2.5 + 10.0, spread * 2.5 + 40.0);
+    let data = img
+        .pixels()
+        .map(|p| {
+            let d = ((0..3).map(|c| (p[c] as f32 - bg[c]).powi(2)).sum::<f32>()).sqrt();
+            ((d - lo) / (hi - lo)).clamp(0.0, 1.0)
+        })
+        .collect();
+    Some(Plane { width: img.width() as usize, height: img.height() as usize, data })
+}
+
+/// One separate item: its box (x0, y0, x1, y1), its pixel count, and its own alpha (the matte
+/// restricted to this region, edges kept soft), so a neighbour inside its box is not included.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub bbox: (usize, usize, usize, usize),
+    pub pixels: usize,
+    pub alpha: Plane,
+}
+
+/// The regions above 0.5 covering at least `min_share` of the frame, largest first.
+pub fn items(alpha: &Plane, min_share: f32) -> Vec<Item> {
+    let (w, h) = (alpha.width, alpha.height);
+    let mut seen = vec![false; w * h];
+    let mut found = Vec::new();
+    let mut stack = Vec::new();
+    for start in 0..w * h {
+        if seen[start] || alpha.data[start] <= 0.5 {
+            continue;
+        }
+        let (mut x0, mut y0, mut x1, mut y1, mut n) = (usize::MAX, usize::MAX, 0, 0, 0);
+        let mut member = Plane::new(w, h);
+        seen[start] = true;
+        stack.push(start);
+        while let Some(k) = stack.pop() {
+            member.data[k] = 1.0;
+            let (x, y) = (k % w, k / w);
+            (x0, y0, x1, y1, n) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1), n + 1);
+            let neighbours = [
+                (x > 0).then(|| k - 1),
+                (x + 1 < w).then(|| k + 1),
+                (y > 0).then(|| k - w),
+                (y + 1 < h).then(|| k + w),
+            ];
+            for nb in neighbours.into_iter().flatten() {
+                if !seen[nb] && alpha.data[nb] > 0.5 {
+                    seen[nb] = true;
+                    stack.push(nb);
+                }
+            }
+        }
+        if n as f32 >= min_share * (w * h) as f32 {
+            // Grow the membership by 2 px so the soft edge around the region stays with it.
+            let grown = super::guided::box_mean(&member, 2);
+            let own = Plane {
+                width: w,
+                height: h,
+                data: alpha.data.iter().zip(&grown.data).map(|(a, g)| if *g > 0.0 { *a } else { 0.0 }).collect(),
+            };
+            found.push(Item { bbox: (x0, y0, x1, y1), pixels: n, alpha: own });
+        }
+    }
+    found.sort_by(|a, b| b.pixels.cmp(&a.pixels));
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two red shapes on an off-white background with faint noise.
+    fn shot() -> RgbImage {
+        RgbImage::from_fn(200, 100, |x, y| {
+            let noise = ((x * 7 + y * 13) % 5) as u8;
+            if (20..80).contains(&x) && (20..80).contains(&y) || (120..150).contains(&x) && (40..60).contains(&y) {
+                image::Rgb([200, 30, 40])
+            } else {
+                image::Rgb([240 + noise, 238 + noise, 232 + noise])
+            }
+        })
+    }
+
+    #[test]
+    fn a_plain_background_is_cut_away_and_items_are_found_largest_first() {
+        let alpha = matte(&shot()).unwrap();
+        assert_eq!(alpha.at(50, 50), 1.0);
+        assert_eq!(alpha.at(5, 5), 0.0);
+        let found = items(&alpha, 0.01);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].bbox, (20, 20, 80, 80));
+        assert_eq!((found[1].bbox.0, found[1].bbox.1), (120, 40));
+        assert_eq!(found[0].alpha.at(130, 50), 0.0, "the other item is not part of this one");
+        assert_eq!(found[1].alpha.at(130, 50), 1.0);
+    }
+
+    #[test]
+    fn a_busy_scene_is_not_a_product_shot() {
+        let busy = RgbImage::from_fn(100, 100, |x, y| {
+            image::Rgb([(x * 37 % 256) as u8, (y * 53 % 256) as u8, ((x + y) * 11 % 256) as u8])
+        });
+        assert!(matte(&busy).is_none());
+    }
+}

@@ -1,0 +1,232 @@
+//! `extract`: the garments of a photo as tight transparent cutouts, at most `max_items`.
+//! On-model photos: the person matte, pose landmarks inside the matte's box, then garment regions
+//! by rule (upper, lower, or full for dresses and jumpsuits, and feet). Product shots (nobody in
+//! the photo, a plain background): a background-colour matte, one cutout per separate item.
+//! Each cutout is labelled with its region and a category guess (from the product name when it
+//! names one). Stages: decode → matte → pose → regions → cutouts. Filed as a render, `origin: edit`.
+
+use std::sync::Arc;
+
+use image::{DynamicImage, RgbaImage};
+use serde_json::json;
+
+use super::background_swap::{working_copy, MATTE_MODEL};
+use super::{Filing, JobContext, Output, Workflow};
+use crate::domain::catalog::RenderOrigin;
+use crate::domain::garments;
+use crate::domain::job::ArtifactRole;
+use crate::domain::operation::Operation;
+use crate::domain::requests::WorkflowRequest;
+use crate::error::JobError;
+use crate::render::color::linear_to_srgb;
+use crate::vision::guided::Plane;
+use crate::vision::matte::{refine, segment, ModelSegmenter};
+use crate::vision::regions::{bands, cut, Region};
+use crate::vision::{decode, foreground, pose, product};
+
+pub const POSE_MODEL: &str = "pose-landmarks";
+/// A person covering less than this share of the frame is not a model wearing the garments.
+const PERSON_SHARE: f32 = 0.05;
+/// Items smaller than this share of the frame are specks, not garments.
+const ITEM_SHARE: f32 = 0.01;
+
+#[derive(Debug)]
+pub struct Extract {
+    models: Arc<figur_models::Sessions>,
+}
+
+impl Extract {
+    pub fn new(models: Arc<figur_models::Sessions>) -> Self {
+        Extract { models }
+    }
+}
+
+/// One garment found: where, what it probably is, and its alpha over the whole photo.
+struct Item {
+    region: &'static str,
+    category: String,
+    alpha: Plane,
+}
+
+/// A garment category named in the product's name or description, longest key first
+/// (so "t-shirt" wins over "shirt").
+pub fn named_category(text: &str) -> Option<&'static str> {
+    let text = text.to_lowercase();
+    let mut keys = garments::keys();
+    keys.sort_by_key(|k| std::cmp::Reverse(k.len()));
+    keys.into_iter().find(|k| text.contains(k))
+}
+
+fn model_err(e: figur_models::ModelError) -> JobError {
+    JobError::new(e.code(), e.to_string())
+}
+
+/// The cutout: the photo's own edge colours (old background solved away), tight-cropped.
+fn cutout(photo: &image::RgbImage, item: &Item) -> Option<RgbaImage> {
+    let (x0, y0, x1, y1) = crate::vision::composite::subject_box(&item.alpha)?;
+    let margin = ((x1 - x0).max(y1 - y0) / 50).max(2);
+    let (x0, y0) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
+    let (x1, y1) = ((x1 + margin).min(item.alpha.width), (y1 + margin).min(item.alpha.height));
+    let radius = (photo.width().max(photo.height()) as usize / 60).clamp(4, 48);
+    let colours = foreground::estimate(photo, &item.alpha, radius);
+    Some(RgbaImage::from_fn((x1 - x0) as u32, (y1 - y0) as u32, |x, y| {
+        let k = (y as usize + y0) * item.alpha.width + x as usize + x0;
+        let c = colours[k].map(|v| (linear_to_srgb(v) * 255.0).round() as u8);
+        image::Rgba([c[0], c[1], c[2], (item.alpha.data[k] * 255.0).round() as u8])
+    }))
+}
+
+impl Workflow for Extract {
+    fn operation(&self) -> Operation {
+        Operation::Extract
+    }
+
+    fn stages(&self) -> &'static [&'static str] {
+        &["decode", "matte", "pose", "regions", "cutouts"]
+    }
+
+    fn run(&self, ctx: &mut JobContext, request: &WorkflowRequest) -> Result<Output, JobError> {
+        let WorkflowRequest::Extract(r) = request else {
+            return Err(JobError::internal("extract got another request"));
+        };
+        let context = r.extraction_context.clone().unwrap_or_default();
+        let max_items = context.max_items.unwrap_or(4).clamp(1, 10) as usize;
+        let hint =
+            format!("{} {}", context.product_name.unwrap_or_default(), context.product_description.unwrap_or_default());
+        let named = named_category(&hint);
+
+        ctx.stage("decode", "reading the photo")?;
+        let photo = working_copy(decode::decode(&ctx.read_store(&r.trial_image)?)?);
+        let (w, h) = (photo.width() as usize, photo.height() as usize);
+
+        let matte_model = self.models.get(MATTE_MODEL).map_err(model_err)?;
+        ctx.stage_with(
+            "matte",
+            format!("looking for a person ({MATTE_MODEL} on {})", matte_model.provider.name()),
+            Vec::new(),
+            json!({ "model": MATTE_MODEL, "provider": matte_model.provider.name() }),
+        )?;
+        let seg = segment(&photo, &ModelSegmenter(matte_model.clone()))?;
+        let mut check = || ctx.checkpoint();
+        let matte = refine(&photo, &seg, &mut check)?;
+        let on_model = matte.coverage >= PERSON_SHARE;
+
+        let mut found: Vec<Item> = Vec::new();
+        let mut provenance =
+            vec![json!({ "id": MATTE_MODEL, "sha256": matte_model.sha256, "provider": matte_model.provider.name() })];
+        if on_model {
+            let pose_model = self.models.get(POSE_MODEL).map_err(model_err)?;
+            let people = if matte.people > 1 {
+                format!("{} people found; the largest is used. ", matte.people)
+            } else {
+                String::new()
+            };
+            ctx.stage_with(
+                "pose",
+                format!("{people}finding the body's landmarks ({POSE_MODEL} on {})", pose_model.provider.name()),
+                Vec::new(),
+                json!({ "model": POSE_MODEL, "provider": pose_model.provider.name(), "people": matte.people }),
+            )?;
+            provenance
+                .push(json!({ "id": POSE_MODEL, "sha256": pose_model.sha256, "provider": pose_model.provider.name() }));
+            let crop = pose::crop_from_matte(&matte.alpha)
+                .ok_or_else(|| JobError::new("NO_SUBJECT_FOUND", "the matte is empty"))?;
+            let outputs = pose_model
+                .run_f32(vec![(
+                    "input_1".into(),
+                    vec![1, pose::CROP_SIDE, pose::CROP_SIDE, 3],
+                    pose::crop_input(&photo, crop),
+                )])
+                .map_err(model_err)?;
+            let landmarks = pose::decode(&outputs[0].2, crop)?;
+            let full_body = matches!(named, Some("dress" | "jumpsuit"));
+            for (region, top, bottom) in bands(&landmarks, h as f32, full_body) {
+                let category = match (named, region) {
+                    (Some(n), _) if garments::by_key(n).is_some_and(|c| region_fits(region, c.region)) => n.to_string(),
+                    _ => region.category_guess().to_string(),
+                };
+                found.push(Item {
+                    region: region.name(),
+                    category,
+                    alpha: cut(&matte.alpha, top, bottom, 0.02 * h as f32),
+                });
+            }
+            if found.is_empty() {
+                // The body's landmarks are not visible enough to split it: the whole outfit is one item.
+                found.push(Item {
+                    region: "outfit",
+                    category: named.unwrap_or("outfit").into(),
+                    alpha: matte.alpha.clone(),
+                });
+            }
+        } else {
+            ctx.stage("pose", "nobody in the photo: treating it as a product shot")?;
+            let alpha = product::matte(&photo).ok_or_else(|| {
+                JobError::new(
+                    "NO_SUBJECT_FOUND",
+                    "no person, and no product on a plain background, was found in the photo",
+                )
+            })?;
+            for (i, item) in product::items(&alpha, ITEM_SHARE).into_iter().enumerate() {
+                let category = if i == 0 { named.unwrap_or("unknown").to_string() } else { "unknown".to_string() };
+                found.push(Item { region: "product", category, alpha: item.alpha });
+            }
+        }
+        found.retain(|item| item.alpha.data.iter().filter(|a| **a > 0.5).count() as f32 >= ITEM_SHARE * (w * h) as f32);
+        found.truncate(max_items);
+        if found.is_empty() {
+            return Err(JobError::new("NO_SUBJECT_FOUND", "no garment large enough to extract was found in the photo"));
+        }
+        let names: Vec<String> = found.iter().map(|i| format!("{} ({})", i.region, i.category)).collect();
+        ctx.stage("regions", format!("{} item(s): {}", found.len(), names.join(", ")))?;
+
+        ctx.stage("cutouts", "cutting out each item")?;
+        let mut finals = Vec::new();
+        let mut listed = Vec::new();
+        for item in &found {
+            ctx.checkpoint()?;
+            let Some(image) = cutout(&photo, item) else { continue };
+            let label = format!("{} · {} (guess)", item.region, item.category);
+            finals.push(ctx.save_png(
+                &DynamicImage::ImageRgba8(image),
+                "garment_cutout",
+                ArtifactRole::Final,
+                label,
+            )?);
+            listed.push(json!({ "region": item.region, "category_guess": item.category }));
+        }
+        let category = found.first().map(|i| i.category.clone()).filter(|c| garments::by_key(c).is_some());
+        let mut extra = serde_json::Map::new();
+        extra.insert("items".into(), json!(listed));
+        extra.insert("on_model".into(), json!(on_model));
+        extra.insert("provenance".into(), json!({ "models": provenance }));
+        Ok(Output { finals, filing: Filing::Render { origin: RenderOrigin::Edit, category }, extra })
+    }
+}
+
+/// Whether a named category belongs in a region (a named "jeans" labels the lower region, not the upper).
+fn region_fits(region: Region, category: garments::Region) -> bool {
+    use garments::Region as G;
+    matches!(
+        (region, category),
+        (Region::Upper, G::Upper | G::Outer)
+            | (Region::Lower, G::Lower)
+            | (Region::Full, G::Full)
+            | (Region::Feet, G::Feet)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_product_name_names_the_category_longest_first() {
+        assert_eq!(named_category("Organic cotton T-shirt, boxy"), Some("t-shirt"));
+        assert_eq!(named_category("Slim selvedge JEANS"), Some("jeans"));
+        assert_eq!(named_category("Silk slip dress"), Some("dress"));
+        assert_eq!(named_category("Look 12"), None);
+        assert!(region_fits(Region::Lower, garments::by_key("jeans").unwrap().region));
+        assert!(!region_fits(Region::Upper, garments::by_key("jeans").unwrap().region));
+    }
+}
