@@ -97,7 +97,7 @@ pub fn items(alpha: &Plane, min_share: f32) -> Vec<Item> {
             found.push(Item { bbox: (x0, y0, x1, y1), pixels: n, alpha: own });
         }
     }
-    found.sort_by(|a, b| b.pixels.cmp(&a.pixels));
+    found.sort_by_key(|item| std::cmp::Reverse(item.pixels));
     found
 }
 
