@@ -43,6 +43,14 @@ pub enum Command {
         #[arg(long)]
         providers: Option<String>,
     },
+    /// Render every workflow on real photos into one PNG to look at.
+    ContactSheet {
+        /// Where to write the sheet.
+        #[arg(long, default_value = "contact-sheet.png")]
+        out: PathBuf,
+        /// Photos to use [default: the astronaut sample photo].
+        photos: Vec<PathBuf>,
+    },
     /// Print the OpenAPI 3.1 document.
     Openapi {
         /// Write it to this file instead of standard output.

@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod contact_sheet;
 mod models;
 
 use clap::Parser;

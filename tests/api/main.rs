@@ -2,6 +2,7 @@
 //! folder, driven with a plain HTTP client. No part of the studio is mocked.
 
 mod bad_input;
+mod contact_sheet;
 mod disk_full;
 mod extract;
 mod lifecycle;

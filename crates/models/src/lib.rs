@@ -12,6 +12,7 @@ pub mod fetch;
 pub mod golden;
 pub mod manifest;
 pub mod runtime;
+pub mod samples;
 pub mod session;
 pub mod state;
 

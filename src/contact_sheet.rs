@@ -1,0 +1,133 @@
+//! `figur contact-sheet`: every workflow this build runs, on real photos, tiled into one PNG for
+//! a person to look at — one row per photo: the photo, two background swaps, its extracted
+//! cutouts (on a checkerboard, so transparency shows); then a row of generated backdrops.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use figur_engine::domain::operation::Operation;
+use figur_engine::{Caller, Engine, EngineConfig, Mode};
+use image::{imageops, Rgba, RgbaImage};
+use serde_json::{json, Value};
+
+const TILE: u32 = 360;
+const GAP: u32 = 12;
+
+async fn run(engine: &Arc<Engine>, op: Operation, body: Value) -> Result<Vec<(String, RgbaImage)>> {
+    let owner = Caller::owner(Mode::Live);
+    let accepted = engine.dispatch(&owner, op, body, &figur_engine::ids::new_id(), None).await?;
+    let mut since = 0;
+    loop {
+        let page = engine.job_events(Mode::Live, &accepted.job_id, since, Some(Duration::from_secs(30))).await?;
+        for event in &page.events {
+            since = event.seq;
+            if event.event_type.is_terminal() {
+                if event.event_type != figur_engine::domain::job::EventType::Succeeded {
+                    eprintln!("  {} failed: {}", op.name(), event.message);
+                    return Ok(Vec::new());
+                }
+                let mut images = Vec::new();
+                for a in &event.artifacts {
+                    let path =
+                        a.image_url.split("/v1/artifacts/live/").nth(1).and_then(|k| k.split('?').next()).unwrap_or("");
+                    let file = engine.data_dir().join("live/store").join(path);
+                    images.push((
+                        a.label.clone(),
+                        image::open(&file).with_context(|| file.display().to_string())?.to_rgba8(),
+                    ));
+                }
+                return Ok(images);
+            }
+        }
+    }
+}
+
+fn tile(img: &RgbaImage) -> RgbaImage {
+    let scale = TILE as f32 / img.height().max(1) as f32;
+    let w = ((img.width() as f32 * scale).round() as u32).clamp(1, TILE * 2);
+    let scaled = imageops::resize(img, w, TILE, imageops::FilterType::Triangle);
+    let mut out = RgbaImage::from_fn(w, TILE, |x, y| {
+        if (x / 12 + y / 12) % 2 == 0 {
+            Rgba([235, 235, 235, 255])
+        } else {
+            Rgba([205, 205, 205, 255])
+        }
+    });
+    imageops::overlay(&mut out, &scaled, 0, 0);
+    out
+}
+
+pub async fn contact_sheet(out: PathBuf, photos: Vec<PathBuf>) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut config = EngineConfig::new(dir.path());
+    config.concurrency = 2;
+    let engine = Engine::open(config)?;
+    engine.start().await?;
+    engine.set_public_base("");
+    let cache = figur_models::Cache::new(figur_engine::engine::default_cache_dir().context("no cache folder")?);
+    let photos = if photos.is_empty() { vec![figur_models::samples::astronaut(&cache)?] } else { photos };
+    let owner = Caller::owner(Mode::Live);
+
+    let mut rows: Vec<Vec<RgbaImage>> = Vec::new();
+    for photo in &photos {
+        eprintln!("{}:", photo.display());
+        let bytes = std::fs::read(photo).with_context(|| photo.display().to_string())?;
+        let name = photo.file_name().and_then(|n| n.to_str()).unwrap_or("photo");
+        let upload = engine.upload(&owner, name, bytes).await?;
+        let mut row = vec![tile(&image::open(photo)?.to_rgba8())];
+        let source = json!(upload.upload_key);
+        let jobs = [
+            (
+                Operation::BackgroundSwapWithSpec,
+                json!({"source_image_s3_key": source, "output_preset": "lookbook", "scene_type": "studio_sweep", "mood": "soft", "dominant_colors": ["sky"]}),
+            ),
+            (
+                Operation::BackgroundSwapWithImage,
+                json!({"source_image_s3_key": source, "output_preset": "original", "background_image_public_id": "01JBG0BACKGR0VND0000000005"}),
+            ),
+            (Operation::Extract, json!({"trial_image": source, "extraction_context": {"max_items": 4}})),
+        ];
+        for (op, body) in jobs {
+            for (label, img) in run(&engine, op, body).await? {
+                eprintln!("  {}: {label}", op.name());
+                row.push(tile(&img));
+            }
+        }
+        rows.push(row);
+    }
+    let mut backdrops = Vec::new();
+    for (scene, mood, colour) in [
+        ("studio_sweep", "bright", "ivory"),
+        ("gradient", "soft", "sage"),
+        ("paper", "dramatic", "charcoal"),
+        ("concrete", "cool", "stone"),
+        ("linen", "warm", "sand"),
+    ] {
+        let body = json!({"scene_type": scene, "mood": mood, "dominant_colors": [colour], "resolution": "0.5K", "aspect_ratio": "3:4", "seed": 1});
+        for (_, img) in run(&engine, Operation::BackgroundGenerator, body).await? {
+            backdrops.push(tile(&img));
+        }
+    }
+    eprintln!("background-generator: {} backdrops", backdrops.len());
+    rows.push(backdrops);
+    if rows.iter().all(|r| r.len() <= 1) {
+        bail!("no workflow produced an image; is `figur models fetch` done?");
+    }
+
+    let width = rows.iter().map(|r| r.iter().map(|t| t.width() + GAP).sum::<u32>() + GAP).max().unwrap_or(0);
+    let height = rows.len() as u32 * (TILE + GAP) + GAP;
+    let mut sheet = RgbaImage::from_pixel(width, height, Rgba([255, 255, 255, 255]));
+    for (r, row) in rows.iter().enumerate() {
+        let mut x = GAP;
+        for t in row {
+            imageops::overlay(&mut sheet, t, x as i64, (GAP + r as u32 * (TILE + GAP)) as i64);
+            x += t.width() + GAP;
+        }
+    }
+    sheet.save(&out).with_context(|| out.display().to_string())?;
+    engine.shutdown(Duration::from_secs(5)).await;
+    println!("{}", out.display());
+    Ok(())
+}
