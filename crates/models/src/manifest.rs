@@ -9,6 +9,7 @@ const MODEL_MANIFESTS: &[(&str, &str)] = &[
     ("person-matte", include_str!("../../../models/person-matte.toml")),
     ("pose-landmarks", include_str!("../../../models/pose-landmarks.toml")),
     ("face-detector", include_str!("../../../models/face-detector.toml")),
+    ("isnet", include_str!("../../../models/isnet.toml")),
 ];
 const RUNTIME_MANIFEST: &str = include_str!("../../../models/runtime.toml");
 
@@ -36,13 +37,16 @@ pub struct Source {
     pub member: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum Conversion {
     /// The package ships ONNX.
     None,
     /// A TFLite model, converted with tf2onnx in the private venv (`models/convert/`).
     Tflite,
+    /// An ONNX file split into chunks named by their sha256 and listed, with byte offsets, in an
+    /// index JSON (`index`, inside the member folder) under `key`.
+    Chunks { index: String, key: String },
 }
 
 #[derive(Debug, Clone, Deserialize)]

