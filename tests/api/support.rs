@@ -13,6 +13,31 @@ use tempfile::TempDir;
 
 pub const FIGUR: &str = env!("CARGO_BIN_EXE_figur");
 
+/// A cache folder holding only the default model set (and the runtime, built-ins and sample
+/// photos), as symlinks into the real cache: opt-in models a developer installed (ISNet) never
+/// change what the tests see.
+fn default_set_cache() -> std::path::PathBuf {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let real = figur_engine::engine::default_cache_dir().expect("a cache folder");
+        let view = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("default-set-cache");
+        std::fs::create_dir_all(view.join("models")).unwrap();
+        let mut links: Vec<String> = ["runtime", "builtins", "test-photos"].map(String::from).to_vec();
+        links.extend(
+            figur_models::manifest::all().into_iter().filter(|m| m.default).map(|m| format!("models/{}", m.id)),
+        );
+        for link in links {
+            let (target, at) = (real.join(&link), view.join(&link));
+            std::fs::create_dir_all(&target).unwrap();
+            if std::fs::symlink_metadata(&at).is_err() {
+                std::os::unix::fs::symlink(&target, &at).unwrap();
+            }
+        }
+        view
+    })
+    .clone()
+}
+
 pub struct Server {
     child: Option<Child>,
     pub base: String,
@@ -53,6 +78,7 @@ impl Server {
             .arg(dir.path())
             .args(args)
             .env("FIGUR_LOG", "warn")
+            .env("FIGUR_CACHE_DIR", default_set_cache())
             .env_remove("FIGUR_FAILPOINTS")
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));

@@ -138,3 +138,72 @@ mod tests {
         assert!(matte(&busy).is_none());
     }
 }
+
+/// Side of ISNet's fixed square input.
+pub const ISNET_SIDE: usize = 1024;
+
+/// A learned foreground matte (ISNet): NCHW RGB (x − 128) / 256 at 1024² in, alpha 1024² out.
+pub trait ForegroundModel {
+    fn alpha(&self, nchw: &[f32]) -> Result<Vec<f32>, crate::error::JobError>;
+}
+
+/// The model's input: the photo stretched to 1024², channels first, (x − 128) / 256.
+pub fn isnet_input(img: &RgbImage) -> Vec<f32> {
+    let side = ISNET_SIDE as u32;
+    let small = image::imageops::resize(img, side, side, image::imageops::FilterType::Triangle);
+    let n = ISNET_SIDE * ISNET_SIDE;
+    let mut out = vec![0f32; 3 * n];
+    for (k, p) in small.pixels().enumerate() {
+        for c in 0..3 {
+            out[c * n + k] = (p[c] as f32 - 128.0) / 256.0;
+        }
+    }
+    out
+}
+
+/// The learned matte at the photo's size.
+pub fn learned_matte(img: &RgbImage, model: &dyn ForegroundModel) -> Result<Plane, crate::error::JobError> {
+    let alpha = model.alpha(&isnet_input(img))?;
+    if alpha.len() != ISNET_SIDE * ISNET_SIDE {
+        return Err(crate::error::JobError::internal(format!("the foreground model returned {} values", alpha.len())));
+    }
+    let low =
+        Plane { width: ISNET_SIDE, height: ISNET_SIDE, data: alpha.into_iter().map(|a| a.clamp(0.0, 1.0)).collect() };
+    Ok(super::matte::upsample(&low, img.width() as usize, img.height() as usize))
+}
+
+#[cfg(test)]
+mod learned_tests {
+    use super::*;
+
+    /// Sees a centred square covering the middle half of the frame.
+    struct Square;
+    impl ForegroundModel for Square {
+        fn alpha(&self, nchw: &[f32]) -> Result<Vec<f32>, crate::error::JobError> {
+            assert_eq!(nchw.len(), 3 * ISNET_SIDE * ISNET_SIDE);
+            Ok((0..ISNET_SIDE * ISNET_SIDE)
+                .map(|k| {
+                    let (x, y) = (k % ISNET_SIDE, k / ISNET_SIDE);
+                    let inside = (256..768).contains(&x) && (256..768).contains(&y);
+                    if inside {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                })
+                .collect())
+        }
+    }
+
+    #[test]
+    fn input_is_channels_first_and_centred_and_the_matte_maps_back() {
+        let img = RgbImage::from_pixel(300, 200, image::Rgb([255, 128, 0]));
+        let input = isnet_input(&img);
+        let n = ISNET_SIDE * ISNET_SIDE;
+        assert_eq!((input[0], input[n], input[2 * n]), (127.0 / 256.0, 0.0, -0.5));
+        let alpha = learned_matte(&img, &Square).unwrap();
+        assert_eq!((alpha.width, alpha.height), (300, 200));
+        assert_eq!(alpha.at(150, 100), 1.0);
+        assert_eq!(alpha.at(5, 5), 0.0);
+    }
+}
