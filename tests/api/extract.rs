@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{assert_timeline, astronaut, noisy_png, Server};
+use crate::support::{assert_timeline, astronaut, noisy_png, product_shot, Server};
 
 async fn extract(server: &Server, bytes: Vec<u8>, context: Value) -> (String, Vec<Value>) {
     let up = server.upload("photo.png", bytes).await;
@@ -23,26 +23,6 @@ async fn cutouts(events: &[Value]) -> Vec<(String, image::RgbaImage)> {
         let bytes = reqwest::get(a["image_url"].as_str().unwrap()).await.unwrap().bytes().await.unwrap();
         out.push((a["label"].as_str().unwrap().to_string(), image::load_from_memory(&bytes).unwrap().to_rgba8()));
     }
-    out
-}
-
-/// A flat product shot: a navy T-shirt shape and a mustard cap-like disc on off-white paper.
-fn product_shot() -> Vec<u8> {
-    let img = image::RgbImage::from_fn(600, 400, |x, y| {
-        let (xf, yf) = (x as f32, y as f32);
-        let body = (170.0..390.0).contains(&xf) && (90.0..360.0).contains(&yf);
-        let sleeves = (90.0..470.0).contains(&xf) && (90.0..170.0).contains(&yf);
-        let disc = (xf - 520.0).powi(2) + (yf - 300.0).powi(2) < 45.0f32.powi(2);
-        if body || sleeves {
-            image::Rgb([32, 52, 110])
-        } else if disc {
-            image::Rgb([210, 160, 40])
-        } else {
-            image::Rgb([240 + (x % 3) as u8, 238, 232 + (y % 3) as u8])
-        }
-    });
-    let mut out = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
     out
 }
 

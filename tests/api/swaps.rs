@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{assert_timeline, astronaut, noisy_png, Server};
+use crate::support::{assert_timeline, astronaut, noisy_png, product_shot, Server};
 
 async fn upload(server: &Server, name: &str, bytes: Vec<u8>) -> String {
     let r = server.upload(name, bytes).await;
@@ -135,4 +135,28 @@ async fn tiny_and_huge_photos_end_cleanly() {
         let key = upload(&server, name, bytes).await;
         expect_failure(&server, &key, "ecommerce_square", "NO_SUBJECT_FOUND").await;
     }
+}
+
+#[tokio::test]
+async fn a_product_shot_gets_a_new_background_too() {
+    let server = Server::start().await;
+    let key = upload(&server, "shirt.png", product_shot()).await;
+    let (_, events) = run(
+        &server,
+        "background-swap-with-spec",
+        json!({"source_image_s3_key": key, "output_preset": "ecommerce_square", "scene_type": "studio_sweep", "mood": "bright"}),
+    )
+    .await;
+    let last = events.last().unwrap();
+    assert_eq!(last["event_type"], "succeeded", "{last}");
+    assert_eq!(last["extra"]["subject"], "product");
+    let mask = events.iter().flat_map(|e| e["artifacts"].as_array().unwrap()).find(|a| a["kind"] == "product_mask");
+    assert!(mask.is_some(), "the product matte is an intermediate artifact");
+    let out = image_at(last["artifacts"][0]["image_url"].as_str().unwrap()).await.to_rgb8();
+    assert_eq!(out.dimensions(), (2048, 2048));
+    // The navy shirt sits in the middle of the square, on the new (bright, ivory) sweep.
+    let centre = out.get_pixel(1024, 1024);
+    assert!(centre[2] > centre[0] + 30, "navy at the centre: {centre:?}");
+    let corner = out.get_pixel(20, 20);
+    assert!(corner[0] > 200 && corner[1] > 200, "bright backdrop in the corner: {corner:?}");
 }

@@ -19,6 +19,7 @@ use crate::render::{backdrop, color};
 use crate::vision::matte::{refine, segment, ModelSegmenter};
 use crate::vision::{composite, decode};
 use crate::workflow::background_generator::validate_spec;
+use crate::workflow::subject::{self, PERSON_SHARE};
 
 pub const MATTE_MODEL: &str = "person-matte";
 /// Working resolution cap: photos are matted and composited at most this long a side.
@@ -135,25 +136,41 @@ impl Workflow for BackgroundSwap {
         ctx.stage_with("refine", message, Vec::new(), json!({ "people": seg.people }))?;
         let mut check = || ctx.checkpoint();
         let matte = refine(&photo, &seg, &mut check)?;
-        if matte.coverage < MIN_COVERAGE {
-            return Err(JobError::new(
-                "NO_SUBJECT_FOUND",
-                "no person was found in the photo; nothing to put on a new background",
-            ));
+        // Not a person? A product shot: the product matte (learned if installed, else colour).
+        let mut alpha = matte.alpha;
+        let mut product = None;
+        if matte.coverage < PERSON_SHARE {
+            let learned = subject::learned_model(&self.models)?;
+            if let Some(found) = subject::product_alpha(&photo, &learned)? {
+                let share = found.data.iter().filter(|a| **a > 0.5).count() as f32 / found.data.len().max(1) as f32;
+                if share >= MIN_COVERAGE {
+                    product = Some(subject::describe(&learned));
+                    alpha = found;
+                }
+            }
+            if product.is_none() && matte.coverage < MIN_COVERAGE {
+                return Err(JobError::new(
+                    "NO_SUBJECT_FOUND",
+                    "no person, and no product on a plain background, was found in the photo",
+                ));
+            }
         }
-        let mask = ctx.save_png(
-            &DynamicImage::ImageLuma8(gray(&matte.alpha)),
-            "person_mask",
-            ArtifactRole::Intermediate,
-            "Person matte",
-        )?;
+        let (kind, label) =
+            if product.is_some() { ("product_mask", "Product matte") } else { ("person_mask", "Person matte") };
+        let mask = ctx.save_png(&DynamicImage::ImageLuma8(gray(&alpha)), kind, ArtifactRole::Intermediate, label)?;
+        let subject_kind = if product.is_some() { "product" } else { "person" };
 
         let target = composite::preset_size(s.preset, source_size);
         ctx.stage_with(
             "background",
-            format!("building the background at {}×{}", target.0, target.1),
+            format!(
+                "{}building the background at {}×{}",
+                product.as_ref().map(|how| format!("a product shot, {how}; ")).unwrap_or_default(),
+                target.0,
+                target.1
+            ),
             vec![mask],
-            json!({}),
+            json!({ "subject": subject_kind }),
         )?;
         let background = match s.backdrop {
             Backdrop::Catalog(id) => {
@@ -172,10 +189,10 @@ impl Workflow for BackgroundSwap {
         };
 
         ctx.stage("composite", "placing the subject: colour, shadow, edges")?;
-        let boxed = composite::subject_box(&matte.alpha)
-            .ok_or_else(|| JobError::new("NO_SUBJECT_FOUND", "the matte is empty"))?;
+        let boxed =
+            composite::subject_box(&alpha).ok_or_else(|| JobError::new("NO_SUBJECT_FOUND", "the matte is empty"))?;
         let placement = composite::place(boxed, source_size, target, s.preset == OutputPreset::Original);
-        let out = composite::composite(&photo, &matte.alpha, &background, placement, 0.35);
+        let out = composite::composite(&photo, &alpha, &background, placement, 0.35);
 
         ctx.stage("finish", "encoding")?;
         let label = format!(
@@ -185,6 +202,7 @@ impl Workflow for BackgroundSwap {
         let render = ctx.save_png(&DynamicImage::ImageRgb8(out), "render", ArtifactRole::Final, label)?;
         let mut extra = serde_json::Map::new();
         extra.insert("people".into(), json!(matte.people));
+        extra.insert("subject".into(), json!(subject_kind));
         extra.insert("standing".into(), json!(placement.standing));
         extra.insert(
             "provenance".into(),

@@ -11,6 +11,7 @@ use image::{DynamicImage, RgbaImage};
 use serde_json::json;
 
 use super::background_swap::{working_copy, MATTE_MODEL};
+use super::subject::{self, model_err, PERSON_SHARE};
 use super::{Filing, JobContext, Output, Workflow};
 use crate::domain::catalog::RenderOrigin;
 use crate::domain::garments;
@@ -25,10 +26,6 @@ use crate::vision::regions::{bands, cut, Region};
 use crate::vision::{decode, foreground, pose, product};
 
 pub const POSE_MODEL: &str = "pose-landmarks";
-/// The opt-in learned product matte, used when installed.
-pub const PRODUCT_MODEL: &str = "isnet";
-/// A person covering less than this share of the frame is not a model wearing the garments.
-const PERSON_SHARE: f32 = 0.05;
 /// Items smaller than this share of the frame are specks, not garments.
 const ITEM_SHARE: f32 = 0.01;
 
@@ -57,25 +54,6 @@ pub fn named_category(text: &str) -> Option<&'static str> {
     let mut keys = garments::keys();
     keys.sort_by_key(|k| std::cmp::Reverse(k.len()));
     keys.into_iter().find(|k| text.contains(k))
-}
-
-struct LearnedMatte(Arc<figur_models::Loaded>);
-
-impl product::ForegroundModel for LearnedMatte {
-    fn alpha(&self, nchw: &[f32]) -> Result<Vec<f32>, JobError> {
-        let side = product::ISNET_SIDE;
-        let outputs =
-            self.0.run_f32(vec![("input".into(), vec![1, 3, side, side], nchw.to_vec())]).map_err(model_err)?;
-        outputs
-            .into_iter()
-            .find(|(name, _, _)| name == "output")
-            .map(|(_, _, data)| data)
-            .ok_or_else(|| JobError::internal("the product matte model has no `output`"))
-    }
-}
-
-fn model_err(e: figur_models::ModelError) -> JobError {
-    JobError::new(e.code(), e.to_string())
 }
 
 /// The cutout: the photo's own edge colours (old background solved away), tight-cropped.
@@ -177,33 +155,23 @@ impl Workflow for Extract {
                 });
             }
         } else {
-            let alpha = match self.models.get(PRODUCT_MODEL) {
-                Ok(isnet) => {
-                    ctx.stage_with(
-                        "pose",
-                        format!(
-                            "nobody in the photo: a product shot, matted by {PRODUCT_MODEL} on {}",
-                            isnet.provider.name()
-                        ),
-                        Vec::new(),
-                        json!({ "model": PRODUCT_MODEL, "provider": isnet.provider.name() }),
-                    )?;
-                    provenance.push(
-                        json!({ "id": PRODUCT_MODEL, "sha256": isnet.sha256, "provider": isnet.provider.name() }),
-                    );
-                    product::learned_matte(&photo, &LearnedMatte(isnet))?
-                }
-                Err(figur_models::ModelError::Missing(_)) => {
-                    ctx.stage("pose", "nobody in the photo: a product shot, matted by its background colour")?;
-                    product::matte(&photo).ok_or_else(|| {
-                        JobError::new(
-                            "NO_SUBJECT_FOUND",
-                            "no person, and no product on a plain background, was found in the photo",
-                        )
-                    })?
-                }
-                Err(e) => return Err(model_err(e)),
-            };
+            let learned = subject::learned_model(&self.models)?;
+            ctx.stage_with(
+                "pose",
+                format!("nobody in the photo: a product shot, {}", subject::describe(&learned)),
+                Vec::new(),
+                json!({ "model": learned.as_ref().map(|_| subject::PRODUCT_MODEL) }),
+            )?;
+            if let Some(m) = &learned {
+                provenance
+                    .push(json!({ "id": subject::PRODUCT_MODEL, "sha256": m.sha256, "provider": m.provider.name() }));
+            }
+            let alpha = subject::product_alpha(&photo, &learned)?.ok_or_else(|| {
+                JobError::new(
+                    "NO_SUBJECT_FOUND",
+                    "no person, and no product on a plain background, was found in the photo",
+                )
+            })?;
             for (i, item) in product::items(&alpha, ITEM_SHARE).into_iter().enumerate() {
                 let category = if i == 0 { named.unwrap_or("unknown").to_string() } else { "unknown".to_string() };
                 found.push(Item { region: "product", category, alpha: item.alpha });
