@@ -67,6 +67,26 @@ mod tests {
     }
 
     #[test]
+    fn cmyk_jpegs_become_rgb() {
+        let rgb = decode(include_bytes!("../../fixtures/cmyk.jpg")).unwrap();
+        let (cyan, yellow) = (rgb.get_pixel(4, 8), rgb.get_pixel(28, 8));
+        assert!(cyan[0] < 80 && cyan[1] > 150 && cyan[2] > 150, "cyan: {cyan:?}");
+        assert!(yellow[0] > 150 && yellow[1] > 150 && yellow[2] < 80, "yellow: {yellow:?}");
+    }
+
+    #[test]
+    fn animated_images_give_their_first_frame() {
+        for bytes in
+            [&include_bytes!("../../fixtures/animated.png")[..], &include_bytes!("../../fixtures/animated.webp")[..]]
+        {
+            let rgb = decode(bytes).unwrap();
+            assert_eq!(rgb.dimensions(), (16, 16));
+            let p = rgb.get_pixel(8, 8);
+            assert!(p[0] > 200 && p[2] < 50, "the first (red) frame: {p:?}");
+        }
+    }
+
+    #[test]
     fn corrupt_and_foreign_bytes_are_input_errors() {
         let mut png = encode(DynamicImage::ImageRgb8(RgbImage::new(64, 64)), image::ImageFormat::Png);
         png.truncate(png.len() / 2);
