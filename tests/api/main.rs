@@ -5,6 +5,7 @@ mod bad_input;
 mod contact_sheet;
 mod disk_full;
 mod extract;
+mod face;
 mod lifecycle;
 mod models;
 mod openapi;

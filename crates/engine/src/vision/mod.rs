@@ -3,6 +3,7 @@
 
 pub mod composite;
 pub mod decode;
+pub mod face;
 pub mod foreground;
 pub mod guided;
 pub mod matte;
