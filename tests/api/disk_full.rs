@@ -32,16 +32,20 @@ impl Drop for Tmpfs {
     }
 }
 
-fn free_bytes(path: &Path) -> u64 {
-    let out = Command::new("df").args(["--output=avail", "-B1"]).arg(path).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).lines().nth(1).unwrap().trim().parse().unwrap()
-}
-
-/// Fills the filesystem until only about `leave` bytes are free.
+/// Fills the filesystem completely, then frees about `leave` bytes. Writing until the disk
+/// refuses (rather than measuring first) holds even if something else writes meanwhile.
 fn fill(path: &Path, leave: u64) -> PathBuf {
+    use std::io::Write;
     let filler = path.join("filler.bin");
-    let size = free_bytes(path).saturating_sub(leave);
-    std::fs::write(&filler, vec![0u8; size as usize]).unwrap();
+    let mut file = std::fs::File::create(&filler).unwrap();
+    let chunk = vec![0u8; 256 * 1024];
+    while let Ok(n) = file.write(&chunk) {
+        if n == 0 {
+            break;
+        }
+    }
+    let len = file.metadata().unwrap().len();
+    file.set_len(len.saturating_sub(leave)).unwrap();
     filler
 }
 
@@ -50,12 +54,15 @@ async fn a_full_disk_fails_jobs_cleanly_and_the_ledger_survives() {
     let disk = Tmpfs::mount("64m");
     let data = tempfile::tempdir_in(&disk.0).unwrap();
     let server = Server::start_in(Arc::new(data), &["--concurrency", "1"], &[]).await;
-    // Let the built-in catalog land first, so it does not compete for the space.
-    for _ in 0..300 {
-        if server.get("/v1/catalog/backgrounds").await.body.as_array().map(|a| a.len()) == Some(6) {
-            break;
+    // Let the built-in catalog land in both realms first, so it does not compete for the space.
+    let test_key = server.create_key(&["--test"]);
+    for key in [server.key.clone(), test_key] {
+        for _ in 0..300 {
+            if server.get_as("/v1/catalog/backgrounds", &key).await.body.as_array().map(|a| a.len()) == Some(6) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let before = server.balance().await;
     let filler = fill(&disk.0, 400 * 1024);
