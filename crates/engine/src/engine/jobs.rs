@@ -69,7 +69,8 @@ impl Engine {
         idempotency_key: Option<&str>,
     ) -> Result<DispatchAccepted, ApiError> {
         require(caller, Capability::JobsCreate)?;
-        let body_sha256 = hex::encode(Sha256::digest(body.to_string().as_bytes()));
+        // Only an idempotent dispatch needs the body's fingerprint.
+        let body_sha256 = idempotency_key.map(|_| hex::encode(Sha256::digest(body.to_string().as_bytes())));
         let request = WorkflowRequest::parse(op, body.clone())?;
         self.check_references(caller.mode, &request).await?;
         let workflow = self.workflows.get(&op).cloned().ok_or_else(|| {
@@ -102,9 +103,9 @@ impl Engine {
             .ledger
             .write(move |c| {
                 let now = now_unix_ms();
-                if let Some(idem) = &idem {
+                if let (Some(idem), Some(body_sha256)) = (&idem, &body_sha256) {
                     if let Some(prior) = idempotency::find(c, &key_id, idem, now)? {
-                        if prior.operation != op.name() || prior.body_sha256 != body_sha256 {
+                        if prior.operation != op.name() || &prior.body_sha256 != body_sha256 {
                             return Err(LedgerError::Rejected(ApiError::field(
                                 "header",
                                 "Idempotency-Key",
@@ -126,7 +127,7 @@ impl Engine {
                         api_key_id: Some(&key_id),
                     },
                 )?;
-                if let Some(idem) = &idem {
+                if let (Some(idem), Some(body_sha256)) = (&idem, body_sha256) {
                     let remembered = idempotency::Remembered {
                         operation: op.name().into(),
                         body_sha256,

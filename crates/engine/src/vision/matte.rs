@@ -175,20 +175,20 @@ pub fn refine(
     Ok(Matte { alpha, people: seg.people, coverage })
 }
 
-/// [`segment`] then [`refine`].
-pub fn person_matte(
-    img: &RgbImage,
-    model: &dyn Segmenter,
-    check: &mut dyn FnMut() -> Result<(), JobError>,
-) -> Result<Matte, JobError> {
-    let seg = segment(img, model)?;
-    check()?;
-    refine(img, &seg, check)
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// [`segment`] then [`refine`].
+    fn person_matte(
+        img: &RgbImage,
+        model: &dyn Segmenter,
+        check: &mut dyn FnMut() -> Result<(), JobError>,
+    ) -> Result<Matte, JobError> {
+        let seg = segment(img, model)?;
+        check()?;
+        refine(img, &seg, check)
+    }
 
     /// A fake model that "sees" people as given discs (centre x, centre y, radius, in 0..1).
     pub struct Discs(pub Vec<(f32, f32, f32)>);
