@@ -1,7 +1,7 @@
 //! Vision benchmark — `cargo bench --bench vision` (after `figur models fetch`).
 //!
 //! In one run, on the same photo (scikit-image's `astronaut`, 512²) and the same model
-//! (`person-matte` on the CPU provider):
+//! (`person-matte` on the CPU provider, or `FIGUR_PROVIDERS`):
 //! 1. bare ONNX Runtime inference from Rust;
 //! 2. the engine's background swap end to end (decode → matte → refine → composite with edge
 //!    foreground solve and colour balance → PNG encode), its model time measured inside, so
@@ -58,7 +58,7 @@ fn main() {
     let cache = figur_models::Cache::new(&cache_dir);
     let sessions = figur_models::Sessions::new(
         cache.clone(),
-        figur_models::Providers::parse("cpu").unwrap(),
+        figur_models::Providers::parse(&std::env::var("FIGUR_PROVIDERS").unwrap_or_else(|_| "cpu".into())).unwrap(),
         Duration::from_secs(600),
     );
     let loaded = sessions.get("person-matte").expect("run `figur models fetch` first");
@@ -72,7 +72,8 @@ fn main() {
     std::fs::write(&photo_path, &photo).unwrap();
     background.save(&bg_path).unwrap();
     println!(
-        "vision benchmark — person-matte on cpu, photo 512×512 (astronaut), {} cores",
+        "vision benchmark — person-matte on {}, photo 512×512 (astronaut), {} cores",
+        loaded.provider.name(),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     );
 

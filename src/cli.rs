@@ -43,12 +43,14 @@ pub enum Command {
         #[arg(long)]
         providers: Option<String>,
     },
+    /// Fetch the sample photos (tests, benchmarks, contact sheet) and print where they are.
+    Samples,
     /// Render every workflow on real photos into one PNG to look at.
     ContactSheet {
         /// Where to write the sheet.
         #[arg(long, default_value = "contact-sheet.png")]
         out: PathBuf,
-        /// Photos to use [default: the astronaut sample photo].
+        /// Photos to use [default: the sample photos, see `figur samples`].
         photos: Vec<PathBuf>,
     },
     /// Print the OpenAPI 3.1 document.
@@ -166,6 +168,9 @@ pub enum ModelsCommand {
         /// Accept the licence of an opt-in model (shown when it is needed).
         #[arg(long)]
         accept_license: bool,
+        /// Also fetch ONNX Runtime's GPU build (CUDA provider; 255 MB download).
+        #[arg(long)]
+        gpu: bool,
     },
     /// Re-hash each installed model and run it against its golden output.
     Verify {

@@ -55,6 +55,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Credits(cmd) => credits(open_tool(dir)?, cmd).await,
         Command::Models(cmd) => tokio::task::spawn_blocking(move || crate::models::run(cmd)).await?,
         Command::Doctor { providers } => tokio::task::spawn_blocking(move || crate::models::doctor(providers)).await?,
+        Command::Samples => tokio::task::spawn_blocking(crate::models::samples).await?,
         Command::ContactSheet { out, photos } => crate::contact_sheet::contact_sheet(out, photos).await,
         Command::Openapi { out } => {
             let doc = figur_http::openapi::document();

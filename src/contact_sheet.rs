@@ -67,7 +67,14 @@ pub async fn contact_sheet(out: PathBuf, photos: Vec<PathBuf>) -> Result<()> {
     engine.start().await?;
     engine.set_public_base("");
     let cache = figur_models::Cache::new(figur_engine::engine::default_cache_dir().context("no cache folder")?);
-    let photos = if photos.is_empty() { vec![figur_models::samples::astronaut(&cache)?] } else { photos };
+    let photos = if photos.is_empty() {
+        figur_models::samples::SAMPLES
+            .iter()
+            .map(|s| figur_models::samples::get(&cache, s.name))
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        photos
+    };
     let owner = Caller::owner(Mode::Live);
 
     let mut rows: Vec<Vec<RgbaImage>> = Vec::new();

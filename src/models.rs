@@ -39,23 +39,23 @@ pub fn run(cmd: ModelsCommand) -> Result<()> {
     let cache = cache()?;
     match cmd {
         ModelsCommand::List => {
-            let rt = if runtime::is_installed(&cache) { "installed" } else { "missing" };
-            println!(
-                "{:<16} {:<10} {:<12} {}",
-                "onnxruntime",
-                rt,
-                manifest::runtime().licence,
-                manifest::runtime().version
-            );
+            for (rt, set) in [(manifest::runtime(), "default"), (manifest::runtime_gpu(), "opt-in: --gpu")] {
+                let state = if runtime::is_installed(&cache, &rt) { "installed" } else { "missing" };
+                println!("{:<16} {:<10} {:<12} ONNX Runtime {} ({set})", rt.name, state, rt.licence, rt.version);
+            }
             for m in manifest::all() {
                 let state = integrity_word(&state::integrity(&cache, &m));
                 let set = if m.default { "default" } else { "opt-in" };
                 println!("{:<16} {:<10} {:<12} {} ({set}; {})", m.id, state, m.licence, m.name, m.purpose);
             }
         }
-        ModelsCommand::Fetch { ids, accept_license } => {
+        ModelsCommand::Fetch { ids, accept_license, gpu } => {
             eprintln!("ONNX Runtime:");
-            runtime::fetch(&cache, &mut log)?;
+            runtime::fetch(&cache, &manifest::runtime(), &mut log)?;
+            if gpu {
+                eprintln!("ONNX Runtime, GPU build:");
+                runtime::fetch(&cache, &manifest::runtime_gpu(), &mut log)?;
+            }
             for m in selected(&ids, true)? {
                 if let Some(notice) = &m.licence_notice {
                     if !accept_license {
@@ -124,11 +124,12 @@ pub fn doctor(providers: Option<String>) -> Result<()> {
     }
     .map_err(anyhow::Error::msg)?;
     println!("cache:        {}", cache.root().display());
-    match runtime::init(&cache) {
+    let gpu_wanted = providers.order.contains(&figur_models::session::Provider::Cuda);
+    match runtime::init(&cache, gpu_wanted) {
         Ok(_) => println!(
             "onnxruntime:  {} loaded from {}",
             manifest::runtime().version,
-            runtime::library_path(&cache).display()
+            runtime::chosen_library(&cache, gpu_wanted).display()
         ),
         Err(e) => println!("onnxruntime:  NOT LOADED: {e}"),
     }
@@ -146,6 +147,16 @@ pub fn doctor(providers: Option<String>) -> Result<()> {
             (other, _) => integrity_word(other).to_string(),
         };
         println!("model:        {:<16} {detail}", m.id);
+    }
+    Ok(())
+}
+
+/// `figur samples`: fetches every sample photo and says what and whence each is.
+pub fn samples() -> Result<()> {
+    let cache = cache()?;
+    for sample in figur_models::samples::SAMPLES {
+        let path = figur_models::samples::get(&cache, sample.name)?;
+        println!("{}\n    {}\n    {}\n    {}", sample.name, sample.shows, sample.origin, path.display());
     }
     Ok(())
 }

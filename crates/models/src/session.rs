@@ -81,7 +81,7 @@ impl std::fmt::Debug for Loaded {
 
 /// Opens a session on the first provider in `providers` that loads.
 pub fn open(cache: &Cache, id: &str, providers: &Providers) -> Result<Loaded, ModelError> {
-    let env = runtime::init(cache)?;
+    let env = runtime::init(cache, providers.order.contains(&Provider::Cuda))?;
     let manifest = manifest::find(id).ok_or_else(|| ModelError::Unknown(id.to_string()))?;
     let installed = state::installed(cache, &manifest).ok_or_else(|| ModelError::Missing(id.to_string()))?;
     let path = cache.model_file(id);

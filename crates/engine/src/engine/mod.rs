@@ -18,6 +18,7 @@ pub use jobs::JobFilter;
 pub use library::RenderFilter;
 
 use crate::auth::Mode;
+use crate::budget::MemoryBudget;
 use crate::domain::operation::Operation;
 use crate::failpoints::FailPoints;
 use crate::ledger::{credits, LedgerError};
@@ -40,6 +41,8 @@ pub struct EngineConfig {
     /// Lifetime of signed artifact URLs.
     pub url_ttl: Duration,
     pub failpoints: Arc<FailPoints>,
+    /// Working memory heavy stages share (`FIGUR_MEMORY_BUDGET_MB`).
+    pub memory: Arc<MemoryBudget>,
     pub workflows: Vec<Arc<dyn Workflow>>,
     /// Derived files kept across data folders (rendered built-ins); `None`: no cache.
     pub cache_dir: Option<PathBuf>,
@@ -75,6 +78,7 @@ impl EngineConfig {
             prices: BTreeMap::new(),
             url_ttl: Duration::from_secs(3600),
             failpoints: Arc::new(FailPoints::default()),
+            memory: MemoryBudget::from_env(),
             workflows: workflow::builtin(models),
             cache_dir,
         }
@@ -124,8 +128,8 @@ impl Engine {
         let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
         let freed = Arc::new(tokio::sync::Notify::new());
         let scheduler = |realm: &Arc<Realm>| {
-            let failpoints = config.failpoints.clone();
-            Arc::new(Scheduler::new(realm.clone(), workflows.clone(), permits.clone(), freed.clone(), failpoints))
+            let shared = (config.failpoints.clone(), config.memory.clone());
+            Arc::new(Scheduler::new(realm.clone(), workflows.clone(), permits.clone(), freed.clone(), shared))
         };
         let schedulers = [scheduler(&live), scheduler(&test)];
         Ok(Arc::new(Engine {

@@ -133,14 +133,38 @@ pub fn segment(img: &RgbImage, model: &dyn Segmenter) -> Result<Segmentation, Jo
     let min_size = MODEL_SIDE * MODEL_SIDE / 200;
     let people = sizes.iter().skip(1).filter(|s| **s >= min_size).count();
     if let Some((largest, _)) = sizes.iter().enumerate().skip(1).max_by_key(|(_, s)| **s) {
-        // Soft edges of the kept person stay; confident pixels of other people are dropped.
-        for (k, label) in labels.iter().enumerate() {
-            if *label != 0 && *label as usize != largest {
+        // The kept person's soft edge (hair, motion blur) stays: everything farther than a few
+        // pixels from its confident region goes, other people and their soft edges with them.
+        let kept: Vec<bool> = labels.iter().map(|l| *l as usize == largest).collect();
+        let near = dilate(&kept, MODEL_SIDE, MODEL_SIDE, KEEP_RADIUS);
+        for (k, near) in near.iter().enumerate() {
+            if !near {
                 low.data[k] = 0.0;
             }
         }
     }
     Ok(Segmentation { low, people })
+}
+
+/// How far (model pixels at 256²) the kept person's soft edge may reach past its confident region.
+const KEEP_RADIUS: usize = 6;
+
+/// `mask` grown by `r` pixels (square neighbourhood): a separable running maximum.
+fn dilate(mask: &[bool], w: usize, h: usize, r: usize) -> Vec<bool> {
+    let mut rows = vec![false; w * h];
+    for y in 0..h {
+        let row = &mask[y * w..(y + 1) * w];
+        for x in 0..w {
+            rows[y * w + x] = row[x.saturating_sub(r)..(x + r + 1).min(w)].iter().any(|v| *v);
+        }
+    }
+    let mut out = vec![false; w * h];
+    for x in 0..w {
+        for y in 0..h {
+            out[y * w + x] = (y.saturating_sub(r)..(y + r + 1).min(h)).any(|yy| rows[yy * w + x]);
+        }
+    }
+    out
 }
 
 /// Upsamples the segmentation to the photo's size and refines its edge with the guided filter.
@@ -232,6 +256,36 @@ pub(crate) mod tests {
         assert!(matte.alpha.at(30, 20) < 0.1, "the small one goes");
         assert!(matte.coverage > 0.1 && matte.coverage < 0.4);
         assert_eq!((matte.alpha.width, matte.alpha.height), (300, 200));
+    }
+
+    /// Person probability 1 inside the first disc, 0.4 (a blurred second person) in the second.
+    struct SoftSecond;
+    impl Segmenter for SoftSecond {
+        fn person_probability(&self, _: &[f32]) -> Result<Vec<f32>, JobError> {
+            Ok((0..MODEL_SIDE * MODEL_SIDE)
+                .map(|k| {
+                    let (x, y) = ((k % MODEL_SIDE) as f32, (k / MODEL_SIDE) as f32);
+                    if (x - 180.0).hypot(y - 128.0) < 50.0 {
+                        1.0
+                    } else if (x - 40.0).hypot(y - 128.0) < 30.0 {
+                        0.4
+                    } else {
+                        0.0
+                    }
+                })
+                .collect())
+        }
+    }
+
+    #[test]
+    fn the_soft_edge_of_another_person_goes_too() {
+        let seg = segment(&photo(256, 256), &SoftSecond).unwrap();
+        assert_eq!(seg.low.at(180, 128), 1.0);
+        assert_eq!(seg.low.at(40, 128), 0.0, "a faint second person is not part of the subject");
+        assert_eq!(
+            dilate(&[false, false, true, false, false, false], 6, 1, 1),
+            [false, true, true, true, false, false]
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use image::{DynamicImage, GrayImage, RgbImage};
 use serde_json::json;
 
 use super::{Filing, JobContext, Output, Workflow};
+use crate::budget::VISION_BYTES_PER_PIXEL;
 use crate::domain::catalog::RenderOrigin;
 use crate::domain::job::ArtifactRole;
 use crate::domain::operation::Operation;
@@ -119,6 +120,9 @@ impl Workflow for BackgroundSwap {
         };
         let photo = working_copy(decode::decode(&ctx.read_store(&key)?)?);
         let source_size = photo.dimensions();
+        let target = composite::preset_size(s.preset, source_size);
+        let pixels = source_size.0 as u64 * source_size.1 as u64;
+        let _memory = ctx.reserve_memory(pixels * VISION_BYTES_PER_PIXEL + target.0 as u64 * target.1 as u64 * 16)?;
 
         let model = self.models.get(MATTE_MODEL).map_err(|e| JobError::new(e.code(), e.to_string()))?;
         ctx.stage_with(
@@ -160,7 +164,6 @@ impl Workflow for BackgroundSwap {
         let mask = ctx.save_png(&DynamicImage::ImageLuma8(gray(&alpha)), kind, ArtifactRole::Intermediate, label)?;
         let subject_kind = if product.is_some() { "product" } else { "person" };
 
-        let target = composite::preset_size(s.preset, source_size);
         ctx.stage_with(
             "background",
             format!(

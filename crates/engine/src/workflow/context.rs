@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::budget::{MemoryBudget, Reservation};
 use crate::domain::job::{ArtifactMeta, ArtifactRole, StoredArtifact};
 use crate::error::JobError;
 use crate::failpoints::FailPoints;
@@ -48,6 +49,7 @@ pub struct JobContext {
     realm: Arc<Realm>,
     control: Arc<JobControl>,
     failpoints: Arc<FailPoints>,
+    memory: Arc<MemoryBudget>,
     stages: &'static [&'static str],
     current: Option<(String, Instant)>,
     timings: serde_json::Map<String, Value>,
@@ -61,6 +63,7 @@ impl JobContext {
         realm: Arc<Realm>,
         control: Arc<JobControl>,
         failpoints: Arc<FailPoints>,
+        memory: Arc<MemoryBudget>,
         stages: &'static [&'static str],
     ) -> Self {
         let digest = Sha256::digest(job_id.as_bytes());
@@ -71,6 +74,7 @@ impl JobContext {
             realm,
             control,
             failpoints,
+            memory,
             stages,
             current: None,
             timings: serde_json::Map::new(),
@@ -86,6 +90,28 @@ impl JobContext {
     /// A seed derived from the job id: stable across crash recovery, distinct per job.
     pub fn default_seed(&self) -> u64 {
         self.seed_hint
+    }
+
+    /// Reserves working memory for a heavy stage from the budget all running jobs share, waiting
+    /// (cancellably) while other jobs hold it. Keep the reservation alive for the stage.
+    pub fn reserve_memory(&mut self, bytes: u64) -> Result<Reservation, JobError> {
+        let started = Instant::now();
+        let mut logged = false;
+        loop {
+            self.checkpoint()?;
+            if let Some(held) = self.memory.reserve(bytes, LEDGER_CANCEL_POLL) {
+                if logged {
+                    let waited = started.elapsed().as_millis() as u64;
+                    self.timings.insert("memory_wait_ms".into(), json!(waited));
+                }
+                return Ok(held);
+            }
+            if !logged {
+                logged = true;
+                tracing::info!(job = %self.job_id, need_mib = bytes >> 20, in_use_mib = self.memory.in_use() >> 20,
+                    budget_mib = self.memory.capacity() >> 20, "waiting for memory other jobs hold");
+            }
+        }
     }
 
     /// Stops here if the job was cancelled or the studio is shutting down. Cheap: call it often.

@@ -11,8 +11,10 @@ use image::{DynamicImage, RgbaImage};
 use serde_json::json;
 
 use super::background_swap::{working_copy, MATTE_MODEL};
+use super::person::{self, POSE_MODEL};
 use super::subject::{self, model_err, PERSON_SHARE};
 use super::{Filing, JobContext, Output, Workflow};
+use crate::budget::VISION_BYTES_PER_PIXEL;
 use crate::domain::catalog::RenderOrigin;
 use crate::domain::garments;
 use crate::domain::job::ArtifactRole;
@@ -23,9 +25,8 @@ use crate::render::color::linear_to_srgb;
 use crate::vision::guided::Plane;
 use crate::vision::matte::{refine, segment, ModelSegmenter};
 use crate::vision::regions::{bands, cut, Region};
-use crate::vision::{decode, foreground, pose, product};
+use crate::vision::{decode, foreground, product};
 
-pub const POSE_MODEL: &str = "pose-landmarks";
 /// Items smaller than this share of the frame are specks, not garments.
 const ITEM_SHARE: f32 = 0.01;
 
@@ -93,6 +94,7 @@ impl Workflow for Extract {
         ctx.stage("decode", "reading the photo")?;
         let photo = working_copy(decode::decode(&ctx.read_store(&r.trial_image)?)?);
         let (w, h) = (photo.width() as usize, photo.height() as usize);
+        let _memory = ctx.reserve_memory((w * h) as u64 * VISION_BYTES_PER_PIXEL)?;
 
         let matte_model = self.models.get(MATTE_MODEL).map_err(model_err)?;
         ctx.stage_with(
@@ -124,16 +126,7 @@ impl Workflow for Extract {
             )?;
             provenance
                 .push(json!({ "id": POSE_MODEL, "sha256": pose_model.sha256, "provider": pose_model.provider.name() }));
-            let crop = pose::crop_from_matte(&matte.alpha)
-                .ok_or_else(|| JobError::new("NO_SUBJECT_FOUND", "the matte is empty"))?;
-            let outputs = pose_model
-                .run_f32(vec![(
-                    "input_1".into(),
-                    vec![1, pose::CROP_SIDE, pose::CROP_SIDE, 3],
-                    pose::crop_input(&photo, crop),
-                )])
-                .map_err(model_err)?;
-            let landmarks = pose::decode(&outputs[0].2, crop)?;
+            let landmarks = person::landmarks(&pose_model, &photo, &matte.alpha)?;
             let full_body = matches!(named, Some("dress" | "jumpsuit"));
             for (region, top, bottom) in bands(&landmarks, h as f32, full_body) {
                 let category = match (named, region) {

@@ -6,6 +6,7 @@ pub mod background_generator;
 pub mod background_swap;
 mod context;
 pub mod extract;
+pub mod person;
 pub mod subject;
 
 use serde_json::Value;
