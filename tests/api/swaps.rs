@@ -188,3 +188,18 @@ async fn with_two_people_the_largest_is_used_and_the_event_says_so() {
         mask.enumerate_pixels().filter(|(x, _, _)| *x > mask.width() * 2 / 3).map(|(_, _, p)| p[0] as u64).sum();
     assert!(right > 50 * left.max(1), "left {left}, right {right}");
 }
+
+#[tokio::test]
+async fn a_memory_budget_smaller_than_one_photo_still_runs_every_job_to_the_end() {
+    // 1 MiB cannot hold a 512² swap's working set: each job takes the whole budget and runs alone.
+    let server = Server::start_with(&["--concurrency", "2"], &[("FIGUR_MEMORY_BUDGET_MB", "1")]).await;
+    let key = upload(&server, "astronaut.png", astronaut()).await;
+    let body = json!({"source_image_s3_key": key, "output_preset": "original", "scene_type": "paper", "mood": "warm"});
+    let (a, b) = tokio::join!(
+        run(&server, "background-swap-with-spec", body.clone()),
+        run(&server, "extract", json!({"trial_image": key}))
+    );
+    for (_, events) in [a, b] {
+        assert_eq!(events.last().unwrap()["event_type"], "succeeded", "{:?}", events.last());
+    }
+}
