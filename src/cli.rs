@@ -34,6 +34,9 @@ pub enum Command {
     /// Show or set the credit balance.
     #[command(subcommand)]
     Credits(CreditsCommand),
+    /// The catalog: add owned model photos (an extension of the /v1 API).
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// Install, check and remove the models and ONNX Runtime.
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -153,6 +156,24 @@ pub enum CreditsCommand {
     /// Set the balance.
     Set {
         balance: i64,
+        #[command(flatten)]
+        realm: RealmArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Add a photo you own as a catalog model (one person, full or three-quarter body).
+    AddModel {
+        photo: PathBuf,
+        /// The name shown in the catalog.
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// MALE or FEMALE.
+        #[arg(long)]
+        gender: Option<String>,
         #[command(flatten)]
         realm: RealmArg,
     },

@@ -9,7 +9,7 @@ use figur_engine::domain::job::JobStatus;
 use figur_engine::failpoints::FailPoints;
 use figur_engine::{Caller, Capability, Engine, EngineConfig, JobFilter, Mode};
 
-use crate::cli::{Cli, Command, CreditsCommand, JobsCommand, KeysCommand, RealmArg, ServeArgs};
+use crate::cli::{CatalogCommand, Cli, Command, CreditsCommand, JobsCommand, KeysCommand, RealmArg, ServeArgs};
 
 /// How long a shutdown waits for running jobs to reach a check point and be requeued.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -53,6 +53,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Keys(cmd) => keys(open_tool(dir)?, cmd).await,
         Command::Jobs(cmd) => jobs(open_tool(dir)?, cmd).await,
         Command::Credits(cmd) => credits(open_tool(dir)?, cmd).await,
+        Command::Catalog(cmd) => catalog(open_tool(dir)?, cmd).await,
         Command::Models(cmd) => tokio::task::spawn_blocking(move || crate::models::run(cmd)).await?,
         Command::Doctor { providers } => tokio::task::spawn_blocking(move || crate::models::doctor(providers)).await?,
         Command::Samples => tokio::task::spawn_blocking(crate::models::samples).await?,
@@ -201,6 +202,25 @@ async fn jobs(engine: Arc<Engine>, cmd: JobsCommand) -> Result<()> {
         JobsCommand::Cancel { id, realm } => print_json(&engine.cancel(&Caller::owner(mode(realm)), &id).await?)?,
     }
     Ok(())
+}
+
+async fn catalog(engine: Arc<Engine>, cmd: CatalogCommand) -> Result<()> {
+    match cmd {
+        CatalogCommand::AddModel { photo, name, description, gender, realm } => {
+            let owner = Caller::owner(mode(realm));
+            let bytes = std::fs::read(&photo).with_context(|| photo.display().to_string())?;
+            let file = photo.file_name().and_then(|n| n.to_str()).unwrap_or("model.jpg").to_string();
+            let upload = engine.upload(&owner, &file, bytes).await?;
+            let gender = gender.map(|g| serde_json::from_value(serde_json::json!(g.to_uppercase()))).transpose()?;
+            let new = figur_engine::engine::NewCatalogModel {
+                upload_key: upload.upload_key,
+                display_name: name,
+                description,
+                gender,
+            };
+            print_json(&engine.add_catalog_model(&owner, new).await?)
+        }
+    }
 }
 
 async fn credits(engine: Arc<Engine>, cmd: CreditsCommand) -> Result<()> {

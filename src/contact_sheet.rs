@@ -59,6 +59,51 @@ fn tile(img: &RgbaImage) -> RgbaImage {
     out
 }
 
+/// The try-on family on the sample photos (when they are among `photos`): the person, the
+/// garment photo, try-on, product-to-model on a catalog model, model swap.
+async fn try_on_row(engine: &Arc<Engine>, owner: &Caller, photos: &[PathBuf]) -> Result<Vec<RgbaImage>> {
+    let find = |name: &str| photos.iter().find(|p| p.file_name().is_some_and(|n| n == name));
+    let (Some(person), Some(full_body)) = (find("astronaut.png"), find("messi5.jpg")) else { return Ok(Vec::new()) };
+    let mut row = Vec::new();
+    let mut keys = Vec::new();
+    for path in [person, full_body] {
+        row.push(tile(&image::open(path)?.to_rgba8()));
+        keys.push(engine.upload(owner, "photo.png", std::fs::read(path)?).await?.upload_key);
+    }
+    let model = engine
+        .add_catalog_model(
+            owner,
+            figur_engine::engine::NewCatalogModel {
+                upload_key: keys[1].clone(),
+                display_name: "Full-body sample".into(),
+                description: String::new(),
+                gender: None,
+            },
+        )
+        .await?;
+    let jobs = [
+        (
+            Operation::TryOn,
+            json!({"user_image": keys[0], "items": [{"trial_image": keys[1], "trial_item_category": "top"}]}),
+        ),
+        (
+            Operation::ProductToModelDirect,
+            json!({"product_image_s3_key": keys[0], "product_garment_category_public_id": "01JGC0GARMENTCATEG0RY00001", "model_image_public_id": model.public_id}),
+        ),
+        (
+            Operation::ModelSwapWithImage,
+            json!({"source_image_s3_key": keys[0], "model_image_public_id": model.public_id, "output_preset": "original"}),
+        ),
+    ];
+    for (op, body) in jobs {
+        for (label, img) in run(engine, op, body).await? {
+            eprintln!("  {}: {label}", op.name());
+            row.push(tile(&img));
+        }
+    }
+    Ok(row)
+}
+
 pub async fn contact_sheet(out: PathBuf, photos: Vec<PathBuf>) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let mut config = EngineConfig::new(dir.path());
@@ -104,6 +149,7 @@ pub async fn contact_sheet(out: PathBuf, photos: Vec<PathBuf>) -> Result<()> {
         }
         rows.push(row);
     }
+    rows.push(try_on_row(&engine, &owner, &photos).await?);
     let mut backdrops = Vec::new();
     for (scene, mood, colour) in [
         ("studio_sweep", "bright", "ivory"),

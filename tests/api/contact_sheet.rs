@@ -1,7 +1,7 @@
 //! `figur contact-sheet` renders every workflow into one PNG.
 
 #[test]
-fn the_contact_sheet_has_a_row_per_sample_photo_and_a_backdrop_row() {
+fn the_contact_sheet_has_a_row_per_sample_photo_the_try_on_family_and_backdrops() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sheet.png");
     let run = std::process::Command::new(crate::support::FIGUR)
@@ -12,13 +12,19 @@ fn the_contact_sheet_has_a_row_per_sample_photo_and_a_backdrop_row() {
         .unwrap();
     let log = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{log}");
-    for workflow in
-        ["background-swap-with-spec", "background-swap-with-image", "extract: upper", "background-generator: 5"]
-    {
+    for workflow in [
+        "background-swap-with-spec",
+        "background-swap-with-image",
+        "extract: upper",
+        "try-on: Try-on",
+        "product-to-model-direct",
+        "model-swap-with-image",
+        "background-generator: 5",
+    ] {
         assert!(log.contains(workflow), "{workflow} missing from: {log}");
     }
     let sheet = image::open(&out).unwrap();
-    let rows = figur_models::samples::SAMPLES.len() as u32 + 1;
-    assert_eq!(sheet.height(), rows * (360 + 12) + 12, "a row of 360-px tiles per sample photo, and the backdrops");
+    let rows = figur_models::samples::SAMPLES.len() as u32 + 2;
+    assert_eq!(sheet.height(), rows * (360 + 12) + 12, "a row per sample photo, the try-on family, the backdrops");
     assert!(sheet.width() > 5 * 360, "at least the photo, two swaps and two cutouts: {}", sheet.width());
 }

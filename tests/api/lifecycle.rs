@@ -115,7 +115,19 @@ async fn operations_catalog_and_categories() {
     let ops = ops.body["operations"].as_array().unwrap().clone();
     assert_eq!(ops.len(), 11);
     let enabled: Vec<&str> = ops.iter().filter(|o| o["enabled"] == true).map(|o| o["name"].as_str().unwrap()).collect();
-    assert_eq!(enabled, ["extract", "background-generator", "background-swap-with-image", "background-swap-with-spec"]);
+    assert_eq!(
+        enabled,
+        [
+            "try-on",
+            "extract",
+            "background-generator",
+            "product-to-model-direct",
+            "product-to-model-phased",
+            "background-swap-with-image",
+            "background-swap-with-spec",
+            "model-swap-with-image"
+        ]
+    );
     let class = |name: &str| ops.iter().find(|o| o["name"] == name).unwrap()["op_class"].clone();
     assert_eq!(class("try-on"), "compose");
     assert_eq!(class("look"), "compose");

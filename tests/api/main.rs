@@ -14,3 +14,4 @@ mod pose;
 mod recovery;
 mod support;
 mod swaps;
+mod try_on;

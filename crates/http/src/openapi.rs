@@ -23,7 +23,7 @@ use crate::routes::{account, jobs, library, workflows};
         workflows::background_swap_with_image, workflows::background_swap_with_spec, workflows::model_swap_with_image,
         jobs::list, jobs::detail, jobs::events, jobs::cancel,
         library::upload, library::renders, library::render, library::catalog, library::catalog_entry,
-        library::garment_categories, library::compatibility, library::artifact,
+        library::garment_categories, library::add_catalog_model, library::compatibility, library::artifact,
         account::operations, account::credits, account::usage, account::health, account::openapi,
     ),
     modifiers(&BearerAuth),

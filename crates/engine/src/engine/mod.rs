@@ -3,6 +3,8 @@
 
 mod account;
 mod builtins;
+mod catalog_models;
+pub use catalog_models::NewCatalogModel;
 mod jobs;
 mod library;
 mod present;
@@ -44,6 +46,8 @@ pub struct EngineConfig {
     /// Working memory heavy stages share (`FIGUR_MEMORY_BUDGET_MB`).
     pub memory: Arc<MemoryBudget>,
     pub workflows: Vec<Arc<dyn Workflow>>,
+    /// The model sessions the workflows share (also used to check catalog model photos).
+    pub models: Arc<figur_models::Sessions>,
     /// Derived files kept across data folders (rendered built-ins); `None`: no cache.
     pub cache_dir: Option<PathBuf>,
 }
@@ -79,7 +83,8 @@ impl EngineConfig {
             url_ttl: Duration::from_secs(3600),
             failpoints: Arc::new(FailPoints::default()),
             memory: MemoryBudget::from_env(),
-            workflows: workflow::builtin(models),
+            workflows: workflow::builtin(models.clone()),
+            models,
             cache_dir,
         }
     }

@@ -3,12 +3,18 @@
 
 pub mod composite;
 pub mod decode;
+pub mod dress;
 pub mod face;
 pub mod face_mesh;
+pub mod fit;
 pub mod foreground;
+pub mod garment;
 pub mod guided;
 pub mod matte;
+pub mod overlay;
+pub mod place;
 pub mod pose;
 pub mod product;
 pub mod regions;
 pub mod sample;
+pub mod tps;

@@ -205,6 +205,16 @@ impl JobContext {
             .ok_or_else(|| JobError::new("INPUT_UNREADABLE", format!("catalog {resource} entry {id} no longer exists")))
     }
 
+    /// The newest active catalog model (studio-added before built-in): `(public_id, image key)`.
+    pub fn default_catalog_model(&self) -> Result<Option<(String, String)>, JobError> {
+        let rows = self
+            .realm
+            .ledger
+            .read_blocking(|c| crate::ledger::catalog::list(c, "models", Some("active"), None, 1, 0))
+            .map_err(ledger_failure)?;
+        Ok(rows.into_iter().next().map(|r| (r.public_id, r.image_key)))
+    }
+
     /// Encodes `image` as PNG into the store as this job's next artifact.
     pub fn save_png(
         &mut self,

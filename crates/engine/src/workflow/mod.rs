@@ -7,7 +7,10 @@ pub mod background_swap;
 mod context;
 pub mod extract;
 pub mod person;
+pub mod product_to_model;
 pub mod subject;
+pub mod try_on;
+pub mod wear;
 
 use serde_json::Value;
 
@@ -57,6 +60,10 @@ pub fn builtin(models: std::sync::Arc<figur_models::Sessions>) -> Vec<std::sync:
         Arc::new(background_generator::BackgroundGenerator),
         Arc::new(background_swap::BackgroundSwap::new(Operation::BackgroundSwapWithImage, models.clone())),
         Arc::new(background_swap::BackgroundSwap::new(Operation::BackgroundSwapWithSpec, models.clone())),
-        Arc::new(extract::Extract::new(models)),
+        Arc::new(extract::Extract::new(models.clone())),
+        Arc::new(try_on::TryOn::new(models.clone())),
+        Arc::new(product_to_model::ProductToModel::new(Operation::ProductToModelDirect, models.clone())),
+        Arc::new(product_to_model::ProductToModel::new(Operation::ProductToModelPhased, models.clone())),
+        Arc::new(product_to_model::ModelSwap::new(models)),
     ]
 }

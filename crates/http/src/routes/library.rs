@@ -8,6 +8,7 @@ use axum::Json;
 use figur_engine::domain::catalog::{CatalogEntry, Render, RenderList, UploadAccepted};
 use figur_engine::domain::compatibility::{CompatibilityRequest, CompatibilityResponse};
 use figur_engine::domain::garments::GarmentCategory;
+use figur_engine::engine::NewCatalogModel;
 use figur_engine::{ApiError, Capability, ErrorCode, RenderFilter};
 
 use crate::error::{ErrorEnvelope, HttpError, HttpResult};
@@ -152,6 +153,30 @@ pub async fn garment_categories(
 ) -> HttpResult<Json<&'static [GarmentCategory]>> {
     auth.require(Capability::JobsRead)?;
     Ok(Json(state.engine.garment_categories()))
+}
+
+/// Extension: adds an owned model photo (an upload) to the catalog's models. The photo must
+/// show one person, full or three-quarter body, with a pose the studio finds; otherwise 422
+/// names `upload_key` and says why.
+#[utoipa::path(post, path = "/v1/catalog/models", tag = "catalog",
+    summary = "Extension: add a model photo to the catalog",
+    request_body = NewCatalogModel,
+    responses(
+        (status = 201, body = CatalogEntry),
+        (status = 422, description = "Unknown upload, or a photo that is not a usable model photo", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+pub async fn add_catalog_model(
+    State(state): State<AppState>,
+    Path(resource): Path<String>,
+    auth: Authed,
+    JsonValue(body): JsonValue,
+) -> HttpResult<(axum::http::StatusCode, Json<CatalogEntry>)> {
+    if resource != "models" {
+        return Err(ApiError::not_found("catalog resource that takes additions (only `models` does)", &resource).into());
+    }
+    let request: NewCatalogModel = figur_engine::domain::requests::parse_body(body)?;
+    Ok((axum::http::StatusCode::CREATED, Json(state.engine.add_catalog_model(&auth.0, request).await?)))
 }
 
 /// Which catalog garments can be worn with a product of the given category, in request order.

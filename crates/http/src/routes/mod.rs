@@ -26,7 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/jobs/{public_id}/cancel", post(jobs::cancel))
         .route("/v1/renders", get(library::renders))
         .route("/v1/renders/{public_id}", get(library::render))
-        .route("/v1/catalog/{resource}", get(library::catalog))
+        .route("/v1/catalog/{resource}", get(library::catalog).post(library::add_catalog_model))
         .route("/v1/catalog/{resource}/{public_id}", get(library::catalog_entry))
         .route("/v1/garment-categories", get(library::garment_categories))
         .route("/v1/compatibility/check", post(library::compatibility))

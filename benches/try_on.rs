@@ -1,0 +1,99 @@
+//! Try-on benchmark — `cargo bench --bench try_on` (after `figur models fetch` and `figur samples`).
+//!
+//! The try-on pipeline at 1K on the sample photos (astronaut wearing the top off messi5), as the
+//! workflow runs it, stage by stage; then each model's bare inference on the same inputs, so
+//! the share of time outside model inference is measured, not guessed. Median of 5 runs.
+
+use std::time::{Duration, Instant};
+
+use figur_engine::domain::requests::Resolution;
+use figur_engine::vision::{face, face_mesh, matte, pose};
+use figur_engine::workflow::try_on::Session;
+use figur_engine::workflow::{person, wear};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() {
+    let cache = figur_models::Cache::new(figur_engine::engine::default_cache_dir().expect("a cache folder"));
+    let providers = std::env::var("FIGUR_PROVIDERS").unwrap_or_else(|_| "cpu".into());
+    let models = figur_models::Sessions::new(
+        cache.clone(),
+        figur_models::Providers::parse(&providers).unwrap(),
+        Duration::from_secs(600),
+    );
+    let load = |name: &str| {
+        let path = figur_models::samples::get(&cache, name).expect("`figur samples`");
+        figur_engine::vision::decode::decode(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let (person_photo, garment_photo) = (load("astronaut.png"), load("messi5.jpg"));
+    let top = wear::category("top").unwrap();
+    let stages = ["resize", "analyse person", "prepare garment", "fit + compose", "encode"];
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); stages.len()];
+    for _ in 0..5 {
+        let mut t = Instant::now();
+        let mut lap = |i: usize, times: &mut Vec<Vec<f64>>| {
+            times[i].push(t.elapsed().as_secs_f64() * 1000.0);
+            t = Instant::now();
+        };
+        let photo = Session::at_resolution(person_photo.clone(), Resolution::One);
+        lap(0, &mut times);
+        let analysis = person::analyse(&models, &photo, &mut || Ok(())).unwrap();
+        lap(1, &mut times);
+        let garment = wear::prepare(&models, &garment_photo, top, &mut || Ok(())).unwrap();
+        lap(2, &mut times);
+        let (dressed, _) = wear::dress(&photo, &analysis, &[garment], &mut || Ok(())).unwrap();
+        lap(3, &mut times);
+        let mut png = Vec::new();
+        dressed.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+        lap(4, &mut times);
+    }
+    // Bare inference of every model call the pipeline makes (matte and pose twice: person, garment).
+    let photo = Session::at_resolution(person_photo.clone(), Resolution::One);
+    let run = |id: &str, name: &str, shape: Vec<usize>, data: Vec<f32>| {
+        let m = models.get(id).unwrap();
+        let mut v = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            m.run_f32(vec![(name.into(), shape.clone(), data.clone())]).unwrap();
+            v.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        median(v)
+    };
+    let side = matte::MODEL_SIDE;
+    let crop = pose::Crop { x0: 0.0, y0: 0.0, side: 512.0 };
+    let model_ms = 2.0 * run("person-matte", "input_1", vec![1, side, side, 3], matte::to_model_input(&photo))
+        + 2.0
+            * run(
+                "pose-landmarks",
+                "input_1",
+                vec![1, pose::CROP_SIDE, pose::CROP_SIDE, 3],
+                pose::crop_input(&photo, crop),
+            )
+        + run("face-detector", "input:0", vec![1, face::INPUT_SIDE, face::INPUT_SIDE, 3], face::input(&photo).0)
+        + run(
+            "face-mesh",
+            "input_1",
+            vec![1, face_mesh::INPUT_SIDE, face_mesh::INPUT_SIDE, 3],
+            face_mesh::input(&photo, crop),
+        );
+    let total: f64 = times.iter().map(|t| median(t.clone())).sum();
+    println!(
+        "try-on benchmark — 1K ({}×{}), astronaut wearing the top off messi5, models on {providers}, {} cores",
+        photo.width(),
+        photo.height(),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+    );
+    for (name, t) in stages.iter().zip(&times) {
+        println!("  {name:<18} {:>8.1} ms", median(t.clone()));
+    }
+    println!("  {:<18} {:>8.1} ms", "end to end", total);
+    println!("  {:<18} {:>8.1} ms  (6 model calls, bare)", "model inference", model_ms);
+    println!(
+        "  outside model inference: {:.1} ms = {:.0} % of the end-to-end time",
+        total - model_ms,
+        100.0 * (total - model_ms) / total
+    );
+}

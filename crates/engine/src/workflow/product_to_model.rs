@@ -1,0 +1,212 @@
+//! `product-to-model-direct` / `-phased`: a product garment worn by a catalog model (the one
+//! named, else the newest active one, named in the result), optionally on a catalog background
+//! and framed to `output_preset`. `direct` reports the stages and files only the final image;
+//! `phased` runs model pose → garment fit → finish with an intermediate artifact per phase
+//! (the pose overlay, the warped garment, the dressed model before framing).
+//!
+//! `model-swap-with-image` lives here too: the garments of a source photo or render (its upper
+//! and lower garments, taken off with their wearer's pose) put on a catalog model.
+
+use std::sync::Arc;
+
+use image::{DynamicImage, RgbImage};
+use serde_json::json;
+
+use super::background_swap::working_copy;
+use super::try_on::{read_photo, Session};
+use super::wear;
+use super::{Filing, JobContext, Output, Workflow};
+use crate::budget::VISION_BYTES_PER_PIXEL;
+use crate::domain::catalog::RenderOrigin;
+use crate::domain::garments;
+use crate::domain::job::ArtifactRole;
+use crate::domain::operation::Operation;
+use crate::domain::requests::{OutputPreset, Resolution, WorkflowRequest};
+use crate::error::JobError;
+use crate::vision::{composite, decode};
+
+const STAGES: &[&str] = &["decode", "person", "pose", "face", "garments", "fit", "background", "finish"];
+
+/// The catalog model to dress: `(public id, photo)`.
+fn catalog_model(ctx: &JobContext, named: Option<&str>) -> Result<(String, RgbImage), JobError> {
+    let (id, key) = match named {
+        Some(id) => (id.to_string(), ctx.catalog_image_key("models", id)?),
+        None => ctx.default_catalog_model()?.ok_or_else(|| {
+            JobError::new(
+                "NO_CATALOG_MODEL",
+                "the catalog has no model yet: add an owned model photo with POST /v1/catalog/models \
+                 (or `figur catalog add-model`)",
+            )
+        })?,
+    };
+    Ok((id, read_photo(ctx, &key)?))
+}
+
+/// Stage `background`: the dressed model on a catalog background (or its own), framed to the
+/// preset. `preview`: save the dressed model before framing as an intermediate.
+fn frame(
+    ctx: &mut JobContext,
+    session: &mut Session,
+    dressed: RgbImage,
+    person: &super::person::Analysis,
+    background: Option<&str>,
+    preset: OutputPreset,
+    preview: bool,
+) -> Result<RgbImage, JobError> {
+    let mut arts = std::mem::take(&mut session.pending);
+    if preview {
+        let image = DynamicImage::ImageRgb8(dressed.clone());
+        arts.push(ctx.save_png(&image, "on_model_render", ArtifactRole::Intermediate, "Dressed, before framing")?);
+    }
+    let size = dressed.dimensions();
+    let target = composite::preset_size(preset, size);
+    let Some(id) = background else {
+        ctx.stage_with(
+            "background",
+            format!("keeping the model photo's background, framed {}×{}", target.0, target.1),
+            arts,
+            json!({}),
+        )?;
+        return Ok(if target == size { dressed } else { composite::cover(&dressed, target.0, target.1) });
+    };
+    ctx.stage_with(
+        "background",
+        format!("placing the model on background {id} at {}×{}", target.0, target.1),
+        arts,
+        json!({}),
+    )?;
+    let key = ctx.catalog_image_key("backgrounds", id)?;
+    let backdrop = composite::cover(&decode::decode(&ctx.read_store(&key)?)?, target.0, target.1);
+    let boxed = composite::subject_box(&person.matte.alpha)
+        .ok_or_else(|| JobError::new("NO_SUBJECT_FOUND", "the model's matte is empty"))?;
+    let at = composite::place(boxed, size, target, preset == OutputPreset::Original);
+    Ok(composite::composite(&dressed, &person.matte.alpha, &backdrop, at, 0.35))
+}
+
+#[derive(Debug)]
+pub struct ProductToModel {
+    op: Operation,
+    models: Arc<figur_models::Sessions>,
+}
+
+impl ProductToModel {
+    pub fn new(op: Operation, models: Arc<figur_models::Sessions>) -> Self {
+        ProductToModel { op, models }
+    }
+}
+
+impl Workflow for ProductToModel {
+    fn operation(&self) -> Operation {
+        self.op
+    }
+
+    fn stages(&self) -> &'static [&'static str] {
+        STAGES
+    }
+
+    fn run(&self, ctx: &mut JobContext, request: &WorkflowRequest) -> Result<Output, JobError> {
+        let (WorkflowRequest::ProductToModelDirect(r) | WorkflowRequest::ProductToModelPhased(r)) = request else {
+            return Err(JobError::internal("product-to-model got another request"));
+        };
+        let phased = self.op == Operation::ProductToModelPhased;
+        let category = garments::by_id(&r.product_garment_category_public_id)
+            .ok_or_else(|| JobError::internal("the category was validated at dispatch"))?;
+        ctx.stage("decode", "reading the catalog model and the product photo")?;
+        let (model_id, model_photo) = catalog_model(ctx, r.model_image_public_id.as_deref())?;
+        let photo = Session::at_resolution(model_photo, Resolution::Two);
+        let product = read_photo(ctx, &r.product_image_s3_key)?;
+        let pixels = photo.width() as u64 * photo.height() as u64 + product.width() as u64 * product.height() as u64;
+        let _memory = ctx.reserve_memory(pixels * VISION_BYTES_PER_PIXEL)?;
+
+        let mut session = Session::new(&self.models);
+        session.intermediates = phased;
+        let person = session.analyse(ctx, &photo, "catalog model photo")?;
+        let garments = session.garments(ctx, vec![(product, category)])?;
+        let dressed = session.fit(ctx, &photo, &person, garments, false)?;
+        let preset = r.output_preset.unwrap_or(OutputPreset::Original);
+        let framed =
+            frame(ctx, &mut session, dressed, &person, r.background_image_public_id.as_deref(), preset, phased)?;
+        let render = session.finish(ctx, framed, &format!("{} on model", category.display_name))?;
+
+        let mut extra = serde_json::Map::new();
+        extra.insert("model_image_public_id".into(), json!(model_id));
+        extra.insert("provenance".into(), json!({ "models": session.provenance }));
+        Ok(Output {
+            finals: vec![render],
+            filing: Filing::Render { origin: RenderOrigin::Compose, category: Some(category.key.to_string()) },
+            extra,
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct ModelSwap {
+    models: Arc<figur_models::Sessions>,
+}
+
+impl ModelSwap {
+    pub fn new(models: Arc<figur_models::Sessions>) -> Self {
+        ModelSwap { models }
+    }
+}
+
+impl Workflow for ModelSwap {
+    fn operation(&self) -> Operation {
+        Operation::ModelSwapWithImage
+    }
+
+    fn stages(&self) -> &'static [&'static str] {
+        STAGES
+    }
+
+    fn run(&self, ctx: &mut JobContext, request: &WorkflowRequest) -> Result<Output, JobError> {
+        let WorkflowRequest::ModelSwapWithImage(r) = request else {
+            return Err(JobError::internal("model-swap got another request"));
+        };
+        ctx.stage("decode", "reading the source photo and the catalog model")?;
+        let key = match (&r.source_image_s3_key, &r.source_render_public_id) {
+            (Some(key), _) => key.clone(),
+            (None, Some(render)) => ctx.render_image_key(render)?,
+            (None, None) => return Err(JobError::internal("no source")),
+        };
+        let source = working_copy(decode::decode(&ctx.read_store(&key)?)?);
+        let (model_id, model_photo) = catalog_model(ctx, Some(&r.model_image_public_id))?;
+        let photo = Session::at_resolution(model_photo, Resolution::Two);
+        let pixels = photo.width() as u64 * photo.height() as u64 + 2 * source.width() as u64 * source.height() as u64;
+        let _memory = ctx.reserve_memory(pixels * VISION_BYTES_PER_PIXEL)?;
+
+        let mut session = Session::new(&self.models);
+        let person = session.analyse(ctx, &photo, "catalog model photo")?;
+        ctx.stage("garments", "taking the upper and lower garments off the source photo")?;
+        let mut taken = Vec::new();
+        let mut skipped = Vec::new();
+        for key in ["top", "pants"] {
+            let category = wear::category(key)?;
+            let mut check = || ctx.checkpoint();
+            match wear::prepare(&self.models, &source, category, &mut check) {
+                Ok(g) if matches!(g.shape, wear::Shape::OnModel(_)) => taken.push(g),
+                Ok(_) => return Err(JobError::new("NO_SUBJECT_FOUND", "no person wearing garments is in the source")),
+                Err(e) if e.code == "CATEGORY_MISMATCH" => skipped.push(format!("{key}: {}", e.message)),
+                Err(e) => return Err(e),
+            }
+        }
+        if taken.is_empty() {
+            return Err(JobError::new(
+                "GARMENT_NOT_FOUND",
+                format!("no garment could be taken off the source ({})", skipped.join("; ")),
+            ));
+        }
+        let dressed = session.fit(ctx, &photo, &person, taken, false)?;
+        let framed = frame(ctx, &mut session, dressed, &person, None, r.output_preset, false)?;
+        let render = session.finish(ctx, framed, "Model swap")?;
+        let mut extra = serde_json::Map::new();
+        extra.insert("model_image_public_id".into(), json!(model_id));
+        extra.insert("skipped".into(), json!(skipped));
+        extra.insert("provenance".into(), json!({ "models": session.provenance }));
+        Ok(Output {
+            finals: vec![render],
+            filing: Filing::Render { origin: RenderOrigin::Edit, category: None },
+            extra,
+        })
+    }
+}

@@ -1,0 +1,253 @@
+//! `try-on`: a person photo wearing one or more garments. Stages: decode → person (matte) →
+//! pose → face → garments (each cut out, its landmarks found) → fit (each warped onto the body,
+//! an intermediate artifact each) → finish. Filed as a render, `origin: compose`.
+//!
+//! The same pipeline, as [`Session`], serves product-to-model (the person is a catalog model)
+//! and model-swap (the garments come off another photo).
+
+use std::sync::Arc;
+
+use image::{DynamicImage, RgbImage, RgbaImage};
+use serde_json::{json, Value};
+
+use super::background_swap::{working_copy, MATTE_MODEL};
+use super::person::{self, Analysis, FACE_MODEL, MESH_MODEL, POSE_MODEL};
+use super::subject::{model_err, PERSON_SHARE};
+use super::wear::{self, Garment};
+use super::{Filing, JobContext, Output, Workflow};
+use crate::budget::VISION_BYTES_PER_PIXEL;
+use crate::domain::catalog::RenderOrigin;
+use crate::domain::garments::GarmentCategory;
+use crate::domain::job::{ArtifactRole, StoredArtifact};
+use crate::domain::operation::Operation;
+use crate::domain::requests::{Resolution, WorkflowRequest};
+use crate::error::JobError;
+use crate::vision::matte::{refine, segment, ModelSegmenter};
+use crate::vision::{decode, overlay};
+
+/// One dressing run: the person analysed, then garments fitted. Each step reports its stage.
+pub struct Session<'a> {
+    pub models: &'a figur_models::Sessions,
+    pub provenance: Vec<Value>,
+    /// Save the pose overlay and the warped garments as intermediate artifacts.
+    pub intermediates: bool,
+    /// Artifacts made during a stage, attached to the next stage's event.
+    pub pending: Vec<StoredArtifact>,
+}
+
+impl<'a> Session<'a> {
+    pub fn new(models: &'a figur_models::Sessions) -> Self {
+        Session { models, provenance: Vec::new(), intermediates: true, pending: Vec::new() }
+    }
+
+    fn model(&mut self, id: &str) -> Result<Arc<figur_models::Loaded>, JobError> {
+        let m = self.models.get(id).map_err(model_err)?;
+        if !self.provenance.iter().any(|p| p["id"] == id) {
+            self.provenance.push(json!({ "id": id, "sha256": m.sha256, "provider": m.provider.name() }));
+        }
+        Ok(m)
+    }
+
+    /// The person photo at the output's long side (scaled up or down).
+    pub fn at_resolution(photo: RgbImage, resolution: Resolution) -> RgbImage {
+        let long = resolution.long_side();
+        let s = long as f32 / photo.width().max(photo.height()) as f32;
+        if (s - 1.0).abs() < 1e-3 {
+            return photo;
+        }
+        let (w, h) =
+            (((photo.width() as f32 * s).round() as u32).max(1), ((photo.height() as f32 * s).round() as u32).max(1));
+        image::imageops::resize(&photo, w, h, image::imageops::FilterType::CatmullRom)
+    }
+
+    /// Stages `person`, `pose` and `face`: who is in the photo and where their body is. The pose
+    /// overlay is an intermediate artifact of the `face` stage.
+    pub fn analyse(&mut self, ctx: &mut JobContext, photo: &RgbImage, what: &str) -> Result<Analysis, JobError> {
+        let matte_model = self.model(MATTE_MODEL)?;
+        let provider = matte_model.provider.name();
+        ctx.stage_with(
+            "person",
+            format!("finding the person in the {what} ({MATTE_MODEL} on {provider})"),
+            Vec::new(),
+            json!({ "model": MATTE_MODEL, "provider": provider }),
+        )?;
+        let seg = segment(photo, &ModelSegmenter(matte_model))?;
+        let mut check = || ctx.checkpoint();
+        let matte = refine(photo, &seg, &mut check)?;
+        let nobody = || JobError::new("NO_SUBJECT_FOUND", format!("no person was found in the {what}"));
+        if matte.coverage < PERSON_SHARE {
+            return Err(nobody());
+        }
+        let pose_model = self.model(POSE_MODEL)?;
+        let people = match matte.people {
+            0 | 1 => String::new(),
+            n => format!("{n} people found; the largest is used. "),
+        };
+        ctx.stage_with(
+            "pose",
+            format!("{people}finding the body's landmarks ({POSE_MODEL} on {})", pose_model.provider.name()),
+            Vec::new(),
+            json!({ "model": POSE_MODEL, "provider": pose_model.provider.name(), "people": matte.people }),
+        )?;
+        let landmarks = person::landmarks(&pose_model, photo, &matte.alpha)?;
+        // A person-shaped blob with no body the pose model is sure of is not a person.
+        if !(landmarks[11].visibility >= person::VISIBLE && landmarks[12].visibility >= person::VISIBLE) {
+            return Err(nobody());
+        }
+        let (detector, mesher) = (self.model(FACE_MODEL)?, self.model(MESH_MODEL)?);
+        let face = person::find_face(&detector, &mesher, photo, &landmarks)?;
+        let analysis = Analysis { matte, landmarks, face };
+        let found = match &analysis.face {
+            Some(f) if f.mesh.is_some() => "face and face mesh found: the face stays untouched",
+            Some(_) => "face found (no mesh): its box stays untouched",
+            None => "no face visible",
+        };
+        let mut arts = Vec::new();
+        if self.intermediates {
+            let mesh = analysis.face.as_ref().and_then(|f| f.mesh.as_ref());
+            let drawn = DynamicImage::ImageRgb8(overlay::pose(photo, &analysis.landmarks, mesh));
+            arts.push(ctx.save_png(&drawn, "pose_overlay", ArtifactRole::Intermediate, "Pose")?);
+        }
+        ctx.stage_with(
+            "face",
+            format!("{found} ({FACE_MODEL}, {MESH_MODEL} on {})", detector.provider.name()),
+            arts,
+            json!({ "model": MESH_MODEL, "provider": mesher.provider.name(), "face": analysis.face.is_some() }),
+        )?;
+        Ok(analysis)
+    }
+
+    /// Stage `garments`: each garment photo becomes a cutout with landmarks.
+    pub fn garments(
+        &mut self,
+        ctx: &mut JobContext,
+        photos: Vec<(RgbImage, &'static GarmentCategory)>,
+    ) -> Result<Vec<Garment>, JobError> {
+        self.model(MATTE_MODEL)?;
+        self.model(POSE_MODEL)?;
+        let keys: Vec<&str> = photos.iter().map(|(_, c)| c.key).collect();
+        ctx.stage("garments", format!("cutting out {} and finding their landmarks", keys.join(", ")))?;
+        let mut out = Vec::new();
+        for (photo, category) in photos {
+            let mut check = || ctx.checkpoint();
+            out.push(wear::prepare(self.models, &photo, category, &mut check)?);
+        }
+        Ok(out)
+    }
+
+    /// Stage `fit`: the garments warped onto the person in wardrobe order; each warped layer is
+    /// an intermediate artifact. Returns the dressed photo.
+    pub fn fit(
+        &mut self,
+        ctx: &mut JobContext,
+        photo: &RgbImage,
+        person: &Analysis,
+        mut garments: Vec<Garment>,
+        tuck: bool,
+    ) -> Result<RgbImage, JobError> {
+        wear::order(&mut garments, tuck);
+        let how: Vec<String> = garments
+            .iter()
+            .map(|g| {
+                let from = match g.shape {
+                    wear::Shape::Product(_) => "silhouette landmarks",
+                    wear::Shape::OnModel(_) => "its wearer's pose",
+                    wear::Shape::Placed { .. } => "placed",
+                };
+                format!("{} ({from})", g.category.key)
+            })
+            .collect();
+        ctx.stage("fit", format!("fitting {} to the body{}", how.join(", "), if tuck { ", tucked" } else { "" }))?;
+        let mut check = || ctx.checkpoint();
+        let (dressed, layers) = wear::dress(photo, person, &garments, &mut check)?;
+        for (g, layer) in garments.iter().zip(layers).filter(|_| self.intermediates) {
+            let layer = crop_to_content(layer);
+            let art = ctx.save_png(
+                &DynamicImage::ImageRgba8(layer),
+                "garment_cutout",
+                ArtifactRole::Intermediate,
+                format!("Warped {}", g.category.key),
+            )?;
+            self.pending.push(art);
+        }
+        Ok(dressed)
+    }
+
+    pub fn finish(&mut self, ctx: &mut JobContext, dressed: RgbImage, label: &str) -> Result<StoredArtifact, JobError> {
+        ctx.stage_with("finish", "encoding", std::mem::take(&mut self.pending), json!({}))?;
+        ctx.save_png(&DynamicImage::ImageRgb8(dressed), "on_model_render", ArtifactRole::Final, label)
+    }
+}
+
+/// The layer cut to its opaque box (a full-canvas layer is mostly empty).
+fn crop_to_content(layer: RgbaImage) -> RgbaImage {
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for (x, y, p) in layer.enumerate_pixels() {
+        if p[3] > 0 {
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
+        }
+    }
+    if x1 <= x0 {
+        return RgbaImage::new(1, 1);
+    }
+    image::imageops::crop_imm(&layer, x0, y0, x1 - x0, y1 - y0).to_image()
+}
+
+/// Reads and decodes a store image as a working copy.
+pub fn read_photo(ctx: &JobContext, key: &str) -> Result<RgbImage, JobError> {
+    Ok(working_copy(decode::decode(&ctx.read_store(key)?)?))
+}
+
+#[derive(Debug)]
+pub struct TryOn {
+    models: Arc<figur_models::Sessions>,
+}
+
+impl TryOn {
+    pub fn new(models: Arc<figur_models::Sessions>) -> Self {
+        TryOn { models }
+    }
+}
+
+impl Workflow for TryOn {
+    fn operation(&self) -> Operation {
+        Operation::TryOn
+    }
+
+    fn stages(&self) -> &'static [&'static str] {
+        &["decode", "person", "pose", "face", "garments", "fit", "finish"]
+    }
+
+    fn run(&self, ctx: &mut JobContext, request: &WorkflowRequest) -> Result<Output, JobError> {
+        let WorkflowRequest::TryOn(r) = request else {
+            return Err(JobError::internal("try-on got another request"));
+        };
+        let resolution = r.render_params.as_ref().and_then(|p| p.resolution).unwrap_or_default();
+        let tuck = r.runtime_config.as_ref().and_then(|c| c.get("tuck")).and_then(Value::as_bool).unwrap_or(false);
+        ctx.stage("decode", format!("reading the person photo and {} garment photo(s)", r.items.len()))?;
+        let photo = Session::at_resolution(read_photo(ctx, &r.user_image)?, resolution);
+        let garments = r
+            .items
+            .iter()
+            .map(|item| Ok((read_photo(ctx, &item.trial_image)?, wear::category(&item.trial_item_category)?)))
+            .collect::<Result<Vec<_>, JobError>>()?;
+        let pixels = photo.width() as u64 * photo.height() as u64
+            + garments.iter().map(|(g, _)| g.width() as u64 * g.height() as u64).sum::<u64>();
+        let _memory = ctx.reserve_memory(pixels * VISION_BYTES_PER_PIXEL)?;
+
+        let mut session = Session::new(&self.models);
+        let person = session.analyse(ctx, &photo, "person photo")?;
+        let garments = session.garments(ctx, garments)?;
+        let dressed = session.fit(ctx, &photo, &person, garments, tuck)?;
+        let render = session.finish(ctx, dressed, "Try-on")?;
+
+        let mut extra = serde_json::Map::new();
+        extra.insert("people".into(), json!(person.matte.people));
+        extra.insert("resolution".into(), json!(resolution));
+        extra.insert("tuck".into(), json!(tuck));
+        extra.insert("user_category".into(), json!(r.user_category));
+        extra.insert("provenance".into(), json!({ "models": session.provenance }));
+        let category = r.items.first().map(|i| i.trial_item_category.clone());
+        Ok(Output { finals: vec![render], filing: Filing::Render { origin: RenderOrigin::Compose, category }, extra })
+    }
+}

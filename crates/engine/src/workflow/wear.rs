@@ -1,0 +1,388 @@
+//! Dressing a person, shared by try-on, product-to-model and model-swap: each garment photo
+//! becomes a clean cutout with its landmarks (from its silhouette for a product shot, from its
+//! wearer's pose for an on-model photo), is fitted to the person's body and warped there, and
+//! the layers are composed in wardrobe order over the photo, face and hands kept in front.
+
+use image::{RgbImage, RgbaImage};
+
+use super::person::{self, Analysis, VISIBLE};
+use super::subject::{self, PERSON_SHARE};
+use crate::domain::garments::{self, GarmentCategory, Region};
+use crate::error::JobError;
+use crate::render::color::{linear_to_srgb, u8_to_linear};
+use crate::vision::dress::{self, Wearer};
+use crate::vision::fit::{self, Body, FitError};
+use crate::vision::garment::{self, Anchor, Family};
+use crate::vision::guided::Plane;
+use crate::vision::pose::Landmark;
+use crate::vision::{foreground, place, product, regions};
+
+type P = (f32, f32);
+
+/// Where a garment's landmarks come from.
+#[derive(Debug, Clone)]
+pub enum Shape {
+    /// A product shot: landmarks from the silhouette.
+    Product(Vec<(Anchor, P)>),
+    /// Worn in its photo: that wearer's pose.
+    OnModel(Vec<Landmark>),
+    /// Shoes and accessories: the item's box, and for shoes whether it holds a pair.
+    Placed { item: (f32, f32, f32, f32), pair: bool },
+}
+
+/// A garment ready to fit.
+#[derive(Debug, Clone)]
+pub struct Garment {
+    pub category: &'static GarmentCategory,
+    pub family: Family,
+    /// The cutout, straight alpha, background colours solved away at its edge.
+    pub image: RgbaImage,
+    pub shape: Shape,
+}
+
+fn mismatch(category: &GarmentCategory, why: impl Into<String>) -> JobError {
+    JobError::new("CATEGORY_MISMATCH", format!("the {} photo {}", category.key, why.into()))
+}
+
+/// The cutout of `alpha` over `photo`, with edge colours solved.
+fn cutout(photo: &RgbImage, alpha: &Plane) -> RgbaImage {
+    let radius = (photo.width().max(photo.height()) as usize / 60).clamp(4, 48);
+    let colours = foreground::estimate(photo, alpha, radius);
+    RgbaImage::from_fn(photo.width(), photo.height(), |x, y| {
+        let k = y as usize * alpha.width + x as usize;
+        let c = colours[k].map(|v| (linear_to_srgb(v) * 255.0).round() as u8);
+        image::Rgba([c[0], c[1], c[2], (alpha.data[k] * 255.0).round() as u8])
+    })
+}
+
+/// Skin likelihood (0..1) of each pixel, from the colour of the wearer's face around the nose.
+fn skin(photo: &RgbImage, landmarks: &[Landmark]) -> Option<Plane> {
+    let nose = landmarks.first().filter(|l| l.visibility >= VISIBLE)?;
+    let eyes = (landmarks[2].x - landmarks[5].x).hypot(landmarks[2].y - landmarks[5].y).max(4.0);
+    let r = (eyes * 0.35) as i64;
+    let mut samples = Vec::new();
+    for dy in -r..=r {
+        for dx in -r..=r {
+            let (x, y) = (nose.x as i64 + dx, nose.y as i64 + dy);
+            if x >= 0 && y >= 0 && (x as u32) < photo.width() && (y as u32) < photo.height() {
+                samples.push(photo.get_pixel(x as u32, y as u32).0.map(u8_to_linear));
+            }
+        }
+    }
+    if samples.is_empty() {
+        return None;
+    }
+    let n = samples.len() as f32;
+    let mean = samples.iter().fold([0.0f32; 3], |a, s| [a[0] + s[0], a[1] + s[1], a[2] + s[2]]).map(|v| v / n);
+    // Chromaticity (hue, saturation) is what tells skin from cloth; brightness varies with light.
+    let chroma = |c: [f32; 3]| {
+        let sum = (c[0] + c[1] + c[2]).max(1e-4);
+        (c[0] / sum, c[1] / sum, sum)
+    };
+    let (mr, mg, ms) = chroma(mean);
+    Some(Plane {
+        width: photo.width() as usize,
+        height: photo.height() as usize,
+        data: photo
+            .pixels()
+            .map(|p| {
+                let (r, g, s) = chroma(p.0.map(u8_to_linear));
+                let d = ((r - mr).powi(2) + (g - mg).powi(2)).sqrt();
+                let light = (s / ms).clamp(0.0, 4.0);
+                let bright_ok = if (0.25..2.5).contains(&light) { 1.0 } else { 0.0 };
+                (1.0 - ((d - 0.025) / 0.03).clamp(0.0, 1.0)) * bright_ok
+            })
+            .collect(),
+    })
+}
+
+/// The body region an on-model garment occupies in its photo.
+fn worn_region(family: Family, region: Region) -> Option<regions::Region> {
+    match (family, region) {
+        (Family::Top, _) => Some(regions::Region::Upper),
+        (Family::Legs | Family::Skirt, _) => Some(regions::Region::Lower),
+        (Family::Full, _) => Some(regions::Region::Full),
+        (Family::Placed, Region::Feet) => Some(regions::Region::Feet),
+        _ => None,
+    }
+}
+
+/// Turns a garment photo into a [`Garment`]. On-model photos use the wearer's pose; product
+/// shots their silhouette.
+pub fn prepare(
+    models: &figur_models::Sessions,
+    photo: &RgbImage,
+    category: &'static GarmentCategory,
+    check: &mut dyn FnMut() -> Result<(), JobError>,
+) -> Result<Garment, JobError> {
+    let family = Family::of(category.key, category.region);
+    let seg = crate::vision::matte::segment(
+        photo,
+        &crate::vision::matte::ModelSegmenter(
+            models.get(super::background_swap::MATTE_MODEL).map_err(subject::model_err)?,
+        ),
+    )?;
+    let matte = crate::vision::matte::refine(photo, &seg, check)?;
+    let (w, h) = (photo.width() as usize, photo.height() as usize);
+    if matte.coverage >= PERSON_SHARE && family != Family::Placed {
+        let pose = models.get(person::POSE_MODEL).map_err(subject::model_err)?;
+        let landmarks = person::landmarks(&pose, photo, &matte.alpha)?;
+        let wanted = worn_region(family, category.region).ok_or_else(|| mismatch(category, "shows a person"))?;
+        let band = regions::bands(&landmarks, h as f32, family == Family::Full)
+            .into_iter()
+            .find(|(r, _, _)| *r == wanted)
+            .ok_or_else(|| mismatch(category, format!("does not show the {} body", wanted.name())))?;
+        // A top taken off a photo ends just above the hip joints: below is the other garment.
+        let bottom = if family == Family::Top {
+            let hips = (landmarks[23].y + landmarks[24].y) / 2.0;
+            let shoulders = (landmarks[11].y + landmarks[12].y) / 2.0;
+            band.2.min(hips - 0.1 * (hips - shoulders).abs())
+        } else {
+            band.2
+        };
+        let mut alpha = regions::cut(&matte.alpha, band.1, bottom, 0.01 * h as f32);
+        // Keep the clothes, not the wearer: skin (arms, neck, legs) and the hands go.
+        if let Some(skin) = skin(photo, &landmarks) {
+            for (a, s) in alpha.data.iter_mut().zip(&skin.data) {
+                *a *= 1.0 - s;
+            }
+        }
+        let coverage = alpha.data.iter().filter(|a| **a > 0.5).count() as f32 / (w * h) as f32;
+        if coverage < 0.01 {
+            return Err(mismatch(category, format!("shows no garment on the {} body", wanted.name())));
+        }
+        return Ok(Garment { category, family, image: cutout(photo, &alpha), shape: Shape::OnModel(landmarks) });
+    }
+    let learned = subject::learned_model(models)?;
+    let alpha = subject::product_alpha(photo, &learned)?
+        .ok_or_else(|| JobError::new("GARMENT_NOT_FOUND", format!("no {} was found in its photo", category.key)))?;
+    let items = product::items(&alpha, 0.01);
+    let first = items.first().ok_or_else(|| JobError::new("GARMENT_NOT_FOUND", "the garment photo is empty"))?;
+    // Shoes often come as a pair: keep both; anything else is its largest item.
+    let pair = category.region == Region::Feet && items.len() >= 2;
+    let alpha = if pair {
+        let mut both = first.alpha.clone();
+        for (a, b) in both.data.iter_mut().zip(&items[1].alpha.data) {
+            *a = a.max(*b);
+        }
+        both
+    } else {
+        first.alpha.clone()
+    };
+    let shape = if family == Family::Placed {
+        let (x0, y0, x1, y1) = crate::vision::composite::subject_box(&alpha)
+            .ok_or_else(|| JobError::new("GARMENT_NOT_FOUND", "the garment photo is empty"))?;
+        Shape::Placed { item: (x0 as f32, y0 as f32, x1 as f32, y1 as f32), pair }
+    } else {
+        let anchors = garment::anchors(&alpha, family)
+            .ok_or_else(|| mismatch(category, "has no garment shape the studio can read"))?;
+        if family == Family::Legs && garment::find(&anchors, Anchor::Crotch).is_none() {
+            return Err(mismatch(category, "shows no two legs: is it a skirt?"));
+        }
+        Shape::Product(anchors)
+    };
+    Ok(Garment { category, family, image: cutout(photo, &alpha), shape })
+}
+
+/// Drawing order: bottoms, then full pieces and tops (a tucked top goes under the bottoms),
+/// outerwear, shoes, accessories; inside a slot, the category's layer.
+pub fn order(garments: &mut [Garment], tuck: bool) {
+    garments.sort_by_key(|g| {
+        let slot = match (g.category.region, tuck) {
+            (Region::Lower, false) => 1,
+            (Region::Lower, true) => 3,
+            (Region::Full, _) => 2,
+            (Region::Upper, _) => 2,
+            (Region::Outer, _) => 4,
+            (Region::Feet, _) => 5,
+            _ => 6,
+        };
+        (slot, g.category.layer)
+    });
+}
+
+fn fit_error(g: &Garment, e: FitError) -> JobError {
+    match e {
+        FitError::NotVisible(part) => JobError::new(
+            "REGION_NOT_VISIBLE",
+            format!("the person photo does not show the {part} the {} needs", g.category.key),
+        ),
+        FitError::Shape(why) => mismatch(g.category, why),
+    }
+}
+
+/// The point pairs (garment → person) for one garment; shoes give one set per foot.
+pub fn pairs(g: &Garment, person: &Analysis) -> Result<Vec<Vec<(P, P)>>, JobError> {
+    let body = Body::from_landmarks(&person.landmarks).ok_or_else(|| JobError::internal("no landmarks"))?;
+    match &g.shape {
+        Shape::Product(anchors) => Ok(vec![fit::targets(&body, g.family, anchors).map_err(|e| fit_error(g, e))?]),
+        Shape::OnModel(from) => {
+            let mut set = fit::between_people(from, &person.landmarks, g.family).map_err(|e| fit_error(g, e))?;
+            if matches!(g.family, Family::Top | Family::Full) {
+                set.extend(torso_sides(g, from, person));
+            }
+            Ok(vec![set])
+        }
+        Shape::Placed { item, pair } if g.category.region == Region::Feet => {
+            let feet = place::feet(&person.landmarks).map_err(|e| fit_error(g, e))?;
+            let (x0, y0, x1, y1) = *item;
+            let cx = (x0 + x1) / 2.0;
+            // A pair: the image-left shoe goes on the image-left foot.
+            let halves = if *pair { vec![(x0, y0, cx, y1), (cx, y0, x1, y1)] } else { vec![*item, *item] };
+            Ok(feet
+                .iter()
+                .enumerate()
+                .map(|(i, ((a, b), toe_left))| {
+                    let half = halves[i.min(halves.len() - 1)];
+                    let toe_left_in_photo = toe_points_left(&g.image, half);
+                    place::onto(half, *a, *b, toe_left_in_photo != *toe_left)
+                })
+                .collect())
+        }
+        Shape::Placed { item, .. } => {
+            let mesh = person.face.as_ref().and_then(|f| f.mesh.as_ref());
+            let (a, b) = place::slot(g.category.key, &person.landmarks, mesh).map_err(|e| fit_error(g, e))?;
+            Ok(vec![place::onto(*item, a, b, false)])
+        }
+    }
+}
+
+/// The garment's sides at two heights of the torso, onto the person's silhouette there (at most
+/// 1.6 shoulder widths wide): a garment from a slimmer wearer widens to cover a broader body.
+fn torso_sides(g: &Garment, from: &[Landmark], person: &Analysis) -> Vec<(P, P)> {
+    let extent = |row: usize, width: usize, opaque: &dyn Fn(usize) -> bool| {
+        let first = (0..width).find(|&x| opaque(row * width + x))?;
+        let last = (0..width).rev().find(|&x| opaque(row * width + x))?;
+        Some((first as f32, last as f32 + 1.0))
+    };
+    let to = &person.landmarks;
+    let mut out = Vec::new();
+    for t in [0.35f32, 0.75] {
+        let at = |l: &[Landmark]| {
+            let s = ((l[11].x + l[12].x) / 2.0, (l[11].y + l[12].y) / 2.0);
+            let h = ((l[23].x + l[24].x) / 2.0, (l[23].y + l[24].y) / 2.0);
+            (s.0 + (h.0 - s.0) * t, s.1 + (h.1 - s.1) * t, (l[11].x - l[12].x).hypot(l[11].y - l[12].y))
+        };
+        let (gx, gy, _) = at(from);
+        let (px, py, sw) = at(to);
+        let (gw, gh) = (g.image.width() as usize, g.image.height() as usize);
+        let (mw, mh) = (person.matte.alpha.width, person.matte.alpha.height);
+        if gy < 0.0 || py < 0.0 || gy as usize >= gh || py as usize >= mh {
+            continue;
+        }
+        let raw = g.image.as_raw();
+        let garment = extent(gy as usize, gw, &|k| raw[k * 4 + 3] > 127);
+        let body = extent(py as usize, mw, &|k| person.matte.alpha.data[k] > 0.5);
+        if let (Some((gl, gr)), Some((bl, br))) = (garment, body) {
+            let (bl, br) = (bl.max(px - 0.8 * sw), br.min(px + 0.8 * sw));
+            if gl < gx && gr > gx && bl < px && br > px {
+                out.push(((gl, gy), (bl, py)));
+                out.push(((gr, gy), (br, py)));
+            }
+        }
+    }
+    out
+}
+
+/// Whether a shoe in `item` points image-left: its collar (the tallest part) is at the heel.
+fn toe_points_left(image: &RgbaImage, item: (f32, f32, f32, f32)) -> bool {
+    let (x0, x1) = (item.0 as u32, (item.2 as u32).min(image.width()));
+    let top = |x: u32| (0..image.height()).find(|&y| image.get_pixel(x, y)[3] > 127).unwrap_or(image.height());
+    let tallest = (x0..x1).min_by_key(|&x| top(x)).unwrap_or(x0);
+    tallest as f32 > (item.0 + item.2) / 2.0
+}
+
+/// What the person keeps in front of every garment: the face (from the mesh, grown a little)
+/// and the hands.
+pub fn protect(person: &Analysis, width: usize, height: usize) -> Plane {
+    let l = &person.landmarks;
+    let sw = (l[11].x - l[12].x).hypot(l[11].y - l[12].y).max(8.0);
+    let hands: Vec<(P, f32)> =
+        (15..=22).filter(|&i| l[i].visibility >= VISIBLE).map(|i| ((l[i].x, l[i].y), sw * 0.09)).collect();
+    let mut mask = dress::discs(width, height, &hands);
+    if let Some(mesh) = person.face.as_ref().and_then(|f| f.mesh.as_ref()) {
+        let face = dress::allowed(&mesh.mask(width, height), (sw * 0.02) as usize + 1);
+        for (m, f) in mask.data.iter_mut().zip(&face.data) {
+            *m = m.max(if *f > 0.0 { 1.0 } else { 0.0 });
+        }
+    }
+    mask
+}
+
+/// Dresses `photo` (the person of `person`) in `garments`, in the order given. Returns the
+/// dressed photo and each garment's warped layer.
+pub fn dress(
+    photo: &RgbImage,
+    person: &Analysis,
+    garments: &[Garment],
+    check: &mut dyn FnMut() -> Result<(), JobError>,
+) -> Result<(RgbImage, Vec<RgbaImage>), JobError> {
+    let (w, h) = (photo.width(), photo.height());
+    let long = w.max(h) as usize;
+    let wearer = Wearer {
+        allowed: dress::allowed(&person.matte.alpha, long / 40),
+        protect: protect(person, w as usize, h as usize),
+        shading: dress::shading(photo),
+    };
+    let mut canvas = photo.clone();
+    let mut layers = Vec::new();
+    for g in garments {
+        check()?;
+        let mut layer = RgbaImage::new(w, h);
+        for set in pairs(g, person)? {
+            let warped = dress::warp(&g.image, &set, w, h)
+                .ok_or_else(|| mismatch(g.category, "could not be fitted (its landmarks are degenerate)"))?;
+            for (dst, src) in layer.pixels_mut().zip(warped.pixels()) {
+                if src[3] > dst[3] {
+                    *dst = *src;
+                }
+            }
+        }
+        let shade = if matches!(g.shape, Shape::OnModel(_)) { 0.5 } else { 0.8 };
+        dress::wear(&mut canvas, &layer, &wearer, shade);
+        layers.push(layer);
+    }
+    Ok((canvas, layers))
+}
+
+/// A garment category by key (the request was validated against the list).
+pub fn category(key: &str) -> Result<&'static GarmentCategory, JobError> {
+    garments::by_key(key).ok_or_else(|| JobError::internal(format!("unknown garment category {key}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn garment(key: &str) -> Garment {
+        let category = garments::by_key(key).unwrap();
+        Garment {
+            category,
+            family: Family::of(key, category.region),
+            image: RgbaImage::new(1, 1),
+            shape: Shape::Product(Vec::new()),
+        }
+    }
+
+    #[test]
+    fn layers_go_on_in_wardrobe_order_and_tucking_puts_tops_under_bottoms() {
+        let mut g = vec![garment("coat"), garment("jeans"), garment("t-shirt"), garment("hat"), garment("shoes")];
+        order(&mut g, false);
+        let keys: Vec<&str> = g.iter().map(|g| g.category.key).collect();
+        assert_eq!(keys, ["jeans", "t-shirt", "coat", "shoes", "hat"]);
+        order(&mut g, true);
+        let keys: Vec<&str> = g.iter().map(|g| g.category.key).collect();
+        assert_eq!(keys, ["t-shirt", "jeans", "coat", "shoes", "hat"]);
+    }
+
+    #[test]
+    fn skin_is_told_from_cloth_by_its_colour() {
+        // Face-coloured left half, blue right half; the nose sits on the left.
+        let photo = RgbImage::from_fn(100, 50, |x, _| image::Rgb(if x < 50 { [205, 150, 125] } else { [40, 60, 160] }));
+        let mut l = vec![Landmark { x: 20.0, y: 25.0, visibility: 0.9 }; 33];
+        l[2].x = 15.0;
+        l[5].x = 25.0;
+        let s = skin(&photo, &l).unwrap();
+        assert!(s.at(40, 10) > 0.9 && s.at(70, 10) < 0.1);
+    }
+}
