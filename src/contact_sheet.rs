@@ -104,6 +104,9 @@ async fn try_on_row(engine: &Arc<Engine>, owner: &Caller, photos: &[PathBuf]) ->
     Ok(row)
 }
 
+/// The built-in background the image swap uses.
+const BACKGROUND: &str = "01JBG0BACKGR0VND0000000005";
+
 pub async fn contact_sheet(out: PathBuf, photos: Vec<PathBuf>) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let mut config = EngineConfig::new(dir.path());
@@ -111,6 +114,14 @@ pub async fn contact_sheet(out: PathBuf, photos: Vec<PathBuf>) -> Result<()> {
     let engine = Engine::open(config)?;
     engine.start().await?;
     engine.set_public_base("");
+    // Built-in backgrounds are rendered at start (once per cache): wait for the one used below.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while engine.catalog_entry_by_id(Mode::Live, "backgrounds", BACKGROUND).await.is_err() {
+        if std::time::Instant::now() > deadline {
+            bail!("the built-in backgrounds were not ready after 2 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let cache = figur_models::Cache::new(figur_engine::engine::default_cache_dir().context("no cache folder")?);
     let photos = if photos.is_empty() {
         figur_models::samples::SAMPLES
@@ -137,7 +148,7 @@ pub async fn contact_sheet(out: PathBuf, photos: Vec<PathBuf>) -> Result<()> {
             ),
             (
                 Operation::BackgroundSwapWithImage,
-                json!({"source_image_s3_key": source, "output_preset": "original", "background_image_public_id": "01JBG0BACKGR0VND0000000005"}),
+                json!({"source_image_s3_key": source, "output_preset": "original", "background_image_public_id": BACKGROUND}),
             ),
             (Operation::Extract, json!({"trial_image": source, "extraction_context": {"max_items": 4}})),
         ];

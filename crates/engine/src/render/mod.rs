@@ -2,4 +2,5 @@
 
 pub mod backdrop;
 pub mod color;
+pub mod flats;
 pub mod noise;

@@ -6,6 +6,7 @@ pub mod background_generator;
 pub mod background_swap;
 mod context;
 pub mod extract;
+pub mod garment_generator;
 pub mod person;
 pub mod product_to_model;
 pub mod subject;
@@ -58,6 +59,7 @@ pub fn builtin(models: std::sync::Arc<figur_models::Sessions>) -> Vec<std::sync:
     use std::sync::Arc;
     vec![
         Arc::new(background_generator::BackgroundGenerator),
+        Arc::new(garment_generator::GarmentGenerator),
         Arc::new(background_swap::BackgroundSwap::new(Operation::BackgroundSwapWithImage, models.clone())),
         Arc::new(background_swap::BackgroundSwap::new(Operation::BackgroundSwapWithSpec, models.clone())),
         Arc::new(extract::Extract::new(models.clone())),
