@@ -42,7 +42,7 @@ fn main() {
         lap(0, &mut times);
         let analysis = person::analyse(&models, &photo, &mut || Ok(())).unwrap();
         lap(1, &mut times);
-        let garment = wear::prepare(&models, &garment_photo, top, &mut || Ok(())).unwrap();
+        let garment = wear::prepare(&models, &garment_photo, None, top, &mut || Ok(())).unwrap();
         lap(2, &mut times);
         let (dressed, _) = wear::dress(&photo, &analysis, &[garment], &mut || Ok(())).unwrap();
         lap(3, &mut times);

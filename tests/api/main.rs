@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod contact_sheet;
+mod design;
 mod disk_full;
 mod extract;
 mod face;

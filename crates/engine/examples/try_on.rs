@@ -22,7 +22,7 @@ fn main() {
     let t = std::time::Instant::now();
     let analysis = person::analyse(&models, &photo, &mut || Ok(())).unwrap();
     let garment =
-        wear::prepare(&models, &load(garment_path), wear::category(category).unwrap(), &mut || Ok(())).unwrap();
+        wear::prepare(&models, &load(garment_path), None, wear::category(category).unwrap(), &mut || Ok(())).unwrap();
     println!(
         "garment shape: {:?}",
         match &garment.shape {

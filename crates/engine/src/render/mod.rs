@@ -2,5 +2,6 @@
 
 pub mod backdrop;
 pub mod color;
+pub mod figure;
 pub mod flats;
 pub mod noise;

@@ -15,6 +15,35 @@ fn unreadable(why: impl std::fmt::Display) -> JobError {
 }
 
 pub fn decode(bytes: &[u8]) -> Result<RgbImage, JobError> {
+    Ok(flatten(decode_dynamic(bytes)?))
+}
+
+/// A cutout's own alpha (0..1), when the image has an alpha channel that really cuts something
+/// out: most of its border transparent. `None` for opaque images and for alpha used otherwise.
+pub fn cutout_alpha(bytes: &[u8]) -> Result<Option<super::guided::Plane>, JobError> {
+    let img = decode_dynamic(bytes)?;
+    if !img.color().has_alpha() {
+        return Ok(None);
+    }
+    let rgba = img.to_rgba8();
+    let (w, h) = rgba.dimensions();
+    let border: Vec<u8> = (0..w)
+        .flat_map(|x| [rgba.get_pixel(x, 0)[3], rgba.get_pixel(x, h - 1)[3]])
+        .chain((0..h).flat_map(|y| [rgba.get_pixel(0, y)[3], rgba.get_pixel(w - 1, y)[3]]))
+        .collect();
+    let clear = border.iter().filter(|a| **a < 16).count() as f32 / border.len().max(1) as f32;
+    let opaque = rgba.pixels().filter(|p| p[3] > 240).count();
+    if clear < 0.9 || opaque == 0 {
+        return Ok(None);
+    }
+    Ok(Some(super::guided::Plane {
+        width: w as usize,
+        height: h as usize,
+        data: rgba.pixels().map(|p| p[3] as f32 / 255.0).collect(),
+    }))
+}
+
+fn decode_dynamic(bytes: &[u8]) -> Result<DynamicImage, JobError> {
     let (format, _, _) = upload::sniff(bytes).ok_or_else(|| unreadable("it is not a JPEG, PNG or WebP image"))?;
     let reader = ImageReader::with_format(Cursor::new(bytes), format);
     let (w, h) = reader.into_dimensions().map_err(unreadable)?;
@@ -25,7 +54,7 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, JobError> {
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
     img.apply_orientation(orientation);
-    Ok(flatten(img))
+    Ok(img)
 }
 
 /// 8-bit RGB; transparent pixels become white.

@@ -171,10 +171,20 @@ fn upper(body: &Body, family: Family, g: &[(Anchor, P)]) -> Result<Vec<(P, P)>, 
     // Shoulder seams sit a little outside and above the joints.
     let tl = add(body.left.shoulder, add(mul(u, -0.08 * sw), mul(d, -0.05 * sw)));
     let tr = add(body.right.shoulder, add(mul(u, 0.08 * sw), mul(d, -0.05 * sw)));
-    let sim = similarity(gl, gr, tl, tr);
     let top = mid(tl, tr);
     let hips = mid(body.left.hip, body.right.hip);
-    let hip_depth = dot(sub(hips, top), d).max(sw * 0.8);
+    let hip_depth = dot(sub(hips, top), d).max(sw * 0.5);
+    // Widths follow the shoulders, lengths the torso: a garment's shoulder-to-hip distance is
+    // taken as 1.3 of its shoulder width, so a top ends by the hips on a narrow figure and on a
+    // broad suit alike.
+    let (gu, gm) = (unit(sub(gr, gl)), mid(gl, gr));
+    let s = len(sub(tr, tl)) / len(sub(gr, gl)).max(1e-6);
+    let sv = (hip_depth / (1.3 * len(sub(gr, gl)).max(1e-6))).clamp(0.6 * s, 1.5 * s);
+    let sim = move |p: P| {
+        let v = sub(p, gm);
+        let (a, b) = (dot(v, gu), dot(v, (-gu.1, gu.0)));
+        add(top, add(mul(u, a * s), mul(d, b * sv)))
+    };
     let hip_half = len(sub(body.right.hip, body.left.hip)) * 0.5 * 1.45;
     let body_half = |t: f32| {
         let f = (t / hip_depth).clamp(0.0, 1.2);

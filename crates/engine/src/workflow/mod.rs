@@ -7,6 +7,8 @@ pub mod background_swap;
 mod context;
 pub mod extract;
 pub mod garment_generator;
+pub mod look;
+pub mod model_generator;
 pub mod person;
 pub mod product_to_model;
 pub mod subject;
@@ -60,6 +62,8 @@ pub fn builtin(models: std::sync::Arc<figur_models::Sessions>) -> Vec<std::sync:
     vec![
         Arc::new(background_generator::BackgroundGenerator),
         Arc::new(garment_generator::GarmentGenerator),
+        Arc::new(model_generator::ModelGenerator),
+        Arc::new(look::Look::new(models.clone())),
         Arc::new(background_swap::BackgroundSwap::new(Operation::BackgroundSwapWithImage, models.clone())),
         Arc::new(background_swap::BackgroundSwap::new(Operation::BackgroundSwapWithSpec, models.clone())),
         Arc::new(extract::Extract::new(models.clone())),

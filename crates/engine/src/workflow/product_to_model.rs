@@ -13,7 +13,7 @@ use image::{DynamicImage, RgbImage};
 use serde_json::json;
 
 use super::background_swap::working_copy;
-use super::try_on::{read_photo, Session};
+use super::try_on::{read_garment, read_photo, Session};
 use super::wear;
 use super::{Filing, JobContext, Output, Workflow};
 use crate::budget::VISION_BYTES_PER_PIXEL;
@@ -114,8 +114,8 @@ impl Workflow for ProductToModel {
         ctx.stage("decode", "reading the catalog model and the product photo")?;
         let (model_id, model_photo) = catalog_model(ctx, r.model_image_public_id.as_deref())?;
         let photo = Session::at_resolution(model_photo, Resolution::Two);
-        let product = read_photo(ctx, &r.product_image_s3_key)?;
-        let pixels = photo.width() as u64 * photo.height() as u64 + product.width() as u64 * product.height() as u64;
+        let product = read_garment(ctx, &r.product_image_s3_key)?;
+        let pixels = photo.width() as u64 * photo.height() as u64 + product.pixels();
         let _memory = ctx.reserve_memory(pixels * VISION_BYTES_PER_PIXEL)?;
 
         let mut session = Session::new(&self.models);
@@ -183,7 +183,7 @@ impl Workflow for ModelSwap {
         for key in ["top", "pants"] {
             let category = wear::category(key)?;
             let mut check = || ctx.checkpoint();
-            match wear::prepare(&self.models, &source, category, &mut check) {
+            match wear::prepare(&self.models, &source, None, category, &mut check) {
                 Ok(g) if matches!(g.shape, wear::Shape::OnModel(_)) => taken.push(g),
                 Ok(_) => return Err(JobError::new("NO_SUBJECT_FOUND", "no person wearing garments is in the source")),
                 Err(e) if e.code == "CATEGORY_MISMATCH" => skipped.push(format!("{key}: {}", e.message)),

@@ -22,6 +22,7 @@ use crate::domain::job::{ArtifactRole, StoredArtifact};
 use crate::domain::operation::Operation;
 use crate::domain::requests::{Resolution, WorkflowRequest};
 use crate::error::JobError;
+use crate::vision::guided::Plane;
 use crate::vision::matte::{refine, segment, ModelSegmenter};
 use crate::vision::{decode, overlay};
 
@@ -121,7 +122,7 @@ impl<'a> Session<'a> {
     pub fn garments(
         &mut self,
         ctx: &mut JobContext,
-        photos: Vec<(RgbImage, &'static GarmentCategory)>,
+        photos: Vec<(GarmentPhoto, &'static GarmentCategory)>,
     ) -> Result<Vec<Garment>, JobError> {
         self.model(MATTE_MODEL)?;
         self.model(POSE_MODEL)?;
@@ -130,7 +131,7 @@ impl<'a> Session<'a> {
         let mut out = Vec::new();
         for (photo, category) in photos {
             let mut check = || ctx.checkpoint();
-            out.push(wear::prepare(self.models, &photo, category, &mut check)?);
+            out.push(wear::prepare(self.models, &photo.image, photo.alpha.as_ref(), category, &mut check)?);
         }
         Ok(out)
     }
@@ -198,6 +199,40 @@ pub fn read_photo(ctx: &JobContext, key: &str) -> Result<RgbImage, JobError> {
     Ok(working_copy(decode::decode(&ctx.read_store(key)?)?))
 }
 
+/// A garment photo: the picture, and its own alpha when it is a cutout.
+pub struct GarmentPhoto {
+    pub image: RgbImage,
+    pub alpha: Option<Plane>,
+}
+
+impl GarmentPhoto {
+    pub fn pixels(&self) -> u64 {
+        self.image.width() as u64 * self.image.height() as u64
+    }
+}
+
+/// Reads a garment photo (a working copy), keeping a cutout's alpha at the same size.
+pub fn read_garment(ctx: &JobContext, key: &str) -> Result<GarmentPhoto, JobError> {
+    let bytes = ctx.read_store(key)?;
+    let image = working_copy(decode::decode(&bytes)?);
+    let alpha = decode::cutout_alpha(&bytes)?.map(|a| {
+        if (a.width as u32, a.height as u32) == image.dimensions() {
+            return a;
+        }
+        let grey = image::GrayImage::from_fn(a.width as u32, a.height as u32, |x, y| {
+            image::Luma([(a.at(x as usize, y as usize) * 255.0).round() as u8])
+        });
+        let small =
+            image::imageops::resize(&grey, image.width(), image.height(), image::imageops::FilterType::Triangle);
+        Plane {
+            width: small.width() as usize,
+            height: small.height() as usize,
+            data: small.pixels().map(|p| p[0] as f32 / 255.0).collect(),
+        }
+    });
+    Ok(GarmentPhoto { image, alpha })
+}
+
 #[derive(Debug)]
 pub struct TryOn {
     models: Arc<figur_models::Sessions>,
@@ -229,10 +264,10 @@ impl Workflow for TryOn {
         let garments = r
             .items
             .iter()
-            .map(|item| Ok((read_photo(ctx, &item.trial_image)?, wear::category(&item.trial_item_category)?)))
+            .map(|item| Ok((read_garment(ctx, &item.trial_image)?, wear::category(&item.trial_item_category)?)))
             .collect::<Result<Vec<_>, JobError>>()?;
-        let pixels = photo.width() as u64 * photo.height() as u64
-            + garments.iter().map(|(g, _)| g.width() as u64 * g.height() as u64).sum::<u64>();
+        let pixels =
+            photo.width() as u64 * photo.height() as u64 + garments.iter().map(|(g, _)| g.pixels()).sum::<u64>();
         let _memory = ctx.reserve_memory(pixels * VISION_BYTES_PER_PIXEL)?;
 
         let mut session = Session::new(&self.models);

@@ -112,10 +112,15 @@ fn worn_region(family: Family, region: Region) -> Option<regions::Region> {
 pub fn prepare(
     models: &figur_models::Sessions,
     photo: &RgbImage,
+    cutout_alpha: Option<&Plane>,
     category: &'static GarmentCategory,
     check: &mut dyn FnMut() -> Result<(), JobError>,
 ) -> Result<Garment, JobError> {
     let family = Family::of(category.key, category.region);
+    if let Some(alpha) = cutout_alpha {
+        // A cutout (transparent PNG): its own alpha is the best matte there is.
+        return product(photo, alpha.clone(), category, family);
+    }
     let seg = crate::vision::matte::segment(
         photo,
         &crate::vision::matte::ModelSegmenter(
@@ -156,6 +161,16 @@ pub fn prepare(
     let learned = subject::learned_model(models)?;
     let alpha = subject::product_alpha(photo, &learned)?
         .ok_or_else(|| JobError::new("GARMENT_NOT_FOUND", format!("no {} was found in its photo", category.key)))?;
+    product(photo, alpha, category, family)
+}
+
+/// A product shot's garment from its matte: the largest item (shoes: a pair), its landmarks.
+fn product(
+    photo: &RgbImage,
+    alpha: Plane,
+    category: &'static GarmentCategory,
+    family: Family,
+) -> Result<Garment, JobError> {
     let items = product::items(&alpha, 0.01);
     let first = items.first().ok_or_else(|| JobError::new("GARMENT_NOT_FOUND", "the garment photo is empty"))?;
     // Shoes often come as a pair: keep both; anything else is its largest item.

@@ -28,7 +28,7 @@ pub struct FlatSpec<'a> {
 
 /// Coverage (0..1) of the union of `polygons` (in canvas units × `s` pixels per unit): four
 /// sub-scanlines per row, exact horizontal coverage of each span.
-fn coverage(polygons: &[&[Pt]], w: usize, h: usize, s: f32) -> Plane {
+pub fn coverage(polygons: &[&[Pt]], w: usize, h: usize, s: f32) -> Plane {
     let mut plane = Plane::new(w, h);
     for poly in polygons {
         let mut own = vec![0.0f32; w * h];

@@ -1,0 +1,110 @@
+//! `model-generator`: a parametric fashion figure (an illustration, not a photo; see
+//! [`crate::render::figure`]) filed as a catalog model. Its spec records the generator and the
+//! figure's 33 landmarks, so fitting garments to it needs no pose model. The generator is
+//! `figur-croquis-1`; `image_model` is the slot for a photoreal generator.
+
+use serde_json::json;
+
+use super::{Filing, JobContext, Output, Workflow};
+use crate::domain::job::ArtifactRole;
+use crate::domain::operation::Operation;
+use crate::domain::requests::{ModelGeneratorRequest, UserCategory, WorkflowRequest};
+use crate::error::{FieldError, JobError};
+use crate::render::figure::{self, FigureSpec, AGE_RANGES, BODY_TYPES, MONK_TONES};
+
+pub const MODEL_ID: &str = "figur-croquis-1";
+
+#[derive(Debug)]
+pub struct ModelGenerator;
+
+fn request(r: &WorkflowRequest) -> Result<&ModelGeneratorRequest, JobError> {
+    match r {
+        WorkflowRequest::ModelGenerator(r) => Ok(r),
+        _ => Err(JobError::internal("model-generator got another workflow's request")),
+    }
+}
+
+/// The figure a model-generator spec describes (also used to redraw a catalog figure).
+pub fn figure_for(
+    gender: UserCategory,
+    body_type: &str,
+    age_range: &str,
+    ethnicity: &str,
+    seed: u64,
+    height: u32,
+) -> figure::Figure {
+    figure::draw(&FigureSpec { female: gender == UserCategory::Female, body_type, age_range, ethnicity, seed, height })
+}
+
+impl Workflow for ModelGenerator {
+    fn operation(&self) -> Operation {
+        Operation::ModelGenerator
+    }
+
+    fn stages(&self) -> &'static [&'static str] {
+        &["figure", "finish", "catalog"]
+    }
+
+    fn validate(&self, r: &WorkflowRequest) -> Vec<FieldError> {
+        let Ok(r) = request(r) else { return Vec::new() };
+        let mut problems = Vec::new();
+        for (field, value, list) in
+            [("body_type", &r.body_type, &BODY_TYPES[..]), ("age_range", &r.age_range, &AGE_RANGES[..])]
+        {
+            if !list.contains(&value.as_str()) {
+                problems.push(FieldError::new(
+                    "body",
+                    field,
+                    format!("unknown {field} `{value}`; one of {}", list.join(", ")),
+                    "enum",
+                ));
+            }
+        }
+        if r.ethnicity.chars().count() > 64 {
+            problems.push(FieldError::new("body", "ethnicity", "at most 64 characters", "too_long"));
+        }
+        if let Some(model) = r.image_model.as_deref().filter(|m| *m != MODEL_ID) {
+            problems.push(FieldError::new(
+                "body",
+                "image_model",
+                format!("no generator `{model}` is installed; available: {MODEL_ID}"),
+                "enum",
+            ));
+        }
+        problems
+    }
+
+    fn run(&self, ctx: &mut JobContext, r: &WorkflowRequest) -> Result<Output, JobError> {
+        let r = request(r)?;
+        let seed = r.seed.unwrap_or_else(|| ctx.default_seed());
+        let height = r.resolution.unwrap_or_default().long_side();
+        let gender = if r.gender == UserCategory::Female { "female" } else { "male" };
+        ctx.stage("figure", format!("drawing a {gender} {} figure, {}", r.body_type, r.age_range))?;
+        let fig = figure_for(r.gender, &r.body_type, &r.age_range, &r.ethnicity, seed, height);
+        ctx.stage("finish", format!("skin tone: Monk scale {} ({})", fig.tone, MONK_TONES[fig.tone - 1]))?;
+        let label = format!("Figure · {gender}, {}, {}", r.body_type, r.age_range);
+        let (w, h) = fig.image.dimensions();
+        let art =
+            ctx.save_png(&image::DynamicImage::ImageRgb8(fig.image), "catalog_image", ArtifactRole::Final, &label)?;
+        ctx.stage("catalog", "filing the figure in the catalog's models")?;
+        let mut spec = serde_json::to_value(r).unwrap_or_default();
+        spec["generator"] = json!(MODEL_ID);
+        spec["seed"] = json!(seed);
+        spec["skin_tone"] = json!({ "scale": "Monk Skin Tone", "index": fig.tone, "hex": MONK_TONES[fig.tone - 1] });
+        spec["landmarks"] = json!(fig.landmarks.iter().map(|l| [l.x.round(), l.y.round()]).collect::<Vec<_>>());
+        let display_name = if r.display_name.is_empty() { label.clone() } else { r.display_name.clone() };
+        let description = format!(
+            "An illustration figure (not a photo): {gender}, {}, {}, {w}×{h}, seed {seed}",
+            r.body_type, r.age_range
+        );
+        let mut extra = serde_json::Map::new();
+        extra.insert("seed".into(), json!(seed));
+        extra.insert("skin_tone_index".into(), json!(fig.tone));
+        extra.insert("provenance".into(), json!({ "generator": MODEL_ID }));
+        Ok(Output {
+            finals: vec![art],
+            filing: Filing::Catalog { resource: "models", display_name, description, spec },
+            extra,
+        })
+    }
+}
