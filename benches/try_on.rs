@@ -44,7 +44,7 @@ fn main() {
         lap(1, &mut times);
         let garment = wear::prepare(&models, &garment_photo, None, top, &mut || Ok(())).unwrap();
         lap(2, &mut times);
-        let (dressed, _) = wear::dress(&photo, &analysis, &[garment], &mut || Ok(())).unwrap();
+        let (dressed, _) = wear::dress(&photo, &analysis, &[garment], 1.0, &mut || Ok(())).unwrap();
         lap(3, &mut times);
         let mut png = Vec::new();
         dressed.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();

@@ -126,6 +126,17 @@ async fn figures_looks_and_a_flat_tried_on_a_real_person() {
     assert_eq!(detail["loc"], json!(["body", "items", 1, "trial_item_category"]));
     assert!(detail["msg"].as_str().unwrap().contains("items 0 (dress) and 1 (skirt)"), "{detail}");
 
+    // The drawn figure as a catalog model for product-to-model: its body is known, no pose model.
+    let events = run(
+        &server,
+        "product-to-model-phased",
+        json!({"product_image_s3_key": keys[0], "product_garment_category_public_id": TSHIRT, "model_image_public_id": id}),
+    )
+    .await;
+    let pose = events.iter().find(|e| e["stage"] == "pose").unwrap();
+    assert!(pose["message"].as_str().unwrap().contains("drawn figure"), "{pose}");
+    keep("figure-product-to-model.png", &bytes(&events.last().unwrap()["artifacts"][0]["image_url"]).await);
+
     // The flat as a product shot on a real person: try-on's silhouette-landmark path.
     let person = server.upload("astronaut.png", astronaut()).await.body["upload_key"].as_str().unwrap().to_string();
     let events = run(

@@ -31,7 +31,7 @@ fn main() {
         }
     );
     garment.image.save(format!("{out}.garment.png")).unwrap();
-    let (dressed, layers) = wear::dress(&photo, &analysis, &[garment], &mut || Ok(())).unwrap();
+    let (dressed, layers) = wear::dress(&photo, &analysis, &[garment], 1.0, &mut || Ok(())).unwrap();
     println!("dressed in {:?}", t.elapsed());
     dressed.save(out).unwrap();
     layers[0].save(format!("{out}.layer.png")).unwrap();

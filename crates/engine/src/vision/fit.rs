@@ -175,11 +175,11 @@ fn upper(body: &Body, family: Family, g: &[(Anchor, P)]) -> Result<Vec<(P, P)>, 
     let hips = mid(body.left.hip, body.right.hip);
     let hip_depth = dot(sub(hips, top), d).max(sw * 0.5);
     // Widths follow the shoulders, lengths the torso: a garment's shoulder-to-hip distance is
-    // taken as 1.3 of its shoulder width, so a top ends by the hips on a narrow figure and on a
+    // taken as 1.45 of its shoulder width, so a top ends by the hips on a narrow figure and on a
     // broad suit alike.
     let (gu, gm) = (unit(sub(gr, gl)), mid(gl, gr));
     let s = len(sub(tr, tl)) / len(sub(gr, gl)).max(1e-6);
-    let sv = (hip_depth / (1.3 * len(sub(gr, gl)).max(1e-6))).clamp(0.6 * s, 1.5 * s);
+    let sv = (hip_depth / (1.45 * len(sub(gr, gl)).max(1e-6))).clamp(0.6 * s, 1.5 * s);
     let sim = move |p: P| {
         let v = sub(p, gm);
         let (a, b) = (dot(v, gu), dot(v, (-gu.1, gu.0)));

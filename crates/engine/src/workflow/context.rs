@@ -205,6 +205,18 @@ impl JobContext {
             .ok_or_else(|| JobError::new("INPUT_UNREADABLE", format!("catalog {resource} entry {id} no longer exists")))
     }
 
+    /// A catalog entry's spec and image key.
+    pub fn catalog_entry(&self, resource: &str, id: &str) -> Result<(serde_json::Value, String), JobError> {
+        let (resource_owned, id_owned) = (resource.to_string(), id.to_string());
+        let row = self
+            .realm
+            .ledger
+            .read_blocking(|c| crate::ledger::catalog::get(c, &resource_owned, &id_owned))
+            .map_err(ledger_failure)?;
+        row.map(|r| (r.spec, r.image_key))
+            .ok_or_else(|| JobError::new("INPUT_UNREADABLE", format!("catalog {resource} entry {id} no longer exists")))
+    }
+
     /// The newest active catalog model (studio-added before built-in): `(public_id, image key)`.
     pub fn default_catalog_model(&self) -> Result<Option<(String, String)>, JobError> {
         let rows = self

@@ -98,6 +98,7 @@ impl Workflow for Look {
         };
 
         let mut session = Session::new(&self.models);
+        session.shading = super::try_on::FIGURE_SHADING;
         let garments = session.garments(ctx, photos)?;
         let thumbs: Vec<image::RgbaImage> = garments.iter().map(|g| g.image.clone()).collect();
         let dressed = session.fit(ctx, &fig.image, &person, garments, tuck)?;

@@ -21,25 +21,53 @@ use crate::domain::catalog::RenderOrigin;
 use crate::domain::garments;
 use crate::domain::job::ArtifactRole;
 use crate::domain::operation::Operation;
-use crate::domain::requests::{OutputPreset, Resolution, WorkflowRequest};
+use crate::domain::requests::{OutputPreset, Resolution, UserCategory, WorkflowRequest};
 use crate::error::JobError;
 use crate::vision::{composite, decode};
 
 const STAGES: &[&str] = &["decode", "person", "pose", "face", "garments", "fit", "background", "finish"];
 
-/// The catalog model to dress: `(public id, photo)`.
-fn catalog_model(ctx: &JobContext, named: Option<&str>) -> Result<(String, RgbImage), JobError> {
-    let (id, key) = match named {
-        Some(id) => (id.to_string(), ctx.catalog_image_key("models", id)?),
-        None => ctx.default_catalog_model()?.ok_or_else(|| {
+/// The catalog model to dress: its id, its picture, and for a drawn figure its known body.
+struct CatalogModel {
+    id: String,
+    photo: RgbImage,
+    figure: Option<super::person::Analysis>,
+}
+
+fn catalog_model(ctx: &JobContext, named: Option<&str>) -> Result<CatalogModel, JobError> {
+    let id = match named {
+        Some(id) => id.to_string(),
+        None => ctx.default_catalog_model()?.map(|(id, _)| id).ok_or_else(|| {
             JobError::new(
                 "NO_CATALOG_MODEL",
                 "the catalog has no model yet: add an owned model photo with POST /v1/catalog/models \
-                 (or `figur catalog add-model`)",
+                 (or `figur catalog add-model`), or draw one with model-generator",
             )
         })?,
     };
-    Ok((id, read_photo(ctx, &key)?))
+    let (spec, key) = ctx.catalog_entry("models", &id)?;
+    if spec["generator"] == super::model_generator::MODEL_ID {
+        // A drawn figure is redrawn at working size: its landmarks are exact, no pose model needed.
+        let text = |k: &str| spec[k].as_str().unwrap_or_default().to_string();
+        let gender = if spec["gender"] == "MALE" { UserCategory::Male } else { UserCategory::Female };
+        let fig = super::model_generator::figure_for(
+            gender,
+            &text("body_type"),
+            &text("age_range"),
+            &text("ethnicity"),
+            spec["seed"].as_u64().unwrap_or(0),
+            Resolution::Two.long_side(),
+        );
+        let coverage = fig.alpha.data.iter().filter(|a| **a > 0.5).count() as f32 / fig.alpha.data.len() as f32;
+        let figure = super::person::Analysis {
+            matte: crate::vision::matte::Matte { alpha: fig.alpha, people: 1, coverage },
+            landmarks: fig.landmarks,
+            face: None,
+        };
+        return Ok(CatalogModel { id, photo: fig.image, figure: Some(figure) });
+    }
+    let photo = Session::at_resolution(read_photo(ctx, &key)?, Resolution::Two);
+    Ok(CatalogModel { id, photo, figure: None })
 }
 
 /// Stage `background`: the dressed model on a catalog background (or its own), framed to the
@@ -112,15 +140,15 @@ impl Workflow for ProductToModel {
         let category = garments::by_id(&r.product_garment_category_public_id)
             .ok_or_else(|| JobError::internal("the category was validated at dispatch"))?;
         ctx.stage("decode", "reading the catalog model and the product photo")?;
-        let (model_id, model_photo) = catalog_model(ctx, r.model_image_public_id.as_deref())?;
-        let photo = Session::at_resolution(model_photo, Resolution::Two);
+        let model = catalog_model(ctx, r.model_image_public_id.as_deref())?;
+        let (model_id, photo) = (model.id.clone(), model.photo.clone());
         let product = read_garment(ctx, &r.product_image_s3_key)?;
         let pixels = photo.width() as u64 * photo.height() as u64 + product.pixels();
         let _memory = ctx.reserve_memory(pixels * VISION_BYTES_PER_PIXEL)?;
 
         let mut session = Session::new(&self.models);
         session.intermediates = phased;
-        let person = session.analyse(ctx, &photo, "catalog model photo")?;
+        let person = session.body(ctx, &photo, model.figure)?;
         let garments = session.garments(ctx, vec![(product, category)])?;
         let dressed = session.fit(ctx, &photo, &person, garments, false)?;
         let preset = r.output_preset.unwrap_or(OutputPreset::Original);
@@ -170,13 +198,13 @@ impl Workflow for ModelSwap {
             (None, None) => return Err(JobError::internal("no source")),
         };
         let source = working_copy(decode::decode(&ctx.read_store(&key)?)?);
-        let (model_id, model_photo) = catalog_model(ctx, Some(&r.model_image_public_id))?;
-        let photo = Session::at_resolution(model_photo, Resolution::Two);
+        let model = catalog_model(ctx, Some(&r.model_image_public_id))?;
+        let (model_id, photo) = (model.id.clone(), model.photo.clone());
         let pixels = photo.width() as u64 * photo.height() as u64 + 2 * source.width() as u64 * source.height() as u64;
         let _memory = ctx.reserve_memory(pixels * VISION_BYTES_PER_PIXEL)?;
 
         let mut session = Session::new(&self.models);
-        let person = session.analyse(ctx, &photo, "catalog model photo")?;
+        let person = session.body(ctx, &photo, model.figure)?;
         ctx.stage("garments", "taking the upper and lower garments off the source photo")?;
         let mut taken = Vec::new();
         let mut skipped = Vec::new();

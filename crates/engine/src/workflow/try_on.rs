@@ -26,6 +26,9 @@ use crate::vision::guided::Plane;
 use crate::vision::matte::{refine, segment, ModelSegmenter};
 use crate::vision::{decode, overlay};
 
+/// A drawn figure's lines are not folds: garments take little of its shading.
+pub const FIGURE_SHADING: f32 = 0.15;
+
 /// One dressing run: the person analysed, then garments fitted. Each step reports its stage.
 pub struct Session<'a> {
     pub models: &'a figur_models::Sessions,
@@ -34,11 +37,13 @@ pub struct Session<'a> {
     pub intermediates: bool,
     /// Artifacts made during a stage, attached to the next stage's event.
     pub pending: Vec<StoredArtifact>,
+    /// How much of the body picture's light the garments take (1 for photos, low for figures).
+    pub shading: f32,
 }
 
 impl<'a> Session<'a> {
     pub fn new(models: &'a figur_models::Sessions) -> Self {
-        Session { models, provenance: Vec::new(), intermediates: true, pending: Vec::new() }
+        Session { models, provenance: Vec::new(), intermediates: true, pending: Vec::new(), shading: 1.0 }
     }
 
     fn model(&mut self, id: &str) -> Result<Arc<figur_models::Loaded>, JobError> {
@@ -118,6 +123,27 @@ impl<'a> Session<'a> {
         Ok(analysis)
     }
 
+    /// The catalog model's body: analysed like a photo, or, for a drawn figure, known already
+    /// (its stages say so).
+    pub fn body(
+        &mut self,
+        ctx: &mut JobContext,
+        photo: &RgbImage,
+        figure: Option<Analysis>,
+    ) -> Result<Analysis, JobError> {
+        let Some(figure) = figure else { return self.analyse(ctx, photo, "catalog model photo") };
+        self.shading = FIGURE_SHADING;
+        ctx.stage("person", "a drawn figure: its silhouette is known")?;
+        ctx.stage("pose", "a drawn figure: its 33 landmarks are known")?;
+        let mut arts = Vec::new();
+        if self.intermediates {
+            let drawn = DynamicImage::ImageRgb8(overlay::pose(photo, &figure.landmarks, None));
+            arts.push(ctx.save_png(&drawn, "pose_overlay", ArtifactRole::Intermediate, "Pose")?);
+        }
+        ctx.stage_with("face", "a drawn figure: no face to protect beyond its head", arts, json!({}))?;
+        Ok(figure)
+    }
+
     /// Stage `garments`: each garment photo becomes a cutout with landmarks.
     pub fn garments(
         &mut self,
@@ -160,7 +186,7 @@ impl<'a> Session<'a> {
             .collect();
         ctx.stage("fit", format!("fitting {} to the body{}", how.join(", "), if tuck { ", tucked" } else { "" }))?;
         let mut check = || ctx.checkpoint();
-        let (dressed, layers) = wear::dress(photo, person, &garments, &mut check)?;
+        let (dressed, layers) = wear::dress(photo, person, &garments, self.shading, &mut check)?;
         for (g, layer) in garments.iter().zip(layers).filter(|_| self.intermediates) {
             let layer = crop_to_content(layer);
             let art = ctx.save_png(

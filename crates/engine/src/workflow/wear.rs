@@ -324,12 +324,14 @@ pub fn protect(person: &Analysis, width: usize, height: usize) -> Plane {
     mask
 }
 
-/// Dresses `photo` (the person of `person`) in `garments`, in the order given. Returns the
-/// dressed photo and each garment's warped layer.
+/// Dresses `photo` (the person of `person`) in `garments`, in the order given; `shading` (0..1)
+/// scales how much of the photo's own light and folds the garments take (low for a drawn
+/// figure, whose lines are not folds). Returns the dressed photo and each garment's warped layer.
 pub fn dress(
     photo: &RgbImage,
     person: &Analysis,
     garments: &[Garment],
+    shading: f32,
     check: &mut dyn FnMut() -> Result<(), JobError>,
 ) -> Result<(RgbImage, Vec<RgbaImage>), JobError> {
     let (w, h) = (photo.width(), photo.height());
@@ -353,7 +355,7 @@ pub fn dress(
                 }
             }
         }
-        let shade = if matches!(g.shape, Shape::OnModel(_)) { 0.5 } else { 0.8 };
+        let shade = if matches!(g.shape, Shape::OnModel(_)) { 0.5 } else { 0.8 } * shading;
         dress::wear(&mut canvas, &layer, &wearer, shade);
         layers.push(layer);
     }
