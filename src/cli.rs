@@ -56,6 +56,14 @@ pub enum Command {
         /// Photos to use [default: the sample photos, see `figur samples`].
         photos: Vec<PathBuf>,
     },
+    /// Render every technical flat (category × pattern × material) into one PNG to look at.
+    FlatSheet {
+        #[arg(long, default_value = "flats.png")]
+        out: PathBuf,
+        /// Tile width in pixels.
+        #[arg(long, default_value_t = 64)]
+        tile: u32,
+    },
     /// Print the OpenAPI 3.1 document.
     Openapi {
         /// Write it to this file instead of standard output.

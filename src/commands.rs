@@ -56,6 +56,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Catalog(cmd) => catalog(open_tool(dir)?, cmd).await,
         Command::Models(cmd) => tokio::task::spawn_blocking(move || crate::models::run(cmd)).await?,
         Command::Doctor { providers } => tokio::task::spawn_blocking(move || crate::models::doctor(providers)).await?,
+        Command::FlatSheet { out, tile } => {
+            let sheet =
+                tokio::task::spawn_blocking(move || figur_engine::render::flats::sheet(tile.clamp(24, 512))).await?;
+            sheet.save(&out).with_context(|| out.display().to_string())?;
+            println!("{}", out.display());
+            Ok(())
+        }
         Command::Samples => tokio::task::spawn_blocking(crate::models::samples).await?,
         Command::ContactSheet { out, photos } => crate::contact_sheet::contact_sheet(out, photos).await,
         Command::Openapi { out } => {

@@ -28,3 +28,20 @@ fn the_contact_sheet_has_a_row_per_sample_photo_the_try_on_family_and_backdrops(
     assert_eq!(sheet.height(), rows * (360 + 12) + 12, "a row per sample photo, the try-on family, the backdrops");
     assert!(sheet.width() > 5 * 360, "at least the photo, two swaps and two cutouts: {}", sheet.width());
 }
+
+#[test]
+fn the_flat_sheet_has_every_category_pattern_and_material() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("flats.png");
+    let run = std::process::Command::new(crate::support::FIGUR)
+        .args(["flat-sheet", "--tile", "40", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let sheet = image::open(&out).unwrap();
+    let (patterns, materials) =
+        (figur_engine::render::flats::fabric::PATTERNS.len(), figur_engine::render::flats::fabric::MATERIALS.len());
+    assert_eq!(sheet.width(), (patterns * materials) as u32 * 40);
+    assert_eq!(sheet.height(), figur_engine::render::flats::KEYS.len() as u32 * 48);
+}

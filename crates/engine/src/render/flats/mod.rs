@@ -184,6 +184,34 @@ pub fn render(spec: &FlatSpec) -> Option<RgbaImage> {
     Some(out)
 }
 
+/// Every category with a flat.
+pub const KEYS: [&str; 15] = [
+    "t-shirt", "top", "shirt", "blouse", "sweater", "hoodie", "jacket", "coat", "vest", "dress", "jumpsuit", "skirt",
+    "pants", "jeans", "shorts",
+];
+
+/// The contact sheet of flats: a row per category, a column per pattern × material, tiles
+/// `tile` px wide on a light ground; colours cycle through a studio palette.
+pub fn sheet(tile: u32) -> RgbaImage {
+    const COLOURS: [&str; 9] = ["navy", "ivory", "burgundy", "sage", "camel", "charcoal", "sky", "blush", "mustard"];
+    let th = (tile as f32 * CANVAS_H).round() as u32;
+    let columns: Vec<(&str, &str)> =
+        fabric::PATTERNS.iter().flat_map(|p| fabric::MATERIALS.iter().map(move |m| (*p, *m))).collect();
+    let mut out =
+        RgbaImage::from_pixel(tile * columns.len() as u32, th * KEYS.len() as u32, image::Rgba([238, 237, 233, 255]));
+    for (r, key) in KEYS.iter().enumerate() {
+        for (c, (pattern, material)) in columns.iter().enumerate() {
+            let colour = crate::render::color::parse(COLOURS[(r + c) % COLOURS.len()]).unwrap_or([0.5; 3]);
+            let spec =
+                FlatSpec { key, color: colour, pattern, material, cut: Cut::new(None, None), seed: 7, width: tile };
+            if let Some(img) = render(&spec) {
+                image::imageops::overlay(&mut out, &img, (c as u32 * tile) as i64, (r as u32 * th) as i64);
+            }
+        }
+    }
+    out
+}
+
 /// The garment's own alpha (no shadow): for checks and for fitting the flat onto a figure.
 pub fn silhouette(key: &str, cut: Cut, width: u32) -> Option<Plane> {
     let flat = shape::flat(key, cut)?;
