@@ -23,6 +23,8 @@ pub struct DataDir {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run one workflow: upload files, dispatch, follow the stages, download the results.
+    Run(crate::run::RunArgs),
     /// Serve the /v1 API (loopback only unless --allow-remote).
     Serve(ServeArgs),
     /// Create, list and revoke API keys.

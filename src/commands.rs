@@ -50,6 +50,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     let dir = data_dir(cli.data.data_dir)?;
     match cli.command {
         Command::Serve(args) => serve(dir, args).await,
+        Command::Run(args) => crate::run::run(dir, args).await,
         Command::Keys(cmd) => keys(open_tool(dir)?, cmd).await,
         Command::Jobs(cmd) => jobs(open_tool(dir)?, cmd).await,
         Command::Credits(cmd) => credits(open_tool(dir)?, cmd).await,

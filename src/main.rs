@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod contact_sheet;
 mod models;
+mod run;
 
 use clap::Parser;
 

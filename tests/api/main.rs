@@ -13,6 +13,7 @@ mod openapi;
 mod photos;
 mod pose;
 mod recovery;
+mod run_cli;
 mod support;
 mod swaps;
 mod try_on;

@@ -16,7 +16,7 @@ pub const FIGUR: &str = env!("CARGO_BIN_EXE_figur");
 /// A cache folder holding only the default model set (and the runtime, built-ins and sample
 /// photos), as symlinks into the real cache: opt-in models a developer installed (ISNet) never
 /// change what the tests see.
-fn default_set_cache() -> std::path::PathBuf {
+pub fn default_set_cache() -> std::path::PathBuf {
     static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
         let real = figur_engine::engine::default_cache_dir().expect("a cache folder");

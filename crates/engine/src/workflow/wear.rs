@@ -220,7 +220,7 @@ fn fit_error(g: &Garment, e: FitError) -> JobError {
     match e {
         FitError::NotVisible(part) => JobError::new(
             "REGION_NOT_VISIBLE",
-            format!("the person photo does not show the {part} the {} needs", g.category.key),
+            format!("the person photo does not show the {part} needed for the {}", g.category.key),
         ),
         FitError::Shape(why) => mismatch(g.category, why),
     }

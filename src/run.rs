@@ -1,0 +1,274 @@
+//! `figur run WORKFLOW`: uploads local files, dispatches, shows the stages as they happen,
+//! downloads the final images, and fails with the job's error code. It speaks HTTP either to a
+//! running server (`--server URL --key KEY`) or to an embedded one it starts for the run on the
+//! data folder, so both paths are the same client code as any script.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use figur_engine::{Capability, Engine, EngineConfig, Mode};
+use serde_json::{json, Map, Value};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The workflow, as in its path: try-on, extract, look, background-swap-with-spec…
+    pub workflow: String,
+    /// The request body from a JSON file (`-` for standard input); flags below add to it.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// A body field: `name=value`, the value parsed as JSON when it is JSON (`max_items=3`,
+    /// `render_params={"resolution":"2K"}`), else taken as text. Dots nest: `extraction_context.max_items=2`.
+    #[arg(long = "field", value_name = "NAME=VALUE")]
+    pub fields: Vec<String>,
+    /// Uploads a file and puts its upload key in a field: `source_image_s3_key=photo.jpg`.
+    #[arg(long = "file", value_name = "NAME=PATH")]
+    pub files: Vec<String>,
+    /// try-on: the person photo (`user_image`).
+    #[arg(long)]
+    pub user_image: Option<PathBuf>,
+    /// try-on, look: a garment photo and its category, `shirt.jpg:top` (repeat for several).
+    #[arg(long = "item", value_name = "PATH:CATEGORY")]
+    pub items: Vec<String>,
+    /// extract: the photo (`trial_image`).
+    #[arg(long)]
+    pub trial_image: Option<PathBuf>,
+    /// Swaps, model swap: the source photo (`source_image_s3_key`).
+    #[arg(long)]
+    pub source: Option<PathBuf>,
+    /// product-to-model: the product photo (`product_image_s3_key`).
+    #[arg(long)]
+    pub product: Option<PathBuf>,
+    /// Where the final images go.
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
+    /// A running studio's base URL (e.g. http://127.0.0.1:8686); without it the run uses an
+    /// embedded studio on the data folder.
+    #[arg(long)]
+    pub server: Option<String>,
+    /// The API key for `--server`.
+    #[arg(long, env = "FIGUR_API_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+    /// Embedded runs: use the test realm.
+    #[arg(long)]
+    pub test: bool,
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+impl Client {
+    async fn json(&self, req: reqwest::RequestBuilder) -> Result<(u16, Value)> {
+        let r = req.bearer_auth(&self.key).send().await.context("the studio did not answer")?;
+        let status = r.status().as_u16();
+        let body = r.json::<Value>().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
+    async fn upload(&self, path: &Path) -> Result<String> {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("image").to_string();
+        let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bytes).file_name(name));
+        let (status, body) = self.json(self.http.post(format!("{}/v1/uploads", self.base)).multipart(form)).await?;
+        if status != 200 {
+            bail!("uploading {}: {}", path.display(), envelope(&body));
+        }
+        body["upload_key"].as_str().map(str::to_string).ok_or_else(|| anyhow!("the upload answer has no key"))
+    }
+}
+
+/// `CODE: message (field: why; …)` from an error envelope.
+fn envelope(body: &Value) -> String {
+    let e = &body["error"];
+    let details: Vec<String> = e["details"]
+        .as_array()
+        .map(|d| {
+            d.iter()
+                .map(|x| {
+                    let loc: Vec<String> = x["loc"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .skip(1)
+                        .map(|v| v.to_string().trim_matches('"').to_string())
+                        .collect();
+                    format!("{}: {}", loc.join("."), x["msg"].as_str().unwrap_or_default())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut s = format!("{}: {}", e["code"].as_str().unwrap_or("ERROR"), e["message"].as_str().unwrap_or("no message"));
+    if !details.is_empty() {
+        s.push_str(&format!(" ({})", details.join("; ")));
+    }
+    s
+}
+
+/// Sets `path` (dots nest) in `body`.
+fn set(body: &mut Map<String, Value>, path: &str, value: Value) {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let last = parts.pop().unwrap_or(path);
+    let mut at = body;
+    for p in parts {
+        let next = at.entry(p.to_string()).or_insert_with(|| json!({}));
+        if !next.is_object() {
+            *next = json!({});
+        }
+        at = next.as_object_mut().expect("just made an object");
+    }
+    at.insert(last.to_string(), value);
+}
+
+async fn build_body(args: &RunArgs, client: &Client) -> Result<Value> {
+    let mut body: Map<String, Value> = match &args.json {
+        Some(p) if p.as_os_str() == "-" => {
+            serde_json::from_reader(std::io::stdin()).context("the body on standard input")?
+        }
+        Some(p) => serde_json::from_str(&std::fs::read_to_string(p).with_context(|| p.display().to_string())?)
+            .with_context(|| format!("{} is not a JSON object", p.display()))?,
+        None => Map::new(),
+    };
+    for f in &args.fields {
+        let (name, value) = f.split_once('=').ok_or_else(|| anyhow!("--field {f}: use NAME=VALUE"))?;
+        set(&mut body, name, serde_json::from_str(value).unwrap_or_else(|_| json!(value)));
+    }
+    for f in &args.files {
+        let (name, path) = f.split_once('=').ok_or_else(|| anyhow!("--file {f}: use NAME=PATH"))?;
+        set(&mut body, name, json!(client.upload(Path::new(path)).await?));
+    }
+    for (field, path) in [
+        ("user_image", &args.user_image),
+        ("trial_image", &args.trial_image),
+        ("source_image_s3_key", &args.source),
+        ("product_image_s3_key", &args.product),
+    ] {
+        if let Some(path) = path {
+            set(&mut body, field, json!(client.upload(path).await?));
+        }
+    }
+    for item in &args.items {
+        let (path, category) = item.rsplit_once(':').ok_or_else(|| anyhow!("--item {item}: use PATH:CATEGORY"))?;
+        let key = client.upload(Path::new(path)).await?;
+        let items = body.entry("items").or_insert_with(|| json!([]));
+        items
+            .as_array_mut()
+            .ok_or_else(|| anyhow!("`items` in the body is not a list"))?
+            .push(json!({"trial_image": key, "trial_item_category": category}));
+    }
+    Ok(Value::Object(body))
+}
+
+fn bar(progress: f64) -> String {
+    let filled = (progress.clamp(0.0, 1.0) * 20.0).round() as usize;
+    format!("[{}{}] {:>3.0}%", "#".repeat(filled), "-".repeat(20 - filled), progress * 100.0)
+}
+
+/// Dispatches and follows the job; returns the paths of the downloaded final images.
+async fn follow(args: &RunArgs, client: &Client) -> Result<Vec<PathBuf>> {
+    let body = build_body(args, client).await?;
+    let (status, reply) =
+        client.json(client.http.post(format!("{}/v1/{}", client.base, args.workflow)).json(&body)).await?;
+    if status != 202 {
+        bail!("{} refused the request: {}", args.workflow, envelope(&reply));
+    }
+    let job = reply["job_id"].as_str().ok_or_else(|| anyhow!("no job id in the answer"))?.to_string();
+    eprintln!("job {job} ({})", args.workflow);
+    let mut since = 0;
+    loop {
+        let url = format!("{}/v1/jobs/{job}/events?since={since}&wait=25", client.base);
+        let (status, page) = client.json(client.http.get(url)).await?;
+        if status != 200 {
+            bail!("reading the job's events: {}", envelope(&page));
+        }
+        for e in page["events"].as_array().into_iter().flatten() {
+            since = since.max(e["seq"].as_i64().unwrap_or(since));
+            let kind = e["event_type"].as_str().unwrap_or_default();
+            let progress = e["extra"]["progress"].as_f64().unwrap_or(0.0);
+            let stage = e["stage"].as_str().unwrap_or(kind);
+            eprintln!("{} {stage}: {}", bar(progress), e["message"].as_str().unwrap_or_default());
+            match kind {
+                "succeeded" => return download(args, client, &job, e).await,
+                "failed" | "cancelled" => {
+                    let err = &e["extra"]["error"];
+                    bail!(
+                        "job {job} {kind}: {}: {}",
+                        err["code"].as_str().unwrap_or("FAILED"),
+                        err["message"].as_str().or(e["message"].as_str()).unwrap_or_default()
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+async fn download(args: &RunArgs, client: &Client, job: &str, done: &Value) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
+    let mut saved = Vec::new();
+    for (i, a) in done["artifacts"].as_array().into_iter().flatten().enumerate() {
+        let url = a["image_url"].as_str().ok_or_else(|| anyhow!("an artifact without a URL"))?;
+        let bytes = client.http.get(url).send().await?.error_for_status()?.bytes().await?;
+        let kind = a["kind"].as_str().unwrap_or("image").replace('_', "-");
+        let path = args.out.join(format!("{job}-{}-{kind}.png", i + 1));
+        std::fs::write(&path, &bytes).with_context(|| path.display().to_string())?;
+        saved.push(path);
+    }
+    Ok(saved)
+}
+
+pub async fn run(dir: PathBuf, args: RunArgs) -> Result<()> {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
+    let saved = if let Some(server) = &args.server {
+        let key = args.key.clone().ok_or_else(|| anyhow!("--server needs --key (or FIGUR_API_KEY)"))?;
+        follow(&args, &Client { http, base: server.trim_end_matches('/').to_string(), key }).await?
+    } else {
+        let engine = Engine::open(EngineConfig::new(&dir))
+            .with_context(|| format!("opening the studio in {}", dir.display()))?;
+        engine.start().await?;
+        let mode = if args.test { Mode::Test } else { Mode::Live };
+        let (row, key) = engine.create_key(mode, &Capability::ALL, "figur run (temporary)").await?;
+        let server = figur_http::ServerConfig { listen: "127.0.0.1:0".parse()?, allow_remote: false, rate_limit: 0 };
+        let bound = figur_http::bind(engine.clone(), &server).await?;
+        let base = format!("http://{}", bound.addr);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(bound.serve(async move {
+            let _ = stopped.await;
+        }));
+        let result = follow(&args, &Client { http, base, key }).await;
+        let _ = stop.send(());
+        let _ = serving.await;
+        let _ = engine.revoke_key(&row.id).await;
+        engine.shutdown(Duration::from_secs(5)).await;
+        let _: Arc<Engine> = engine;
+        result?
+    };
+    for path in saved {
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_nest_and_parse_as_json_when_they_can() {
+        let mut body = Map::new();
+        set(&mut body, "extraction_context.max_items", json!(2));
+        set(&mut body, "extraction_context.product_name", json!("Linen shirt"));
+        set(&mut body, "output_preset", json!("lookbook"));
+        assert_eq!(
+            Value::Object(body),
+            json!({"extraction_context": {"max_items": 2, "product_name": "Linen shirt"}, "output_preset": "lookbook"})
+        );
+        assert_eq!(bar(0.5), "[##########----------]  50%");
+        let env = json!({"error": {"code": "VALIDATION_ERROR", "message": "bad", "details": [{"loc": ["body", "items", 0], "msg": "no"}]}});
+        assert_eq!(envelope(&env), "VALIDATION_ERROR: bad (items.0: no)");
+    }
+}
