@@ -8,12 +8,14 @@ pub const CATALOG_RESOURCES: [&str; 3] = ["models", "backgrounds", "complementar
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum CatalogStatus {
     Active,
     Archived,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CatalogEntry {
     pub public_id: String,
     pub image_url: String,
@@ -32,12 +34,14 @@ pub struct CatalogEntry {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum RenderOrigin {
     Compose,
     Edit,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Render {
     /// The job's id.
     pub public_id: String,
@@ -53,6 +57,7 @@ pub struct Render {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct RenderList {
     pub renders: Vec<Render>,
     pub limit: u32,
@@ -61,6 +66,7 @@ pub struct RenderList {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct UploadAccepted {
     /// Use this key in request bodies (`user_image`, `trial_image`, `source_image_s3_key`, …).
     pub upload_key: String,
@@ -73,6 +79,7 @@ pub struct UploadAccepted {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Credits {
     pub balance: i64,
     /// Always `credits`.

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 /// over the upper body; the rest are accessory slots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum Region {
     Upper,
     Lower,
@@ -29,6 +30,7 @@ impl Region {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct GarmentCategory {
     pub public_id: &'static str,
     pub key: &'static str,

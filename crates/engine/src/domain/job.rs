@@ -5,6 +5,7 @@ use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum JobStatus {
     NotStarted,
     InProgress,
@@ -33,6 +34,7 @@ impl JobStatus {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum EventType {
     Queued,
     Stage,
@@ -61,6 +63,7 @@ impl EventType {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum ArtifactRole {
     Intermediate,
     Final,
@@ -68,6 +71,7 @@ pub enum ArtifactRole {
 
 /// Facts about an artifact's image.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ArtifactMeta {
     pub width: u32,
     pub height: u32,
@@ -77,6 +81,7 @@ pub struct ArtifactMeta {
 
 /// An artifact as the ledger keeps it: its store key never leaves the engine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct StoredArtifact {
     pub key: String,
     pub kind: String,
@@ -87,6 +92,7 @@ pub struct StoredArtifact {
 
 /// An artifact as clients see it: a short-lived signed URL in place of the store key.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Artifact {
     /// Signed, short-lived URL served by the engine; usable without the API key (e.g. in `<img src>`).
     pub image_url: String,
@@ -98,6 +104,7 @@ pub struct Artifact {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct JobEvent {
     /// Monotonic per job, starting at 1; pass the last one seen as `since`.
     pub seq: i64,
@@ -115,6 +122,7 @@ pub struct JobEvent {
 
 /// `GET /v1/jobs/{public_id}/events`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct JobEvents {
     pub public_id: String,
     pub events: Vec<JobEvent>,
@@ -124,6 +132,7 @@ pub struct JobEvents {
 
 /// `GET /v1/jobs/{public_id}`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct JobDetail {
     pub public_id: String,
     pub job_type: String,
@@ -142,6 +151,7 @@ pub struct JobDetail {
 
 /// `GET /v1/jobs`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct JobList {
     pub jobs: Vec<JobDetail>,
     pub limit: u32,
@@ -151,6 +161,7 @@ pub struct JobList {
 
 /// The 202 answer to a dispatch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct DispatchAccepted {
     pub request_id: String,
     pub job_id: String,

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 /// A workflow, named as in its route (`POST /v1/<name>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum Operation {
     TryOn,
     Extract,
@@ -23,6 +24,7 @@ pub enum Operation {
 /// How a workflow's output is filed: compose and edit jobs make renders; generators make catalog entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum OpClass {
     Compose,
     Edit,
@@ -102,6 +104,7 @@ impl Operation {
 
 /// One row of `GET /v1/operations`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct OperationInfo {
     pub name: String,
     pub op_class: OpClass,
@@ -111,6 +114,7 @@ pub struct OperationInfo {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct OperationList {
     pub operations: Vec<OperationInfo>,
 }

@@ -83,11 +83,19 @@ impl EngineConfig {
             url_ttl: Duration::from_secs(3600),
             failpoints: Arc::new(FailPoints::default()),
             memory: MemoryBudget::from_env(),
-            workflows: workflow::builtin(models.clone()),
+            workflows: enabled(workflow::builtin(models.clone())),
             models,
             cache_dir,
         }
     }
+}
+
+/// The built-in workflows minus those named in `FIGUR_DISABLED_WORKFLOWS` (comma-separated
+/// names): a studio can switch workflows off; dispatching one answers 503 `OPERATION_DISABLED`.
+fn enabled(all: Vec<Arc<dyn Workflow>>) -> Vec<Arc<dyn Workflow>> {
+    let off = std::env::var("FIGUR_DISABLED_WORKFLOWS").unwrap_or_default();
+    let off: Vec<&str> = off.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    all.into_iter().filter(|w| !off.contains(&w.operation().name())).collect()
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,323 @@
+//! The desktop studio: the engine in-process, its API types crossing to TypeScript through
+//! tauri-specta. Every command is a one-line adapter over an engine method, acting as the
+//! studio's owner on the live realm. The engine also serves its signed image URLs on a loopback
+//! port (the UI's `<img>` tags load renders from there), which doubles as the local `/v1` API.
+//! Job progress reaches the UI as `JobChanged` events; the UI re-reads the job's events from
+//! its own cursor, so an event missed while a screen was closed is never lost.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use figur_engine::domain::catalog::{CatalogEntry, Credits, RenderList, UploadAccepted};
+use figur_engine::domain::garments::GarmentCategory;
+use figur_engine::domain::job::{DispatchAccepted, EventType, JobDetail, JobEvents, JobList};
+use figur_engine::domain::operation::{Operation, OperationList};
+use figur_engine::{ApiError, Caller, Engine, Mode, RenderFilter};
+use serde::{Deserialize, Serialize};
+use specta::Type;
+use tauri::{AppHandle, State};
+use tauri_specta::{collect_commands, collect_events, Event};
+
+/// An error as the UI shows it: words for the designer, the detail one click away.
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+pub struct UiError {
+    pub code: String,
+    pub message: String,
+    /// The field-level details of a rejected request (`loc`, `msg`), as JSON text.
+    pub detail: String,
+}
+
+impl From<ApiError> for UiError {
+    fn from(e: ApiError) -> Self {
+        let code = serde_json::to_value(e.code).ok().and_then(|v| v.as_str().map(str::to_string));
+        let detail = if e.details.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string_pretty(&e.details).unwrap_or_default()
+        };
+        UiError { code: code.unwrap_or_else(|| "ERROR".into()), message: e.message, detail }
+    }
+}
+
+fn io_error(what: &str, e: impl std::fmt::Display) -> UiError {
+    UiError { code: "FILE_UNREADABLE".into(), message: format!("{what}: {e}"), detail: String::new() }
+}
+
+type Res<T> = Result<T, UiError>;
+
+/// The running studio behind the window.
+pub struct Studio {
+    pub engine: Arc<Engine>,
+    pub api_base: String,
+    pub data_dir: PathBuf,
+}
+
+fn owner() -> Caller {
+    Caller::owner(Mode::Live)
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct StudioInfo {
+    pub data_dir: String,
+    pub api_base: String,
+    pub version: String,
+    pub operations: OperationList,
+    pub credits: Credits,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct Imported {
+    pub path: String,
+    pub upload: Option<UploadAccepted>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct ModelState {
+    pub id: String,
+    pub name: String,
+    pub licence: String,
+    pub default: bool,
+    pub state: String,
+}
+
+/// A job's state changed (a new event is in the ledger): re-read from your cursor.
+#[derive(Debug, Clone, Serialize, Deserialize, Type, Event)]
+pub struct JobChanged {
+    pub job_id: String,
+    pub seq: i64,
+    pub terminal: bool,
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn info(studio: State<'_, Studio>) -> Res<StudioInfo> {
+    Ok(StudioInfo {
+        data_dir: studio.data_dir.display().to_string(),
+        api_base: studio.api_base.clone(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        operations: studio.engine.operations(),
+        credits: studio.engine.credits(&owner()).await?,
+    })
+}
+
+/// Image files under `path` (itself, or a folder's images, sorted), at most 1,000.
+fn images_under(path: &Path) -> Vec<PathBuf> {
+    let is_image = |p: &Path| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e.to_lowercase().as_str(), "jpg" | "jpeg" | "png" | "webp"))
+    };
+    if path.is_dir() {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && is_image(p))
+            .collect();
+        found.sort();
+        found.truncate(1000);
+        found
+    } else {
+        vec![path.to_path_buf()]
+    }
+}
+
+/// Imports files and folders (their images) into the library.
+#[tauri::command]
+#[specta::specta]
+async fn import_paths(studio: State<'_, Studio>, paths: Vec<String>) -> Res<Vec<Imported>> {
+    let mut out = Vec::new();
+    for path in paths.iter().flat_map(|p| images_under(Path::new(p))) {
+        let shown = path.display().to_string();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("image").to_string();
+        match tokio::fs::read(&path).await {
+            Err(e) => {
+                out.push(Imported { path: shown, upload: None, error: Some(io_error("cannot read it", e).message) })
+            }
+            Ok(bytes) => match studio.engine.upload(&owner(), &name, bytes).await {
+                Ok(u) => out.push(Imported { path: shown, upload: Some(u), error: None }),
+                Err(e) => out.push(Imported { path: shown, upload: None, error: Some(UiError::from(e).message) }),
+            },
+        }
+    }
+    Ok(out)
+}
+
+/// Dispatches a workflow; its progress arrives as `JobChanged` events.
+#[tauri::command]
+#[specta::specta]
+async fn dispatch(
+    app: AppHandle,
+    studio: State<'_, Studio>,
+    workflow: String,
+    body: serde_json::Value,
+) -> Res<DispatchAccepted> {
+    let op = Operation::from_name(&workflow).ok_or_else(|| UiError {
+        code: "UNKNOWN_WORKFLOW".into(),
+        message: format!("there is no workflow called {workflow}"),
+        detail: String::new(),
+    })?;
+    let accepted = studio.engine.dispatch(&owner(), op, body, "desktop", None).await?;
+    follow(app, studio.engine.clone(), accepted.job_id.clone());
+    Ok(accepted)
+}
+
+/// Announces each new event of a job to the UI until the job ends.
+fn follow(app: AppHandle, engine: Arc<Engine>, job_id: String) {
+    tauri::async_runtime::spawn(async move {
+        let mut since = 0;
+        loop {
+            let Ok(page) = engine.job_events(Mode::Live, &job_id, since, Some(Duration::from_secs(20))).await else {
+                return;
+            };
+            for e in &page.events {
+                since = since.max(e.seq);
+                let terminal = matches!(e.event_type, EventType::Succeeded | EventType::Failed);
+                let _ = JobChanged { job_id: job_id.clone(), seq: e.seq, terminal }.emit(&app);
+                if terminal {
+                    return;
+                }
+            }
+        }
+    });
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn job(studio: State<'_, Studio>, job_id: String) -> Res<JobDetail> {
+    Ok(studio.engine.job(Mode::Live, &job_id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn jobs(studio: State<'_, Studio>, limit: u32) -> Res<JobList> {
+    let filter = figur_engine::JobFilter { limit: limit.clamp(1, 500), offset: 0, status: None, job_type: None };
+    Ok(studio.engine.list_jobs(Mode::Live, filter).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn job_events(studio: State<'_, Studio>, job_id: String, since: i64) -> Res<JobEvents> {
+    Ok(studio.engine.job_events(Mode::Live, &job_id, since, None).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn cancel(studio: State<'_, Studio>, job_id: String) -> Res<JobDetail> {
+    Ok(studio.engine.cancel(&owner(), &job_id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn renders(studio: State<'_, Studio>, offset: u32, limit: u32) -> Res<RenderList> {
+    let filter = RenderFilter { origin: None, category: None, limit: limit.clamp(1, 500), offset };
+    Ok(studio.engine.renders(Mode::Live, filter).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn catalog(studio: State<'_, Studio>, resource: String) -> Res<Vec<CatalogEntry>> {
+    Ok(studio.engine.catalog(Mode::Live, &resource, Some("active".into()), None, 200, 0).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+fn garment_categories(studio: State<'_, Studio>) -> Vec<GarmentCategory> {
+    studio.engine.garment_categories().to_vec()
+}
+
+#[tauri::command]
+#[specta::specta]
+fn models() -> Vec<ModelState> {
+    let Some(dir) = figur_engine::engine::default_cache_dir() else { return Vec::new() };
+    let cache = figur_models::Cache::new(dir);
+    figur_models::manifest::all()
+        .into_iter()
+        .map(|m| {
+            let state = match figur_models::state::integrity(&cache, &m) {
+                figur_models::state::Integrity::Intact => "installed",
+                figur_models::state::Integrity::Missing => "missing",
+                figur_models::state::Integrity::Damaged { .. } => "damaged",
+            };
+            ModelState {
+                id: m.id.clone(),
+                name: m.name.clone(),
+                licence: m.licence.clone(),
+                default: m.default,
+                state: state.into(),
+            }
+        })
+        .collect()
+}
+
+/// The typed command and event set; `export_bindings` writes it to `ui/src/bindings.ts`.
+pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
+    tauri_specta::Builder::<tauri::Wry>::new()
+        .commands(collect_commands![
+            info,
+            import_paths,
+            dispatch,
+            job,
+            jobs,
+            job_events,
+            cancel,
+            renders,
+            catalog,
+            garment_categories,
+            models
+        ])
+        .events(collect_events![JobChanged])
+        // Sequence numbers and credits are i64 in Rust; they stay far below 2^53.
+        .dangerously_cast_bigints_to_number()
+}
+
+/// The bindings as TypeScript text.
+pub fn bindings() -> String {
+    let dir = std::env::temp_dir().join(format!("figur-bindings-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("bindings.ts");
+    specta_builder()
+        .export(
+            specta_typescript::Typescript::default()
+                .header("// Generated by `cargo run -p figur-desktop --example export_bindings`. Do not edit.\n"),
+            &path,
+        )
+        .expect("the bindings export");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    text
+}
+
+/// Opens the studio on `data_dir` and runs the window until it closes.
+pub fn run(data_dir: PathBuf) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let (engine, api_base) = runtime.block_on(async {
+        let mut config = figur_engine::EngineConfig::new(&data_dir);
+        config.failpoints = Arc::new(figur_engine::failpoints::FailPoints::from_env().map_err(anyhow::Error::msg)?);
+        let engine = Engine::open(config)?;
+        engine.start().await?;
+        let port: u16 = std::env::var("FIGUR_DESKTOP_API_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let server =
+            figur_http::ServerConfig { listen: ([127, 0, 0, 1], port).into(), allow_remote: false, rate_limit: 100 };
+        let bound = figur_http::bind(engine.clone(), &server).await?;
+        let base = format!("http://{}", bound.addr);
+        tokio::spawn(bound.serve(std::future::pending()));
+        anyhow::Ok((engine, base))
+    })?;
+    tauri::async_runtime::set(runtime.handle().clone());
+    let builder = specta_builder();
+    let studio = Studio { engine: engine.clone(), api_base, data_dir };
+    tauri::Builder::default()
+        .manage(studio)
+        .invoke_handler(builder.invoke_handler())
+        .setup(move |app| {
+            builder.mount_events(app);
+            Ok(())
+        })
+        .run(tauri::generate_context!())?;
+    runtime.block_on(engine.shutdown(Duration::from_secs(5)));
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! The desktop app in a real window: the built `figur-studio` under Xvfb, its WebKit webview
+//! driven through WebDriver (Debian's `WebKitWebDriver`). Import a photo by path, run a
+//! workflow and watch its timeline reach success, find the render in the gallery, cancel a
+//! running job. Screenshots of each screen land in `target/screenshots/`.
+//!
+//! Needs a display: `./studio test` runs it under `xvfb-run`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+const APP: &str = env!("CARGO_BIN_EXE_figur-studio");
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // SIGTERM, so WebKitWebDriver takes the app down with it (a SIGKILL orphans it).
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn screenshots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Starts WebKitWebDriver with the app's environment and opens a session on the app.
+async fn open(data: &Path, failpoints: &str) -> (Driver, Client, Duration) {
+    assert!(std::env::var_os("DISPLAY").is_some(), "no display: run under xvfb-run (./studio test does)");
+    let port = free_port();
+    let driver = Command::new("WebKitWebDriver")
+        .arg(format!("--port={port}"))
+        .env("TAURI_WEBVIEW_AUTOMATION", "true")
+        .env("FIGUR_DATA_DIR", data)
+        .env("FIGUR_FAILPOINTS", failpoints)
+        .env("FIGUR_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("WebKitWebDriver (Debian package webkit2gtk-driver)");
+    let driver = Driver(driver);
+    let mut caps = serde_json::Map::new();
+    caps.insert("webkitgtk:browserOptions".into(), json!({"binary": APP, "args": []}));
+    let started = Instant::now();
+    let client = loop {
+        match ClientBuilder::native().capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+            Ok(c) => break c,
+            Err(e) if started.elapsed() < Duration::from_secs(30) => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("no WebDriver session: {e}"),
+        }
+    };
+    client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("[data-testid=nav-library]"))
+        .await
+        .unwrap();
+    (driver, client, started.elapsed())
+}
+
+async fn shot(client: &Client, name: &str) {
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
+}
+
+async fn click(client: &Client, css: &str) {
+    client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(css)).await.unwrap().click().await.unwrap();
+}
+
+/// Waits until the job status reads `want`; returns the status text seen last.
+async fn status_becomes(client: &Client, want: &str, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    let mut seen = String::new();
+    while Instant::now() < deadline {
+        if let Ok(el) = client.find(Locator::Css("[data-testid=job-status]")).await {
+            seen = el.text().await.unwrap_or_default();
+            if seen.eq_ignore_ascii_case(want) {
+                return seen;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    panic!("the job status never became {want} (last: {seen})");
+}
+
+fn photo(dir: &Path) -> PathBuf {
+    let cache = figur_models::Cache::new(figur_engine::engine::default_cache_dir().unwrap());
+    let src = figur_models::samples::astronaut(&cache).expect("`figur samples` fetched the astronaut");
+    let path = dir.join("astronaut.png");
+    std::fs::copy(src, &path).unwrap();
+    path
+}
+
+async fn import(client: &Client, path: &Path) {
+    click(client, "[data-testid=nav-library]").await;
+    let input = client.wait().for_element(Locator::Css("[data-testid=import-path]")).await.unwrap();
+    input.send_keys(&path.display().to_string()).await.unwrap();
+    click(client, "[data-testid=import]").await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("[data-testid=library-grid] img"))
+        .await
+        .unwrap();
+}
+
+async fn run_swap(client: &Client) {
+    click(client, "[data-testid=nav-edit]").await;
+    let pick = client.wait().for_element(Locator::Css("[data-testid=photo]")).await.unwrap();
+    pick.select_by_index(1).await.unwrap();
+    let workflow = client.find(Locator::Css("[data-testid=workflow]")).await.unwrap();
+    workflow.select_by_value("background-swap-with-spec").await.unwrap();
+    click(client, "[data-testid=run]").await;
+}
+
+#[tokio::test]
+async fn import_run_gallery_and_cancel_in_the_real_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = photo(dir.path());
+
+    // 1. Import, run, watch the timeline to success, find the render in the gallery.
+    let (driver, client, cold) = open(&dir.path().join("data"), "").await;
+    eprintln!("window interactive {} ms after launch (WebDriver session included)", cold.as_millis());
+    shot(&client, "library-empty").await;
+    import(&client, &photo).await;
+    shot(&client, "library").await;
+    run_swap(&client).await;
+    status_becomes(&client, "succeeded", Duration::from_secs(90)).await;
+    client.wait().for_element(Locator::Css("[data-testid=final]")).await.unwrap();
+    shot(&client, "timeline").await;
+    click(&client, "[data-testid=nav-gallery]").await;
+    let tile =
+        client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=render]")).await.unwrap();
+    tile.click().await.unwrap();
+    shot(&client, "gallery").await;
+    click(&client, "[data-testid=nav-settings]").await;
+    client.wait().for_element(Locator::Css("table")).await.unwrap();
+    shot(&client, "settings").await;
+    client.close().await.unwrap();
+    drop(driver);
+
+    // 2. A slow job (each stage held 3 s) is cancelled from its timeline.
+    let (driver, client, _) = open(&dir.path().join("data-slow"), "stage=sleep(3000)").await;
+    import(&client, &photo).await;
+    run_swap(&client).await;
+    status_becomes(&client, "running", Duration::from_secs(20)).await;
+    click(&client, "[data-testid=cancel]").await;
+    status_becomes(&client, "failed", Duration::from_secs(30)).await;
+    let alert = client.find(Locator::Css("[data-testid=timeline] [role=alert]")).await.unwrap();
+    assert!(alert.text().await.unwrap().contains("You cancelled this job"), "the cancel is said in words");
+    shot(&client, "cancelled").await;
+    client.close().await.unwrap();
+    drop(driver);
+}

@@ -1,0 +1,49 @@
+import "./style.css";
+import { getCurrentWebview } from "@tauri-apps/api/webview";
+import { commands, useLibraryOf } from "./api";
+import { clear, h } from "./dom";
+import { batchScreen, galleryScreen, libraryScreen, lookScreen, settingsScreen, tryOnScreen, workflowScreen } from "./screens";
+
+const SCREENS: [string, string, (main: HTMLElement) => void | Promise<void>][] = [
+  ["library", "Library", libraryScreen],
+  ["edit", "Edit a photo", workflowScreen],
+  ["look", "Look builder", lookScreen],
+  ["try-on", "Try-on", tryOnScreen],
+  ["batch", "Batch", batchScreen],
+  ["gallery", "Gallery", galleryScreen],
+  ["settings", "Settings", settingsScreen],
+];
+
+const app = document.getElementById("app")!;
+const main = h("main", { id: "main", tabindex: -1 });
+const nav = h("nav", { "aria-label": "Screens" });
+
+function show(id: string): void {
+  for (const b of nav.querySelectorAll("button")) b.setAttribute("aria-current", String(b.dataset.screen === id));
+  const screen = SCREENS.find((s) => s[0] === id) ?? SCREENS[0];
+  void screen[2](main);
+}
+
+for (const [id, label] of SCREENS) {
+  const b = h("button", { "data-screen": id, "data-testid": `nav-${id}`, onclick: () => show(id) }, label);
+  nav.append(b);
+}
+clear(app, h("header", {}, h("span", { class: "brand" }, "Figur Studio")), nav, main);
+if (matchMedia("(prefers-color-scheme: dark)").matches) document.documentElement.classList.add("dark");
+// The library remembered in this window is the data folder's.
+void commands.info().then((r) => {
+  if (r.status === "ok") useLibraryOf(r.data.data_dir);
+  show("library");
+});
+
+// Files and folders dropped anywhere are imported into the library.
+void getCurrentWebview().onDragDropEvent((e) => {
+  if (e.payload.type === "drop") {
+    // The library remembered in this window is the data folder's.
+void commands.info().then((r) => {
+  if (r.status === "ok") useLibraryOf(r.data.data_dir);
+  show("library");
+});
+    (window as unknown as { figurImport?: (p: string[]) => void }).figurImport?.(e.payload.paths);
+  }
+}).catch(() => undefined);

@@ -1,0 +1,169 @@
+// The studio's screens. Each draws into the main area; long work shows progress; nothing blocks.
+import { addToLibrary, call, commands, library, type LibraryItem } from "./api";
+import { clear, h } from "./dom";
+import { errorBox, runJob } from "./job";
+import { visibleRange } from "./virtual";
+
+const CATEGORIES = ["top", "t-shirt", "shirt", "blouse", "sweater", "hoodie", "jacket", "coat", "vest", "dress", "jumpsuit", "skirt", "pants", "jeans", "shorts", "shoes", "bag", "hat", "scarf", "belt", "eyewear"];
+
+function picker(label: string, testid: string, items: LibraryItem[]): HTMLSelectElement {
+  const id = `pick-${testid}`;
+  const select = h("select", { id, "data-testid": testid }, h("option", { value: "" }, "— choose from the library —"), ...items.map((i) => h("option", { value: i.upload_key }, i.name)));
+  select.setAttribute("aria-label", label);
+  return select;
+}
+
+function categorySelect(testid: string, initial = "top"): HTMLSelectElement {
+  const s = h("select", { "data-testid": testid, "aria-label": "Garment category" }, ...CATEGORIES.map((c) => h("option", { value: c }, c)));
+  s.value = initial;
+  return s;
+}
+
+export function libraryScreen(main: HTMLElement): void {
+  const status = h("div", { "aria-live": "polite" });
+  const grid = h("div", { class: "grid", "data-testid": "library-grid" });
+  const drawGrid = () => clear(grid, ...library().map((i) => h("figure", { class: "tile", tabindex: 0 }, h("img", { src: i.image_url, alt: i.name, loading: "lazy" }), h("figcaption", {}, i.name))));
+  const path = h("input", { type: "text", id: "import-path", "data-testid": "import-path", placeholder: "/path/to/photo.jpg or a folder", size: 60 });
+  const doImport = async (paths: string[]) => {
+    clear(status, h("p", { class: "muted" }, `Importing ${paths.length} item(s)…`));
+    try {
+      const done = await call(commands.importPaths(paths));
+      const ok = done.filter((d) => d.upload).map((d) => ({ upload_key: d.upload!.upload_key, image_url: d.upload!.image_url, sha256: d.upload!.sha256, name: d.path.split("/").pop() ?? d.path }));
+      addToLibrary(ok);
+      const failed = done.filter((d) => d.error);
+      clear(status, h("p", {}, `Imported ${ok.length} image(s).`), ...failed.map((f) => h("p", { class: "error" }, `${f.path}: ${f.error}`)));
+      drawGrid();
+    } catch (e) {
+      clear(status, errorBox(e));
+    }
+  };
+  const form = h("form", { class: "row", onsubmit: (e: Event) => { e.preventDefault(); if (path.value.trim()) void doImport([path.value.trim()]); } },
+    h("label", { for: "import-path" }, "Import a photo or a folder"), path, h("button", { type: "submit", class: "primary", "data-testid": "import" }, "Import"));
+  clear(main, h("h1", {}, "Library"), h("p", { class: "muted" }, "Drop photos or folders anywhere on the window, or give a path."), form, status, grid);
+  drawGrid();
+  (window as unknown as { figurImport?: (p: string[]) => void }).figurImport = (p) => void doImport(p);
+}
+
+export function tryOnScreen(main: HTMLElement): void {
+  const items = library();
+  const person = picker("Person photo", "person", items);
+  const garment = picker("Garment photo", "garment", items);
+  const category = categorySelect("category");
+  const resolution = h("select", { "aria-label": "Resolution" }, ...["0.5K", "1K", "2K", "4K"].map((r) => h("option", { value: r }, r)));
+  resolution.value = "1K";
+  const panel = h("section", { class: "panel", "data-testid": "timeline" });
+  const run = h("button", { class: "primary", "data-testid": "run", onclick: () => {
+    if (!person.value || !garment.value) {
+      clear(panel, h("p", { class: "error" }, "Choose a person photo and a garment photo first."));
+      return;
+    }
+    void runJob(panel, "try-on", { user_image: person.value, items: [{ trial_image: garment.value, trial_item_category: category.value }], render_params: { resolution: resolution.value } });
+  } }, "Try on");
+  clear(main, h("h1", {}, "Try-on"), h("div", { class: "form" }, h("label", {}, "Person ", person), h("label", {}, "Garment ", garment), h("label", {}, "Category ", category), h("label", {}, "Resolution ", resolution), run), panel);
+}
+
+export function workflowScreen(main: HTMLElement): void {
+  // Any single-photo workflow on a library item: extract and the background swaps.
+  const items = library();
+  const photo = picker("Photo", "photo", items);
+  const workflow = h("select", { "data-testid": "workflow", "aria-label": "Workflow" },
+    h("option", { value: "background-swap-with-spec" }, "Background swap (studio sweep)"),
+    h("option", { value: "extract" }, "Extract garments"));
+  const panel = h("section", { class: "panel", "data-testid": "timeline" });
+  const run = h("button", { class: "primary", "data-testid": "run", onclick: () => {
+    if (!photo.value) return clear(panel, h("p", { class: "error" }, "Choose a photo first."));
+    const body = workflow.value === "extract"
+      ? { trial_image: photo.value }
+      : { source_image_s3_key: photo.value, output_preset: "original", scene_type: "studio_sweep", mood: "soft" };
+    void runJob(panel, workflow.value, body);
+  } }, "Run");
+  clear(main, h("h1", {}, "Edit a photo"), h("div", { class: "form" }, h("label", {}, "Photo ", photo), h("label", {}, "Workflow ", workflow), run), panel);
+}
+
+export function lookScreen(main: HTMLElement): void {
+  const items = library();
+  const rows = h("div", { class: "form" });
+  const addRow = () => rows.append(h("div", { class: "row" }, picker("Garment photo", "look-garment", items), categorySelect("look-category")));
+  addRow();
+  addRow();
+  const gender = h("select", { "aria-label": "Figure" }, h("option", { value: "FEMALE" }, "Female figure"), h("option", { value: "MALE" }, "Male figure"));
+  const panel = h("section", { class: "panel", "data-testid": "timeline" });
+  const run = h("button", { class: "primary", onclick: () => {
+    const chosen = [...rows.querySelectorAll(".row")].map((r) => {
+      const [g, c] = r.querySelectorAll("select");
+      return { trial_image: (g as HTMLSelectElement).value, trial_item_category: (c as HTMLSelectElement).value };
+    }).filter((i) => i.trial_image);
+    if (!chosen.length) return clear(panel, h("p", { class: "error" }, "Choose at least one garment."));
+    // Layers go on in the order a dresser would use; the studio checks the look's rules.
+    void runJob(panel, "look", { user_category: gender.value, items: chosen });
+  } }, "Build the look");
+  clear(main, h("h1", {}, "Look builder"), h("p", { class: "muted" }, "Pick garments; the studio refuses looks that cannot be worn together and says which items clash."), gender, rows, h("button", { class: "secondary", onclick: addRow }, "Add a garment"), run, panel);
+}
+
+export function batchScreen(main: HTMLElement): void {
+  const items = library();
+  const list = h("ul", { class: "batch" });
+  const run = h("button", { class: "primary", onclick: () => {
+    clear(list);
+    for (const item of items) {
+      const row = h("li", {}, h("span", {}, item.name));
+      const panel = h("div", { class: "panel small" });
+      row.append(panel);
+      list.append(row);
+      void runJob(panel, "background-swap-with-spec", { source_image_s3_key: item.upload_key, output_preset: "ecommerce_square", scene_type: "studio_sweep", mood: "bright" });
+    }
+  } }, `Swap the background of all ${items.length} library photos`);
+  clear(main, h("h1", {}, "Batch"), h("p", { class: "muted" }, "One job per photo, each with its own progress; cancel any of them."), run, list);
+}
+
+export async function galleryScreen(main: HTMLElement): Promise<void> {
+  const scroller = h("div", { class: "gallery", "data-testid": "gallery", tabindex: 0 });
+  const spacer = h("div", { class: "spacer" });
+  scroller.append(spacer);
+  const detail = h("aside", { class: "detail" });
+  clear(main, h("h1", {}, "Gallery"), h("div", { class: "gallery-wrap" }, scroller, detail));
+  let renders;
+  try {
+    renders = (await call(commands.renders(0, 500))).renders;
+  } catch (e) {
+    main.append(errorBox(e));
+    return;
+  }
+  const tile = 200;
+  const draw = () => {
+    const columns = Math.max(1, Math.floor(scroller.clientWidth / tile));
+    spacer.style.height = `${Math.ceil(renders.length / columns) * tile}px`;
+    const [from, to] = visibleRange(renders.length, columns, tile, scroller.scrollTop, scroller.clientHeight || 800);
+    clear(spacer, ...renders.slice(from, to).map((r, k) => {
+      const i = from + k;
+      const fig = h("figure", { class: "tile", tabindex: 0, "data-testid": "render", style: `position:absolute;left:${(i % columns) * tile}px;top:${Math.floor(i / columns) * tile}px`, onclick: () => clear(detail,
+        h("img", { src: r.image_url, alt: r.job_type }),
+        h("p", {}, `${r.job_type} · ${r.origin} · ${r.created_at}`),
+        h("a", { href: r.image_url, download: `${r.public_id}.png` }, "Export PNG"),
+        h("details", {}, h("summary", {}, "Inputs and provenance"), h("pre", {}, JSON.stringify(r.inputs, null, 2))),
+      ) }, h("img", { src: r.image_url, alt: r.job_type, loading: "lazy" }), h("figcaption", {}, r.job_type));
+      return fig;
+    }));
+  };
+  scroller.addEventListener("scroll", () => requestAnimationFrame(draw));
+  draw();
+}
+
+export async function settingsScreen(main: HTMLElement): Promise<void> {
+  clear(main, h("h1", {}, "Settings"), h("p", { class: "muted" }, "Loading…"));
+  try {
+    const info = await call(commands.info());
+    const models = await commands.models();
+    const theme = h("button", { class: "secondary", onclick: () => document.documentElement.classList.toggle("dark") }, "Light / dark theme");
+    clear(main, h("h1", {}, "Settings"),
+      h("dl", {}, h("dt", {}, "Data folder"), h("dd", {}, info.data_dir), h("dt", {}, "Local /v1 API"), h("dd", {}, h("code", {}, info.api_base), " — keys are managed with ", h("code", {}, "figur keys create")), h("dt", {}, "Credits"), h("dd", {}, String(info.credits.balance)), h("dt", {}, "Version"), h("dd", {}, info.version)),
+      h("h2", {}, "Models"),
+      h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Model"), h("th", {}, "State"), h("th", {}, "Licence"))), h("tbody", {}, ...models.map((m) => h("tr", {}, h("td", {}, m.name), h("td", {}, m.state), h("td", {}, m.licence))))),
+      h("p", { class: "muted" }, "Missing models: run ", h("code", {}, "figur models fetch"), ". Execution providers: ", h("code", {}, "FIGUR_PROVIDERS=cuda,cpu"), "."),
+      h("h2", {}, "Workflows"),
+      h("ul", {}, ...info.operations.operations.map((o) => h("li", {}, `${o.name} — ${o.enabled ? "available" : "not available in this build"}`))),
+      theme);
+  } catch (e) {
+    main.append(errorBox(e));
+  }
+}

@@ -1,0 +1,53 @@
+// A job's events folded into what the timeline shows: one row per stage, progress, the end.
+export interface EventLike {
+  seq: number;
+  event_type: string;
+  stage: string | null;
+  message: string;
+  artifacts: { kind: string; role: string; label: string; image_url: string }[];
+  extra: unknown;
+}
+
+export interface Timeline {
+  cursor: number;
+  stages: { name: string; message: string; done: boolean }[];
+  progress: number;
+  status: "queued" | "running" | "succeeded" | "failed";
+  error: { code: string; message: string } | null;
+  intermediates: { label: string; url: string }[];
+  finals: { label: string; url: string; kind: string }[];
+}
+
+export function empty(): Timeline {
+  return { cursor: 0, stages: [], progress: 0, status: "queued", error: null, intermediates: [], finals: [] };
+}
+
+/** Applies events in order; events at or below the cursor are ignored, so re-reading is safe. */
+export function apply(t: Timeline, events: EventLike[]): Timeline {
+  const next: Timeline = { ...t, stages: t.stages.map((s) => ({ ...s })), intermediates: [...t.intermediates], finals: [...t.finals] };
+  for (const e of [...events].sort((a, b) => a.seq - b.seq)) {
+    if (e.seq <= next.cursor) continue;
+    next.cursor = e.seq;
+    const extra = (e.extra ?? {}) as Record<string, unknown>;
+    if (typeof extra.progress === "number") next.progress = extra.progress;
+    for (const a of e.artifacts ?? []) {
+      const item = { label: a.label, url: a.image_url, kind: a.kind };
+      if (a.role === "final") next.finals.push(item);
+      else next.intermediates.push(item);
+    }
+    if (e.event_type === "stage") {
+      next.status = "running";
+      for (const s of next.stages) s.done = true;
+      if (e.stage && e.stage !== "started") next.stages.push({ name: e.stage, message: e.message, done: false });
+    } else if (e.event_type === "succeeded") {
+      next.status = "succeeded";
+      next.progress = 1;
+      for (const s of next.stages) s.done = true;
+    } else if (e.event_type === "failed") {
+      next.status = "failed";
+      const err = (extra.error ?? {}) as { code?: string; message?: string };
+      next.error = { code: err.code ?? "FAILED", message: err.message ?? e.message };
+    }
+  }
+  return next;
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { apply, empty, type EventLike } from "../src/timeline";
+import { visibleRange } from "../src/virtual";
+import { explain } from "../src/words";
+
+const ev = (seq: number, event_type: string, stage: string | null, extra: unknown = {}, artifacts: EventLike["artifacts"] = []): EventLike => ({
+  seq, event_type, stage, message: `${stage ?? event_type} message`, artifacts, extra,
+});
+
+describe("timeline", () => {
+  it("folds stages, progress and artifacts, and ignores events it has already seen", () => {
+    let t = apply(empty(), [ev(1, "queued", null), ev(2, "stage", "decode", { progress: 0 })]);
+    t = apply(t, [ev(2, "stage", "decode", { progress: 0 }), ev(3, "stage", "pose", { progress: 0.5 }, [{ kind: "pose_overlay", role: "intermediate", label: "Pose", image_url: "u1" }])]);
+    expect(t.stages.map((s) => [s.name, s.done])).toEqual([["decode", true], ["pose", false]]);
+    expect(t.progress).toBe(0.5);
+    expect(t.intermediates).toHaveLength(1);
+    t = apply(t, [ev(4, "succeeded", null, {}, [{ kind: "render", role: "final", label: "Done", image_url: "u2" }])]);
+    expect(t.status).toBe("succeeded");
+    expect(t.progress).toBe(1);
+    expect(t.finals[0].url).toBe("u2");
+    expect(t.cursor).toBe(4);
+  });
+
+  it("keeps the failure's code and message", () => {
+    const t = apply(empty(), [ev(1, "failed", null, { error: { code: "NO_SUBJECT_FOUND", message: "nobody" } })]);
+    expect(t.status).toBe("failed");
+    expect(t.error).toEqual({ code: "NO_SUBJECT_FOUND", message: "nobody" });
+    expect(explain("NO_SUBJECT_FOUND", "nobody")).toMatch(/No person/);
+    expect(explain("SOMETHING_NEW", "as said")).toBe("as said");
+  });
+});
+
+describe("virtual gallery", () => {
+  it("renders only the rows on screen, plus one each way", () => {
+    expect(visibleRange(1000, 5, 200, 0, 800)).toEqual([0, 25]);
+    expect(visibleRange(1000, 5, 200, 10_000, 800)).toEqual([245, 275]);
+    expect(visibleRange(1000, 5, 200, 39_200, 800)).toEqual([975, 1000]);
+    expect(visibleRange(0, 5, 200, 0, 800)).toEqual([0, 0]);
+  });
+});
+
+describe("library", () => {
+  it("keeps one copy of an image imported twice, per data folder", async () => {
+    const { addToLibrary, library, useLibraryOf } = await import("../src/api");
+    useLibraryOf("/data/a");
+    addToLibrary([{ upload_key: "u1", image_url: "x", name: "a.png", sha256: "s1" }]);
+    addToLibrary([{ upload_key: "u2", image_url: "y", name: "a.png", sha256: "s1" }, { upload_key: "u3", image_url: "z", name: "b.png", sha256: "s2" }]);
+    expect(library().map((i) => i.upload_key)).toEqual(["u3", "u1"]);
+    useLibraryOf("/data/b");
+    expect(library()).toEqual([]);
+  });
+});
