@@ -217,6 +217,42 @@ async fn renders(studio: State<'_, Studio>, offset: u32, limit: u32) -> Res<Rend
     Ok(studio.engine.renders(Mode::Live, filter).await?)
 }
 
+/// Saves a render as PNG, JPEG or WebP into the Pictures folder (`Figur Studio` inside it);
+/// returns the file's path.
+#[tauri::command]
+#[specta::specta]
+async fn export_render(studio: State<'_, Studio>, render_id: String, format: String) -> Res<String> {
+    let (ext, kind) = match format.as_str() {
+        "png" => ("png", image::ImageFormat::Png),
+        "jpeg" | "jpg" => ("jpg", image::ImageFormat::Jpeg),
+        "webp" => ("webp", image::ImageFormat::WebP),
+        other => return Err(io_error("unknown export format", other)),
+    };
+    let bytes = studio.engine.render_image(Mode::Live, &render_id).await?;
+    let dir = exports_dir(&studio.data_dir);
+    let path = dir.join(format!("{render_id}.{ext}"));
+    let shown = path.display().to_string();
+    tokio::task::spawn_blocking(move || -> Res<()> {
+        let img = image::load_from_memory(&bytes).map_err(|e| io_error("the render cannot be decoded", e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| io_error("cannot create the export folder", e))?;
+        // JPEG has no alpha: flatten onto white, as the studio shows transparent images.
+        let img = if kind == image::ImageFormat::Jpeg { image::DynamicImage::ImageRgb8(img.to_rgb8()) } else { img };
+        img.save_with_format(&path, kind).map_err(|e| io_error("cannot write the export", e))
+    })
+    .await
+    .map_err(|e| io_error("the export crashed", e))??;
+    Ok(shown)
+}
+
+/// `$XDG_PICTURES_DIR/Figur Studio`, else `~/Pictures/Figur Studio`, else the data folder's `exports`.
+fn exports_dir(data_dir: &Path) -> PathBuf {
+    std::env::var_os("XDG_PICTURES_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join("Pictures")))
+        .map(|p| p.join("Figur Studio"))
+        .unwrap_or_else(|| data_dir.join("exports"))
+}
+
 #[tauri::command]
 #[specta::specta]
 async fn catalog(studio: State<'_, Studio>, resource: String) -> Res<Vec<CatalogEntry>> {
@@ -265,6 +301,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             job_events,
             cancel,
             renders,
+            export_render,
             catalog,
             garment_categories,
             models

@@ -36,6 +36,10 @@ fn screenshots() -> PathBuf {
 
 /// Starts WebKitWebDriver with the app's environment and opens a session on the app.
 async fn open(data: &Path, failpoints: &str) -> (Driver, Client, Duration) {
+    open_with(data, failpoints, &data.join("pictures")).await
+}
+
+async fn open_with(data: &Path, failpoints: &str, pictures: &Path) -> (Driver, Client, Duration) {
     assert!(std::env::var_os("DISPLAY").is_some(), "no display: run under xvfb-run (./studio test does)");
     let port = free_port();
     let driver = Command::new("WebKitWebDriver")
@@ -43,6 +47,7 @@ async fn open(data: &Path, failpoints: &str) -> (Driver, Client, Duration) {
         .env("TAURI_WEBVIEW_AUTOMATION", "true")
         .env("FIGUR_DATA_DIR", data)
         .env("FIGUR_FAILPOINTS", failpoints)
+        .env("XDG_PICTURES_DIR", pictures)
         .env("FIGUR_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
@@ -144,6 +149,18 @@ async fn import_run_gallery_and_cancel_in_the_real_window() {
     let tile =
         client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=render]")).await.unwrap();
     tile.click().await.unwrap();
+    click(&client, "[data-testid=export-jpeg]").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let note = loop {
+        let text = client.find(Locator::Css("[data-testid=export-note]")).await.unwrap().text().await.unwrap();
+        if text.contains("Saved to") || Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let saved = note.trim_start_matches("Saved to ").trim();
+    assert!(saved.ends_with(".jpg") && Path::new(saved).is_file(), "exported: {note}");
+    assert!(saved.starts_with(&dir.path().join("data/pictures/Figur Studio").display().to_string()), "{saved}");
     shot(&client, "gallery").await;
     click(&client, "[data-testid=nav-settings]").await;
     client.wait().for_element(Locator::Css("table")).await.unwrap();

@@ -17,6 +17,11 @@ export const commands = {
 	jobEvents: (jobId: string, since: number) => typedError<JobEvents_Serialize, UiError>(__TAURI_INVOKE("job_events", { jobId, since })),
 	cancel: (jobId: string) => typedError<JobDetail_Serialize, UiError>(__TAURI_INVOKE("cancel", { jobId })),
 	renders: (offset: number, limit: number) => typedError<RenderList_Serialize, UiError>(__TAURI_INVOKE("renders", { offset, limit })),
+	/**
+	 *  Saves a render as PNG, JPEG or WebP into the Pictures folder (`Figur Studio` inside it);
+	 *  returns the file's path.
+	 */
+	exportRender: (renderId: string, format: string) => typedError<string, UiError>(__TAURI_INVOKE("export_render", { renderId, format })),
 	catalog: (resource: string) => typedError<CatalogEntry_Serialize[], UiError>(__TAURI_INVOKE("catalog", { resource })),
 	garmentCategories: () => __TAURI_INVOKE<GarmentCategory[]>("garment_categories"),
 	models: () => __TAURI_INVOKE<ModelState[]>("models"),

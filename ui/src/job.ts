@@ -15,14 +15,15 @@ export function errorBox(e: unknown): HTMLElement {
   );
 }
 
-export async function runJob(panel: HTMLElement, workflow: string, body: unknown, onDone?: (t: Timeline) => void): Promise<void> {
+/** Dispatches and follows a job in `panel`; resolves to its id (undefined if refused). */
+export async function runJob(panel: HTMLElement, workflow: string, body: unknown, onDone?: (t: Timeline) => void): Promise<string | undefined> {
   clear(panel, h("p", { class: "muted" }, `Sending ${workflow}…`));
   let accepted;
   try {
     accepted = await call(commands.dispatch(workflow, body as never));
   } catch (e) {
     clear(panel, errorBox(e));
-    return;
+    return undefined;
   }
   const jobId = accepted.job_id;
   let t = empty();
@@ -65,4 +66,5 @@ export async function runJob(panel: HTMLElement, workflow: string, body: unknown
   });
   draw();
   await read(); // Whatever happened before the listener was attached.
+  return jobId;
 }

@@ -102,18 +102,44 @@ export function lookScreen(main: HTMLElement): void {
 
 export function batchScreen(main: HTMLElement): void {
   const items = library();
-  const list = h("ul", { class: "batch" });
-  const run = h("button", { class: "primary", onclick: () => {
+  const list = h("ul", { class: "batch", "data-testid": "batch" });
+  const summary = h("p", { "aria-live": "polite" });
+  type Row = { item: LibraryItem; panel: HTMLElement; job?: string; status: string };
+  let rows: Row[] = [];
+  const tally = () => {
+    const count = (s: string) => rows.filter((r) => r.status === s).length;
+    clear(summary, `${count("succeeded")} done, ${count("failed")} failed, ${rows.length - count("succeeded") - count("failed")} running of ${rows.length}`);
+  };
+  const start = (row: Row) => {
+    row.status = "running";
+    void runJob(row.panel, workflow.value, bodyFor(row.item), (t) => { row.status = t.status; tally(); }).then((id) => {
+      row.job = id;
+      if (!id) row.status = "failed";
+      tally();
+    });
+  };
+  const workflow = h("select", { "aria-label": "Workflow for every photo" },
+    h("option", { value: "background-swap-with-spec" }, "Background swap (white sweep, square)"),
+    h("option", { value: "extract" }, "Extract garments"));
+  const bodyFor = (item: LibraryItem) => workflow.value === "extract"
+    ? { trial_image: item.upload_key }
+    : { source_image_s3_key: item.upload_key, output_preset: "ecommerce_square", scene_type: "studio_sweep", mood: "bright" };
+  const runAll = h("button", { class: "primary", onclick: () => {
     clear(list);
-    for (const item of items) {
-      const row = h("li", {}, h("span", {}, item.name));
+    rows = items.map((item) => {
       const panel = h("div", { class: "panel small" });
-      row.append(panel);
-      list.append(row);
-      void runJob(panel, "background-swap-with-spec", { source_image_s3_key: item.upload_key, output_preset: "ecommerce_square", scene_type: "studio_sweep", mood: "bright" });
-    }
-  } }, `Swap the background of all ${items.length} library photos`);
-  clear(main, h("h1", {}, "Batch"), h("p", { class: "muted" }, "One job per photo, each with its own progress; cancel any of them."), run, list);
+      list.append(h("li", {}, h("span", {}, item.name), panel));
+      return { item, panel, status: "queued" };
+    });
+    rows.forEach(start);
+    tally();
+  } }, `Run on all ${items.length} library photos`);
+  const cancelAll = h("button", { class: "secondary", onclick: () => {
+    for (const r of rows) if (r.job && r.status === "running") void call(commands.cancel(r.job)).catch(() => undefined);
+  } }, "Cancel all");
+  const retry = h("button", { class: "secondary", onclick: () => rows.filter((r) => r.status === "failed").forEach(start) }, "Retry failed");
+  clear(main, h("h1", {}, "Batch"), h("p", { class: "muted" }, "One job per photo, each with its own progress. Finished images are in the Gallery, where each can be exported."),
+    h("div", { class: "row" }, workflow, runAll, cancelAll, retry), summary, list);
 }
 
 export async function galleryScreen(main: HTMLElement): Promise<void> {
@@ -122,30 +148,67 @@ export async function galleryScreen(main: HTMLElement): Promise<void> {
   scroller.append(spacer);
   const detail = h("aside", { class: "detail" });
   clear(main, h("h1", {}, "Gallery"), h("div", { class: "gallery-wrap" }, scroller, detail));
-  let renders;
+  type RenderRow = Awaited<ReturnType<typeof loadAll>>[number];
+  async function loadAll() {
+    // Pages of 500 until a short page: every render, however many.
+    const all = [];
+    for (let offset = 0; ; offset += 500) {
+      const page = (await call(commands.renders(offset, 500))).renders;
+      all.push(...page);
+      if (page.length < 500) return all;
+    }
+  }
+  let renders: RenderRow[];
   try {
-    renders = (await call(commands.renders(0, 500))).renders;
+    renders = await loadAll();
   } catch (e) {
     main.append(errorBox(e));
     return;
   }
   const tile = 200;
+  const shown = new Map<number, HTMLElement>();
+  let last = "";
+  const open = (r: RenderRow) => clear(detail,
+    h("img", { src: r.image_url, alt: r.job_type }),
+    h("p", {}, `${r.job_type} · ${r.origin} · ${r.created_at}`),
+    h("div", { class: "row" }, ...(["png", "jpeg", "webp"] as const).map((f) => h("button", { class: "secondary", "data-testid": `export-${f}`, onclick: async (e: Event) => {
+      const note = (e.target as HTMLElement).parentElement!.nextElementSibling as HTMLElement;
+      try {
+        clear(note, `Saved to ${await call(commands.exportRender(r.public_id, f))}`);
+      } catch (err) {
+        clear(note, errorBox(err));
+      }
+    } }, `Export ${f.toUpperCase()}`))),
+    h("p", { class: "muted", "aria-live": "polite", "data-testid": "export-note" }),
+    h("details", {}, h("summary", {}, "Inputs and provenance"), h("pre", {}, JSON.stringify(r.inputs, null, 2))),
+  );
+  // Only tiles entering or leaving the visible range are touched on a scroll.
   const draw = () => {
     const columns = Math.max(1, Math.floor(scroller.clientWidth / tile));
-    spacer.style.height = `${Math.ceil(renders.length / columns) * tile}px`;
     const [from, to] = visibleRange(renders.length, columns, tile, scroller.scrollTop, scroller.clientHeight || 800);
-    clear(spacer, ...renders.slice(from, to).map((r, k) => {
-      const i = from + k;
-      const fig = h("figure", { class: "tile", tabindex: 0, "data-testid": "render", style: `position:absolute;left:${(i % columns) * tile}px;top:${Math.floor(i / columns) * tile}px`, onclick: () => clear(detail,
-        h("img", { src: r.image_url, alt: r.job_type }),
-        h("p", {}, `${r.job_type} · ${r.origin} · ${r.created_at}`),
-        h("a", { href: r.image_url, download: `${r.public_id}.png` }, "Export PNG"),
-        h("details", {}, h("summary", {}, "Inputs and provenance"), h("pre", {}, JSON.stringify(r.inputs, null, 2))),
-      ) }, h("img", { src: r.image_url, alt: r.job_type, loading: "lazy" }), h("figcaption", {}, r.job_type));
-      return fig;
-    }));
+    const key = `${columns}:${from}:${to}`;
+    if (key === last) return;
+    last = key;
+    spacer.style.height = `${Math.ceil(renders.length / columns) * tile}px`;
+    for (const [i, el] of shown) if (i < from || i >= to) { el.remove(); shown.delete(i); }
+    for (let i = from; i < to; i++) {
+      const r = renders[i];
+      let el = shown.get(i);
+      if (!el) {
+        el = h("figure", { class: "tile", tabindex: 0, "data-testid": "render", onclick: () => open(r) }, h("img", { src: r.image_url, alt: r.job_type, decoding: "async" }), h("figcaption", {}, r.job_type));
+        shown.set(i, el);
+        spacer.append(el);
+      }
+      el.style.cssText = `position:absolute;left:${(i % columns) * tile}px;top:${Math.floor(i / columns) * tile}px`;
+    }
   };
-  scroller.addEventListener("scroll", () => requestAnimationFrame(draw));
+  let queued = false;
+  scroller.addEventListener("scroll", () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; draw(); });
+  });
+  addEventListener("resize", () => { last = ""; draw(); });
   draw();
 }
 

@@ -86,6 +86,18 @@ impl Engine {
         row.map(|r| self.render(mode, r)).ok_or_else(|| ApiError::not_found("render", id))
     }
 
+    /// The bytes of a render's image (for exports).
+    pub async fn render_image(&self, mode: Mode, id: &str) -> Result<Vec<u8>, ApiError> {
+        let key = id.to_string();
+        let row = if is_ulid(id) { self.realm(mode).ledger.read(move |c| renders::get(c, &key)).await? } else { None };
+        let row = row.ok_or_else(|| ApiError::not_found("render", id))?;
+        let realm = self.realm(mode).clone();
+        tokio::task::spawn_blocking(move || realm.store.read(&row.image_key))
+            .await
+            .map_err(|_| ApiError::internal("reading the render crashed"))?
+            .map_err(|e| ApiError::internal(format!("the render's image cannot be read: {e}")))
+    }
+
     pub async fn catalog(
         &self,
         mode: Mode,

@@ -336,6 +336,9 @@ fn drawn(key: &str, cut: Cut) -> Option<Flat> {
                     at(0.1, 0.025, cut),
                     at(0.14, 0.05, cut),
                     at(0.075, 0.12, cut),
+                    // Down into the body, so hood and body are one piece of cloth.
+                    at(0.05, 0.17, cut),
+                    at(-0.05, 0.17, cut),
                 ];
                 f.extra.push(hood);
                 f.inside.push(vec![
