@@ -39,8 +39,21 @@ export function libraryScreen(main: HTMLElement): void {
   };
   const form = h("form", { class: "row", onsubmit: (e: Event) => { e.preventDefault(); if (path.value.trim()) void doImport([path.value.trim()]); } },
     h("label", { for: "import-path" }, "Import a photo or a folder"), path, h("button", { type: "submit", class: "primary", "data-testid": "import" }, "Import"));
-  clear(main, h("h1", {}, "Library"), h("p", { class: "muted" }, "Drop photos or folders anywhere on the window, or give a path."), form, status, grid);
+  const catalogGrid = h("div", { class: "grid", "data-testid": "catalog-grid" });
+  const showCatalog = async (resource: string) => {
+    for (const b of tabs.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b.dataset.resource === resource));
+    clear(catalogGrid, h("p", { class: "muted" }, "Loading…"));
+    try {
+      const entries = await call(commands.catalog(resource));
+      clear(catalogGrid, ...(entries.length ? entries.map((c) => h("figure", { class: "tile", tabindex: 0, title: c.description }, h("img", { src: c.image_url, alt: c.display_name, loading: "lazy" }), h("figcaption", {}, c.display_name))) : [h("p", { class: "muted" }, "Nothing here yet: the generators and POST /v1/catalog/models add entries.")]));
+    } catch (e) {
+      clear(catalogGrid, errorBox(e));
+    }
+  };
+  const tabs = h("div", { class: "row", role: "group", "aria-label": "Catalog" }, ...[["models", "Models"], ["backgrounds", "Backgrounds"], ["complementary-garments", "Garments"]].map(([r, label]) => h("button", { class: "secondary", "data-resource": r, onclick: () => void showCatalog(r) }, label)));
+  clear(main, h("h1", {}, "Library"), h("p", { class: "muted" }, "Drop photos or folders anywhere on the window, or give a path."), form, status, grid, h("h2", {}, "Catalog"), tabs, catalogGrid);
   drawGrid();
+  void showCatalog("backgrounds");
   (window as unknown as { figurImport?: (p: string[]) => void }).figurImport = (p) => void doImport(p);
 }
 
