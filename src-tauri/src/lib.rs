@@ -289,6 +289,62 @@ fn models() -> Vec<ModelState> {
         .collect()
 }
 
+/// Why these garment categories cannot be worn together (empty: they can), by the stylist rules
+/// `look` and `/v1/compatibility/check` use; the look builder shows it as the designer picks.
+#[tauri::command]
+#[specta::specta]
+fn check_look(categories: Vec<String>) -> Vec<String> {
+    let keys: Vec<&str> = categories.iter().map(String::as_str).collect();
+    figur_engine::workflow::look::conflicts(&keys).into_iter().map(|e| e.msg).collect()
+}
+
+/// A new live API key for scripts (jobs:create, jobs:read), shown once.
+#[tauri::command]
+#[specta::specta]
+async fn create_api_key(studio: State<'_, Studio>, name: String) -> Res<String> {
+    let name = if name.trim().is_empty() { "desktop settings".to_string() } else { name };
+    Ok(studio.engine.create_key(Mode::Live, &figur_engine::Capability::ALL, &name).await?.1)
+}
+
+/// A line of the model fetch's progress.
+#[derive(Debug, Clone, Serialize, Deserialize, Type, Event)]
+pub struct ModelsProgress {
+    pub line: String,
+    pub done: bool,
+    pub failed: bool,
+}
+
+/// Fetches ONNX Runtime and the default models (as `figur models fetch`), reporting each step as
+/// a `ModelsProgress` event. Returns at once; the work runs in the background.
+#[tauri::command]
+#[specta::specta]
+fn fetch_models(app: AppHandle) -> Res<()> {
+    let dir =
+        figur_engine::engine::default_cache_dir().ok_or_else(|| io_error("no cache folder", "set FIGUR_CACHE_DIR"))?;
+    std::thread::spawn(move || {
+        let cache = figur_models::Cache::new(dir);
+        let say = |line: String, done: bool, failed: bool| {
+            let _ = ModelsProgress { line, done, failed }.emit(&app);
+        };
+        let mut log = |line: &str| say(line.to_string(), false, false);
+        let result = (|| -> Result<(), String> {
+            log("ONNX Runtime");
+            figur_models::runtime::fetch(&cache, &figur_models::manifest::runtime(), &mut log)
+                .map_err(|e| e.to_string())?;
+            for m in figur_models::manifest::all().into_iter().filter(|m| m.default) {
+                log(&m.id);
+                figur_models::state::fetch_model(&cache, &m, &mut log).map_err(|e| format!("{}: {e}", m.id))?;
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => say("every default model is installed".into(), true, false),
+            Err(e) => say(e, true, true),
+        }
+    });
+    Ok(())
+}
+
 /// The typed command and event set; `export_bindings` writes it to `ui/src/bindings.ts`.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
@@ -304,9 +360,12 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             export_render,
             catalog,
             garment_categories,
-            models
+            models,
+            check_look,
+            create_api_key,
+            fetch_models
         ])
-        .events(collect_events![JobChanged])
+        .events(collect_events![JobChanged, ModelsProgress])
         // Sequence numbers and credits are i64 in Rust; they stay far below 2^53.
         .dangerously_cast_bigints_to_number()
 }

@@ -162,8 +162,31 @@ async fn import_run_gallery_and_cancel_in_the_real_window() {
     assert!(saved.ends_with(".jpg") && Path::new(saved).is_file(), "exported: {note}");
     assert!(saved.starts_with(&dir.path().join("data/pictures/Figur Studio").display().to_string()), "{saved}");
     shot(&client, "gallery").await;
+    // The look builder says at once which garments clash.
+    click(&client, "[data-testid=nav-look]").await;
+    let garments = client.wait().for_element(Locator::Css("[data-testid=look-garment]")).await.unwrap();
+    garments.select_by_index(1).await.unwrap();
+    let all = client.find_all(Locator::Css("[data-testid=look-garment]")).await.unwrap();
+    all[1].select_by_index(1).await.unwrap();
+    let cats = client.find_all(Locator::Css("[data-testid=look-category]")).await.unwrap();
+    cats[0].select_by_value("dress").await.unwrap();
+    cats[1].select_by_value("skirt").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = client.find(Locator::Css("[data-testid=look-feedback]")).await.unwrap().text().await.unwrap();
+        if text.contains("cannot be worn together") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no clash shown: {text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shot(&client, "look-builder").await;
+    // Settings: a key for scripts, shown once.
     click(&client, "[data-testid=nav-settings]").await;
     client.wait().for_element(Locator::Css("table")).await.unwrap();
+    click(&client, "[data-testid=create-key]").await;
+    let key = client.wait().for_element(Locator::Css("[data-testid=new-key]")).await.unwrap();
+    assert!(key.text().await.unwrap().starts_with("sk_live_"));
     shot(&client, "settings").await;
     client.close().await.unwrap();
     drop(driver);

@@ -25,11 +25,24 @@ export const commands = {
 	catalog: (resource: string) => typedError<CatalogEntry_Serialize[], UiError>(__TAURI_INVOKE("catalog", { resource })),
 	garmentCategories: () => __TAURI_INVOKE<GarmentCategory[]>("garment_categories"),
 	models: () => __TAURI_INVOKE<ModelState[]>("models"),
+	/**
+	 *  Why these garment categories cannot be worn together (empty: they can), by the stylist rules
+	 *  `look` and `/v1/compatibility/check` use; the look builder shows it as the designer picks.
+	 */
+	checkLook: (categories: string[]) => __TAURI_INVOKE<string[]>("check_look", { categories }),
+	/**  A new live API key for scripts (jobs:create, jobs:read), shown once. */
+	createApiKey: (name: string) => typedError<string, UiError>(__TAURI_INVOKE("create_api_key", { name })),
+	/**
+	 *  Fetches ONNX Runtime and the default models (as `figur models fetch`), reporting each step as
+	 *  a `ModelsProgress` event. Returns at once; the work runs in the background.
+	 */
+	fetchModels: () => typedError<null, UiError>(__TAURI_INVOKE("fetch_models")),
 };
 
 /** Events */
 export const events = {
 	jobChanged: makeEvent<JobChanged, JobChanged>("job-changed"),
+	modelsProgress: makeEvent<ModelsProgress, ModelsProgress>("models-progress"),
 };
 
 /* Types */
@@ -245,6 +258,13 @@ export type ModelState = {
 	licence: string,
 	default: boolean,
 	state: string,
+};
+
+/**  A line of the model fetch's progress. */
+export type ModelsProgress = {
+	line: string,
+	done: boolean,
+	failed: boolean,
 };
 
 /**  How a workflow's output is filed: compose and edit jobs make renders; generators make catalog entries. */

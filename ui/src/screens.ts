@@ -1,5 +1,5 @@
 // The studio's screens. Each draws into the main area; long work shows progress; nothing blocks.
-import { addToLibrary, call, commands, library, type LibraryItem } from "./api";
+import { addToLibrary, call, commands, events, library, type LibraryItem } from "./api";
 import { clear, h } from "./dom";
 import { errorBox, runJob } from "./job";
 import { visibleRange } from "./virtual";
@@ -95,22 +95,38 @@ export function workflowScreen(main: HTMLElement): void {
 
 export function lookScreen(main: HTMLElement): void {
   const items = library();
-  const rows = h("div", { class: "form" });
-  const addRow = () => rows.append(h("div", { class: "row" }, picker("Garment photo", "look-garment", items), categorySelect("look-category")));
+  const rows = h("div", { class: "form layers" });
+  const feedback = h("div", { "aria-live": "polite", "data-testid": "look-feedback" });
+  const chosen = () => [...rows.querySelectorAll(".row")].map((r) => {
+    const [g, c] = r.querySelectorAll("select");
+    return { trial_image: (g as HTMLSelectElement).value, trial_item_category: (c as HTMLSelectElement).value };
+  });
+  // Compatibility as the designer picks: the same stylist rules the studio enforces.
+  const check = async () => {
+    const clashes = await commands.checkLook(chosen().filter((i) => i.trial_image).map((i) => i.trial_item_category));
+    clear(feedback, ...(clashes.length ? clashes.map((c) => h("p", { class: "error" }, c)) : [h("p", { class: "ok" }, "These can be worn together.")]));
+  };
+  const addRow = () => {
+    const row = h("div", { class: "row" }, picker("Garment photo", "look-garment", items), categorySelect("look-category"),
+      h("button", { class: "secondary", "aria-label": "Move this layer up", onclick: () => { row.previousElementSibling?.before(row); } }, "↑"),
+      h("button", { class: "secondary", "aria-label": "Remove this garment", onclick: () => { row.remove(); void check(); } }, "✕"));
+    row.addEventListener("change", () => void check());
+    rows.append(row);
+  };
   addRow();
   addRow();
   const gender = h("select", { "aria-label": "Figure" }, h("option", { value: "FEMALE" }, "Female figure"), h("option", { value: "MALE" }, "Male figure"));
+  const tuck = h("input", { type: "checkbox", id: "tuck" });
   const panel = h("section", { class: "panel", "data-testid": "timeline" });
   const run = h("button", { class: "primary", onclick: () => {
-    const chosen = [...rows.querySelectorAll(".row")].map((r) => {
-      const [g, c] = r.querySelectorAll("select");
-      return { trial_image: (g as HTMLSelectElement).value, trial_item_category: (c as HTMLSelectElement).value };
-    }).filter((i) => i.trial_image);
-    if (!chosen.length) return clear(panel, h("p", { class: "error" }, "Choose at least one garment."));
-    // Layers go on in the order a dresser would use; the studio checks the look's rules.
-    void runJob(panel, "look", { user_category: gender.value, items: chosen });
+    const picked = chosen().filter((i) => i.trial_image);
+    if (!picked.length) return clear(panel, h("p", { class: "error" }, "Choose at least one garment."));
+    void runJob(panel, "look", { user_category: gender.value, items: picked, runtime_config: { tuck: tuck.checked } });
   } }, "Build the look");
-  clear(main, h("h1", {}, "Look builder"), h("p", { class: "muted" }, "Pick garments; the studio refuses looks that cannot be worn together and says which items clash."), gender, rows, h("button", { class: "secondary", onclick: addRow }, "Add a garment"), run, panel);
+  clear(main, h("h1", {}, "Look builder"),
+    h("p", { class: "muted" }, "Pick garments. The studio layers them as a dresser would (bottoms, tops, outerwear, shoes, accessories); tick “tuck” to put tops under bottoms."),
+    h("div", { class: "row" }, gender, h("label", { for: "tuck" }, tuck, " Tuck tops in")), rows,
+    h("button", { class: "secondary", onclick: addRow }, "Add a garment"), feedback, run, panel);
 }
 
 export function batchScreen(main: HTMLElement): void {
@@ -231,13 +247,44 @@ export async function settingsScreen(main: HTMLElement): Promise<void> {
     const info = await call(commands.info());
     const models = await commands.models();
     const theme = h("button", { class: "secondary", onclick: () => document.documentElement.classList.toggle("dark") }, "Light / dark theme");
+    const keyOut = h("p", { "aria-live": "polite" });
+    const newKey = h("button", { class: "secondary", "data-testid": "create-key", onclick: async () => {
+      try {
+        const key = await call(commands.createApiKey("desktop settings"));
+        clear(keyOut, "Your new key (shown once): ", h("code", { "data-testid": "new-key" }, key));
+      } catch (e) {
+        clear(keyOut, errorBox(e));
+      }
+    } }, "Create an API key");
+    const fetchLog = h("pre", { class: "log", "aria-live": "polite", "data-testid": "fetch-log" });
+    const fetchButton = h("button", { class: "secondary", onclick: async () => {
+      fetchButton.setAttribute("disabled", "");
+      clear(fetchLog, "Starting…\n");
+      const unlisten = await events.modelsProgress.listen((e) => {
+        fetchLog.append(`${e.payload.line}\n`);
+        if (e.payload.done) {
+          unlisten();
+          fetchButton.removeAttribute("disabled");
+          if (!e.payload.failed) void settingsScreen(main);
+        }
+      });
+      try {
+        await call(commands.fetchModels());
+      } catch (err) {
+        unlisten();
+        fetchButton.removeAttribute("disabled");
+        fetchLog.append(String(err));
+      }
+    } }, "Fetch missing models");
     clear(main, h("h1", {}, "Settings"),
-      h("dl", {}, h("dt", {}, "Data folder"), h("dd", {}, info.data_dir), h("dt", {}, "Local /v1 API"), h("dd", {}, h("code", {}, info.api_base), " — keys are managed with ", h("code", {}, "figur keys create")), h("dt", {}, "Credits"), h("dd", {}, String(info.credits.balance)), h("dt", {}, "Version"), h("dd", {}, info.version)),
+      h("dl", {}, h("dt", {}, "Data folder"), h("dd", {}, info.data_dir), h("dt", {}, "Local /v1 API"), h("dd", {}, h("code", {}, info.api_base), " (loopback only; scripts need a key)"), h("dt", {}, "Credits"), h("dd", {}, String(info.credits.balance)), h("dt", {}, "Version"), h("dd", {}, info.version)),
+      newKey, keyOut,
       h("h2", {}, "Models"),
       h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Model"), h("th", {}, "State"), h("th", {}, "Licence"))), h("tbody", {}, ...models.map((m) => h("tr", {}, h("td", {}, m.name), h("td", {}, m.state), h("td", {}, m.licence))))),
-      h("p", { class: "muted" }, "Missing models: run ", h("code", {}, "figur models fetch"), ". Execution providers: ", h("code", {}, "FIGUR_PROVIDERS=cuda,cpu"), "."),
+      fetchButton, fetchLog,
+      h("p", { class: "muted" }, "Execution provider: the studio uses the GPU (CUDA) when ONNX Runtime's GPU build is installed (", h("code", {}, "figur models fetch --gpu"), ") and falls back to the CPU; ", h("code", {}, "FIGUR_PROVIDERS=cuda"), " makes the GPU mandatory. Each job's stages say which provider ran."),
       h("h2", {}, "Workflows"),
-      h("ul", {}, ...info.operations.operations.map((o) => h("li", {}, `${o.name} — ${o.enabled ? "available" : "not available in this build"}`))),
+      h("ul", {}, ...info.operations.operations.map((o) => h("li", {}, `${o.name} — ${o.enabled ? "available" : "switched off"}`))),
       theme);
   } catch (e) {
     main.append(errorBox(e));
