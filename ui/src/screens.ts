@@ -167,8 +167,23 @@ export function batchScreen(main: HTMLElement): void {
     for (const r of rows) if (r.job && r.status === "running") void call(commands.cancel(r.job)).catch(() => undefined);
   } }, "Cancel all");
   const retry = h("button", { class: "secondary", onclick: () => rows.filter((r) => r.status === "failed").forEach(start) }, "Retry failed");
+  const exported = h("p", { class: "muted", "aria-live": "polite" });
+  const exportAll = h("button", { class: "secondary", onclick: async () => {
+    // A succeeded job's render has the job's id.
+    const done = rows.filter((r) => r.status === "succeeded" && r.job);
+    let saved = 0;
+    for (const r of done) {
+      try {
+        await call(commands.exportRender(r.job!, "png"));
+        saved++;
+      } catch (e) {
+        exported.append(errorBox(e));
+      }
+    }
+    clear(exported, `Exported ${saved} image(s) to your Pictures folder (Figur Studio).`);
+  } }, "Export all");
   clear(main, h("h1", {}, "Batch"), h("p", { class: "muted" }, "One job per photo, each with its own progress. Finished images are in the Gallery, where each can be exported."),
-    h("div", { class: "row" }, workflow, runAll, cancelAll, retry), summary, list);
+    h("div", { class: "row" }, workflow, runAll, cancelAll, retry, exportAll), summary, exported, list);
 }
 
 export async function galleryScreen(main: HTMLElement): Promise<void> {
