@@ -12,6 +12,7 @@ mod models;
 mod openapi;
 mod photos;
 mod pose;
+mod python_example;
 mod recovery;
 mod run_cli;
 mod support;
