@@ -69,8 +69,8 @@ pub async fn detail(
         ("wait" = Option<u32>, Query, description = "Long-poll up to this many seconds (0–30)"),
     ),
     responses(
-        (status = 200, body = JobEvents),
-        (status = 200, description = "Server-Sent Events, when `Accept: text/event-stream`", content_type = "text/event-stream", body = JobEvent),
+        (status = 200, description = "The events as JSON; with `Accept: text/event-stream`, as Server-Sent Events (one `JobEvent` each)",
+            content((JobEvents = "application/json"), (JobEvent = "text/event-stream"))),
         (status = 404, description = "`JOB_NOT_FOUND`", body = ErrorEnvelope),
         (status = 422, body = ErrorEnvelope),
     ),
