@@ -25,6 +25,8 @@ pub struct DataDir {
 pub enum Command {
     /// Run one workflow: upload files, dispatch, follow the stages, download the results.
     Run(crate::run::RunArgs),
+    /// Run a workflow over many images (files and folders) with a recipe; resumable.
+    Batch(crate::batch::BatchArgs),
     /// Serve the /v1 API (loopback only unless --allow-remote).
     Serve(ServeArgs),
     /// Create, list and revoke API keys.

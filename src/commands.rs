@@ -51,6 +51,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => serve(dir, args).await,
         Command::Run(args) => crate::run::run(dir, args).await,
+        Command::Batch(args) => crate::batch::batch(dir, args).await,
         Command::Keys(cmd) => keys(open_tool(dir)?, cmd).await,
         Command::Jobs(cmd) => jobs(open_tool(dir)?, cmd).await,
         Command::Credits(cmd) => credits(open_tool(dir)?, cmd).await,

@@ -1,5 +1,6 @@
 //! `figur`: serve the Figur Studio /v1 API, and manage its keys, jobs and credits from a shell.
 
+mod batch;
 mod cli;
 mod commands;
 mod contact_sheet;

@@ -56,21 +56,21 @@ pub struct RunArgs {
     pub test: bool,
 }
 
-struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     base: String,
     key: String,
 }
 
 impl Client {
-    async fn json(&self, req: reqwest::RequestBuilder) -> Result<(u16, Value)> {
+    pub(crate) async fn json(&self, req: reqwest::RequestBuilder) -> Result<(u16, Value)> {
         let r = req.bearer_auth(&self.key).send().await.context("the studio did not answer")?;
         let status = r.status().as_u16();
         let body = r.json::<Value>().await.unwrap_or(Value::Null);
         Ok((status, body))
     }
 
-    async fn upload(&self, path: &Path) -> Result<String> {
+    pub(crate) async fn upload(&self, path: &Path) -> Result<String> {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("image").to_string();
         let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bytes).file_name(name));
@@ -83,7 +83,7 @@ impl Client {
 }
 
 /// `CODE: message (field: why; …)` from an error envelope.
-fn envelope(body: &Value) -> String {
+pub(crate) fn envelope(body: &Value) -> String {
     let e = &body["error"];
     let details: Vec<String> = e["details"]
         .as_array()
@@ -168,16 +168,18 @@ fn bar(progress: f64) -> String {
     format!("[{}{}] {:>3.0}%", "#".repeat(filled), "-".repeat(20 - filled), progress * 100.0)
 }
 
-/// Dispatches and follows the job; returns the paths of the downloaded final images.
-async fn follow(args: &RunArgs, client: &Client) -> Result<Vec<PathBuf>> {
-    let body = build_body(args, client).await?;
-    let (status, reply) =
-        client.json(client.http.post(format!("{}/v1/{}", client.base, args.workflow)).json(&body)).await?;
+/// Dispatches `body` to `workflow`; returns the job id.
+pub(crate) async fn dispatch(client: &Client, workflow: &str, body: &Value) -> Result<String> {
+    let (status, reply) = client.json(client.http.post(format!("{}/v1/{workflow}", client.base)).json(body)).await?;
     if status != 202 {
-        bail!("{} refused the request: {}", args.workflow, envelope(&reply));
+        bail!("{workflow} refused the request: {}", envelope(&reply));
     }
-    let job = reply["job_id"].as_str().ok_or_else(|| anyhow!("no job id in the answer"))?.to_string();
-    eprintln!("job {job} ({})", args.workflow);
+    reply["job_id"].as_str().map(str::to_string).ok_or_else(|| anyhow!("no job id in the answer"))
+}
+
+/// Follows a job's events (long-polling) to its end; returns the terminal event, or an error
+/// naming the job's error code.
+pub(crate) async fn follow_job(client: &Client, job: &str, on_event: &mut (dyn FnMut(&Value) + Send)) -> Result<Value> {
     let mut since = 0;
     loop {
         let url = format!("{}/v1/jobs/{job}/events?since={since}&wait=25", client.base);
@@ -187,16 +189,13 @@ async fn follow(args: &RunArgs, client: &Client) -> Result<Vec<PathBuf>> {
         }
         for e in page["events"].as_array().into_iter().flatten() {
             since = since.max(e["seq"].as_i64().unwrap_or(since));
-            let kind = e["event_type"].as_str().unwrap_or_default();
-            let progress = e["extra"]["progress"].as_f64().unwrap_or(0.0);
-            let stage = e["stage"].as_str().unwrap_or(kind);
-            eprintln!("{} {stage}: {}", bar(progress), e["message"].as_str().unwrap_or_default());
-            match kind {
-                "succeeded" => return download(args, client, &job, e).await,
-                "failed" | "cancelled" => {
+            on_event(e);
+            match e["event_type"].as_str().unwrap_or_default() {
+                "succeeded" => return Ok(e.clone()),
+                "failed" => {
                     let err = &e["extra"]["error"];
                     bail!(
-                        "job {job} {kind}: {}: {}",
+                        "{}: {}",
                         err["code"].as_str().unwrap_or("FAILED"),
                         err["message"].as_str().or(e["message"].as_str()).unwrap_or_default()
                     );
@@ -207,31 +206,64 @@ async fn follow(args: &RunArgs, client: &Client) -> Result<Vec<PathBuf>> {
     }
 }
 
-async fn download(args: &RunArgs, client: &Client, job: &str, done: &Value) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
+/// Dispatches and follows the job; returns the paths of the downloaded final images.
+async fn follow(args: &RunArgs, client: &Client) -> Result<Vec<PathBuf>> {
+    let body = build_body(args, client).await?;
+    let job = dispatch(client, &args.workflow, &body).await?;
+    eprintln!("job {job} ({})", args.workflow);
+    let mut show = |e: &Value| {
+        let kind = e["event_type"].as_str().unwrap_or_default();
+        let progress = e["extra"]["progress"].as_f64().unwrap_or(0.0);
+        let stage = e["stage"].as_str().unwrap_or(kind);
+        eprintln!("{} {stage}: {}", bar(progress), e["message"].as_str().unwrap_or_default());
+    };
+    let done = follow_job(client, &job, &mut show).await.with_context(|| format!("job {job} failed"))?;
+    download(&args.out, client, &job, &done).await
+}
+
+/// Saves a succeeded event's artifacts into `out` as `<job>-<n>-<kind>.png`.
+pub(crate) async fn download(out: &Path, client: &Client, job: &str, done: &Value) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out).with_context(|| out.display().to_string())?;
     let mut saved = Vec::new();
     for (i, a) in done["artifacts"].as_array().into_iter().flatten().enumerate() {
         let url = a["image_url"].as_str().ok_or_else(|| anyhow!("an artifact without a URL"))?;
         let bytes = client.http.get(url).send().await?.error_for_status()?.bytes().await?;
         let kind = a["kind"].as_str().unwrap_or("image").replace('_', "-");
-        let path = args.out.join(format!("{job}-{}-{kind}.png", i + 1));
+        let path = out.join(format!("{job}-{}-{kind}.png", i + 1));
         std::fs::write(&path, &bytes).with_context(|| path.display().to_string())?;
         saved.push(path);
     }
     Ok(saved)
 }
 
-pub async fn run(dir: PathBuf, args: RunArgs) -> Result<()> {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
-    let saved = if let Some(server) = &args.server {
-        let key = args.key.clone().ok_or_else(|| anyhow!("--server needs --key (or FIGUR_API_KEY)"))?;
-        follow(&args, &Client { http, base: server.trim_end_matches('/').to_string(), key }).await?
-    } else {
-        let engine = Engine::open(EngineConfig::new(&dir))
-            .with_context(|| format!("opening the studio in {}", dir.display()))?;
+/// A studio to talk to: a running server, or an embedded one started for this command.
+pub(crate) struct Connection {
+    pub client: Client,
+    embedded: Option<Embedded>,
+}
+
+struct Embedded {
+    engine: Arc<Engine>,
+    key_id: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<Result<(), figur_http::ServeError>>,
+}
+
+impl Connection {
+    pub(crate) async fn open(dir: &Path, server: Option<&str>, key: Option<String>, test: bool) -> Result<Connection> {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
+        if let Some(server) = server {
+            let key = key.ok_or_else(|| anyhow!("--server needs --key (or FIGUR_API_KEY)"))?;
+            return Ok(Connection {
+                client: Client { http, base: server.trim_end_matches('/').to_string(), key },
+                embedded: None,
+            });
+        }
+        let engine =
+            Engine::open(EngineConfig::new(dir)).with_context(|| format!("opening the studio in {}", dir.display()))?;
         engine.start().await?;
-        let mode = if args.test { Mode::Test } else { Mode::Live };
-        let (row, key) = engine.create_key(mode, &Capability::ALL, "figur run (temporary)").await?;
+        let mode = if test { Mode::Test } else { Mode::Live };
+        let (row, key) = engine.create_key(mode, &Capability::ALL, "figur (temporary)").await?;
         let server = figur_http::ServerConfig { listen: "127.0.0.1:0".parse()?, allow_remote: false, rate_limit: 0 };
         let bound = figur_http::bind(engine.clone(), &server).await?;
         let base = format!("http://{}", bound.addr);
@@ -239,15 +271,27 @@ pub async fn run(dir: PathBuf, args: RunArgs) -> Result<()> {
         let serving = tokio::spawn(bound.serve(async move {
             let _ = stopped.await;
         }));
-        let result = follow(&args, &Client { http, base, key }).await;
-        let _ = stop.send(());
-        let _ = serving.await;
-        let _ = engine.revoke_key(&row.id).await;
-        engine.shutdown(Duration::from_secs(5)).await;
-        let _: Arc<Engine> = engine;
-        result?
-    };
-    for path in saved {
+        Ok(Connection {
+            client: Client { http, base, key },
+            embedded: Some(Embedded { engine, key_id: row.id, stop, serving }),
+        })
+    }
+
+    pub(crate) async fn close(self) {
+        if let Some(e) = self.embedded {
+            let _ = e.stop.send(());
+            let _ = e.serving.await;
+            let _ = e.engine.revoke_key(&e.key_id).await;
+            e.engine.shutdown(Duration::from_secs(5)).await;
+        }
+    }
+}
+
+pub async fn run(dir: PathBuf, args: RunArgs) -> Result<()> {
+    let conn = Connection::open(&dir, args.server.as_deref(), args.key.clone(), args.test).await?;
+    let result = follow(&args, &conn.client).await;
+    conn.close().await;
+    for path in result? {
         println!("{}", path.display());
     }
     Ok(())

@@ -86,3 +86,43 @@ async fn a_run_against_a_running_server_uses_its_key() {
     let listed = server.get("/v1/catalog/backgrounds").await.body;
     assert!(listed.as_array().unwrap().iter().any(|b| b["builtin"] == false), "the server made it");
 }
+
+#[test]
+fn a_batch_runs_one_job_per_input_reports_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    photo(&inputs);
+    std::fs::write(inputs.join("texture.png"), crate::support::noisy_png(96, 96)).unwrap();
+    let recipe = dir.path().join("recipe.toml");
+    std::fs::write(&recipe, "input = \"source_image_s3_key\"\n[body]\noutput_preset = \"original\"\nscene_type = \"paper\"\nmood = \"warm\"\n").unwrap();
+    let out = dir.path().join("out");
+    let batch = |data: &std::path::Path| {
+        figur(data)
+            .args(["batch", "background-swap-with-spec", "--recipe"])
+            .arg(&recipe)
+            .arg("--out")
+            .arg(&out)
+            .arg(&inputs)
+            .output()
+            .unwrap()
+    };
+    let first = batch(&dir.path().join("data"));
+    assert!(!first.status.success(), "one input has no subject: the batch says so");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let statuses: Vec<&str> =
+        report["items"].as_array().unwrap().iter().map(|i| i["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["succeeded", "failed"], "{report}");
+    assert!(report["items"][1]["error"].as_str().unwrap().contains("NO_SUBJECT_FOUND"));
+    assert!(std::path::Path::new(report["items"][0]["outputs"][0].as_str().unwrap()).is_file());
+    // Again, without the bad input: what succeeded is skipped, not redone.
+    std::fs::remove_file(inputs.join("texture.png")).unwrap();
+    let second = batch(&dir.path().join("data"));
+    assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
+    assert!(
+        String::from_utf8_lossy(&second.stdout).contains("0 succeeded, 1 skipped"),
+        "{}",
+        String::from_utf8_lossy(&second.stdout)
+    );
+}

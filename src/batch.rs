@@ -1,0 +1,230 @@
+//! `figur batch WORKFLOW --recipe recipe.toml INPUTS…`: one job per input image, a bounded
+//! number at once, each item's progress on its own line, resumable (a re-run skips inputs that
+//! already succeeded with the same bytes and recipe), a summary table and `report.json` at the end.
+//!
+//! The recipe names the body field the input goes into and the rest of the body:
+//!
+//! ```toml
+//! input = "source_image_s3_key"
+//! [body]
+//! output_preset = "ecommerce_square"
+//! scene_type = "studio_sweep"
+//! mood = "bright"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio::sync::{Mutex, Semaphore};
+
+use crate::run::{dispatch, download, follow_job, Connection};
+
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    pub workflow: String,
+    /// The recipe: the input's field and the rest of the request body (TOML).
+    #[arg(long)]
+    pub recipe: PathBuf,
+    /// Image files and folders (their images, not recursive).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Where results, the resume state and report.json go.
+    #[arg(long, default_value = "batch-out")]
+    pub out: PathBuf,
+    /// Jobs at once.
+    #[arg(long, default_value_t = 2)]
+    pub concurrency: usize,
+    #[arg(long)]
+    pub server: Option<String>,
+    #[arg(long, env = "FIGUR_API_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Recipe {
+    /// The body field that receives each input's upload key.
+    pub input: String,
+    #[serde(default)]
+    pub body: toml::Table,
+}
+
+/// One input's outcome, as the report and the resume state keep it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Item {
+    pub input: String,
+    pub sha256: String,
+    pub status: String,
+    pub job_id: Option<String>,
+    pub outputs: Vec<String>,
+    pub error: Option<String>,
+}
+
+const STATE: &str = ".figur-batch.json";
+
+fn images(inputs: &[PathBuf]) -> Vec<PathBuf> {
+    let is_image = |p: &Path| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e.to_lowercase().as_str(), "jpg" | "jpeg" | "png" | "webp"))
+    };
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|f| f.is_file() && is_image(f))
+                .collect();
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+/// The resume key: the input's bytes and the recipe, so a changed photo or recipe runs again.
+fn fingerprint(bytes: &[u8], workflow: &str, recipe_text: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(bytes);
+    h.update(workflow.as_bytes());
+    h.update(recipe_text.as_bytes());
+    hex(&h.finalize())
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+pub async fn batch(dir: PathBuf, args: BatchArgs) -> Result<()> {
+    let recipe_text = std::fs::read_to_string(&args.recipe).with_context(|| args.recipe.display().to_string())?;
+    let recipe: Recipe =
+        toml::from_str(&recipe_text).with_context(|| format!("{} is not a valid recipe", args.recipe.display()))?;
+    let body_template: Value = serde_json::to_value(&recipe.body)?;
+    let inputs = images(&args.inputs);
+    if inputs.is_empty() {
+        bail!("no images among the inputs");
+    }
+    std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
+    let state_path = args.out.join(STATE);
+    let previous: BTreeMap<String, Item> =
+        std::fs::read_to_string(&state_path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    let state = Arc::new(Mutex::new(previous));
+
+    let conn = Connection::open(&dir, args.server.as_deref(), args.key.clone(), false).await?;
+    let client = Arc::new(conn);
+    let permits = Arc::new(Semaphore::new(args.concurrency.max(1)));
+    let total = inputs.len();
+    eprintln!("{total} input(s), {} at once, results in {}", args.concurrency.max(1), args.out.display());
+    let mut tasks = Vec::new();
+    for (n, input) in inputs.into_iter().enumerate() {
+        let (client, permits, state) = (client.clone(), permits.clone(), state.clone());
+        let (workflow, field, template, out, state_path) =
+            (args.workflow.clone(), recipe.input.clone(), body_template.clone(), args.out.clone(), state_path.clone());
+        let recipe_text = recipe_text.clone();
+        tasks.push(tokio::spawn(async move {
+            let name = input.display().to_string();
+            let tag = format!("[{}/{total}] {name}", n + 1);
+            let bytes = match std::fs::read(&input) {
+                Ok(b) => b,
+                Err(e) => {
+                    return Item {
+                        input: name,
+                        sha256: String::new(),
+                        status: "failed".into(),
+                        job_id: None,
+                        outputs: vec![],
+                        error: Some(e.to_string()),
+                    }
+                }
+            };
+            let sha = fingerprint(&bytes, &workflow, &recipe_text);
+            if let Some(done) = state.lock().await.get(&sha).filter(|i| i.status == "succeeded").cloned() {
+                eprintln!("{tag}: already done ({}), skipped", done.job_id.as_deref().unwrap_or("-"));
+                return Item { status: "skipped".into(), ..done };
+            }
+            let _permit = permits.acquire().await;
+            let c = &client.client;
+            let result: Result<(String, Vec<PathBuf>)> = async {
+                let key = c.upload(&input).await?;
+                let mut body = template.clone();
+                body.as_object_mut()
+                    .ok_or_else(|| anyhow!("the recipe's body is not a table"))?
+                    .insert(field.clone(), json!(key));
+                let job = dispatch(c, &workflow, &body).await?;
+                let mut last = String::new();
+                let mut show = |e: &Value| {
+                    let stage = e["stage"].as_str().unwrap_or(e["event_type"].as_str().unwrap_or_default()).to_string();
+                    if stage != last {
+                        eprintln!("{tag}: {stage}");
+                        last = stage;
+                    }
+                };
+                let done = follow_job(c, &job, &mut show).await.map_err(|e| anyhow!("{e}"))?;
+                let saved = download(&out, c, &job, &done).await?;
+                Ok((job, saved))
+            }
+            .await;
+            let item = match result {
+                Ok((job, saved)) => Item {
+                    input: name,
+                    sha256: sha.clone(),
+                    status: "succeeded".into(),
+                    job_id: Some(job),
+                    outputs: saved.iter().map(|p| p.display().to_string()).collect(),
+                    error: None,
+                },
+                Err(e) => {
+                    eprintln!("{tag}: FAILED {e:#}");
+                    Item {
+                        input: name,
+                        sha256: sha.clone(),
+                        status: "failed".into(),
+                        job_id: None,
+                        outputs: vec![],
+                        error: Some(format!("{e:#}")),
+                    }
+                }
+            };
+            // Saved after every item: an interrupted batch resumes where it stopped.
+            let mut s = state.lock().await;
+            s.insert(sha, item.clone());
+            let _ = std::fs::write(&state_path, serde_json::to_string_pretty(&*s).unwrap_or_default());
+            item
+        }));
+    }
+    let mut items = Vec::new();
+    for t in tasks {
+        items.push(t.await?);
+    }
+    if let Ok(conn) = Arc::try_unwrap(client) {
+        conn.close().await;
+    }
+    let count = |s: &str| items.iter().filter(|i| i.status == s).count();
+    println!("{:<10} {:<28} {}", "status", "job", "input");
+    for i in &items {
+        println!("{:<10} {:<28} {}", i.status, i.job_id.as_deref().unwrap_or("-"), i.input);
+    }
+    println!(
+        "{} succeeded, {} skipped (done before), {} failed",
+        count("succeeded"),
+        count("skipped"),
+        count("failed")
+    );
+    let report = args.out.join("report.json");
+    std::fs::write(&report, serde_json::to_string_pretty(&json!({ "workflow": args.workflow, "items": items }))?)?;
+    println!("report: {}", report.display());
+    if count("failed") > 0 {
+        bail!("{} input(s) failed; run the same command again to retry them", count("failed"));
+    }
+    Ok(())
+}
