@@ -210,7 +210,7 @@ pub async fn batch(dir: PathBuf, args: BatchArgs) -> Result<()> {
         conn.close().await;
     }
     let count = |s: &str| items.iter().filter(|i| i.status == s).count();
-    println!("{:<10} {:<28} {}", "status", "job", "input");
+    println!("{:<10} {:<28} input", "status", "job");
     for i in &items {
         println!("{:<10} {:<28} {}", i.status, i.job_id.as_deref().unwrap_or("-"), i.input);
     }
