@@ -27,6 +27,8 @@ pub enum Command {
     Run(crate::run::RunArgs),
     /// Run a workflow over many images (files and folders) with a recipe; resumable.
     Batch(crate::batch::BatchArgs),
+    /// Watch a hot folder: every image dropped in becomes a job of its recipe.
+    Watch(crate::watch::WatchArgs),
     /// Serve the /v1 API (loopback only unless --allow-remote).
     Serve(ServeArgs),
     /// Create, list and revoke API keys.

@@ -52,6 +52,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve(dir, args).await,
         Command::Run(args) => crate::run::run(dir, args).await,
         Command::Batch(args) => crate::batch::batch(dir, args).await,
+        Command::Watch(args) => crate::watch::watch(dir, args).await,
         Command::Keys(cmd) => keys(open_tool(dir)?, cmd).await,
         Command::Jobs(cmd) => jobs(open_tool(dir)?, cmd).await,
         Command::Credits(cmd) => credits(open_tool(dir)?, cmd).await,

@@ -6,6 +6,7 @@ mod commands;
 mod contact_sheet;
 mod models;
 mod run;
+mod watch;
 
 use clap::Parser;
 

@@ -126,3 +126,62 @@ fn a_batch_runs_one_job_per_input_reports_and_resumes() {
         String::from_utf8_lossy(&second.stdout)
     );
 }
+
+#[test]
+fn a_hot_folder_processes_each_image_once_and_stops_when_removed() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let hot = dir.path().join("hot");
+    std::fs::create_dir_all(&hot).unwrap();
+    std::fs::write(
+        hot.join("recipe.toml"),
+        "workflow = \"background-swap-with-spec\"\ninput = \"source_image_s3_key\"\n[body]\noutput_preset = \"original\"\nscene_type = \"linen\"\nmood = \"soft\"\n",
+    )
+    .unwrap();
+    photo(&hot); // there before the watch starts: caught up on start
+    let data = dir.path().join("data");
+    let mut watch = figur(&data).args(["watch", "--idle-exit", "5"]).arg(&hot).spawn().unwrap();
+    let wait_for = |what: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !what() {
+            assert!(std::time::Instant::now() < deadline, "timed out");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let outputs = || std::fs::read_dir(hot.join("out")).map(|d| d.count()).unwrap_or(0);
+    wait_for(&|| outputs() == 1);
+    // A file written slowly is not taken before it is complete; this one has nobody in it.
+    let bytes = crate::support::noisy_png(128, 128);
+    let mut f = std::fs::File::create(hot.join("texture.png")).unwrap();
+    f.write_all(&bytes[..bytes.len() / 2]).unwrap();
+    f.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    f.write_all(&bytes[bytes.len() / 2..]).unwrap();
+    drop(f);
+    wait_for(&|| hot.join("failed/texture.png.error.txt").is_file());
+    let why = std::fs::read_to_string(hot.join("failed/texture.png.error.txt")).unwrap();
+    assert!(why.contains("NO_SUBJECT_FOUND"), "a complete file was processed, and failed for its content: {why}");
+    assert!(watch.wait().unwrap().success(), "idle exit");
+    // A restart processes nothing twice.
+    let again = figur(&data).args(["watch", "--idle-exit", "2"]).arg(&hot).output().unwrap();
+    assert!(again.status.success());
+    assert!(
+        !String::from_utf8_lossy(&again.stderr).contains("picked up"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(outputs(), 1);
+    // Removing the folder stops the watch cleanly.
+    let mut watch = figur(&data).arg("watch").arg(&hot).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    std::fs::remove_dir_all(&hot).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(status) = watch.try_wait().unwrap() {
+            assert!(status.success());
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the watch did not stop");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
