@@ -977,6 +977,8 @@ export interface operations {
                 exp: number;
                 /** @description HMAC-SHA256 signature */
                 sig: string;
+                /** @description Extension: a cached PNG thumbnail, longest side 128, 256 or 512 (the next size up) */
+                thumb?: number;
             };
             header?: never;
             path: {

@@ -343,3 +343,23 @@ async fn one_permit_serves_both_realms_in_turn() {
         assert_eq!(server.wait_terminal_as(&test, &test_key).await.last().unwrap()["event_type"], "succeeded");
     }
 }
+
+#[tokio::test]
+async fn signed_images_come_as_cached_thumbnails_too() {
+    let server = Server::start().await;
+    let up = server.upload("astronaut.png", crate::support::astronaut()).await;
+    let url = up.body["image_url"].as_str().unwrap().to_string();
+    let get = |u: String| async move {
+        let r = reqwest::get(u).await.unwrap();
+        (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+    };
+    let (status, first) = get(format!("{url}&thumb=200")).await;
+    assert_eq!(status, 200);
+    let thumb = image::load_from_memory(&first).unwrap();
+    assert_eq!(thumb.width().max(thumb.height()), 256, "the next size up");
+    let (_, second) = get(format!("{url}&thumb=200")).await;
+    assert_eq!(first, second, "served from the cache");
+    // The signature still rules, cached or not.
+    let forged = url.replace("sig=", "sig=00");
+    assert_eq!(get(format!("{forged}&thumb=200")).await.0, 403);
+}

@@ -50,3 +50,8 @@ export function addToLibrary(items: LibraryItem[]): void {
   });
   localStorage.setItem(KEY, JSON.stringify([...fresh, ...library()]));
 }
+
+/** The studio's cached 256-px thumbnail of a signed image URL (tiles never load full renders). */
+export function thumb(url: string): string {
+  return `${url}${url.includes("?") ? "&" : "?"}thumb=256`;
+}

@@ -1,6 +1,6 @@
 // Runs a workflow and draws its live timeline: stages, progress bar, intermediate and final
 // images, a Cancel button while it runs, errors in words with the detail one click away.
-import { call, commands, events, StudioError } from "./api";
+import { call, commands, events, StudioError, thumb } from "./api";
 import { clear, h } from "./dom";
 import { apply, empty, type EventLike, type Timeline } from "./timeline";
 import { explain } from "./words";
@@ -45,7 +45,7 @@ export async function runJob(panel: HTMLElement, workflow: string, body: unknown
       bar,
       h("ol", { class: "stages" }, ...t.stages.map((s) => h("li", { class: s.done ? "done" : "current" }, h("b", {}, s.name), " ", s.message))),
       t.error ? errorBox(new StudioError(t.error.code, t.error.message, "")) : null,
-      t.intermediates.length ? h("div", { class: "thumbs" }, ...t.intermediates.map((i) => h("figure", {}, h("img", { src: i.url, alt: i.label, loading: "lazy" }), h("figcaption", {}, i.label)))) : null,
+      t.intermediates.length ? h("div", { class: "thumbs" }, ...t.intermediates.map((i) => h("figure", {}, h("img", { src: thumb(i.url), alt: i.label, loading: "lazy" }), h("figcaption", {}, i.label)))) : null,
       t.finals.length ? h("div", { class: "finals" }, ...t.finals.map((i) => h("figure", {}, h("img", { src: i.url, alt: i.label, "data-testid": "final" }), h("figcaption", {}, i.label)))) : null,
     );
   };

@@ -1,5 +1,5 @@
 // The studio's screens. Each draws into the main area; long work shows progress; nothing blocks.
-import { addToLibrary, call, commands, events, library, type LibraryItem } from "./api";
+import { addToLibrary, call, commands, events, library, thumb, type LibraryItem } from "./api";
 import { clear, h } from "./dom";
 import { errorBox, runJob } from "./job";
 import { visibleRange } from "./virtual";
@@ -22,7 +22,7 @@ function categorySelect(testid: string, initial = "top"): HTMLSelectElement {
 export function libraryScreen(main: HTMLElement): void {
   const status = h("div", { "aria-live": "polite" });
   const grid = h("div", { class: "grid", "data-testid": "library-grid" });
-  const drawGrid = () => clear(grid, ...library().map((i) => h("figure", { class: "tile", tabindex: 0 }, h("img", { src: i.image_url, alt: i.name, loading: "lazy" }), h("figcaption", {}, i.name))));
+  const drawGrid = () => clear(grid, ...library().map((i) => h("figure", { class: "tile", tabindex: 0 }, h("img", { src: thumb(i.image_url), alt: i.name, loading: "lazy" }), h("figcaption", {}, i.name))));
   const path = h("input", { type: "text", id: "import-path", "data-testid": "import-path", placeholder: "/path/to/photo.jpg or a folder", size: 60 });
   const doImport = async (paths: string[]) => {
     clear(status, h("p", { class: "muted" }, `Importing ${paths.length} item(s)…`));
@@ -45,7 +45,7 @@ export function libraryScreen(main: HTMLElement): void {
     clear(catalogGrid, h("p", { class: "muted" }, "Loading…"));
     try {
       const entries = await call(commands.catalog(resource));
-      clear(catalogGrid, ...(entries.length ? entries.map((c) => h("figure", { class: "tile", tabindex: 0, title: c.description }, h("img", { src: c.image_url, alt: c.display_name, loading: "lazy" }), h("figcaption", {}, c.display_name))) : [h("p", { class: "muted" }, "Nothing here yet: the generators and POST /v1/catalog/models add entries.")]));
+      clear(catalogGrid, ...(entries.length ? entries.map((c) => h("figure", { class: "tile", tabindex: 0, title: c.description }, h("img", { src: thumb(c.image_url), alt: c.display_name, loading: "lazy" }), h("figcaption", {}, c.display_name))) : [h("p", { class: "muted" }, "Nothing here yet: the generators and POST /v1/catalog/models add entries.")]));
     } catch (e) {
       clear(catalogGrid, errorBox(e));
     }
@@ -239,7 +239,7 @@ export async function galleryScreen(main: HTMLElement): Promise<void> {
       const r = renders[i];
       let el = shown.get(i);
       if (!el) {
-        el = h("figure", { class: "tile", tabindex: 0, "data-testid": "render", onclick: () => open(r) }, h("img", { src: r.image_url, alt: r.job_type, decoding: "async" }), h("figcaption", {}, r.job_type));
+        el = h("figure", { class: "tile", tabindex: 0, "data-testid": "render", onclick: () => open(r) }, h("img", { src: thumb(r.image_url), alt: r.job_type, decoding: "async" }), h("figcaption", {}, r.job_type));
         shown.set(i, el);
         spacer.append(el);
       }

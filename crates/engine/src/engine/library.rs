@@ -191,6 +191,44 @@ impl Engine {
         })
     }
 
+    /// A thumbnail (PNG, longest side `size` snapped to 128, 256 or 512) of the image a signed
+    /// URL names, made once and cached under `<data dir>/thumbs` (store files never change).
+    pub async fn artifact_thumbnail(
+        &self,
+        realm: &str,
+        key: &str,
+        exp: i64,
+        sig: &str,
+        size: u32,
+    ) -> Result<Vec<u8>, ApiError> {
+        let side = [128u32, 256, 512].into_iter().find(|s| *s >= size).unwrap_or(512);
+        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(key.as_bytes()));
+        let cached = self.data_dir().join("thumbs").join(realm).join(format!("{digest}-{side}.png"));
+        if let Ok(bytes) = tokio::fs::read(&cached).await {
+            // The signature still decides: a cached thumbnail is no way around an expired link.
+            self.artifact_file(realm, key, exp, sig).await.map(|_| ())?;
+            return Ok(bytes);
+        }
+        let (bytes, _) = self.artifact_file(realm, key, exp, sig).await?;
+        tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
+            let img = image::load_from_memory(&bytes).map_err(|_| ApiError::not_found("image", "thumbnail source"))?;
+            let mut png = Vec::new();
+            img.thumbnail(side, side)
+                .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+                .map_err(|e| ApiError::internal(format!("thumbnail: {e}")))?;
+            if let Some(dir) = cached.parent() {
+                let _ = std::fs::create_dir_all(dir);
+                let tmp = cached.with_extension(format!("{}.tmp", std::process::id()));
+                if std::fs::write(&tmp, &png).is_ok() {
+                    let _ = std::fs::rename(&tmp, &cached);
+                }
+            }
+            Ok(png)
+        })
+        .await
+        .map_err(|_| ApiError::internal("making the thumbnail crashed"))?
+    }
+
     /// The bytes and type of a store file named by a signed URL. No API key needed; the
     /// signature is the permission.
     pub async fn artifact_file(

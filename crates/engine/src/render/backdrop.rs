@@ -147,7 +147,7 @@ fn for_rows<E>(
 ) -> Result<(), E> {
     let w = canvas.width as usize;
     for (y, row) in canvas.pixels.chunks_mut(w).enumerate() {
-        if y as u32 % CHECK_EVERY == 0 {
+        if (y as u32).is_multiple_of(CHECK_EVERY) {
             check()?;
         }
         for (x, px) in row.iter_mut().enumerate() {
@@ -256,7 +256,7 @@ pub fn finish<E>(p: &Plan, canvas: &Canvas, check: &mut dyn FnMut() -> Result<()
     let g = p.grade;
     let s = p.noise_seed ^ 0xD17E;
     for (y, row) in canvas.pixels.chunks(p.width as usize).enumerate() {
-        if y as u32 % CHECK_EVERY == 0 {
+        if (y as u32).is_multiple_of(CHECK_EVERY) {
             check()?;
         }
         for (x, px) in row.iter().enumerate() {

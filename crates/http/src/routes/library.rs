@@ -206,6 +206,7 @@ pub async fn compatibility(
         ("key" = String, Path, description = "The stored file (may contain `/`)"),
         ("exp" = i64, Query, description = "Expiry, Unix seconds"),
         ("sig" = String, Query, description = "HMAC-SHA256 signature"),
+        ("thumb" = Option<u32>, Query, description = "Extension: a cached PNG thumbnail, longest side 128, 256 or 512 (the next size up)"),
     ),
     responses(
         (status = 200, description = "The image", content_type = "image/png"),
@@ -219,7 +220,12 @@ pub async fn artifact(
 ) -> HttpResult<Response> {
     let exp = params.int("exp", 0, 0, i64::MAX)?;
     let sig = params.str("sig").unwrap_or_default();
-    let (bytes, mime) = state.engine.artifact_file(&realm, &key, exp, &sig).await?;
+    let thumb = params.int("thumb", 0, 0, 4096)?;
+    let (bytes, mime) = if thumb > 0 {
+        (state.engine.artifact_thumbnail(&realm, &key, exp, &sig, thumb as u32).await?, "image/png")
+    } else {
+        state.engine.artifact_file(&realm, &key, exp, &sig).await?
+    };
     let mut response = (StatusCode::OK, bytes).into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
