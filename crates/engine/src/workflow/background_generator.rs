@@ -91,16 +91,7 @@ impl Workflow for BackgroundGenerator {
     fn validate(&self, r: &WorkflowRequest) -> Vec<FieldError> {
         let Ok(r) = request(r) else { return Vec::new() };
         let mut problems = validate_spec(&r.scene_type, &r.mood, r.dominant_colors.as_deref());
-        if let Some(model) = r.image_model.as_deref() {
-            if model != MODEL_ID {
-                problems.push(FieldError::new(
-                    "body",
-                    "image_model",
-                    format!("no generator `{model}` is installed; available: {MODEL_ID}"),
-                    "enum",
-                ));
-            }
-        }
+        problems.extend(super::image_model_problem(r.image_model.as_deref(), MODEL_ID));
         problems
     }
 

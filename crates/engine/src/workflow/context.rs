@@ -195,14 +195,7 @@ impl JobContext {
 
     /// The store key of a catalog entry's image.
     pub fn catalog_image_key(&self, resource: &str, id: &str) -> Result<String, JobError> {
-        let (resource_owned, id_owned) = (resource.to_string(), id.to_string());
-        let row = self
-            .realm
-            .ledger
-            .read_blocking(|c| crate::ledger::catalog::get(c, &resource_owned, &id_owned))
-            .map_err(ledger_failure)?;
-        row.map(|r| r.image_key)
-            .ok_or_else(|| JobError::new("INPUT_UNREADABLE", format!("catalog {resource} entry {id} no longer exists")))
+        self.catalog_entry(resource, id).map(|(_, key)| key)
     }
 
     /// A catalog entry's spec and image key.

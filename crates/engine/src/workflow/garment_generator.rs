@@ -92,14 +92,7 @@ impl Workflow for GarmentGenerator {
         let Ok(r) = request(r) else { return Vec::new() };
         let mut problems =
             validate_flat(&r.garment_category_public_id, &r.color, &r.pattern, &r.material, r.length.as_deref());
-        if let Some(model) = r.image_model.as_deref().filter(|m| *m != MODEL_ID) {
-            problems.push(FieldError::new(
-                "body",
-                "image_model",
-                format!("no generator `{model}` is installed; available: {MODEL_ID}"),
-                "enum",
-            ));
-        }
+        problems.extend(super::image_model_problem(r.image_model.as_deref(), MODEL_ID));
         problems
     }
 

@@ -56,6 +56,18 @@ pub trait Workflow: Send + Sync + 'static {
     fn run(&self, ctx: &mut JobContext, request: &WorkflowRequest) -> Result<Output, JobError>;
 }
 
+/// The 422 for a generator asked for an `image_model` this build does not have (`None`: the
+/// default, or the one it has).
+pub(crate) fn image_model_problem(asked: Option<&str>, available: &str) -> Option<FieldError> {
+    let model = asked.filter(|m| *m != available)?;
+    Some(FieldError::new(
+        "body",
+        "image_model",
+        format!("no generator `{model}` is installed; available: {available}"),
+        "enum",
+    ))
+}
+
 /// The workflows this build can run; the others are listed as disabled.
 pub fn builtin(models: std::sync::Arc<figur_models::Sessions>) -> Vec<std::sync::Arc<dyn Workflow>> {
     use std::sync::Arc;

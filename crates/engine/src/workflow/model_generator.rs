@@ -63,14 +63,7 @@ impl Workflow for ModelGenerator {
         if r.ethnicity.chars().count() > 64 {
             problems.push(FieldError::new("body", "ethnicity", "at most 64 characters", "too_long"));
         }
-        if let Some(model) = r.image_model.as_deref().filter(|m| *m != MODEL_ID) {
-            problems.push(FieldError::new(
-                "body",
-                "image_model",
-                format!("no generator `{model}` is installed; available: {MODEL_ID}"),
-                "enum",
-            ));
-        }
+        problems.extend(super::image_model_problem(r.image_model.as_deref(), MODEL_ID));
         problems
     }
 
