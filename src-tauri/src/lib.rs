@@ -51,7 +51,12 @@ pub struct Studio {
     pub engine: Arc<Engine>,
     pub api_base: String,
     pub data_dir: PathBuf,
+    /// The key the hot-folder watches use to reach `api_base` (made at start, revoked at exit).
+    watch_key: (String, String),
+    hot: Arc<hot_folders::HotFolders>,
 }
+
+pub mod hot_folders;
 
 fn owner() -> Caller {
     Caller::owner(Mode::Live)
@@ -345,6 +350,35 @@ fn fetch_models(app: AppHandle) -> Res<()> {
     Ok(())
 }
 
+#[tauri::command]
+#[specta::specta]
+fn hot_folders(studio: State<'_, Studio>) -> Vec<hot_folders::HotFolder> {
+    studio.hot.list(&studio.data_dir)
+}
+
+/// Watches a folder: every image dropped in runs `workflow` (a `recipe.toml` is written there
+/// unless one exists); results go to its `out/`, failures to `failed/`.
+#[tauri::command]
+#[specta::specta]
+fn add_hot_folder(studio: State<'_, Studio>, path: String, workflow: String) -> Res<Vec<hot_folders::HotFolder>> {
+    studio
+        .hot
+        .add(&studio.data_dir, &studio.api_base, &studio.watch_key.1, &path, &workflow)
+        .map_err(|why| UiError { code: "HOT_FOLDER".into(), message: why, detail: String::new() })?;
+    Ok(studio.hot.list(&studio.data_dir))
+}
+
+#[tauri::command]
+#[specta::specta]
+fn remove_hot_folder(studio: State<'_, Studio>, path: String) -> Res<Vec<hot_folders::HotFolder>> {
+    studio.hot.remove(&studio.data_dir, &path).map_err(|why| UiError {
+        code: "HOT_FOLDER".into(),
+        message: why,
+        detail: String::new(),
+    })?;
+    Ok(studio.hot.list(&studio.data_dir))
+}
+
 /// The typed command and event set; `export_bindings` writes it to `ui/src/bindings.ts`.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
@@ -363,7 +397,10 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             models,
             check_look,
             create_api_key,
-            fetch_models
+            fetch_models,
+            hot_folders,
+            add_hot_folder,
+            remove_hot_folder
         ])
         .events(collect_events![JobChanged, ModelsProgress])
         // Sequence numbers and credits are i64 in Rust; they stay far below 2^53.
@@ -390,7 +427,7 @@ pub fn bindings() -> String {
 /// Opens the studio on `data_dir` and runs the window until it closes.
 pub fn run(data_dir: PathBuf) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let (engine, api_base) = runtime.block_on(async {
+    let (engine, api_base, watch_key) = runtime.block_on(async {
         let mut config = figur_engine::EngineConfig::new(&data_dir);
         config.failpoints = Arc::new(figur_engine::failpoints::FailPoints::from_env().map_err(anyhow::Error::msg)?);
         let engine = Engine::open(config)?;
@@ -401,11 +438,15 @@ pub fn run(data_dir: PathBuf) -> anyhow::Result<()> {
         let bound = figur_http::bind(engine.clone(), &server).await?;
         let base = format!("http://{}", bound.addr);
         tokio::spawn(bound.serve(std::future::pending()));
-        anyhow::Ok((engine, base))
+        let (row, key) = engine.create_key(Mode::Live, &figur_engine::Capability::ALL, "desktop hot folders").await?;
+        anyhow::Ok((engine, base, (row.id, key)))
     })?;
     tauri::async_runtime::set(runtime.handle().clone());
     let builder = specta_builder();
-    let studio = Studio { engine: engine.clone(), api_base, data_dir };
+    let hot = Arc::new(hot_folders::HotFolders::default());
+    hot.resume(&data_dir, &api_base, &watch_key.1);
+    let key_id = watch_key.0.clone();
+    let studio = Studio { engine: engine.clone(), api_base, data_dir, watch_key, hot: hot.clone() };
     tauri::Builder::default()
         .manage(studio)
         .invoke_handler(builder.invoke_handler())
@@ -414,6 +455,8 @@ pub fn run(data_dir: PathBuf) -> anyhow::Result<()> {
             Ok(())
         })
         .run(tauri::generate_context!())?;
+    hot.stop_all();
+    let _ = runtime.block_on(engine.revoke_key(&key_id));
     runtime.block_on(engine.shutdown(Duration::from_secs(5)));
     Ok(())
 }

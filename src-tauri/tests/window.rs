@@ -187,6 +187,24 @@ async fn import_run_gallery_and_cancel_in_the_real_window() {
     click(&client, "[data-testid=create-key]").await;
     let key = client.wait().for_element(Locator::Css("[data-testid=new-key]")).await.unwrap();
     assert!(key.text().await.unwrap().starts_with("sk_live_"));
+    // A hot folder: configured here, fed by dropping a file into it.
+    let hot = dir.path().join("hot");
+    std::fs::create_dir_all(&hot).unwrap();
+    client
+        .find(Locator::Css("[data-testid=hot-path]"))
+        .await
+        .unwrap()
+        .send_keys(&hot.display().to_string())
+        .await
+        .unwrap();
+    click(&client, "[data-testid=hot-add]").await;
+    client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("[data-testid=hot-folder]")).await.unwrap();
+    std::fs::copy(&photo, hot.join("dropped.png")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_dir(hot.join("out")).map(|d| d.count()).unwrap_or(0) == 0 {
+        assert!(Instant::now() < deadline, "the hot folder made nothing");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     shot(&client, "settings").await;
     client.close().await.unwrap();
     drop(driver);

@@ -37,6 +37,13 @@ export const commands = {
 	 *  a `ModelsProgress` event. Returns at once; the work runs in the background.
 	 */
 	fetchModels: () => typedError<null, UiError>(__TAURI_INVOKE("fetch_models")),
+	hotFolders: () => __TAURI_INVOKE<HotFolder[]>("hot_folders"),
+	/**
+	 *  Watches a folder: every image dropped in runs `workflow` (a `recipe.toml` is written there
+	 *  unless one exists); results go to its `out/`, failures to `failed/`.
+	 */
+	addHotFolder: (path: string, workflow: string) => typedError<HotFolder[], UiError>(__TAURI_INVOKE("add_hot_folder", { path, workflow })),
+	removeHotFolder: (path: string) => typedError<HotFolder[], UiError>(__TAURI_INVOKE("remove_hot_folder", { path })),
 };
 
 /** Events */
@@ -124,6 +131,15 @@ export type GarmentCategory = {
 	region: Region,
 	/**  Stacking order when worn together: higher layers are drawn over lower ones. */
 	layer: number,
+};
+
+/**  One watched folder as Settings shows it. */
+export type HotFolder = {
+	path: string,
+	workflow: string,
+	running: boolean,
+	done: number,
+	failed: number,
 };
 
 export type Imported = Imported_Serialize | Imported_Deserialize;

@@ -298,10 +298,39 @@ export async function settingsScreen(main: HTMLElement): Promise<void> {
       h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Model"), h("th", {}, "State"), h("th", {}, "Licence"))), h("tbody", {}, ...models.map((m) => h("tr", {}, h("td", {}, m.name), h("td", {}, m.state), h("td", {}, m.licence))))),
       fetchButton, fetchLog,
       h("p", { class: "muted" }, "Execution provider: the studio uses the GPU (CUDA) when ONNX Runtime's GPU build is installed (", h("code", {}, "figur models fetch --gpu"), ") and falls back to the CPU; ", h("code", {}, "FIGUR_PROVIDERS=cuda"), " makes the GPU mandatory. Each job's stages say which provider ran."),
+      h("h2", {}, "Hot folders"),
+      hotFolders(),
       h("h2", {}, "Workflows"),
       h("ul", {}, ...info.operations.operations.map((o) => h("li", {}, `${o.name} — ${o.enabled ? "available" : "switched off"}`))),
       theme);
   } catch (e) {
     main.append(errorBox(e));
   }
+}
+
+/** Settings' hot folders: every image dropped into a watched folder runs its workflow. */
+function hotFolders(): HTMLElement {
+  const box = h("div", { "data-testid": "hot-folders" });
+  const list = h("ul", {});
+  const note = h("div", { "aria-live": "polite" });
+  const draw = (folders: Awaited<ReturnType<typeof commands.hotFolders>>) => clear(list, ...folders.map((f) => h("li", { "data-testid": "hot-folder" },
+    h("code", {}, f.path), ` — ${f.workflow}, ${f.running ? "watching" : "stopped"}, ${f.done} done, ${f.failed} failed `,
+    h("button", { class: "secondary", onclick: async () => {
+      try { draw(await call(commands.removeHotFolder(f.path))); } catch (e) { clear(note, errorBox(e)); }
+    } }, "Stop watching"))));
+  const path = h("input", { type: "text", "data-testid": "hot-path", "aria-label": "Folder to watch", placeholder: "/path/to/a/folder", size: 48 });
+  const workflow = h("select", { "data-testid": "hot-workflow", "aria-label": "Workflow for the folder" },
+    h("option", { value: "background-swap-with-spec" }, "Background swap (white sweep, square)"),
+    h("option", { value: "extract" }, "Extract garments"));
+  const add = h("button", { class: "secondary", "data-testid": "hot-add", onclick: async () => {
+    try {
+      draw(await call(commands.addHotFolder(path.value.trim(), workflow.value)));
+      clear(note, h("p", { class: "muted" }, "Drop images into the folder: results appear in its out/ folder and in the Gallery; failures go to failed/ with the reason."));
+    } catch (e) {
+      clear(note, errorBox(e));
+    }
+  } }, "Watch this folder");
+  void commands.hotFolders().then(draw);
+  box.append(list, h("div", { class: "row" }, path, workflow, add), note);
+  return box;
 }
