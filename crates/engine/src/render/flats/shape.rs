@@ -169,8 +169,7 @@ fn top(t: Top, cut: Cut) -> Flat {
         for s in both(&[(-t.shoulder, t.shoulder_y), (-t.chest, t.armpit_y)], cut) {
             f.seams.push(s); // the armhole
         }
-        let dir = ((outer.0 - inner.0) * 0.0 + 0.02, 0.0);
-        let _ = dir;
+        // The cuff's topstitch, a little back from the sleeve's end along the sleeve.
         let (ux, uy) = (t.shoulder + outer.0, outer.1 - t.shoulder_y);
         let l = ux.hypot(uy).max(1e-3);
         let back = (-ux / l * 0.025, -uy / l * 0.025);
