@@ -147,8 +147,8 @@ mod tests {
         let f = feet(&l).unwrap();
         assert_eq!(f.len(), 2);
         assert!(f[0].1 && !f[1].1, "the image-left foot points left, the other right");
-        for i in 29..33 {
-            l[i].visibility = 0.0;
+        for foot in &mut l[29..33] {
+            foot.visibility = 0.0;
         }
         assert_eq!(feet(&l).unwrap_err(), FitError::NotVisible("feet"));
     }
