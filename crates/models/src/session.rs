@@ -161,20 +161,6 @@ impl Sessions {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn provider_lists() {
-        assert_eq!(Providers::parse("").unwrap(), Providers::auto());
-        assert!(!Providers::auto().explicit);
-        let p = Providers::parse("cuda, cpu").unwrap();
-        assert_eq!((p.order, p.explicit), (vec![Provider::Cuda, Provider::Cpu], true));
-        assert!(Providers::parse("tpu").unwrap_err().contains("tpu"));
-    }
-}
-
 /// One output of [`Loaded::run_f32`]: name, shape, values.
 pub type Output = (String, Vec<i64>, Vec<f32>);
 
@@ -198,5 +184,19 @@ impl Loaded {
                 Ok((name, shape.to_vec(), data.to_vec()))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_lists() {
+        assert_eq!(Providers::parse("").unwrap(), Providers::auto());
+        assert!(!Providers::auto().explicit);
+        let p = Providers::parse("cuda, cpu").unwrap();
+        assert_eq!((p.order, p.explicit), (vec![Provider::Cuda, Provider::Cpu], true));
+        assert!(Providers::parse("tpu").unwrap_err().contains("tpu"));
     }
 }
