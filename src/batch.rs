@@ -67,12 +67,14 @@ pub struct Item {
 
 const STATE: &str = ".figur-batch.json";
 
+/// A JPEG, PNG or WebP file by its name (the studio checks the bytes on upload).
+pub(crate) fn is_image(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e.to_lowercase().as_str(), "jpg" | "jpeg" | "png" | "webp"))
+}
+
 fn images(inputs: &[PathBuf]) -> Vec<PathBuf> {
-    let is_image = |p: &Path| {
-        p.extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| matches!(e.to_lowercase().as_str(), "jpg" | "jpeg" | "png" | "webp"))
-    };
     let mut out = Vec::new();
     for p in inputs {
         if p.is_dir() {

@@ -47,10 +47,10 @@ struct Recipe {
 
 const LEDGER: &str = ".figur-watch.json";
 
+/// An image file that is not hidden (editors and copy tools write dotfiles while working).
 fn is_candidate(p: &Path) -> bool {
-    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_lowercase();
-    p.is_file() && !name.starts_with('.') && matches!(ext.as_str(), "jpg" | "jpeg" | "png" | "webp")
+    let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+    p.is_file() && !hidden && crate::batch::is_image(p)
 }
 
 /// How long a file must have been left alone before it is taken: a copy that is still being

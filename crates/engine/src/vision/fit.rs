@@ -145,9 +145,9 @@ fn similarity(g0: P, g1: P, t0: P, t1: P) -> impl Fn(P) -> P {
 
 /// Frame points around the garment's anchors, carried by `map`: they keep the spline tame far
 /// from the anchors.
-fn frame(garment: &[(Anchor, P)], map: &dyn Fn(P) -> P) -> Vec<(P, P)> {
-    let xs = garment.iter().map(|(_, p)| p.0);
-    let ys = garment.iter().map(|(_, p)| p.1);
+fn frame(points: &[P], map: &dyn Fn(P) -> P) -> Vec<(P, P)> {
+    let xs = points.iter().map(|p| p.0);
+    let ys = points.iter().map(|p| p.1);
     let (x0, x1) = (xs.clone().fold(f32::MAX, f32::min), xs.fold(f32::MIN, f32::max));
     let (y0, y1) = (ys.clone().fold(f32::MAX, f32::min), ys.fold(f32::MIN, f32::max));
     let (mx, my) = ((x1 - x0) * 0.25, (y1 - y0) * 0.25);
@@ -234,7 +234,7 @@ fn upper(body: &Body, family: Family, g: &[(Anchor, P)]) -> Result<Vec<(P, P)>, 
         }
         pairs.push((p, along(&path, length).0));
     }
-    pairs.extend(frame(g, &sim));
+    pairs.extend(frame(&g.iter().map(|(_, p)| *p).collect::<Vec<_>>(), &sim));
     Ok(pairs)
 }
 
@@ -295,7 +295,7 @@ fn lower(body: &Body, family: Family, g: &[(Anchor, P)]) -> Result<Vec<(P, P)>, 
             }
         }
     }
-    pairs.extend(frame(g, &sim));
+    pairs.extend(frame(&g.iter().map(|(_, p)| *p).collect::<Vec<_>>(), &sim));
     Ok(pairs)
 }
 
@@ -340,8 +340,8 @@ pub fn between_people(from: &[Landmark], to: &[Landmark], family: Family) -> Res
         pairs.push((collar(from), collar(to)));
     }
     let sim = similarity(p(from, a), p(from, b), p(to, a), p(to, b));
-    let anchors: Vec<(Anchor, P)> = pairs.iter().map(|(f, _)| (Anchor::Neck, *f)).collect();
-    pairs.extend(frame(&anchors, &sim));
+    let joints: Vec<P> = pairs.iter().map(|(f, _)| *f).collect();
+    pairs.extend(frame(&joints, &sim));
     Ok(pairs)
 }
 
