@@ -1,6 +1,7 @@
 //! `figur contact-sheet`: every workflow this build runs, on real photos, tiled into one PNG for
 //! a person to look at — one row per photo: the photo, two background swaps, its extracted
-//! cutouts (on a checkerboard, so transparency shows); then a row of generated backdrops.
+//! cutouts (on a checkerboard, so transparency shows); then try-on with product shots (generated
+//! flats), try-on from on-model photos, and a row of generated backdrops.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -104,6 +105,54 @@ async fn try_on_row(engine: &Arc<Engine>, owner: &Caller, photos: &[PathBuf]) ->
     Ok(row)
 }
 
+/// Flats drawn by the garment generator, used as product shots: (category id, colour, material,
+/// pattern, the category's key for try-on).
+const FLATS: [(&str, &str, &str, &str, &str); 4] = [
+    ("01JGC0GARMENTCATEG0RY00003", "sky", "cotton", "stripes", "shirt"),
+    ("01JGC0GARMENTCATEG0RY0000E", "navy", "denim", "solid", "jeans"),
+    ("01JGC0GARMENTCATEG0RY00002", "burgundy", "knit", "solid", "t-shirt"),
+    ("01JGC0GARMENTCATEG0RY00008", "camel", "wool", "solid", "jacket"),
+];
+
+/// Try-on with product shots (the everyday case): generated flats as the garment photos, on
+/// both sample people, then the shirt and jacket on a catalog model (product-to-model).
+async fn product_row(engine: &Arc<Engine>, owner: &Caller, photos: &[PathBuf]) -> Result<Vec<RgbaImage>> {
+    let find = |name: &str| photos.iter().find(|p| p.file_name().is_some_and(|n| n == name));
+    let (Some(half_body), Some(full_body)) = (find("astronaut.png"), find("messi5.jpg")) else { return Ok(Vec::new()) };
+    let mut row = Vec::new();
+    let mut flats = Vec::new();
+    for (category, color, material, pattern, key) in FLATS {
+        let body = json!({"garment_category_public_id": category, "color": color, "material": material, "pattern": pattern, "resolution": "1K", "seed": 3});
+        let Some((_, img)) = run(engine, Operation::ComplementaryGarmentGenerator, body).await?.into_iter().next()
+        else {
+            continue;
+        };
+        let mut png = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut png, image::ImageFormat::Png)?;
+        flats.push((engine.upload(owner, "flat.png", png.into_inner()).await?.upload_key, key));
+        row.push(tile(&img));
+    }
+    let [shirt, jeans, tee, jacket] = flats.as_slice() else { return Ok(row) };
+    let item = |f: &(String, &str)| json!({"trial_image": f.0, "trial_item_category": f.1});
+    let people = [
+        engine.upload(owner, "photo.png", std::fs::read(half_body)?).await?.upload_key,
+        engine.upload(owner, "photo.png", std::fs::read(full_body)?).await?.upload_key,
+    ];
+    let jobs = [
+        (Operation::TryOn, json!({"user_image": people[0], "items": [item(shirt)]})),
+        (Operation::TryOn, json!({"user_image": people[0], "items": [item(jacket)]})),
+        (Operation::TryOn, json!({"user_image": people[1], "items": [item(tee), item(jeans)]})),
+        (Operation::TryOn, json!({"user_image": people[1], "items": [item(shirt), item(jeans), item(jacket)]})),
+    ];
+    for (op, body) in jobs {
+        for (label, img) in run(engine, op, body).await? {
+            eprintln!("  {}: {label}", op.name());
+            row.push(tile(&img));
+        }
+    }
+    Ok(row)
+}
+
 /// The built-in background the image swap uses.
 const BACKGROUND: &str = "01JBG0BACKGR0VND0000000005";
 
@@ -160,6 +209,7 @@ pub async fn contact_sheet(out: PathBuf, photos: Vec<PathBuf>) -> Result<()> {
         }
         rows.push(row);
     }
+    rows.push(product_row(&engine, &owner, &photos).await?);
     rows.push(try_on_row(&engine, &owner, &photos).await?);
     let mut backdrops = Vec::new();
     for (scene, mood, colour) in [

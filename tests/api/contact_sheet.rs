@@ -1,7 +1,7 @@
 //! `figur contact-sheet` renders every workflow into one PNG.
 
 #[test]
-fn the_contact_sheet_has_a_row_per_sample_photo_the_try_on_family_and_backdrops() {
+fn the_contact_sheet_has_a_row_per_sample_photo_both_try_on_rows_and_backdrops() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sheet.png");
     let run = std::process::Command::new(crate::support::FIGUR)
@@ -24,8 +24,14 @@ fn the_contact_sheet_has_a_row_per_sample_photo_the_try_on_family_and_backdrops(
         assert!(log.contains(workflow), "{workflow} missing from: {log}");
     }
     let sheet = image::open(&out).unwrap();
-    let rows = figur_models::samples::SAMPLES.len() as u32 + 2;
-    assert_eq!(sheet.height(), rows * (360 + 12) + 12, "a row per sample photo, the try-on family, the backdrops");
+    // Try-on with four items of product shots, and one with on-model photos.
+    assert_eq!(log.matches("try-on: Try-on").count(), 5, "{log}");
+    let rows = figur_models::samples::SAMPLES.len() as u32 + 3;
+    assert_eq!(
+        sheet.height(),
+        rows * (360 + 12) + 12,
+        "a row per sample photo, product-shot try-ons, the try-on family, the backdrops"
+    );
     assert!(sheet.width() > 5 * 360, "at least the photo, two swaps and two cutouts: {}", sheet.width());
 }
 

@@ -26,7 +26,7 @@ fn main() {
     println!(
         "garment shape: {:?}",
         match &garment.shape {
-            wear::Shape::Product(a) => format!("{a:?}"),
+            wear::Shape::Product(a, _) => format!("{a:?}"),
             other => format!("{:?}", std::mem::discriminant(other)),
         }
     );

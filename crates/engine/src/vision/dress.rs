@@ -66,6 +66,21 @@ pub fn warp(garment: &RgbaImage, pairs: &[(P, P)], width: u32, height: u32) -> O
     Some(out)
 }
 
+/// `top` over `bottom`, both straight alpha (the pieces of one garment, in order).
+pub fn over(bottom: &mut RgbaImage, top: &RgbaImage) {
+    for (dst, src) in bottom.pixels_mut().zip(top.pixels()) {
+        if src[3] == 0 {
+            continue;
+        }
+        let (sa, da) = (src[3] as f32 / 255.0, dst[3] as f32 / 255.0);
+        let a = sa + da * (1.0 - sa);
+        for c in 0..3 {
+            dst[c] = ((src[c] as f32 * sa + dst[c] as f32 * da * (1.0 - sa)) / a).round() as u8;
+        }
+        dst[3] = (a * 255.0).round() as u8;
+    }
+}
+
 /// The person a garment goes on: the photo, where the garment may go, and the shading to carry.
 pub struct Wearer {
     /// 1 where the garment may lie: the person's silhouette grown by a margin.
@@ -89,11 +104,14 @@ pub fn shading(photo: &RgbImage) -> Plane {
             .collect(),
     };
     let long = w.max(h);
-    let (fine, broad) = (box_mean(&lum, (long / 300).max(1)), box_mean(&lum, (long / 25).max(2)));
+    // The fine scale is wide enough to wash out print and badges on the old garment (a few
+    // pixels across), narrow enough to keep folds; the ratio is held to a range where a fold
+    // darkens and a highlight lifts but the old garment's own pattern does not show through.
+    let (fine, broad) = (box_mean(&lum, (long / 120).max(1)), box_mean(&lum, (long / 20).max(2)));
     Plane {
         width: w,
         height: h,
-        data: fine.data.iter().zip(&broad.data).map(|(f, b)| ((f + 0.01) / (b + 0.01)).clamp(0.6, 1.3)).collect(),
+        data: fine.data.iter().zip(&broad.data).map(|(f, b)| ((f + 0.01) / (b + 0.01)).clamp(0.72, 1.2)).collect(),
     }
 }
 

@@ -81,7 +81,7 @@ impl Body {
         })
     }
 
-    fn shoulder_width(&self) -> f32 {
+    pub fn shoulder_width(&self) -> f32 {
         len(sub(self.right.shoulder, self.left.shoulder))
     }
 
@@ -108,7 +108,7 @@ pub enum FitError {
 }
 
 /// The point `distance` along the polyline `path` (extended past its end along the last segment).
-fn along(path: &[P], distance: f32) -> (P, P) {
+pub fn along(path: &[P], distance: f32) -> (P, P) {
     let segments = path.len().saturating_sub(1);
     let mut left = distance;
     for i in 0..segments {
@@ -123,12 +123,38 @@ fn along(path: &[P], distance: f32) -> (P, P) {
 }
 
 /// Garment point → body point pairs for a product-shot garment.
-pub fn targets(body: &Body, family: Family, garment: &[(Anchor, P)]) -> Result<Vec<(P, P)>, FitError> {
+/// `cover`, when given, widens a top's body to the person's silhouette (at most 1.6 times the
+/// body's own width there) so the clothes underneath do not show beside it.
+pub fn targets(
+    body: &Body,
+    family: Family,
+    garment: &[(Anchor, P)],
+    cover: Option<Cover>,
+) -> Result<Vec<(P, P)>, FitError> {
     match family {
-        Family::Top | Family::Full => upper(body, family, garment),
+        Family::Top | Family::Full => upper(body, family, garment, cover),
         Family::Legs | Family::Skirt => lower(body, family, garment),
         Family::Placed => Err(FitError::Shape("placed items are not warped")),
     }
+}
+
+/// The path a sleeve follows from `start`: the elbow and wrist when seen, else an arm hanging
+/// down and a little outward.
+pub fn arm_path(body: &Body, frame: &TorsoFrame, start: P, left: bool) -> Vec<P> {
+    let side = if left { body.left } else { body.right };
+    let mut path = vec![start];
+    match (side.elbow, side.wrist) {
+        (Some(e), w) => {
+            path.push(e);
+            path.extend(w);
+        }
+        _ => {
+            let out = if left { -1.0 } else { 1.0 };
+            let dir = unit(add(frame.d, mul(frame.u, 0.45 * out)));
+            path.push(add(start, mul(dir, body.shoulder_width())));
+        }
+    }
+    path
 }
 
 /// The similarity (scale, rotation, shift) taking the garment frame `(g0, g1)` onto `(t0, t1)`.
@@ -157,45 +183,84 @@ fn frame(points: &[P], map: &dyn Fn(P) -> P) -> Vec<(P, P)> {
         .collect()
 }
 
-fn upper(body: &Body, family: Family, g: &[(Anchor, P)]) -> Result<Vec<(P, P)>, FitError> {
-    if !body.shoulders_seen {
-        return Err(FitError::NotVisible("shoulders"));
+/// How a top's garment coordinates map onto the body before any local fitting: its shoulder
+/// seams onto the body's, widths scaled by the shoulders and lengths by the torso.
+#[derive(Debug, Clone, Copy)]
+pub struct TorsoFrame {
+    /// The body's shoulder seam points (image-left, image-right).
+    pub seams: (P, P),
+    /// Across the body (image-left to right) and down it.
+    pub u: P,
+    pub d: P,
+    /// Garment-to-body scale across and down.
+    pub s: f32,
+    pub sv: f32,
+    gu: P,
+    gm: P,
+    top: P,
+}
+
+impl TorsoFrame {
+    pub fn new(body: &Body, g: &[(Anchor, P)]) -> Result<TorsoFrame, FitError> {
+        if !body.shoulders_seen {
+            return Err(FitError::NotVisible("shoulders"));
+        }
+        let (gl, gr) = (
+            find(g, Anchor::ShoulderL).ok_or(FitError::Shape("no shoulders"))?,
+            find(g, Anchor::ShoulderR).ok_or(FitError::Shape("no shoulders"))?,
+        );
+        let sw = body.shoulder_width();
+        let u = unit(sub(body.right.shoulder, body.left.shoulder));
+        let d = body.down();
+        // Shoulder seams sit a little outside and above the joints.
+        let tl = add(body.left.shoulder, add(mul(u, -0.08 * sw), mul(d, -0.05 * sw)));
+        let tr = add(body.right.shoulder, add(mul(u, 0.08 * sw), mul(d, -0.05 * sw)));
+        let top = mid(tl, tr);
+        let hips = mid(body.left.hip, body.right.hip);
+        let hip_depth = dot(sub(hips, top), d).max(sw * 0.5);
+        // Widths follow the shoulders, lengths the torso: a garment's shoulder-to-hip distance
+        // is taken as 1.45 of its shoulder width, so a top ends by the hips on a narrow figure
+        // and on a broad suit alike.
+        let s = len(sub(tr, tl)) / len(sub(gr, gl)).max(1e-6);
+        let sv = (hip_depth / (1.45 * len(sub(gr, gl)).max(1e-6))).clamp(0.6 * s, 1.5 * s);
+        Ok(TorsoFrame { seams: (tl, tr), u, d, s, sv, gu: unit(sub(gr, gl)), gm: mid(gl, gr), top })
     }
-    let (gl, gr) = (
-        find(g, Anchor::ShoulderL).ok_or(FitError::Shape("no shoulders"))?,
-        find(g, Anchor::ShoulderR).ok_or(FitError::Shape("no shoulders"))?,
-    );
+
+    /// A garment point on the body.
+    pub fn map(&self, p: P) -> P {
+        let v = sub(p, self.gm);
+        let (a, b) = (dot(v, self.gu), dot(v, (-self.gu.1, self.gu.0)));
+        add(self.top, add(mul(self.u, a * self.s), mul(self.d, b * self.sv)))
+    }
+}
+
+/// The half-width of the person's silhouette at a point of the torso, measured along a
+/// direction, if known: lets a garment widen to cover the clothes underneath.
+pub type Cover<'a> = &'a dyn Fn(P, P) -> Option<f32>;
+
+fn upper(body: &Body, family: Family, g: &[(Anchor, P)], cover: Option<Cover>) -> Result<Vec<(P, P)>, FitError> {
+    let frame_ = TorsoFrame::new(body, g)?;
+    let (gl, gr) = (find(g, Anchor::ShoulderL).unwrap_or_default(), find(g, Anchor::ShoulderR).unwrap_or_default());
+    let (tl, tr) = frame_.seams;
+    let (u, d, top) = (frame_.u, frame_.d, frame_.top);
     let sw = body.shoulder_width();
-    let u = unit(sub(body.right.shoulder, body.left.shoulder));
-    let d = body.down();
-    // Shoulder seams sit a little outside and above the joints.
-    let tl = add(body.left.shoulder, add(mul(u, -0.08 * sw), mul(d, -0.05 * sw)));
-    let tr = add(body.right.shoulder, add(mul(u, 0.08 * sw), mul(d, -0.05 * sw)));
-    let top = mid(tl, tr);
     let hips = mid(body.left.hip, body.right.hip);
     let hip_depth = dot(sub(hips, top), d).max(sw * 0.5);
-    // Widths follow the shoulders, lengths the torso: a garment's shoulder-to-hip distance is
-    // taken as 1.45 of its shoulder width, so a top ends by the hips on a narrow figure and on a
-    // broad suit alike.
-    let (gu, gm) = (unit(sub(gr, gl)), mid(gl, gr));
-    let s = len(sub(tr, tl)) / len(sub(gr, gl)).max(1e-6);
-    let sv = (hip_depth / (1.45 * len(sub(gr, gl)).max(1e-6))).clamp(0.6 * s, 1.5 * s);
-    let sim = move |p: P| {
-        let v = sub(p, gm);
-        let (a, b) = (dot(v, gu), dot(v, (-gu.1, gu.0)));
-        add(top, add(mul(u, a * s), mul(d, b * sv)))
-    };
+    let sim = move |p: P| frame_.map(p);
     let hip_half = len(sub(body.right.hip, body.left.hip)) * 0.5 * 1.45;
     let body_half = |t: f32| {
         let f = (t / hip_depth).clamp(0.0, 1.2);
         sw * 0.55 * (1.0 - f.min(1.0)) + hip_half * f.min(1.0)
     };
     let mut pairs = vec![(gl, tl), (gr, tr)];
-    let side_point = |p: P, min: f32, max: f32| {
+    let side_point = |p: P, min: f32, max: f32, widen: bool| {
         let t = sim(p);
         let v = sub(t, top);
         let (a, b) = (dot(v, u), dot(v, d));
-        let half = a.abs().clamp(body_half(b) * min, body_half(b) * max);
+        let mut half = a.abs().clamp(body_half(b) * min, body_half(b) * max);
+        if let Some(seen) = cover.filter(|_| widen).and_then(|f| f(add(top, mul(d, b)), mul(u, a.signum()))) {
+            half = half.max(seen.min(body_half(b) * 1.6));
+        }
         add(top, add(mul(u, half * a.signum()), mul(d, b)))
     };
     for anchor in [Anchor::Neck] {
@@ -205,64 +270,90 @@ fn upper(body: &Body, family: Family, g: &[(Anchor, P)]) -> Result<Vec<(P, P)>, 
     }
     for anchor in [Anchor::ArmpitL, Anchor::ArmpitR] {
         if let Some(p) = find(g, anchor) {
-            pairs.push((p, side_point(p, 0.95, 1.15)));
+            pairs.push((p, side_point(p, 0.95, 1.15, false)));
         }
     }
     let flare = if family == Family::Full { 2.4 } else { 1.5 };
     for anchor in [Anchor::WaistL, Anchor::WaistR, Anchor::HemL, Anchor::HemR] {
         if let Some(p) = find(g, anchor) {
-            pairs.push((p, side_point(p, 1.04, flare)));
+            pairs.push((p, side_point(p, 1.04, flare, true)));
         }
     }
     // Sleeves follow the arms from the shoulder seam, keeping their length.
-    for (anchor, shoulder_g, shoulder_t, side, out) in
-        [(Anchor::SleeveL, gl, tl, body.left, -1.0f32), (Anchor::SleeveR, gr, tr, body.right, 1.0)]
-    {
+    for (anchor, shoulder_g, shoulder_t, left) in [(Anchor::SleeveL, gl, tl, true), (Anchor::SleeveR, gr, tr, false)] {
         let Some(p) = find(g, anchor) else { continue };
-        let length = len(sub(p, shoulder_g)) * len(sub(tr, tl)) / len(sub(gr, gl)).max(1e-6);
-        let mut path = vec![shoulder_t];
-        match (side.elbow, side.wrist) {
-            (Some(e), w) => {
-                path.push(e);
-                path.extend(w);
-            }
-            _ => {
-                // No elbow seen: the arm hangs down and a little outward.
-                let dir = unit(add(d, mul(u, 0.45 * out)));
-                path.push(add(shoulder_t, mul(dir, sw)));
-            }
-        }
-        pairs.push((p, along(&path, length).0));
+        let length = len(sub(p, shoulder_g)) * frame_.s;
+        pairs.push((p, along(&arm_path(body, &frame_, shoulder_t, left), length).0));
     }
     pairs.extend(frame(&g.iter().map(|(_, p)| *p).collect::<Vec<_>>(), &sim));
     Ok(pairs)
 }
 
-fn lower(body: &Body, family: Family, g: &[(Anchor, P)]) -> Result<Vec<(P, P)>, FitError> {
-    if !body.hips_seen {
-        return Err(FitError::NotVisible("hips"));
+/// How trousers' and skirts' garment coordinates map onto the body: the waistband onto the
+/// body's, a little above and outside the hip joints.
+#[derive(Debug, Clone, Copy)]
+pub struct HipFrame {
+    pub waist: (P, P),
+    garment: (P, P),
+    /// Garment-to-body scale.
+    pub scale: f32,
+    /// Hip to knee on the body (or a stand-in from the hips' width).
+    pub thigh: f32,
+    /// Down the body, perpendicular to the hip line.
+    pub d: P,
+}
+
+impl HipFrame {
+    pub fn new(body: &Body, g: &[(Anchor, P)]) -> Result<HipFrame, FitError> {
+        if !body.hips_seen {
+            return Err(FitError::NotVisible("hips"));
+        }
+        let (gl, gr) = (
+            find(g, Anchor::WaistL).ok_or(FitError::Shape("no waistband"))?,
+            find(g, Anchor::WaistR).ok_or(FitError::Shape("no waistband"))?,
+        );
+        let (hl, hr) = (body.left.hip, body.right.hip);
+        let hw = len(sub(hr, hl));
+        let u = unit(sub(hr, hl));
+        let mut d = (-u.1, u.0);
+        if dot(d, sub(hl, body.left.shoulder)) < 0.0 {
+            d = mul(d, -1.0);
+        }
+        let thigh = [body.left.knee.map(|k| len(sub(k, hl))), body.right.knee.map(|k| len(sub(k, hr)))]
+            .into_iter()
+            .flatten()
+            .fold(0.0f32, f32::max)
+            .max(hw * 1.6);
+        // The waistband sits above the hip joints and outside them.
+        let tl = add(hl, add(mul(u, -0.32 * hw), mul(d, -0.22 * thigh)));
+        let tr = add(hr, add(mul(u, 0.32 * hw), mul(d, -0.22 * thigh)));
+        let scale = len(sub(tr, tl)) / len(sub(gr, gl)).max(1e-6);
+        Ok(HipFrame { waist: (tl, tr), garment: (gl, gr), scale, thigh, d })
     }
-    let (gl, gr) = (
-        find(g, Anchor::WaistL).ok_or(FitError::Shape("no waistband"))?,
-        find(g, Anchor::WaistR).ok_or(FitError::Shape("no waistband"))?,
-    );
+
+    /// A garment point on the body, by the waistband's similarity.
+    pub fn map(&self, p: P) -> P {
+        similarity(self.garment.0, self.garment.1, self.waist.0, self.waist.1)(p)
+    }
+
+    /// The path a trouser leg follows from `start`: knee and ankle when seen, else straight down.
+    pub fn leg_path(&self, body: &Body, start: P, left: bool) -> Vec<P> {
+        let side = if left { body.left } else { body.right };
+        let knee = side.knee.unwrap_or(add(side.hip, mul(self.d, self.thigh)));
+        let ankle = side.ankle.unwrap_or(add(knee, mul(self.d, self.thigh)));
+        vec![start, knee, ankle]
+    }
+}
+
+fn lower(body: &Body, family: Family, g: &[(Anchor, P)]) -> Result<Vec<(P, P)>, FitError> {
+    let hip = HipFrame::new(body, g)?;
+    let (gl, gr) = hip.garment;
+    let (tl, tr) = hip.waist;
     let (hl, hr) = (body.left.hip, body.right.hip);
     let hw = len(sub(hr, hl));
     let u = unit(sub(hr, hl));
-    let mut d = (-u.1, u.0);
-    if dot(d, sub(hl, body.left.shoulder)) < 0.0 {
-        d = mul(d, -1.0);
-    }
-    let thigh = [body.left.knee.map(|k| len(sub(k, hl))), body.right.knee.map(|k| len(sub(k, hr)))]
-        .into_iter()
-        .flatten()
-        .fold(0.0f32, f32::max)
-        .max(hw * 1.6);
-    // The waistband sits above the hip joints and outside them.
-    let tl = add(hl, add(mul(u, -0.32 * hw), mul(d, -0.22 * thigh)));
-    let tr = add(hr, add(mul(u, 0.32 * hw), mul(d, -0.22 * thigh)));
-    let sim = similarity(gl, gr, tl, tr);
-    let scale = len(sub(tr, tl)) / len(sub(gr, gl)).max(1e-6);
+    let (d, thigh, scale) = (hip.d, hip.thigh, hip.scale);
+    let sim = move |p: P| hip.map(p);
     let waist_y = mid(gl, gr).1;
     let mut pairs = vec![(gl, tl), (gr, tr)];
     if let Some(c) = find(g, Anchor::Crotch) {
@@ -330,9 +421,20 @@ pub fn between_people(from: &[Landmark], to: &[Landmark], family: Family) -> Res
             return Err(FitError::NotVisible("front of the torso (the person is seen from the side)"));
         }
     }
-    let mut pairs: Vec<(P, P)> = joints.iter().filter(|&&i| both(i)).map(|&i| (p(from, i), p(to, i))).collect();
+    // A half-body photo (cut at the waist) has no visible hips, but the pose still places them
+    // below the frame; a top taken off a full body needs them to keep its length, so they are
+    // used when they lie plausibly below the shoulders.
+    let upper_body = matches!(family, Family::Top | Family::Full);
+    let sw_to = len(sub(p(to, 11), p(to, 12)));
+    let placed_below = |i: usize| {
+        upper_body
+            && from[i].visibility >= USABLE
+            && dot(sub(p(to, i), mid(p(to, 11), p(to, 12))), (0.0, 1.0)) > 0.8 * sw_to
+    };
+    let usable = |i: usize| both(i) || ((i == 23 || i == 24) && placed_below(i));
+    let mut pairs: Vec<(P, P)> = joints.iter().filter(|&&i| usable(i)).map(|&i| (p(from, i), p(to, i))).collect();
     // The collar: above the shoulders' midpoint by a quarter of the torso, in each photo.
-    if matches!(family, Family::Top | Family::Full) && both(23) && both(24) {
+    if upper_body && usable(23) && usable(24) {
         let collar = |l: &[Landmark]| {
             let (s, h) = (mid(p(l, 11), p(l, 12)), mid(p(l, 23), p(l, 24)));
             add(s, mul(sub(s, h), 0.2))
@@ -346,7 +448,7 @@ pub fn between_people(from: &[Landmark], to: &[Landmark], family: Family) -> Res
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::vision::garment::anchors;
     use crate::vision::guided::Plane;
@@ -389,7 +491,7 @@ mod tests {
         let body = Body::from_landmarks(&body_landmarks()).unwrap();
         assert_eq!(body.left.shoulder, (80.0, 100.0), "image-left is the person's right");
         let g = anchors(&tee(), Family::Top).unwrap();
-        let pairs = targets(&body, Family::Top, &g).unwrap();
+        let pairs = targets(&body, Family::Top, &g, None).unwrap();
         let to = |a: Anchor| {
             let gp = find(&g, a).unwrap();
             pairs.iter().find(|(f, _)| *f == gp).unwrap().1
@@ -412,7 +514,7 @@ mod tests {
         l[23].visibility = 0.1;
         let body = Body::from_landmarks(&l).unwrap();
         let pants = anchors(&tee(), Family::Skirt).unwrap();
-        assert_eq!(targets(&body, Family::Skirt, &pants).unwrap_err(), FitError::NotVisible("hips"));
+        assert_eq!(targets(&body, Family::Skirt, &pants, None).unwrap_err(), FitError::NotVisible("hips"));
         assert!(between_people(&l, &l, Family::Legs).is_err());
         assert!(between_people(&l, &l, Family::Top).unwrap().len() >= 6);
     }

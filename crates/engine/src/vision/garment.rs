@@ -115,15 +115,26 @@ pub fn anchors(alpha: &Plane, family: Family) -> Option<Vec<(Anchor, (f32, f32))
     match family {
         Family::Top | Family::Full => {
             // The torso: the median width and centre of the rows between 55 % and 90 % down
-            // (below the sleeves of a flat, above a flared hem).
+            // (below the sleeves of a flat, above a flared hem), counting in each row only the
+            // run through the middle: sleeves hanging beside the body, apart from it, are not
+            // torso.
             let (lo, hi) = if family == Family::Top { (0.55, 0.9) } else { (0.25, 0.45) };
-            let rows: Vec<(usize, usize)> = (row_at(lo)..=row_at(hi)).filter_map(|y| extents[y]).collect();
+            let min_gap = (alpha.width / 100).max(2);
+            let middle = median(
+                (row_at(lo)..=row_at(hi)).filter_map(|y| extents[y]).map(|(a, b)| (a + b) as f32 / 2.0).collect(),
+            )?;
+            let centre_run = |y: usize| {
+                runs(alpha, y, min_gap).into_iter().find(|r| (r.0 as f32) <= middle && (r.1 as f32) > middle)
+            };
+            let rows: Vec<(usize, usize)> = (row_at(lo)..=row_at(hi)).filter_map(centre_run).collect();
             let torso = median(rows.iter().map(|(a, b)| (b - a) as f32).collect())?;
             let c = median(rows.iter().map(|(a, b)| (a + b) as f32 / 2.0).collect())?;
             let half = torso / 2.0;
-            // Rows clearly wider than the torso near the top are sleeves spread out.
-            let sleeve_rows: Vec<usize> =
-                (y0..row_at(0.7)).filter(|&y| extents[y].is_some_and(|(a, b)| (b - a) as f32 > torso * 1.2)).collect();
+            // Rows near the top clearly wider than the torso (through the middle) carry sleeves
+            // joined to the body; below the last of them are the armpits.
+            let sleeve_rows: Vec<usize> = (y0..row_at(0.7))
+                .filter(|&y| centre_run(y).is_some_and(|(a, b)| (b - a) as f32 > torso * 1.2))
+                .collect();
             let shoulder_x = [c - half * 0.92, c + half * 0.92];
             let shoulder_y: Vec<f32> = shoulder_x
                 .iter()
@@ -140,11 +151,12 @@ pub fn anchors(alpha: &Plane, family: Family) -> Option<Vec<(Anchor, (f32, f32))
                 let armpit = (last + 1) as f32;
                 out.push((Anchor::ArmpitL, (c - half, armpit)));
                 out.push((Anchor::ArmpitR, (c + half, armpit)));
-                // Sleeve ends: the outermost points above the armpits, at the middle of the cuff.
-                let left = sleeve_rows.iter().filter_map(|&y| extents[y].map(|e| (e.0, y))).min()?;
-                let right = sleeve_rows.iter().filter_map(|&y| extents[y].map(|e| (e.1, y))).max()?;
+                // Sleeve ends: the outermost points of the upper 90 %, at the middle of the cuff.
+                let upper: Vec<usize> = (y0..row_at(0.9)).collect();
+                let left = upper.iter().filter_map(|&y| extents[y].map(|e| (e.0, y))).min()?;
+                let right = upper.iter().filter_map(|&y| extents[y].map(|e| (e.1, y))).max()?;
                 let cuff = |x: usize, outer: bool| {
-                    let ys: Vec<f32> = sleeve_rows
+                    let ys: Vec<f32> = upper
                         .iter()
                         .filter(|&&y| extents[y].is_some_and(|e| if outer { e.1 + 3 >= x } else { e.0 <= x + 3 }))
                         .map(|&y| y as f32)
@@ -155,12 +167,12 @@ pub fn anchors(alpha: &Plane, family: Family) -> Option<Vec<(Anchor, (f32, f32))
                 out.push((Anchor::SleeveR, (right.0 as f32, cuff(right.0, true).unwrap_or(right.1 as f32))));
             }
             let waist = row_at(if family == Family::Top { 0.62 } else { 0.35 });
-            if let Some((a, b)) = extents[waist] {
+            if let Some((a, b)) = centre_run(waist) {
                 out.push((Anchor::WaistL, (a as f32, waist as f32)));
                 out.push((Anchor::WaistR, (b as f32, waist as f32)));
             }
             let hem = row_at(0.98);
-            let (a, b) = extents[hem]?;
+            let (a, b) = centre_run(hem).or(extents[hem])?;
             out.push((Anchor::HemL, (a as f32, hem as f32)));
             out.push((Anchor::HemR, (b as f32, hem as f32)));
         }

@@ -10,6 +10,7 @@ pub mod fit;
 pub mod foreground;
 pub mod garment;
 pub mod guided;
+pub mod limbs;
 pub mod matte;
 pub mod overlay;
 pub mod place;

@@ -177,7 +177,7 @@ impl<'a> Session<'a> {
             .iter()
             .map(|g| {
                 let from = match g.shape {
-                    wear::Shape::Product(_) => "silhouette landmarks",
+                    wear::Shape::Product(..) => "silhouette landmarks",
                     wear::Shape::OnModel(_) => "its wearer's pose",
                     wear::Shape::Placed { .. } => "placed",
                 };

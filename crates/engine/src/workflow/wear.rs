@@ -15,15 +15,16 @@ use crate::vision::fit::{self, Body, FitError};
 use crate::vision::garment::{self, Anchor, Family};
 use crate::vision::guided::Plane;
 use crate::vision::pose::Landmark;
-use crate::vision::{foreground, place, product, regions};
+use crate::vision::{foreground, limbs, place, product, regions};
 
 type P = (f32, f32);
 
 /// Where a garment's landmarks come from.
 #[derive(Debug, Clone)]
 pub enum Shape {
-    /// A product shot: landmarks from the silhouette.
-    Product(Vec<(Anchor, P)>),
+    /// A product shot: landmarks from the silhouette, and for a top with sleeves apart from
+    /// its body, the parts fitted one by one.
+    Product(Vec<(Anchor, P)>, Option<Box<limbs::Parts>>),
     /// Worn in its photo: that wearer's pose.
     OnModel(Vec<Landmark>),
     /// Shoes and accessories: the item's box, and for shoes whether it holds a pair.
@@ -194,7 +195,13 @@ fn product(
         if family == Family::Legs && garment::find(&anchors, Anchor::Crotch).is_none() {
             return Err(mismatch(category, "shows no two legs: is it a skirt?"));
         }
-        Shape::Product(anchors)
+        let parts = match family {
+            Family::Top | Family::Full => limbs::sleeves(&alpha, &anchors),
+            Family::Legs => limbs::legs(&alpha, &anchors),
+            _ => None,
+        }
+        .map(Box::new);
+        Shape::Product(anchors, parts)
     };
     Ok(Garment { category, family, image: cutout(photo, &alpha), shape })
 }
@@ -226,17 +233,79 @@ fn fit_error(g: &Garment, e: FitError) -> JobError {
     }
 }
 
-/// The point pairs (garment → person) for one garment; shoes give one set per foot.
-pub fn pairs(g: &Garment, person: &Analysis) -> Result<Vec<Vec<(P, P)>>, JobError> {
+/// One warp of a garment: the share of its alpha it moves (all of it when `None`) and the
+/// garment → person point pairs.
+pub struct Piece<'a> {
+    pub mask: Option<&'a Plane>,
+    pub pairs: Vec<(P, P)>,
+}
+
+impl<'a> Piece<'a> {
+    fn whole(pairs: Vec<(P, P)>) -> Piece<'a> {
+        Piece { mask: None, pairs }
+    }
+}
+
+/// How far the person's silhouette reaches from `from` along `dir` (its first gap wider than a
+/// few pixels ends it), up to the image's edge.
+fn silhouette_reach(matte: &Plane, from: P, dir: P) -> Option<f32> {
+    let inside = |d: f32| {
+        let (x, y) = (from.0 + dir.0 * d, from.1 + dir.1 * d);
+        (x >= 0.0 && y >= 0.0 && (x as usize) < matte.width && (y as usize) < matte.height)
+            .then(|| matte.at(x as usize, y as usize) > 0.5)
+    };
+    if !inside(0.0)? {
+        return None;
+    }
+    let (mut d, mut last) = (0.0f32, 0.0f32);
+    while let Some(opaque) = inside(d) {
+        if opaque {
+            last = d;
+        } else if d - last > 4.0 {
+            break;
+        }
+        d += 1.0;
+    }
+    Some(last)
+}
+
+/// The warps (garment → person) for one garment: a top cut into body and sleeves gives three,
+/// shoes one per foot, anything else one.
+pub fn pieces<'a>(g: &'a Garment, person: &Analysis) -> Result<Vec<Piece<'a>>, JobError> {
     let body = Body::from_landmarks(&person.landmarks).ok_or_else(|| JobError::internal("no landmarks"))?;
+    let matte = &person.matte.alpha;
+    let reach = |from: P, dir: P| silhouette_reach(matte, from, dir);
     match &g.shape {
-        Shape::Product(anchors) => Ok(vec![fit::targets(&body, g.family, anchors).map_err(|e| fit_error(g, e))?]),
+        Shape::Product(anchors, None) => {
+            Ok(vec![Piece::whole(fit::targets(&body, g.family, anchors, Some(&reach)).map_err(|e| fit_error(g, e))?)])
+        }
+        Shape::Product(anchors, Some(parts)) => {
+            // The body piece takes the garment's own points but the limbs'.
+            let limb_anchors =
+                [Anchor::SleeveL, Anchor::SleeveR, Anchor::LegOutL, Anchor::LegInL, Anchor::LegInR, Anchor::LegOutR];
+            let own: Vec<(Anchor, P)> = anchors.iter().copied().filter(|(a, _)| !limb_anchors.contains(a)).collect();
+            let mut out = vec![Piece {
+                mask: Some(&parts.body),
+                pairs: fit::targets(&body, g.family, &own, Some(&reach)).map_err(|e| fit_error(g, e))?,
+            }];
+            for (limb, left) in parts.limbs.iter().zip([true, false]) {
+                let pairs = if g.family == Family::Legs {
+                    let hip = fit::HipFrame::new(&body, &own).map_err(|e| fit_error(g, e))?;
+                    limbs::pairs(limb, &hip.leg_path(&body, hip.map(limb.root), left), hip.scale)
+                } else {
+                    let frame = fit::TorsoFrame::new(&body, &own).map_err(|e| fit_error(g, e))?;
+                    limbs::pairs(limb, &fit::arm_path(&body, &frame, frame.map(limb.root), left), frame.s)
+                };
+                out.push(Piece { mask: Some(&limb.mask), pairs });
+            }
+            Ok(out)
+        }
         Shape::OnModel(from) => {
             let mut set = fit::between_people(from, &person.landmarks, g.family).map_err(|e| fit_error(g, e))?;
             if matches!(g.family, Family::Top | Family::Full) {
                 set.extend(torso_sides(g, from, person));
             }
-            Ok(vec![set])
+            Ok(vec![Piece::whole(set)])
         }
         Shape::Placed { item, pair } if g.category.region == Region::Feet => {
             let feet = place::feet(&person.landmarks).map_err(|e| fit_error(g, e))?;
@@ -250,14 +319,14 @@ pub fn pairs(g: &Garment, person: &Analysis) -> Result<Vec<Vec<(P, P)>>, JobErro
                 .map(|(i, ((a, b), toe_left))| {
                     let half = halves[i.min(halves.len() - 1)];
                     let toe_left_in_photo = toe_points_left(&g.image, half);
-                    place::onto(half, *a, *b, toe_left_in_photo != *toe_left)
+                    Piece::whole(place::onto(half, *a, *b, toe_left_in_photo != *toe_left))
                 })
                 .collect())
         }
         Shape::Placed { item, .. } => {
             let mesh = person.face.as_ref().and_then(|f| f.mesh.as_ref());
             let (a, b) = place::slot(g.category.key, &person.landmarks, mesh).map_err(|e| fit_error(g, e))?;
-            Ok(vec![place::onto(*item, a, b, false)])
+            Ok(vec![Piece::whole(place::onto(*item, a, b, false))])
         }
     }
 }
@@ -346,14 +415,22 @@ pub fn dress(
     for g in garments {
         check()?;
         let mut layer = RgbaImage::new(w, h);
-        for set in pairs(g, person)? {
-            let warped = dress::warp(&g.image, &set, w, h)
-                .ok_or_else(|| mismatch(g.category, "could not be fitted (its landmarks are degenerate)"))?;
-            for (dst, src) in layer.pixels_mut().zip(warped.pixels()) {
-                if src[3] > dst[3] {
-                    *dst = *src;
+        for piece in pieces(g, person)? {
+            let masked;
+            let source = match piece.mask {
+                Some(mask) => {
+                    let mut image = g.image.clone();
+                    for (p, m) in image.pixels_mut().zip(&mask.data) {
+                        p[3] = (p[3] as f32 * m).round() as u8;
+                    }
+                    masked = image;
+                    &masked
                 }
-            }
+                None => &g.image,
+            };
+            let warped = dress::warp(source, &piece.pairs, w, h)
+                .ok_or_else(|| mismatch(g.category, "could not be fitted (its landmarks are degenerate)"))?;
+            dress::over(&mut layer, &warped);
         }
         let shade = if matches!(g.shape, Shape::OnModel(_)) { 0.5 } else { 0.8 } * shading;
         dress::wear(&mut canvas, &layer, &wearer, shade);
@@ -377,7 +454,7 @@ mod tests {
             category,
             family: Family::of(key, category.region),
             image: RgbaImage::new(1, 1),
-            shape: Shape::Product(Vec::new()),
+            shape: Shape::Product(Vec::new(), None),
         }
     }
 

@@ -243,7 +243,7 @@ fn drawn(key: &str, cut: Cut) -> Option<Flat> {
                 shoulder: 0.14,
                 chest: 0.16,
                 hem: 0.175,
-                hem_y: 0.92,
+                hem_y: 0.74,
                 sleeve: Sleeve::None,
                 ..tee
             },
@@ -256,7 +256,7 @@ fn drawn(key: &str, cut: Cut) -> Option<Flat> {
                 shoulder: 0.2,
                 chest: 0.175,
                 hem: 0.18,
-                hem_y: 1.06,
+                hem_y: 0.8,
                 sleeve: long,
                 ..tee
             };
@@ -289,7 +289,7 @@ fn drawn(key: &str, cut: Cut) -> Option<Flat> {
                 shoulder: 0.18,
                 chest: 0.17,
                 hem: 0.2,
-                hem_y: 0.98,
+                hem_y: 0.78,
                 sleeve: Sleeve::Set(0.5, 64.0, 0.12),
                 ..tee
             };
@@ -312,7 +312,7 @@ fn drawn(key: &str, cut: Cut) -> Option<Flat> {
                 shoulder: 0.21,
                 chest: 0.19,
                 hem: 0.18,
-                hem_y: 1.0,
+                hem_y: 0.76,
                 sleeve: long,
                 ..tee
             };
@@ -421,7 +421,7 @@ fn drawn(key: &str, cut: Cut) -> Option<Flat> {
                 shoulder: 0.15,
                 chest: 0.18,
                 hem: 0.18,
-                hem_y: 0.9,
+                hem_y: 0.68,
                 sleeve: Sleeve::None,
                 ..tee
             };
