@@ -67,7 +67,7 @@ fn main() {
         let engine = Engine::open(config).unwrap();
         engine.start().await.unwrap();
         let (_, key) = engine.create_key(Mode::Live, &figur_engine::Capability::ALL, "bench").await.unwrap();
-        let server = figur_http::ServerConfig { listen: "127.0.0.1:0".parse().unwrap(), allow_remote: false, rate_limit: 0 };
+        let server = figur_http::ServerConfig { listen: "127.0.0.1:0".parse().unwrap(), allow_remote: false, rate_limit: 0, ..Default::default() };
         let bound = figur_http::bind(engine.clone(), &server).await.unwrap();
         let url = format!("http://{}", bound.addr);
         tokio::spawn(bound.serve(std::future::pending()));

@@ -91,8 +91,12 @@ async fn serve(dir: PathBuf, args: ServeArgs) -> Result<()> {
     if let Some(path) = engine.ensure_first_key().await? {
         eprintln!("Created your first API key (live, jobs:create + jobs:read); it is in {}", path.display());
     }
-    let server =
-        figur_http::ServerConfig { listen: args.listen, allow_remote: args.allow_remote, rate_limit: args.rate_limit };
+    let server = figur_http::ServerConfig {
+        listen: args.listen,
+        allow_remote: args.allow_remote,
+        rate_limit: args.rate_limit,
+        ..Default::default()
+    };
     let bound = figur_http::bind(engine.clone(), &server).await?;
     // Tests and scripts read this line to find the port when listening on :0.
     println!("figur: listening on http://{} (data in {})", bound.addr, dir.display());

@@ -264,7 +264,12 @@ impl Connection {
         engine.start().await?;
         let mode = if test { Mode::Test } else { Mode::Live };
         let (row, key) = engine.create_key(mode, &Capability::ALL, "figur (temporary)").await?;
-        let server = figur_http::ServerConfig { listen: "127.0.0.1:0".parse()?, allow_remote: false, rate_limit: 0 };
+        let server = figur_http::ServerConfig {
+            listen: "127.0.0.1:0".parse()?,
+            allow_remote: false,
+            rate_limit: 0,
+            ..Default::default()
+        };
         let bound = figur_http::bind(engine.clone(), &server).await?;
         let base = format!("http://{}", bound.addr);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

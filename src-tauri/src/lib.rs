@@ -1,7 +1,9 @@
 //! The desktop studio: the engine in-process, its API types crossing to TypeScript through
 //! tauri-specta. Every command is a one-line adapter over an engine method, acting as the
-//! studio's owner on the live realm. The engine also serves its signed image URLs on a loopback
-//! port (the UI's `<img>` tags load renders from there), which doubles as the local `/v1` API.
+//! studio's owner on the live realm. The engine also serves its signed image URLs on a private
+//! loopback port (the UI's `<img>` tags load renders from there; it takes only the desktop's own
+//! key, which the hot-folder watches use); the `/v1` API for scripts is a second server that
+//! Settings turns on and off ([`settings`]).
 //! Job progress reaches the UI as `JobChanged` events; the UI re-reads the job's events from
 //! its own cursor, so an event missed while a screen was closed is never lost.
 
@@ -54,9 +56,81 @@ pub struct Studio {
     /// The key the hot-folder watches use to reach `api_base` (made at start, revoked at exit).
     watch_key: (String, String),
     hot: Arc<hot_folders::HotFolders>,
+    settings_path: PathBuf,
+    settings: std::sync::Mutex<settings::DesktopSettings>,
+    public_api: settings::PublicApi,
+    /// Why the API for scripts is not on although Settings says so (its port was taken).
+    api_problem: std::sync::Mutex<Option<String>>,
 }
 
 pub mod hot_folders;
+pub mod settings;
+
+impl From<settings::Invalid> for UiError {
+    fn from(e: settings::Invalid) -> Self {
+        let detail = serde_json::json!([{"loc": ["settings", e.field], "msg": e.message}]);
+        // Not `VALIDATION_ERROR`: the UI shows this message itself, already in plain words.
+        UiError {
+            code: "SETTINGS_INVALID".into(),
+            message: e.message,
+            detail: serde_json::to_string_pretty(&detail).unwrap_or_default(),
+        }
+    }
+}
+
+/// Settings as saved, and what is in effect now.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct SettingsView {
+    pub settings: settings::DesktopSettings,
+    /// Where scripts reach the `/v1` API (when it is on).
+    pub api_url: Option<String>,
+    pub api_problem: Option<String>,
+    /// The data folder open now; it differs from the saved one until the next start.
+    pub data_dir_in_use: String,
+    pub restart_needed: bool,
+    /// The providers models open on now, in order (`cuda, cpu`…).
+    pub providers_in_use: String,
+}
+
+fn settings_view(studio: &Studio) -> SettingsView {
+    let saved = studio.settings.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let providers = studio.engine.models().providers();
+    SettingsView {
+        restart_needed: settings::data_dir(&saved) != studio.data_dir,
+        settings: saved,
+        api_url: studio.public_api.base(),
+        api_problem: studio.api_problem.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        data_dir_in_use: studio.data_dir.display().to_string(),
+        providers_in_use: providers.order.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "),
+    }
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn desktop_settings(studio: State<'_, Studio>) -> Res<SettingsView> {
+    Ok(settings_view(&studio))
+}
+
+/// Checks, saves and applies new settings: the provider and the API at once, the data folder
+/// at the next start.
+#[tauri::command]
+#[specta::specta]
+async fn save_settings(studio: State<'_, Studio>, settings: settings::DesktopSettings) -> Res<SettingsView> {
+    let providers = settings::validate(&settings)?;
+    studio.public_api.apply(&studio.engine, settings.api_enabled, settings.api_port).await?;
+    *studio.api_problem.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    studio.engine.models().set_providers(providers);
+    settings::save(&studio.settings_path, &settings).map_err(|e| io_error("the settings could not be saved", e))?;
+    *studio.settings.lock().unwrap_or_else(|p| p.into_inner()) = settings;
+    Ok(settings_view(&studio))
+}
+
+/// Restarts the app (a new data folder takes effect).
+#[tauri::command]
+#[specta::specta]
+fn restart(app: AppHandle) {
+    app.restart();
+}
 
 fn owner() -> Caller {
     Caller::owner(Mode::Live)
@@ -400,7 +474,10 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             fetch_models,
             hot_folders,
             add_hot_folder,
-            remove_hot_folder
+            remove_hot_folder,
+            desktop_settings,
+            save_settings,
+            restart
         ])
         .events(collect_events![JobChanged, ModelsProgress])
         // Sequence numbers and credits are i64 in Rust; they stay far below 2^53.
@@ -424,29 +501,61 @@ pub fn bindings() -> String {
     text
 }
 
-/// Opens the studio on `data_dir` and runs the window until it closes.
-pub fn run(data_dir: PathBuf) -> anyhow::Result<()> {
+/// Opens the studio (the data folder and choices of [`settings`]) and runs the window until it
+/// closes.
+pub fn run() -> anyhow::Result<()> {
+    let settings_path = settings::path();
+    let saved = settings::load(&settings_path);
+    let data_dir = settings::data_dir(&saved);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let (engine, api_base, watch_key) = runtime.block_on(async {
+    let public_api = settings::PublicApi::default();
+    let (engine, api_base, watch_key, api_problem) = runtime.block_on(async {
         let mut config = figur_engine::EngineConfig::new(&data_dir);
         config.failpoints = Arc::new(figur_engine::failpoints::FailPoints::from_env().map_err(anyhow::Error::msg)?);
+        // `FIGUR_PROVIDERS` (scripts, tests) wins over Settings, as `FIGUR_DATA_DIR` does.
+        if std::env::var_os("FIGUR_PROVIDERS").is_none() {
+            match settings::validate(&settings::DesktopSettings { data_dir: None, ..saved.clone() }) {
+                Ok(providers) => config.models.set_providers(providers),
+                Err(e) => tracing::warn!(error = %e.message, "saved provider ignored"),
+            }
+        }
         let engine = Engine::open(config)?;
         engine.start().await?;
+        let (row, key) = engine.create_key(Mode::Live, &figur_engine::Capability::ALL, "desktop hot folders").await?;
         let port: u16 = std::env::var("FIGUR_DESKTOP_API_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(0);
-        let server =
-            figur_http::ServerConfig { listen: ([127, 0, 0, 1], port).into(), allow_remote: false, rate_limit: 100 };
+        let server = figur_http::ServerConfig {
+            listen: ([127, 0, 0, 1], port).into(),
+            only_key: Some(row.id.clone()),
+            ..Default::default()
+        };
         let bound = figur_http::bind(engine.clone(), &server).await?;
         let base = format!("http://{}", bound.addr);
         tokio::spawn(bound.serve(std::future::pending()));
-        let (row, key) = engine.create_key(Mode::Live, &figur_engine::Capability::ALL, "desktop hot folders").await?;
-        anyhow::Ok((engine, base, (row.id, key)))
+        let problem = match public_api.apply(&engine, saved.api_enabled, saved.api_port).await {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::warn!(error = %e.message, "the local API for scripts is not on");
+                Some(e.message)
+            }
+        };
+        anyhow::Ok((engine, base, (row.id, key), problem))
     })?;
     tauri::async_runtime::set(runtime.handle().clone());
     let builder = specta_builder();
     let hot = Arc::new(hot_folders::HotFolders::default());
     hot.resume(&data_dir, &api_base, &watch_key.1);
     let key_id = watch_key.0.clone();
-    let studio = Studio { engine: engine.clone(), api_base, data_dir, watch_key, hot: hot.clone() };
+    let studio = Studio {
+        engine: engine.clone(),
+        api_base,
+        data_dir,
+        watch_key,
+        hot: hot.clone(),
+        settings_path,
+        settings: std::sync::Mutex::new(saved),
+        public_api,
+        api_problem: std::sync::Mutex::new(api_problem),
+    };
     tauri::Builder::default()
         .manage(studio)
         .invoke_handler(builder.invoke_handler())

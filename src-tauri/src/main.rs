@@ -1,4 +1,5 @@
-//! `figur-studio`: the desktop app. The data folder is `FIGUR_DATA_DIR` or the platform's.
+//! `figur-studio`: the desktop app. The data folder is `FIGUR_DATA_DIR`, else the one chosen in
+//! Settings, else the platform's.
 
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
@@ -8,14 +9,7 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let data_dir = std::env::var_os("FIGUR_DATA_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| {
-        let base = std::env::var_os("XDG_DATA_HOME")
-            .map(std::path::PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/share")))
-            .unwrap_or_else(|| std::path::PathBuf::from("."));
-        base.join("figur-studio")
-    });
-    match figur_desktop::run(data_dir) {
+    match figur_desktop::run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("figur-studio: {e:#}");

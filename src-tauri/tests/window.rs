@@ -28,6 +28,20 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// The status code of a plain HTTP GET on the loopback port with a bearer key.
+fn http_get(port: u16, path: &str, key: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap();
+    String::from_utf8_lossy(&head[9..12]).parse().unwrap()
+}
+
 fn screenshots() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
@@ -42,13 +56,18 @@ async fn open(data: &Path, failpoints: &str) -> (Driver, Client, Duration) {
 async fn open_with(data: &Path, failpoints: &str, pictures: &Path) -> (Driver, Client, Duration) {
     assert!(std::env::var_os("DISPLAY").is_some(), "no display: run under xvfb-run (./studio test does)");
     let port = free_port();
+    // The data folder comes from the app's own settings file, as for a user.
+    let config = data.join("config/figur-studio/desktop.json");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, json!({"data_dir": data}).to_string()).unwrap();
     let driver = Command::new("WebKitWebDriver")
         .arg(format!("--port={port}"))
         .env("TAURI_WEBVIEW_AUTOMATION", "true")
-        .env("FIGUR_DATA_DIR", data)
+        .env_remove("FIGUR_DATA_DIR")
         .env("FIGUR_FAILPOINTS", failpoints)
         .env("XDG_PICTURES_DIR", pictures)
         .env("FIGUR_LOG", "warn")
+        .env("XDG_CONFIG_HOME", data.join("config"))
         .stdout(Stdio::null())
         .spawn()
         .expect("WebKitWebDriver (Debian package webkit2gtk-driver)");
@@ -186,7 +205,48 @@ async fn import_run_gallery_and_cancel_in_the_real_window() {
     client.wait().for_element(Locator::Css("table")).await.unwrap();
     click(&client, "[data-testid=create-key]").await;
     let key = client.wait().for_element(Locator::Css("[data-testid=new-key]")).await.unwrap();
-    assert!(key.text().await.unwrap().starts_with("sk_live_"));
+    let key = key.text().await.unwrap();
+    assert!(key.starts_with("sk_live_"));
+    // The API for scripts: off until switched on, then on the chosen port with that key; the
+    // provider picker and a new data folder (which waits for a restart).
+    let status =
+        || async { client.find(Locator::Css("[data-testid=api-status]")).await.unwrap().text().await.unwrap() };
+    assert!(status().await.starts_with("Off"), "{}", status().await);
+    let api_port = free_port();
+    click(&client, "[data-testid=api-enabled]").await;
+    let port_field = client.find(Locator::Css("[data-testid=api-port]")).await.unwrap();
+    port_field.clear().await.unwrap();
+    port_field.send_keys(&api_port.to_string()).await.unwrap();
+    client.find(Locator::Css("[data-testid=provider] option[value=cpu]")).await.unwrap().click().await.unwrap();
+    let new_dir = dir.path().join("moved-studio");
+    let dir_field = client.find(Locator::Css("[data-testid=data-dir]")).await.unwrap();
+    dir_field.clear().await.unwrap();
+    dir_field.send_keys(&new_dir.display().to_string()).await.unwrap();
+    click(&client, "[data-testid=save-settings]").await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("[data-testid=restart-needed]"))
+        .await
+        .unwrap();
+    assert!(status().await.contains(&format!("127.0.0.1:{api_port}/v1")), "{}", status().await);
+    assert_eq!(http_get(api_port, "/v1/credits", &key), 200, "the key works on the API for scripts");
+    assert_eq!(http_get(api_port, "/v1/credits", "sk_live_wrong"), 401);
+    let page = client.find(Locator::Css("[data-testid=studio-settings]")).await.unwrap().text().await.unwrap();
+    assert!(page.contains("Models open on: cpu"), "{page}");
+    assert!(new_dir.is_dir(), "the new data folder was checked by creating it");
+    let saved = std::fs::read_to_string(dir.path().join("data/config/figur-studio/desktop.json")).unwrap();
+    assert!(saved.contains(&api_port.to_string()) && saved.contains("moved-studio"), "{saved}");
+    // A port below 1024 is refused, naming the field; the API stays where it was.
+    let port_field = client.find(Locator::Css("[data-testid=api-port]")).await.unwrap();
+    port_field.clear().await.unwrap();
+    port_field.send_keys("80").await.unwrap();
+    click(&client, "[data-testid=save-settings]").await;
+    let note = client.wait().for_element(Locator::Css("[data-testid=settings-note] .error")).await.unwrap();
+    assert!(note.text().await.unwrap().contains("1024"));
+    assert_eq!(http_get(api_port, "/v1/credits", &key), 200);
+    client.execute("document.querySelector('[data-testid=studio-settings]').scrollIntoView()", vec![]).await.unwrap();
+    shot(&client, "settings-studio").await;
     // A hot folder: configured here, fed by dropping a file into it.
     let hot = dir.path().join("hot");
     std::fs::create_dir_all(&hot).unwrap();

@@ -15,6 +15,7 @@ mod pose;
 mod python_example;
 mod recovery;
 mod run_cli;
+mod servers;
 mod support;
 mod swaps;
 mod try_on;

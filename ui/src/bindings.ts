@@ -44,6 +44,14 @@ export const commands = {
 	 */
 	addHotFolder: (path: string, workflow: string) => typedError<HotFolder[], UiError>(__TAURI_INVOKE("add_hot_folder", { path, workflow })),
 	removeHotFolder: (path: string) => typedError<HotFolder[], UiError>(__TAURI_INVOKE("remove_hot_folder", { path })),
+	desktopSettings: () => typedError<SettingsView_Serialize, UiError>(__TAURI_INVOKE("desktop_settings")),
+	/**
+	 *  Checks, saves and applies new settings: the provider and the API at once, the data folder
+	 *  at the next start.
+	 */
+	saveSettings: (settings: DesktopSettings_Deserialize) => typedError<SettingsView_Serialize, UiError>(__TAURI_INVOKE("save_settings", { settings })),
+	/**  Restarts the app (a new data folder takes effect). */
+	restart: () => __TAURI_INVOKE<void>("restart"),
 };
 
 /** Events */
@@ -112,6 +120,31 @@ export type Credits = {
 	balance: number,
 	/**  Always `credits`. */
 	currency: string,
+};
+
+/**  What the user chose in Settings. */
+export type DesktopSettings = DesktopSettings_Serialize | DesktopSettings_Deserialize;
+
+/**  What the user chose in Settings. */
+export type DesktopSettings_Deserialize = {
+	/**  Serve the local `/v1` API for scripts on `api_port` (loopback only). */
+	api_enabled?: boolean,
+	api_port?: number,
+	/**  `auto` (GPU when it loads, else CPU), `cpu` or `cuda` (the GPU, or an error). */
+	provider?: string,
+	/**  The data folder from the next start; `None`: the platform's default. */
+	data_dir?: string | null,
+};
+
+/**  What the user chose in Settings. */
+export type DesktopSettings_Serialize = {
+	/**  Serve the local `/v1` API for scripts on `api_port` (loopback only). */
+	api_enabled: boolean,
+	api_port: number,
+	/**  `auto` (GPU when it loads, else CPU), `cpu` or `cuda` (the GPU, or an error). */
+	provider: string,
+	/**  The data folder from the next start; `None`: the platform's default. */
+	data_dir: string | null,
 };
 
 /**  The 202 answer to a dispatch. */
@@ -349,6 +382,35 @@ export type Render_Serialize = {
 	/**  The request, with every image key replaced by a signed `<field>_url` sibling. */
 	inputs: Value,
 	created_at: string,
+};
+
+/**  Settings as saved, and what is in effect now. */
+export type SettingsView = SettingsView_Serialize | SettingsView_Deserialize;
+
+/**  Settings as saved, and what is in effect now. */
+export type SettingsView_Deserialize = {
+	settings: DesktopSettings_Deserialize,
+	/**  Where scripts reach the `/v1` API (when it is on). */
+	api_url?: string | null,
+	api_problem?: string | null,
+	/**  The data folder open now; it differs from the saved one until the next start. */
+	data_dir_in_use: string,
+	restart_needed: boolean,
+	/**  The providers models open on now, in order (`cuda, cpu`…). */
+	providers_in_use: string,
+};
+
+/**  Settings as saved, and what is in effect now. */
+export type SettingsView_Serialize = {
+	settings: DesktopSettings_Serialize,
+	/**  Where scripts reach the `/v1` API (when it is on). */
+	api_url: string | null,
+	api_problem: string | null,
+	/**  The data folder open now; it differs from the saved one until the next start. */
+	data_dir_in_use: string,
+	restart_needed: boolean,
+	/**  The providers models open on now, in order (`cuda, cpu`…). */
+	providers_in_use: string,
 };
 
 export type StudioInfo = {

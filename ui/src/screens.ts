@@ -2,6 +2,7 @@
 import { addToLibrary, call, commands, events, library, thumb, type LibraryItem } from "./api";
 import { clear, h } from "./dom";
 import { errorBox, runJob } from "./job";
+import { studioSettings } from "./studio_settings";
 import { visibleRange } from "./virtual";
 
 const CATEGORIES = ["top", "t-shirt", "shirt", "blouse", "sweater", "hoodie", "jacket", "coat", "vest", "dress", "jumpsuit", "skirt", "pants", "jeans", "shorts", "shoes", "bag", "hat", "scarf", "belt", "eyewear"];
@@ -292,12 +293,14 @@ export async function settingsScreen(main: HTMLElement): Promise<void> {
       }
     } }, "Fetch missing models");
     clear(main, h("h1", {}, "Settings"),
-      h("dl", {}, h("dt", {}, "Data folder"), h("dd", {}, info.data_dir), h("dt", {}, "Local /v1 API"), h("dd", {}, h("code", {}, info.api_base), " (loopback only; scripts need a key)"), h("dt", {}, "Credits"), h("dd", {}, String(info.credits.balance)), h("dt", {}, "Version"), h("dd", {}, info.version)),
+      h("dl", {}, h("dt", {}, "Data folder"), h("dd", {}, info.data_dir), h("dt", {}, "Credits"), h("dd", {}, String(info.credits.balance)), h("dt", {}, "Version"), h("dd", {}, info.version)),
+      h("h2", {}, "Studio"),
+      studioSettings(),
+      h("h2", {}, "API keys"),
       newKey, keyOut,
       h("h2", {}, "Models"),
       h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Model"), h("th", {}, "State"), h("th", {}, "Licence"))), h("tbody", {}, ...models.map((m) => h("tr", {}, h("td", {}, m.name), h("td", {}, m.state), h("td", {}, m.licence))))),
       fetchButton, fetchLog,
-      h("p", { class: "muted" }, "Execution provider: the studio uses the GPU (CUDA) when ONNX Runtime's GPU build is installed (", h("code", {}, "figur models fetch --gpu"), ") and falls back to the CPU; ", h("code", {}, "FIGUR_PROVIDERS=cuda"), " makes the GPU mandatory. Each job's stages say which provider ran."),
       h("h2", {}, "Hot folders"),
       hotFolders(),
       h("h2", {}, "Workflows"),

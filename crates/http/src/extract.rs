@@ -48,6 +48,12 @@ impl FromRequestParts<AppState> for Authed {
                 ApiError::new(ErrorCode::Unauthorized, "send your API key as `Authorization: Bearer sk_…`")
             })?;
         let caller = state.engine.authenticate(presented).await?;
+        if state.only_key.as_ref().is_some_and(|only| *only != caller.key_id) {
+            return Err(HttpError(ApiError::new(
+                ErrorCode::Forbidden,
+                "this port serves the desktop app only; turn the local API on in the studio's Settings",
+            )));
+        }
         if let Some(slot) = parts.extensions.get::<CallerSlot>() {
             *slot.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(caller.clone());
         }

@@ -25,6 +25,9 @@ pub struct AppState {
     pub limiter: Arc<extract::RateLimiter>,
     /// Accept any Host header (the user asked to serve beyond this machine).
     pub allow_remote: bool,
+    /// Accept only this API key (by key id); others get 403. The desktop's private server,
+    /// which serves the window its images, takes only the desktop's own key.
+    pub only_key: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -34,11 +37,22 @@ pub struct ServerConfig {
     pub allow_remote: bool,
     /// Requests per second per API key (bursts of twice that); 0 turns the limit off.
     pub rate_limit: u32,
+    /// Point the engine's signed image URLs at this server (the one server that serves them;
+    /// a second server, such as the desktop's optional public API, leaves them alone).
+    pub signs_urls: bool,
+    /// See [`AppState::only_key`].
+    pub only_key: Option<String>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8686)), allow_remote: false, rate_limit: 100 }
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8686)),
+            allow_remote: false,
+            rate_limit: 100,
+            signs_urls: true,
+            only_key: None,
+        }
     }
 }
 
@@ -75,11 +89,14 @@ pub async fn bind(engine: Arc<Engine>, config: &ServerConfig) -> Result<Bound, S
         .await
         .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
     let addr = listener.local_addr()?;
-    engine.set_public_base(&format!("http://{addr}"));
+    if config.signs_urls {
+        engine.set_public_base(&format!("http://{addr}"));
+    }
     let state = AppState {
         engine,
         limiter: Arc::new(extract::RateLimiter::new(config.rate_limit)),
         allow_remote: config.allow_remote,
+        only_key: config.only_key.clone(),
     };
     Ok(Bound { listener, app: router(state), addr })
 }

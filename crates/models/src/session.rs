@@ -120,20 +120,32 @@ pub fn open(cache: &Cache, id: &str, providers: &Providers) -> Result<Loaded, Mo
 /// Sessions by model id, opened on first use and dropped after `idle` without use.
 pub struct Sessions {
     cache: Cache,
-    providers: Providers,
+    providers: Mutex<Providers>,
     idle: Duration,
     loaded: Mutex<HashMap<String, Arc<Loaded>>>,
 }
 
 impl std::fmt::Debug for Sessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sessions").field("providers", &self.providers).finish_non_exhaustive()
+        f.debug_struct("Sessions").field("providers", &self.providers()).finish_non_exhaustive()
     }
 }
 
 impl Sessions {
     pub fn new(cache: Cache, providers: Providers, idle: Duration) -> Self {
-        Sessions { cache, providers, idle, loaded: Mutex::new(HashMap::new()) }
+        Sessions { cache, providers: Mutex::new(providers), idle, loaded: Mutex::new(HashMap::new()) }
+    }
+
+    /// The providers new sessions try.
+    pub fn providers(&self) -> Providers {
+        self.providers.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Switches the providers (the desktop's Settings): cached sessions are dropped so every
+    /// model opens again on the new choice; a session running a stage now finishes where it is.
+    pub fn set_providers(&self, providers: Providers) {
+        *self.providers.lock().unwrap_or_else(|p| p.into_inner()) = providers;
+        self.loaded.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     pub fn get(&self, id: &str) -> Result<Arc<Loaded>, ModelError> {
@@ -143,7 +155,7 @@ impl Sessions {
             *model.last_used.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
             return Ok(model.clone());
         }
-        let model = Arc::new(open(&self.cache, id, &self.providers)?);
+        let model = Arc::new(open(&self.cache, id, &self.providers())?);
         loaded.insert(id.to_string(), model.clone());
         Ok(model)
     }

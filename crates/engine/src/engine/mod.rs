@@ -194,7 +194,17 @@ impl Engine {
         &self.config.data_dir
     }
 
+    /// The model sessions the workflows share (the desktop switches their provider).
+    pub fn models(&self) -> &Arc<figur_models::Sessions> {
+        &self.config.models
+    }
+
     /// Where signed URLs point (e.g. `http://127.0.0.1:8686`); set once the server is bound.
+    /// Where signed URLs point now.
+    pub fn public_base(&self) -> String {
+        self.public_base.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     pub fn set_public_base(&self, base: &str) {
         *self.public_base.write().unwrap_or_else(|p| p.into_inner()) = base.trim_end_matches('/').to_string();
     }

@@ -1,0 +1,50 @@
+//! Two servers over one engine, as the desktop runs them: a private one that signs the image
+//! URLs and takes only the app's own key, and the API for scripts, which takes any key and
+//! leaves the signed URLs pointing at the private one.
+
+use std::sync::Arc;
+
+use figur_engine::{Capability, Engine, EngineConfig, Mode};
+
+#[tokio::test]
+async fn a_private_server_takes_only_its_key_and_a_second_server_leaves_urls_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = EngineConfig::new(dir.path());
+    config.run_jobs = false;
+    let engine = Engine::open(config).unwrap();
+    engine.start().await.unwrap();
+    let (app_row, app_key) = engine.create_key(Mode::Live, &Capability::ALL, "app").await.unwrap();
+    let (_, script_key) = engine.create_key(Mode::Live, &Capability::ALL, "script").await.unwrap();
+    let serve = |config: figur_http::ServerConfig| {
+        let engine = Arc::clone(&engine);
+        async move {
+            let bound = figur_http::bind(engine, &config).await.unwrap();
+            let base = format!("http://{}", bound.addr);
+            tokio::spawn(bound.serve(std::future::pending()));
+            base
+        }
+    };
+    let loopback = || "127.0.0.1:0".parse().unwrap();
+    let private = serve(figur_http::ServerConfig {
+        listen: loopback(),
+        only_key: Some(app_row.id.clone()),
+        ..Default::default()
+    })
+    .await;
+    let public = serve(figur_http::ServerConfig { listen: loopback(), signs_urls: false, ..Default::default() }).await;
+
+    let http = reqwest::Client::new();
+    let status = |base: &str, key: &str| {
+        let req = http.get(format!("{base}/v1/credits")).bearer_auth(key);
+        async move { req.send().await.unwrap() }
+    };
+    assert_eq!(status(&private, &app_key).await.status(), 200);
+    let refused = status(&private, &script_key).await;
+    assert_eq!(refused.status(), 403);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(body.to_string().contains("Settings"), "the refusal says where to turn the API on: {body}");
+    assert_eq!(status(&public, &script_key).await.status(), 200);
+    assert_eq!(status(&public, &app_key).await.status(), 200);
+    assert_eq!(engine.public_base(), private, "signed URLs still point at the private server");
+    engine.shutdown(std::time::Duration::from_secs(5)).await;
+}
