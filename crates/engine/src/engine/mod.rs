@@ -164,6 +164,9 @@ impl Engine {
         let (live, test, cache) = (self.live.clone(), self.test.clone(), self.config.cache_dir.clone());
         tokio::task::spawn_blocking(move || match builtins::seed(&[&live, &test], cache.as_deref()) {
             Ok(()) => tracing::debug!("built-in catalog ready"),
+            // A short run (one `figur run`) can finish and close the ledger before the seeding
+            // does; the next start seeds again, so that is not an error.
+            Err(LedgerError::Closed) => tracing::debug!("stopped before the built-in catalog was seeded"),
             Err(e) => tracing::error!(error = %e, "could not seed the built-in catalog"),
         });
         if !self.config.run_jobs {
