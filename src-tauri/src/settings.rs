@@ -108,11 +108,7 @@ pub fn data_dir(settings: &DesktopSettings) -> PathBuf {
     if let Some(dir) = &settings.data_dir {
         return PathBuf::from(dir);
     }
-    std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join("figur-studio")
+    figur_engine::engine::default_data_dir().unwrap_or_else(|| PathBuf::from("figur-studio"))
 }
 
 /// The optional API server for scripts.

@@ -236,6 +236,16 @@ impl Engine {
 }
 
 /// `FIGUR_CACHE_DIR`, else `$XDG_CACHE_HOME/figur-studio`, else `~/.cache/figur-studio`.
+/// The platform's data folder for the studio (`$XDG_DATA_HOME/figur-studio`, else
+/// `~/.local/share/figur-studio`); `None` with neither set. The CLI and the desktop share it.
+pub fn default_data_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .map(|base| base.join("figur-studio"))
+}
+
 pub fn default_cache_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("FIGUR_CACHE_DIR") {
         return Some(PathBuf::from(dir));
