@@ -60,48 +60,68 @@ fn tile(img: &RgbaImage) -> RgbaImage {
     out
 }
 
-/// The try-on family on the sample photos (when they are among `photos`): the person, the
-/// garment photo, try-on, product-to-model on a catalog model, model swap.
-async fn try_on_row(engine: &Arc<Engine>, owner: &Caller, photos: &[PathBuf]) -> Result<Vec<RgbaImage>> {
-    let find = |name: &str| photos.iter().find(|p| p.file_name().is_some_and(|n| n == name));
-    let (Some(person), Some(full_body)) = (find("astronaut.png"), find("messi5.jpg")) else { return Ok(Vec::new()) };
-    let mut row = Vec::new();
-    let mut keys = Vec::new();
-    for path in [person, full_body] {
-        row.push(tile(&image::open(path)?.to_rgba8()));
-        keys.push(engine.upload(owner, "photo.png", std::fs::read(path)?).await?.upload_key);
-    }
-    let model = engine
-        .add_catalog_model(
-            owner,
-            figur_engine::engine::NewCatalogModel {
-                upload_key: keys[1].clone(),
-                display_name: "Full-body sample".into(),
-                description: String::new(),
-                gender: None,
-            },
-        )
-        .await?;
-    let jobs = [
-        (
-            Operation::TryOn,
-            json!({"user_image": keys[0], "items": [{"trial_image": keys[1], "trial_item_category": "top"}]}),
-        ),
-        (
-            Operation::ProductToModelDirect,
-            json!({"product_image_s3_key": keys[0], "product_garment_category_public_id": "01JGC0GARMENTCATEG0RY00001", "model_image_public_id": model.public_id}),
-        ),
-        (
-            Operation::ModelSwapWithImage,
-            json!({"source_image_s3_key": keys[0], "model_image_public_id": model.public_id, "output_preset": "original"}),
-        ),
-    ];
+/// Runs each job and adds its images to `row` as tiles.
+async fn run_into(row: &mut Vec<RgbaImage>, engine: &Arc<Engine>, jobs: Vec<(Operation, Value)>) -> Result<()> {
     for (op, body) in jobs {
         for (label, img) in run(engine, op, body).await? {
             eprintln!("  {}: {label}", op.name());
             row.push(tile(&img));
         }
     }
+    Ok(())
+}
+
+/// The two sample people — half body (`astronaut`), full body (`messi5`) — as (photo, upload
+/// key), when both are among `photos`.
+async fn sample_people(
+    engine: &Arc<Engine>,
+    owner: &Caller,
+    photos: &[PathBuf],
+) -> Result<Option<[(PathBuf, String); 2]>> {
+    let find = |name: &str| photos.iter().find(|p| p.file_name().is_some_and(|n| n == name));
+    let (Some(half_body), Some(full_body)) = (find("astronaut.png"), find("messi5.jpg")) else { return Ok(None) };
+    let mut people = Vec::new();
+    for path in [half_body, full_body] {
+        people.push((path.clone(), engine.upload(owner, "photo.png", std::fs::read(path)?).await?.upload_key));
+    }
+    Ok(people.try_into().ok())
+}
+
+/// The try-on family with on-model photos: the two people, the full-body person's top on the
+/// half-body one, then the half-body photo as the product on the full-body person made a catalog
+/// model (product-to-model), and a model swap.
+async fn try_on_row(engine: &Arc<Engine>, owner: &Caller, people: &[(PathBuf, String); 2]) -> Result<Vec<RgbaImage>> {
+    let mut row = Vec::new();
+    for (path, _) in people {
+        row.push(tile(&image::open(path)?.to_rgba8()));
+    }
+    let [(_, half_body), (_, full_body)] = people;
+    let model = engine
+        .add_catalog_model(
+            owner,
+            figur_engine::engine::NewCatalogModel {
+                upload_key: full_body.clone(),
+                display_name: "Full-body sample".into(),
+                description: String::new(),
+                gender: None,
+            },
+        )
+        .await?;
+    let jobs = vec![
+        (
+            Operation::TryOn,
+            json!({"user_image": half_body, "items": [{"trial_image": full_body, "trial_item_category": "top"}]}),
+        ),
+        (
+            Operation::ProductToModelDirect,
+            json!({"product_image_s3_key": half_body, "product_garment_category_public_id": "01JGC0GARMENTCATEG0RY00001", "model_image_public_id": model.public_id}),
+        ),
+        (
+            Operation::ModelSwapWithImage,
+            json!({"source_image_s3_key": half_body, "model_image_public_id": model.public_id, "output_preset": "original"}),
+        ),
+    ];
+    run_into(&mut row, engine, jobs).await?;
     Ok(row)
 }
 
@@ -114,11 +134,9 @@ const FLATS: [(&str, &str, &str, &str, &str); 4] = [
     ("01JGC0GARMENTCATEG0RY00008", "camel", "wool", "solid", "jacket"),
 ];
 
-/// Try-on with product shots (the everyday case): generated flats as the garment photos, on
-/// both sample people, then the shirt and jacket on a catalog model (product-to-model).
-async fn product_row(engine: &Arc<Engine>, owner: &Caller, photos: &[PathBuf]) -> Result<Vec<RgbaImage>> {
-    let find = |name: &str| photos.iter().find(|p| p.file_name().is_some_and(|n| n == name));
-    let (Some(half_body), Some(full_body)) = (find("astronaut.png"), find("messi5.jpg")) else { return Ok(Vec::new()) };
+/// Try-on with product shots (the everyday case): the generated flats, then shirt and jacket on
+/// the half-body person, t-shirt + jeans and shirt + jeans + jacket on the full-body one.
+async fn product_row(engine: &Arc<Engine>, owner: &Caller, people: &[(PathBuf, String); 2]) -> Result<Vec<RgbaImage>> {
     let mut row = Vec::new();
     let mut flats = Vec::new();
     for (category, color, material, pattern, key) in FLATS {
@@ -134,22 +152,14 @@ async fn product_row(engine: &Arc<Engine>, owner: &Caller, photos: &[PathBuf]) -
     }
     let [shirt, jeans, tee, jacket] = flats.as_slice() else { return Ok(row) };
     let item = |f: &(String, &str)| json!({"trial_image": f.0, "trial_item_category": f.1});
-    let people = [
-        engine.upload(owner, "photo.png", std::fs::read(half_body)?).await?.upload_key,
-        engine.upload(owner, "photo.png", std::fs::read(full_body)?).await?.upload_key,
+    let [(_, half_body), (_, full_body)] = people;
+    let jobs = vec![
+        (Operation::TryOn, json!({"user_image": half_body, "items": [item(shirt)]})),
+        (Operation::TryOn, json!({"user_image": half_body, "items": [item(jacket)]})),
+        (Operation::TryOn, json!({"user_image": full_body, "items": [item(tee), item(jeans)]})),
+        (Operation::TryOn, json!({"user_image": full_body, "items": [item(shirt), item(jeans), item(jacket)]})),
     ];
-    let jobs = [
-        (Operation::TryOn, json!({"user_image": people[0], "items": [item(shirt)]})),
-        (Operation::TryOn, json!({"user_image": people[0], "items": [item(jacket)]})),
-        (Operation::TryOn, json!({"user_image": people[1], "items": [item(tee), item(jeans)]})),
-        (Operation::TryOn, json!({"user_image": people[1], "items": [item(shirt), item(jeans), item(jacket)]})),
-    ];
-    for (op, body) in jobs {
-        for (label, img) in run(engine, op, body).await? {
-            eprintln!("  {}: {label}", op.name());
-            row.push(tile(&img));
-        }
-    }
+    run_into(&mut row, engine, jobs).await?;
     Ok(row)
 }
 
@@ -190,7 +200,7 @@ pub async fn contact_sheet(out: PathBuf, photos: Vec<PathBuf>) -> Result<()> {
         let upload = engine.upload(&owner, name, bytes).await?;
         let mut row = vec![tile(&image::open(photo)?.to_rgba8())];
         let source = json!(upload.upload_key);
-        let jobs = [
+        let jobs = vec![
             (
                 Operation::BackgroundSwapWithSpec,
                 json!({"source_image_s3_key": source, "output_preset": "lookbook", "scene_type": "studio_sweep", "mood": "soft", "dominant_colors": ["sky"]}),
@@ -201,16 +211,13 @@ pub async fn contact_sheet(out: PathBuf, photos: Vec<PathBuf>) -> Result<()> {
             ),
             (Operation::Extract, json!({"trial_image": source, "extraction_context": {"max_items": 4}})),
         ];
-        for (op, body) in jobs {
-            for (label, img) in run(&engine, op, body).await? {
-                eprintln!("  {}: {label}", op.name());
-                row.push(tile(&img));
-            }
-        }
+        run_into(&mut row, &engine, jobs).await?;
         rows.push(row);
     }
-    rows.push(product_row(&engine, &owner, &photos).await?);
-    rows.push(try_on_row(&engine, &owner, &photos).await?);
+    if let Some(people) = sample_people(&engine, &owner, &photos).await? {
+        rows.push(product_row(&engine, &owner, &people).await?);
+        rows.push(try_on_row(&engine, &owner, &people).await?);
+    }
     let mut backdrops = Vec::new();
     for (scene, mood, colour) in [
         ("studio_sweep", "bright", "ivory"),

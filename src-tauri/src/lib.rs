@@ -514,7 +514,7 @@ pub fn run() -> anyhow::Result<()> {
         config.failpoints = Arc::new(figur_engine::failpoints::FailPoints::from_env().map_err(anyhow::Error::msg)?);
         // `FIGUR_PROVIDERS` (scripts, tests) wins over Settings, as `FIGUR_DATA_DIR` does.
         if std::env::var_os("FIGUR_PROVIDERS").is_none() {
-            match settings::validate(&settings::DesktopSettings { data_dir: None, ..saved.clone() }) {
+            match settings::providers(&saved.provider) {
                 Ok(providers) => config.models.set_providers(providers),
                 Err(e) => tracing::warn!(error = %e.message, "saved provider ignored"),
             }

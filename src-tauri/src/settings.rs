@@ -75,16 +75,21 @@ pub fn save(path: &Path, settings: &DesktopSettings) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// The providers a Settings choice names: one of `auto`, `cpu`, `cuda` (not a list).
+pub fn providers(choice: &str) -> Result<figur_models::Providers, Invalid> {
+    match choice {
+        "auto" | "cpu" | "cuda" => figur_models::Providers::parse(choice).map_err(|e| invalid("provider", e)),
+        other => Err(invalid("provider", format!("Unknown provider `{other}`: choose auto, cpu or cuda."))),
+    }
+}
+
 /// Checks a choice before anything is applied. The data folder must be absolute and writable
 /// (it is created if missing).
 pub fn validate(s: &DesktopSettings) -> Result<figur_models::Providers, Invalid> {
     if s.api_port < 1024 {
         return Err(invalid("api_port", "Choose a port from 1024 to 65535."));
     }
-    let providers = match s.provider.as_str() {
-        "auto" | "cpu" | "cuda" => figur_models::Providers::parse(&s.provider).map_err(|e| invalid("provider", e))?,
-        other => return Err(invalid("provider", format!("Unknown provider `{other}`: choose auto, cpu or cuda."))),
-    };
+    let providers = providers(&s.provider)?;
     if let Some(dir) = &s.data_dir {
         let dir = Path::new(dir);
         if !dir.is_absolute() {

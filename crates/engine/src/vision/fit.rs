@@ -183,6 +183,11 @@ fn frame(points: &[P], map: &dyn Fn(P) -> P) -> Vec<(P, P)> {
         .collect()
 }
 
+/// Two of the garment's anchors, or the shape error `why`.
+fn anchor_pair(g: &[(Anchor, P)], a: Anchor, b: Anchor, why: &'static str) -> Result<(P, P), FitError> {
+    Ok((find(g, a).ok_or(FitError::Shape(why))?, find(g, b).ok_or(FitError::Shape(why))?))
+}
+
 /// How a top's garment coordinates map onto the body before any local fitting: its shoulder
 /// seams onto the body's, widths scaled by the shoulders and lengths by the torso.
 #[derive(Debug, Clone, Copy)]
@@ -195,8 +200,10 @@ pub struct TorsoFrame {
     /// Garment-to-body scale across and down.
     pub s: f32,
     pub sv: f32,
-    gu: P,
-    gm: P,
+    /// The garment's shoulder points (image-left, image-right).
+    pub garment: (P, P),
+    /// Shoulder seams to hips, down the body.
+    pub hip_depth: f32,
     top: P,
 }
 
@@ -205,10 +212,7 @@ impl TorsoFrame {
         if !body.shoulders_seen {
             return Err(FitError::NotVisible("shoulders"));
         }
-        let (gl, gr) = (
-            find(g, Anchor::ShoulderL).ok_or(FitError::Shape("no shoulders"))?,
-            find(g, Anchor::ShoulderR).ok_or(FitError::Shape("no shoulders"))?,
-        );
+        let (gl, gr) = anchor_pair(g, Anchor::ShoulderL, Anchor::ShoulderR, "no shoulders")?;
         let sw = body.shoulder_width();
         let u = unit(sub(body.right.shoulder, body.left.shoulder));
         let d = body.down();
@@ -223,13 +227,14 @@ impl TorsoFrame {
         // and on a broad suit alike.
         let s = len(sub(tr, tl)) / len(sub(gr, gl)).max(1e-6);
         let sv = (hip_depth / (1.45 * len(sub(gr, gl)).max(1e-6))).clamp(0.6 * s, 1.5 * s);
-        Ok(TorsoFrame { seams: (tl, tr), u, d, s, sv, gu: unit(sub(gr, gl)), gm: mid(gl, gr), top })
+        Ok(TorsoFrame { seams: (tl, tr), u, d, s, sv, garment: (gl, gr), hip_depth, top })
     }
 
     /// A garment point on the body.
     pub fn map(&self, p: P) -> P {
-        let v = sub(p, self.gm);
-        let (a, b) = (dot(v, self.gu), dot(v, (-self.gu.1, self.gu.0)));
+        let gu = unit(sub(self.garment.1, self.garment.0));
+        let v = sub(p, mid(self.garment.0, self.garment.1));
+        let (a, b) = (dot(v, gu), dot(v, (-gu.1, gu.0)));
         add(self.top, add(mul(self.u, a * self.s), mul(self.d, b * self.sv)))
     }
 }
@@ -240,12 +245,9 @@ pub type Cover<'a> = &'a dyn Fn(P, P) -> Option<f32>;
 
 fn upper(body: &Body, family: Family, g: &[(Anchor, P)], cover: Option<Cover>) -> Result<Vec<(P, P)>, FitError> {
     let frame_ = TorsoFrame::new(body, g)?;
-    let (gl, gr) = (find(g, Anchor::ShoulderL).unwrap_or_default(), find(g, Anchor::ShoulderR).unwrap_or_default());
-    let (tl, tr) = frame_.seams;
-    let (u, d, top) = (frame_.u, frame_.d, frame_.top);
+    let ((gl, gr), (tl, tr)) = (frame_.garment, frame_.seams);
+    let (u, d, top, hip_depth) = (frame_.u, frame_.d, frame_.top, frame_.hip_depth);
     let sw = body.shoulder_width();
-    let hips = mid(body.left.hip, body.right.hip);
-    let hip_depth = dot(sub(hips, top), d).max(sw * 0.5);
     let sim = move |p: P| frame_.map(p);
     let hip_half = len(sub(body.right.hip, body.left.hip)) * 0.5 * 1.45;
     let body_half = |t: f32| {
@@ -308,10 +310,7 @@ impl HipFrame {
         if !body.hips_seen {
             return Err(FitError::NotVisible("hips"));
         }
-        let (gl, gr) = (
-            find(g, Anchor::WaistL).ok_or(FitError::Shape("no waistband"))?,
-            find(g, Anchor::WaistR).ok_or(FitError::Shape("no waistband"))?,
-        );
+        let (gl, gr) = anchor_pair(g, Anchor::WaistL, Anchor::WaistR, "no waistband")?;
         let (hl, hr) = (body.left.hip, body.right.hip);
         let hw = len(sub(hr, hl));
         let u = unit(sub(hr, hl));
@@ -426,11 +425,8 @@ pub fn between_people(from: &[Landmark], to: &[Landmark], family: Family) -> Res
     // used when they lie plausibly below the shoulders.
     let upper_body = matches!(family, Family::Top | Family::Full);
     let sw_to = len(sub(p(to, 11), p(to, 12)));
-    let placed_below = |i: usize| {
-        upper_body
-            && from[i].visibility >= USABLE
-            && dot(sub(p(to, i), mid(p(to, 11), p(to, 12))), (0.0, 1.0)) > 0.8 * sw_to
-    };
+    let placed_below =
+        |i: usize| upper_body && from[i].visibility >= USABLE && p(to, i).1 - mid(p(to, 11), p(to, 12)).1 > 0.8 * sw_to;
     let usable = |i: usize| both(i) || ((i == 23 || i == 24) && placed_below(i));
     let mut pairs: Vec<(P, P)> = joints.iter().filter(|&&i| usable(i)).map(|&i| (p(from, i), p(to, i))).collect();
     // The collar: above the shoulders' midpoint by a quarter of the torso, in each photo.

@@ -5,11 +5,10 @@
 //! torso's (or the hips') points and each limb bent along its arm (shoulder → elbow → wrist) or
 //! leg (hip → knee → ankle), keeping its length and width.
 
-use std::collections::VecDeque;
-
 use super::fit::along;
 use super::garment::{find, Anchor};
 use super::guided::Plane;
+use super::product::flood;
 
 type P = (f32, f32);
 
@@ -57,29 +56,14 @@ pub fn sleeves(alpha: &Plane, anchors: &[(Anchor, P)]) -> Option<Parts> {
         };
         // Sleeve pixels: outside the body's band, connected to the band's edge between the
         // shoulder and the armpit (a flared hem lower down is not reached).
-        let mut seen = vec![false; w * h];
-        let mut queue = VecDeque::new();
         let (y0, y1) = ((sl.1.min(sr.1).max(0.0)) as usize, (al.1 as usize + 1).min(h));
-        for y in y0..y1 {
-            for x in 0..w {
-                if outside(x) && alpha.data[y * w + x] > 0.1 && !seen[y * w + x] {
-                    seen[y * w + x] = true;
-                    queue.push_back((x, y));
-                }
-            }
-        }
-        let mut area = 0.0f32;
-        let mut pixels = Vec::new();
-        while let Some((x, y)) = queue.pop_front() {
-            pixels.push((x, y));
-            area += alpha.data[y * w + x];
-            for (nx, ny) in [(x.wrapping_sub(1), y), (x + 1, y), (x, y.wrapping_sub(1)), (x, y + 1)] {
-                if nx < w && ny < h && !seen[ny * w + nx] && outside(nx) && alpha.data[ny * w + nx] > 0.1 {
-                    seen[ny * w + nx] = true;
-                    queue.push_back((nx, ny));
-                }
-            }
-        }
+        let mut seen = vec![false; w * h];
+        let pixels: Vec<(usize, usize)> =
+            flood(w, h, &mut seen, y0 * w..y1 * w, |k| outside(k % w) && alpha.data[k] > 0.1)
+                .into_iter()
+                .map(|k| (k % w, k / w))
+                .collect();
+        let area: f32 = pixels.iter().map(|&(x, y)| alpha.data[y * w + x]).sum();
         if area < (half * half * 0.3).max(16.0) {
             return None;
         }
@@ -97,12 +81,12 @@ pub fn sleeves(alpha: &Plane, anchors: &[(Anchor, P)]) -> Option<Parts> {
         for &(x, y) in &pixels {
             mask.data[y * w + x] = alpha.data[y * w + x];
         }
-        // The overlap: a ramp inward from the band's edge.
-        for y in 0..h {
+        // The overlap: a ramp inward from the band's edge, beside the armhole.
+        for y in y0..y1 {
             for x in 0..w {
                 let dx = (x as f32 + 0.5 - c).abs();
                 let on_side = (x as f32 + 0.5 < c) == left;
-                if on_side && dx <= band && dx > band - overlap && y >= y0 && y < y1 {
+                if on_side && dx <= band && dx > band - overlap {
                     let k = y * w + x;
                     mask.data[k] = alpha.data[k] * ((dx - (band - overlap)) / overlap);
                 }

@@ -55,37 +55,60 @@ pub struct Item {
     pub alpha: Plane,
 }
 
+/// The pixels (row-major indices) 4-connected to `seeds` through pixels for which `inside`
+/// holds, each visited once: `seen` marks them (and may already mark pixels to skip).
+pub fn flood(
+    width: usize,
+    height: usize,
+    seen: &mut [bool],
+    seeds: impl IntoIterator<Item = usize>,
+    inside: impl Fn(usize) -> bool,
+) -> Vec<usize> {
+    let mut stack: Vec<usize> = Vec::new();
+    for k in seeds {
+        if !seen[k] && inside(k) {
+            seen[k] = true;
+            stack.push(k);
+        }
+    }
+    let mut region = Vec::new();
+    while let Some(k) = stack.pop() {
+        region.push(k);
+        let (x, y) = (k % width, k / width);
+        let neighbours = [
+            (x > 0).then(|| k - 1),
+            (x + 1 < width).then(|| k + 1),
+            (y > 0).then(|| k - width),
+            (y + 1 < height).then(|| k + width),
+        ];
+        for nb in neighbours.into_iter().flatten() {
+            if !seen[nb] && inside(nb) {
+                seen[nb] = true;
+                stack.push(nb);
+            }
+        }
+    }
+    region
+}
+
 /// The regions above 0.5 covering at least `min_share` of the frame, largest first.
 pub fn items(alpha: &Plane, min_share: f32) -> Vec<Item> {
     let (w, h) = (alpha.width, alpha.height);
     let mut seen = vec![false; w * h];
     let mut found = Vec::new();
-    let mut stack = Vec::new();
     for start in 0..w * h {
         if seen[start] || alpha.data[start] <= 0.5 {
             continue;
         }
-        let (mut x0, mut y0, mut x1, mut y1, mut n) = (usize::MAX, usize::MAX, 0, 0, 0);
+        let region = flood(w, h, &mut seen, [start], |k| alpha.data[k] > 0.5);
+        let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
         let mut member = Plane::new(w, h);
-        seen[start] = true;
-        stack.push(start);
-        while let Some(k) = stack.pop() {
+        for &k in &region {
             member.data[k] = 1.0;
             let (x, y) = (k % w, k / w);
-            (x0, y0, x1, y1, n) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1), n + 1);
-            let neighbours = [
-                (x > 0).then(|| k - 1),
-                (x + 1 < w).then(|| k + 1),
-                (y > 0).then(|| k - w),
-                (y + 1 < h).then(|| k + w),
-            ];
-            for nb in neighbours.into_iter().flatten() {
-                if !seen[nb] && alpha.data[nb] > 0.5 {
-                    seen[nb] = true;
-                    stack.push(nb);
-                }
-            }
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
         }
+        let n = region.len();
         if n as f32 >= min_share * (w * h) as f32 {
             // Grow the membership by 2 px so the soft edge around the region stays with it.
             let grown = super::guided::box_mean(&member, 2);

@@ -23,7 +23,7 @@ type P = (f32, f32);
 #[derive(Debug, Clone)]
 pub enum Shape {
     /// A product shot: landmarks from the silhouette, and for a top with sleeves apart from
-    /// its body, the parts fitted one by one.
+    /// its body or for trousers, the parts fitted one by one.
     Product(Vec<(Anchor, P)>, Option<Box<limbs::Parts>>),
     /// Worn in its photo: that wearer's pose.
     OnModel(Vec<Landmark>),
@@ -288,15 +288,17 @@ pub fn pieces<'a>(g: &'a Garment, person: &Analysis) -> Result<Vec<Piece<'a>>, J
                 mask: Some(&parts.body),
                 pairs: fit::targets(&body, g.family, &own, Some(&reach)).map_err(|e| fit_error(g, e))?,
             }];
-            for (limb, left) in parts.limbs.iter().zip([true, false]) {
-                let pairs = if g.family == Family::Legs {
-                    let hip = fit::HipFrame::new(&body, &own).map_err(|e| fit_error(g, e))?;
-                    limbs::pairs(limb, &hip.leg_path(&body, hip.map(limb.root), left), hip.scale)
-                } else {
-                    let frame = fit::TorsoFrame::new(&body, &own).map_err(|e| fit_error(g, e))?;
-                    limbs::pairs(limb, &fit::arm_path(&body, &frame, frame.map(limb.root), left), frame.s)
-                };
-                out.push(Piece { mask: Some(&limb.mask), pairs });
+            // Each limb follows its arm or leg from where the body's frame puts its root.
+            let sides = parts.limbs.iter().zip([true, false]);
+            let paths: Vec<(Vec<P>, f32)> = if g.family == Family::Legs {
+                let hip = fit::HipFrame::new(&body, &own).map_err(|e| fit_error(g, e))?;
+                sides.map(|(limb, left)| (hip.leg_path(&body, hip.map(limb.root), left), hip.scale)).collect()
+            } else {
+                let frame = fit::TorsoFrame::new(&body, &own).map_err(|e| fit_error(g, e))?;
+                sides.map(|(limb, left)| (fit::arm_path(&body, &frame, frame.map(limb.root), left), frame.s)).collect()
+            };
+            for (limb, (path, scale)) in parts.limbs.iter().zip(paths) {
+                out.push(Piece { mask: Some(&limb.mask), pairs: limbs::pairs(limb, &path, scale) });
             }
             Ok(out)
         }
