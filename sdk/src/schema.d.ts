@@ -526,7 +526,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Extension: the library — every upload, newest first, with its name, the folder a desktop
+         *     import read it from, and an image URL signed now.
+         */
+        get: operations["uploads"];
         put?: never;
         /**
          * Upload an image (multipart field `file`; JPEG, PNG or WebP, checked from its bytes; ≤ 25 MB,
@@ -566,115 +570,123 @@ export interface components {
             image_url: string;
             /** @description e.g. `background`, `on_model_render`, `garment_cutout`, `person_mask`, `pose_overlay`. */
             kind: string;
-            role: components["schemas"]["ArtifactRole"];
             label: string;
             meta: components["schemas"]["ArtifactMeta"];
+            role: components["schemas"]["ArtifactRole"];
         };
         /** @description Facts about an artifact's image. */
         ArtifactMeta: {
             /** Format: int32 */
-            width: number;
-            /** Format: int32 */
             height: number;
             mime: string;
             sha256: string;
+            /** Format: int32 */
+            width: number;
         };
         /** @enum {string} */
         ArtifactRole: "intermediate" | "final";
         BackgroundGeneratorRequest: {
-            /** @description The generator to use; `null` picks the studio's default. */
-            image_model?: string | null;
-            eval_enabled?: boolean | null;
-            resolution?: null | components["schemas"]["Resolution"];
             /** @description `W:H`, e.g. `1:1`, `3:4`, `16:9`. */
             aspect_ratio?: string | null;
+            display_name?: string;
+            /** @description Colour names (`sage`, `navy`, …) or `#RRGGBB`; the first is the dominant one. */
+            dominant_colors?: string[] | null;
+            eval_enabled?: boolean | null;
+            /** @description The generator to use; `null` picks the studio's default. */
+            image_model?: string | null;
+            metadata?: Record<string, never> | null;
+            /**
+             * @description `bright`, `soft`, `neutral`, `warm`, `cool`, `moody`, `dramatic`.
+             * @enum {string}
+             */
+            mood: "bright" | "soft" | "neutral" | "warm" | "cool" | "moody" | "dramatic";
+            on_technical_failure?: string | null;
+            pilot_brand?: string | null;
+            resolution?: null | components["schemas"]["Resolution"];
+            /**
+             * @description See `GET /v1/operations` docs: `studio_sweep`, `gradient`, `paper`, `concrete`, `linen`.
+             * @enum {string}
+             */
+            scene_type: "studio_sweep" | "gradient" | "paper" | "concrete" | "linen";
             /**
              * Format: int64
              * @description Same seed and spec → identical output. Omitted: a random seed, reported in the result.
              */
             seed?: number | null;
-            on_technical_failure?: string | null;
-            display_name?: string;
-            metadata?: Record<string, never> | null;
-            pilot_brand?: string | null;
-            /** @description See `GET /v1/operations` docs: `studio_sweep`, `gradient`, `paper`, `concrete`, `linen`. */
-            scene_type: string;
-            /** @description `bright`, `soft`, `neutral`, `warm`, `cool`, `moody`, `dramatic`. */
-            mood: string;
-            /** @description Colour names (`sage`, `navy`, …) or `#RRGGBB`; the first is the dominant one. */
-            dominant_colors?: string[] | null;
         };
         BackgroundSwapWithImageRequest: {
+            /** @description A catalog background. */
+            background_image_public_id: string;
+            output_preset: components["schemas"]["OutputPreset"];
+            pilot_brand?: string | null;
             /** @description An upload key; exactly one of this and `source_render_public_id`. */
             source_image_s3_key?: string | null;
             source_render_public_id?: string | null;
-            output_preset: components["schemas"]["OutputPreset"];
-            pilot_brand?: string | null;
-            /** @description A catalog background. */
-            background_image_public_id: string;
         };
         BackgroundSwapWithSpecRequest: {
-            source_image_s3_key?: string | null;
-            source_render_public_id?: string | null;
+            dominant_colors?: string[] | null;
+            /** @enum {string} */
+            mood: "bright" | "soft" | "neutral" | "warm" | "cool" | "moody" | "dramatic";
             output_preset: components["schemas"]["OutputPreset"];
             pilot_brand?: string | null;
-            scene_type: string;
-            mood: string;
-            dominant_colors?: string[] | null;
+            /** @enum {string} */
+            scene_type: "studio_sweep" | "gradient" | "paper" | "concrete" | "linen";
+            source_image_s3_key?: string | null;
+            source_render_public_id?: string | null;
         };
         CatalogEntry: {
-            public_id: string;
-            image_url: string;
-            status: components["schemas"]["CatalogStatus"];
-            display_name: string;
-            /** @description The spec the entry was made from (a generator request, or the built-in entry's spec). */
-            spec: Record<string, never>;
+            builtin: boolean;
+            created_at: string;
             description: string;
+            display_name: string;
             /** @description The generator job that made it; null for built-in entries. */
             generation_job_public_id?: string | null;
-            builtin: boolean;
+            image_url: string;
             meta: components["schemas"]["ArtifactMeta"];
-            created_at: string;
+            public_id: string;
+            /** @description The spec the entry was made from (a generator request, or the built-in entry's spec). */
+            spec: Record<string, never>;
+            status: components["schemas"]["CatalogStatus"];
         };
         /** @enum {string} */
         CatalogStatus: "active" | "archived";
         CompatibilityRequest: {
-            product_garment_category_public_id: string;
             /** @description Catalog complementary-garment ids, checked in this order. */
             candidate_complementary_image_public_ids: string[];
+            product_garment_category_public_id: string;
         };
         CompatibilityResponse: {
             product_garment_category_public_id: string;
             results: components["schemas"]["CompatibilityResult"][];
         };
         CompatibilityResult: {
-            public_id: string;
             compatible: boolean;
-            verdict: components["schemas"]["Verdict"];
+            public_id: string;
             reason: string;
+            verdict: components["schemas"]["Verdict"];
         };
         ComplementaryGarmentGeneratorRequest: {
-            /** @description The generator to use; `null` picks the studio's default. */
-            image_model?: string | null;
-            eval_enabled?: boolean | null;
-            resolution?: null | components["schemas"]["Resolution"];
             /** @description `W:H`, e.g. `1:1`, `3:4`, `16:9`. */
             aspect_ratio?: string | null;
+            color: string;
+            display_name?: string;
+            eval_enabled?: boolean | null;
+            fit?: null | components["schemas"]["Fit"];
+            garment_category_public_id: string;
+            /** @description The generator to use; `null` picks the studio's default. */
+            image_model?: string | null;
+            length?: string | null;
+            material: string;
+            metadata?: Record<string, never> | null;
+            on_technical_failure?: string | null;
+            pattern: string;
+            pilot_brand?: string | null;
+            resolution?: null | components["schemas"]["Resolution"];
             /**
              * Format: int64
              * @description Same seed and spec → identical output. Omitted: a random seed, reported in the result.
              */
             seed?: number | null;
-            on_technical_failure?: string | null;
-            display_name?: string;
-            metadata?: Record<string, never> | null;
-            pilot_brand?: string | null;
-            garment_category_public_id: string;
-            color: string;
-            material: string;
-            pattern: string;
-            fit?: null | components["schemas"]["Fit"];
-            length?: string | null;
         };
         Credits: {
             /** Format: int64 */
@@ -684,24 +696,24 @@ export interface components {
         };
         /** @description The 202 answer to a dispatch. */
         DispatchAccepted: {
-            request_id: string;
-            job_id: string;
-            status: components["schemas"]["JobStatus"];
             /** Format: int64 */
             credits_cost: number;
+            job_id: string;
+            request_id: string;
+            status: components["schemas"]["JobStatus"];
         };
         ErrorBody: {
             code: components["schemas"]["ErrorCode"];
-            message: string;
-            request_id: string;
             /** @description Present on 422 `VALIDATION_ERROR`: one entry per field at fault. */
             details?: components["schemas"]["FieldError"][] | null;
+            message: string;
+            request_id: string;
         };
         /**
          * @description Stable error codes of the `/v1` envelope. Clients branch on these, never on messages.
          * @enum {string}
          */
-        ErrorCode: "BAD_REQUEST" | "UNAUTHORIZED" | "INSUFFICIENT_BALANCE" | "FORBIDDEN" | "JOB_NOT_FOUND" | "RESOURCE_NOT_FOUND" | "JOB_NOT_CANCELLABLE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_ERROR" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE" | "OPERATION_DISABLED";
+        ErrorCode: "BAD_REQUEST" | "UNAUTHORIZED" | "INSUFFICIENT_BALANCE" | "FORBIDDEN" | "JOB_NOT_FOUND" | "RESOURCE_NOT_FOUND" | "JOB_NOT_CANCELLABLE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_ERROR" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE" | "OPERATION_DISABLED" | "METHOD_NOT_ALLOWED" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE";
         /** @description The body of every non-2xx answer. */
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
@@ -709,34 +721,35 @@ export interface components {
         /** @enum {string} */
         EventType: "queued" | "stage" | "succeeded" | "failed";
         ExtractRequest: {
-            trial_image: string;
-            runtime_config?: Record<string, never> | null;
             extraction_context?: null | components["schemas"]["ExtractionContext"];
+            runtime_config?: Record<string, never> | null;
+            trial_image: string;
         };
         ExtractionContext: {
             /** Format: int32 */
             max_items?: number | null;
-            product_name?: string | null;
             product_description?: string | null;
+            product_name?: string | null;
         };
         /** @description One validation failure: where (`["body","items",0,"trial_image"]`), what, and its kind. */
         FieldError: {
-            loc: Record<string, never>[];
+            /** @description Keys and indices from the root (`body`, `query`, `header`) to the field at fault. */
+            loc: components["schemas"]["LocItem"][];
             msg: string;
             type: string;
         };
         /** @enum {string} */
         Fit: "slim" | "regular" | "loose";
         GarmentCategory: {
-            public_id: string;
-            key: string;
             display_name: string;
-            region: components["schemas"]["Region"];
+            key: string;
             /**
              * Format: int32
              * @description Stacking order when worn together: higher layers are drawn over lower ones.
              */
             layer: number;
+            public_id: string;
+            region: components["schemas"]["Region"];
         };
         Health: {
             /** @description Always `ok` when the server answers. */
@@ -745,98 +758,122 @@ export interface components {
         };
         /** @description `GET /v1/jobs/{public_id}`. */
         JobDetail: {
-            public_id: string;
-            job_type: string;
-            status: components["schemas"]["JobStatus"];
             created_at: string;
-            started_at?: string | null;
-            finished_at?: string | null;
             /** Format: int64 */
             credits_cost: number;
+            finished_at?: string | null;
+            job_type: string;
+            latest_event?: null | components["schemas"]["JobEvent"];
+            public_id: string;
             /** @description The request body as dispatched. */
             request: Record<string, never>;
             /** @description The final artifacts; empty until the job succeeds. */
             result: components["schemas"]["Artifact"][];
-            latest_event?: null | components["schemas"]["JobEvent"];
+            started_at?: string | null;
+            status: components["schemas"]["JobStatus"];
         };
         JobEvent: {
+            artifacts: components["schemas"]["Artifact"][];
+            created_at: string;
+            event_type: components["schemas"]["EventType"];
+            /** @description Progress, cost, error (`{code, message}`), refunded credits, timings, provenance. */
+            extra: Record<string, never>;
+            message: string;
             /**
              * Format: int64
              * @description Monotonic per job, starting at 1; pass the last one seen as `since`.
              */
             seq: number;
-            event_type: components["schemas"]["EventType"];
+            stage?: string | null;
             /** @description Always `public`. */
             visibility: string;
-            stage?: string | null;
-            message: string;
-            artifacts: components["schemas"]["Artifact"][];
-            /** @description Progress, cost, error (`{code, message}`), refunded credits, timings, provenance. */
-            extra: Record<string, never>;
-            created_at: string;
         };
         /** @description `GET /v1/jobs/{public_id}/events`. */
         JobEvents: {
-            public_id: string;
             events: components["schemas"]["JobEvent"][];
             /**
              * Format: int64
              * @description The highest `seq` of the job so far (0 never occurs: every job has its `queued` event).
              */
             latest_seq: number;
+            public_id: string;
         };
         /** @description `GET /v1/jobs`. */
         JobList: {
+            count: number;
             jobs: components["schemas"]["JobDetail"][];
             /** Format: int32 */
             limit: number;
             /** Format: int32 */
             offset: number;
-            count: number;
         };
         /** @enum {string} */
         JobStatus: "NOT_STARTED" | "IN_PROGRESS" | "SUCCESS" | "FAILURE";
+        /**
+         * @description One image of the library (extension): an upload, listed with its name, the folder it was
+         *     imported from and when. `image_url` is signed when the list is read, never stored.
+         */
+        LibraryImage: {
+            /** Format: int64 */
+            bytes: number;
+            /** @description RFC 3339, UTC. */
+            created_at: string;
+            /** Format: int32 */
+            height: number;
+            image_url: string;
+            mime: string;
+            /** @description The file's name as it was uploaded. */
+            name: string;
+            sha256: string;
+            /** @description The folder a desktop import read it from; absent for uploads made through the API. */
+            source_folder?: string | null;
+            upload_key: string;
+            /** Format: int32 */
+            width: number;
+        };
+        /** @description One step of a [`FieldError`]'s location: an object key or an array index. */
+        LocItem: string | number;
         LookRequest: {
-            user_category?: null | components["schemas"]["UserCategory"];
             items: components["schemas"]["TryOnItem"][];
             runtime_config?: Record<string, never> | null;
+            user_category?: null | components["schemas"]["UserCategory"];
         };
         ModelGeneratorRequest: {
-            /** @description The generator to use; `null` picks the studio's default. */
-            image_model?: string | null;
-            eval_enabled?: boolean | null;
-            resolution?: null | components["schemas"]["Resolution"];
+            age_range: string;
             /** @description `W:H`, e.g. `1:1`, `3:4`, `16:9`. */
             aspect_ratio?: string | null;
+            body_type: string;
+            display_name?: string;
+            ethnicity: string;
+            eval_enabled?: boolean | null;
+            gender: components["schemas"]["UserCategory"];
+            /** @description The generator to use; `null` picks the studio's default. */
+            image_model?: string | null;
+            metadata?: Record<string, never> | null;
+            on_technical_failure?: string | null;
+            pilot_brand?: string | null;
+            resolution?: null | components["schemas"]["Resolution"];
             /**
              * Format: int64
              * @description Same seed and spec → identical output. Omitted: a random seed, reported in the result.
              */
             seed?: number | null;
-            on_technical_failure?: string | null;
-            display_name?: string;
-            metadata?: Record<string, never> | null;
-            pilot_brand?: string | null;
-            gender: components["schemas"]["UserCategory"];
-            ethnicity: string;
-            body_type: string;
-            age_range: string;
         };
         ModelSwapWithImageRequest: {
-            source_image_s3_key?: string | null;
-            source_render_public_id?: string | null;
-            output_preset: components["schemas"]["OutputPreset"];
-            pilot_brand?: string | null;
             /** @description A catalog model. */
             model_image_public_id: string;
+            output_preset: components["schemas"]["OutputPreset"];
+            pilot_brand?: string | null;
+            source_image_s3_key?: string | null;
+            source_render_public_id?: string | null;
         };
         /** @description Body of `POST /v1/catalog/models` (a Figur Studio extension). */
         NewCatalogModel: {
+            description?: string;
+            display_name: string;
+            gender?: null | components["schemas"]["UserCategory"];
             /** @description Upload key of a photo the studio owns the rights to. */
             upload_key: string;
-            display_name: string;
-            description?: string;
-            gender?: null | components["schemas"]["UserCategory"];
         };
         /**
          * @description How a workflow's output is filed: compose and edit jobs make renders; generators make catalog entries.
@@ -845,12 +882,12 @@ export interface components {
         OpClass: "compose" | "edit" | "generator";
         /** @description One row of `GET /v1/operations`. */
         OperationInfo: {
-            name: string;
-            op_class: components["schemas"]["OpClass"];
             /** Format: int64 */
             credits_cost: number;
             /** @description False for workflows this build cannot run yet; dispatching one answers 503 `OPERATION_DISABLED`. */
             enabled: boolean;
+            name: string;
+            op_class: components["schemas"]["OpClass"];
         };
         OperationList: {
             operations: components["schemas"]["OperationInfo"][];
@@ -862,12 +899,12 @@ export interface components {
         OutputPreset: "ecommerce_square" | "ecommerce_portrait" | "lookbook" | "social_story" | "original";
         /** @description Body of `product-to-model-direct` and `product-to-model-phased`. */
         ProductToModelRequest: {
-            product_image_s3_key: string;
-            product_garment_category_public_id: string;
+            background_image_public_id?: string | null;
             /** @description A catalog model; omitted: the engine picks one and names it in the result. */
             model_image_public_id?: string | null;
-            background_image_public_id?: string | null;
             output_preset?: null | components["schemas"]["OutputPreset"];
+            product_garment_category_public_id: string;
+            product_image_s3_key: string;
             /** Format: int64 */
             seed?: number | null;
         };
@@ -878,24 +915,24 @@ export interface components {
          */
         Region: "upper" | "lower" | "full" | "outer" | "feet" | "head" | "face" | "neck" | "waist" | "carry";
         Render: {
-            /** @description The job's id. */
-            public_id: string;
-            job_type: string;
-            origin: components["schemas"]["RenderOrigin"];
             category?: string | null;
+            created_at: string;
             image_url: string;
-            meta: components["schemas"]["ArtifactMeta"];
             /** @description The request, with every image key replaced by a signed `<field>_url` sibling. */
             inputs: Record<string, never>;
-            created_at: string;
+            job_type: string;
+            meta: components["schemas"]["ArtifactMeta"];
+            origin: components["schemas"]["RenderOrigin"];
+            /** @description The job's id. */
+            public_id: string;
         };
         RenderList: {
-            renders: components["schemas"]["Render"][];
+            count: number;
             /** Format: int32 */
             limit: number;
             /** Format: int32 */
             offset: number;
-            count: number;
+            renders: components["schemas"]["Render"][];
         };
         /** @enum {string} */
         RenderOrigin: "compose" | "edit";
@@ -914,48 +951,57 @@ export interface components {
             trial_item_category: string;
         };
         TryOnRequest: {
+            items: components["schemas"]["TryOnItem"][];
+            render_params?: null | components["schemas"]["RenderParams"];
+            runtime_config?: Record<string, never> | null;
+            user_category?: null | components["schemas"]["UserCategory"];
             /** @description Upload key of the person photo. */
             user_image: string;
-            user_category?: null | components["schemas"]["UserCategory"];
-            items: components["schemas"]["TryOnItem"][];
-            runtime_config?: Record<string, never> | null;
-            render_params?: null | components["schemas"]["RenderParams"];
         };
         UploadAccepted: {
-            /** @description Use this key in request bodies (`user_image`, `trial_image`, `source_image_s3_key`, …). */
-            upload_key: string;
-            image_url: string;
-            mime: string;
-            /** Format: int32 */
-            width: number;
-            /** Format: int32 */
-            height: number;
             /** Format: int64 */
             bytes: number;
+            /** Format: int32 */
+            height: number;
+            image_url: string;
+            mime: string;
             sha256: string;
+            /** @description Use this key in request bodies (`user_image`, `trial_image`, `source_image_s3_key`, …). */
+            upload_key: string;
+            /** Format: int32 */
+            width: number;
+        };
+        /** @description A page of the library, newest first (extension: `GET /v1/uploads`). */
+        UploadList: {
+            count: number;
+            /** Format: int32 */
+            limit: number;
+            /** Format: int32 */
+            offset: number;
+            uploads: components["schemas"]["LibraryImage"][];
         };
         UsageEntry: {
-            request_id?: string | null;
-            job_id?: string | null;
+            /** Format: int64 */
+            balance_after: number;
+            created_at: string;
             /**
              * Format: int64
              * @description Negative for debits, positive for refunds.
              */
             credits: number;
+            job_id?: string | null;
             kind: components["schemas"]["UsageKind"];
-            /** Format: int64 */
-            balance_after: number;
-            created_at: string;
+            request_id?: string | null;
         };
         /** @enum {string} */
         UsageKind: "debit" | "refund" | "adjustment";
         UsageList: {
-            usage: components["schemas"]["UsageEntry"][];
+            count: number;
             /** Format: int32 */
             limit: number;
             /** Format: int32 */
             offset: number;
-            count: number;
+            usage: components["schemas"]["UsageEntry"][];
         };
         /** @enum {string} */
         UserCategory: "MALE" | "FEMALE";
@@ -1010,6 +1056,15 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `VALIDATION_ERROR`: a field is missing or invalid; `details` names it */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1073,6 +1128,15 @@ export interface operations {
             };
             /** @description The key lacks `jobs:create` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: the body is over the limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1179,6 +1243,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description `PAYLOAD_TOO_LARGE`: the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Not JSON */
             415: {
                 headers: {
@@ -1278,6 +1351,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description `PAYLOAD_TOO_LARGE`: the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Not JSON */
             415: {
                 headers: {
@@ -1337,8 +1419,71 @@ export interface operations {
                     "application/json": components["schemas"]["CatalogEntry"];
                 };
             };
+            /** @description `BAD_REQUEST`: the body is not well-formed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: the body is not of the declared content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Unknown upload, or a photo that is not a usable model photo */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1377,6 +1522,24 @@ export interface operations {
                     "application/json": components["schemas"]["CatalogEntry"][];
                 };
             };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1386,6 +1549,24 @@ export interface operations {
                 };
             };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1417,8 +1598,44 @@ export interface operations {
                     "application/json": components["schemas"]["CatalogEntry"];
                 };
             };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `RESOURCE_NOT_FOUND` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1449,6 +1666,33 @@ export interface operations {
                     "application/json": components["schemas"]["CompatibilityResponse"];
                 };
             };
+            /** @description `BAD_REQUEST`: the body is not well-formed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Unknown product category */
             404: {
                 headers: {
@@ -1458,7 +1702,43 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description `PAYLOAD_TOO_LARGE`: the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: the body is not of the declared content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1529,6 +1809,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description `PAYLOAD_TOO_LARGE`: the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Not JSON */
             415: {
                 headers: {
@@ -1582,6 +1871,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Credits"];
+                };
+            };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -1647,6 +1972,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description `PAYLOAD_TOO_LARGE`: the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Not JSON */
             415: {
                 headers: {
@@ -1702,6 +2036,42 @@ export interface operations {
                     "application/json": components["schemas"]["GarmentCategory"][];
                 };
             };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
         };
     };
     health: {
@@ -1719,6 +2089,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -1749,7 +2128,43 @@ export interface operations {
                     "application/json": components["schemas"]["JobList"];
                 };
             };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1779,8 +2194,44 @@ export interface operations {
                     "application/json": components["schemas"]["JobDetail"];
                 };
             };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `JOB_NOT_FOUND` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1810,6 +2261,24 @@ export interface operations {
                     "application/json": components["schemas"]["JobDetail"];
                 };
             };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `JOB_NOT_FOUND` */
             404: {
                 headers: {
@@ -1821,6 +2290,24 @@ export interface operations {
             };
             /** @description `JOB_NOT_CANCELLABLE`: it has already finished */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1857,6 +2344,24 @@ export interface operations {
                     "text/event-stream": components["schemas"]["JobEvent"];
                 };
             };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `JOB_NOT_FOUND` */
             404: {
                 headers: {
@@ -1867,6 +2372,24 @@ export interface operations {
                 };
             };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1930,6 +2453,15 @@ export interface operations {
             };
             /** @description The key lacks `jobs:create` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: the body is over the limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2036,6 +2568,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description `PAYLOAD_TOO_LARGE`: the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Not JSON */
             415: {
                 headers: {
@@ -2135,6 +2676,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description `PAYLOAD_TOO_LARGE`: the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Not JSON */
             415: {
                 headers: {
@@ -2191,6 +2741,15 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
         };
     };
     operations: {
@@ -2208,6 +2767,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OperationList"];
+                };
+            };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -2266,6 +2861,15 @@ export interface operations {
             };
             /** @description The key lacks `jobs:create` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: the body is over the limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2372,6 +2976,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description `PAYLOAD_TOO_LARGE`: the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Not JSON */
             415: {
                 headers: {
@@ -2436,7 +3049,43 @@ export interface operations {
                     "application/json": components["schemas"]["RenderList"];
                 };
             };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2466,8 +3115,44 @@ export interface operations {
                     "application/json": components["schemas"]["Render"];
                 };
             };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `RESOURCE_NOT_FOUND` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2538,6 +3223,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description `PAYLOAD_TOO_LARGE`: the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Not JSON */
             415: {
                 headers: {
@@ -2576,6 +3270,75 @@ export interface operations {
             };
         };
     };
+    uploads: {
+        parameters: {
+            query?: {
+                /** @description 1–200, default 50 */
+                limit?: number;
+                /** @description default 0 */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadList"];
+                };
+            };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `VALIDATION_ERROR`: a field is missing or invalid; `details` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     upload: {
         parameters: {
             query?: never;
@@ -2596,6 +3359,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UploadAccepted"];
+                };
+            };
+            /** @description `BAD_REQUEST`: the body is not well-formed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description Over 25 MB */
@@ -2625,6 +3415,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
         };
     };
     usage: {
@@ -2647,6 +3455,51 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UsageList"];
+                };
+            };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `VALIDATION_ERROR`: a field is missing or invalid; `details` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };

@@ -22,6 +22,9 @@ pub enum ErrorCode {
     Internal,
     Unavailable,
     OperationDisabled,
+    MethodNotAllowed,
+    UriTooLong,
+    HeadersTooLarge,
 }
 
 impl ErrorCode {
@@ -39,6 +42,9 @@ impl ErrorCode {
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
             ErrorCode::Unavailable | ErrorCode::OperationDisabled => 503,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::UriTooLong => 414,
+            ErrorCode::HeadersTooLarge => 431,
         }
     }
 
@@ -58,14 +64,26 @@ impl ErrorCode {
             ErrorCode::Internal => "INTERNAL",
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::OperationDisabled => "OPERATION_DISABLED",
+            ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ErrorCode::UriTooLong => "URI_TOO_LONG",
+            ErrorCode::HeadersTooLarge => "HEADERS_TOO_LARGE",
         }
     }
+}
+
+/// One step of a [`FieldError`]'s location: an object key or an array index.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LocItem {
+    Key(String),
+    Index(u64),
 }
 
 /// One validation failure: where (`["body","items",0,"trial_image"]`), what, and its kind.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct FieldError {
-    #[schema(value_type = Vec<Object>)]
+    /// Keys and indices from the root (`body`, `query`, `header`) to the field at fault.
+    #[schema(value_type = Vec<LocItem>)]
     pub loc: Vec<serde_json::Value>,
     pub msg: String,
     #[serde(rename = "type")]

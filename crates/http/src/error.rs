@@ -68,7 +68,11 @@ pub fn for_status(status: StatusCode) -> ApiError {
     match status {
         StatusCode::NOT_FOUND => ApiError::new(ErrorCode::ResourceNotFound, "no such endpoint"),
         StatusCode::METHOD_NOT_ALLOWED => {
-            ApiError::new(ErrorCode::BadRequest, "this endpoint does not take that method")
+            ApiError::new(ErrorCode::MethodNotAllowed, "this endpoint does not take that method (see the Allow header)")
+        }
+        StatusCode::URI_TOO_LONG => ApiError::new(ErrorCode::UriTooLong, "the request's URI is too long"),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
+            ApiError::new(ErrorCode::HeadersTooLarge, "the request's headers are too many or too large")
         }
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large"),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {

@@ -1,18 +1,23 @@
 //! Extractors that turn a request into engine inputs, refusing bad ones with the right code:
-//! the bearer key (401/403/429), a strict JSON body (415/413/400), query parameters (422).
+//! the bearer key (401/403/429, with a per-address limit for requests without a valid key), a
+//! strict JSON body (415/413/400/422), query parameters (422).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use figur_engine::{ApiError, Caller, Capability, ErrorCode};
 
 use crate::error::HttpError;
 use crate::guard::{CallerSlot, RequestId};
+use crate::listener::ClientAddr;
 use crate::AppState;
+
+/// Buckets kept before idle ones are dropped.
+const MAX_BUCKETS: usize = 4096;
 
 /// Most bytes a JSON request body may have.
 pub const MAX_JSON_BYTES: usize = 1024 * 1024;
@@ -44,10 +49,14 @@ impl FromRequestParts<AppState> for Authed {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
-            .ok_or_else(|| {
-                ApiError::new(ErrorCode::Unauthorized, "send your API key as `Authorization: Bearer sk_…`")
-            })?;
-        let caller = state.engine.authenticate(presented).await?;
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "send your API key as `Authorization: Bearer sk_…`"));
+        let caller = match presented {
+            Ok(presented) => state.engine.authenticate(presented).await,
+            Err(e) => Err(e),
+        };
+        // A request without a valid key counts against its client address, so guessing keys
+        // is as slow as any other flood.
+        let caller = caller.map_err(|e| unauthenticated(parts, state, e))?;
         if state.only_key.as_ref().is_some_and(|only| *only != caller.key_id) {
             return Err(HttpError(ApiError::new(
                 ErrorCode::Forbidden,
@@ -57,13 +66,33 @@ impl FromRequestParts<AppState> for Authed {
         if let Some(slot) = parts.extensions.get::<CallerSlot>() {
             *slot.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(caller.clone());
         }
-        if let Err(wait) = state.limiter.check(&caller.key_id) {
-            let mut e = ApiError::new(ErrorCode::RateLimited, "too many requests for this API key; slow down");
-            e.retry_after = Some(wait.as_secs().max(1));
-            return Err(HttpError(e));
+        if let Err(wait) = state.limiter.check(&format!("key:{}", caller.key_id)) {
+            return Err(HttpError(rate_limited("too many requests for this API key; slow down", wait)));
         }
         Ok(Authed(caller))
     }
+}
+
+/// The refusal of a request without a valid key: its own error, or 429 once its client address
+/// has spent its bucket.
+fn unauthenticated(parts: &Parts, state: &AppState, e: ApiError) -> HttpError {
+    let address = parts
+        .extensions
+        .get::<ConnectInfo<ClientAddr>>()
+        .map(|c| c.0 .0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    match state.limiter.check(&format!("address:{address}")) {
+        Ok(()) => HttpError(e),
+        Err(wait) => {
+            HttpError(rate_limited("too many requests without a valid API key from this address; slow down", wait))
+        }
+    }
+}
+
+fn rate_limited(message: &str, wait: Duration) -> ApiError {
+    let mut e = ApiError::new(ErrorCode::RateLimited, message);
+    e.retry_after = Some(wait.as_secs().max(1));
+    e
 }
 
 impl FromRequestParts<AppState> for RequestId {
@@ -74,7 +103,8 @@ impl FromRequestParts<AppState> for RequestId {
     }
 }
 
-/// A JSON body: `application/json` (415 otherwise), at most 1 MiB (413), well-formed (400).
+/// A JSON body: `application/json` (415 otherwise), at most 1 MiB (413), well-formed (400), no
+/// key twice in one object (422 naming it).
 /// Field-level checks (422) belong to the engine's typed parsing.
 #[derive(Debug)]
 pub struct JsonValue(pub serde_json::Value);
@@ -101,9 +131,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonValue {
                 format!("JSON bodies are limited to {MAX_JSON_BYTES} bytes"),
             ))
         })?;
-        let value = serde_json::from_slice(&bytes)
-            .map_err(|e| HttpError(ApiError::new(ErrorCode::BadRequest, format!("the body is not valid JSON: {e}"))))?;
-        Ok(JsonValue(value))
+        Ok(JsonValue(crate::strict_json::parse(&bytes).map_err(HttpError)?))
     }
 }
 
@@ -148,7 +176,8 @@ impl Params {
     }
 }
 
-/// Token buckets per API key: `per_second` sustained, bursts of twice that.
+/// Token buckets per API key (`key:ID`) and per client address (`address:IP`) for requests
+/// without a valid key: `per_second` sustained, bursts of twice that.
 #[derive(Debug)]
 pub struct RateLimiter {
     per_second: f64,
@@ -169,6 +198,10 @@ impl RateLimiter {
         let burst = (self.per_second * 2.0).max(1.0);
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() > MAX_BUCKETS {
+            // Full buckets idle for a while hold nothing worth keeping (addresses come and go).
+            buckets.retain(|_, (_, last)| now.duration_since(*last) < Duration::from_secs(60));
+        }
         let (tokens, last) = buckets.entry(key_id.to_string()).or_insert((burst, now));
         *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(burst);
         *last = now;

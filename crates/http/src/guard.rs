@@ -60,8 +60,13 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     let path = req.uri().path().to_string();
     let origin = header_str(req.headers(), header::ORIGIN).map(str::to_string);
 
+    // An absolute-form request line (`GET http://host/v1/… HTTP/1.1`, as sent to a proxy) names
+    // its own authority, which must pass the same loopback check as the Host header.
+    let absolute_authority = req.uri().authority().map(|a| a.host().to_string());
     let refusal = if !state.allow_remote && !header_str(req.headers(), header::HOST).is_some_and(is_loopback_host) {
         Some(ApiError::new(ErrorCode::Forbidden, "requests must address the studio as localhost or 127.0.0.1"))
+    } else if !state.allow_remote && absolute_authority.as_deref().is_some_and(|a| !is_loopback_host(a)) {
+        Some(ApiError::new(ErrorCode::Forbidden, "the request line must address the studio as localhost or 127.0.0.1"))
     } else if origin.as_deref().is_some_and(|o| !is_allowed_origin(o)) {
         Some(ApiError::new(ErrorCode::Forbidden, "cross-origin requests from this origin are refused"))
     } else {

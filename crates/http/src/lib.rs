@@ -9,8 +9,10 @@
 pub mod error;
 pub mod extract;
 pub mod guard;
+pub mod listener;
 pub mod openapi;
 pub mod routes;
+pub mod strict_json;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -35,7 +37,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Required to listen on a non-loopback address.
     pub allow_remote: bool,
-    /// Requests per second per API key (bursts of twice that); 0 turns the limit off.
+    /// Requests per second per API key, and per client address for requests without a valid
+    /// key (bursts of twice that); 0 turns the limit off.
     pub rate_limit: u32,
     /// Point the engine's signed image URLs at this server (the one server that serves them;
     /// a second server, such as the desktop's optional public API, leaves them alone).
@@ -75,7 +78,7 @@ pub fn router(state: AppState) -> Router {
 
 /// A bound, not yet serving server: the address is known before requests flow.
 pub struct Bound {
-    listener: tokio::net::TcpListener,
+    listener: listener::EnvelopeListener,
     app: Router,
     pub addr: SocketAddr,
 }
@@ -98,13 +101,13 @@ pub async fn bind(engine: Arc<Engine>, config: &ServerConfig) -> Result<Bound, S
         allow_remote: config.allow_remote,
         only_key: config.only_key.clone(),
     };
-    Ok(Bound { listener, app: router(state), addr })
+    Ok(Bound { listener: listener::EnvelopeListener(listener), app: router(state), addr })
 }
 
 impl Bound {
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
-        axum::serve(self.listener, self.app.into_make_service_with_connect_info::<SocketAddr>())
+        axum::serve(self.listener, self.app.into_make_service_with_connect_info::<listener::ClientAddr>())
             .with_graceful_shutdown(shutdown)
             .await?;
         Ok(())

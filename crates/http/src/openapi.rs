@@ -1,6 +1,8 @@
 //! The OpenAPI 3.1 document, generated from the Rust types and route annotations. The copy
 //! checked in at the repository root (`openapi.json`) is kept equal to this by a test.
 
+use figur_engine::render::backdrop;
+use serde_json::{json, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -22,7 +24,7 @@ use crate::routes::{account, jobs, library, workflows};
         workflows::product_to_model_direct, workflows::product_to_model_phased,
         workflows::background_swap_with_image, workflows::background_swap_with_spec, workflows::model_swap_with_image,
         jobs::list, jobs::detail, jobs::events, jobs::cancel,
-        library::upload, library::renders, library::render, library::catalog, library::catalog_entry,
+        library::upload, library::uploads, library::renders, library::render, library::catalog, library::catalog_entry,
         library::garment_categories, library::add_catalog_model, library::compatibility, library::artifact,
         account::operations, account::credits, account::usage, account::health, account::openapi,
     ),
@@ -63,7 +65,82 @@ impl Modify for BearerAuth {
 pub fn document() -> String {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
-    let mut text = doc.to_pretty_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut text = serde_json::to_value(&doc)
+        .map(|mut value| {
+            complete(&mut value);
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        })
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     text.push('\n');
     text
+}
+
+/// What the route annotations would repeat on every operation, added from what each operation
+/// is: the answers the guard, the key check and the body extractor give anywhere, and the
+/// bounds the query extractors enforce. Schemathesis (`tests/api/schemathesis.rs`) checks the
+/// server against the result, so the two cannot drift apart.
+fn complete(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    let operations = paths.values_mut().filter_map(Value::as_object_mut).flat_map(|ops| ops.values_mut());
+    for operation in operations.filter_map(Value::as_object_mut) {
+        let secured = operation.get("security").is_some_and(|s| s.as_array().is_some_and(|a| !a.is_empty()));
+        let has_body = operation.get("requestBody").is_some();
+        let has_query = operation
+            .get("parameters")
+            .and_then(Value::as_array)
+            .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query" || p["in"] == "header"));
+        let mut answers: Vec<(&str, &str)> = vec![(
+            "403",
+            "`FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability",
+        )];
+        if secured {
+            answers.push(("401", "`UNAUTHORIZED`: no API key, or one the studio does not know"));
+            answers.push(("429", "`RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After`"));
+            answers.push((
+                "503",
+                "`UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry",
+            ));
+        }
+        if has_body {
+            answers.push(("400", "`BAD_REQUEST`: the body is not well-formed"));
+            answers.push(("413", "`PAYLOAD_TOO_LARGE`: the body is over the limit"));
+            answers.push(("415", "`UNSUPPORTED_MEDIA_TYPE`: the body is not of the declared content type"));
+        }
+        if has_body || has_query {
+            answers.push(("422", "`VALIDATION_ERROR`: a field is missing or invalid; `details` names it"));
+        }
+        let responses = operation.entry("responses").or_insert_with(|| json!({}));
+        let Some(responses) = responses.as_object_mut() else { continue };
+        for (status, description) in answers {
+            responses.entry(status).or_insert_with(|| {
+                json!({
+                    "description": description,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+                })
+            });
+        }
+        if let Some(params) = operation.get_mut("parameters").and_then(Value::as_array_mut) {
+            for param in params.iter_mut().filter(|p| p["in"] == "query") {
+                let bounds = match param["name"].as_str() {
+                    Some("limit") => Some((1, 200)),
+                    Some("offset") => Some((0, i32::MAX as i64)),
+                    Some("wait") => Some((0, 30)),
+                    Some("since") => Some((0, i64::MAX)),
+                    _ => None,
+                };
+                if let (Some((min, max)), Some(schema)) = (bounds, param.get_mut("schema")) {
+                    schema["minimum"] = json!(min);
+                    schema["maximum"] = json!(max);
+                }
+            }
+        }
+    }
+    // The procedural backdrop engine draws these; a later release takes free text here.
+    for request in ["BackgroundGeneratorRequest", "BackgroundSwapWithSpecRequest"] {
+        let properties = &mut doc["components"]["schemas"][request]["properties"];
+        if properties.is_object() {
+            properties["scene_type"]["enum"] = json!(backdrop::SCENES);
+            properties["mood"]["enum"] = json!(backdrop::MOODS);
+        }
+    }
 }

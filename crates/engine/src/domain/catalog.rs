@@ -78,6 +78,36 @@ pub struct UploadAccepted {
     pub sha256: String,
 }
 
+/// One image of the library (extension): an upload, listed with its name, the folder it was
+/// imported from and when. `image_url` is signed when the list is read, never stored.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct LibraryImage {
+    pub upload_key: String,
+    pub image_url: String,
+    /// The file's name as it was uploaded.
+    pub name: String,
+    /// The folder a desktop import read it from; absent for uploads made through the API.
+    pub source_folder: Option<String>,
+    pub mime: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+    pub sha256: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+}
+
+/// A page of the library, newest first (extension: `GET /v1/uploads`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct UploadList {
+    pub uploads: Vec<LibraryImage>,
+    pub limit: u32,
+    pub offset: u32,
+    pub count: usize,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Credits {

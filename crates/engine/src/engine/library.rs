@@ -3,7 +3,9 @@
 use super::jobs::require;
 use super::Engine;
 use crate::auth::{Caller, Capability, Mode};
-use crate::domain::catalog::{CatalogEntry, Render, RenderList, UploadAccepted, CATALOG_RESOURCES};
+use crate::domain::catalog::{
+    CatalogEntry, LibraryImage, Render, RenderList, UploadAccepted, UploadList, CATALOG_RESOURCES,
+};
 use crate::domain::compatibility::{self, CompatibilityRequest, CompatibilityResponse, CompatibilityResult, Verdict};
 use crate::domain::garments::{self, GarmentCategory};
 use crate::error::{ApiError, ErrorCode};
@@ -22,18 +24,81 @@ pub struct RenderFilter {
     pub offset: u32,
 }
 
-/// Decoding checks of big uploads run at most this many at once (each may hold ~1 GB).
+/// Upload checks run at most this many at once (they are CPU-bound; their memory is reserved
+/// from the engine's budget by [`upload::inspect`]).
 static UPLOAD_CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 impl Engine {
     /// Checks and stores an image; `name` is the client's file name (only its shape is kept).
     pub async fn upload(&self, caller: &Caller, name: &str, bytes: Vec<u8>) -> Result<UploadAccepted, ApiError> {
+        self.store_upload(caller, name, bytes, None).await
+    }
+
+    /// A desktop import: like [`Engine::upload`], remembering the folder the file came from, and
+    /// answering with the existing upload when the same image is already in the library.
+    pub async fn import(
+        &self,
+        caller: &Caller,
+        name: &str,
+        bytes: Vec<u8>,
+        source_folder: Option<String>,
+    ) -> Result<UploadAccepted, ApiError> {
+        require(caller, Capability::JobsCreate)?;
+        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        let found = self.realm(caller.mode).ledger.read(move |c| uploads::by_content(c, &sha256)).await?;
+        match found {
+            Some(row) => Ok(self.accepted(caller.mode, row)),
+            None => self.store_upload(caller, name, bytes, source_folder).await,
+        }
+    }
+
+    /// The library: uploads newest first, their image URLs signed now.
+    pub async fn library(&self, mode: Mode, limit: u32, offset: u32) -> Result<UploadList, ApiError> {
+        let rows = self.realm(mode).ledger.read(move |c| uploads::list(c, limit, offset)).await?;
+        let uploads: Vec<LibraryImage> = rows
+            .into_iter()
+            .map(|l| LibraryImage {
+                image_url: self.signed_url(mode, &l.upload.key),
+                upload_key: l.upload.key,
+                name: l.upload.original_name,
+                source_folder: l.upload.source_folder,
+                mime: l.upload.mime,
+                width: l.upload.width,
+                height: l.upload.height,
+                bytes: l.upload.bytes,
+                sha256: l.upload.sha256,
+                created_at: l.created_at,
+            })
+            .collect();
+        Ok(UploadList { count: uploads.len(), uploads, limit, offset })
+    }
+
+    fn accepted(&self, mode: Mode, row: UploadRow) -> UploadAccepted {
+        UploadAccepted {
+            image_url: self.signed_url(mode, &row.key),
+            upload_key: row.key,
+            mime: row.mime,
+            width: row.width,
+            height: row.height,
+            bytes: row.bytes,
+            sha256: row.sha256,
+        }
+    }
+
+    async fn store_upload(
+        &self,
+        caller: &Caller,
+        name: &str,
+        bytes: Vec<u8>,
+        source_folder: Option<String>,
+    ) -> Result<UploadAccepted, ApiError> {
         require(caller, Capability::JobsCreate)?;
         let _permit = UPLOAD_CHECKS.acquire().await.map_err(|_| ApiError::internal("upload checks closed"))?;
         let realm = self.realm(caller.mode).clone();
         let name = name.to_string();
+        let budget = self.config.memory.clone();
         let row = tokio::task::spawn_blocking(move || -> Result<UploadRow, ApiError> {
-            let inspected = upload::inspect(&bytes)?;
+            let inspected = upload::inspect(&bytes, &budget)?;
             let key = format!("uploads/{}/{}", new_id(), safe_file_name(&name, inspected.ext));
             realm.store.put(&key, &bytes).map_err(|e| {
                 if e.is_disk_full() {
@@ -51,21 +116,14 @@ impl Engine {
                 bytes: bytes.len() as u64,
                 sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
                 original_name: name.chars().take(255).collect(),
+                source_folder,
             })
         })
         .await
         .map_err(|_| ApiError::internal("the upload check crashed"))??;
         let stored = row.clone();
         self.realm(caller.mode).ledger.write(move |c| uploads::insert(c, &stored)).await?;
-        Ok(UploadAccepted {
-            image_url: self.signed_url(caller.mode, &row.key),
-            upload_key: row.key,
-            mime: row.mime,
-            width: row.width,
-            height: row.height,
-            bytes: row.bytes,
-            sha256: row.sha256,
-        })
+        Ok(self.accepted(caller.mode, row))
     }
 
     pub async fn renders(&self, mode: Mode, filter: RenderFilter) -> Result<RenderList, ApiError> {

@@ -128,7 +128,10 @@ impl Engine {
     /// secret, the starting balance and the built-in catalog. Starts nothing.
     pub fn open(config: EngineConfig) -> Result<Arc<Engine>, OpenError> {
         let dir = &config.data_dir;
-        std::fs::create_dir_all(dir).map_err(|source| OpenError::DataDir { path: dir.clone(), source })?;
+        // Private by default: nothing this process writes is readable by other local users,
+        // and a folder an earlier version left open is closed now.
+        crate::privacy::private_umask();
+        crate::privacy::make_private(dir).map_err(|source| OpenError::DataDir { path: dir.clone(), source })?;
         let signer = Signer::new(install_secret(dir)?);
         let live = Arc::new(Realm::open(Mode::Live, &dir.join("live"))?);
         let test = Arc::new(Realm::open(Mode::Test, &dir.join("test"))?);

@@ -171,13 +171,21 @@ impl Ledger {
     }
 
     /// Runs `f` on a query-only connection (blocking; use [`Ledger::read`] from async code).
+    ///
+    /// `f` runs inside one read transaction, so every statement it makes sees the same snapshot:
+    /// a job row and its events read one after the other agree even while the writer commits
+    /// between them (without it, `latest_seq` could trail the events returned with it).
     pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> LedgerResult<T>) -> LedgerResult<T> {
         let conn = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match conn {
             Some(c) => c,
             None => self.open_reader()?,
         };
-        let result = f(&conn);
+        let result = match conn.unchecked_transaction() {
+            // Dropping the transaction rolls it back, which for a reader only ends the snapshot.
+            Ok(snapshot) => f(&snapshot),
+            Err(e) => Err(e.into()),
+        };
         let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
         if pool.len() < IDLE_READERS {
             pool.push(conn);
@@ -280,6 +288,31 @@ mod tests {
         assert_eq!(
             ledger.write_blocking(|c| Ok(c.query_row("SELECT 41 + 1", [], |r| r.get::<_, i64>(0))?)).unwrap(),
             42
+        );
+    }
+
+    #[test]
+    fn one_read_sees_one_snapshot_while_the_writer_commits() {
+        let (_dir, ledger) = ledger();
+        ledger
+            .write_blocking(|c| Ok(c.execute_batch("CREATE TABLE t(v INTEGER NOT NULL); INSERT INTO t VALUES (0);")?))
+            .unwrap();
+        let (first, second) = ledger
+            .read_blocking(|c| {
+                let first: i64 = c.query_row("SELECT max(v) FROM t", [], |r| r.get(0))?;
+                // A commit lands between the two statements of this one read.
+                let other = ledger.clone();
+                std::thread::spawn(move || other.write_blocking(|c| Ok(c.execute("INSERT INTO t VALUES (1)", [])?)))
+                    .join()
+                    .unwrap()?;
+                let second: i64 = c.query_row("SELECT max(v) FROM t", [], |r| r.get(0))?;
+                Ok((first, second))
+            })
+            .unwrap();
+        assert_eq!((first, second), (0, 0), "the second statement must not see a later commit");
+        assert_eq!(
+            ledger.read_blocking(|c| Ok(c.query_row("SELECT max(v) FROM t", [], |r| r.get::<_, i64>(0))?)).unwrap(),
+            1
         );
     }
 

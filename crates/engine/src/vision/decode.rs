@@ -45,6 +45,10 @@ pub fn cutout_alpha(bytes: &[u8]) -> Result<Option<super::guided::Plane>, JobErr
 
 fn decode_dynamic(bytes: &[u8]) -> Result<DynamicImage, JobError> {
     let (format, _, _) = upload::sniff(bytes).ok_or_else(|| unreadable("it is not a JPEG, PNG or WebP image"))?;
+    if format == image::ImageFormat::Jpeg {
+        // The decoder would fill a cut-off file with grey and succeed; a job must not.
+        upload::jpeg_is_complete(bytes).map_err(unreadable)?;
+    }
     let reader = ImageReader::with_format(Cursor::new(bytes), format);
     let (w, h) = reader.into_dimensions().map_err(unreadable)?;
     if w as u64 * h as u64 > upload::MAX_PIXELS || w > upload::MAX_SIDE || h > upload::MAX_SIDE {
@@ -121,5 +125,10 @@ mod tests {
         png.truncate(png.len() / 2);
         assert_eq!(decode(&png).unwrap_err().code, "INPUT_UNREADABLE");
         assert_eq!(decode(b"GIF89a").unwrap_err().code, "INPUT_UNREADABLE");
+        let mut jpeg = encode(DynamicImage::ImageRgb8(RgbImage::new(64, 64)), image::ImageFormat::Jpeg);
+        jpeg.truncate(jpeg.len() * 2 / 3);
+        let e = decode(&jpeg).unwrap_err();
+        assert_eq!(e.code, "INPUT_UNREADABLE");
+        assert!(e.message.contains("truncated"), "{}", e.message);
     }
 }

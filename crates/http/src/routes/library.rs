@@ -5,7 +5,7 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use figur_engine::domain::catalog::{CatalogEntry, Render, RenderList, UploadAccepted};
+use figur_engine::domain::catalog::{CatalogEntry, Render, RenderList, UploadAccepted, UploadList};
 use figur_engine::domain::compatibility::{CompatibilityRequest, CompatibilityResponse};
 use figur_engine::domain::garments::GarmentCategory;
 use figur_engine::engine::NewCatalogModel;
@@ -73,6 +73,21 @@ pub async fn upload(
         return Ok(Json(state.engine.upload(&auth.0, &name, bytes).await?));
     }
     Err(ApiError::field("body", "file", "a multipart field named `file` is required", "missing").into())
+}
+
+/// Extension: the library — every upload, newest first, with its name, the folder a desktop
+/// import read it from, and an image URL signed now.
+#[utoipa::path(get, path = "/v1/uploads", tag = "uploads",
+    params(
+        ("limit" = Option<u32>, Query, description = "1–200, default 50"),
+        ("offset" = Option<u32>, Query, description = "default 0"),
+    ),
+    responses((status = 200, body = UploadList)),
+    security(("bearer" = [])))]
+pub async fn uploads(State(state): State<AppState>, auth: Authed, params: Params) -> HttpResult<Json<UploadList>> {
+    auth.require(Capability::JobsRead)?;
+    let (limit, offset) = params.page()?;
+    Ok(Json(state.engine.library(auth.0.mode, limit, offset).await?))
 }
 
 /// Finished renders (the final images of compose and edit jobs), newest first.

@@ -37,5 +37,9 @@ pub fn router() -> Router<AppState> {
         .route("/v1/health", get(account::health))
         .route("/v1/openapi.json", get(account::openapi))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
-        .merge(Router::new().route("/v1/uploads", post(library::upload)).layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY)))
+        .merge(
+            Router::new()
+                .route("/v1/uploads", post(library::upload).get(library::uploads))
+                .layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY)),
+        )
 }

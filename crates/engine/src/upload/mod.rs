@@ -1,0 +1,237 @@
+//! Checking an uploaded image before it enters the store: the type comes from the bytes, never
+//! the name or the client's header; the declared size is checked before any pixel is decoded
+//! (decompression bombs); then the whole image is read, so a corrupt or truncated file is
+//! refused at upload rather than failing a job later.
+//!
+//! Memory is bounded: a PNG is read row by row ([`png_stream`]); a JPEG's structure is walked
+//! ([`jpeg`]) and its pixels decoded under a reservation from the memory budget the jobs share,
+//! as is a WebP's. So N concurrent uploads of small files declaring huge images wait for each
+//! other (or are refused with a retry hint) instead of multiplying.
+
+mod jpeg;
+mod png_stream;
+
+use std::io::Cursor;
+use std::sync::Arc;
+use std::time::Duration;
+
+use image::{ImageDecoder, ImageFormat, ImageReader, Limits};
+
+use crate::budget::MemoryBudget;
+use crate::error::{ApiError, ErrorCode};
+
+pub use jpeg::check_complete as jpeg_is_complete;
+
+pub const MAX_UPLOAD_BYTES: usize = 25 * 1024 * 1024;
+/// 100 megapixels: more than any camera a studio uses, far below a bomb.
+pub const MAX_PIXELS: u64 = 100_000_000;
+/// Longest side accepted (panoramas and strips beyond this are not studio photos).
+pub const MAX_SIDE: u32 = 30_000;
+/// How long an upload waits for room in the memory budget before it is refused (503).
+const BUDGET_WAIT: Duration = Duration::from_secs(60);
+/// Decoder state a row-by-row PNG check may hold (rows, zlib window, palette, text chunks).
+const PNG_STREAM_ALLOC: usize = 32 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspected {
+    pub mime: &'static str,
+    pub ext: &'static str,
+    /// As shown: after the EXIF orientation is applied (a portrait shot sideways is taller
+    /// than wide), which is what every workflow sees.
+    pub width: u32,
+    pub height: u32,
+}
+
+/// The format the bytes really are, among those accepted.
+pub fn sniff(bytes: &[u8]) -> Option<(ImageFormat, &'static str, &'static str)> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some((ImageFormat::Jpeg, "image/jpeg", "jpg"))
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some((ImageFormat::Png, "image/png", "png"))
+    } else if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some((ImageFormat::WebP, "image/webp", "webp"))
+    } else {
+        None
+    }
+}
+
+fn unreadable(why: impl std::fmt::Display) -> ApiError {
+    ApiError::field("body", "file", format!("the file is not a readable image: {why}"), "value_error")
+}
+
+/// Validates an upload; CPU-heavy for big images, so call it off the async runtime. Full
+/// decodes reserve their buffer from `budget` first (waiting up to a minute for room).
+pub fn inspect(bytes: &[u8], budget: &Arc<MemoryBudget>) -> Result<Inspected, ApiError> {
+    if bytes.len() > MAX_UPLOAD_BYTES {
+        return Err(ApiError::new(ErrorCode::PayloadTooLarge, "uploads are limited to 25 MB"));
+    }
+    let (format, mime, ext) = sniff(bytes).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "the file is not a JPEG, PNG or WebP image (checked from its bytes)",
+        )
+    })?;
+    let mut decoder = ImageReader::with_format(Cursor::new(bytes), format).into_decoder().map_err(unreadable)?;
+    let (width, height) = decoder.dimensions();
+    let pixels = width as u64 * height as u64;
+    if width == 0 || height == 0 {
+        return Err(unreadable("it has no pixels"));
+    }
+    if pixels > MAX_PIXELS || width > MAX_SIDE || height > MAX_SIDE {
+        return Err(ApiError::field(
+            "body",
+            "file",
+            format!("the image declares {width}×{height} pixels; the limit is {MAX_SIDE} px a side and 100 megapixels"),
+            "too_large",
+        ));
+    }
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    match format {
+        ImageFormat::Png => png_stream::check_streaming(bytes, PNG_STREAM_ALLOC).map_err(unreadable)?,
+        _ => {
+            if format == ImageFormat::Jpeg {
+                jpeg::check_complete(bytes).map_err(unreadable)?;
+            }
+            let buffer = decoder.total_bytes();
+            let _room = budget.reserve(buffer, BUDGET_WAIT).ok_or_else(|| {
+                let mut e = ApiError::new(
+                    ErrorCode::Unavailable,
+                    "the studio is short of memory for checking this image right now; retry shortly",
+                );
+                e.retry_after = Some(5);
+                e
+            })?;
+            let mut limits = Limits::default();
+            limits.max_image_width = Some(MAX_SIDE);
+            limits.max_image_height = Some(MAX_SIDE);
+            limits.max_alloc = Some(buffer + 64 * 1024 * 1024);
+            decoder.set_limits(limits).map_err(unreadable)?;
+            let mut pixels = vec![0u8; usize::try_from(buffer).map_err(unreadable)?];
+            decoder.read_image(&mut pixels).map_err(unreadable)?;
+        }
+    }
+    let (width, height) = if swaps_axes(orientation) { (height, width) } else { (width, height) };
+    Ok(Inspected { mime, ext, width, height })
+}
+
+/// Orientations that turn the stored image a quarter turn.
+fn swaps_axes(o: image::metadata::Orientation) -> bool {
+    use image::metadata::Orientation::*;
+    matches!(o, Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    fn inspect_(bytes: &[u8]) -> Result<Inspected, ApiError> {
+        inspect(bytes, &MemoryBudget::new(1 << 30))
+    }
+
+    pub fn png(width: u32, height: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 128]));
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png).unwrap();
+        out
+    }
+
+    /// A PNG whose header declares `width`×`height` but carries almost no data.
+    pub fn bomb_header(width: u32, height: u32) -> Vec<u8> {
+        let mut bytes = png(1, 1);
+        // IHDR data starts at byte 16: width then height, big-endian; the CRC follows at 29.
+        bytes[16..20].copy_from_slice(&width.to_be_bytes());
+        bytes[20..24].copy_from_slice(&height.to_be_bytes());
+        let crc = crc32(&bytes[12..29]);
+        bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+        bytes
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in data {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn accepts_real_images_and_names_their_type() {
+        let ok = inspect_(&png(64, 32)).unwrap();
+        assert_eq!((ok.mime, ok.width, ok.height), ("image/png", 64, 32));
+        let mut jpeg = Vec::new();
+        image::RgbImage::new(8, 8).write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg).unwrap();
+        assert_eq!(inspect_(&jpeg).unwrap().mime, "image/jpeg");
+    }
+
+    /// A JPEG carrying an EXIF orientation tag (6: the stored image must turn 90° clockwise).
+    pub fn rotated_jpeg(width: u32, height: u32) -> Vec<u8> {
+        let mut jpeg = Vec::new();
+        image::RgbImage::new(width, height).write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg).unwrap();
+        let mut exif = b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01".to_vec();
+        exif.extend_from_slice(&[0x01, 0x12, 0x00, 0x03, 0, 0, 0, 1, 0x00, 0x06, 0, 0, 0, 0, 0, 0]);
+        let mut app1 = vec![0xFF, 0xE1];
+        app1.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+        app1.extend_from_slice(&exif);
+        jpeg.splice(2..2, app1);
+        jpeg
+    }
+
+    #[test]
+    fn a_rotated_photo_reports_the_size_it_is_shown_at() {
+        let shown = inspect_(&rotated_jpeg(64, 32)).unwrap();
+        assert_eq!((shown.width, shown.height), (32, 64));
+    }
+
+    #[test]
+    fn a_decode_waits_for_room_in_the_memory_budget() {
+        let mut jpeg = Vec::new();
+        image::RgbImage::new(100, 100).write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg).unwrap();
+        let budget = MemoryBudget::new(100 * 100 * 3);
+        let held = budget.reserve(1, Duration::ZERO).unwrap();
+        let waiter = {
+            let (budget, jpeg) = (budget.clone(), jpeg.clone());
+            std::thread::spawn(move || inspect(&jpeg, &budget).map(|i| i.width))
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!waiter.is_finished(), "the decode needs the whole budget, one byte of which is held");
+        drop(held);
+        assert_eq!(waiter.join().unwrap().unwrap(), 100);
+        // A PNG is checked row by row and reserves nothing.
+        let _all = budget.reserve(u64::MAX, Duration::ZERO).unwrap();
+        assert_eq!(inspect(&png(300, 200), &budget).unwrap().width, 300);
+    }
+
+    #[test]
+    fn refuses_bombs_corruption_and_other_types() {
+        let bomb = inspect_(&bomb_header(100_000, 100_000)).unwrap_err();
+        assert_eq!(bomb.code, ErrorCode::ValidationError);
+        assert!(bomb.message.contains("100000×100000"), "{}", bomb.message);
+
+        let mut truncated = png(256, 256);
+        truncated.truncate(truncated.len() / 2);
+        assert_eq!(inspect_(&truncated).unwrap_err().code, ErrorCode::ValidationError);
+
+        assert_eq!(inspect_(b"GIF89a....").unwrap_err().code, ErrorCode::UnsupportedMediaType);
+
+        // Decoders fill a cut JPEG's missing rows with grey and call it a success.
+        let mut jpeg = Vec::new();
+        image::RgbImage::from_fn(256, 256, |x, y| image::Rgb([x as u8, y as u8, 90]))
+            .write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg)
+            .unwrap();
+        jpeg.truncate(jpeg.len() / 2);
+        let e = inspect_(&jpeg).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ValidationError);
+        assert!(e.message.contains("truncated"), "{}", e.message);
+
+        let mut webp = Vec::new();
+        image::RgbaImage::from_pixel(64, 64, image::Rgba([9, 9, 9, 255]))
+            .write_to(&mut Cursor::new(&mut webp), ImageFormat::WebP)
+            .unwrap();
+        webp.truncate(webp.len() - 10);
+        assert_eq!(inspect_(&webp).unwrap_err().code, ErrorCode::ValidationError);
+        assert_eq!(inspect_(&vec![0u8; MAX_UPLOAD_BYTES + 1]).unwrap_err().code, ErrorCode::PayloadTooLarge);
+    }
+}
