@@ -89,7 +89,8 @@ pub struct ServeArgs {
     /// Jobs run at once [default: the number of cores, at most 8].
     #[arg(long)]
     pub concurrency: Option<usize>,
-    /// Requests per second per API key (bursts of twice that); 0 turns the limit off.
+    /// Requests per second per API key, and per client address for requests without a valid key
+    /// (bursts of twice that); 0 turns the limit off.
     #[arg(long, default_value_t = 100)]
     pub rate_limit: u32,
     /// Accept and queue jobs without running them (for measuring dispatch alone).
