@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use figur_engine::domain::catalog::{CatalogEntry, Credits, RenderList, UploadAccepted};
+use figur_engine::domain::catalog::{CatalogEntry, Credits, RenderList, UploadAccepted, UploadList};
 use figur_engine::domain::garments::GarmentCategory;
 use figur_engine::domain::job::{DispatchAccepted, EventType, JobDetail, JobEvents, JobList};
 use figur_engine::domain::operation::{Operation, OperationList};
@@ -204,7 +204,21 @@ fn images_under(path: &Path) -> Vec<PathBuf> {
     }
 }
 
-/// Imports files and folders (their images) into the library.
+/// The folder a file was imported from, as the library shows it.
+fn folder_of(path: &Path) -> Option<String> {
+    let folder = std::path::absolute(path).ok()?.parent()?.to_path_buf();
+    Some(folder.display().to_string())
+}
+
+/// A page of the library (the ledger's uploads, newest first), image URLs signed now.
+#[tauri::command]
+#[specta::specta]
+async fn library(studio: State<'_, Studio>, offset: u32, limit: u32) -> Res<UploadList> {
+    Ok(studio.engine.library(Mode::Live, limit.clamp(1, 200), offset).await?)
+}
+
+/// Imports files and folders (their images) into the library; an image already there is not
+/// stored twice.
 #[tauri::command]
 #[specta::specta]
 async fn import_paths(studio: State<'_, Studio>, paths: Vec<String>) -> Res<Vec<Imported>> {
@@ -216,7 +230,7 @@ async fn import_paths(studio: State<'_, Studio>, paths: Vec<String>) -> Res<Vec<
             Err(e) => {
                 out.push(Imported { path: shown, upload: None, error: Some(io_error("cannot read it", e).message) })
             }
-            Ok(bytes) => match studio.engine.upload(&owner(), &name, bytes).await {
+            Ok(bytes) => match studio.engine.import(&owner(), &name, bytes, folder_of(&path)).await {
                 Ok(u) => out.push(Imported { path: shown, upload: Some(u), error: None }),
                 Err(e) => out.push(Imported { path: shown, upload: None, error: Some(UiError::from(e).message) }),
             },
@@ -458,6 +472,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
         .commands(collect_commands![
             info,
+            library,
             import_paths,
             dispatch,
             job,

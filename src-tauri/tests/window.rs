@@ -282,3 +282,104 @@ async fn import_run_gallery_and_cancel_in_the_real_window() {
     client.close().await.unwrap();
     drop(driver);
 }
+
+/// Uploads `bytes` as a script would: through a real `/v1` server on the same data folder
+/// (the app is closed meanwhile). Returns the upload key.
+async fn upload_through_the_api(data: &Path, name: &str, bytes: Vec<u8>) -> String {
+    use figur_engine::{Capability, Engine, EngineConfig, Mode};
+    let engine = Engine::open(EngineConfig::new(data)).unwrap();
+    let (_, key) = engine.create_key(Mode::Live, &Capability::ALL, "window test script").await.unwrap();
+    let config = figur_http::ServerConfig {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        signs_urls: false,
+        ..Default::default()
+    };
+    let bound = figur_http::bind(engine.clone(), &config).await.unwrap();
+    let addr = bound.addr;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(bound.serve(async move {
+        let _ = stopped.await;
+    }));
+    let boundary = "figur-window-test";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let answer = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            stream,
+            "POST /v1/uploads HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+             Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .unwrap();
+        stream.write_all(&body).unwrap();
+        let mut out = String::new();
+        stream.read_to_string(&mut out).unwrap();
+        out
+    })
+    .await
+    .unwrap();
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+    engine.shutdown(Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let json: serde_json::Value = serde_json::from_str(answer.split_once("\r\n\r\n").unwrap().1).unwrap();
+    json["upload_key"].as_str().unwrap().to_string()
+}
+
+/// Every library tile, once its image has loaded or failed: (name, loaded).
+async fn library_tiles(client: &Client, want: usize) -> Vec<(String, bool)> {
+    let script = "return [...document.querySelectorAll('[data-testid=library-tile]')].map(t => {
+        const img = t.querySelector('img');
+        return [t.querySelector('figcaption').textContent, t.title, img.complete, img.naturalWidth > 0];
+    });";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let tiles = client.execute(script, vec![]).await.unwrap();
+        let tiles: Vec<(String, String, bool, bool)> = serde_json::from_value(tiles).unwrap();
+        if (tiles.len() == want && tiles.iter().all(|t| t.2)) || Instant::now() > deadline {
+            return tiles.into_iter().map(|(name, title, _, loaded)| (format!("{name} | {title}"), loaded)).collect();
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_library_survives_a_restart_and_shows_what_scripts_uploaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = photo(dir.path());
+    let data = dir.path().join("data");
+
+    let (driver, client, _) = open(&data, "").await;
+    import(&client, &photo).await;
+    client.close().await.unwrap();
+    drop(driver);
+
+    // A script uploads to the same data folder through the API while the app is closed.
+    let mut png = Vec::new();
+    image::RgbImage::from_fn(96, 64, |x, y| image::Rgb([x as u8 * 2, y as u8 * 3, 180]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    upload_through_the_api(&data, "from-a-script.png", png).await;
+
+    // A new start: a new private port and new signatures; every tile still loads.
+    let (driver, client, _) = open(&data, "").await;
+    click(&client, "[data-testid=nav-library]").await;
+    let tiles = library_tiles(&client, 2).await;
+    assert_eq!(tiles.len(), 2, "{tiles:?}");
+    assert!(tiles.iter().all(|(_, loaded)| *loaded), "every tile loads after the restart: {tiles:?}");
+    assert!(tiles[0].0.starts_with("from-a-script.png"), "newest first: {tiles:?}");
+    let imported = &tiles[1].0;
+    assert!(
+        imported.starts_with("astronaut.png") && imported.contains(&dir.path().display().to_string()),
+        "{imported}"
+    );
+    shot(&client, "library-after-restart").await;
+    client.close().await.unwrap();
+    drop(driver);
+}

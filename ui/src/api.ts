@@ -23,32 +23,56 @@ export interface LibraryItem {
   image_url: string;
   name: string;
   sha256?: string;
+  source_folder?: string | null;
 }
 
-// The library belongs to a data folder: main.ts sets the key once the studio says which.
-let KEY = "figur.library";
-export function useLibraryOf(dataDir: string): void {
-  KEY = `figur.library:${dataDir}`;
-}
+const PAGE = 200;
 
-export function library(): LibraryItem[] {
-  try {
-    return JSON.parse(localStorage.getItem(KEY) ?? "[]") as LibraryItem[];
-  } catch {
-    return [];
+/**
+ * The library: every image in the data folder's ledger, newest first, read a page at a time.
+ * Image URLs are signed by the engine as the list is read (they name the private server's port,
+ * new at every start, and expire), so nothing here is kept between starts.
+ */
+export async function library(): Promise<LibraryItem[]> {
+  const items: LibraryItem[] = [];
+  for (let offset = 0; ; offset += PAGE) {
+    const page = await call(commands.library(offset, PAGE));
+    items.push(...page.uploads.map((u) => ({ upload_key: u.upload_key, image_url: u.image_url, name: u.name, sha256: u.sha256, source_folder: u.source_folder })));
+    if (page.count < PAGE) return items;
   }
 }
 
-/** Adds items, newest first; the same image imported twice is kept once. */
-export function addToLibrary(items: LibraryItem[]): void {
-  const seen = new Set(library().map((i) => i.sha256 ?? i.upload_key));
-  const fresh = items.filter((i) => {
-    const id = i.sha256 ?? i.upload_key;
-    if (seen.has(id)) return false;
-    seen.add(id);
-    return true;
-  });
-  localStorage.setItem(KEY, JSON.stringify([...fresh, ...library()]));
+export interface Migration {
+  /** Photos of the old list that the ledger holds (all of them, normally: imports always went there). */
+  carried: number;
+  /** Photos of the old list whose upload is not in this data folder any more. */
+  missing: number;
+}
+
+/**
+ * Earlier versions kept the library in this window's localStorage (one list per data folder,
+ * each photo with a signed URL that broke at the next start). The uploads themselves were always
+ * in the ledger, which is now the library; this retires the old list once and says what became
+ * of it. `null` when there was nothing to migrate.
+ */
+export function migrateLegacyLibrary(storage: Storage, dataDir: string, inLedger: Set<string>): Migration | null {
+  const keys = [`figur.library:${dataDir}`, "figur.library"];
+  const old: { upload_key?: string }[] = [];
+  for (const key of keys) {
+    const raw = storage.getItem(key);
+    if (raw === null) continue;
+    try {
+      const parsed: unknown = JSON.parse(raw);
+      if (Array.isArray(parsed)) old.push(...(parsed as { upload_key?: string }[]));
+    } catch {
+      // An unreadable old list has nothing to carry over.
+    }
+    storage.removeItem(key);
+  }
+  if (!old.length) return null;
+  const uploadKeys = new Set(old.map((i) => i.upload_key).filter((k): k is string => typeof k === "string"));
+  const carried = [...uploadKeys].filter((k) => inLedger.has(k)).length;
+  return { carried, missing: uploadKeys.size - carried };
 }
 
 /** The studio's cached 256-px thumbnail of a signed image URL (tiles never load full renders). */

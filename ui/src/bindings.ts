@@ -8,7 +8,12 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 /** Commands */
 export const commands = {
 	info: () => typedError<StudioInfo, UiError>(__TAURI_INVOKE("info")),
-	/**  Imports files and folders (their images) into the library. */
+	/**  A page of the library (the ledger's uploads, newest first), image URLs signed now. */
+	library: (offset: number, limit: number) => typedError<UploadList_Serialize, UiError>(__TAURI_INVOKE("library", { offset, limit })),
+	/**
+	 *  Imports files and folders (their images) into the library; an image already there is not
+	 *  stored twice.
+	 */
 	importPaths: (paths: string[]) => typedError<Imported_Serialize[], UiError>(__TAURI_INVOKE("import_paths", { paths })),
 	/**  Dispatches a workflow; its progress arrives as `JobChanged` events. */
 	dispatch: (workflow: string, body: Value) => typedError<DispatchAccepted, UiError>(__TAURI_INVOKE("dispatch", { workflow, body })),
@@ -301,6 +306,52 @@ export type JobList_Serialize = {
 
 export type JobStatus = "NOT_STARTED" | "IN_PROGRESS" | "SUCCESS" | "FAILURE";
 
+/**
+ *  One image of the library (extension): an upload, listed with its name, the folder it was
+ *  imported from and when. `image_url` is signed when the list is read, never stored.
+ */
+export type LibraryImage = LibraryImage_Serialize | LibraryImage_Deserialize;
+
+/**
+ *  One image of the library (extension): an upload, listed with its name, the folder it was
+ *  imported from and when. `image_url` is signed when the list is read, never stored.
+ */
+export type LibraryImage_Deserialize = {
+	upload_key: string,
+	image_url: string,
+	/**  The file's name as it was uploaded. */
+	name: string,
+	/**  The folder a desktop import read it from; absent for uploads made through the API. */
+	source_folder?: string | null,
+	mime: string,
+	width: number,
+	height: number,
+	bytes: number,
+	sha256: string,
+	/**  RFC 3339, UTC. */
+	created_at: string,
+};
+
+/**
+ *  One image of the library (extension): an upload, listed with its name, the folder it was
+ *  imported from and when. `image_url` is signed when the list is read, never stored.
+ */
+export type LibraryImage_Serialize = {
+	upload_key: string,
+	image_url: string,
+	/**  The file's name as it was uploaded. */
+	name: string,
+	/**  The folder a desktop import read it from; absent for uploads made through the API. */
+	source_folder: string | null,
+	mime: string,
+	width: number,
+	height: number,
+	bytes: number,
+	sha256: string,
+	/**  RFC 3339, UTC. */
+	created_at: string,
+};
+
 export type ModelState = {
 	id: string,
 	name: string,
@@ -438,6 +489,25 @@ export type UploadAccepted = {
 	height: number,
 	bytes: number,
 	sha256: string,
+};
+
+/**  A page of the library, newest first (extension: `GET /v1/uploads`). */
+export type UploadList = UploadList_Serialize | UploadList_Deserialize;
+
+/**  A page of the library, newest first (extension: `GET /v1/uploads`). */
+export type UploadList_Deserialize = {
+	uploads: LibraryImage_Deserialize[],
+	limit: number,
+	offset: number,
+	count: number,
+};
+
+/**  A page of the library, newest first (extension: `GET /v1/uploads`). */
+export type UploadList_Serialize = {
+	uploads: LibraryImage_Serialize[],
+	limit: number,
+	offset: number,
+	count: number,
 };
 
 export type Value = null | boolean | number | string | Value[] | { [key in string]: Value };

@@ -1,8 +1,8 @@
 import "./style.css";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
-import { commands, useLibraryOf } from "./api";
+import { commands, library, migrateLegacyLibrary } from "./api";
 import { clear, h } from "./dom";
-import { batchScreen, galleryScreen, libraryScreen, lookScreen, settingsScreen, tryOnScreen, workflowScreen } from "./screens";
+import { batchScreen, galleryScreen, libraryNotice, libraryScreen, lookScreen, settingsScreen, tryOnScreen, workflowScreen } from "./screens";
 
 const SCREENS: [string, string, (main: HTMLElement) => void | Promise<void>][] = [
   ["library", "Library", libraryScreen],
@@ -30,20 +30,27 @@ for (const [id, label] of SCREENS) {
 }
 clear(app, h("header", {}, h("span", { class: "brand" }, "Figur Studio")), nav, main);
 if (matchMedia("(prefers-color-scheme: dark)").matches) document.documentElement.classList.add("dark");
-// The library remembered in this window is the data folder's.
-void commands.info().then((r) => {
-  if (r.status === "ok") useLibraryOf(r.data.data_dir);
+// The library lives in the data folder's ledger; a list an earlier version kept in this window
+// is retired once, saying what became of it.
+void commands.info().then(async (r) => {
+  if (r.status === "ok") {
+    try {
+      const inLedger = new Set((await library()).map((i) => i.upload_key));
+      const moved = migrateLegacyLibrary(localStorage, r.data.data_dir, inLedger);
+      if (moved) {
+        libraryNotice(`Your library now lives in the data folder: ${moved.carried} photo(s) from this window's old list are in it${moved.missing ? `; ${moved.missing} were no longer in this data folder` : ""}.`);
+      }
+    } catch {
+      // The library screen shows the engine's error itself.
+    }
+  }
   show("library");
 });
 
 // Files and folders dropped anywhere are imported into the library.
 void getCurrentWebview().onDragDropEvent((e) => {
   if (e.payload.type === "drop") {
-    // The library remembered in this window is the data folder's.
-void commands.info().then((r) => {
-  if (r.status === "ok") useLibraryOf(r.data.data_dir);
-  show("library");
-});
+    show("library");
     (window as unknown as { figurImport?: (p: string[]) => void }).figurImport?.(e.payload.paths);
   }
 }).catch(() => undefined);

@@ -1,5 +1,5 @@
 // The studio's screens. Each draws into the main area; long work shows progress; nothing blocks.
-import { addToLibrary, call, commands, events, library, thumb, type LibraryItem } from "./api";
+import { call, commands, events, library, thumb, type LibraryItem } from "./api";
 import { clear, h } from "./dom";
 import { errorBox, runJob } from "./job";
 import { studioSettings } from "./studio_settings";
@@ -20,20 +20,51 @@ function categorySelect(testid: string, initial = "top"): HTMLSelectElement {
   return s;
 }
 
+/** The library for a picker screen; on failure the screen shows the error instead. */
+async function libraryOrError(main: HTMLElement): Promise<LibraryItem[] | null> {
+  try {
+    return await library();
+  } catch (e) {
+    clear(main, errorBox(e));
+    return null;
+  }
+}
+
+let notice: string | undefined;
+/** A one-time message for the next time the library is shown (the migration's outcome). */
+export function libraryNotice(text: string): void {
+  notice = text;
+}
+
+function libraryTile(i: LibraryItem): HTMLElement {
+  const title = i.source_folder ? `${i.name}\nfrom ${i.source_folder}` : i.name;
+  return h("figure", { class: "tile", tabindex: 0, title, "data-testid": "library-tile" }, h("img", { src: thumb(i.image_url), alt: i.name, loading: "lazy" }), h("figcaption", {}, i.name));
+}
+
 export function libraryScreen(main: HTMLElement): void {
   const status = h("div", { "aria-live": "polite" });
+  if (notice) {
+    clear(status, h("p", { class: "ok", "data-testid": "library-notice" }, notice));
+    notice = undefined;
+  }
   const grid = h("div", { class: "grid", "data-testid": "library-grid" });
-  const drawGrid = () => clear(grid, ...library().map((i) => h("figure", { class: "tile", tabindex: 0 }, h("img", { src: thumb(i.image_url), alt: i.name, loading: "lazy" }), h("figcaption", {}, i.name))));
+  const drawGrid = async () => {
+    try {
+      const items = await library();
+      clear(grid, ...(items.length ? items.map(libraryTile) : [h("p", { class: "muted" }, "No photos yet: import some, or drop them on the window.")]));
+    } catch (e) {
+      clear(grid, errorBox(e));
+    }
+  };
   const path = h("input", { type: "text", id: "import-path", "data-testid": "import-path", placeholder: "/path/to/photo.jpg or a folder", size: 60 });
   const doImport = async (paths: string[]) => {
     clear(status, h("p", { class: "muted" }, `Importing ${paths.length} item(s)…`));
     try {
       const done = await call(commands.importPaths(paths));
-      const ok = done.filter((d) => d.upload).map((d) => ({ upload_key: d.upload!.upload_key, image_url: d.upload!.image_url, sha256: d.upload!.sha256, name: d.path.split("/").pop() ?? d.path }));
-      addToLibrary(ok);
+      const ok = done.filter((d) => d.upload);
       const failed = done.filter((d) => d.error);
       clear(status, h("p", {}, `Imported ${ok.length} image(s).`), ...failed.map((f) => h("p", { class: "error" }, `${f.path}: ${f.error}`)));
-      drawGrid();
+      await drawGrid();
     } catch (e) {
       clear(status, errorBox(e));
     }
@@ -53,13 +84,14 @@ export function libraryScreen(main: HTMLElement): void {
   };
   const tabs = h("div", { class: "row", role: "group", "aria-label": "Catalog" }, ...[["models", "Models"], ["backgrounds", "Backgrounds"], ["complementary-garments", "Garments"]].map(([r, label]) => h("button", { class: "secondary", "data-resource": r, onclick: () => void showCatalog(r) }, label)));
   clear(main, h("h1", {}, "Library"), h("p", { class: "muted" }, "Drop photos or folders anywhere on the window, or give a path."), form, status, grid, h("h2", {}, "Catalog"), tabs, catalogGrid);
-  drawGrid();
+  void drawGrid();
   void showCatalog("backgrounds");
   (window as unknown as { figurImport?: (p: string[]) => void }).figurImport = (p) => void doImport(p);
 }
 
-export function tryOnScreen(main: HTMLElement): void {
-  const items = library();
+export async function tryOnScreen(main: HTMLElement): Promise<void> {
+  const items = await libraryOrError(main);
+  if (!items) return;
   const person = picker("Person photo", "person", items);
   const garment = picker("Garment photo", "garment", items);
   const category = categorySelect("category");
@@ -76,9 +108,10 @@ export function tryOnScreen(main: HTMLElement): void {
   clear(main, h("h1", {}, "Try-on"), h("div", { class: "form" }, h("label", {}, "Person ", person), h("label", {}, "Garment ", garment), h("label", {}, "Category ", category), h("label", {}, "Resolution ", resolution), run), panel);
 }
 
-export function workflowScreen(main: HTMLElement): void {
+export async function workflowScreen(main: HTMLElement): Promise<void> {
   // Any single-photo workflow on a library item: extract and the background swaps.
-  const items = library();
+  const items = await libraryOrError(main);
+  if (!items) return;
   const photo = picker("Photo", "photo", items);
   const workflow = h("select", { "data-testid": "workflow", "aria-label": "Workflow" },
     h("option", { value: "background-swap-with-spec" }, "Background swap (studio sweep)"),
@@ -94,8 +127,9 @@ export function workflowScreen(main: HTMLElement): void {
   clear(main, h("h1", {}, "Edit a photo"), h("div", { class: "form" }, h("label", {}, "Photo ", photo), h("label", {}, "Workflow ", workflow), run), panel);
 }
 
-export function lookScreen(main: HTMLElement): void {
-  const items = library();
+export async function lookScreen(main: HTMLElement): Promise<void> {
+  const items = await libraryOrError(main);
+  if (!items) return;
   const rows = h("div", { class: "form layers" });
   const feedback = h("div", { "aria-live": "polite", "data-testid": "look-feedback" });
   const chosen = () => [...rows.querySelectorAll(".row")].map((r) => {
@@ -130,8 +164,9 @@ export function lookScreen(main: HTMLElement): void {
     h("button", { class: "secondary", onclick: addRow }, "Add a garment"), feedback, run, panel);
 }
 
-export function batchScreen(main: HTMLElement): void {
-  const items = library();
+export async function batchScreen(main: HTMLElement): Promise<void> {
+  const items = await libraryOrError(main);
+  if (!items) return;
   const list = h("ul", { class: "batch", "data-testid": "batch" });
   const summary = h("p", { "aria-live": "polite" });
   type Row = { item: LibraryItem; panel: HTMLElement; job?: string; status: string };

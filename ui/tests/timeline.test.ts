@@ -38,15 +38,3 @@ describe("virtual gallery", () => {
     expect(visibleRange(0, 5, 200, 0, 800)).toEqual([0, 0]);
   });
 });
-
-describe("library", () => {
-  it("keeps one copy of an image imported twice, per data folder", async () => {
-    const { addToLibrary, library, useLibraryOf } = await import("../src/api");
-    useLibraryOf("/data/a");
-    addToLibrary([{ upload_key: "u1", image_url: "x", name: "a.png", sha256: "s1" }]);
-    addToLibrary([{ upload_key: "u2", image_url: "y", name: "a.png", sha256: "s1" }, { upload_key: "u3", image_url: "z", name: "b.png", sha256: "s2" }]);
-    expect(library().map((i) => i.upload_key)).toEqual(["u3", "u1"]);
-    useLibraryOf("/data/b");
-    expect(library()).toEqual([]);
-  });
-});

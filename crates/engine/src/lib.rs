@@ -23,6 +23,7 @@ pub mod error;
 pub mod failpoints;
 pub mod ids;
 pub mod ledger;
+pub mod priority;
 pub mod privacy;
 pub mod realm;
 pub mod render;

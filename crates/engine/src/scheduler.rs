@@ -149,14 +149,29 @@ impl Scheduler {
         let control = Arc::new(JobControl::default());
         self.lock_running().insert(job.public_id.clone(), control.clone());
         let me = self.clone();
-        tokio::task::spawn_blocking(move || {
+        let id = job.public_id.clone();
+        // A thread of its own, at a lower priority (see `priority`), never a pool thread: the
+        // blocking pool also serves ledger reads, which must not inherit the lowered priority.
+        let run = move || {
+            crate::priority::lower_this_thread();
             let id = job.public_id.clone();
             me.execute(job, control);
             me.lock_running().remove(&id);
             drop(permit);
             me.freed.notify_waiters();
             me.idle.notify_waiters();
-        });
+        };
+        if let Err(e) = std::thread::Builder::new().name("figur-job".into()).spawn(run) {
+            // The closure (and with it the permit) is gone: put the job back in the queue,
+            // not counted as a crash, to be claimed again when threads can be made.
+            tracing::error!(job = %id, error = %e, "could not start a job thread; queued again");
+            self.lock_running().remove(&id);
+            let again = id.clone();
+            self.realm.ledger.write_detached(move |c| {
+                jobs::requeue(c, &again, "the studio could not start a worker thread; queued again", false)
+            });
+            self.freed.notify_waiters();
+        }
     }
 
     fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<JobControl>>> {

@@ -336,3 +336,40 @@ fn check_resource(resource: &str) -> Result<(), ApiError> {
         Err(ApiError::not_found("catalog resource", resource))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::auth::{Caller, Mode};
+    use crate::engine::{Engine, EngineConfig};
+
+    fn png(width: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        image::RgbImage::from_pixel(width, 4, image::Rgb([200, 40, 10]))
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn an_image_imported_twice_is_kept_once_and_the_library_lists_it_with_its_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(EngineConfig::new(dir.path())).unwrap();
+        let owner = Caller::owner(Mode::Live);
+        let first = engine.import(&owner, "a.png", png(8), Some("/shoot/day1".into())).await.unwrap();
+        let again = engine.import(&owner, "copy-of-a.png", png(8), Some("/shoot/day2".into())).await.unwrap();
+        assert_eq!(again.upload_key, first.upload_key, "the same bytes are the same library image");
+        let other = engine.import(&owner, "b.png", png(9), None).await.unwrap();
+        // An API upload is always a new upload, even of the same bytes.
+        let api = engine.upload(&owner, "a.png", png(8)).await.unwrap();
+        assert_ne!(api.upload_key, first.upload_key);
+
+        let page = engine.library(Mode::Live, 50, 0).await.unwrap();
+        let keys: Vec<&str> = page.uploads.iter().map(|u| u.upload_key.as_str()).collect();
+        assert_eq!(keys, [api.upload_key.as_str(), other.upload_key.as_str(), first.upload_key.as_str()]);
+        assert_eq!(page.uploads[2].source_folder.as_deref(), Some("/shoot/day1"));
+        assert_eq!(page.uploads[2].name, "a.png");
+        assert!(page.uploads.iter().all(|u| u.image_url.contains("sig=")), "URLs are signed as the list is read");
+        assert!(engine.library(Mode::Test, 50, 0).await.unwrap().uploads.is_empty(), "realms do not mix");
+        engine.shutdown(std::time::Duration::from_secs(1)).await;
+    }
+}
