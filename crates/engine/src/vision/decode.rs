@@ -61,12 +61,13 @@ fn decode_dynamic(bytes: &[u8]) -> Result<DynamicImage, JobError> {
     Ok(img)
 }
 
-/// 8-bit RGB; transparent pixels become white.
+/// 8-bit RGB; transparent pixels become white. Consumes the image so that a wide layout (16-bit
+/// RGBA is 8 bytes a pixel) is freed as soon as its 8-bit copy exists, not held to the end.
 pub fn flatten(img: DynamicImage) -> RgbImage {
     if !img.color().has_alpha() {
-        return img.to_rgb8();
+        return img.into_rgb8();
     }
-    let rgba = img.to_rgba8();
+    let rgba = img.into_rgba8();
     RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
         let p = rgba.get_pixel(x, y);
         let a = p[3] as u32;
