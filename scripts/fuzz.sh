@@ -21,8 +21,9 @@ fi
 if ! cargo afl --version >/dev/null 2>&1; then
   cargo install --locked cargo-afl
 fi
-# cargo-afl's runtime for this toolchain (built once from the sources it ships).
-cargo afl config --build --force >/dev/null 2>&1 || cargo afl config --build >/dev/null 2>&1 || true
+# cargo-afl's runtime for this toolchain, built once from the sources it ships (it refuses,
+# harmlessly, when it is already built for this rustc).
+cargo afl config --build >/dev/null 2>&1 || true
 
 out=target/fuzz
 mkdir -p "$out"
@@ -59,7 +60,7 @@ summary=()
 for target in upload_check request_body; do
   echo "==> fuzzing $target for $minutes minute(s)"
   rm -rf "$out/$target"
-  timeout $((minutes * 60 + 60)) cargo afl fuzz -V $((minutes * 60)) -t 2000 -m none \
+  timeout $((minutes * 60 + 60)) cargo afl fuzz -V $((minutes * 60)) -t 5000 -m none \
     -i "$seeds/$target" -o "$out/$target" "fuzz/target/release/$target" >"$out/$target.log" 2>&1 || true
   stats=$out/$target/default/fuzzer_stats
   if [[ -f $stats ]]; then

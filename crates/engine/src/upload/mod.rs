@@ -179,6 +179,32 @@ pub(crate) mod tests {
         jpeg
     }
 
+    /// Inputs the fuzzer (`scripts/fuzz.sh`) found; see `fixtures/fuzz/README.md`. Whatever the
+    /// upload check accepts, a job must decode, at the size the check reported.
+    #[test]
+    fn fuzz_findings_stay_fixed() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fuzz");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "md") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            let accepted = inspect_(&bytes);
+            let decoded = crate::vision::decode::decode(&bytes);
+            match (&accepted, &decoded) {
+                (Ok(shown), Ok(rgb)) => assert_eq!((shown.width, shown.height), rgb.dimensions(), "{path:?}"),
+                (Ok(_), Err(e)) => panic!("{path:?}: accepted at upload, unreadable in a job: {e:?}"),
+                (Err(_), _) => {}
+            }
+            checked += 1;
+        }
+        assert!(checked >= 2);
+        let no_palette = inspect_(&std::fs::read(dir.join("indexed-png-without-palette.png")).unwrap()).unwrap_err();
+        assert!(no_palette.message.contains("palette"), "{}", no_palette.message);
+    }
+
     #[test]
     fn a_rotated_photo_reports_the_size_it_is_shown_at() {
         let shown = inspect_(&rotated_jpeg(64, 32)).unwrap();

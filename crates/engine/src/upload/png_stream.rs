@@ -7,7 +7,12 @@ use std::io::Cursor;
 /// Decodes the first frame of `bytes` to the end without keeping it; `Err(why)` when the data
 /// is truncated, corrupt or needs more than `max_alloc` bytes of decoder state.
 pub fn check_streaming(bytes: &[u8], max_alloc: usize) -> Result<(), String> {
-    let decoder = png::Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: max_alloc });
+    let mut decoder = png::Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: max_alloc });
+    // What the `image` crate's decoder (the one jobs use) asks of the file, so whatever passes
+    // here decodes there: palettes expanded (an indexed image without one is refused) and text
+    // chunks read.
+    decoder.set_transformations(png::Transformations::EXPAND);
+    decoder.set_ignore_text_chunk(false);
     let mut reader = decoder.read_info().map_err(|e| e.to_string())?;
     let mut rows = 0u64;
     while reader.next_row().map_err(|e| e.to_string())?.is_some() {
