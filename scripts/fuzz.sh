@@ -33,7 +33,7 @@ mkdir -p "$out"
 seeds=$out/seeds
 mkdir -p "$seeds/upload_check" "$seeds/request_body"
 cp crates/engine/fixtures/*.{jpg,png,webp} "$seeds/upload_check/" 2>/dev/null || true
-cp crates/engine/fixtures/fuzz/*  "$seeds/upload_check/" 2>/dev/null || true
+cp crates/engine/fixtures/fuzz/*.{png,jpg,webp} "$seeds/upload_check/" 2>/dev/null || true
 python3 - "$seeds" <<'PY'
 import json, sys, zlib, struct, os
 seeds = sys.argv[1]
