@@ -14,6 +14,19 @@ fn unreadable(why: impl std::fmt::Display) -> JobError {
     JobError::new("INPUT_UNREADABLE", format!("the image could not be read: {why}"))
 }
 
+/// The most memory decoding `bytes` with [`decode`] holds at once: the decoder's buffer in the
+/// file's own layout (16-bit RGBA is 8 bytes a pixel) and the 8-bit copies made from it. A
+/// small file may declare a huge image, so jobs reserve this before decoding. 0 when the header
+/// cannot be read (the decode then fails at once).
+pub fn decode_cost(bytes: &[u8]) -> u64 {
+    let Some((format, _, _)) = upload::sniff(bytes) else { return 0 };
+    let Ok(decoder) = ImageReader::with_format(Cursor::new(bytes), format).into_decoder() else { return 0 };
+    let (w, h) = decoder.dimensions();
+    let pixels = w as u64 * h as u64;
+    let copies = if decoder.color_type().has_alpha() { 4 + 3 } else { 3 };
+    decoder.total_bytes() + pixels * copies
+}
+
 pub fn decode(bytes: &[u8]) -> Result<RgbImage, JobError> {
     Ok(flatten(decode_dynamic(bytes)?))
 }
@@ -98,6 +111,15 @@ mod tests {
             decode(&encode(clear, image::ImageFormat::Png)).unwrap().get_pixel(0, 0),
             &image::Rgb([255, 255, 255])
         );
+    }
+
+    #[test]
+    fn the_cost_counts_the_wide_layout_and_the_copies() {
+        let rgba16 = DynamicImage::ImageRgba16(image::ImageBuffer::new(10, 10));
+        assert_eq!(decode_cost(&encode(rgba16, image::ImageFormat::Png)), 100 * 8 + 100 * 7);
+        let rgb8 = DynamicImage::ImageRgb8(RgbImage::new(10, 10));
+        assert_eq!(decode_cost(&encode(rgb8, image::ImageFormat::Png)), 100 * 3 + 100 * 3);
+        assert_eq!(decode_cost(b"not an image"), 0);
     }
 
     #[test]

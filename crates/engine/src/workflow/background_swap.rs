@@ -17,8 +17,8 @@ use crate::domain::operation::Operation;
 use crate::domain::requests::{OutputPreset, WorkflowRequest};
 use crate::error::{FieldError, JobError};
 use crate::render::{backdrop, color};
+use crate::vision::composite;
 use crate::vision::matte::{refine, segment, ModelSegmenter};
-use crate::vision::{composite, decode};
 use crate::workflow::background_generator::validate_spec;
 use crate::workflow::subject::{self, PERSON_SHARE};
 
@@ -118,7 +118,7 @@ impl Workflow for BackgroundSwap {
             (None, Some(render)) => ctx.render_image_key(render)?,
             (None, None) => return Err(JobError::internal("no source")),
         };
-        let photo = working_copy(decode::decode(&ctx.read_store(&key)?)?);
+        let photo = working_copy(ctx.read_image(&key)?);
         let source_size = photo.dimensions();
         let target = composite::preset_size(s.preset, source_size);
         let pixels = source_size.0 as u64 * source_size.1 as u64;
@@ -178,7 +178,7 @@ impl Workflow for BackgroundSwap {
         let background = match s.backdrop {
             Backdrop::Catalog(id) => {
                 let key = ctx.catalog_image_key("backgrounds", id)?;
-                composite::cover(&decode::decode(&ctx.read_store(&key)?)?, target.0, target.1)
+                composite::cover(&ctx.read_image(&key)?, target.0, target.1)
             }
             Backdrop::Spec { scene, mood, colors } => {
                 let colors: Vec<_> = colors.iter().filter_map(|c| color::parse(c)).collect();

@@ -14,6 +14,8 @@ use crate::error::JobError;
 use crate::failpoints::FailPoints;
 use crate::ledger::jobs::{self, NewEvent};
 use crate::realm::Realm;
+use crate::vision::decode;
+use image::RgbImage;
 
 /// The failure code a job ends with when the studio shuts down under it; the scheduler requeues
 /// such jobs instead of failing them.
@@ -112,6 +114,14 @@ impl JobContext {
                     budget_mib = self.memory.capacity() >> 20, "waiting for memory other jobs hold");
             }
         }
+    }
+
+    /// Reads an image from the store and decodes it to RGB, its peak memory (see
+    /// [`decode::decode_cost`]) reserved from the shared budget first.
+    pub fn read_image(&mut self, key: &str) -> Result<RgbImage, JobError> {
+        let bytes = self.read_store(key)?;
+        let _memory = self.reserve_memory(decode::decode_cost(&bytes))?;
+        decode::decode(&bytes)
     }
 
     /// Stops here if the job was cancelled or the studio is shutting down. Cheap: call it often.

@@ -25,7 +25,7 @@ use crate::render::color::linear_to_srgb;
 use crate::vision::guided::Plane;
 use crate::vision::matte::{refine, segment, ModelSegmenter};
 use crate::vision::regions::{bands, cut, Region};
-use crate::vision::{decode, foreground, product};
+use crate::vision::{foreground, product};
 
 /// Items smaller than this share of the frame are specks, not garments.
 const ITEM_SHARE: f32 = 0.01;
@@ -92,7 +92,7 @@ impl Workflow for Extract {
         let named = named_category(&hint);
 
         ctx.stage("decode", "reading the photo")?;
-        let photo = working_copy(decode::decode(&ctx.read_store(&r.trial_image)?)?);
+        let photo = working_copy(ctx.read_image(&r.trial_image)?);
         let (w, h) = (photo.width() as usize, photo.height() as usize);
         let _memory = ctx.reserve_memory((w * h) as u64 * VISION_BYTES_PER_PIXEL)?;
 

@@ -23,7 +23,7 @@ use crate::domain::job::ArtifactRole;
 use crate::domain::operation::Operation;
 use crate::domain::requests::{OutputPreset, Resolution, UserCategory, WorkflowRequest};
 use crate::error::JobError;
-use crate::vision::{composite, decode};
+use crate::vision::composite;
 
 const STAGES: &[&str] = &["decode", "person", "pose", "face", "garments", "fit", "background", "finish"];
 
@@ -34,7 +34,7 @@ struct CatalogModel {
     figure: Option<super::person::Analysis>,
 }
 
-fn catalog_model(ctx: &JobContext, named: Option<&str>) -> Result<CatalogModel, JobError> {
+fn catalog_model(ctx: &mut JobContext, named: Option<&str>) -> Result<CatalogModel, JobError> {
     let id = match named {
         Some(id) => id.to_string(),
         None => ctx.default_catalog_model()?.map(|(id, _)| id).ok_or_else(|| {
@@ -104,7 +104,7 @@ fn frame(
         json!({}),
     )?;
     let key = ctx.catalog_image_key("backgrounds", id)?;
-    let backdrop = composite::cover(&decode::decode(&ctx.read_store(&key)?)?, target.0, target.1);
+    let backdrop = composite::cover(&ctx.read_image(&key)?, target.0, target.1);
     let boxed = composite::subject_box(&person.matte.alpha)
         .ok_or_else(|| JobError::new("NO_SUBJECT_FOUND", "the model's matte is empty"))?;
     let at = composite::place(boxed, size, target, preset == OutputPreset::Original);
@@ -197,7 +197,7 @@ impl Workflow for ModelSwap {
             (None, Some(render)) => ctx.render_image_key(render)?,
             (None, None) => return Err(JobError::internal("no source")),
         };
-        let source = working_copy(decode::decode(&ctx.read_store(&key)?)?);
+        let source = working_copy(ctx.read_image(&key)?);
         let model = catalog_model(ctx, Some(&r.model_image_public_id))?;
         let (model_id, photo) = (model.id.clone(), model.photo.clone());
         let pixels = photo.width() as u64 * photo.height() as u64 + 2 * source.width() as u64 * source.height() as u64;

@@ -221,8 +221,8 @@ fn crop_to_content(layer: RgbaImage) -> RgbaImage {
 }
 
 /// Reads and decodes a store image as a working copy.
-pub fn read_photo(ctx: &JobContext, key: &str) -> Result<RgbImage, JobError> {
-    Ok(working_copy(decode::decode(&ctx.read_store(key)?)?))
+pub fn read_photo(ctx: &mut JobContext, key: &str) -> Result<RgbImage, JobError> {
+    Ok(working_copy(ctx.read_image(key)?))
 }
 
 /// A garment photo: the picture, and its own alpha when it is a cutout.
@@ -238,8 +238,10 @@ impl GarmentPhoto {
 }
 
 /// Reads a garment photo (a working copy), keeping a cutout's alpha at the same size.
-pub fn read_garment(ctx: &JobContext, key: &str) -> Result<GarmentPhoto, JobError> {
+pub fn read_garment(ctx: &mut JobContext, key: &str) -> Result<GarmentPhoto, JobError> {
     let bytes = ctx.read_store(key)?;
+    // Decoded twice (the picture, then its alpha): both copies' peak, reserved up front.
+    let _memory = ctx.reserve_memory(decode::decode_cost(&bytes) * 2)?;
     let image = working_copy(decode::decode(&bytes)?);
     let alpha = decode::cutout_alpha(&bytes)?.map(|a| {
         if (a.width as u32, a.height as u32) == image.dimensions() {
