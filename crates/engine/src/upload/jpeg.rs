@@ -5,6 +5,11 @@
 //! reach its end-of-image marker. Embedded thumbnails (inside APP1) are skipped by length, so
 //! their own end markers cannot pass for the main image's. Bytes after the end marker (some
 //! cameras append data) are allowed.
+//!
+//! The same walk refuses a file whose entropy-coded data is too short to cover the image it
+//! declares: every 8×8 block of the full-resolution component costs at least one bit in a
+//! Huffman-coded JPEG, so 400 bytes cannot hold 81 megapixels (the fuzzer found such a file: the
+//! decoder spent seconds filling the missing blocks, which is truncation in disguise).
 
 /// `Err(why)` when the JPEG's structure is incomplete or malformed.
 pub fn check_complete(bytes: &[u8]) -> Result<(), &'static str> {
@@ -13,6 +18,8 @@ pub fn check_complete(bytes: &[u8]) -> Result<(), &'static str> {
         return Err("it has no JPEG start-of-image marker");
     }
     let (len, mut i, mut frame, mut scan) = (bytes.len(), 2usize, false, false);
+    // Huffman-coded frames only: arithmetic coding can spend less than a bit on a block.
+    let (mut huffman, mut blocks, mut entropy_bytes) = (false, 0u64, 0u64);
     loop {
         // The next marker: 0xFF, any number of fill bytes, then the marker code. Stray bytes
         // between segments are tolerated (libjpeg warns and skips them too).
@@ -25,6 +32,9 @@ pub fn check_complete(bytes: &[u8]) -> Result<(), &'static str> {
         let Some(&marker) = bytes.get(i) else { return Err(TRUNCATED) };
         i += 1;
         match marker {
+            0xD9 if frame && scan && huffman && entropy_bytes * 8 < blocks => {
+                return Err("its image data is far too short for the size it declares (truncated or corrupt)")
+            }
             0xD9 if frame && scan => return Ok(()),
             0xD9 => return Err("it ends before any image data"),
             // Markers without a length: TEM, restart markers, a stray SOI or stuffed zero.
@@ -42,11 +52,23 @@ pub fn check_complete(bytes: &[u8]) -> Result<(), &'static str> {
                 i += length;
                 match marker {
                     // Start of frame (baseline, extended, progressive, lossless, arithmetic).
-                    0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => frame = true,
+                    0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
+                        frame = true;
+                        huffman = marker <= 0xC7;
+                        // Segment data (after the length): precision, height, width (big-endian).
+                        let at = i - length + 2;
+                        if let Some(d) = bytes.get(at..at + 5) {
+                            let (h, w) =
+                                (u16::from_be_bytes([d[1], d[2]]) as u64, u16::from_be_bytes([d[3], d[4]]) as u64);
+                            blocks = w.div_ceil(8) * h.div_ceil(8);
+                        }
+                    }
                     0xDA if !frame => return Err("a scan comes before the frame header"),
                     0xDA => {
                         scan = true;
-                        i = end_of_entropy_data(bytes, i).ok_or(TRUNCATED)?;
+                        let end = end_of_entropy_data(bytes, i).ok_or(TRUNCATED)?;
+                        entropy_bytes += (end - i) as u64;
+                        i = end;
                     }
                     _ => {}
                 }
@@ -105,6 +127,23 @@ mod tests {
                 assert!(check_complete(&whole[..cut]).is_err(), "cut at {cut} of {} (thumb {with_thumb})", whole.len());
             }
         }
+    }
+
+    #[test]
+    fn data_too_short_for_the_declared_size_is_refused() {
+        // A whole 64×48 JPEG whose frame header is edited to declare 4896×16646.
+        let mut jpeg = jpeg(64, 48, false);
+        let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        jpeg[sof + 5..sof + 7].copy_from_slice(&16646u16.to_be_bytes());
+        jpeg[sof + 7..sof + 9].copy_from_slice(&4896u16.to_be_bytes());
+        let why = check_complete(&jpeg).unwrap_err();
+        assert!(why.contains("too short"), "{why}");
+        // A flat image, the cheapest there is to code, still passes at its true size.
+        let mut flat = Vec::new();
+        image::RgbImage::from_pixel(2048, 2048, image::Rgb([255, 255, 255]))
+            .write_to(&mut std::io::Cursor::new(&mut flat), image::ImageFormat::Jpeg)
+            .unwrap();
+        check_complete(&flat).unwrap();
     }
 
     #[test]

@@ -59,9 +59,28 @@ fn unreadable(why: impl std::fmt::Display) -> ApiError {
     ApiError::field("body", "file", format!("the file is not a readable image: {why}"), "value_error")
 }
 
+/// Runs a third-party decoder, turning a panic inside it into an error: a decoder bug a file can
+/// trigger must not answer an upload with a 500 or crash a job (fuzzing found one in zune-jpeg
+/// 0.5.15: a progressive CMYK file that unwraps a `None`; see `fixtures/fuzz`).
+pub fn guarded<T>(decode: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).map_err(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::warn!(panic = %why, "an image decoder failed on a file");
+        "the image decoder failed on it (the file is corrupt)".to_string()
+    })
+}
+
 /// Validates an upload; CPU-heavy for big images, so call it off the async runtime. Full
 /// decodes reserve their buffer from `budget` first (waiting up to a minute for room).
 pub fn inspect(bytes: &[u8], budget: &Arc<MemoryBudget>) -> Result<Inspected, ApiError> {
+    guarded(|| inspect_unguarded(bytes, budget)).unwrap_or_else(|why| Err(unreadable(why)))
+}
+
+fn inspect_unguarded(bytes: &[u8], budget: &Arc<MemoryBudget>) -> Result<Inspected, ApiError> {
     if bytes.len() > MAX_UPLOAD_BYTES {
         return Err(ApiError::new(ErrorCode::PayloadTooLarge, "uploads are limited to 25 MB"));
     }
@@ -200,9 +219,13 @@ pub(crate) mod tests {
             }
             checked += 1;
         }
-        assert!(checked >= 2);
-        let no_palette = inspect_(&std::fs::read(dir.join("indexed-png-without-palette.png")).unwrap()).unwrap_err();
-        assert!(no_palette.message.contains("palette"), "{}", no_palette.message);
+        assert!(checked >= 4);
+        let refused = |name: &str| inspect_(&std::fs::read(dir.join(name)).unwrap()).unwrap_err().message;
+        assert!(refused("indexed-png-without-palette.png").contains("palette"));
+        assert!(refused("progressive-cmyk-zune-panic.jpg").contains("decoder failed"));
+        assert!(refused("jpeg-404-bytes-declaring-81mp.jpg").contains("too short"));
+        let job = crate::vision::decode::decode(&std::fs::read(dir.join("progressive-cmyk-zune-panic.jpg")).unwrap());
+        assert_eq!(job.unwrap_err().code, "INPUT_UNREADABLE", "a decoder panic fails the job cleanly");
     }
 
     #[test]

@@ -19,6 +19,10 @@ fn unreadable(why: impl std::fmt::Display) -> JobError {
 /// small file may declare a huge image, so jobs reserve this before decoding. 0 when the header
 /// cannot be read (the decode then fails at once).
 pub fn decode_cost(bytes: &[u8]) -> u64 {
+    upload::guarded(|| decode_cost_unguarded(bytes)).unwrap_or(0)
+}
+
+fn decode_cost_unguarded(bytes: &[u8]) -> u64 {
     let Some((format, _, _)) = upload::sniff(bytes) else { return 0 };
     let Ok(decoder) = ImageReader::with_format(Cursor::new(bytes), format).into_decoder() else { return 0 };
     let (w, h) = decoder.dimensions();
@@ -57,6 +61,10 @@ pub fn cutout_alpha(bytes: &[u8]) -> Result<Option<super::guided::Plane>, JobErr
 }
 
 fn decode_dynamic(bytes: &[u8]) -> Result<DynamicImage, JobError> {
+    upload::guarded(|| decode_dynamic_unguarded(bytes)).unwrap_or_else(|why| Err(unreadable(why)))
+}
+
+fn decode_dynamic_unguarded(bytes: &[u8]) -> Result<DynamicImage, JobError> {
     let (format, _, _) = upload::sniff(bytes).ok_or_else(|| unreadable("it is not a JPEG, PNG or WebP image"))?;
     if format == image::ImageFormat::Jpeg {
         // The decoder would fill a cut-off file with grey and succeed; a job must not.
