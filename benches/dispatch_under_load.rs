@@ -15,8 +15,12 @@
 //!
 //! FIGUR_BENCH_RATES (default "8,12"), FIGUR_BENCH_SECONDS per rate (default 15).
 
-use std::io::BufRead;
-use std::process::{Command, Stdio};
+#[path = "common/server.rs"]
+mod server;
+
+use std::process::Command;
+
+use server::BenchServer;
 use std::time::{Duration, Instant};
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -38,33 +42,12 @@ fn photo_4k() -> Vec<u8> {
 fn measure(nice: Option<&str>, photo: &[u8], rates: &[f64], seconds: f64) -> Vec<(f64, f64, f64)> {
     let dir = tempfile::tempdir().unwrap();
     let figur = env!("CARGO_BIN_EXE_figur");
-    let key = Command::new(figur)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["keys", "create", "--name", "bench"])
-        .output()
-        .unwrap();
-    let key = String::from_utf8_lossy(&key.stdout).lines().last().unwrap().trim().to_string();
     Command::new(figur).arg("--data-dir").arg(dir.path()).args(["credits", "set", "100000000"]).output().unwrap();
-    let mut server = Command::new(figur);
-    server.arg("--data-dir").arg(dir.path()).args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "0"]);
-    if nice.is_none() {
-        server.arg("--paused");
-    }
-    let mut server = server
-        .env("FIGUR_WORKER_NICE", nice.unwrap_or("0"))
-        .env("FIGUR_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(server.stdout.take().unwrap());
-    let base = loop {
-        let mut line = String::new();
-        assert!(out.read_line(&mut line).unwrap() > 0, "figur serve exited");
-        if let Some(at) = line.find("http://127.0.0.1:") {
-            break line[at..].split_whitespace().next().unwrap().to_string();
-        }
+    let server = match nice {
+        Some(nice) => BenchServer::start(dir.path(), &[], &[("FIGUR_WORKER_NICE", nice)]),
+        None => BenchServer::start(dir.path(), &["--paused"], &[]),
     };
+    let (base, key) = (server.base.clone(), server.key.clone());
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let results = rt.block_on(async {
         let http = reqwest::Client::new();
@@ -114,8 +97,7 @@ fn measure(nice: Option<&str>, photo: &[u8], rates: &[f64], seconds: f64) -> Vec
         println!("    jobs at nice {}: {by_status:?}", nice.unwrap_or("- (paused)"));
         results
     });
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     results
 }
 

@@ -9,9 +9,14 @@
 //!
 //! Target: the server's peak ≤ 512 MiB (it was 1.26 GiB).
 
+#[path = "common/server.rs"]
+mod server;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+use server::BenchServer;
 
 const SIDE: u32 = 9000;
 const CONCURRENT: usize = 4;
@@ -88,32 +93,8 @@ fn main() {
     println!("  baseline: the previous check (a full decode each), peak RSS ...... {before:>7.0} MiB");
 
     let dir = tempfile::tempdir_in(&base).unwrap();
-    let figur = env!("CARGO_BIN_EXE_figur");
-    let key = Command::new(figur)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["keys", "create", "--name", "bench"])
-        .output()
-        .unwrap();
-    let key = String::from_utf8_lossy(&key.stdout).lines().last().unwrap().trim().to_string();
-    let mut server = Command::new(figur)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--paused", "--rate-limit", "0"])
-        .env("FIGUR_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = server.id().to_string();
-    let mut log = std::io::BufReader::new(server.stdout.take().unwrap());
-    let addr = loop {
-        let mut line = String::new();
-        assert!(std::io::BufRead::read_line(&mut log, &mut line).unwrap() > 0, "figur serve exited");
-        if let Some(at) = line.find("http://127.0.0.1:") {
-            break line[at..].split_whitespace().next().unwrap().trim_end_matches('/').to_string();
-        }
-    };
-    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+    let server = BenchServer::start(dir.path(), &["--paused"], &[]);
+    let (pid, addr, key) = (server.pid(), server.base.clone(), server.key.clone());
     std::thread::sleep(std::time::Duration::from_millis(500));
     let idle = peak_rss_mib(&pid);
 
@@ -133,8 +114,7 @@ fn main() {
             .collect::<Vec<_>>()
     });
     let after = peak_rss_mib(&pid);
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     println!("  figur serve: peak RSS idle ....................................... {idle:>7.0} MiB");
     println!("  figur serve: peak RSS after the {CONCURRENT} uploads (answers {statuses:?}) .. {after:>7.0} MiB");
     println!(
