@@ -1,6 +1,6 @@
 // The typed bridge to the engine: the generated bindings, with errors turned into exceptions
 // that carry the engine's code.
-import { commands, events, type UiError } from "./bindings";
+import { commands, events, type LibraryImage_Serialize, type UiError } from "./bindings";
 
 export class StudioError extends Error {
   constructor(public code: string, message: string, public detail: string) {
@@ -18,13 +18,8 @@ export async function call<T>(p: Promise<Result<T>>): Promise<T> {
 
 export { commands, events };
 
-export interface LibraryItem {
-  upload_key: string;
-  image_url: string;
-  name: string;
-  sha256?: string;
-  source_folder?: string | null;
-}
+/** One image of the library, as the engine lists it. */
+export type LibraryItem = LibraryImage_Serialize;
 
 const PAGE = 200;
 
@@ -37,7 +32,7 @@ export async function library(): Promise<LibraryItem[]> {
   const items: LibraryItem[] = [];
   for (let offset = 0; ; offset += PAGE) {
     const page = await call(commands.library(offset, PAGE));
-    items.push(...page.uploads.map((u) => ({ upload_key: u.upload_key, image_url: u.image_url, name: u.name, sha256: u.sha256, source_folder: u.source_folder })));
+    items.push(...page.uploads);
     if (page.count < PAGE) return items;
   }
 }
@@ -53,9 +48,9 @@ export interface Migration {
  * Earlier versions kept the library in this window's localStorage (one list per data folder,
  * each photo with a signed URL that broke at the next start). The uploads themselves were always
  * in the ledger, which is now the library; this retires the old list once and says what became
- * of it. `null` when there was nothing to migrate.
+ * of it. `null` when there was nothing to migrate — then the ledger is not read at all.
  */
-export function migrateLegacyLibrary(storage: Storage, dataDir: string, inLedger: Set<string>): Migration | null {
+export async function migrateLegacyLibrary(storage: Storage, dataDir: string, ledgerKeys: () => Promise<Set<string>>): Promise<Migration | null> {
   const keys = [`figur.library:${dataDir}`, "figur.library"];
   const old: { upload_key?: string }[] = [];
   for (const key of keys) {
@@ -71,6 +66,7 @@ export function migrateLegacyLibrary(storage: Storage, dataDir: string, inLedger
   }
   if (!old.length) return null;
   const uploadKeys = new Set(old.map((i) => i.upload_key).filter((k): k is string => typeof k === "string"));
+  const inLedger = await ledgerKeys();
   const carried = [...uploadKeys].filter((k) => inLedger.has(k)).length;
   return { carried, missing: uploadKeys.size - carried };
 }

@@ -35,8 +35,8 @@ if (matchMedia("(prefers-color-scheme: dark)").matches) document.documentElement
 void commands.info().then(async (r) => {
   if (r.status === "ok") {
     try {
-      const inLedger = new Set((await library()).map((i) => i.upload_key));
-      const moved = migrateLegacyLibrary(localStorage, r.data.data_dir, inLedger);
+      const ledgerKeys = async () => new Set((await library()).map((i) => i.upload_key));
+      const moved = await migrateLegacyLibrary(localStorage, r.data.data_dir, ledgerKeys);
       if (moved) {
         libraryNotice(`Your library now lives in the data folder: ${moved.carried} photo(s) from this window's old list are in it${moved.missing ? `; ${moved.missing} were no longer in this data folder` : ""}.`);
       }

@@ -7,9 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// Folders: owner only.
-pub const PRIVATE_DIR: u32 = 0o700;
-/// Files: owner read and write.
-pub const PRIVATE_FILE: u32 = 0o600;
+const PRIVATE_DIR: u32 = 0o700;
 
 /// Makes every file and folder this process creates from now on private to its user.
 /// Process-wide by nature (the umask is per process); idempotent.
@@ -43,13 +41,14 @@ fn tighten(path: &Path) -> std::io::Result<usize> {
     let mode = meta.permissions().mode();
     if meta.is_dir() {
         if mode & 0o077 != 0 {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700 | PRIVATE_DIR))?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(PRIVATE_DIR))?;
             changed += 1;
         }
         for entry in std::fs::read_dir(path)? {
             changed += tighten(&entry?.path())?;
         }
     } else if meta.is_file() && mode & 0o077 != 0 {
+        // The owner's own bits stay as they were (0644 becomes 0600, 0755 becomes 0700).
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
         changed += 1;
     }

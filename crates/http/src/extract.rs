@@ -16,6 +16,24 @@ use crate::guard::{CallerSlot, RequestId};
 use crate::listener::ClientAddr;
 use crate::AppState;
 
+/// Bounds of the paging and cursor query parameters: checked by [`Params`], published in
+/// `openapi.json` from here ([`query_bounds`]).
+pub const LIMIT: (i64, i64) = (1, 200);
+pub const OFFSET: (i64, i64) = (0, i32::MAX as i64);
+pub const SINCE: (i64, i64) = (0, i64::MAX);
+pub const WAIT: (i64, i64) = (0, figur_engine::engine::MAX_WAIT.as_secs() as i64);
+
+/// The bounds of a query parameter by name, where the extractors enforce one everywhere.
+pub fn query_bounds(name: &str) -> Option<(i64, i64)> {
+    match name {
+        "limit" => Some(LIMIT),
+        "offset" => Some(OFFSET),
+        "since" => Some(SINCE),
+        "wait" => Some(WAIT),
+        _ => None,
+    }
+}
+
 /// Buckets kept before idle ones are dropped.
 const MAX_BUCKETS: usize = 4096;
 
@@ -172,7 +190,7 @@ impl Params {
 
     /// `limit` (1–200, default 50) and `offset` (≥ 0, default 0).
     pub fn page(&self) -> Result<(u32, u32), HttpError> {
-        Ok((self.int("limit", 50, 1, 200)? as u32, self.int("offset", 0, 0, i32::MAX as i64)? as u32))
+        Ok((self.int("limit", 50, LIMIT.0, LIMIT.1)? as u32, self.int("offset", 0, OFFSET.0, OFFSET.1)? as u32))
     }
 }
 

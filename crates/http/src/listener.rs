@@ -15,12 +15,13 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use axum::extract::connect_info::Connected;
+use axum::http::StatusCode;
 use axum::serve::{IncomingStream, Listener};
 use figur_engine::{ApiError, ErrorCode};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::error::ErrorEnvelope;
+use crate::error::{for_status, ErrorEnvelope};
 
 /// A bound TCP listener whose connections carry [`Enveloped`] IO.
 #[derive(Debug)]
@@ -83,8 +84,8 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Enveloped<IO> {
 impl<IO: AsyncWrite + Unpin> AsyncWrite for Enveloped<IO> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         ready!(self.drain(cx))?;
-        if let Some(code) = bare_parse_error(buf) {
-            self.pending = enveloped_answer(code);
+        if let Some(status) = bare_parse_error(buf) {
+            self.pending = enveloped_answer(status);
             self.sent = 0;
             // Hyper's bytes are taken as written; ours go out now or on the next flush.
             let _ = self.drain(cx)?;
@@ -104,40 +105,35 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Enveloped<IO> {
     }
 }
 
-/// The code for a buffer that is exactly one of hyper's automatic answers to a parse error.
-fn bare_parse_error(buf: &[u8]) -> Option<ErrorCode> {
-    let code = if buf.starts_with(b"HTTP/1.1 431 ") {
-        ErrorCode::HeadersTooLarge
-    } else if buf.starts_with(b"HTTP/1.1 414 ") {
-        ErrorCode::UriTooLong
-    } else if buf.starts_with(b"HTTP/1.1 400 ") {
-        ErrorCode::BadRequest
-    } else {
-        return None;
+/// The status of a buffer that is exactly one of hyper's automatic answers to a parse error.
+fn bare_parse_error(buf: &[u8]) -> Option<StatusCode> {
+    // Every write passes here: answer the common case from the first bytes, allocating nothing.
+    let status = match buf.get(..13)? {
+        b"HTTP/1.1 431 " => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        b"HTTP/1.1 414 " => StatusCode::URI_TOO_LONG,
+        b"HTTP/1.1 400 " => StatusCode::BAD_REQUEST,
+        _ => return None,
     };
     let head = std::str::from_utf8(buf).ok()?;
     // The whole buffer is a head with no body.
     let head = head.strip_suffix("\r\n\r\n").filter(|h| !h.contains("\r\n\r\n"))?;
-    head.split("\r\n").any(|line| line.eq_ignore_ascii_case("content-length: 0")).then_some(code)
+    head.split("\r\n").any(|line| line.eq_ignore_ascii_case("content-length: 0")).then_some(status)
 }
 
-fn enveloped_answer(code: ErrorCode) -> Vec<u8> {
-    let message = match code {
-        ErrorCode::HeadersTooLarge => "the request's headers are too many or too large",
-        ErrorCode::UriTooLong => "the request's URI is too long",
-        _ => "the request could not be parsed as HTTP/1.1",
+/// The same answer in the envelope, with the code and words the guard gives these statuses.
+fn enveloped_answer(status: StatusCode) -> Vec<u8> {
+    let error = if status == StatusCode::BAD_REQUEST {
+        ApiError::new(ErrorCode::BadRequest, "the request could not be parsed as HTTP/1.1")
+    } else {
+        for_status(status)
     };
     let request_id = figur_engine::ids::new_id();
-    let body = serde_json::to_vec(&ErrorEnvelope::new(&ApiError::new(code, message), &request_id)).unwrap_or_default();
-    let status = code.http_status();
-    let reason = match status {
-        431 => "Request Header Fields Too Large",
-        414 => "URI Too Long",
-        _ => "Bad Request",
-    };
+    let body = serde_json::to_vec(&ErrorEnvelope::new(&error, &request_id)).unwrap_or_default();
     let mut out = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
          x-request-id: {request_id}\r\nconnection: close\r\n\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
         body.len()
     )
     .into_bytes();
@@ -152,14 +148,14 @@ mod tests {
     #[test]
     fn only_hyper_bare_answers_are_rewritten() {
         let bare = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
-        assert_eq!(bare_parse_error(bare), Some(ErrorCode::HeadersTooLarge));
+        assert_eq!(bare_parse_error(bare), Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
         let uri = b"HTTP/1.1 414 URI Too Long\r\ncontent-length: 0\r\n\r\n";
-        assert_eq!(bare_parse_error(uri), Some(ErrorCode::UriTooLong));
+        assert_eq!(bare_parse_error(uri), Some(StatusCode::URI_TOO_LONG));
         // An answer of ours has a body; a 200 is never touched.
         let ours = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 20\r\n\r\n{\"error\":{}}        ";
         assert_eq!(bare_parse_error(ours), None);
         assert_eq!(bare_parse_error(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"), None);
-        let answer = String::from_utf8(enveloped_answer(ErrorCode::UriTooLong)).unwrap();
+        let answer = String::from_utf8(enveloped_answer(StatusCode::URI_TOO_LONG)).unwrap();
         assert!(answer.starts_with("HTTP/1.1 414 URI Too Long\r\n"));
         assert!(answer.contains("\"code\":\"URI_TOO_LONG\""), "{answer}");
     }

@@ -121,13 +121,7 @@ fn complete(doc: &mut Value) {
         }
         if let Some(params) = operation.get_mut("parameters").and_then(Value::as_array_mut) {
             for param in params.iter_mut().filter(|p| p["in"] == "query") {
-                let bounds = match param["name"].as_str() {
-                    Some("limit") => Some((1, 200)),
-                    Some("offset") => Some((0, i32::MAX as i64)),
-                    Some("wait") => Some((0, 30)),
-                    Some("since") => Some((0, i64::MAX)),
-                    _ => None,
-                };
+                let bounds = param["name"].as_str().and_then(crate::extract::query_bounds);
                 if let (Some((min, max)), Some(schema)) = (bounds, param.get_mut("schema")) {
                     schema["minimum"] = json!(min);
                     schema["maximum"] = json!(max);

@@ -26,23 +26,16 @@ pub fn parse(bytes: &[u8]) -> Result<Value, ApiError> {
             match message.strip_prefix(DUPLICATE) {
                 Some(rest) => {
                     let key = rest.split(" at line ").next().unwrap_or(rest);
-                    let mut path: Vec<String> = e
-                        .path()
-                        .iter()
-                        .map(|seg| match seg {
-                            serde_path_to_error::Segment::Seq { index } => index.to_string(),
-                            serde_path_to_error::Segment::Map { key } => key.clone(),
-                            serde_path_to_error::Segment::Enum { variant } => variant.clone(),
-                            serde_path_to_error::Segment::Unknown => "?".into(),
-                        })
-                        .collect();
-                    path.push(key.to_string());
                     let mut field =
                         FieldError::new("body", "", format!("the key `{key}` appears twice"), "duplicate_key");
-                    field.loc.extend(path.into_iter().map(|p| match p.parse::<u64>() {
-                        Ok(i) if !p.starts_with('+') => Value::from(i),
-                        _ => Value::from(p),
+                    // Indices stay integers and keys stay strings, whatever they look like.
+                    field.loc.extend(e.path().iter().map(|seg| match seg {
+                        serde_path_to_error::Segment::Seq { index } => Value::from(*index),
+                        serde_path_to_error::Segment::Map { key } => Value::from(key.as_str()),
+                        serde_path_to_error::Segment::Enum { variant } => Value::from(variant.as_str()),
+                        serde_path_to_error::Segment::Unknown => Value::from("?"),
                     }));
+                    field.loc.push(Value::from(key));
                     Err(ApiError::validation(vec![field]))
                 }
                 None => Err(not_json(&message)),
@@ -124,6 +117,8 @@ mod tests {
         assert!(e.details[0].msg.contains("`d`"), "{}", e.details[0].msg);
         let top = parse(br#"{"seed": 1, "seed": 2}"#).unwrap_err();
         assert_eq!(top.details[0].loc, vec![Value::from("body"), Value::from("seed")]);
+        let numeric = parse(br#"{"m": {"7": 1, "7": 2}}"#).unwrap_err();
+        assert_eq!(numeric.details[0].loc, serde_json::json!(["body", "m", "7"]).as_array().unwrap().clone());
     }
 
     #[test]

@@ -24,6 +24,13 @@ pub struct RenderFilter {
     pub offset: u32,
 }
 
+/// Where an upload comes from: an API upload is always a new upload (as the hosted API does); a
+/// desktop import reuses an upload of the same content and remembers its folder.
+enum Origin {
+    Api,
+    Import { source_folder: Option<String> },
+}
+
 /// Upload checks run at most this many at once (they are CPU-bound; their memory is reserved
 /// from the engine's budget by [`upload::inspect`]).
 static UPLOAD_CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
@@ -31,7 +38,7 @@ static UPLOAD_CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new
 impl Engine {
     /// Checks and stores an image; `name` is the client's file name (only its shape is kept).
     pub async fn upload(&self, caller: &Caller, name: &str, bytes: Vec<u8>) -> Result<UploadAccepted, ApiError> {
-        self.store_upload(caller, name, bytes, None).await
+        self.store_upload(caller, name, bytes, Origin::Api).await
     }
 
     /// A desktop import: like [`Engine::upload`], remembering the folder the file came from, and
@@ -43,13 +50,7 @@ impl Engine {
         bytes: Vec<u8>,
         source_folder: Option<String>,
     ) -> Result<UploadAccepted, ApiError> {
-        require(caller, Capability::JobsCreate)?;
-        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-        let found = self.realm(caller.mode).ledger.read(move |c| uploads::by_content(c, &sha256)).await?;
-        match found {
-            Some(row) => Ok(self.accepted(caller.mode, row)),
-            None => self.store_upload(caller, name, bytes, source_folder).await,
-        }
+        self.store_upload(caller, name, bytes, Origin::Import { source_folder }).await
     }
 
     /// The library: uploads newest first, their image URLs signed now.
@@ -90,14 +91,21 @@ impl Engine {
         caller: &Caller,
         name: &str,
         bytes: Vec<u8>,
-        source_folder: Option<String>,
+        origin: Origin,
     ) -> Result<UploadAccepted, ApiError> {
         require(caller, Capability::JobsCreate)?;
         let _permit = UPLOAD_CHECKS.acquire().await.map_err(|_| ApiError::internal("upload checks closed"))?;
         let realm = self.realm(caller.mode).clone();
         let name = name.to_string();
         let budget = self.config.memory.clone();
-        let row = tokio::task::spawn_blocking(move || -> Result<UploadRow, ApiError> {
+        // Hashing, the check and the write all happen off the async runtime.
+        let (row, new) = tokio::task::spawn_blocking(move || -> Result<(UploadRow, bool), ApiError> {
+            let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            if let Origin::Import { .. } = origin {
+                if let Some(row) = realm.ledger.read_blocking(|c| uploads::by_content(c, &sha256))? {
+                    return Ok((row, false));
+                }
+            }
             let inspected = upload::inspect(&bytes, &budget)?;
             let key = format!("uploads/{}/{}", new_id(), safe_file_name(&name, inspected.ext));
             realm.store.put(&key, &bytes).map_err(|e| {
@@ -108,21 +116,27 @@ impl Engine {
                     ApiError::internal("the upload could not be stored")
                 }
             })?;
-            Ok(UploadRow {
+            let row = UploadRow {
                 key,
                 mime: inspected.mime.into(),
                 width: inspected.width,
                 height: inspected.height,
                 bytes: bytes.len() as u64,
-                sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+                sha256,
                 original_name: name.chars().take(255).collect(),
-                source_folder,
-            })
+                source_folder: match origin {
+                    Origin::Import { source_folder } => source_folder,
+                    Origin::Api => None,
+                },
+            };
+            Ok((row, true))
         })
         .await
         .map_err(|_| ApiError::internal("the upload check crashed"))??;
-        let stored = row.clone();
-        self.realm(caller.mode).ledger.write(move |c| uploads::insert(c, &stored)).await?;
+        if new {
+            let stored = row.clone();
+            self.realm(caller.mode).ledger.write(move |c| uploads::insert(c, &stored)).await?;
+        }
         Ok(self.accepted(caller.mode, row))
     }
 

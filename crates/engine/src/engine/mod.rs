@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-pub use jobs::JobFilter;
+pub use jobs::{JobFilter, MAX_WAIT};
 pub use library::RenderFilter;
 
 use crate::auth::Mode;

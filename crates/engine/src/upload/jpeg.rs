@@ -97,12 +97,12 @@ fn end_of_entropy_data(bytes: &[u8], mut i: usize) -> Option<usize> {
 mod tests {
     use super::*;
 
-    fn jpeg(width: u32, height: u32, progressive_like_exif: bool) -> Vec<u8> {
+    fn jpeg(width: u32, height: u32, with_thumbnail: bool) -> Vec<u8> {
         let img =
             image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x * 7) as u8, (y * 5) as u8, (x ^ y) as u8]));
         let mut out = Vec::new();
         img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Jpeg).unwrap();
-        if progressive_like_exif {
+        if with_thumbnail {
             // An APP1 segment holding a complete tiny JPEG (a thumbnail) with its own EOI.
             let thumb = jpeg(8, 8, false);
             let mut app1 = vec![0xFF, 0xE1];

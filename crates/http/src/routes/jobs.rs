@@ -13,7 +13,7 @@ use figur_engine::domain::job::{JobDetail, JobEvent, JobEvents, JobList, JobStat
 use figur_engine::{ApiError, Capability, JobFilter};
 
 use crate::error::{ErrorEnvelope, HttpResult};
-use crate::extract::{Authed, Params};
+use crate::extract::{Authed, Params, SINCE, WAIT};
 use crate::AppState;
 
 /// How long one SSE poll of the ledger waits before looping (keep-alives flow meanwhile).
@@ -83,8 +83,8 @@ pub async fn events(
     headers: HeaderMap,
 ) -> HttpResult<Response> {
     auth.require(Capability::JobsRead)?;
-    let mut since = params.int("since", 0, 0, i64::MAX)?;
-    let wait = params.int("wait", 0, 0, 30)? as u64;
+    let mut since = params.int("since", 0, SINCE.0, SINCE.1)?;
+    let wait = params.int("wait", 0, WAIT.0, WAIT.1)? as u64;
     let wants_sse =
         headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
     if !wants_sse {
