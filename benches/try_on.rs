@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use figur_engine::domain::requests::Resolution;
 use figur_engine::vision::{face, face_mesh, matte, pose};
+use figur_engine::workflow::models::Direct;
 use figur_engine::workflow::try_on::Session;
 use figur_engine::workflow::{person, wear};
 
@@ -40,9 +41,9 @@ fn main() {
         };
         let photo = Session::at_resolution(person_photo.clone(), Resolution::One);
         lap(0, &mut times);
-        let analysis = person::analyse(&models, &photo, &mut || Ok(())).unwrap();
+        let analysis = person::analyse(&mut Direct(&models), &photo).unwrap();
         lap(1, &mut times);
-        let garment = wear::prepare(&models, &garment_photo, None, top, &mut || Ok(())).unwrap();
+        let garment = wear::prepare(&mut Direct(&models), &garment_photo, None, top).unwrap();
         lap(2, &mut times);
         let (dressed, _) = wear::dress(&photo, &analysis, &[garment], 1.0, &mut || Ok(())).unwrap();
         lap(3, &mut times);

@@ -14,17 +14,60 @@ use std::time::Duration;
 use figur_engine::domain::catalog::{CatalogEntry, Credits, RenderList, UploadAccepted, UploadList};
 use figur_engine::domain::garments::GarmentCategory;
 use figur_engine::domain::job::{DispatchAccepted, EventType, JobDetail, JobEvents, JobList};
-use figur_engine::domain::operation::{Operation, OperationList};
+use figur_engine::domain::operation::OperationList;
+use figur_engine::WorkflowRequest;
 use figur_engine::{ApiError, Caller, Engine, Mode, RenderFilter};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 use tauri::{AppHandle, State};
 use tauri_specta::{collect_commands, collect_events, Event};
 
+/// Failures of the desktop's own commands (files, settings, hot folders); jobs and engine calls
+/// fail with the engine's codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DesktopCode {
+    FileUnreadable,
+    SettingsInvalid,
+    HotFolder,
+}
+
+impl DesktopCode {
+    const ALL: [DesktopCode; 3] = [DesktopCode::FileUnreadable, DesktopCode::SettingsInvalid, DesktopCode::HotFolder];
+
+    fn words(self) -> &'static str {
+        match self {
+            DesktopCode::FileUnreadable => "The file could not be read.",
+            DesktopCode::SettingsInvalid => "That setting cannot be used.",
+            DesktopCode::HotFolder => "The hot folder could not be changed.",
+        }
+    }
+}
+
+/// Every code the UI can meet: an engine answer, a job failure, or the desktop's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
+#[serde(untagged)]
+pub enum UiCode {
+    Api(figur_engine::ErrorCode),
+    Job(figur_engine::FailureCode),
+    Desktop(DesktopCode),
+}
+
+/// The words the UI shows for each code (in the bindings as `WORDS`; `ui/src/words.ts`).
+fn words() -> std::collections::BTreeMap<String, &'static str> {
+    let mut all: std::collections::BTreeMap<String, &'static str> =
+        figur_engine::failure::words().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    for code in DesktopCode::ALL {
+        let name = serde_json::to_value(code).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        all.insert(name, code.words());
+    }
+    all
+}
+
 /// An error as the UI shows it: words for the designer, the detail one click away.
-#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+#[derive(Debug, Clone, Serialize, Type)]
 pub struct UiError {
-    pub code: String,
+    pub code: UiCode,
     pub message: String,
     /// The field-level details of a rejected request (`loc`, `msg`), as JSON text.
     pub detail: String,
@@ -32,18 +75,21 @@ pub struct UiError {
 
 impl From<ApiError> for UiError {
     fn from(e: ApiError) -> Self {
-        let code = serde_json::to_value(e.code).ok().and_then(|v| v.as_str().map(str::to_string));
         let detail = if e.details.is_empty() {
             String::new()
         } else {
             serde_json::to_string_pretty(&e.details).unwrap_or_default()
         };
-        UiError { code: code.unwrap_or_else(|| "ERROR".into()), message: e.message, detail }
+        UiError { code: UiCode::Api(e.code), message: e.message, detail }
     }
 }
 
 fn io_error(what: &str, e: impl std::fmt::Display) -> UiError {
-    UiError { code: "FILE_UNREADABLE".into(), message: format!("{what}: {e}"), detail: String::new() }
+    UiError {
+        code: UiCode::Desktop(DesktopCode::FileUnreadable),
+        message: format!("{what}: {e}"),
+        detail: String::new(),
+    }
 }
 
 type Res<T> = Result<T, UiError>;
@@ -71,7 +117,7 @@ impl From<settings::Invalid> for UiError {
         let detail = serde_json::json!([{"loc": ["settings", e.field], "msg": e.message}]);
         // Not `VALIDATION_ERROR`: the UI shows this message itself, already in plain words.
         UiError {
-            code: "SETTINGS_INVALID".into(),
+            code: UiCode::Desktop(DesktopCode::SettingsInvalid),
             message: e.message,
             detail: serde_json::to_string_pretty(&detail).unwrap_or_default(),
         }
@@ -239,24 +285,63 @@ async fn import_paths(studio: State<'_, Studio>, paths: Vec<String>) -> Res<Vec<
     Ok(out)
 }
 
-/// Dispatches a workflow; its progress arrives as `JobChanged` events.
-#[tauri::command]
-#[specta::specta]
-async fn dispatch(
-    app: AppHandle,
-    studio: State<'_, Studio>,
-    workflow: String,
-    body: serde_json::Value,
-) -> Res<DispatchAccepted> {
-    let op = Operation::from_name(&workflow).ok_or_else(|| UiError {
-        code: "UNKNOWN_WORKFLOW".into(),
-        message: format!("there is no workflow called {workflow}"),
-        detail: String::new(),
-    })?;
-    let accepted = studio.engine.dispatch(&owner(), op, body, "desktop", None).await?;
+/// Dispatches a typed request; its progress arrives as `JobChanged` events.
+async fn dispatch(app: AppHandle, studio: &Studio, request: WorkflowRequest) -> Res<DispatchAccepted> {
+    let accepted = studio.engine.dispatch_typed(&owner(), request, "desktop").await?;
     follow(app, studio.engine.clone(), accepted.job_id.clone());
     Ok(accepted)
 }
+
+/// One typed command per registered workflow (`tryOn(request)` in the UI), and the command
+/// set with them.
+macro_rules! desktop_commands {
+    ($( $(#[$doc:meta])* $variant:ident, $command:ident, $name:literal, $request:ty, $workflow:ty; )*) => {
+        $(
+            $(#[$doc])*
+            #[tauri::command]
+            #[specta::specta]
+            async fn $command(app: AppHandle, studio: State<'_, Studio>, request: $request) -> Res<DispatchAccepted> {
+                dispatch(app, &studio, WorkflowRequest::$variant(request)).await
+            }
+        )*
+
+        /// The typed command and event set; `export_bindings` writes it to `ui/src/bindings.ts`.
+        pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
+            tauri_specta::Builder::<tauri::Wry>::new()
+                .commands(collect_commands![
+                    info,
+                    library,
+                    import_paths,
+                    job,
+                    jobs,
+                    job_events,
+                    cancel,
+                    renders,
+                    export_render,
+                    catalog,
+                    garment_categories,
+                    models,
+                    check_look,
+                    create_api_key,
+                    fetch_models,
+                    hot_folders,
+                    add_hot_folder,
+                    remove_hot_folder,
+                    desktop_settings,
+                    save_settings,
+                    restart,
+                    $($command),*
+                ])
+                .events(collect_events![JobChanged, ModelsProgress])
+                .typ::<figur_engine::Operation>()
+                .constant("WORDS", words())
+                // Sequence numbers and credits are i64 in Rust; they stay far below 2^53.
+                .dangerously_cast_bigints_to_number()
+        }
+    };
+}
+
+figur_engine::for_each_workflow!(desktop_commands);
 
 /// Announces each new event of a job to the UI until the job ends.
 fn follow(app: AppHandle, engine: Arc<Engine>, job_id: String) {
@@ -449,10 +534,9 @@ fn hot_folders(studio: State<'_, Studio>) -> Vec<hot_folders::HotFolder> {
 #[tauri::command]
 #[specta::specta]
 fn add_hot_folder(studio: State<'_, Studio>, path: String, workflow: String) -> Res<Vec<hot_folders::HotFolder>> {
-    studio
-        .hot
-        .add(&studio.data_dir, &studio.api_base, &studio.watch_key.1, &path, &workflow)
-        .map_err(|why| UiError { code: "HOT_FOLDER".into(), message: why, detail: String::new() })?;
+    studio.hot.add(&studio.data_dir, &studio.api_base, &studio.watch_key.1, &path, &workflow).map_err(|why| {
+        UiError { code: UiCode::Desktop(DesktopCode::HotFolder), message: why, detail: String::new() }
+    })?;
     Ok(studio.hot.list(&studio.data_dir))
 }
 
@@ -460,43 +544,11 @@ fn add_hot_folder(studio: State<'_, Studio>, path: String, workflow: String) -> 
 #[specta::specta]
 fn remove_hot_folder(studio: State<'_, Studio>, path: String) -> Res<Vec<hot_folders::HotFolder>> {
     studio.hot.remove(&studio.data_dir, &path).map_err(|why| UiError {
-        code: "HOT_FOLDER".into(),
+        code: UiCode::Desktop(DesktopCode::HotFolder),
         message: why,
         detail: String::new(),
     })?;
     Ok(studio.hot.list(&studio.data_dir))
-}
-
-/// The typed command and event set; `export_bindings` writes it to `ui/src/bindings.ts`.
-pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
-    tauri_specta::Builder::<tauri::Wry>::new()
-        .commands(collect_commands![
-            info,
-            library,
-            import_paths,
-            dispatch,
-            job,
-            jobs,
-            job_events,
-            cancel,
-            renders,
-            export_render,
-            catalog,
-            garment_categories,
-            models,
-            check_look,
-            create_api_key,
-            fetch_models,
-            hot_folders,
-            add_hot_folder,
-            remove_hot_folder,
-            desktop_settings,
-            save_settings,
-            restart
-        ])
-        .events(collect_events![JobChanged, ModelsProgress])
-        // Sequence numbers and credits are i64 in Rust; they stay far below 2^53.
-        .dangerously_cast_bigints_to_number()
 }
 
 /// The bindings as TypeScript text.

@@ -97,7 +97,7 @@ fn landmarks_and_faces_on_real_photos_match_the_golden_within_2_percent() {
     let mut failures = Vec::new();
     for name in ["astronaut.png", "messi5.jpg", "basketball1.png"] {
         let img = photo(name);
-        let analysis = person::analyse(&models, &img, &mut || Ok(())).unwrap();
+        let analysis = person::analyse(&mut figur_engine::workflow::models::Direct(&models), &img).unwrap();
         let now = summary(&analysis);
         if bless {
             let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pose-{name}.png"));
@@ -133,7 +133,7 @@ fn landmarks_and_faces_on_real_photos_match_the_golden_within_2_percent() {
 fn in_a_two_person_photo_the_largest_person_is_analysed_and_counted() {
     let models = sessions();
     let img = photo("basketball1.png");
-    let a = person::analyse(&models, &img, &mut || Ok(())).unwrap();
+    let a = person::analyse(&mut figur_engine::workflow::models::Direct(&models), &img).unwrap();
     assert_eq!(a.matte.people, 2, "both players are seen");
     // The larger person is the one on the right (the nearer player); the left one is dropped.
     let (mut left, mut right) = (0.0, 0.0);

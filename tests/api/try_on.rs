@@ -79,7 +79,7 @@ async fn the_seed_try_on_runs_on_real_photos_and_keeps_the_face_and_the_backgrou
     let cache = figur_models::Cache::new(figur_engine::engine::default_cache_dir().unwrap());
     let models =
         figur_models::Sessions::new(cache, figur_models::Providers::parse("cpu").unwrap(), Duration::from_secs(60));
-    let analysis = person::analyse(&models, &original, &mut || Ok(())).unwrap();
+    let analysis = person::analyse(&mut figur_engine::workflow::models::Direct(&models), &original).unwrap();
     let (w, h) = (original.width() as usize, original.height() as usize);
     let face = analysis.face.as_ref().and_then(|f| f.mesh.as_ref()).expect("her face mesh").mask(w, h);
     let allowed = dress::allowed(&analysis.matte.alpha, w.max(h) / 40);

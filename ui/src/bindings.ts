@@ -15,8 +15,6 @@ export const commands = {
 	 *  stored twice.
 	 */
 	importPaths: (paths: string[]) => typedError<Imported_Serialize[], UiError>(__TAURI_INVOKE("import_paths", { paths })),
-	/**  Dispatches a workflow; its progress arrives as `JobChanged` events. */
-	dispatch: (workflow: string, body: Value) => typedError<DispatchAccepted, UiError>(__TAURI_INVOKE("dispatch", { workflow, body })),
 	job: (jobId: string) => typedError<JobDetail_Serialize, UiError>(__TAURI_INVOKE("job", { jobId })),
 	jobs: (limit: number) => typedError<JobList_Serialize, UiError>(__TAURI_INVOKE("jobs", { limit })),
 	jobEvents: (jobId: string, since: number) => typedError<JobEvents_Serialize, UiError>(__TAURI_INVOKE("job_events", { jobId, since })),
@@ -57,6 +55,28 @@ export const commands = {
 	saveSettings: (settings: DesktopSettings_Deserialize) => typedError<SettingsView_Serialize, UiError>(__TAURI_INVOKE("save_settings", { settings })),
 	/**  Restarts the app (a new data folder takes effect). */
 	restart: () => __TAURI_INVOKE<void>("restart"),
+	/**  Try-on: a person photo wearing one or more garments. */
+	tryOn: (request: TryOnRequest_Deserialize) => typedError<DispatchAccepted, UiError>(__TAURI_INVOKE("try_on", { request })),
+	/**  Extract: garment cutouts from a photo. */
+	extract: (request: ExtractRequest_Deserialize) => typedError<DispatchAccepted, UiError>(__TAURI_INVOKE("extract", { request })),
+	/**  Look: garments composed onto a mannequin. */
+	look: (request: LookRequest_Deserialize) => typedError<DispatchAccepted, UiError>(__TAURI_INVOKE("look", { request })),
+	/**  Model generator: a catalog model from a spec. */
+	modelGenerator: (request: ModelGeneratorRequest_Deserialize) => typedError<DispatchAccepted, UiError>(__TAURI_INVOKE("model_generator", { request })),
+	/**  Background generator: a procedural studio backdrop, filed as a catalog background. */
+	backgroundGenerator: (request: BackgroundGeneratorRequest_Deserialize) => typedError<DispatchAccepted, UiError>(__TAURI_INVOKE("background_generator", { request })),
+	/**  Complementary garment generator: a catalog garment from a spec. */
+	complementaryGarmentGenerator: (request: ComplementaryGarmentGeneratorRequest_Deserialize) => typedError<DispatchAccepted, UiError>(__TAURI_INVOKE("complementary_garment_generator", { request })),
+	/**  Product to model, one pass: a product garment worn by a catalog model. */
+	productToModelDirect: (request: ProductToModelRequest_Deserialize) => typedError<DispatchAccepted, UiError>(__TAURI_INVOKE("product_to_model_direct", { request })),
+	/**  Product to model in phases (model pose → garment fit → finish). */
+	productToModelPhased: (request: ProductToModelRequest_Deserialize) => typedError<DispatchAccepted, UiError>(__TAURI_INVOKE("product_to_model_phased", { request })),
+	/**  Background swap with a catalog background image. */
+	backgroundSwapWithImage: (request: BackgroundSwapWithImageRequest_Deserialize) => typedError<DispatchAccepted, UiError>(__TAURI_INVOKE("background_swap_with_image", { request })),
+	/**  Background swap with a background built from an inline spec. */
+	backgroundSwapWithSpec: (request: BackgroundSwapWithSpecRequest_Deserialize) => typedError<DispatchAccepted, UiError>(__TAURI_INVOKE("background_swap_with_spec", { request })),
+	/**  Model swap: a render's garments kept, the person replaced by a catalog model. */
+	modelSwapWithImage: (request: ModelSwapWithImageRequest_Deserialize) => typedError<DispatchAccepted, UiError>(__TAURI_INVOKE("model_swap_with_image", { request })),
 };
 
 /** Events */
@@ -64,6 +84,9 @@ export const events = {
 	jobChanged: makeEvent<JobChanged, JobChanged>("job-changed"),
 	modelsProgress: makeEvent<ModelsProgress, ModelsProgress>("models-progress"),
 };
+
+/* Constants */
+export const WORDS = {"CATEGORY_MISMATCH":"The garment photo does not match the category you chose.","DISK_FULL":"The disk is full. Free some space and try again.","FILE_UNREADABLE":"The file could not be read.","GARMENT_NOT_FOUND":"The garment photo seems to be empty.","HOT_FOLDER":"The hot folder could not be changed.","INPUT_TOO_LARGE":"The image is too large.","INPUT_UNREADABLE":"The image could not be read.","INSUFFICIENT_BALANCE":"There are not enough credits left.","INTERNAL":"Something went wrong inside the studio. The job's credits were refunded.","JOB_CANCELLED":"You cancelled this job.","MODEL_MISSING":"A model the studio needs is not installed. Open Settings to fetch it.","NO_CATALOG_MODEL":"There is no model in the catalog yet.","NO_SUBJECT_FOUND":"No person or product could be found in the photo.","OPERATION_DISABLED":"This workflow is switched off in this studio.","PROVIDER_UNAVAILABLE":"The graphics card could not run the model. Settings can switch to the CPU.","REGION_NOT_VISIBLE":"The photo does not show the part of the body this garment needs.","REQUEST_OUTDATED":"This job was made by another version of the studio and cannot run here. Dispatch it again.","SETTINGS_INVALID":"That setting cannot be used.","UNAVAILABLE":"The studio is busy. Try again in a moment.","VALIDATION_ERROR":"Something in the request needs fixing."} as const;
 
 /* Types */
 /**  An artifact as clients see it: a short-lived signed URL in place of the store key. */
@@ -86,6 +109,94 @@ export type ArtifactMeta = {
 };
 
 export type ArtifactRole = "intermediate" | "final";
+
+export type BackgroundGeneratorRequest = BackgroundGeneratorRequest_Serialize | BackgroundGeneratorRequest_Deserialize;
+
+export type BackgroundGeneratorRequest_Deserialize = {
+	/**  The generator to use; `null` picks the studio's default. */
+	image_model?: string | null,
+	eval_enabled?: boolean | null,
+	resolution?: Resolution | null,
+	/**  `W:H`, e.g. `1:1`, `3:4`, `16:9`. */
+	aspect_ratio?: string | null,
+	/**  Same seed and spec → identical output. Omitted: a random seed, reported in the result. */
+	seed?: number | null,
+	on_technical_failure?: string | null,
+	display_name?: string,
+	metadata?: { [key in string]: Value } | null,
+	pilot_brand?: string | null,
+	/**  See `GET /v1/operations` docs: `studio_sweep`, `gradient`, `paper`, `concrete`, `linen`. */
+	scene_type: string,
+	/**  `bright`, `soft`, `neutral`, `warm`, `cool`, `moody`, `dramatic`. */
+	mood: string,
+	/**  Colour names (`sage`, `navy`, …) or `#RRGGBB`; the first is the dominant one. */
+	dominant_colors?: string[] | null,
+};
+
+export type BackgroundGeneratorRequest_Serialize = {
+	/**  The generator to use; `null` picks the studio's default. */
+	image_model: string | null,
+	eval_enabled: boolean | null,
+	resolution: Resolution | null,
+	/**  `W:H`, e.g. `1:1`, `3:4`, `16:9`. */
+	aspect_ratio: string | null,
+	/**  Same seed and spec → identical output. Omitted: a random seed, reported in the result. */
+	seed: number | null,
+	on_technical_failure: string | null,
+	display_name: string,
+	metadata: { [key in string]: Value } | null,
+	pilot_brand: string | null,
+	/**  See `GET /v1/operations` docs: `studio_sweep`, `gradient`, `paper`, `concrete`, `linen`. */
+	scene_type: string,
+	/**  `bright`, `soft`, `neutral`, `warm`, `cool`, `moody`, `dramatic`. */
+	mood: string,
+	/**  Colour names (`sage`, `navy`, …) or `#RRGGBB`; the first is the dominant one. */
+	dominant_colors: string[] | null,
+};
+
+export type BackgroundSwapWithImageRequest = BackgroundSwapWithImageRequest_Serialize | BackgroundSwapWithImageRequest_Deserialize;
+
+export type BackgroundSwapWithImageRequest_Deserialize = {
+	/**  An upload key; exactly one of this and `source_render_public_id`. */
+	source_image_s3_key?: string | null,
+	source_render_public_id?: string | null,
+	output_preset: OutputPreset,
+	pilot_brand?: string | null,
+	/**  A catalog background. */
+	background_image_public_id: string,
+};
+
+export type BackgroundSwapWithImageRequest_Serialize = {
+	/**  An upload key; exactly one of this and `source_render_public_id`. */
+	source_image_s3_key: string | null,
+	source_render_public_id: string | null,
+	output_preset: OutputPreset,
+	pilot_brand: string | null,
+	/**  A catalog background. */
+	background_image_public_id: string,
+};
+
+export type BackgroundSwapWithSpecRequest = BackgroundSwapWithSpecRequest_Serialize | BackgroundSwapWithSpecRequest_Deserialize;
+
+export type BackgroundSwapWithSpecRequest_Deserialize = {
+	source_image_s3_key?: string | null,
+	source_render_public_id?: string | null,
+	output_preset: OutputPreset,
+	pilot_brand?: string | null,
+	scene_type: string,
+	mood: string,
+	dominant_colors?: string[] | null,
+};
+
+export type BackgroundSwapWithSpecRequest_Serialize = {
+	source_image_s3_key: string | null,
+	source_render_public_id: string | null,
+	output_preset: OutputPreset,
+	pilot_brand: string | null,
+	scene_type: string,
+	mood: string,
+	dominant_colors: string[] | null,
+};
 
 export type CatalogEntry = CatalogEntry_Serialize | CatalogEntry_Deserialize;
 
@@ -121,11 +232,61 @@ export type CatalogEntry_Serialize = {
 
 export type CatalogStatus = "active" | "archived";
 
+export type ComplementaryGarmentGeneratorRequest = ComplementaryGarmentGeneratorRequest_Serialize | ComplementaryGarmentGeneratorRequest_Deserialize;
+
+export type ComplementaryGarmentGeneratorRequest_Deserialize = {
+	/**  The generator to use; `null` picks the studio's default. */
+	image_model?: string | null,
+	eval_enabled?: boolean | null,
+	resolution?: Resolution | null,
+	/**  `W:H`, e.g. `1:1`, `3:4`, `16:9`. */
+	aspect_ratio?: string | null,
+	/**  Same seed and spec → identical output. Omitted: a random seed, reported in the result. */
+	seed?: number | null,
+	on_technical_failure?: string | null,
+	display_name?: string,
+	metadata?: { [key in string]: Value } | null,
+	pilot_brand?: string | null,
+	garment_category_public_id: string,
+	color: string,
+	material: string,
+	pattern: string,
+	fit?: Fit | null,
+	length?: string | null,
+};
+
+export type ComplementaryGarmentGeneratorRequest_Serialize = {
+	/**  The generator to use; `null` picks the studio's default. */
+	image_model: string | null,
+	eval_enabled: boolean | null,
+	resolution: Resolution | null,
+	/**  `W:H`, e.g. `1:1`, `3:4`, `16:9`. */
+	aspect_ratio: string | null,
+	/**  Same seed and spec → identical output. Omitted: a random seed, reported in the result. */
+	seed: number | null,
+	on_technical_failure: string | null,
+	display_name: string,
+	metadata: { [key in string]: Value } | null,
+	pilot_brand: string | null,
+	garment_category_public_id: string,
+	color: string,
+	material: string,
+	pattern: string,
+	fit: Fit | null,
+	length: string | null,
+};
+
 export type Credits = {
 	balance: number,
 	/**  Always `credits`. */
 	currency: string,
 };
+
+/**
+ *  Failures of the desktop's own commands (files, settings, hot folders); jobs and engine calls
+ *  fail with the engine's codes.
+ */
+export type DesktopCode = "FILE_UNREADABLE" | "SETTINGS_INVALID" | "HOT_FOLDER";
 
 /**  What the user chose in Settings. */
 export type DesktopSettings = DesktopSettings_Serialize | DesktopSettings_Deserialize;
@@ -160,7 +321,71 @@ export type DispatchAccepted = {
 	credits_cost: number,
 };
 
+/**  Stable error codes of the `/v1` envelope. Clients branch on these, never on messages. */
+export type ErrorCode = "BAD_REQUEST" | "UNAUTHORIZED" | "INSUFFICIENT_BALANCE" | "FORBIDDEN" | "JOB_NOT_FOUND" | "RESOURCE_NOT_FOUND" | "JOB_NOT_CANCELLABLE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_ERROR" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE" | "OPERATION_DISABLED" | "METHOD_NOT_ALLOWED" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE";
+
 export type EventType = "queued" | "stage" | "succeeded" | "failed";
+
+export type ExtractRequest = ExtractRequest_Serialize | ExtractRequest_Deserialize;
+
+export type ExtractRequest_Deserialize = {
+	trial_image: string,
+	runtime_config?: { [key in string]: Value } | null,
+	extraction_context?: ExtractionContext_Deserialize | null,
+};
+
+export type ExtractRequest_Serialize = {
+	trial_image: string,
+	runtime_config: { [key in string]: Value } | null,
+	extraction_context: ExtractionContext_Serialize | null,
+};
+
+export type ExtractionContext = ExtractionContext_Serialize | ExtractionContext_Deserialize;
+
+export type ExtractionContext_Deserialize = {
+	max_items?: number | null,
+	product_name?: string | null,
+	product_description?: string | null,
+};
+
+export type ExtractionContext_Serialize = {
+	max_items: number | null,
+	product_name: string | null,
+	product_description: string | null,
+};
+
+/**  The `extra.error.code` of a `failed` event. Clients branch on these, never on messages. */
+export type FailureCode = 
+/**  An input image (or the render or catalog entry it came from) could not be read. */
+"INPUT_UNREADABLE" | 
+/**  An input image is beyond the 100-megapixel limit. */
+"INPUT_TOO_LARGE" | 
+/**  No person (or product) stands out in the photo. */
+"NO_SUBJECT_FOUND" | 
+/**  A garment photo holds no garment. */
+"GARMENT_NOT_FOUND" | 
+/**  A garment photo does not show the category it was dispatched as. */
+"CATEGORY_MISMATCH" | 
+/**  The person photo does not show the body region a garment needs. */
+"REGION_NOT_VISIBLE" | 
+/**  A workflow needed a catalog model and the catalog has none. */
+"NO_CATALOG_MODEL" | 
+/**  A model the workflow needs is not installed (or the runtime is missing). */
+"MODEL_MISSING" | 
+/**  The execution provider a model was asked to run on cannot start. */
+"PROVIDER_UNAVAILABLE" | 
+/**  The studio's disk filled up while the job wrote its output. */
+"DISK_FULL" | 
+/**  The workflow was switched off after the job was dispatched. */
+"OPERATION_DISABLED" | 
+/**  The job was stored by a version of the studio whose request this one cannot read. */
+"REQUEST_OUTDATED" | 
+/**  A cancel ended the job (the outcome [`JobError::Cancelled`], as clients see it). */
+"JOB_CANCELLED" | 
+/**  Anything else: a bug, a crash, a ledger that refused a write. */
+"INTERNAL";
+
+export type Fit = "slim" | "regular" | "loose";
 
 export type GarmentCategory = {
 	public_id: string,
@@ -352,12 +577,86 @@ export type LibraryImage_Serialize = {
 	created_at: string,
 };
 
+export type LookRequest = LookRequest_Serialize | LookRequest_Deserialize;
+
+export type LookRequest_Deserialize = {
+	user_category?: UserCategory | null,
+	items: TryOnItem[],
+	runtime_config?: { [key in string]: Value } | null,
+};
+
+export type LookRequest_Serialize = {
+	user_category: UserCategory | null,
+	items: TryOnItem[],
+	runtime_config: { [key in string]: Value } | null,
+};
+
+export type ModelGeneratorRequest = ModelGeneratorRequest_Serialize | ModelGeneratorRequest_Deserialize;
+
+export type ModelGeneratorRequest_Deserialize = {
+	/**  The generator to use; `null` picks the studio's default. */
+	image_model?: string | null,
+	eval_enabled?: boolean | null,
+	resolution?: Resolution | null,
+	/**  `W:H`, e.g. `1:1`, `3:4`, `16:9`. */
+	aspect_ratio?: string | null,
+	/**  Same seed and spec → identical output. Omitted: a random seed, reported in the result. */
+	seed?: number | null,
+	on_technical_failure?: string | null,
+	display_name?: string,
+	metadata?: { [key in string]: Value } | null,
+	pilot_brand?: string | null,
+	gender: UserCategory,
+	ethnicity: string,
+	body_type: string,
+	age_range: string,
+};
+
+export type ModelGeneratorRequest_Serialize = {
+	/**  The generator to use; `null` picks the studio's default. */
+	image_model: string | null,
+	eval_enabled: boolean | null,
+	resolution: Resolution | null,
+	/**  `W:H`, e.g. `1:1`, `3:4`, `16:9`. */
+	aspect_ratio: string | null,
+	/**  Same seed and spec → identical output. Omitted: a random seed, reported in the result. */
+	seed: number | null,
+	on_technical_failure: string | null,
+	display_name: string,
+	metadata: { [key in string]: Value } | null,
+	pilot_brand: string | null,
+	gender: UserCategory,
+	ethnicity: string,
+	body_type: string,
+	age_range: string,
+};
+
 export type ModelState = {
 	id: string,
 	name: string,
 	licence: string,
 	default: boolean,
 	state: string,
+};
+
+export type ModelSwapWithImageRequest = ModelSwapWithImageRequest_Serialize | ModelSwapWithImageRequest_Deserialize;
+
+export type ModelSwapWithImageRequest_Deserialize = {
+	source_image_s3_key?: string | null,
+	source_render_public_id?: string | null,
+	output_preset: OutputPreset,
+	pilot_brand?: string | null,
+	/**  A catalog model. */
+	model_image_public_id: string,
+};
+
+export type ModelSwapWithImageRequest_Serialize = {
+	source_image_s3_key: string | null,
+	source_render_public_id: string | null,
+	output_preset: OutputPreset,
+	pilot_brand: string | null,
+	/**  A catalog model. */
+	model_image_public_id: string,
 };
 
 /**  A line of the model fetch's progress. */
@@ -370,6 +669,31 @@ export type ModelsProgress = {
 /**  How a workflow's output is filed: compose and edit jobs make renders; generators make catalog entries. */
 export type OpClass = "compose" | "edit" | "generator";
 
+/**  A workflow, named as in its route (`POST /v1/<name>`). */
+export type Operation = 
+/**  Try-on: a person photo wearing one or more garments. */
+"try-on" | 
+/**  Extract: garment cutouts from a photo. */
+"extract" | 
+/**  Look: garments composed onto a mannequin. */
+"look" | 
+/**  Model generator: a catalog model from a spec. */
+"model-generator" | 
+/**  Background generator: a procedural studio backdrop, filed as a catalog background. */
+"background-generator" | 
+/**  Complementary garment generator: a catalog garment from a spec. */
+"complementary-garment-generator" | 
+/**  Product to model, one pass: a product garment worn by a catalog model. */
+"product-to-model-direct" | 
+/**  Product to model in phases (model pose → garment fit → finish). */
+"product-to-model-phased" | 
+/**  Background swap with a catalog background image. */
+"background-swap-with-image" | 
+/**  Background swap with a background built from an inline spec. */
+"background-swap-with-spec" | 
+/**  Model swap: a render's garments kept, the person replaced by a catalog model. */
+"model-swap-with-image";
+
 /**  One row of `GET /v1/operations`. */
 export type OperationInfo = {
 	name: string,
@@ -381,6 +705,44 @@ export type OperationInfo = {
 
 export type OperationList = {
 	operations: OperationInfo[],
+};
+
+/**  Output framing for edits (decision, see API.md). */
+export type OutputPreset = 
+/**  2048×2048 on white. */
+"ecommerce_square" | 
+/**  1600×2000. */
+"ecommerce_portrait" | 
+/**  3:4, 2048 px long side. */
+"lookbook" | 
+/**  1080×1920. */
+"social_story" | 
+/**  The source's own size. */
+"original";
+
+/**  Body of `product-to-model-direct` and `product-to-model-phased`. */
+export type ProductToModelRequest = ProductToModelRequest_Serialize | ProductToModelRequest_Deserialize;
+
+/**  Body of `product-to-model-direct` and `product-to-model-phased`. */
+export type ProductToModelRequest_Deserialize = {
+	product_image_s3_key: string,
+	product_garment_category_public_id: string,
+	/**  A catalog model; omitted: the engine picks one and names it in the result. */
+	model_image_public_id?: string | null,
+	background_image_public_id?: string | null,
+	output_preset?: OutputPreset | null,
+	seed?: number | null,
+};
+
+/**  Body of `product-to-model-direct` and `product-to-model-phased`. */
+export type ProductToModelRequest_Serialize = {
+	product_image_s3_key: string,
+	product_garment_category_public_id: string,
+	/**  A catalog model; omitted: the engine picks one and names it in the result. */
+	model_image_public_id: string | null,
+	background_image_public_id: string | null,
+	output_preset: OutputPreset | null,
+	seed: number | null,
 };
 
 /**
@@ -409,6 +771,16 @@ export type RenderList_Serialize = {
 
 export type RenderOrigin = "compose" | "edit";
 
+export type RenderParams = RenderParams_Serialize | RenderParams_Deserialize;
+
+export type RenderParams_Deserialize = {
+	resolution?: Resolution | null,
+};
+
+export type RenderParams_Serialize = {
+	resolution: Resolution | null,
+};
+
 export type Render_Deserialize = {
 	/**  The job's id. */
 	public_id: string,
@@ -434,6 +806,9 @@ export type Render_Serialize = {
 	inputs: Value,
 	created_at: string,
 };
+
+/**  Long side of the output: 512, 1024, 2048 or 4096 px. */
+export type Resolution = "0.5K" | "1K" | "2K" | "4K";
 
 /**  Settings as saved, and what is in effect now. */
 export type SettingsView = SettingsView_Serialize | SettingsView_Deserialize;
@@ -472,9 +847,39 @@ export type StudioInfo = {
 	credits: Credits,
 };
 
+export type TryOnItem = {
+	/**  Upload key of the garment photo. */
+	trial_image: string,
+	/**  A garment category `key` from `GET /v1/garment-categories`. */
+	trial_item_category: string,
+};
+
+export type TryOnRequest = TryOnRequest_Serialize | TryOnRequest_Deserialize;
+
+export type TryOnRequest_Deserialize = {
+	/**  Upload key of the person photo. */
+	user_image: string,
+	user_category?: UserCategory | null,
+	items: TryOnItem[],
+	runtime_config?: { [key in string]: Value } | null,
+	render_params?: RenderParams_Deserialize | null,
+};
+
+export type TryOnRequest_Serialize = {
+	/**  Upload key of the person photo. */
+	user_image: string,
+	user_category: UserCategory | null,
+	items: TryOnItem[],
+	runtime_config: { [key in string]: Value } | null,
+	render_params: RenderParams_Serialize | null,
+};
+
+/**  Every code the UI can meet: an engine answer, a job failure, or the desktop's own. */
+export type UiCode = ErrorCode | FailureCode | DesktopCode;
+
 /**  An error as the UI shows it: words for the designer, the detail one click away. */
 export type UiError = {
-	code: string,
+	code: UiCode,
 	message: string,
 	/**  The field-level details of a rejected request (`loc`, `msg`), as JSON text. */
 	detail: string,
@@ -509,6 +914,8 @@ export type UploadList_Serialize = {
 	offset: number,
 	count: number,
 };
+
+export type UserCategory = "MALE" | "FEMALE";
 
 export type Value = null | boolean | number | string | Value[] | { [key in string]: Value };
 

@@ -1,6 +1,7 @@
 // Runs a workflow and draws its live timeline: stages, progress bar, intermediate and final
 // images, a Cancel button while it runs, errors in words with the detail one click away.
 import { call, commands, events, StudioError, thumb } from "./api";
+import type { Operation } from "./bindings";
 import { clear, h } from "./dom";
 import { apply, empty, type EventLike, type Timeline } from "./timeline";
 import { explain } from "./words";
@@ -15,12 +16,33 @@ export function errorBox(e: unknown): HTMLElement {
   );
 }
 
+// The typed command of each workflow. Keyed by the engine's `Operation`: a workflow added to
+// the registration list does not type-check here until it has its entry.
+const DISPATCH: { [K in Operation]: (request: never) => ReturnType<typeof commands.tryOn> } = {
+  "try-on": commands.tryOn,
+  extract: commands.extract,
+  look: commands.look,
+  "model-generator": commands.modelGenerator,
+  "background-generator": commands.backgroundGenerator,
+  "complementary-garment-generator": commands.complementaryGarmentGenerator,
+  "product-to-model-direct": commands.productToModelDirect,
+  "product-to-model-phased": commands.productToModelPhased,
+  "background-swap-with-image": commands.backgroundSwapWithImage,
+  "background-swap-with-spec": commands.backgroundSwapWithSpec,
+  "model-swap-with-image": commands.modelSwapWithImage,
+};
+
+function dispatch(workflow: string, body: unknown) {
+  if (!(workflow in DISPATCH)) return Promise.reject(new StudioError("VALIDATION_ERROR", `there is no workflow called ${workflow}`, ""));
+  return call(DISPATCH[workflow as Operation](body as never));
+}
+
 /** Dispatches and follows a job in `panel`; resolves to its id (undefined if refused). */
 export async function runJob(panel: HTMLElement, workflow: string, body: unknown, onDone?: (t: Timeline) => void): Promise<string | undefined> {
   clear(panel, h("p", { class: "muted" }, `Sending ${workflow}…`));
   let accepted;
   try {
-    accepted = await call(commands.dispatch(workflow, body as never));
+    accepted = await dispatch(workflow, body);
   } catch (e) {
     clear(panel, errorBox(e));
     return undefined;

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use figur_engine::domain::requests::Resolution;
+use figur_engine::workflow::models::Direct;
 use figur_engine::workflow::try_on::Session;
 use figur_engine::workflow::{person, wear};
 
@@ -20,9 +21,9 @@ fn main() {
     let load = |p: &str| figur_engine::vision::decode::decode(&std::fs::read(p).unwrap()).unwrap();
     let photo = Session::at_resolution(load(person_path), resolution);
     let t = std::time::Instant::now();
-    let analysis = person::analyse(&models, &photo, &mut || Ok(())).unwrap();
+    let analysis = person::analyse(&mut Direct(&models), &photo).unwrap();
     let garment =
-        wear::prepare(&models, &load(garment_path), None, wear::category(category).unwrap(), &mut || Ok(())).unwrap();
+        wear::prepare(&mut Direct(&models), &load(garment_path), None, wear::category(category).unwrap()).unwrap();
     println!(
         "garment shape: {:?}",
         match &garment.shape {

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 /// Stable error codes of the `/v1` envelope. Clients branch on these, never on messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum ErrorCode {
     BadRequest,
     Unauthorized,
@@ -45,6 +46,38 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::UriTooLong => 414,
             ErrorCode::HeadersTooLarge => 431,
+        }
+    }
+
+    pub const ALL: [ErrorCode; 17] = [
+        ErrorCode::BadRequest,
+        ErrorCode::Unauthorized,
+        ErrorCode::InsufficientBalance,
+        ErrorCode::Forbidden,
+        ErrorCode::JobNotFound,
+        ErrorCode::ResourceNotFound,
+        ErrorCode::JobNotCancellable,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::ValidationError,
+        ErrorCode::RateLimited,
+        ErrorCode::Internal,
+        ErrorCode::Unavailable,
+        ErrorCode::OperationDisabled,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::UriTooLong,
+        ErrorCode::HeadersTooLarge,
+    ];
+
+    /// What a designer reads when the desktop gets this answer (`None`: the message says it best).
+    pub fn words(self) -> Option<&'static str> {
+        match self {
+            ErrorCode::ValidationError => Some("Something in the request needs fixing."),
+            ErrorCode::InsufficientBalance => Some("There are not enough credits left."),
+            ErrorCode::OperationDisabled => Some("This workflow is switched off in this studio."),
+            ErrorCode::Unavailable => Some("The studio is busy. Try again in a moment."),
+            ErrorCode::Internal => Some("Something went wrong inside the studio."),
+            _ => None,
         }
     }
 
@@ -172,26 +205,6 @@ impl From<crate::ledger::LedgerError> for ApiError {
         }
         tracing::error!(error = %e, "ledger error");
         ApiError::internal("an internal storage error occurred; the ledger is unchanged")
-    }
-}
-
-/// How a job ended badly: the `extra.error` of its `failed` event.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
-#[error("{code}: {message}")]
-pub struct JobError {
-    pub code: String,
-    pub message: String,
-}
-
-impl JobError {
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
-        JobError { code: code.to_string(), message: message.into() }
-    }
-    pub fn cancelled() -> Self {
-        Self::new("JOB_CANCELLED", "the job was cancelled")
-    }
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new("INTERNAL", message)
     }
 }
 

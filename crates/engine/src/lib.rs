@@ -21,6 +21,7 @@ pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod failpoints;
+pub mod failure;
 pub mod ids;
 pub mod ledger;
 pub mod priority;
@@ -37,4 +38,6 @@ pub mod workflow;
 
 pub use auth::{Caller, Capability, Mode};
 pub use engine::{Engine, EngineConfig, JobFilter, OpenError, RenderFilter};
-pub use error::{ApiError, ErrorCode, FieldError, JobError};
+pub use error::{ApiError, ErrorCode, FieldError};
+pub use failure::{FailureCode, JobError, JobFailure};
+pub use workflow::{Operation, WorkflowRequest};

@@ -13,7 +13,7 @@
 //! - **Shutdown** stops claiming, asks running jobs to stop, and requeues them (not counted as a
 //!   crash) so the next start runs them again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,21 +26,22 @@ use crate::budget::MemoryBudget;
 use crate::domain::catalog::RenderOrigin;
 use crate::domain::operation::Operation;
 use crate::domain::requests::WorkflowRequest;
-use crate::error::JobError;
 use crate::failpoints::FailPoints;
+use crate::failure::{FailureCode, JobError, JobFailure};
 use crate::ids::new_id;
 use crate::ledger::catalog::CatalogRow;
 use crate::ledger::jobs::{self, Ending, JobRow};
 use crate::ledger::renders::RenderRow;
 use crate::ledger::LedgerResult;
 use crate::realm::Realm;
-use crate::workflow::{Filing, JobContext, JobControl, Output, Workflow, SHUTDOWN_CODE};
+use crate::workflow::{Filing, JobContext, JobControl, Output};
 
 pub const MAX_RECOVERIES: i64 = 2;
 /// How often the loop looks for work nobody woke it for (dispatches from another process).
 const TICK: Duration = Duration::from_millis(500);
 
-pub type Registry = BTreeMap<Operation, Arc<dyn Workflow>>;
+/// The workflows this studio runs.
+pub type Registry = BTreeSet<Operation>;
 
 pub struct Scheduler {
     realm: Arc<Realm>,
@@ -50,6 +51,7 @@ pub struct Scheduler {
     freed: Arc<Notify>,
     failpoints: Arc<FailPoints>,
     memory: Arc<MemoryBudget>,
+    models: Arc<figur_models::Sessions>,
     running: Mutex<HashMap<String, Arc<JobControl>>>,
     stopping: AtomicBool,
     stopped: Notify,
@@ -62,7 +64,7 @@ impl Scheduler {
         workflows: Arc<Registry>,
         permits: Arc<Semaphore>,
         freed: Arc<Notify>,
-        (failpoints, memory): (Arc<FailPoints>, Arc<MemoryBudget>),
+        (failpoints, memory, models): (Arc<FailPoints>, Arc<MemoryBudget>, Arc<figur_models::Sessions>),
     ) -> Self {
         Scheduler {
             realm,
@@ -71,6 +73,7 @@ impl Scheduler {
             freed,
             failpoints,
             memory,
+            models,
             running: Mutex::new(HashMap::new()),
             stopping: AtomicBool::new(false),
             stopped: Notify::new(),
@@ -85,10 +88,13 @@ impl Scheduler {
             let mut outcomes = Vec::new();
             for (id, recoveries) in jobs::interrupted(c)? {
                 if recoveries >= MAX_RECOVERIES {
-                    let error = JobError::internal(format!(
-                        "the studio stopped unexpectedly {} times while running this job; it was given up",
-                        recoveries + 1
-                    ));
+                    let error = JobFailure {
+                        code: FailureCode::Internal,
+                        message: format!(
+                            "the studio stopped unexpectedly {} times while running this job; it was given up",
+                            recoveries + 1
+                        ),
+                    };
                     jobs::fail(c, &id, &error, json!({ "recoveries": recoveries }))?;
                     outcomes.push((id, "failed"));
                 } else {
@@ -219,15 +225,15 @@ impl Scheduler {
         let result = self.run_workflow(&job, control);
         let store = &self.realm.store;
         let seq = match result {
-            Ok((output, timings)) => {
+            Ok(output) => {
                 let job = job.clone();
-                let ended = self.record_end(&id, move |c| finish(c, &job, &output, &timings));
+                let ended = self.record_end(&id, move |c| finish(c, &job, &output));
                 if matches!(ended, Some((Ending::Cancelled, _))) {
                     store.remove_prefix(&format!("artifacts/{id}"));
                 }
                 ended.map(|(_, seq)| seq)
             }
-            Err(error) if error.code == SHUTDOWN_CODE => {
+            Err(JobError::ShutDown) => {
                 let id2 = id.clone();
                 self.record_end(&id, move |c| {
                     jobs::requeue(
@@ -239,14 +245,15 @@ impl Scheduler {
                     Ok(jobs::get(c, &id2)?.map(|j| j.latest_seq).unwrap_or(0))
                 })
             }
-            Err(error) => {
-                if error.code == "JOB_CANCELLED" {
-                    store.remove_prefix(&format!("artifacts/{id}"));
-                } else {
-                    tracing::warn!(job = %id, code = %error.code, message = %error.message, "job failed");
-                }
+            Err(JobError::Cancelled) => {
+                store.remove_prefix(&format!("artifacts/{id}"));
                 let id2 = id.clone();
-                self.record_end(&id, move |c| jobs::fail(c, &id2, &error, json!({})))
+                self.record_end(&id, move |c| jobs::fail(c, &id2, &JobFailure::cancelled(), json!({})))
+            }
+            Err(JobError::Failed(failure)) => {
+                tracing::warn!(job = %id, code = %failure.code, message = %failure.message, "job failed");
+                let id2 = id.clone();
+                self.record_end(&id, move |c| jobs::fail(c, &id2, &failure, json!({})))
             }
         };
         if let Some(seq) = seq {
@@ -275,28 +282,25 @@ impl Scheduler {
         None
     }
 
-    fn run_workflow(
-        &self,
-        job: &JobRow,
-        control: Arc<JobControl>,
-    ) -> Result<(Output, serde_json::Map<String, Value>), JobError> {
+    fn run_workflow(&self, job: &JobRow, control: Arc<JobControl>) -> Result<Output, JobError> {
         self.failpoints.hit("claim").map_err(JobError::internal)?;
         let op = Operation::from_job_type(&job.job_type)
             .ok_or_else(|| JobError::internal(format!("unknown job type {}", job.job_type)))?;
-        let workflow = self.workflows.get(&op).cloned().ok_or_else(|| {
-            JobError::new("OPERATION_DISABLED", format!("{} cannot run in this build of the studio", op.name()))
-        })?;
-        let request = WorkflowRequest::parse(op, job.request.clone())
-            .map_err(|e| JobError::internal(format!("the stored request no longer parses: {}", e.message)))?;
+        if !self.workflows.contains(&op) {
+            return Err(FailureCode::OperationDisabled
+                .with(format!("{} is switched off in this studio; nothing was charged", op.name())));
+        }
+        let request = WorkflowRequest::from_stored(op, job.request_version, job.request.clone())?;
         let mut ctx = JobContext::new(
             job.public_id.clone(),
+            self.models.clone(),
             self.realm.clone(),
             control,
             self.failpoints.clone(),
             self.memory.clone(),
-            workflow.stages(),
+            op.stages(),
         );
-        let output = match catch_unwind(AssertUnwindSafe(|| workflow.run(&mut ctx, &request))) {
+        let output = match catch_unwind(AssertUnwindSafe(|| request.run(&mut ctx))) {
             Ok(result) => result?,
             Err(panic) => {
                 let what = panic
@@ -311,20 +315,24 @@ impl Scheduler {
         // A cancel that arrives during the last stage still wins (the ledger re-checks too).
         ctx.checkpoint()?;
         self.failpoints.hit("finish").map_err(JobError::internal)?;
-        let timings = ctx.timings();
-        Ok((output, timings))
+        Ok(with_context_facts(output, &mut ctx))
     }
 }
 
+/// What the context knows of the run, in the result: the time each stage took, and every model
+/// the job ran (`provenance.models`, beside what the workflow itself says of its provenance).
+fn with_context_facts(mut output: Output, ctx: &mut JobContext) -> Output {
+    output.extra.insert("timings_ms".into(), Value::Object(ctx.timings()));
+    let provenance = output.extra.entry("provenance").or_insert_with(|| json!({}));
+    if let Value::Object(provenance) = provenance {
+        provenance.insert("models".into(), json!(ctx.models_ran()));
+    }
+    output
+}
+
 /// The success write: `succeeded` event with the final artifacts, and the render or catalog row.
-fn finish(
-    c: &rusqlite::Connection,
-    job: &JobRow,
-    output: &Output,
-    timings: &serde_json::Map<String, Value>,
-) -> LedgerResult<(Ending, i64)> {
+fn finish(c: &rusqlite::Connection, job: &JobRow, output: &Output) -> LedgerResult<(Ending, i64)> {
     let mut extra = output.extra.clone();
-    extra.insert("timings_ms".into(), Value::Object(timings.clone()));
     extra.insert("progress".into(), json!(1.0));
     let catalog_id = new_id();
     if matches!(output.filing, Filing::Catalog { .. }) {

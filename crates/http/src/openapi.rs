@@ -19,10 +19,6 @@ use crate::routes::{account, jobs, library, workflows};
     ),
     servers((url = "http://127.0.0.1:8686", description = "figur serve (default address)")),
     paths(
-        workflows::try_on, workflows::extract, workflows::look, workflows::model_generator,
-        workflows::background_generator, workflows::complementary_garment_generator,
-        workflows::product_to_model_direct, workflows::product_to_model_phased,
-        workflows::background_swap_with_image, workflows::background_swap_with_spec, workflows::model_swap_with_image,
         jobs::list, jobs::detail, jobs::events, jobs::cancel,
         library::upload, library::uploads, library::renders, library::render, library::catalog, library::catalog_entry,
         library::garment_categories, library::add_catalog_model, library::compatibility, library::artifact,
@@ -63,7 +59,7 @@ impl Modify for BearerAuth {
 
 /// The document as pretty JSON with a trailing newline (the form checked into the repository).
 pub fn document() -> String {
-    let mut doc = ApiDoc::openapi();
+    let mut doc = ApiDoc::openapi().merge_from(workflows::WorkflowPaths::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     let mut text = serde_json::to_value(&doc)
         .map(|mut value| {

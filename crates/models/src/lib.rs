@@ -33,14 +33,3 @@ pub enum ModelError {
     #[error("running {0} failed")]
     Run(String),
 }
-
-impl ModelError {
-    /// The code a failed job reports.
-    pub fn code(&self) -> &'static str {
-        match self {
-            ModelError::RuntimeMissing(_) | ModelError::Missing(_) | ModelError::Unknown(_) => "MODEL_MISSING",
-            ModelError::Provider { .. } => "PROVIDER_UNAVAILABLE",
-            ModelError::Run(_) => "INTERNAL",
-        }
-    }
-}

@@ -8,10 +8,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::operation::Operation;
 use crate::error::{ApiError, FieldError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "UPPERCASE")]
 pub enum UserCategory {
     Male,
@@ -20,6 +20,7 @@ pub enum UserCategory {
 
 /// Long side of the output: 512, 1024, 2048 or 4096 px.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum Resolution {
     #[serde(rename = "0.5K")]
     Half,
@@ -45,6 +46,7 @@ impl Resolution {
 
 /// Output framing for edits (decision, see API.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum OutputPreset {
     /// 2048×2048 on white.
@@ -60,6 +62,7 @@ pub enum OutputPreset {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum Fit {
     Slim,
@@ -68,6 +71,7 @@ pub enum Fit {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct TryOnItem {
     /// Upload key of the garment photo.
@@ -77,12 +81,14 @@ pub struct TryOnItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct RenderParams {
     pub resolution: Option<Resolution>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct TryOnRequest {
     /// Upload key of the person photo.
@@ -95,6 +101,7 @@ pub struct TryOnRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct ExtractionContext {
     pub max_items: Option<u32>,
@@ -103,6 +110,7 @@ pub struct ExtractionContext {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct ExtractRequest {
     pub trial_image: String,
@@ -112,6 +120,7 @@ pub struct ExtractRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct LookRequest {
     pub user_category: Option<UserCategory>,
@@ -125,6 +134,7 @@ macro_rules! generator_request {
     ($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $field:ident : $ty:ty),* $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
         #[serde(deny_unknown_fields)]
         pub struct $name {
             /// The generator to use; `null` picks the studio's default.
@@ -172,6 +182,7 @@ generator_request!(ComplementaryGarmentGeneratorRequest {
 });
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct BackgroundSwapWithImageRequest {
     /// An upload key; exactly one of this and `source_render_public_id`.
@@ -184,6 +195,7 @@ pub struct BackgroundSwapWithImageRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct BackgroundSwapWithSpecRequest {
     pub source_image_s3_key: Option<String>,
@@ -196,6 +208,7 @@ pub struct BackgroundSwapWithSpecRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct ModelSwapWithImageRequest {
     pub source_image_s3_key: Option<String>,
@@ -208,6 +221,7 @@ pub struct ModelSwapWithImageRequest {
 
 /// Body of `product-to-model-direct` and `product-to-model-phased`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct ProductToModelRequest {
     pub product_image_s3_key: String,
@@ -219,21 +233,7 @@ pub struct ProductToModelRequest {
     pub seed: Option<u64>,
 }
 
-/// A parsed, structurally valid request of one workflow.
-#[derive(Debug, Clone, PartialEq)]
-pub enum WorkflowRequest {
-    TryOn(TryOnRequest),
-    Extract(ExtractRequest),
-    Look(LookRequest),
-    ModelGenerator(ModelGeneratorRequest),
-    BackgroundGenerator(BackgroundGeneratorRequest),
-    ComplementaryGarmentGenerator(ComplementaryGarmentGeneratorRequest),
-    ProductToModelDirect(ProductToModelRequest),
-    ProductToModelPhased(ProductToModelRequest),
-    BackgroundSwapWithImage(BackgroundSwapWithImageRequest),
-    BackgroundSwapWithSpec(BackgroundSwapWithSpecRequest),
-    ModelSwapWithImage(ModelSwapWithImageRequest),
-}
+pub use crate::workflow::registry::WorkflowRequest;
 
 /// Something a request points at that must exist when the job is dispatched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,143 +245,53 @@ pub enum Reference {
     GarmentCategoryId { path: String, id: String },
 }
 
-impl WorkflowRequest {
-    /// Parses `body` as `op`'s request; every failure names its field.
-    pub fn parse(op: Operation, body: serde_json::Value) -> Result<Self, ApiError> {
-        if !body.is_object() {
-            return Err(ApiError::field("body", "", "the request body must be a JSON object", "type_error"));
-        }
-        let request = match op {
-            Operation::TryOn => Self::TryOn(parse_body(body)?),
-            Operation::Extract => Self::Extract(parse_body(body)?),
-            Operation::Look => Self::Look(parse_body(body)?),
-            Operation::ModelGenerator => Self::ModelGenerator(parse_body(body)?),
-            Operation::BackgroundGenerator => Self::BackgroundGenerator(parse_body(body)?),
-            Operation::ComplementaryGarmentGenerator => Self::ComplementaryGarmentGenerator(parse_body(body)?),
-            Operation::ProductToModelDirect => Self::ProductToModelDirect(parse_body(body)?),
-            Operation::ProductToModelPhased => Self::ProductToModelPhased(parse_body(body)?),
-            Operation::BackgroundSwapWithImage => Self::BackgroundSwapWithImage(parse_body(body)?),
-            Operation::BackgroundSwapWithSpec => Self::BackgroundSwapWithSpec(parse_body(body)?),
-            Operation::ModelSwapWithImage => Self::ModelSwapWithImage(parse_body(body)?),
-        };
-        let problems = request.structural_problems();
-        if problems.is_empty() {
-            Ok(request)
-        } else {
-            Err(ApiError::validation(problems))
-        }
-    }
-
-    /// Rules that need no ledger: counts, exactly-one-of, formats.
-    fn structural_problems(&self) -> Vec<FieldError> {
-        let mut problems = Vec::new();
-        let mut items = |items: &[TryOnItem]| {
-            if items.is_empty() {
-                problems.push(FieldError::new("body", "items", "at least one item is required", "too_short"));
-            } else if items.len() > 8 {
-                problems.push(FieldError::new("body", "items", "at most 8 items are allowed", "too_long"));
-            }
-        };
-        match self {
-            Self::TryOn(r) => items(&r.items),
-            Self::Look(r) => items(&r.items),
-            Self::Extract(r) => {
-                if let Some(max) = r.extraction_context.as_ref().and_then(|c| c.max_items) {
-                    if !(1..=10).contains(&max) {
-                        problems.push(FieldError::new(
-                            "body",
-                            "extraction_context.max_items",
-                            "must be between 1 and 10",
-                            "range",
-                        ));
-                    }
-                }
-            }
-            Self::ModelGenerator(r) => generator_problems(&r.aspect_ratio, &r.display_name, &mut problems),
-            Self::BackgroundGenerator(r) => generator_problems(&r.aspect_ratio, &r.display_name, &mut problems),
-            Self::ComplementaryGarmentGenerator(r) => {
-                generator_problems(&r.aspect_ratio, &r.display_name, &mut problems)
-            }
-            Self::BackgroundSwapWithImage(r) => {
-                exactly_one_source(&r.source_image_s3_key, &r.source_render_public_id, &mut problems)
-            }
-            Self::BackgroundSwapWithSpec(r) => {
-                exactly_one_source(&r.source_image_s3_key, &r.source_render_public_id, &mut problems)
-            }
-            Self::ModelSwapWithImage(r) => {
-                exactly_one_source(&r.source_image_s3_key, &r.source_render_public_id, &mut problems)
-            }
-            Self::ProductToModelDirect(_) | Self::ProductToModelPhased(_) => {}
-        }
-        problems
-    }
-
-    /// Everything this request points at, with the field path that points.
-    pub fn references(&self) -> Vec<Reference> {
-        let mut refs = Vec::new();
-        let upload = |path: &str, key: &str| Reference::Upload { path: path.into(), key: key.into() };
-        let items = |refs: &mut Vec<Reference>, items: &[TryOnItem]| {
-            for (i, item) in items.iter().enumerate() {
-                refs.push(upload(&format!("items.{i}.trial_image"), &item.trial_image));
-                refs.push(Reference::GarmentCategoryKey {
-                    path: format!("items.{i}.trial_item_category"),
-                    key: item.trial_item_category.clone(),
-                });
-            }
-        };
-        let source = |refs: &mut Vec<Reference>, key: &Option<String>, render: &Option<String>| {
-            if let Some(key) = key {
-                refs.push(upload("source_image_s3_key", key));
-            }
-            if let Some(id) = render {
-                refs.push(Reference::Render { path: "source_render_public_id".into(), id: id.clone() });
-            }
-        };
-        let catalog = |path: &str, resource: &'static str, id: &str| Reference::Catalog {
-            path: path.into(),
-            resource,
-            id: id.into(),
-        };
-        match self {
-            Self::TryOn(r) => {
-                refs.push(upload("user_image", &r.user_image));
-                items(&mut refs, &r.items);
-            }
-            Self::Look(r) => items(&mut refs, &r.items),
-            Self::Extract(r) => refs.push(upload("trial_image", &r.trial_image)),
-            Self::ModelGenerator(_) | Self::BackgroundGenerator(_) => {}
-            Self::ComplementaryGarmentGenerator(r) => refs.push(Reference::GarmentCategoryId {
-                path: "garment_category_public_id".into(),
-                id: r.garment_category_public_id.clone(),
-            }),
-            Self::BackgroundSwapWithImage(r) => {
-                source(&mut refs, &r.source_image_s3_key, &r.source_render_public_id);
-                refs.push(catalog("background_image_public_id", "backgrounds", &r.background_image_public_id));
-            }
-            Self::BackgroundSwapWithSpec(r) => source(&mut refs, &r.source_image_s3_key, &r.source_render_public_id),
-            Self::ModelSwapWithImage(r) => {
-                source(&mut refs, &r.source_image_s3_key, &r.source_render_public_id);
-                refs.push(catalog("model_image_public_id", "models", &r.model_image_public_id));
-            }
-            Self::ProductToModelDirect(r) | Self::ProductToModelPhased(r) => {
-                refs.push(upload("product_image_s3_key", &r.product_image_s3_key));
-                refs.push(Reference::GarmentCategoryId {
-                    path: "product_garment_category_public_id".into(),
-                    id: r.product_garment_category_public_id.clone(),
-                });
-                if let Some(id) = &r.model_image_public_id {
-                    refs.push(catalog("model_image_public_id", "models", id));
-                }
-                if let Some(id) = &r.background_image_public_id {
-                    refs.push(catalog("background_image_public_id", "backgrounds", id));
-                }
-            }
-        }
-        refs
+/// The item count rule try-on and look share: 1 to 8 garments.
+pub(crate) fn items_problems(items: &[TryOnItem]) -> Vec<FieldError> {
+    if items.is_empty() {
+        vec![FieldError::new("body", "items", "at least one item is required", "too_short")]
+    } else if items.len() > 8 {
+        vec![FieldError::new("body", "items", "at most 8 items are allowed", "too_long")]
+    } else {
+        Vec::new()
     }
 }
 
-fn generator_problems(aspect_ratio: &Option<String>, display_name: &str, problems: &mut Vec<FieldError>) {
+/// The uploads and garment categories of try-on and look items.
+pub(crate) fn items_references(items: &[TryOnItem]) -> Vec<Reference> {
+    let mut refs = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        refs.push(Reference::upload(&format!("items.{i}.trial_image"), &item.trial_image));
+        refs.push(Reference::GarmentCategoryKey {
+            path: format!("items.{i}.trial_item_category"),
+            key: item.trial_item_category.clone(),
+        });
+    }
+    refs
+}
+
+/// An edit's source: an upload or a render.
+pub(crate) fn source_references(key: &Option<String>, render: &Option<String>) -> Vec<Reference> {
+    let mut refs = Vec::new();
+    if let Some(key) = key {
+        refs.push(Reference::upload("source_image_s3_key", key));
+    }
+    if let Some(id) = render {
+        refs.push(Reference::Render { path: "source_render_public_id".into(), id: id.clone() });
+    }
+    refs
+}
+
+impl Reference {
+    pub(crate) fn upload(path: &str, key: &str) -> Self {
+        Reference::Upload { path: path.into(), key: key.into() }
+    }
+
+    pub(crate) fn catalog(path: &str, resource: &'static str, id: &str) -> Self {
+        Reference::Catalog { path: path.into(), resource, id: id.into() }
+    }
+}
+
+pub(crate) fn generator_problems(aspect_ratio: &Option<String>, display_name: &str, problems: &mut Vec<FieldError>) {
     if let Some(ratio) = aspect_ratio {
         if parse_aspect_ratio(ratio).is_none() {
             problems.push(FieldError::new(
@@ -407,7 +317,7 @@ pub fn parse_aspect_ratio(ratio: &str) -> Option<(u32, u32)> {
     Some((w, h))
 }
 
-fn exactly_one_source(key: &Option<String>, render: &Option<String>, problems: &mut Vec<FieldError>) {
+pub(crate) fn exactly_one_source(key: &Option<String>, render: &Option<String>, problems: &mut Vec<FieldError>) {
     match (key, render) {
         (Some(_), None) | (None, Some(_)) => {}
         (Some(_), Some(_)) => problems.push(FieldError::new(
@@ -468,6 +378,7 @@ fn backticked(message: &str, prefix: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::operation::Operation;
     use serde_json::json;
 
     fn loc(err: &ApiError) -> serde_json::Value {

@@ -2,6 +2,8 @@
 //! The photo must be an owned upload showing one person, full or three-quarter body, whose
 //! pose is found — the things product-to-model and model-swap need.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -9,12 +11,16 @@ use utoipa::ToSchema;
 use super::jobs::require;
 use super::Engine;
 use crate::auth::{Caller, Capability};
+use crate::budget::VISION_BYTES_PER_PIXEL;
 use crate::domain::catalog::CatalogEntry;
 use crate::domain::requests::UserCategory;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
+use crate::failure::FailureCode;
 use crate::ids::new_id;
 use crate::ledger::catalog::CatalogRow;
 use crate::ledger::{catalog, uploads};
+use crate::vision::decode;
+use crate::workflow::models::Direct;
 use crate::workflow::person::{self, VISIBLE};
 
 /// Body of `POST /v1/catalog/models` (a Figur Studio extension).
@@ -27,6 +33,19 @@ pub struct NewCatalogModel {
     #[serde(default)]
     pub description: String,
     pub gender: Option<UserCategory>,
+}
+
+/// Longest an import waits for a worker or for memory before answering 503.
+const ANALYSIS_WAIT: Duration = Duration::from_secs(60);
+
+fn busy(why: &str) -> ApiError {
+    let mut err = ApiError::new(ErrorCode::Unavailable, format!("{why}; retry shortly"));
+    err.retry_after = Some(5);
+    err
+}
+
+fn out_of_memory() -> ApiError {
+    busy("the studio's memory budget is held by running jobs")
 }
 
 fn bad(reason: impl Into<String>) -> ApiError {
@@ -46,17 +65,28 @@ impl Engine {
             .read(move |c| uploads::get(c, &key))
             .await?
             .ok_or_else(|| ApiError::field("body", "upload_key", "no such upload", "unknown_upload"))?;
-        let models = self.config.models.clone();
+        // The analysis is a job's worth of work: it waits for a worker's permit like a job
+        // (jobs and imports together never exceed the concurrency), and for its memory.
+        let permit = tokio::time::timeout(ANALYSIS_WAIT, self.permits.clone().acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| busy("every worker is running a job"))?;
+        let (models, memory) = (self.config.models.clone(), self.config.memory.clone());
         let store = realm.clone();
         let upload_key = upload.key.clone();
         let found = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, ApiError> {
+            let _permit = permit;
             let bytes = store.store.read(&upload_key).map_err(|_| bad("the upload cannot be read"))?;
-            let photo = crate::vision::decode::decode(&bytes).map_err(|e| bad(e.message))?;
-            let photo = crate::workflow::background_swap::working_copy(photo);
+            let _decoding = memory.reserve(decode::decode_cost(&bytes), ANALYSIS_WAIT).ok_or_else(out_of_memory)?;
+            let photo = decode::working_copy(decode::decode(&bytes).map_err(|e| bad(e.message()))?);
+            let pixels = photo.width() as u64 * photo.height() as u64;
+            let _analysing =
+                memory.reserve(pixels * VISION_BYTES_PER_PIXEL, ANALYSIS_WAIT).ok_or_else(out_of_memory)?;
             let photo_height = photo.height();
-            let analysis = person::analyse(&models, &photo, &mut || Ok(())).map_err(|e| match e.code.as_str() {
-                "NO_SUBJECT_FOUND" => bad("no person was found in the photo"),
-                _ => ApiError::new(crate::error::ErrorCode::Unavailable, e.message),
+            let analysis = person::analyse(&mut Direct(&models), &photo).map_err(|e| match e.code() {
+                Some(FailureCode::NoSubjectFound) => bad("no person was found in the photo"),
+                _ => ApiError::new(crate::error::ErrorCode::Unavailable, e.message()),
             })?;
             if analysis.matte.people > 1 {
                 return Err(bad(format!(
@@ -77,7 +107,9 @@ impl Engine {
             Ok(json!({ "framing": if full { "full_body" } else { "three_quarter" }, "face": analysis.face.is_some() }))
         })
         .await
-        .map_err(|_| ApiError::internal("the model photo check crashed"))??;
+        .map_err(|_| ApiError::internal("the model photo check crashed"))?;
+        self.freed.notify_waiters();
+        let found = found?;
         let row = CatalogRow {
             public_id: new_id(),
             resource: "models".into(),

@@ -71,15 +71,43 @@ impl Engine {
         require(caller, Capability::JobsCreate)?;
         // Only an idempotent dispatch needs the body's fingerprint.
         let body_sha256 = idempotency_key.map(|_| hex::encode(Sha256::digest(body.to_string().as_bytes())));
-        let request = WorkflowRequest::parse(op, body.clone())?;
+        let request = WorkflowRequest::parse(op, body)?;
+        self.dispatch_request(caller, request, request_id, idempotency_key.zip(body_sha256)).await
+    }
+
+    /// Dispatches a typed request (the desktop's commands), checked as a parsed body is.
+    pub async fn dispatch_typed(
+        &self,
+        caller: &Caller,
+        request: WorkflowRequest,
+        request_id: &str,
+    ) -> Result<DispatchAccepted, ApiError> {
+        require(caller, Capability::JobsCreate)?;
+        self.dispatch_request(caller, request.checked()?, request_id, None).await
+    }
+
+    /// The checks after the body's, and the durable write. `idempotency`: the key and the
+    /// fingerprint of the body it was sent with.
+    async fn dispatch_request(
+        &self,
+        caller: &Caller,
+        request: WorkflowRequest,
+        request_id: &str,
+        idempotency: Option<(&str, String)>,
+    ) -> Result<DispatchAccepted, ApiError> {
+        let op = request.operation();
+        let (idempotency_key, body_sha256) = match idempotency {
+            Some((key, sha)) => (Some(key), Some(sha)),
+            None => (None, None),
+        };
         self.check_references(caller.mode, &request).await?;
-        let workflow = self.workflows.get(&op).cloned().ok_or_else(|| {
-            ApiError::new(
+        if !self.is_enabled(op) {
+            return Err(ApiError::new(
                 ErrorCode::OperationDisabled,
                 format!("{} is not available in this build of the studio yet; nothing was charged", op.name()),
-            )
-        })?;
-        let problems = workflow.validate(&request);
+            ));
+        }
+        let problems = request.vocabulary();
         if !problems.is_empty() {
             return Err(ApiError::validation(problems));
         }
@@ -98,6 +126,7 @@ impl Engine {
         let realm = self.realm(caller.mode).clone();
         let (key_id, idem) = (caller.key_id.clone(), idempotency_key.map(str::to_string));
         let job_type = op.job_type();
+        let stored = request.to_stored();
         let answer = accepted.clone();
         let result = realm
             .ledger
@@ -121,7 +150,8 @@ impl Engine {
                     &NewJob {
                         public_id: &answer.job_id,
                         job_type: &job_type,
-                        request: &body,
+                        request: &stored,
+                        request_version: op.version(),
                         credits_cost: answer.credits_cost,
                         request_id: &answer.request_id,
                         api_key_id: Some(&key_id),

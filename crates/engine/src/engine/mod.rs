@@ -9,7 +9,7 @@ mod jobs;
 mod library;
 mod present;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -27,7 +27,6 @@ use crate::ledger::{credits, LedgerError};
 use crate::realm::Realm;
 use crate::scheduler::{Registry, Scheduler};
 use crate::signing::Signer;
-use crate::workflow::{self, Workflow};
 
 #[derive(Clone)]
 pub struct EngineConfig {
@@ -45,7 +44,8 @@ pub struct EngineConfig {
     pub failpoints: Arc<FailPoints>,
     /// Working memory heavy stages share (`FIGUR_MEMORY_BUDGET_MB`).
     pub memory: Arc<MemoryBudget>,
-    pub workflows: Vec<Arc<dyn Workflow>>,
+    /// The workflows this studio runs (all but those `FIGUR_DISABLED_WORKFLOWS` names).
+    pub enabled: BTreeSet<Operation>,
     /// The model sessions the workflows share (also used to check catalog model photos).
     pub models: Arc<figur_models::Sessions>,
     /// Derived files kept across data folders (rendered built-ins); `None`: no cache.
@@ -83,7 +83,7 @@ impl EngineConfig {
             url_ttl: Duration::from_secs(3600),
             failpoints: Arc::new(FailPoints::default()),
             memory: MemoryBudget::from_env(),
-            workflows: enabled(workflow::builtin(models.clone())),
+            enabled: enabled_workflows(),
             models,
             cache_dir,
         }
@@ -92,10 +92,10 @@ impl EngineConfig {
 
 /// The built-in workflows minus those named in `FIGUR_DISABLED_WORKFLOWS` (comma-separated
 /// names): a studio can switch workflows off; dispatching one answers 503 `OPERATION_DISABLED`.
-fn enabled(all: Vec<Arc<dyn Workflow>>) -> Vec<Arc<dyn Workflow>> {
+fn enabled_workflows() -> BTreeSet<Operation> {
     let off = std::env::var("FIGUR_DISABLED_WORKFLOWS").unwrap_or_default();
     let off: Vec<&str> = off.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
-    all.into_iter().filter(|w| !off.contains(&w.operation().name())).collect()
+    Operation::ALL.into_iter().filter(|op| !off.contains(&op.name())).collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +113,10 @@ pub struct Engine {
     schedulers: [Arc<Scheduler>; 2],
     signer: Signer,
     workflows: Arc<Registry>,
+    /// Worker permits the schedulers share, and their "one was freed" signal; the catalog-model
+    /// import takes one too (it is a job's worth of work done inside a request).
+    permits: Arc<Semaphore>,
+    freed: Arc<tokio::sync::Notify>,
     public_base: RwLock<String>,
     key_cache: account::KeyCache,
 }
@@ -139,12 +143,12 @@ impl Engine {
             let initial = config.initial_credits;
             realm.ledger.write_blocking(move |c| credits::ensure_initial(c, initial))?;
         }
-        let workflows: Arc<Registry> = Arc::new(config.workflows.iter().map(|w| (w.operation(), w.clone())).collect());
+        let workflows: Arc<Registry> = Arc::new(config.enabled.clone());
         // The realms share the permits (concurrency is per machine) and the wake-up when one frees.
         let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
         let freed = Arc::new(tokio::sync::Notify::new());
         let scheduler = |realm: &Arc<Realm>| {
-            let shared = (config.failpoints.clone(), config.memory.clone());
+            let shared = (config.failpoints.clone(), config.memory.clone(), config.models.clone());
             Arc::new(Scheduler::new(realm.clone(), workflows.clone(), permits.clone(), freed.clone(), shared))
         };
         let schedulers = [scheduler(&live), scheduler(&test)];
@@ -154,6 +158,8 @@ impl Engine {
             schedulers,
             signer,
             workflows,
+            permits,
+            freed,
             public_base: RwLock::new(String::new()),
             key_cache: account::KeyCache::default(),
             config,
@@ -234,7 +240,7 @@ impl Engine {
     }
 
     pub fn is_enabled(&self, op: Operation) -> bool {
-        self.workflows.contains_key(&op)
+        self.workflows.contains(&op)
     }
 }
 

@@ -9,8 +9,9 @@ use rusqlite::{params, Connection, Row};
 use serde_json::{json, Value};
 
 use super::{credits, optional, LedgerError, LedgerResult};
-use crate::domain::job::{ArtifactRole, EventType, JobStatus, StoredArtifact};
-use crate::error::{ApiError, ErrorCode, JobError};
+use crate::domain::job::{EventType, JobStatus, StoredArtifact};
+use crate::error::{ApiError, ErrorCode};
+use crate::failure::JobFailure;
 use crate::time::now_rfc3339;
 
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct JobRow {
     pub latest_seq: i64,
     pub recoveries: i64,
     pub cancel_requested: bool,
+    /// The version of the stored request's form (`Operation::version` when it was stored).
+    pub request_version: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -66,13 +69,15 @@ pub struct NewJob<'a> {
     pub public_id: &'a str,
     pub job_type: &'a str,
     pub request: &'a Value,
+    /// The version of the request's form (`Operation::version`).
+    pub request_version: u32,
     pub credits_cost: i64,
     pub request_id: &'a str,
     pub api_key_id: Option<&'a str>,
 }
 
 const JOB_COLUMNS: &str = "public_id, job_type, status, request_json, credits_cost, request_id, created_at, \
-     started_at, finished_at, latest_seq, recoveries, cancel_requested";
+     started_at, finished_at, latest_seq, recoveries, cancel_requested, request_version";
 
 fn job_row(row: &Row<'_>) -> rusqlite::Result<(JobRow, String, String)> {
     Ok((
@@ -89,6 +94,7 @@ fn job_row(row: &Row<'_>) -> rusqlite::Result<(JobRow, String, String)> {
             latest_seq: row.get(9)?,
             recoveries: row.get(10)?,
             cancel_requested: row.get::<_, i64>(11)? != 0,
+            request_version: row.get(12)?,
         },
         row.get(2)?,
         row.get(3)?,
@@ -108,7 +114,7 @@ pub fn insert(conn: &Connection, job: &NewJob<'_>) -> LedgerResult<()> {
     credits::debit(conn, job.public_id, job.request_id, job.credits_cost)?;
     conn.prepare_cached(
         "INSERT INTO jobs (public_id, job_type, status, request_json, credits_cost, request_id, api_key_id, \
-         created_at, latest_seq) VALUES (?1, ?2, 'NOT_STARTED', ?3, ?4, ?5, ?6, ?7, 1)",
+         created_at, latest_seq, request_version) VALUES (?1, ?2, 'NOT_STARTED', ?3, ?4, ?5, ?6, ?7, 1, ?8)",
     )?
     .execute(params![
         job.public_id,
@@ -117,7 +123,8 @@ pub fn insert(conn: &Connection, job: &NewJob<'_>) -> LedgerResult<()> {
         job.credits_cost,
         job.request_id,
         job.api_key_id,
-        now
+        now,
+        job.request_version
     ])?;
     insert_event_row(
         conn,
@@ -149,28 +156,6 @@ fn insert_event_row(conn: &Connection, job_id: &str, seq: i64, event: &NewEvent,
         event.extra.to_string(),
         now
     ])?;
-    if !event.artifacts.is_empty() {
-        let mut n: i64 =
-            conn.query_row("SELECT COALESCE(MAX(n), 0) FROM artifacts WHERE job_id = ?1", [job_id], |r| r.get(0))?;
-        for artifact in &event.artifacts {
-            n += 1;
-            conn.prepare_cached(
-                "INSERT INTO artifacts (job_id, n, key, kind, role, label, meta_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                job_id,
-                n,
-                artifact.key,
-                artifact.kind,
-                match artifact.role {
-                    ArtifactRole::Intermediate => "intermediate",
-                    ArtifactRole::Final => "final",
-                },
-                artifact.label,
-                serde_json::to_string(&artifact.meta)?
-            ])?;
-        }
-    }
     Ok(())
 }
 
@@ -235,7 +220,7 @@ pub fn succeed(conn: &Connection, job_id: &str, artifacts: Vec<StoredArtifact>, 
         return Err(LedgerError::Corrupt(format!("job {job_id} is {:?}, not running", job.status)));
     }
     if job.cancel_requested {
-        fail(conn, job_id, &JobError::cancelled(), json!({}))?;
+        fail(conn, job_id, &JobFailure::cancelled(), json!({}))?;
         return Ok(Ending::Cancelled);
     }
     let seq = job.latest_seq + 1;
@@ -255,22 +240,24 @@ pub fn succeed(conn: &Connection, job_id: &str, artifacts: Vec<StoredArtifact>, 
 }
 
 /// Ends a job that has not ended with `failed`, `extra.error` and a refund. Returns its seq.
-pub fn fail(conn: &Connection, job_id: &str, error: &JobError, mut extra: Value) -> LedgerResult<i64> {
+pub fn fail(conn: &Connection, job_id: &str, error: &JobFailure, mut extra: Value) -> LedgerResult<i64> {
     let job = get(conn, job_id)?.ok_or_else(|| LedgerError::Corrupt(format!("no job {job_id}")))?;
     if job.status.is_terminal() {
         return Err(LedgerError::Corrupt(format!("job {job_id} has already ended")));
     }
-    credits::refund(conn, job_id, &job.request_id, job.credits_cost)?;
+    let refunded = if error.code.refunds() { job.credits_cost } else { 0 };
+    if error.code.refunds() {
+        credits::refund(conn, job_id, &job.request_id, refunded)?;
+    }
     let seq = job.latest_seq + 1;
     let now = now_rfc3339();
     conn.execute(
-        "UPDATE jobs SET status = 'FAILURE', finished_at = ?2, latest_seq = ?3, error_code = ?4, error_message = ?5 \
-         WHERE public_id = ?1",
-        params![job_id, now, seq, error.code, error.message],
+        "UPDATE jobs SET status = 'FAILURE', finished_at = ?2, latest_seq = ?3 WHERE public_id = ?1",
+        params![job_id, now, seq],
     )?;
     if let Value::Object(map) = &mut extra {
         map.insert("error".into(), json!(error));
-        map.insert("refunded_credits".into(), json!(job.credits_cost));
+        map.insert("refunded_credits".into(), json!(refunded));
     }
     insert_event_row(
         conn,
@@ -322,7 +309,7 @@ pub fn request_cancel(conn: &Connection, job_id: &str) -> LedgerResult<CancelOut
     let job = get(conn, job_id)?.ok_or_else(|| LedgerError::Rejected(ApiError::job_not_found(job_id)))?;
     match job.status {
         JobStatus::NotStarted => {
-            fail(conn, job_id, &JobError::cancelled(), json!({}))?;
+            fail(conn, job_id, &JobFailure::cancelled(), json!({}))?;
             Ok(CancelOutcome::EndedNow)
         }
         JobStatus::InProgress => {
@@ -445,6 +432,7 @@ mod tests {
                     public_id: id,
                     job_type: "BACKGROUND_GENERATOR",
                     request: &json!({}),
+                    request_version: 1,
                     credits_cost: cost,
                     request_id: "R",
                     api_key_id: None,
@@ -477,7 +465,14 @@ mod tests {
         assert_eq!(t[3].1, EventType::Succeeded);
         // Nothing may follow a terminal event.
         assert!(ledger.write_blocking(|c| append_stage(c, "A", &NewEvent::stage("x", "x", json!({})))).is_err());
-        assert!(ledger.write_blocking(|c| fail(c, "A", &JobError::internal("late"), json!({}))).is_err());
+        assert!(ledger
+            .write_blocking(|c| fail(
+                c,
+                "A",
+                &JobFailure { code: crate::failure::FailureCode::Internal, message: "late".into() },
+                json!({})
+            ))
+            .is_err());
         assert_eq!(timeline(&ledger, "A").len(), 4);
     }
 

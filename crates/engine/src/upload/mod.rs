@@ -225,7 +225,11 @@ pub(crate) mod tests {
         assert!(refused("progressive-cmyk-zune-panic.jpg").contains("decoder failed"));
         assert!(refused("jpeg-404-bytes-declaring-81mp.jpg").contains("too short"));
         let job = crate::vision::decode::decode(&std::fs::read(dir.join("progressive-cmyk-zune-panic.jpg")).unwrap());
-        assert_eq!(job.unwrap_err().code, "INPUT_UNREADABLE", "a decoder panic fails the job cleanly");
+        assert_eq!(
+            job.unwrap_err().code(),
+            Some(crate::failure::FailureCode::InputUnreadable),
+            "a decoder panic fails the job cleanly"
+        );
     }
 
     #[test]

@@ -7,11 +7,11 @@ use std::io::Cursor;
 
 use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 
-use crate::error::JobError;
+use crate::failure::{FailureCode, JobError};
 use crate::upload;
 
 fn unreadable(why: impl std::fmt::Display) -> JobError {
-    JobError::new("INPUT_UNREADABLE", format!("the image could not be read: {why}"))
+    FailureCode::InputUnreadable.with(format!("the image could not be read: {why}"))
 }
 
 /// The most memory decoding `bytes` with [`decode`] holds at once: the decoder's buffer in the
@@ -73,7 +73,7 @@ fn decode_dynamic_unguarded(bytes: &[u8]) -> Result<DynamicImage, JobError> {
     let reader = ImageReader::with_format(Cursor::new(bytes), format);
     let (w, h) = reader.into_dimensions().map_err(unreadable)?;
     if w as u64 * h as u64 > upload::MAX_PIXELS || w > upload::MAX_SIDE || h > upload::MAX_SIDE {
-        return Err(JobError::new("INPUT_TOO_LARGE", format!("the image is {w}×{h}; the limit is 100 megapixels")));
+        return Err(FailureCode::InputTooLarge.with(format!("the image is {w}×{h}; the limit is 100 megapixels")));
     }
     let mut decoder = ImageReader::with_format(Cursor::new(bytes), format).into_decoder().map_err(unreadable)?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
@@ -94,6 +94,20 @@ pub fn flatten(img: DynamicImage) -> RgbImage {
         let a = p[3] as u32;
         image::Rgb([0, 1, 2].map(|c| ((p[c] as u32 * a + 255 * (255 - a)) / 255) as u8))
     })
+}
+
+/// Working resolution cap: photos are matted and composited at most this long a side.
+const MAX_WORKING_SIDE: u32 = 4096;
+
+/// Scales a photo down to the working size cap (never up).
+pub fn working_copy(img: RgbImage) -> RgbImage {
+    let long = img.width().max(img.height());
+    if long <= MAX_WORKING_SIDE {
+        return img;
+    }
+    let s = MAX_WORKING_SIDE as f32 / long as f32;
+    let (w, h) = (((img.width() as f32 * s).round() as u32).max(1), ((img.height() as f32 * s).round() as u32).max(1));
+    image::imageops::resize(&img, w, h, image::imageops::FilterType::CatmullRom)
 }
 
 #[cfg(test)]
@@ -154,12 +168,12 @@ mod tests {
     fn corrupt_and_foreign_bytes_are_input_errors() {
         let mut png = encode(DynamicImage::ImageRgb8(RgbImage::new(64, 64)), image::ImageFormat::Png);
         png.truncate(png.len() / 2);
-        assert_eq!(decode(&png).unwrap_err().code, "INPUT_UNREADABLE");
-        assert_eq!(decode(b"GIF89a").unwrap_err().code, "INPUT_UNREADABLE");
+        assert_eq!(decode(&png).unwrap_err().code(), Some(FailureCode::InputUnreadable));
+        assert_eq!(decode(b"GIF89a").unwrap_err().code(), Some(FailureCode::InputUnreadable));
         let mut jpeg = encode(DynamicImage::ImageRgb8(RgbImage::new(64, 64)), image::ImageFormat::Jpeg);
         jpeg.truncate(jpeg.len() * 2 / 3);
         let e = decode(&jpeg).unwrap_err();
-        assert_eq!(e.code, "INPUT_UNREADABLE");
-        assert!(e.message.contains("truncated"), "{}", e.message);
+        assert_eq!(e.code(), Some(FailureCode::InputUnreadable));
+        assert!(e.message().contains("truncated"), "{}", e.message());
     }
 }

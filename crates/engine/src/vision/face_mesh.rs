@@ -2,12 +2,12 @@
 //! (enlarged 1.5×, as MediaPipe does), mapped back to image pixels; the face's outline as a
 //! polygon and as a mask, which try-on keeps untouched.
 
+use crate::failure::JobError;
 use image::RgbImage;
 
 use super::face::FaceBox;
 use super::guided::Plane;
 use super::pose::Crop;
-use crate::error::JobError;
 
 /// Side of the square crop the mesh model sees.
 pub const INPUT_SIDE: usize = 192;

@@ -1,10 +1,10 @@
 //! The person matte: a segmentation model at 256², upsampled and refined at full resolution by
 //! the guided filter; the largest person is kept when there are several.
 
+use crate::failure::JobError;
 use image::RgbImage;
 
 use super::guided::{guided_filter, Plane};
-use crate::error::JobError;
 
 /// Side of the square the segmentation model sees.
 pub const MODEL_SIDE: usize = 256;
@@ -21,10 +21,7 @@ pub struct ModelSegmenter(pub std::sync::Arc<figur_models::Loaded>);
 
 impl Segmenter for ModelSegmenter {
     fn person_probability(&self, rgb: &[f32]) -> Result<Vec<f32>, JobError> {
-        let outputs = self
-            .0
-            .run_f32(vec![("input_1".into(), vec![1, MODEL_SIDE, MODEL_SIDE, 3], rgb.to_vec())])
-            .map_err(|e| JobError::new(e.code(), e.to_string()))?;
+        let outputs = self.0.run_f32(vec![("input_1".into(), vec![1, MODEL_SIDE, MODEL_SIDE, 3], rgb.to_vec())])?;
         outputs
             .into_iter()
             .next()
@@ -293,7 +290,7 @@ pub(crate) mod tests {
         let img = photo(64, 64);
         let matte = person_matte(&img, &Discs(vec![]), &mut || Ok(())).unwrap();
         assert_eq!((matte.people, matte.coverage), (0, 0.0));
-        let err = person_matte(&img, &Discs(vec![(0.5, 0.5, 0.3)]), &mut || Err(JobError::cancelled())).unwrap_err();
-        assert_eq!(err.code, "JOB_CANCELLED");
+        let err = person_matte(&img, &Discs(vec![(0.5, 0.5, 0.3)]), &mut || Err(JobError::Cancelled)).unwrap_err();
+        assert_eq!(err, JobError::Cancelled);
     }
 }

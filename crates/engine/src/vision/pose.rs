@@ -3,7 +3,7 @@
 //! already says where the person is.
 
 use super::guided::Plane;
-use crate::error::JobError;
+use crate::failure::JobError;
 
 /// Side of the square crop the landmark model sees.
 pub const CROP_SIDE: usize = 256;

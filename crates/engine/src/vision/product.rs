@@ -167,7 +167,7 @@ pub const ISNET_SIDE: usize = 1024;
 
 /// A learned foreground matte (ISNet): NCHW RGB (x − 128) / 256 at 1024² in, alpha 1024² out.
 pub trait ForegroundModel {
-    fn alpha(&self, nchw: &[f32]) -> Result<Vec<f32>, crate::error::JobError>;
+    fn alpha(&self, nchw: &[f32]) -> Result<Vec<f32>, crate::failure::JobError>;
 }
 
 /// The model's input: the photo stretched to 1024², channels first, (x − 128) / 256.
@@ -185,10 +185,13 @@ pub fn isnet_input(img: &RgbImage) -> Vec<f32> {
 }
 
 /// The learned matte at the photo's size.
-pub fn learned_matte(img: &RgbImage, model: &dyn ForegroundModel) -> Result<Plane, crate::error::JobError> {
+pub fn learned_matte(img: &RgbImage, model: &dyn ForegroundModel) -> Result<Plane, crate::failure::JobError> {
     let alpha = model.alpha(&isnet_input(img))?;
     if alpha.len() != ISNET_SIDE * ISNET_SIDE {
-        return Err(crate::error::JobError::internal(format!("the foreground model returned {} values", alpha.len())));
+        return Err(crate::failure::JobError::internal(format!(
+            "the foreground model returned {} values",
+            alpha.len()
+        )));
     }
     let low =
         Plane { width: ISNET_SIDE, height: ISNET_SIDE, data: alpha.into_iter().map(|a| a.clamp(0.0, 1.0)).collect() };
@@ -202,7 +205,7 @@ mod learned_tests {
     /// Sees a centred square covering the middle half of the frame.
     struct Square;
     impl ForegroundModel for Square {
-        fn alpha(&self, nchw: &[f32]) -> Result<Vec<f32>, crate::error::JobError> {
+        fn alpha(&self, nchw: &[f32]) -> Result<Vec<f32>, crate::failure::JobError> {
             assert_eq!(nchw.len(), 3 * ISNET_SIDE * ISNET_SIDE);
             Ok((0..ISNET_SIDE * ISNET_SIDE)
                 .map(|k| {

@@ -5,11 +5,12 @@
 
 use serde_json::json;
 
-use super::{Filing, JobContext, Output, Workflow};
+use super::{Filing, JobContext, Output, Stage, Workflow};
 use crate::domain::job::ArtifactRole;
-use crate::domain::operation::Operation;
-use crate::domain::requests::{parse_aspect_ratio, BackgroundGeneratorRequest, Resolution, WorkflowRequest};
-use crate::error::{FieldError, JobError};
+use crate::domain::operation::OpClass;
+use crate::domain::requests::{generator_problems, parse_aspect_ratio, BackgroundGeneratorRequest, Resolution};
+use crate::error::FieldError;
+use crate::failure::JobError;
 use crate::render::backdrop::{self, MOODS, SCENES};
 use crate::render::color;
 
@@ -66,13 +67,6 @@ pub fn validate_spec(scene_type: &str, mood: &str, colors: Option<&[String]>) ->
     problems
 }
 
-fn request(r: &WorkflowRequest) -> Result<&BackgroundGeneratorRequest, JobError> {
-    match r {
-        WorkflowRequest::BackgroundGenerator(r) => Ok(r),
-        _ => Err(JobError::internal("background-generator was handed another workflow's request")),
-    }
-}
-
 fn title(s: &str) -> String {
     let s = s.replace('_', " ");
     let mut chars = s.chars();
@@ -80,23 +74,25 @@ fn title(s: &str) -> String {
 }
 
 impl Workflow for BackgroundGenerator {
-    fn operation(&self) -> Operation {
-        Operation::BackgroundGenerator
+    type Request = BackgroundGeneratorRequest;
+    const CLASS: OpClass = OpClass::Generator;
+    const PRICE: i64 = 5;
+    const STAGES: &'static [Stage] =
+        &[Stage::Palette, Stage::Base, Stage::Texture, Stage::Light, Stage::Finish, Stage::Catalog];
+
+    fn structure(r: &BackgroundGeneratorRequest) -> Vec<FieldError> {
+        let mut problems = Vec::new();
+        generator_problems(&r.aspect_ratio, &r.display_name, &mut problems);
+        problems
     }
 
-    fn stages(&self) -> &'static [&'static str] {
-        &["palette", "base", "texture", "light", "finish", "catalog"]
-    }
-
-    fn validate(&self, r: &WorkflowRequest) -> Vec<FieldError> {
-        let Ok(r) = request(r) else { return Vec::new() };
+    fn vocabulary(r: &BackgroundGeneratorRequest) -> Vec<FieldError> {
         let mut problems = validate_spec(&r.scene_type, &r.mood, r.dominant_colors.as_deref());
         problems.extend(super::image_model_problem(r.image_model.as_deref(), MODEL_ID));
         problems
     }
 
-    fn run(&self, ctx: &mut JobContext, r: &WorkflowRequest) -> Result<Output, JobError> {
-        let r = request(r)?;
+    fn run(ctx: &mut JobContext, r: BackgroundGeneratorRequest) -> Result<Output, JobError> {
         let seed = r.seed.unwrap_or_else(|| ctx.default_seed());
         let (width, height) = output_size(r.resolution, r.aspect_ratio.as_deref());
         let colors: Vec<_> = r.dominant_colors.iter().flatten().filter_map(|c| color::parse(c)).collect();
@@ -109,22 +105,22 @@ impl Workflow for BackgroundGenerator {
             "Palette: wall, floor, highlight",
         )?;
         ctx.stage_with(
-            "palette",
+            Stage::Palette,
             format!("palette {}", plan.palette.hexes().join(" ")),
             vec![swatch],
             json!({ "palette": plan.palette.hexes(), "seed": seed }),
         )?;
 
-        ctx.stage("base", format!("laying out a {} {width}×{height}", r.scene_type.replace('_', " ")))?;
+        ctx.stage(Stage::Base, format!("laying out a {} {width}×{height}", r.scene_type.replace('_', " ")))?;
         let mut check = || ctx.checkpoint();
         let mut canvas = backdrop::base(&plan, &mut check)?;
-        ctx.stage("texture", "adding surface texture")?;
+        ctx.stage(Stage::Texture, "adding surface texture")?;
         let mut check = || ctx.checkpoint();
         backdrop::texture(&plan, &mut canvas, &mut check)?;
-        ctx.stage("light", format!("lighting for a {} mood", r.mood))?;
+        ctx.stage(Stage::Light, format!("lighting for a {} mood", r.mood))?;
         let mut check = || ctx.checkpoint();
         backdrop::light(&plan, &mut canvas, &mut check)?;
-        ctx.stage("finish", "grading, grain and dither")?;
+        ctx.stage(Stage::Finish, "grading, grain and dither")?;
         let mut check = || ctx.checkpoint();
         let image = backdrop::finish(&plan, &canvas, &mut check)?;
         drop(canvas);
@@ -132,10 +128,10 @@ impl Workflow for BackgroundGenerator {
         let label = format!("{} · {}", title(&r.scene_type), r.mood);
         let background =
             ctx.save_png(&image::DynamicImage::ImageRgb8(image), "background", ArtifactRole::Final, &label)?;
-        ctx.stage("catalog", "filing the backdrop in the catalog")?;
+        ctx.stage(Stage::Catalog, "filing the backdrop in the catalog")?;
 
         let display_name = if r.display_name.is_empty() { label.clone() } else { r.display_name.clone() };
-        let spec = serde_json::to_value(r).unwrap_or_default();
+        let spec = serde_json::to_value(&r).unwrap_or_default();
         let description = format!(
             "{} backdrop, {} mood, palette {}, {width}×{height}, seed {seed}",
             title(&r.scene_type),

@@ -8,18 +8,16 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use super::models::{ModelKind, ModelSource, ModelUse};
+use super::Stage;
 use crate::budget::{MemoryBudget, Reservation};
 use crate::domain::job::{ArtifactMeta, ArtifactRole, StoredArtifact};
-use crate::error::JobError;
 use crate::failpoints::FailPoints;
+use crate::failure::{FailureCode, JobError};
 use crate::ledger::jobs::{self, NewEvent};
 use crate::realm::Realm;
 use crate::vision::decode;
 use image::RgbImage;
-
-/// The failure code a job ends with when the studio shuts down under it; the scheduler requeues
-/// such jobs instead of failing them.
-pub const SHUTDOWN_CODE: &str = "STUDIO_SHUTDOWN";
 
 /// How often a running job re-reads its cancel flag from the ledger (a cancel from another
 /// process, such as `figur jobs cancel`, arrives that way).
@@ -47,31 +45,50 @@ impl JobControl {
 
 pub struct JobContext {
     job_id: String,
+    models: Arc<figur_models::Sessions>,
+    ran: Vec<ModelUse>,
     seed_hint: u64,
     realm: Arc<Realm>,
     control: Arc<JobControl>,
     failpoints: Arc<FailPoints>,
     memory: Arc<MemoryBudget>,
-    stages: &'static [&'static str],
+    stages: &'static [Stage],
     current: Option<(String, Instant)>,
     timings: serde_json::Map<String, Value>,
     artifacts: u32,
     last_ledger_check: Instant,
 }
 
+impl ModelSource for JobContext {
+    fn model(&mut self, kind: ModelKind) -> Result<Arc<figur_models::Loaded>, JobError> {
+        JobContext::model(self, kind)
+    }
+
+    fn optional_model(&mut self, kind: ModelKind) -> Result<Option<Arc<figur_models::Loaded>>, JobError> {
+        JobContext::optional_model(self, kind)
+    }
+
+    fn checkpoint(&mut self) -> Result<(), JobError> {
+        JobContext::checkpoint(self)
+    }
+}
+
 impl JobContext {
     pub(crate) fn new(
         job_id: String,
+        models: Arc<figur_models::Sessions>,
         realm: Arc<Realm>,
         control: Arc<JobControl>,
         failpoints: Arc<FailPoints>,
         memory: Arc<MemoryBudget>,
-        stages: &'static [&'static str],
+        stages: &'static [Stage],
     ) -> Self {
         let digest = Sha256::digest(job_id.as_bytes());
         let seed_hint = u64::from_le_bytes(digest[..8].try_into().unwrap_or([0; 8]));
         JobContext {
             job_id,
+            models,
+            ran: Vec::new(),
             seed_hint,
             realm,
             control,
@@ -92,6 +109,34 @@ impl JobContext {
     /// A seed derived from the job id: stable across crash recovery, distinct per job.
     pub fn default_seed(&self) -> u64 {
         self.seed_hint
+    }
+
+    /// The model of `kind`, opened on the configured provider; recorded in the job's provenance.
+    pub fn model(&mut self, kind: ModelKind) -> Result<Arc<figur_models::Loaded>, JobError> {
+        let model = self.models.get(kind.id())?;
+        if !self.ran.iter().any(|m| m.id == kind.id()) {
+            self.ran.push(ModelUse {
+                id: kind.id().to_string(),
+                sha256: model.sha256.clone(),
+                provider: model.provider.name().to_string(),
+            });
+        }
+        Ok(model)
+    }
+
+    /// An opt-in model: `None` when it is not installed (other errors are errors).
+    pub fn optional_model(&mut self, kind: ModelKind) -> Result<Option<Arc<figur_models::Loaded>>, JobError> {
+        match self.models.get(kind.id()) {
+            Err(figur_models::ModelError::Missing(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+            // Opened and cached now: `model` records it without opening it again.
+            Ok(_) => self.model(kind).map(Some),
+        }
+    }
+
+    /// Every model this job has run, in the order first used.
+    pub fn models_ran(&self) -> &[ModelUse] {
+        &self.ran
     }
 
     /// Reserves working memory for a heavy stage from the budget all running jobs share, waiting
@@ -127,10 +172,8 @@ impl JobContext {
     /// Stops here if the job was cancelled or the studio is shutting down. Cheap: call it often.
     pub fn checkpoint(&mut self) -> Result<(), JobError> {
         match self.control.state() {
-            JobControl::CANCEL => return Err(JobError::cancelled()),
-            JobControl::SHUTDOWN => {
-                return Err(JobError::new(SHUTDOWN_CODE, "the studio shut down while the job ran; it will run again"))
-            }
+            JobControl::CANCEL => return Err(JobError::Cancelled),
+            JobControl::SHUTDOWN => return Err(JobError::ShutDown),
             _ => {}
         }
         if self.last_ledger_check.elapsed() >= LEDGER_CANCEL_POLL {
@@ -138,21 +181,21 @@ impl JobContext {
             let id = self.job_id.clone();
             if self.realm.ledger.read_blocking(|c| jobs::is_cancel_requested(c, &id)).unwrap_or(false) {
                 self.control.cancel();
-                return Err(JobError::cancelled());
+                return Err(JobError::Cancelled);
             }
         }
         Ok(())
     }
 
     /// Begins stage `name`: a durable `stage` event with progress, after a cancellation check.
-    pub fn stage(&mut self, name: &str, message: impl Into<String>) -> Result<(), JobError> {
+    pub fn stage(&mut self, name: Stage, message: impl Into<String>) -> Result<(), JobError> {
         self.stage_with(name, message, Vec::new(), json!({}))
     }
 
     /// Like [`JobContext::stage`], attaching intermediate artifacts and extra facts.
     pub fn stage_with(
         &mut self,
-        name: &str,
+        stage: Stage,
         message: impl Into<String>,
         artifacts: Vec<StoredArtifact>,
         extra: Value,
@@ -160,8 +203,10 @@ impl JobContext {
         self.close_stage();
         self.checkpoint()?;
         self.failpoints.hit("stage").map_err(JobError::internal)?;
+        let name = stage.name();
         self.failpoints.hit(&format!("stage:{name}")).map_err(JobError::internal)?;
-        let index = self.stages.iter().position(|s| *s == name).unwrap_or(self.stages.len());
+        debug_assert!(self.stages.contains(&stage), "stage {name} is not in the workflow's STAGES");
+        let index = self.stages.iter().position(|s| *s == stage).unwrap_or(self.stages.len());
         let mut extra = match extra {
             Value::Object(map) => map,
             _ => serde_json::Map::new(),
@@ -193,14 +238,14 @@ impl JobContext {
 
     /// The bytes of a store file of this job's realm (an upload, a render, a catalog image).
     pub fn read_store(&self, key: &str) -> Result<Vec<u8>, JobError> {
-        self.realm.store.read(key).map_err(|e| JobError::new("INPUT_UNREADABLE", format!("cannot read {key}: {e}")))
+        self.realm.store.read(key).map_err(|e| FailureCode::InputUnreadable.with(format!("cannot read {key}: {e}")))
     }
 
     /// The store key of a render's image.
     pub fn render_image_key(&self, id: &str) -> Result<String, JobError> {
         let id = id.to_string();
         let row = self.realm.ledger.read_blocking(|c| crate::ledger::renders::get(c, &id)).map_err(ledger_failure)?;
-        row.map(|r| r.image_key).ok_or_else(|| JobError::new("INPUT_UNREADABLE", "the source render no longer exists"))
+        row.map(|r| r.image_key).ok_or_else(|| FailureCode::InputUnreadable.with("the source render no longer exists"))
     }
 
     /// The store key of a catalog entry's image.
@@ -217,7 +262,7 @@ impl JobContext {
             .read_blocking(|c| crate::ledger::catalog::get(c, &resource_owned, &id_owned))
             .map_err(ledger_failure)?;
         row.map(|r| (r.spec, r.image_key))
-            .ok_or_else(|| JobError::new("INPUT_UNREADABLE", format!("catalog {resource} entry {id} no longer exists")))
+            .ok_or_else(|| FailureCode::InputUnreadable.with(format!("catalog {resource} entry {id} no longer exists")))
     }
 
     /// The newest active catalog model (studio-added before built-in): `(public_id, image key)`.
@@ -246,7 +291,7 @@ impl JobContext {
         let key = format!("artifacts/{}/{}-{}.png", self.job_id, self.artifacts, kind.replace('_', "-"));
         self.realm.store.put(&key, &bytes).map_err(|e| {
             if e.is_disk_full() {
-                JobError::new("DISK_FULL", "the studio's disk is full; free some space and run the job again")
+                FailureCode::DiskFull.with("the studio's disk is full; free some space and run the job again")
             } else {
                 JobError::internal(format!("could not store the {kind} image: {e}"))
             }
@@ -268,7 +313,7 @@ impl JobContext {
 
 pub(crate) fn ledger_failure(e: crate::ledger::LedgerError) -> JobError {
     if e.is_disk_full() {
-        JobError::new("DISK_FULL", "the studio's disk is full; free some space and run the job again")
+        FailureCode::DiskFull.with("the studio's disk is full; free some space and run the job again")
     } else {
         JobError::internal(format!("the ledger refused a write: {e}"))
     }

@@ -5,23 +5,23 @@
 //! Each cutout is labelled with its region and a category guess (from the product name when it
 //! names one). Stages: decode → matte → pose → regions → cutouts. Filed as a render, `origin: edit`.
 
-use std::sync::Arc;
-
 use image::{DynamicImage, RgbaImage};
 use serde_json::json;
 
-use super::background_swap::{working_copy, MATTE_MODEL};
-use super::person::{self, POSE_MODEL};
-use super::subject::{self, model_err, PERSON_SHARE};
-use super::{Filing, JobContext, Output, Workflow};
+use super::models::ModelKind;
+use super::person;
+use super::subject::{self, PERSON_SHARE};
+use super::{Filing, JobContext, Output, Stage, Workflow};
 use crate::budget::VISION_BYTES_PER_PIXEL;
 use crate::domain::catalog::RenderOrigin;
 use crate::domain::garments;
 use crate::domain::job::ArtifactRole;
-use crate::domain::operation::Operation;
-use crate::domain::requests::WorkflowRequest;
-use crate::error::JobError;
+use crate::domain::operation::OpClass;
+use crate::domain::requests::{ExtractRequest, Reference};
+use crate::error::FieldError;
+use crate::failure::{FailureCode, JobError};
 use crate::render::color::linear_to_srgb;
+use crate::vision::decode::working_copy;
 use crate::vision::guided::Plane;
 use crate::vision::matte::{refine, segment, ModelSegmenter};
 use crate::vision::regions::{bands, cut, Region};
@@ -31,15 +31,7 @@ use crate::vision::{foreground, product};
 const ITEM_SHARE: f32 = 0.01;
 
 #[derive(Debug)]
-pub struct Extract {
-    models: Arc<figur_models::Sessions>,
-}
-
-impl Extract {
-    pub fn new(models: Arc<figur_models::Sessions>) -> Self {
-        Extract { models }
-    }
-}
+pub struct Extract;
 
 /// One garment found: where, what it probably is, and its alpha over the whole photo.
 struct Item {
@@ -73,35 +65,43 @@ fn cutout(photo: &image::RgbImage, item: &Item) -> Option<RgbaImage> {
 }
 
 impl Workflow for Extract {
-    fn operation(&self) -> Operation {
-        Operation::Extract
+    type Request = ExtractRequest;
+    const CLASS: OpClass = OpClass::Edit;
+    const PRICE: i64 = 1;
+    const STAGES: &'static [Stage] = &[Stage::Decode, Stage::Matte, Stage::Pose, Stage::Regions, Stage::Cutouts];
+
+    fn structure(r: &ExtractRequest) -> Vec<FieldError> {
+        match r.extraction_context.as_ref().and_then(|c| c.max_items) {
+            Some(max) if !(1..=10).contains(&max) => {
+                vec![FieldError::new("body", "extraction_context.max_items", "must be between 1 and 10", "range")]
+            }
+            _ => Vec::new(),
+        }
     }
 
-    fn stages(&self) -> &'static [&'static str] {
-        &["decode", "matte", "pose", "regions", "cutouts"]
+    fn references(r: &ExtractRequest) -> Vec<Reference> {
+        vec![Reference::upload("trial_image", &r.trial_image)]
     }
 
-    fn run(&self, ctx: &mut JobContext, request: &WorkflowRequest) -> Result<Output, JobError> {
-        let WorkflowRequest::Extract(r) = request else {
-            return Err(JobError::internal("extract got another request"));
-        };
+    fn run(ctx: &mut JobContext, r: ExtractRequest) -> Result<Output, JobError> {
         let context = r.extraction_context.clone().unwrap_or_default();
         let max_items = context.max_items.unwrap_or(4).clamp(1, 10) as usize;
         let hint =
             format!("{} {}", context.product_name.unwrap_or_default(), context.product_description.unwrap_or_default());
         let named = named_category(&hint);
 
-        ctx.stage("decode", "reading the photo")?;
+        ctx.stage(Stage::Decode, "reading the photo")?;
         let photo = working_copy(ctx.read_image(&r.trial_image)?);
         let (w, h) = (photo.width() as usize, photo.height() as usize);
         let _memory = ctx.reserve_memory((w * h) as u64 * VISION_BYTES_PER_PIXEL)?;
 
-        let matte_model = self.models.get(MATTE_MODEL).map_err(model_err)?;
+        let matte_model = ctx.model(ModelKind::PersonMatte)?;
+        let matte_id = ModelKind::PersonMatte.id();
         ctx.stage_with(
-            "matte",
-            format!("looking for a person ({MATTE_MODEL} on {})", matte_model.provider.name()),
+            Stage::Matte,
+            format!("looking for a person ({matte_id} on {})", matte_model.provider.name()),
             Vec::new(),
-            json!({ "model": MATTE_MODEL, "provider": matte_model.provider.name() }),
+            json!({ "model": matte_id, "provider": matte_model.provider.name() }),
         )?;
         let seg = segment(&photo, &ModelSegmenter(matte_model.clone()))?;
         let mut check = || ctx.checkpoint();
@@ -109,23 +109,20 @@ impl Workflow for Extract {
         let on_model = matte.coverage >= PERSON_SHARE;
 
         let mut found: Vec<Item> = Vec::new();
-        let mut provenance =
-            vec![json!({ "id": MATTE_MODEL, "sha256": matte_model.sha256, "provider": matte_model.provider.name() })];
         if on_model {
-            let pose_model = self.models.get(POSE_MODEL).map_err(model_err)?;
+            let pose_model = ctx.model(ModelKind::Pose)?;
+            let pose_id = ModelKind::Pose.id();
             let people = if matte.people > 1 {
                 format!("{} people found; the largest is used. ", matte.people)
             } else {
                 String::new()
             };
             ctx.stage_with(
-                "pose",
-                format!("{people}finding the body's landmarks ({POSE_MODEL} on {})", pose_model.provider.name()),
+                Stage::Pose,
+                format!("{people}finding the body's landmarks ({pose_id} on {})", pose_model.provider.name()),
                 Vec::new(),
-                json!({ "model": POSE_MODEL, "provider": pose_model.provider.name(), "people": matte.people }),
+                json!({ "model": pose_id, "provider": pose_model.provider.name(), "people": matte.people }),
             )?;
-            provenance
-                .push(json!({ "id": POSE_MODEL, "sha256": pose_model.sha256, "provider": pose_model.provider.name() }));
             let landmarks = person::landmarks(&pose_model, &photo, &matte.alpha)?;
             let full_body = matches!(named, Some("dress" | "jumpsuit"));
             for (region, top, bottom) in bands(&landmarks, h as f32, full_body) {
@@ -148,22 +145,16 @@ impl Workflow for Extract {
                 });
             }
         } else {
-            let learned = subject::learned_model(&self.models)?;
+            let learned = ctx.optional_model(ModelKind::ProductMatte)?;
             ctx.stage_with(
-                "pose",
+                Stage::Pose,
                 format!("nobody in the photo: a product shot, {}", subject::describe(&learned)),
                 Vec::new(),
-                json!({ "model": learned.as_ref().map(|_| subject::PRODUCT_MODEL) }),
+                json!({ "model": learned.as_ref().map(|_| ModelKind::ProductMatte.id()) }),
             )?;
-            if let Some(m) = &learned {
-                provenance
-                    .push(json!({ "id": subject::PRODUCT_MODEL, "sha256": m.sha256, "provider": m.provider.name() }));
-            }
             let alpha = subject::product_alpha(&photo, &learned)?.ok_or_else(|| {
-                JobError::new(
-                    "NO_SUBJECT_FOUND",
-                    "no person, and no product on a plain background, was found in the photo",
-                )
+                FailureCode::NoSubjectFound
+                    .with("no person, and no product on a plain background, was found in the photo")
             })?;
             for (i, item) in product::items(&alpha, ITEM_SHARE).into_iter().enumerate() {
                 let category = if i == 0 { named.unwrap_or("unknown").to_string() } else { "unknown".to_string() };
@@ -173,12 +164,12 @@ impl Workflow for Extract {
         found.retain(|item| item.alpha.data.iter().filter(|a| **a > 0.5).count() as f32 >= ITEM_SHARE * (w * h) as f32);
         found.truncate(max_items);
         if found.is_empty() {
-            return Err(JobError::new("NO_SUBJECT_FOUND", "no garment large enough to extract was found in the photo"));
+            return Err(FailureCode::NoSubjectFound.with("no garment large enough to extract was found in the photo"));
         }
         let names: Vec<String> = found.iter().map(|i| format!("{} ({})", i.region, i.category)).collect();
-        ctx.stage("regions", format!("{} item(s): {}", found.len(), names.join(", ")))?;
+        ctx.stage(Stage::Regions, format!("{} item(s): {}", found.len(), names.join(", ")))?;
 
-        ctx.stage("cutouts", "cutting out each item")?;
+        ctx.stage(Stage::Cutouts, "cutting out each item")?;
         let mut finals = Vec::new();
         let mut listed = Vec::new();
         for item in &found {
@@ -197,7 +188,6 @@ impl Workflow for Extract {
         let mut extra = serde_json::Map::new();
         extra.insert("items".into(), json!(listed));
         extra.insert("on_model".into(), json!(on_model));
-        extra.insert("provenance".into(), json!({ "models": provenance }));
         Ok(Output { finals, filing: Filing::Render { origin: RenderOrigin::Edit, category }, extra })
     }
 }

@@ -6,12 +6,13 @@
 
 use serde_json::json;
 
-use super::{Filing, JobContext, Output, Workflow};
+use super::{Filing, JobContext, Output, Stage, Workflow};
 use crate::domain::garments;
 use crate::domain::job::ArtifactRole;
-use crate::domain::operation::Operation;
-use crate::domain::requests::{ComplementaryGarmentGeneratorRequest, Fit, WorkflowRequest};
-use crate::error::{FieldError, JobError};
+use crate::domain::operation::OpClass;
+use crate::domain::requests::{generator_problems, ComplementaryGarmentGeneratorRequest, Fit, Reference};
+use crate::error::FieldError;
+use crate::failure::JobError;
 use crate::render::color;
 use crate::render::flats::fabric::{MATERIALS, PATTERNS};
 use crate::render::flats::shape::{Cut, CANVAS_H, LENGTH_WORDS};
@@ -21,13 +22,6 @@ pub const MODEL_ID: &str = "figur-technical-flat-1";
 
 #[derive(Debug)]
 pub struct GarmentGenerator;
-
-fn request(r: &WorkflowRequest) -> Result<&ComplementaryGarmentGeneratorRequest, JobError> {
-    match r {
-        WorkflowRequest::ComplementaryGarmentGenerator(r) => Ok(r),
-        _ => Err(JobError::internal("complementary-garment-generator got another workflow's request")),
-    }
-}
 
 fn fit_word(fit: Option<Fit>) -> &'static str {
     match fit {
@@ -80,24 +74,32 @@ pub fn validate_flat(
 }
 
 impl Workflow for GarmentGenerator {
-    fn operation(&self) -> Operation {
-        Operation::ComplementaryGarmentGenerator
+    type Request = ComplementaryGarmentGeneratorRequest;
+    const CLASS: OpClass = OpClass::Generator;
+    const PRICE: i64 = 5;
+    const STAGES: &'static [Stage] = &[Stage::Cut, Stage::Fabric, Stage::Finish, Stage::Catalog];
+
+    fn structure(r: &ComplementaryGarmentGeneratorRequest) -> Vec<FieldError> {
+        let mut problems = Vec::new();
+        generator_problems(&r.aspect_ratio, &r.display_name, &mut problems);
+        problems
     }
 
-    fn stages(&self) -> &'static [&'static str] {
-        &["cut", "fabric", "finish", "catalog"]
+    fn references(r: &ComplementaryGarmentGeneratorRequest) -> Vec<Reference> {
+        vec![Reference::GarmentCategoryId {
+            path: "garment_category_public_id".into(),
+            id: r.garment_category_public_id.clone(),
+        }]
     }
 
-    fn validate(&self, r: &WorkflowRequest) -> Vec<FieldError> {
-        let Ok(r) = request(r) else { return Vec::new() };
+    fn vocabulary(r: &ComplementaryGarmentGeneratorRequest) -> Vec<FieldError> {
         let mut problems =
             validate_flat(&r.garment_category_public_id, &r.color, &r.pattern, &r.material, r.length.as_deref());
         problems.extend(super::image_model_problem(r.image_model.as_deref(), MODEL_ID));
         problems
     }
 
-    fn run(&self, ctx: &mut JobContext, r: &WorkflowRequest) -> Result<Output, JobError> {
-        let r = request(r)?;
+    fn run(ctx: &mut JobContext, r: ComplementaryGarmentGeneratorRequest) -> Result<Output, JobError> {
         let category = garments::by_id(&r.garment_category_public_id)
             .ok_or_else(|| JobError::internal("the category was validated at dispatch"))?;
         let seed = r.seed.unwrap_or_else(|| ctx.default_seed());
@@ -107,11 +109,11 @@ impl Workflow for GarmentGenerator {
         let fit = fit_word(r.fit);
         let cut = Cut::new(Some(fit), r.length.as_deref());
         ctx.stage(
-            "cut",
+            Stage::Cut,
             format!("{fit} {} template, length {}", category.key, r.length.as_deref().unwrap_or("regular")),
         )?;
         ctx.stage(
-            "fabric",
+            Stage::Fabric,
             format!("{} {} in {} ({})", r.pattern.replace('_', " "), r.material, r.color, color::to_hex(colour)),
         )?;
         let spec = FlatSpec {
@@ -124,7 +126,7 @@ impl Workflow for GarmentGenerator {
             width,
         };
         let image = flats::render(&spec).ok_or_else(|| JobError::internal("the category has no template"))?;
-        ctx.stage("finish", "seams, stitching, shade and shadow drawn; encoding")?;
+        ctx.stage(Stage::Finish, "seams, stitching, shade and shadow drawn; encoding")?;
         let label = format!(
             "{} {} {} {}",
             r.color,
@@ -134,7 +136,7 @@ impl Workflow for GarmentGenerator {
         );
         let flat =
             ctx.save_png(&image::DynamicImage::ImageRgba8(image), "catalog_image", ArtifactRole::Final, &label)?;
-        ctx.stage("catalog", "filing the garment in the catalog")?;
+        ctx.stage(Stage::Catalog, "filing the garment in the catalog")?;
         let display_name = if r.display_name.is_empty() { label.clone() } else { r.display_name.clone() };
         let mut spec = serde_json::to_value(r).unwrap_or_default();
         spec["category_key"] = json!(category.key);

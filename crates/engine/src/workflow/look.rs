@@ -4,8 +4,6 @@
 //! runs for the body. Impossible looks (a dress with a skirt, two bottoms…) are refused at
 //! dispatch with a 422 naming both items. Filed as a render, `origin: compose`.
 
-use std::sync::Arc;
-
 use image::{imageops, DynamicImage, Rgb, RgbImage};
 use serde_json::{json, Value};
 
@@ -13,29 +11,22 @@ use super::model_generator::figure_for;
 use super::person::Analysis;
 use super::try_on::{read_garment, Session};
 use super::wear;
-use super::{Filing, JobContext, Output, Workflow};
+use super::{Filing, JobContext, Output, Stage, Workflow};
 use crate::budget::VISION_BYTES_PER_PIXEL;
 use crate::domain::catalog::RenderOrigin;
 use crate::domain::compatibility;
 use crate::domain::garments;
-use crate::domain::operation::Operation;
-use crate::domain::requests::{UserCategory, WorkflowRequest};
-use crate::error::{FieldError, JobError};
+use crate::domain::operation::OpClass;
+use crate::domain::requests::{items_problems, items_references, LookRequest, Reference, UserCategory};
+use crate::error::FieldError;
+use crate::failure::JobError;
 use crate::vision::matte::Matte;
 
 /// Height of the figure on the board, in pixels.
 const FIGURE_HEIGHT: u32 = 1600;
 
 #[derive(Debug)]
-pub struct Look {
-    models: Arc<figur_models::Sessions>,
-}
-
-impl Look {
-    pub fn new(models: Arc<figur_models::Sessions>) -> Self {
-        Look { models }
-    }
-}
+pub struct Look;
 
 /// Every pair of items that cannot be worn together, as field errors on the later item.
 pub fn conflicts(keys: &[&str]) -> Vec<FieldError> {
@@ -58,25 +49,27 @@ pub fn conflicts(keys: &[&str]) -> Vec<FieldError> {
 }
 
 impl Workflow for Look {
-    fn operation(&self) -> Operation {
-        Operation::Look
+    type Request = LookRequest;
+    const CLASS: OpClass = OpClass::Compose;
+    const PRICE: i64 = 10;
+    const STAGES: &'static [Stage] =
+        &[Stage::Decode, Stage::Figure, Stage::Garments, Stage::Fit, Stage::Board, Stage::Finish];
+
+    fn structure(r: &LookRequest) -> Vec<FieldError> {
+        items_problems(&r.items)
     }
 
-    fn stages(&self) -> &'static [&'static str] {
-        &["decode", "figure", "garments", "fit", "board", "finish"]
+    fn references(r: &LookRequest) -> Vec<Reference> {
+        items_references(&r.items)
     }
 
-    fn validate(&self, r: &WorkflowRequest) -> Vec<FieldError> {
-        let WorkflowRequest::Look(r) = r else { return Vec::new() };
+    fn vocabulary(r: &LookRequest) -> Vec<FieldError> {
         conflicts(&r.items.iter().map(|i| i.trial_item_category.as_str()).collect::<Vec<_>>())
     }
 
-    fn run(&self, ctx: &mut JobContext, request: &WorkflowRequest) -> Result<Output, JobError> {
-        let WorkflowRequest::Look(r) = request else {
-            return Err(JobError::internal("look got another request"));
-        };
+    fn run(ctx: &mut JobContext, r: LookRequest) -> Result<Output, JobError> {
         let tuck = r.runtime_config.as_ref().and_then(|c| c.get("tuck")).and_then(Value::as_bool).unwrap_or(false);
-        ctx.stage("decode", format!("reading {} garment photo(s)", r.items.len()))?;
+        ctx.stage(Stage::Decode, format!("reading {} garment photo(s)", r.items.len()))?;
         let photos = r
             .items
             .iter()
@@ -87,7 +80,7 @@ impl Workflow for Look {
 
         let gender = r.user_category.unwrap_or(UserCategory::Female);
         let word = if gender == UserCategory::Female { "female" } else { "male" };
-        ctx.stage("figure", format!("a {word} fashion figure, average build (an illustration)"))?;
+        ctx.stage(Stage::Figure, format!("a {word} fashion figure, average build (an illustration)"))?;
         let seed = ctx.default_seed();
         let fig = figure_for(gender, "average", "26-35", "", seed, FIGURE_HEIGHT);
         let coverage = fig.alpha.data.iter().filter(|a| **a > 0.5).count() as f32 / fig.alpha.data.len() as f32;
@@ -97,20 +90,18 @@ impl Workflow for Look {
             face: None,
         };
 
-        let mut session = Session::new(&self.models);
-        session.shading = super::try_on::FIGURE_SHADING;
+        let mut session = Session { shading: super::try_on::FIGURE_SHADING, ..Session::default() };
         let garments = session.garments(ctx, photos)?;
         let thumbs: Vec<image::RgbaImage> = garments.iter().map(|g| g.image.clone()).collect();
         let dressed = session.fit(ctx, &fig.image, &person, garments, tuck)?;
 
-        ctx.stage_with("board", "laying out the look board", std::mem::take(&mut session.pending), json!({}))?;
+        ctx.stage_with(Stage::Board, "laying out the look board", std::mem::take(&mut session.pending), json!({}))?;
         let board = board(&dressed, &thumbs);
         let render = session.finish(ctx, board, "Look board")?;
         let mut extra = serde_json::Map::new();
         extra.insert("user_category".into(), json!(gender));
         extra.insert("figure".into(), json!({ "generator": super::model_generator::MODEL_ID, "seed": seed }));
         extra.insert("tuck".into(), json!(tuck));
-        extra.insert("provenance".into(), json!({ "models": session.provenance }));
         let category = r.items.first().map(|i| i.trial_item_category.clone());
         Ok(Output { finals: vec![render], filing: Filing::Render { origin: RenderOrigin::Compose, category }, extra })
     }

@@ -9,21 +9,27 @@ pub mod extract;
 pub mod garment_generator;
 pub mod look;
 pub mod model_generator;
+pub mod models;
 pub mod person;
 pub mod product_to_model;
+pub mod registry;
+mod stage;
 pub mod subject;
 pub mod try_on;
 pub mod wear;
 
 use serde_json::Value;
 
-pub use context::{JobContext, JobControl, SHUTDOWN_CODE};
+pub use context::{JobContext, JobControl};
+pub use registry::{Operation, WorkflowRequest};
+pub use stage::Stage;
 
 use crate::domain::catalog::RenderOrigin;
 use crate::domain::job::StoredArtifact;
-use crate::domain::operation::Operation;
-use crate::domain::requests::WorkflowRequest;
-use crate::error::{FieldError, JobError};
+use crate::domain::operation::OpClass;
+use crate::domain::requests::Reference;
+use crate::error::FieldError;
+use crate::failure::JobError;
 
 /// Where a succeeded job's output is filed, besides the job's own result.
 #[derive(Debug, Clone)]
@@ -42,18 +48,42 @@ pub struct Output {
     pub extra: serde_json::Map<String, Value>,
 }
 
-pub trait Workflow: Send + Sync + 'static {
-    fn operation(&self) -> Operation;
-
+/// One workflow: its typed request, its stages, its price, and how it runs. Workflows hold no
+/// state: everything a run needs (inputs, models, memory, stage events) comes through the
+/// [`JobContext`]. Registered by one line in [`registry`]'s list.
+pub trait Workflow: 'static {
+    /// The request body (`POST /v1/<name>`), stored typed with [`Workflow::VERSION`].
+    type Request: serde::Serialize + serde::de::DeserializeOwned + Clone + std::fmt::Debug + PartialEq + Send + 'static;
+    const CLASS: OpClass;
+    /// Default credits per job (API.md's price list).
+    const PRICE: i64;
+    /// The stored request's form: bump it when `Request` changes incompatibly, and teach
+    /// [`Workflow::upgrade`] the old form (jobs waiting in a ledger outlive a version).
+    const VERSION: u32 = 1;
     /// The stages `run` reports, in order (for progress fractions).
-    fn stages(&self) -> &'static [&'static str];
+    const STAGES: &'static [Stage];
 
-    /// Checks of this workflow's own vocabulary, beyond the shared request schema.
-    fn validate(&self, _request: &WorkflowRequest) -> Vec<FieldError> {
+    /// Rules that need no ledger: counts, exactly-one-of, formats (422 before references).
+    fn structure(_request: &Self::Request) -> Vec<FieldError> {
         Vec::new()
     }
 
-    fn run(&self, ctx: &mut JobContext, request: &WorkflowRequest) -> Result<Output, JobError>;
+    /// Uploads, catalog entries and renders the request points at (checked at dispatch).
+    fn references(_request: &Self::Request) -> Vec<Reference> {
+        Vec::new()
+    }
+
+    /// Checks of the workflow's own vocabulary, after availability (422).
+    fn vocabulary(_request: &Self::Request) -> Vec<FieldError> {
+        Vec::new()
+    }
+
+    /// A request stored by `version` (older or newer) in this version's form, if it can be.
+    fn upgrade(_version: u32, _stored: Value) -> Option<Self::Request> {
+        None
+    }
+
+    fn run(ctx: &mut JobContext, request: Self::Request) -> Result<Output, JobError>;
 }
 
 /// The 422 for a generator asked for an `image_model` this build does not have (`None`: the
@@ -66,22 +96,4 @@ pub(crate) fn image_model_problem(asked: Option<&str>, available: &str) -> Optio
         format!("no generator `{model}` is installed; available: {available}"),
         "enum",
     ))
-}
-
-/// The workflows this build can run; the others are listed as disabled.
-pub fn builtin(models: std::sync::Arc<figur_models::Sessions>) -> Vec<std::sync::Arc<dyn Workflow>> {
-    use std::sync::Arc;
-    vec![
-        Arc::new(background_generator::BackgroundGenerator),
-        Arc::new(garment_generator::GarmentGenerator),
-        Arc::new(model_generator::ModelGenerator),
-        Arc::new(look::Look::new(models.clone())),
-        Arc::new(background_swap::BackgroundSwap::new(Operation::BackgroundSwapWithImage, models.clone())),
-        Arc::new(background_swap::BackgroundSwap::new(Operation::BackgroundSwapWithSpec, models.clone())),
-        Arc::new(extract::Extract::new(models.clone())),
-        Arc::new(try_on::TryOn::new(models.clone())),
-        Arc::new(product_to_model::ProductToModel::new(Operation::ProductToModelDirect, models.clone())),
-        Arc::new(product_to_model::ProductToModel::new(Operation::ProductToModelPhased, models.clone())),
-        Arc::new(product_to_model::ModelSwap::new(models)),
-    ]
 }

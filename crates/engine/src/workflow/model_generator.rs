@@ -5,24 +5,18 @@
 
 use serde_json::json;
 
-use super::{Filing, JobContext, Output, Workflow};
+use super::{Filing, JobContext, Output, Stage, Workflow};
 use crate::domain::job::ArtifactRole;
-use crate::domain::operation::Operation;
-use crate::domain::requests::{ModelGeneratorRequest, UserCategory, WorkflowRequest};
-use crate::error::{FieldError, JobError};
+use crate::domain::operation::OpClass;
+use crate::domain::requests::{generator_problems, ModelGeneratorRequest, UserCategory};
+use crate::error::FieldError;
+use crate::failure::JobError;
 use crate::render::figure::{self, FigureSpec, AGE_RANGES, BODY_TYPES, MONK_TONES};
 
 pub const MODEL_ID: &str = "figur-croquis-1";
 
 #[derive(Debug)]
 pub struct ModelGenerator;
-
-fn request(r: &WorkflowRequest) -> Result<&ModelGeneratorRequest, JobError> {
-    match r {
-        WorkflowRequest::ModelGenerator(r) => Ok(r),
-        _ => Err(JobError::internal("model-generator got another workflow's request")),
-    }
-}
 
 /// The figure a model-generator spec describes (also used to redraw a catalog figure).
 pub fn figure_for(
@@ -37,16 +31,18 @@ pub fn figure_for(
 }
 
 impl Workflow for ModelGenerator {
-    fn operation(&self) -> Operation {
-        Operation::ModelGenerator
+    type Request = ModelGeneratorRequest;
+    const CLASS: OpClass = OpClass::Generator;
+    const PRICE: i64 = 5;
+    const STAGES: &'static [Stage] = &[Stage::Figure, Stage::Finish, Stage::Catalog];
+
+    fn structure(r: &ModelGeneratorRequest) -> Vec<FieldError> {
+        let mut problems = Vec::new();
+        generator_problems(&r.aspect_ratio, &r.display_name, &mut problems);
+        problems
     }
 
-    fn stages(&self) -> &'static [&'static str] {
-        &["figure", "finish", "catalog"]
-    }
-
-    fn validate(&self, r: &WorkflowRequest) -> Vec<FieldError> {
-        let Ok(r) = request(r) else { return Vec::new() };
+    fn vocabulary(r: &ModelGeneratorRequest) -> Vec<FieldError> {
         let mut problems = Vec::new();
         for (field, value, list) in
             [("body_type", &r.body_type, &BODY_TYPES[..]), ("age_range", &r.age_range, &AGE_RANGES[..])]
@@ -67,20 +63,19 @@ impl Workflow for ModelGenerator {
         problems
     }
 
-    fn run(&self, ctx: &mut JobContext, r: &WorkflowRequest) -> Result<Output, JobError> {
-        let r = request(r)?;
+    fn run(ctx: &mut JobContext, r: ModelGeneratorRequest) -> Result<Output, JobError> {
         let seed = r.seed.unwrap_or_else(|| ctx.default_seed());
         let height = r.resolution.unwrap_or_default().long_side();
         let gender = if r.gender == UserCategory::Female { "female" } else { "male" };
-        ctx.stage("figure", format!("drawing a {gender} {} figure, {}", r.body_type, r.age_range))?;
+        ctx.stage(Stage::Figure, format!("drawing a {gender} {} figure, {}", r.body_type, r.age_range))?;
         let fig = figure_for(r.gender, &r.body_type, &r.age_range, &r.ethnicity, seed, height);
-        ctx.stage("finish", format!("skin tone: Monk scale {} ({})", fig.tone, MONK_TONES[fig.tone - 1]))?;
+        ctx.stage(Stage::Finish, format!("skin tone: Monk scale {} ({})", fig.tone, MONK_TONES[fig.tone - 1]))?;
         let label = format!("Figure · {gender}, {}, {}", r.body_type, r.age_range);
         let (w, h) = fig.image.dimensions();
         let art =
             ctx.save_png(&image::DynamicImage::ImageRgb8(fig.image), "catalog_image", ArtifactRole::Final, &label)?;
-        ctx.stage("catalog", "filing the figure in the catalog's models")?;
-        let mut spec = serde_json::to_value(r).unwrap_or_default();
+        ctx.stage(Stage::Catalog, "filing the figure in the catalog's models")?;
+        let mut spec = serde_json::to_value(&r).unwrap_or_default();
         spec["generator"] = json!(MODEL_ID);
         spec["seed"] = json!(seed);
         spec["skin_tone"] = json!({ "scale": "Monk Skin Tone", "index": fig.tone, "hex": MONK_TONES[fig.tone - 1] });

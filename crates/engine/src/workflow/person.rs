@@ -6,18 +6,16 @@
 use figur_models::Loaded;
 use image::RgbImage;
 
-use super::background_swap::MATTE_MODEL;
-use super::subject::model_err;
-use crate::error::JobError;
+use std::sync::Arc;
+
+use super::models::{ModelKind, ModelSource};
+use super::subject::PERSON_SHARE;
+use crate::failure::{FailureCode, JobError};
 use crate::vision::face::{self, FaceBox};
 use crate::vision::face_mesh::{self, Mesh};
 use crate::vision::guided::Plane;
 use crate::vision::matte::{refine, segment, Matte, ModelSegmenter};
 use crate::vision::pose::{self, Crop, Landmark};
-
-pub const POSE_MODEL: &str = "pose-landmarks";
-pub const FACE_MODEL: &str = "face-detector";
-pub const MESH_MODEL: &str = "face-mesh";
 
 /// A landmark this sure to be visible counts.
 pub const VISIBLE: f32 = 0.5;
@@ -29,10 +27,12 @@ const HEAD_CROP_MAX: u32 = 512;
 /// The 33 body landmarks, in image pixels, of the subject inside `alpha`.
 pub fn landmarks(model: &Loaded, photo: &RgbImage, alpha: &Plane) -> Result<Vec<Landmark>, JobError> {
     let crop =
-        pose::crop_from_matte(alpha).ok_or_else(|| JobError::new("NO_SUBJECT_FOUND", "the person matte is empty"))?;
-    let outputs = model
-        .run_f32(vec![("input_1".into(), vec![1, pose::CROP_SIDE, pose::CROP_SIDE, 3], pose::crop_input(photo, crop))])
-        .map_err(model_err)?;
+        pose::crop_from_matte(alpha).ok_or_else(|| FailureCode::NoSubjectFound.with("the person matte is empty"))?;
+    let outputs = model.run_f32(vec![(
+        "input_1".into(),
+        vec![1, pose::CROP_SIDE, pose::CROP_SIDE, 3],
+        pose::crop_input(photo, crop),
+    )])?;
     let first = outputs.first().ok_or_else(|| JobError::internal("the pose model returned nothing"))?;
     pose::decode(&first.2, crop)
 }
@@ -75,9 +75,7 @@ pub fn find_face(
         image::Rgb(crate::vision::sample::bilinear_rgb(photo, sx, sy).map(|v| v.round() as u8))
     });
     let (input, letterbox) = face::input(&head);
-    let out = detector
-        .run_f32(vec![("input:0".into(), vec![1, face::INPUT_SIDE, face::INPUT_SIDE, 3], input)])
-        .map_err(model_err)?;
+    let out = detector.run_f32(vec![("input:0".into(), vec![1, face::INPUT_SIDE, face::INPUT_SIDE, 3], input)])?;
     let get = |name: &str| out.iter().find(|(n, _, _)| n == name).map(|o| o.2.clone()).unwrap_or_default();
     let scores = [get("Identity:0"), get("Identity_1:0")].concat();
     let boxes = [get("Identity_2:0"), get("Identity_3:0")].concat();
@@ -103,13 +101,11 @@ pub fn find_face(
         }
     };
     let mesh_crop = face_mesh::crop_for(&face);
-    let out = mesher
-        .run_f32(vec![(
-            "input_1".into(),
-            vec![1, face_mesh::INPUT_SIDE, face_mesh::INPUT_SIDE, 3],
-            face_mesh::input(photo, mesh_crop),
-        )])
-        .map_err(model_err)?;
+    let out = mesher.run_f32(vec![(
+        "input_1".into(),
+        vec![1, face_mesh::INPUT_SIDE, face_mesh::INPUT_SIDE, 3],
+        face_mesh::input(photo, mesh_crop),
+    )])?;
     let points = out.iter().find(|(n, _, _)| n == "conv2d_21").map(|o| o.2.as_slice()).unwrap_or_default();
     let presence = out.iter().find(|(n, _, _)| n == "conv2d_31").and_then(|o| o.2.first().copied()).unwrap_or(-50.0);
     let mesh = face_mesh::decode(points, presence, mesh_crop)?;
@@ -127,25 +123,43 @@ pub struct Analysis {
     pub face: Option<Face>,
 }
 
-/// Matte (largest person), pose and face in one call, for tools and tests; workflows run the
-/// same steps one stage at a time.
-pub fn analyse(
-    models: &figur_models::Sessions,
+/// The largest person's matte. Nobody covering [`PERSON_SHARE`] of the frame is nobody.
+pub fn find_person(
     photo: &RgbImage,
+    model: Arc<Loaded>,
+    what: &str,
     check: &mut dyn FnMut() -> Result<(), JobError>,
-) -> Result<Analysis, JobError> {
-    let segmenter = ModelSegmenter(models.get(MATTE_MODEL).map_err(model_err)?);
-    let matte = refine(photo, &segment(photo, &segmenter)?, check)?;
-    if matte.coverage <= 0.0 {
-        return Err(JobError::new("NO_SUBJECT_FOUND", "nobody was found in the photo"));
+) -> Result<Matte, JobError> {
+    let matte = refine(photo, &segment(photo, &ModelSegmenter(model))?, check)?;
+    if matte.coverage < PERSON_SHARE {
+        return Err(nobody(what));
     }
-    let landmarks = landmarks(&*models.get(POSE_MODEL).map_err(model_err)?, photo, &matte.alpha)?;
-    let face = find_face(
-        &*models.get(FACE_MODEL).map_err(model_err)?,
-        &*models.get(MESH_MODEL).map_err(model_err)?,
-        photo,
-        &landmarks,
-    )?;
+    Ok(matte)
+}
+
+/// The body's 33 landmarks. A person-shaped blob with no shoulders the pose model is sure of is
+/// not a person.
+pub fn find_body(model: &Loaded, photo: &RgbImage, matte: &Matte, what: &str) -> Result<Vec<Landmark>, JobError> {
+    let landmarks = landmarks(model, photo, &matte.alpha)?;
+    if !(landmarks[11].visibility >= VISIBLE && landmarks[12].visibility >= VISIBLE) {
+        return Err(nobody(what));
+    }
+    Ok(landmarks)
+}
+
+fn nobody(what: &str) -> JobError {
+    FailureCode::NoSubjectFound.with(format!("no person was found in the {what}"))
+}
+
+/// Matte (largest person), pose and face in one call, where no stages are reported (the
+/// catalog-model import); workflows run the same steps one stage at a time
+/// (`try_on::Session::analyse`), with the same thresholds.
+pub fn analyse(models: &mut dyn ModelSource, photo: &RgbImage) -> Result<Analysis, JobError> {
+    let matte_model = models.model(ModelKind::PersonMatte)?;
+    let matte = find_person(photo, matte_model, "photo", &mut || models.checkpoint())?;
+    let landmarks = find_body(&*models.model(ModelKind::Pose)?, photo, &matte, "photo")?;
+    let (detector, mesher) = (models.model(ModelKind::FaceDetector)?, models.model(ModelKind::FaceMesh)?);
+    let face = find_face(&detector, &mesher, photo, &landmarks)?;
     Ok(Analysis { matte, landmarks, face })
 }
 

@@ -7,25 +7,36 @@
 //! `model-swap-with-image` lives here too: the garments of a source photo or render (its upper
 //! and lower garments, taken off with their wearer's pose) put on a catalog model.
 
-use std::sync::Arc;
-
 use image::{DynamicImage, RgbImage};
 use serde_json::json;
 
-use super::background_swap::working_copy;
 use super::try_on::{read_garment, read_photo, Session};
 use super::wear;
-use super::{Filing, JobContext, Output, Workflow};
+use super::{Filing, JobContext, Output, Stage, Workflow};
 use crate::budget::VISION_BYTES_PER_PIXEL;
 use crate::domain::catalog::RenderOrigin;
 use crate::domain::garments;
 use crate::domain::job::ArtifactRole;
-use crate::domain::operation::Operation;
-use crate::domain::requests::{OutputPreset, Resolution, UserCategory, WorkflowRequest};
-use crate::error::JobError;
+use crate::domain::operation::OpClass;
+use crate::domain::requests::{
+    exactly_one_source, source_references, ModelSwapWithImageRequest, OutputPreset, ProductToModelRequest, Reference,
+    Resolution, UserCategory,
+};
+use crate::error::FieldError;
+use crate::failure::{FailureCode, JobError};
 use crate::vision::composite;
+use crate::vision::decode::working_copy;
 
-const STAGES: &[&str] = &["decode", "person", "pose", "face", "garments", "fit", "background", "finish"];
+const STAGES: &[Stage] = &[
+    Stage::Decode,
+    Stage::Person,
+    Stage::Pose,
+    Stage::Face,
+    Stage::Garments,
+    Stage::Fit,
+    Stage::Background,
+    Stage::Finish,
+];
 
 /// The catalog model to dress: its id, its picture, and for a drawn figure its known body.
 struct CatalogModel {
@@ -38,8 +49,7 @@ fn catalog_model(ctx: &mut JobContext, named: Option<&str>) -> Result<CatalogMod
     let id = match named {
         Some(id) => id.to_string(),
         None => ctx.default_catalog_model()?.map(|(id, _)| id).ok_or_else(|| {
-            JobError::new(
-                "NO_CATALOG_MODEL",
+            FailureCode::NoCatalogModel.with(
                 "the catalog has no model yet: add an owned model photo with POST /v1/catalog/models \
                  (or `figur catalog add-model`), or draw one with model-generator",
             )
@@ -90,7 +100,7 @@ fn frame(
     let target = composite::preset_size(preset, size);
     let Some(id) = background else {
         ctx.stage_with(
-            "background",
+            Stage::Background,
             format!("keeping the model photo's background, framed {}×{}", target.0, target.1),
             arts,
             json!({}),
@@ -98,7 +108,7 @@ fn frame(
         return Ok(if target == size { dressed } else { composite::cover(&dressed, target.0, target.1) });
     };
     ctx.stage_with(
-        "background",
+        Stage::Background,
         format!("placing the model on background {id} at {}×{}", target.0, target.1),
         arts,
         json!({}),
@@ -106,92 +116,117 @@ fn frame(
     let key = ctx.catalog_image_key("backgrounds", id)?;
     let backdrop = composite::cover(&ctx.read_image(&key)?, target.0, target.1);
     let boxed = composite::subject_box(&person.matte.alpha)
-        .ok_or_else(|| JobError::new("NO_SUBJECT_FOUND", "the model's matte is empty"))?;
+        .ok_or_else(|| FailureCode::NoSubjectFound.with("the model's matte is empty"))?;
     let at = composite::place(boxed, size, target, preset == OutputPreset::Original);
     Ok(composite::composite(&dressed, &person.matte.alpha, &backdrop, at, 0.35))
 }
 
+/// `product-to-model-direct`: the product dressed on the model in one pass.
 #[derive(Debug)]
-pub struct ProductToModel {
-    op: Operation,
-    models: Arc<figur_models::Sessions>,
+pub struct Direct;
+
+/// `product-to-model-phased`: the same, each phase's picture kept as an intermediate.
+#[derive(Debug)]
+pub struct Phased;
+
+fn product_references(r: &ProductToModelRequest) -> Vec<Reference> {
+    let mut refs = vec![
+        Reference::upload("product_image_s3_key", &r.product_image_s3_key),
+        Reference::GarmentCategoryId {
+            path: "product_garment_category_public_id".into(),
+            id: r.product_garment_category_public_id.clone(),
+        },
+    ];
+    if let Some(id) = &r.model_image_public_id {
+        refs.push(Reference::catalog("model_image_public_id", "models", id));
+    }
+    if let Some(id) = &r.background_image_public_id {
+        refs.push(Reference::catalog("background_image_public_id", "backgrounds", id));
+    }
+    refs
 }
 
-impl ProductToModel {
-    pub fn new(op: Operation, models: Arc<figur_models::Sessions>) -> Self {
-        ProductToModel { op, models }
+impl Workflow for Direct {
+    type Request = ProductToModelRequest;
+    const CLASS: OpClass = OpClass::Compose;
+    const PRICE: i64 = 10;
+    const STAGES: &'static [Stage] = STAGES;
+
+    fn references(r: &ProductToModelRequest) -> Vec<Reference> {
+        product_references(r)
+    }
+
+    fn run(ctx: &mut JobContext, r: ProductToModelRequest) -> Result<Output, JobError> {
+        dress_product(ctx, r, false)
     }
 }
 
-impl Workflow for ProductToModel {
-    fn operation(&self) -> Operation {
-        self.op
+impl Workflow for Phased {
+    type Request = ProductToModelRequest;
+    const CLASS: OpClass = OpClass::Compose;
+    const PRICE: i64 = 10;
+    const STAGES: &'static [Stage] = STAGES;
+
+    fn references(r: &ProductToModelRequest) -> Vec<Reference> {
+        product_references(r)
     }
 
-    fn stages(&self) -> &'static [&'static str] {
-        STAGES
+    fn run(ctx: &mut JobContext, r: ProductToModelRequest) -> Result<Output, JobError> {
+        dress_product(ctx, r, true)
     }
+}
 
-    fn run(&self, ctx: &mut JobContext, request: &WorkflowRequest) -> Result<Output, JobError> {
-        let (WorkflowRequest::ProductToModelDirect(r) | WorkflowRequest::ProductToModelPhased(r)) = request else {
-            return Err(JobError::internal("product-to-model got another request"));
-        };
-        let phased = self.op == Operation::ProductToModelPhased;
-        let category = garments::by_id(&r.product_garment_category_public_id)
-            .ok_or_else(|| JobError::internal("the category was validated at dispatch"))?;
-        ctx.stage("decode", "reading the catalog model and the product photo")?;
-        let model = catalog_model(ctx, r.model_image_public_id.as_deref())?;
-        let (model_id, photo) = (model.id.clone(), model.photo.clone());
-        let product = read_garment(ctx, &r.product_image_s3_key)?;
-        let pixels = photo.width() as u64 * photo.height() as u64 + product.pixels();
-        let _memory = ctx.reserve_memory(pixels * VISION_BYTES_PER_PIXEL)?;
+/// Both product-to-model workflows; `phased` keeps each phase's picture.
+fn dress_product(ctx: &mut JobContext, r: ProductToModelRequest, phased: bool) -> Result<Output, JobError> {
+    let category = garments::by_id(&r.product_garment_category_public_id)
+        .ok_or_else(|| JobError::internal("the category was validated at dispatch"))?;
+    ctx.stage(Stage::Decode, "reading the catalog model and the product photo")?;
+    let model = catalog_model(ctx, r.model_image_public_id.as_deref())?;
+    let (model_id, photo) = (model.id.clone(), model.photo.clone());
+    let product = read_garment(ctx, &r.product_image_s3_key)?;
+    let pixels = photo.width() as u64 * photo.height() as u64 + product.pixels();
+    let _memory = ctx.reserve_memory(pixels * VISION_BYTES_PER_PIXEL)?;
 
-        let mut session = Session::new(&self.models);
-        session.intermediates = phased;
-        let person = session.body(ctx, &photo, model.figure)?;
-        let garments = session.garments(ctx, vec![(product, category)])?;
-        let dressed = session.fit(ctx, &photo, &person, garments, false)?;
-        let preset = r.output_preset.unwrap_or(OutputPreset::Original);
-        let framed =
-            frame(ctx, &mut session, dressed, &person, r.background_image_public_id.as_deref(), preset, phased)?;
-        let render = session.finish(ctx, framed, &format!("{} on model", category.display_name))?;
+    let mut session = Session { intermediates: phased, ..Session::default() };
+    let person = session.body(ctx, &photo, model.figure)?;
+    let garments = session.garments(ctx, vec![(product, category)])?;
+    let dressed = session.fit(ctx, &photo, &person, garments, false)?;
+    let preset = r.output_preset.unwrap_or(OutputPreset::Original);
+    let framed = frame(ctx, &mut session, dressed, &person, r.background_image_public_id.as_deref(), preset, phased)?;
+    let render = session.finish(ctx, framed, &format!("{} on model", category.display_name))?;
 
-        let mut extra = serde_json::Map::new();
-        extra.insert("model_image_public_id".into(), json!(model_id));
-        extra.insert("provenance".into(), json!({ "models": session.provenance }));
-        Ok(Output {
-            finals: vec![render],
-            filing: Filing::Render { origin: RenderOrigin::Compose, category: Some(category.key.to_string()) },
-            extra,
-        })
-    }
+    let mut extra = serde_json::Map::new();
+    extra.insert("model_image_public_id".into(), json!(model_id));
+    Ok(Output {
+        finals: vec![render],
+        filing: Filing::Render { origin: RenderOrigin::Compose, category: Some(category.key.to_string()) },
+        extra,
+    })
 }
 
 #[derive(Debug)]
-pub struct ModelSwap {
-    models: Arc<figur_models::Sessions>,
-}
-
-impl ModelSwap {
-    pub fn new(models: Arc<figur_models::Sessions>) -> Self {
-        ModelSwap { models }
-    }
-}
+pub struct ModelSwap;
 
 impl Workflow for ModelSwap {
-    fn operation(&self) -> Operation {
-        Operation::ModelSwapWithImage
+    type Request = ModelSwapWithImageRequest;
+    const CLASS: OpClass = OpClass::Edit;
+    const PRICE: i64 = 5;
+    const STAGES: &'static [Stage] = STAGES;
+
+    fn structure(r: &Self::Request) -> Vec<FieldError> {
+        let mut problems = Vec::new();
+        exactly_one_source(&r.source_image_s3_key, &r.source_render_public_id, &mut problems);
+        problems
     }
 
-    fn stages(&self) -> &'static [&'static str] {
-        STAGES
+    fn references(r: &Self::Request) -> Vec<Reference> {
+        let mut refs = source_references(&r.source_image_s3_key, &r.source_render_public_id);
+        refs.push(Reference::catalog("model_image_public_id", "models", &r.model_image_public_id));
+        refs
     }
 
-    fn run(&self, ctx: &mut JobContext, request: &WorkflowRequest) -> Result<Output, JobError> {
-        let WorkflowRequest::ModelSwapWithImage(r) = request else {
-            return Err(JobError::internal("model-swap got another request"));
-        };
-        ctx.stage("decode", "reading the source photo and the catalog model")?;
+    fn run(ctx: &mut JobContext, r: Self::Request) -> Result<Output, JobError> {
+        ctx.stage(Stage::Decode, "reading the source photo and the catalog model")?;
         let key = match (&r.source_image_s3_key, &r.source_render_public_id) {
             (Some(key), _) => key.clone(),
             (None, Some(render)) => ctx.render_image_key(render)?,
@@ -203,26 +238,25 @@ impl Workflow for ModelSwap {
         let pixels = photo.width() as u64 * photo.height() as u64 + 2 * source.width() as u64 * source.height() as u64;
         let _memory = ctx.reserve_memory(pixels * VISION_BYTES_PER_PIXEL)?;
 
-        let mut session = Session::new(&self.models);
+        let mut session = Session::default();
         let person = session.body(ctx, &photo, model.figure)?;
-        ctx.stage("garments", "taking the upper and lower garments off the source photo")?;
+        ctx.stage(Stage::Garments, "taking the upper and lower garments off the source photo")?;
         let mut taken = Vec::new();
         let mut skipped = Vec::new();
         for key in ["top", "pants"] {
             let category = wear::category(key)?;
-            let mut check = || ctx.checkpoint();
-            match wear::prepare(&self.models, &source, None, category, &mut check) {
+            match wear::prepare(ctx, &source, None, category) {
                 Ok(g) if matches!(g.shape, wear::Shape::OnModel(_)) => taken.push(g),
-                Ok(_) => return Err(JobError::new("NO_SUBJECT_FOUND", "no person wearing garments is in the source")),
-                Err(e) if e.code == "CATEGORY_MISMATCH" => skipped.push(format!("{key}: {}", e.message)),
+                Ok(_) => return Err(FailureCode::NoSubjectFound.with("no person wearing garments is in the source")),
+                Err(e) if e.code() == Some(FailureCode::CategoryMismatch) => {
+                    skipped.push(format!("{key}: {}", e.message()))
+                }
                 Err(e) => return Err(e),
             }
         }
         if taken.is_empty() {
-            return Err(JobError::new(
-                "GARMENT_NOT_FOUND",
-                format!("no garment could be taken off the source ({})", skipped.join("; ")),
-            ));
+            return Err(FailureCode::GarmentNotFound
+                .with(format!("no garment could be taken off the source ({})", skipped.join("; "))));
         }
         let dressed = session.fit(ctx, &photo, &person, taken, false)?;
         let framed = frame(ctx, &mut session, dressed, &person, None, r.output_preset, false)?;
@@ -230,7 +264,6 @@ impl Workflow for ModelSwap {
         let mut extra = serde_json::Map::new();
         extra.insert("model_image_public_id".into(), json!(model_id));
         extra.insert("skipped".into(), json!(skipped));
-        extra.insert("provenance".into(), json!({ "models": session.provenance }));
         Ok(Output {
             finals: vec![render],
             filing: Filing::Render { origin: RenderOrigin::Edit, category: None },

@@ -5,27 +5,19 @@ use std::sync::Arc;
 
 use image::RgbImage;
 
-use crate::error::JobError;
+use crate::failure::JobError;
 use crate::vision::guided::Plane;
 use crate::vision::product;
 
-/// The opt-in learned product matte, used when installed.
-pub const PRODUCT_MODEL: &str = "isnet";
-
 /// A person covering less than this share of the frame is not the subject of the photo.
 pub const PERSON_SHARE: f32 = 0.05;
-
-pub(crate) fn model_err(e: figur_models::ModelError) -> JobError {
-    JobError::new(e.code(), e.to_string())
-}
 
 struct LearnedMatte(Arc<figur_models::Loaded>);
 
 impl product::ForegroundModel for LearnedMatte {
     fn alpha(&self, nchw: &[f32]) -> Result<Vec<f32>, JobError> {
         let side = product::ISNET_SIDE;
-        let outputs =
-            self.0.run_f32(vec![("input".into(), vec![1, 3, side, side], nchw.to_vec())]).map_err(model_err)?;
+        let outputs = self.0.run_f32(vec![("input".into(), vec![1, 3, side, side], nchw.to_vec())])?;
         outputs
             .into_iter()
             .find(|(name, _, _)| name == "output")
@@ -34,19 +26,10 @@ impl product::ForegroundModel for LearnedMatte {
     }
 }
 
-/// The learned product matte if it is installed; `None` if not (other errors are errors).
-pub fn learned_model(models: &figur_models::Sessions) -> Result<Option<Arc<figur_models::Loaded>>, JobError> {
-    match models.get(PRODUCT_MODEL) {
-        Ok(model) => Ok(Some(model)),
-        Err(figur_models::ModelError::Missing(_)) => Ok(None),
-        Err(e) => Err(model_err(e)),
-    }
-}
-
 /// How the product will be matted, for the stage's message.
 pub fn describe(model: &Option<Arc<figur_models::Loaded>>) -> String {
     match model {
-        Some(m) => format!("matted by {PRODUCT_MODEL} on {}", m.provider.name()),
+        Some(m) => format!("matted by {} on {}", super::models::ModelKind::ProductMatte.id(), m.provider.name()),
         None => "matted by its background colour".to_string(),
     }
 }

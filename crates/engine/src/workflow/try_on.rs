@@ -5,34 +5,30 @@
 //! The same pipeline, as [`Session`], serves product-to-model (the person is a catalog model)
 //! and model-swap (the garments come off another photo).
 
-use std::sync::Arc;
-
 use image::{DynamicImage, RgbImage, RgbaImage};
 use serde_json::{json, Value};
 
-use super::background_swap::{working_copy, MATTE_MODEL};
-use super::person::{self, Analysis, FACE_MODEL, MESH_MODEL, POSE_MODEL};
-use super::subject::{model_err, PERSON_SHARE};
+use super::models::ModelKind;
+use super::person::{self, Analysis};
 use super::wear::{self, Garment};
-use super::{Filing, JobContext, Output, Workflow};
+use super::{Filing, JobContext, Output, Stage, Workflow};
 use crate::budget::VISION_BYTES_PER_PIXEL;
 use crate::domain::catalog::RenderOrigin;
 use crate::domain::garments::GarmentCategory;
 use crate::domain::job::{ArtifactRole, StoredArtifact};
-use crate::domain::operation::Operation;
-use crate::domain::requests::{Resolution, WorkflowRequest};
-use crate::error::JobError;
+use crate::domain::operation::OpClass;
+use crate::domain::requests::{items_problems, items_references, Reference, Resolution, TryOnRequest};
+use crate::error::FieldError;
+use crate::failure::JobError;
+use crate::vision::decode::working_copy;
 use crate::vision::guided::Plane;
-use crate::vision::matte::{refine, segment, ModelSegmenter};
 use crate::vision::{decode, overlay};
 
 /// A drawn figure's lines are not folds: garments take little of its shading.
 pub const FIGURE_SHADING: f32 = 0.15;
 
 /// One dressing run: the person analysed, then garments fitted. Each step reports its stage.
-pub struct Session<'a> {
-    pub models: &'a figur_models::Sessions,
-    pub provenance: Vec<Value>,
+pub struct Session {
     /// Save the pose overlay and the warped garments as intermediate artifacts.
     pub intermediates: bool,
     /// Artifacts made during a stage, attached to the next stage's event.
@@ -41,19 +37,13 @@ pub struct Session<'a> {
     pub shading: f32,
 }
 
-impl<'a> Session<'a> {
-    pub fn new(models: &'a figur_models::Sessions) -> Self {
-        Session { models, provenance: Vec::new(), intermediates: true, pending: Vec::new(), shading: 1.0 }
+impl Default for Session {
+    fn default() -> Self {
+        Session { intermediates: true, pending: Vec::new(), shading: 1.0 }
     }
+}
 
-    fn model(&mut self, id: &str) -> Result<Arc<figur_models::Loaded>, JobError> {
-        let m = self.models.get(id).map_err(model_err)?;
-        if !self.provenance.iter().any(|p| p["id"] == id) {
-            self.provenance.push(json!({ "id": id, "sha256": m.sha256, "provider": m.provider.name() }));
-        }
-        Ok(m)
-    }
-
+impl Session {
     /// The person photo at the output's long side (scaled up or down).
     pub fn at_resolution(photo: RgbImage, resolution: Resolution) -> RgbImage {
         let long = resolution.long_side();
@@ -69,38 +59,30 @@ impl<'a> Session<'a> {
     /// Stages `person`, `pose` and `face`: who is in the photo and where their body is. The pose
     /// overlay is an intermediate artifact of the `face` stage.
     pub fn analyse(&mut self, ctx: &mut JobContext, photo: &RgbImage, what: &str) -> Result<Analysis, JobError> {
-        let matte_model = self.model(MATTE_MODEL)?;
-        let provider = matte_model.provider.name();
+        let matte_model = ctx.model(ModelKind::PersonMatte)?;
+        let (matte_id, provider) = (ModelKind::PersonMatte.id(), matte_model.provider.name());
         ctx.stage_with(
-            "person",
-            format!("finding the person in the {what} ({MATTE_MODEL} on {provider})"),
+            Stage::Person,
+            format!("finding the person in the {what} ({matte_id} on {provider})"),
             Vec::new(),
-            json!({ "model": MATTE_MODEL, "provider": provider }),
+            json!({ "model": matte_id, "provider": provider }),
         )?;
-        let seg = segment(photo, &ModelSegmenter(matte_model))?;
-        let mut check = || ctx.checkpoint();
-        let matte = refine(photo, &seg, &mut check)?;
-        let nobody = || JobError::new("NO_SUBJECT_FOUND", format!("no person was found in the {what}"));
-        if matte.coverage < PERSON_SHARE {
-            return Err(nobody());
-        }
-        let pose_model = self.model(POSE_MODEL)?;
+        let matte = person::find_person(photo, matte_model, what, &mut || ctx.checkpoint())?;
+        let pose_model = ctx.model(ModelKind::Pose)?;
+        let pose_id = ModelKind::Pose.id();
         let people = match matte.people {
             0 | 1 => String::new(),
             n => format!("{n} people found; the largest is used. "),
         };
         ctx.stage_with(
-            "pose",
-            format!("{people}finding the body's landmarks ({POSE_MODEL} on {})", pose_model.provider.name()),
+            Stage::Pose,
+            format!("{people}finding the body's landmarks ({pose_id} on {})", pose_model.provider.name()),
             Vec::new(),
-            json!({ "model": POSE_MODEL, "provider": pose_model.provider.name(), "people": matte.people }),
+            json!({ "model": pose_id, "provider": pose_model.provider.name(), "people": matte.people }),
         )?;
-        let landmarks = person::landmarks(&pose_model, photo, &matte.alpha)?;
-        // A person-shaped blob with no body the pose model is sure of is not a person.
-        if !(landmarks[11].visibility >= person::VISIBLE && landmarks[12].visibility >= person::VISIBLE) {
-            return Err(nobody());
-        }
-        let (detector, mesher) = (self.model(FACE_MODEL)?, self.model(MESH_MODEL)?);
+        let landmarks = person::find_body(&pose_model, photo, &matte, what)?;
+        let (detector, mesher) = (ctx.model(ModelKind::FaceDetector)?, ctx.model(ModelKind::FaceMesh)?);
+        let (face_id, mesh_id) = (ModelKind::FaceDetector.id(), ModelKind::FaceMesh.id());
         let face = person::find_face(&detector, &mesher, photo, &landmarks)?;
         let analysis = Analysis { matte, landmarks, face };
         let found = match &analysis.face {
@@ -115,10 +97,10 @@ impl<'a> Session<'a> {
             arts.push(ctx.save_png(&drawn, "pose_overlay", ArtifactRole::Intermediate, "Pose")?);
         }
         ctx.stage_with(
-            "face",
-            format!("{found} ({FACE_MODEL}, {MESH_MODEL} on {})", detector.provider.name()),
+            Stage::Face,
+            format!("{found} ({face_id}, {mesh_id} on {})", detector.provider.name()),
             arts,
-            json!({ "model": MESH_MODEL, "provider": mesher.provider.name(), "face": analysis.face.is_some() }),
+            json!({ "model": mesh_id, "provider": mesher.provider.name(), "face": analysis.face.is_some() }),
         )?;
         Ok(analysis)
     }
@@ -133,14 +115,14 @@ impl<'a> Session<'a> {
     ) -> Result<Analysis, JobError> {
         let Some(figure) = figure else { return self.analyse(ctx, photo, "catalog model photo") };
         self.shading = FIGURE_SHADING;
-        ctx.stage("person", "a drawn figure: its silhouette is known")?;
-        ctx.stage("pose", "a drawn figure: its 33 landmarks are known")?;
+        ctx.stage(Stage::Person, "a drawn figure: its silhouette is known")?;
+        ctx.stage(Stage::Pose, "a drawn figure: its 33 landmarks are known")?;
         let mut arts = Vec::new();
         if self.intermediates {
             let drawn = DynamicImage::ImageRgb8(overlay::pose(photo, &figure.landmarks, None));
             arts.push(ctx.save_png(&drawn, "pose_overlay", ArtifactRole::Intermediate, "Pose")?);
         }
-        ctx.stage_with("face", "a drawn figure: no face to protect beyond its head", arts, json!({}))?;
+        ctx.stage_with(Stage::Face, "a drawn figure: no face to protect beyond its head", arts, json!({}))?;
         Ok(figure)
     }
 
@@ -150,14 +132,11 @@ impl<'a> Session<'a> {
         ctx: &mut JobContext,
         photos: Vec<(GarmentPhoto, &'static GarmentCategory)>,
     ) -> Result<Vec<Garment>, JobError> {
-        self.model(MATTE_MODEL)?;
-        self.model(POSE_MODEL)?;
         let keys: Vec<&str> = photos.iter().map(|(_, c)| c.key).collect();
-        ctx.stage("garments", format!("cutting out {} and finding their landmarks", keys.join(", ")))?;
+        ctx.stage(Stage::Garments, format!("cutting out {} and finding their landmarks", keys.join(", ")))?;
         let mut out = Vec::new();
         for (photo, category) in photos {
-            let mut check = || ctx.checkpoint();
-            out.push(wear::prepare(self.models, &photo.image, photo.alpha.as_ref(), category, &mut check)?);
+            out.push(wear::prepare(ctx, &photo.image, photo.alpha.as_ref(), category)?);
         }
         Ok(out)
     }
@@ -184,7 +163,7 @@ impl<'a> Session<'a> {
                 format!("{} ({from})", g.category.key)
             })
             .collect();
-        ctx.stage("fit", format!("fitting {} to the body{}", how.join(", "), if tuck { ", tucked" } else { "" }))?;
+        ctx.stage(Stage::Fit, format!("fitting {} to the body{}", how.join(", "), if tuck { ", tucked" } else { "" }))?;
         let mut check = || ctx.checkpoint();
         let (dressed, layers) = wear::dress(photo, person, &garments, self.shading, &mut check)?;
         for (g, layer) in garments.iter().zip(layers).filter(|_| self.intermediates) {
@@ -201,7 +180,7 @@ impl<'a> Session<'a> {
     }
 
     pub fn finish(&mut self, ctx: &mut JobContext, dressed: RgbImage, label: &str) -> Result<StoredArtifact, JobError> {
-        ctx.stage_with("finish", "encoding", std::mem::take(&mut self.pending), json!({}))?;
+        ctx.stage_with(Stage::Finish, "encoding", std::mem::take(&mut self.pending), json!({}))?;
         ctx.save_png(&DynamicImage::ImageRgb8(dressed), "on_model_render", ArtifactRole::Final, label)
     }
 }
@@ -262,32 +241,29 @@ pub fn read_garment(ctx: &mut JobContext, key: &str) -> Result<GarmentPhoto, Job
 }
 
 #[derive(Debug)]
-pub struct TryOn {
-    models: Arc<figur_models::Sessions>,
-}
-
-impl TryOn {
-    pub fn new(models: Arc<figur_models::Sessions>) -> Self {
-        TryOn { models }
-    }
-}
+pub struct TryOn;
 
 impl Workflow for TryOn {
-    fn operation(&self) -> Operation {
-        Operation::TryOn
+    type Request = TryOnRequest;
+    const CLASS: OpClass = OpClass::Compose;
+    const PRICE: i64 = 10;
+    const STAGES: &'static [Stage] =
+        &[Stage::Decode, Stage::Person, Stage::Pose, Stage::Face, Stage::Garments, Stage::Fit, Stage::Finish];
+
+    fn structure(r: &TryOnRequest) -> Vec<FieldError> {
+        items_problems(&r.items)
     }
 
-    fn stages(&self) -> &'static [&'static str] {
-        &["decode", "person", "pose", "face", "garments", "fit", "finish"]
+    fn references(r: &TryOnRequest) -> Vec<Reference> {
+        let mut refs = vec![Reference::upload("user_image", &r.user_image)];
+        refs.extend(items_references(&r.items));
+        refs
     }
 
-    fn run(&self, ctx: &mut JobContext, request: &WorkflowRequest) -> Result<Output, JobError> {
-        let WorkflowRequest::TryOn(r) = request else {
-            return Err(JobError::internal("try-on got another request"));
-        };
+    fn run(ctx: &mut JobContext, r: TryOnRequest) -> Result<Output, JobError> {
         let resolution = r.render_params.as_ref().and_then(|p| p.resolution).unwrap_or_default();
         let tuck = r.runtime_config.as_ref().and_then(|c| c.get("tuck")).and_then(Value::as_bool).unwrap_or(false);
-        ctx.stage("decode", format!("reading the person photo and {} garment photo(s)", r.items.len()))?;
+        ctx.stage(Stage::Decode, format!("reading the person photo and {} garment photo(s)", r.items.len()))?;
         let photo = Session::at_resolution(read_photo(ctx, &r.user_image)?, resolution);
         let garments = r
             .items
@@ -298,7 +274,7 @@ impl Workflow for TryOn {
             photo.width() as u64 * photo.height() as u64 + garments.iter().map(|(g, _)| g.pixels()).sum::<u64>();
         let _memory = ctx.reserve_memory(pixels * VISION_BYTES_PER_PIXEL)?;
 
-        let mut session = Session::new(&self.models);
+        let mut session = Session::default();
         let person = session.analyse(ctx, &photo, "person photo")?;
         let garments = session.garments(ctx, garments)?;
         let dressed = session.fit(ctx, &photo, &person, garments, tuck)?;
@@ -309,7 +285,6 @@ impl Workflow for TryOn {
         extra.insert("resolution".into(), json!(resolution));
         extra.insert("tuck".into(), json!(tuck));
         extra.insert("user_category".into(), json!(r.user_category));
-        extra.insert("provenance".into(), json!({ "models": session.provenance }));
         let category = r.items.first().map(|i| i.trial_item_category.clone());
         Ok(Output { finals: vec![render], filing: Filing::Render { origin: RenderOrigin::Compose, category }, extra })
     }

@@ -5,10 +5,11 @@
 
 use image::{RgbImage, RgbaImage};
 
+use super::models::{ModelKind, ModelSource};
 use super::person::{self, Analysis, VISIBLE};
 use super::subject::{self, PERSON_SHARE};
 use crate::domain::garments::{self, GarmentCategory, Region};
-use crate::error::JobError;
+use crate::failure::{FailureCode, JobError};
 use crate::render::color::{linear_to_srgb, u8_to_linear};
 use crate::vision::dress::{self, Wearer};
 use crate::vision::fit::{self, Body, FitError};
@@ -42,7 +43,7 @@ pub struct Garment {
 }
 
 fn mismatch(category: &GarmentCategory, why: impl Into<String>) -> JobError {
-    JobError::new("CATEGORY_MISMATCH", format!("the {} photo {}", category.key, why.into()))
+    FailureCode::CategoryMismatch.with(format!("the {} photo {}", category.key, why.into()))
 }
 
 /// The cutout of `alpha` over `photo`, with edge colours solved.
@@ -111,11 +112,10 @@ fn worn_region(family: Family, region: Region) -> Option<regions::Region> {
 /// Turns a garment photo into a [`Garment`]. On-model photos use the wearer's pose; product
 /// shots their silhouette.
 pub fn prepare(
-    models: &figur_models::Sessions,
+    ctx: &mut dyn ModelSource,
     photo: &RgbImage,
     cutout_alpha: Option<&Plane>,
     category: &'static GarmentCategory,
-    check: &mut dyn FnMut() -> Result<(), JobError>,
 ) -> Result<Garment, JobError> {
     let family = Family::of(category.key, category.region);
     if let Some(alpha) = cutout_alpha {
@@ -124,14 +124,12 @@ pub fn prepare(
     }
     let seg = crate::vision::matte::segment(
         photo,
-        &crate::vision::matte::ModelSegmenter(
-            models.get(super::background_swap::MATTE_MODEL).map_err(subject::model_err)?,
-        ),
+        &crate::vision::matte::ModelSegmenter(ctx.model(ModelKind::PersonMatte)?),
     )?;
-    let matte = crate::vision::matte::refine(photo, &seg, check)?;
+    let matte = crate::vision::matte::refine(photo, &seg, &mut || ctx.checkpoint())?;
     let (w, h) = (photo.width() as usize, photo.height() as usize);
     if matte.coverage >= PERSON_SHARE && family != Family::Placed {
-        let pose = models.get(person::POSE_MODEL).map_err(subject::model_err)?;
+        let pose = ctx.model(ModelKind::Pose)?;
         let landmarks = person::landmarks(&pose, photo, &matte.alpha)?;
         let wanted = worn_region(family, category.region).ok_or_else(|| mismatch(category, "shows a person"))?;
         let band = regions::bands(&landmarks, h as f32, family == Family::Full)
@@ -159,9 +157,9 @@ pub fn prepare(
         }
         return Ok(Garment { category, family, image: cutout(photo, &alpha), shape: Shape::OnModel(landmarks) });
     }
-    let learned = subject::learned_model(models)?;
+    let learned = ctx.optional_model(ModelKind::ProductMatte)?;
     let alpha = subject::product_alpha(photo, &learned)?
-        .ok_or_else(|| JobError::new("GARMENT_NOT_FOUND", format!("no {} was found in its photo", category.key)))?;
+        .ok_or_else(|| FailureCode::GarmentNotFound.with(format!("no {} was found in its photo", category.key)))?;
     product(photo, alpha, category, family)
 }
 
@@ -173,7 +171,7 @@ fn product(
     family: Family,
 ) -> Result<Garment, JobError> {
     let items = product::items(&alpha, 0.01);
-    let first = items.first().ok_or_else(|| JobError::new("GARMENT_NOT_FOUND", "the garment photo is empty"))?;
+    let first = items.first().ok_or_else(|| FailureCode::GarmentNotFound.with("the garment photo is empty"))?;
     // Shoes often come as a pair: keep both; anything else is its largest item.
     let pair = category.region == Region::Feet && items.len() >= 2;
     let alpha = if pair {
@@ -187,7 +185,7 @@ fn product(
     };
     let shape = if family == Family::Placed {
         let (x0, y0, x1, y1) = crate::vision::composite::subject_box(&alpha)
-            .ok_or_else(|| JobError::new("GARMENT_NOT_FOUND", "the garment photo is empty"))?;
+            .ok_or_else(|| FailureCode::GarmentNotFound.with("the garment photo is empty"))?;
         Shape::Placed { item: (x0 as f32, y0 as f32, x1 as f32, y1 as f32), pair }
     } else {
         let anchors = garment::anchors(&alpha, family)
@@ -225,10 +223,8 @@ pub fn order(garments: &mut [Garment], tuck: bool) {
 
 fn fit_error(g: &Garment, e: FitError) -> JobError {
     match e {
-        FitError::NotVisible(part) => JobError::new(
-            "REGION_NOT_VISIBLE",
-            format!("the person photo does not show the {part} needed for the {}", g.category.key),
-        ),
+        FitError::NotVisible(part) => FailureCode::RegionNotVisible
+            .with(format!("the person photo does not show the {part} needed for the {}", g.category.key)),
         FitError::Shape(why) => mismatch(g.category, why),
     }
 }

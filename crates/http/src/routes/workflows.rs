@@ -5,7 +5,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use figur_engine::domain::job::DispatchAccepted;
 use figur_engine::domain::operation::Operation;
-use figur_engine::domain::requests::*;
 
 use crate::error::{ErrorEnvelope, HttpResult};
 use crate::extract::{Authed, JsonValue};
@@ -25,8 +24,10 @@ async fn dispatch(
     Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 
+/// One handler per registered workflow, its OpenAPI path, the router and [`WorkflowPaths`],
+/// all from the engine's registration list.
 macro_rules! workflow_routes {
-    ($( $(#[$doc:meta])* $handler:ident = $op:expr, $path:tt, $body:ty; )*) => {
+    ($( $(#[$doc:meta])* $variant:ident, $handler:ident, $name:literal, $body:ty, $workflow:ty; )*) => {
         $(
             $(#[$doc])*
             ///
@@ -34,7 +35,7 @@ macro_rules! workflow_routes {
             /// `GET /v1/jobs/{public_id}/events` until `succeeded` or `failed`.
             #[utoipa::path(
                 post,
-                path = $path,
+                path = concat!("/v1/", $name),
                 tag = "workflows",
                 request_body = $body,
                 params(("Idempotency-Key" = Option<String>, Header,
@@ -59,38 +60,20 @@ macro_rules! workflow_routes {
                 headers: HeaderMap,
                 JsonValue(body): JsonValue,
             ) -> HttpResult<(StatusCode, Json<DispatchAccepted>)> {
-                dispatch(&state, &auth, $op, body, &request_id, &headers).await
+                dispatch(&state, &auth, Operation::$variant, body, &request_id, &headers).await
             }
         )*
 
         pub fn router() -> axum::Router<AppState> {
             axum::Router::new()
-                $(.route($path, axum::routing::post($handler)))*
+                $(.route(concat!("/v1/", $name), axum::routing::post($handler)))*
         }
+
+        /// The workflows' paths, merged into the API's document.
+        #[derive(utoipa::OpenApi)]
+        #[openapi(paths($($handler),*))]
+        pub struct WorkflowPaths;
     };
 }
 
-workflow_routes! {
-    /// Try-on: a person photo wearing one or more garments.
-    try_on = Operation::TryOn, "/v1/try-on", TryOnRequest;
-    /// Extract: garment cutouts from a photo.
-    extract = Operation::Extract, "/v1/extract", ExtractRequest;
-    /// Look: garments composed onto a mannequin.
-    look = Operation::Look, "/v1/look", LookRequest;
-    /// Model generator: a catalog model from a spec.
-    model_generator = Operation::ModelGenerator, "/v1/model-generator", ModelGeneratorRequest;
-    /// Background generator: a procedural studio backdrop, filed as a catalog background.
-    background_generator = Operation::BackgroundGenerator, "/v1/background-generator", BackgroundGeneratorRequest;
-    /// Complementary garment generator: a catalog garment from a spec.
-    complementary_garment_generator = Operation::ComplementaryGarmentGenerator, "/v1/complementary-garment-generator", ComplementaryGarmentGeneratorRequest;
-    /// Product to model, one pass: a product garment worn by a catalog model.
-    product_to_model_direct = Operation::ProductToModelDirect, "/v1/product-to-model-direct", ProductToModelRequest;
-    /// Product to model in phases (model pose → garment fit → finish).
-    product_to_model_phased = Operation::ProductToModelPhased, "/v1/product-to-model-phased", ProductToModelRequest;
-    /// Background swap with a catalog background image.
-    background_swap_with_image = Operation::BackgroundSwapWithImage, "/v1/background-swap-with-image", BackgroundSwapWithImageRequest;
-    /// Background swap with a background built from an inline spec.
-    background_swap_with_spec = Operation::BackgroundSwapWithSpec, "/v1/background-swap-with-spec", BackgroundSwapWithSpecRequest;
-    /// Model swap: a render's garments kept, the person replaced by a catalog model.
-    model_swap_with_image = Operation::ModelSwapWithImage, "/v1/model-swap-with-image", ModelSwapWithImageRequest;
-}
+figur_engine::for_each_workflow!(workflow_routes);

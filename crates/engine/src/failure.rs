@@ -1,0 +1,193 @@
+//! How a job ends when it does not succeed: the one failure type.
+//!
+//! A workflow returns [`JobError`]: a [`JobFailure`] (a [`FailureCode`] and a sentence about this
+//! job), or one of the two outcomes that are not the job's fault — a cancel, and a studio
+//! shutdown (which requeues the job instead of ending it). Every code a client, the CLI or the
+//! desktop can see is a variant of [`FailureCode`], with its wire name, the words the desktop
+//! shows for it and whether the job's credits come back. Nothing else spells a code: the UI's
+//! words are generated from [`FailureCode::words`] into `ui/src/bindings.ts`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Declares the failure codes with their wire name, their words and their refund rule, so
+/// that adding a code is one line and no code is described twice.
+macro_rules! failure_codes {
+    ($( $(#[$doc:meta])* $variant:ident = $wire:literal, refund: $refund:literal, $words:literal; )*) => {
+        /// The `extra.error.code` of a `failed` event. Clients branch on these, never on messages.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[cfg_attr(feature = "specta", derive(specta::Type))]
+        pub enum FailureCode {
+            $( $(#[$doc])* #[serde(rename = $wire)] $variant, )*
+        }
+
+        impl FailureCode {
+            pub const ALL: &'static [FailureCode] = &[$(FailureCode::$variant),*];
+
+            /// The name clients see (`NO_SUBJECT_FOUND`).
+            pub fn as_str(self) -> &'static str {
+                match self { $(FailureCode::$variant => $wire,)* }
+            }
+
+            /// What a designer reads when a job ends this way.
+            pub fn words(self) -> &'static str {
+                match self { $(FailureCode::$variant => $words,)* }
+            }
+
+            /// Whether the job's credits are given back.
+            pub fn refunds(self) -> bool {
+                match self { $(FailureCode::$variant => $refund,)* }
+            }
+        }
+    };
+}
+
+failure_codes! {
+    /// An input image (or the render or catalog entry it came from) could not be read.
+    InputUnreadable = "INPUT_UNREADABLE", refund: true, "The image could not be read.";
+    /// An input image is beyond the 100-megapixel limit.
+    InputTooLarge = "INPUT_TOO_LARGE", refund: true, "The image is too large.";
+    /// No person (or product) stands out in the photo.
+    NoSubjectFound = "NO_SUBJECT_FOUND", refund: true, "No person or product could be found in the photo.";
+    /// A garment photo holds no garment.
+    GarmentNotFound = "GARMENT_NOT_FOUND", refund: true, "The garment photo seems to be empty.";
+    /// A garment photo does not show the category it was dispatched as.
+    CategoryMismatch = "CATEGORY_MISMATCH", refund: true, "The garment photo does not match the category you chose.";
+    /// The person photo does not show the body region a garment needs.
+    RegionNotVisible = "REGION_NOT_VISIBLE", refund: true,
+        "The photo does not show the part of the body this garment needs.";
+    /// A workflow needed a catalog model and the catalog has none.
+    NoCatalogModel = "NO_CATALOG_MODEL", refund: true, "There is no model in the catalog yet.";
+    /// A model the workflow needs is not installed (or the runtime is missing).
+    ModelMissing = "MODEL_MISSING", refund: true,
+        "A model the studio needs is not installed. Open Settings to fetch it.";
+    /// The execution provider a model was asked to run on cannot start.
+    ProviderUnavailable = "PROVIDER_UNAVAILABLE", refund: true,
+        "The graphics card could not run the model. Settings can switch to the CPU.";
+    /// The studio's disk filled up while the job wrote its output.
+    DiskFull = "DISK_FULL", refund: true, "The disk is full. Free some space and try again.";
+    /// The workflow was switched off after the job was dispatched.
+    OperationDisabled = "OPERATION_DISABLED", refund: true, "This workflow is switched off in this studio.";
+    /// The job was stored by a version of the studio whose request this one cannot read.
+    RequestOutdated = "REQUEST_OUTDATED", refund: true,
+        "This job was made by another version of the studio and cannot run here. Dispatch it again.";
+    /// A cancel ended the job (the outcome [`JobError::Cancelled`], as clients see it).
+    JobCancelled = "JOB_CANCELLED", refund: true, "You cancelled this job.";
+    /// Anything else: a bug, a crash, a ledger that refused a write.
+    Internal = "INTERNAL", refund: true, "Something went wrong inside the studio. The job's credits were refunded.";
+}
+
+impl FailureCode {
+    /// This code with a sentence about this job: `Err(FailureCode::NoSubjectFound.with("…"))?`.
+    pub fn with(self, message: impl Into<String>) -> JobError {
+        JobError::Failed(JobFailure { code: self, message: message.into() })
+    }
+
+    pub fn from_name(name: &str) -> Option<FailureCode> {
+        Self::ALL.iter().copied().find(|c| c.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for FailureCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed job's `extra.error`: its code and a sentence about this job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct JobFailure {
+    pub code: FailureCode,
+    pub message: String,
+}
+
+impl JobFailure {
+    /// The `failed` event a cancel writes.
+    pub fn cancelled() -> Self {
+        JobFailure { code: FailureCode::JobCancelled, message: "the job was cancelled".into() }
+    }
+}
+
+/// Why a workflow stopped before its output.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JobError {
+    /// The job fails: a `failed` event with this code, and (per the code) a refund.
+    #[error("{}: {}", .0.code, .0.message)]
+    Failed(JobFailure),
+    /// A cancel arrived: the job ends `failed` with `JOB_CANCELLED`, refunded, its files removed.
+    #[error("the job was cancelled")]
+    Cancelled,
+    /// The studio is shutting down: the job goes back to the queue and runs at the next start.
+    #[error("the studio shut down while the job ran")]
+    ShutDown,
+}
+
+impl JobError {
+    pub fn internal(message: impl Into<String>) -> Self {
+        FailureCode::Internal.with(message)
+    }
+
+    /// The failure code, for a failure (not for a cancel or a shutdown).
+    pub fn code(&self) -> Option<FailureCode> {
+        match self {
+            JobError::Failed(f) => Some(f.code),
+            _ => None,
+        }
+    }
+
+    /// The sentence about this job (for a cancel or a shutdown, what happened).
+    pub fn message(&self) -> &str {
+        match self {
+            JobError::Failed(f) => &f.message,
+            JobError::Cancelled => "the job was cancelled",
+            JobError::ShutDown => "the studio shut down while the job ran; it will run again",
+        }
+    }
+
+    /// The failure as recorded in the ledger (a cancel is recorded as `JOB_CANCELLED`);
+    /// `None` for a shutdown, which is not an ending.
+    pub fn into_failure(self) -> Option<JobFailure> {
+        match self {
+            JobError::Failed(f) => Some(f),
+            JobError::Cancelled => Some(JobFailure::cancelled()),
+            JobError::ShutDown => None,
+        }
+    }
+}
+
+impl From<figur_models::ModelError> for JobError {
+    fn from(e: figur_models::ModelError) -> Self {
+        use figur_models::ModelError as M;
+        let code = match e {
+            M::RuntimeMissing(_) | M::Missing(_) | M::Unknown(_) => FailureCode::ModelMissing,
+            M::Provider { .. } => FailureCode::ProviderUnavailable,
+            M::Run(_) => FailureCode::Internal,
+        };
+        code.with(e.to_string())
+    }
+}
+
+/// Every job failure and API error code with the words a designer reads, for the desktop's
+/// bindings (a failure's words win where both name a code, as `INTERNAL` does).
+pub fn words() -> std::collections::BTreeMap<&'static str, &'static str> {
+    let api = crate::error::ErrorCode::ALL.into_iter().filter_map(|c| Some((c.as_str(), c.words()?)));
+    api.chain(FailureCode::ALL.iter().map(|c| (c.as_str(), c.words()))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialize_as_their_wire_names_and_round_trip() {
+        for &code in FailureCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(code.as_str()));
+            assert_eq!(FailureCode::from_name(code.as_str()), Some(code));
+            assert!(code.words().ends_with('.'), "{code}: words are a sentence");
+        }
+        let failure = JobError::Cancelled.into_failure().unwrap();
+        assert_eq!(serde_json::to_value(&failure).unwrap()["code"], "JOB_CANCELLED");
+        assert_eq!(JobError::ShutDown.into_failure(), None);
+    }
+}
