@@ -13,7 +13,6 @@
 #[path = "../tests/api/photos.rs"]
 mod photos;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use figur_engine::vision::matte::{refine, segment, ModelSegmenter, Segmenter};
@@ -62,7 +61,7 @@ fn main() {
         Duration::from_secs(600),
     );
     let loaded = sessions.get("person-matte").expect("run `figur models fetch` first");
-    let segmenter = ModelSegmenter(Arc::clone(&loaded));
+    let segmenter = ModelSegmenter(loaded.clone());
     let photo = photos::astronaut();
     let plan = figur_engine::render::backdrop::plan("studio_sweep", "soft", &[], 512, 512, 3);
     let background = figur_engine::render::backdrop::render(&plan);

@@ -13,6 +13,7 @@ mod models;
 mod openapi;
 mod photos;
 mod pose;
+mod provenance;
 mod python_example;
 mod recovery;
 mod run_cli;

@@ -34,6 +34,7 @@ use crate::ledger::jobs::{self, Ending, JobRow};
 use crate::ledger::renders::RenderRow;
 use crate::ledger::LedgerResult;
 use crate::realm::Realm;
+use crate::workflow::models::ModelStore;
 use crate::workflow::{Filing, JobContext, JobControl, Output};
 
 pub const MAX_RECOVERIES: i64 = 2;
@@ -51,7 +52,7 @@ pub struct Scheduler {
     freed: Arc<Notify>,
     failpoints: Arc<FailPoints>,
     memory: Arc<MemoryBudget>,
-    models: Arc<figur_models::Sessions>,
+    models: Arc<dyn ModelStore>,
     running: Mutex<HashMap<String, Arc<JobControl>>>,
     stopping: AtomicBool,
     stopped: Notify,
@@ -64,7 +65,7 @@ impl Scheduler {
         workflows: Arc<Registry>,
         permits: Arc<Semaphore>,
         freed: Arc<Notify>,
-        (failpoints, memory, models): (Arc<FailPoints>, Arc<MemoryBudget>, Arc<figur_models::Sessions>),
+        (failpoints, memory, models): (Arc<FailPoints>, Arc<MemoryBudget>, Arc<dyn ModelStore>),
     ) -> Self {
         Scheduler {
             realm,

@@ -15,6 +15,7 @@ pub mod runtime;
 pub mod samples;
 pub mod session;
 pub mod state;
+pub mod tiny;
 
 pub use fetch::Cache;
 pub use session::{Loaded, Provider, Providers, Sessions};

@@ -134,6 +134,6 @@ mod tests {
         let err =
             crate::session::open(&Cache::new(dir.path()), "face-detector", &crate::Providers::auto()).unwrap_err();
         assert!(err.to_string().contains("figur models fetch"), "{err}");
-        assert!(matches!(err, crate::ModelError::Missing(_)), "{err:?}");
+        assert!(matches!(err, crate::ModelError::Missing(_) | crate::ModelError::RuntimeMissing(_)), "{err:?}");
     }
 }

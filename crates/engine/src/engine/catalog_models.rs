@@ -84,7 +84,7 @@ impl Engine {
             let _analysing =
                 memory.reserve(pixels * VISION_BYTES_PER_PIXEL, ANALYSIS_WAIT).ok_or_else(out_of_memory)?;
             let photo_height = photo.height();
-            let analysis = person::analyse(&mut Direct(&models), &photo).map_err(|e| match e.code() {
+            let analysis = person::analyse(&mut Direct(&*models), &photo).map_err(|e| match e.code() {
                 Some(FailureCode::NoSubjectFound) => bad("no person was found in the photo"),
                 _ => ApiError::new(crate::error::ErrorCode::Unavailable, e.message()),
             })?;

@@ -148,7 +148,8 @@ impl Engine {
         let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
         let freed = Arc::new(tokio::sync::Notify::new());
         let scheduler = |realm: &Arc<Realm>| {
-            let shared = (config.failpoints.clone(), config.memory.clone(), config.models.clone());
+            let models: Arc<dyn crate::workflow::models::ModelStore> = config.models.clone();
+            let shared = (config.failpoints.clone(), config.memory.clone(), models);
             Arc::new(Scheduler::new(realm.clone(), workflows.clone(), permits.clone(), freed.clone(), shared))
         };
         let schedulers = [scheduler(&live), scheduler(&test)];

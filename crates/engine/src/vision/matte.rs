@@ -16,8 +16,7 @@ pub trait Segmenter {
 }
 
 /// The real segmenter: a loaded ONNX model (`person-matte`).
-#[derive(Debug)]
-pub struct ModelSegmenter(pub std::sync::Arc<figur_models::Loaded>);
+pub struct ModelSegmenter(pub crate::workflow::models::Model);
 
 impl Segmenter for ModelSegmenter {
     fn person_probability(&self, rgb: &[f32]) -> Result<Vec<f32>, JobError> {

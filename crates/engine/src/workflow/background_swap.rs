@@ -145,9 +145,9 @@ fn swap(ctx: &mut JobContext, s: Swap<'_>) -> Result<Output, JobError> {
     let matte_id = ModelKind::PersonMatte.id();
     ctx.stage_with(
         Stage::Matte,
-        format!("finding the person ({matte_id} on {})", model.provider.name()),
+        format!("finding the person ({matte_id} on {})", model.provider()),
         Vec::new(),
-        json!({ "model": matte_id, "provider": model.provider.name(), "model_sha256": model.sha256 }),
+        json!({ "model": matte_id, "provider": model.provider(), "model_sha256": model.sha256() }),
     )?;
     let seg = segment(&photo, &ModelSegmenter(model.clone()))?;
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::models::{ModelKind, ModelSource, ModelUse};
+use super::models::{Model, ModelKind, ModelSource, ModelStore, ModelUse};
 use super::Stage;
 use crate::budget::{MemoryBudget, Reservation};
 use crate::domain::job::{ArtifactMeta, ArtifactRole, StoredArtifact};
@@ -45,7 +45,7 @@ impl JobControl {
 
 pub struct JobContext {
     job_id: String,
-    models: Arc<figur_models::Sessions>,
+    models: Arc<dyn ModelStore>,
     ran: Vec<ModelUse>,
     seed_hint: u64,
     realm: Arc<Realm>,
@@ -60,11 +60,11 @@ pub struct JobContext {
 }
 
 impl ModelSource for JobContext {
-    fn model(&mut self, kind: ModelKind) -> Result<Arc<figur_models::Loaded>, JobError> {
+    fn model(&mut self, kind: ModelKind) -> Result<Model, JobError> {
         JobContext::model(self, kind)
     }
 
-    fn optional_model(&mut self, kind: ModelKind) -> Result<Option<Arc<figur_models::Loaded>>, JobError> {
+    fn optional_model(&mut self, kind: ModelKind) -> Result<Option<Model>, JobError> {
         JobContext::optional_model(self, kind)
     }
 
@@ -76,7 +76,7 @@ impl ModelSource for JobContext {
 impl JobContext {
     pub(crate) fn new(
         job_id: String,
-        models: Arc<figur_models::Sessions>,
+        models: Arc<dyn ModelStore>,
         realm: Arc<Realm>,
         control: Arc<JobControl>,
         failpoints: Arc<FailPoints>,
@@ -112,21 +112,21 @@ impl JobContext {
     }
 
     /// The model of `kind`, opened on the configured provider; recorded in the job's provenance.
-    pub fn model(&mut self, kind: ModelKind) -> Result<Arc<figur_models::Loaded>, JobError> {
-        let model = self.models.get(kind.id())?;
+    pub fn model(&mut self, kind: ModelKind) -> Result<Model, JobError> {
+        let model = self.models.get(kind)?;
         if !self.ran.iter().any(|m| m.id == kind.id()) {
             self.ran.push(ModelUse {
                 id: kind.id().to_string(),
-                sha256: model.sha256.clone(),
-                provider: model.provider.name().to_string(),
+                sha256: model.sha256().to_string(),
+                provider: model.provider().to_string(),
             });
         }
         Ok(model)
     }
 
     /// An opt-in model: `None` when it is not installed (other errors are errors).
-    pub fn optional_model(&mut self, kind: ModelKind) -> Result<Option<Arc<figur_models::Loaded>>, JobError> {
-        match self.models.get(kind.id()) {
+    pub fn optional_model(&mut self, kind: ModelKind) -> Result<Option<Model>, JobError> {
+        match self.models.get(kind) {
             Err(figur_models::ModelError::Missing(_)) => Ok(None),
             Err(e) => Err(e.into()),
             // Opened and cached now: `model` records it without opening it again.

@@ -99,9 +99,9 @@ impl Workflow for Extract {
         let matte_id = ModelKind::PersonMatte.id();
         ctx.stage_with(
             Stage::Matte,
-            format!("looking for a person ({matte_id} on {})", matte_model.provider.name()),
+            format!("looking for a person ({matte_id} on {})", matte_model.provider()),
             Vec::new(),
-            json!({ "model": matte_id, "provider": matte_model.provider.name() }),
+            json!({ "model": matte_id, "provider": matte_model.provider() }),
         )?;
         let seg = segment(&photo, &ModelSegmenter(matte_model.clone()))?;
         let mut check = || ctx.checkpoint();
@@ -119,11 +119,11 @@ impl Workflow for Extract {
             };
             ctx.stage_with(
                 Stage::Pose,
-                format!("{people}finding the body's landmarks ({pose_id} on {})", pose_model.provider.name()),
+                format!("{people}finding the body's landmarks ({pose_id} on {})", pose_model.provider()),
                 Vec::new(),
-                json!({ "model": pose_id, "provider": pose_model.provider.name(), "people": matte.people }),
+                json!({ "model": pose_id, "provider": pose_model.provider(), "people": matte.people }),
             )?;
-            let landmarks = person::landmarks(&pose_model, &photo, &matte.alpha)?;
+            let landmarks = person::landmarks(&*pose_model, &photo, &matte.alpha)?;
             let full_body = matches!(named, Some("dress" | "jumpsuit"));
             for (region, top, bottom) in bands(&landmarks, h as f32, full_body) {
                 let category = match (named, region) {

@@ -6,7 +6,8 @@
 
 use std::sync::Arc;
 
-use figur_models::{Loaded, Sessions};
+use figur_models::session::Output;
+use figur_models::{Loaded, ModelError, Sessions};
 use serde::Serialize;
 
 use crate::failure::JobError;
@@ -38,6 +39,43 @@ impl ModelKind {
     }
 }
 
+/// One loaded model: named tensors in, named tensors out. The studio's are ONNX Runtime
+/// sessions ([`Loaded`]); tests use fakes that compute a known output from their input.
+pub trait Inference: Send + Sync {
+    fn run_f32(&self, inputs: Vec<(String, Vec<usize>, Vec<f32>)>) -> Result<Vec<Output>, ModelError>;
+    /// The sha256 of the weights, for provenance.
+    fn sha256(&self) -> &str;
+    /// Where it runs: `cpu`, `cuda`, or a fake's name.
+    fn provider(&self) -> &'static str;
+}
+
+impl Inference for Loaded {
+    fn run_f32(&self, inputs: Vec<(String, Vec<usize>, Vec<f32>)>) -> Result<Vec<Output>, ModelError> {
+        Loaded::run_f32(self, inputs)
+    }
+    fn sha256(&self) -> &str {
+        &self.sha256
+    }
+    fn provider(&self) -> &'static str {
+        self.provider.name()
+    }
+}
+
+/// A model ready to run.
+pub type Model = Arc<dyn Inference>;
+
+/// Where a job's models come from: the studio's sessions, or a fake set in tests.
+pub trait ModelStore: Send + Sync {
+    /// The model of `kind`; `ModelError::Missing` when it is not installed.
+    fn get(&self, kind: ModelKind) -> Result<Model, ModelError>;
+}
+
+impl ModelStore for Sessions {
+    fn get(&self, kind: ModelKind) -> Result<Model, ModelError> {
+        Ok(Sessions::get(self, kind.id())?)
+    }
+}
+
 /// One model a job ran: an item of `provenance.models` in its `succeeded` event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ModelUse {
@@ -50,26 +88,26 @@ pub struct ModelUse {
 /// check for a stop: the [`JobContext`](super::JobContext) in a job, which records what ran, or
 /// [`Direct`] where no job is running (the catalog-model import, benchmarks).
 pub trait ModelSource {
-    fn model(&mut self, kind: ModelKind) -> Result<Arc<Loaded>, JobError>;
+    fn model(&mut self, kind: ModelKind) -> Result<Model, JobError>;
 
     /// An opt-in model: `None` when it is not installed (other errors are errors).
-    fn optional_model(&mut self, kind: ModelKind) -> Result<Option<Arc<Loaded>>, JobError>;
+    fn optional_model(&mut self, kind: ModelKind) -> Result<Option<Model>, JobError>;
 
     /// Stops here if the work was cancelled.
     fn checkpoint(&mut self) -> Result<(), JobError>;
 }
 
-/// Models straight from the sessions, never cancelled, recording nothing.
-#[derive(Debug, Clone, Copy)]
-pub struct Direct<'a>(pub &'a Sessions);
+/// Models straight from a store, never cancelled, recording nothing.
+#[derive(Clone, Copy)]
+pub struct Direct<'a>(pub &'a dyn ModelStore);
 
 impl ModelSource for Direct<'_> {
-    fn model(&mut self, kind: ModelKind) -> Result<Arc<Loaded>, JobError> {
-        Ok(self.0.get(kind.id())?)
+    fn model(&mut self, kind: ModelKind) -> Result<Model, JobError> {
+        Ok(self.0.get(kind)?)
     }
 
-    fn optional_model(&mut self, kind: ModelKind) -> Result<Option<Arc<Loaded>>, JobError> {
-        match self.0.get(kind.id()) {
+    fn optional_model(&mut self, kind: ModelKind) -> Result<Option<Model>, JobError> {
+        match self.0.get(kind) {
             Ok(model) => Ok(Some(model)),
             Err(figur_models::ModelError::Missing(_)) => Ok(None),
             Err(e) => Err(e.into()),

@@ -3,12 +3,9 @@
 //! around the head the pose points at (a full-body photo's face is too small for the detector
 //! on the whole frame), with the 468-point face mesh inside it.
 
-use figur_models::Loaded;
 use image::RgbImage;
 
-use std::sync::Arc;
-
-use super::models::{ModelKind, ModelSource};
+use super::models::{Inference, Model, ModelKind, ModelSource};
 use super::subject::PERSON_SHARE;
 use crate::failure::{FailureCode, JobError};
 use crate::vision::face::{self, FaceBox};
@@ -25,7 +22,7 @@ const HEAD: std::ops::RangeInclusive<usize> = 0..=10;
 const HEAD_CROP_MAX: u32 = 512;
 
 /// The 33 body landmarks, in image pixels, of the subject inside `alpha`.
-pub fn landmarks(model: &Loaded, photo: &RgbImage, alpha: &Plane) -> Result<Vec<Landmark>, JobError> {
+pub fn landmarks(model: &dyn Inference, photo: &RgbImage, alpha: &Plane) -> Result<Vec<Landmark>, JobError> {
     let crop =
         pose::crop_from_matte(alpha).ok_or_else(|| FailureCode::NoSubjectFound.with("the person matte is empty"))?;
     let outputs = model.run_f32(vec![(
@@ -62,8 +59,8 @@ pub fn head_crop(landmarks: &[Landmark]) -> Option<Crop> {
 
 /// The face nearest the pose's nose, with its mesh; `None` when the pose sees no head.
 pub fn find_face(
-    detector: &Loaded,
-    mesher: &Loaded,
+    detector: &dyn Inference,
+    mesher: &dyn Inference,
     photo: &RgbImage,
     landmarks: &[Landmark],
 ) -> Result<Option<Face>, JobError> {
@@ -126,7 +123,7 @@ pub struct Analysis {
 /// The largest person's matte. Nobody covering [`PERSON_SHARE`] of the frame is nobody.
 pub fn find_person(
     photo: &RgbImage,
-    model: Arc<Loaded>,
+    model: Model,
     what: &str,
     check: &mut dyn FnMut() -> Result<(), JobError>,
 ) -> Result<Matte, JobError> {
@@ -139,7 +136,12 @@ pub fn find_person(
 
 /// The body's 33 landmarks. A person-shaped blob with no shoulders the pose model is sure of is
 /// not a person.
-pub fn find_body(model: &Loaded, photo: &RgbImage, matte: &Matte, what: &str) -> Result<Vec<Landmark>, JobError> {
+pub fn find_body(
+    model: &dyn Inference,
+    photo: &RgbImage,
+    matte: &Matte,
+    what: &str,
+) -> Result<Vec<Landmark>, JobError> {
     let landmarks = landmarks(model, photo, &matte.alpha)?;
     if !(landmarks[11].visibility >= VISIBLE && landmarks[12].visibility >= VISIBLE) {
         return Err(nobody(what));
@@ -159,7 +161,7 @@ pub fn analyse(models: &mut dyn ModelSource, photo: &RgbImage) -> Result<Analysi
     let matte = find_person(photo, matte_model, "photo", &mut || models.checkpoint())?;
     let landmarks = find_body(&*models.model(ModelKind::Pose)?, photo, &matte, "photo")?;
     let (detector, mesher) = (models.model(ModelKind::FaceDetector)?, models.model(ModelKind::FaceMesh)?);
-    let face = find_face(&detector, &mesher, photo, &landmarks)?;
+    let face = find_face(&*detector, &*mesher, photo, &landmarks)?;
     Ok(Analysis { matte, landmarks, face })
 }
 

@@ -1,7 +1,7 @@
 //! Finding the subject when it is not a person: the product matte both `extract` and the
 //! background swaps use — ISNet when the user installed it, else the background colour.
 
-use std::sync::Arc;
+use crate::workflow::models::Model;
 
 use image::RgbImage;
 
@@ -12,7 +12,7 @@ use crate::vision::product;
 /// A person covering less than this share of the frame is not the subject of the photo.
 pub const PERSON_SHARE: f32 = 0.05;
 
-struct LearnedMatte(Arc<figur_models::Loaded>);
+struct LearnedMatte(Model);
 
 impl product::ForegroundModel for LearnedMatte {
     fn alpha(&self, nchw: &[f32]) -> Result<Vec<f32>, JobError> {
@@ -27,16 +27,16 @@ impl product::ForegroundModel for LearnedMatte {
 }
 
 /// How the product will be matted, for the stage's message.
-pub fn describe(model: &Option<Arc<figur_models::Loaded>>) -> String {
+pub fn describe(model: &Option<Model>) -> String {
     match model {
-        Some(m) => format!("matted by {} on {}", super::models::ModelKind::ProductMatte.id(), m.provider.name()),
+        Some(m) => format!("matted by {} on {}", super::models::ModelKind::ProductMatte.id(), m.provider()),
         None => "matted by its background colour".to_string(),
     }
 }
 
 /// The product's alpha, or `None` when nothing stands out (a busy photo without a plain
 /// background, with no learned matte installed).
-pub fn product_alpha(photo: &RgbImage, model: &Option<Arc<figur_models::Loaded>>) -> Result<Option<Plane>, JobError> {
+pub fn product_alpha(photo: &RgbImage, model: &Option<Model>) -> Result<Option<Plane>, JobError> {
     match model {
         Some(m) => product::learned_matte(photo, &LearnedMatte(m.clone())).map(Some),
         None => Ok(product::matte(photo)),

@@ -60,7 +60,7 @@ impl Session {
     /// overlay is an intermediate artifact of the `face` stage.
     pub fn analyse(&mut self, ctx: &mut JobContext, photo: &RgbImage, what: &str) -> Result<Analysis, JobError> {
         let matte_model = ctx.model(ModelKind::PersonMatte)?;
-        let (matte_id, provider) = (ModelKind::PersonMatte.id(), matte_model.provider.name());
+        let (matte_id, provider) = (ModelKind::PersonMatte.id(), matte_model.provider());
         ctx.stage_with(
             Stage::Person,
             format!("finding the person in the {what} ({matte_id} on {provider})"),
@@ -76,14 +76,14 @@ impl Session {
         };
         ctx.stage_with(
             Stage::Pose,
-            format!("{people}finding the body's landmarks ({pose_id} on {})", pose_model.provider.name()),
+            format!("{people}finding the body's landmarks ({pose_id} on {})", pose_model.provider()),
             Vec::new(),
-            json!({ "model": pose_id, "provider": pose_model.provider.name(), "people": matte.people }),
+            json!({ "model": pose_id, "provider": pose_model.provider(), "people": matte.people }),
         )?;
-        let landmarks = person::find_body(&pose_model, photo, &matte, what)?;
+        let landmarks = person::find_body(&*pose_model, photo, &matte, what)?;
         let (detector, mesher) = (ctx.model(ModelKind::FaceDetector)?, ctx.model(ModelKind::FaceMesh)?);
         let (face_id, mesh_id) = (ModelKind::FaceDetector.id(), ModelKind::FaceMesh.id());
-        let face = person::find_face(&detector, &mesher, photo, &landmarks)?;
+        let face = person::find_face(&*detector, &*mesher, photo, &landmarks)?;
         let analysis = Analysis { matte, landmarks, face };
         let found = match &analysis.face {
             Some(f) if f.mesh.is_some() => "face and face mesh found: the face stays untouched",
@@ -98,9 +98,9 @@ impl Session {
         }
         ctx.stage_with(
             Stage::Face,
-            format!("{found} ({face_id}, {mesh_id} on {})", detector.provider.name()),
+            format!("{found} ({face_id}, {mesh_id} on {})", detector.provider()),
             arts,
-            json!({ "model": mesh_id, "provider": mesher.provider.name(), "face": analysis.face.is_some() }),
+            json!({ "model": mesh_id, "provider": mesher.provider(), "face": analysis.face.is_some() }),
         )?;
         Ok(analysis)
     }

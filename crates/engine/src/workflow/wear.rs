@@ -130,7 +130,7 @@ pub fn prepare(
     let (w, h) = (photo.width() as usize, photo.height() as usize);
     if matte.coverage >= PERSON_SHARE && family != Family::Placed {
         let pose = ctx.model(ModelKind::Pose)?;
-        let landmarks = person::landmarks(&pose, photo, &matte.alpha)?;
+        let landmarks = person::landmarks(&*pose, photo, &matte.alpha)?;
         let wanted = worn_region(family, category.region).ok_or_else(|| mismatch(category, "shows a person"))?;
         let band = regions::bands(&landmarks, h as f32, family == Family::Full)
             .into_iter()
