@@ -26,7 +26,7 @@ use crate::budget::MemoryBudget;
 use crate::domain::catalog::RenderOrigin;
 use crate::domain::operation::Operation;
 use crate::domain::requests::WorkflowRequest;
-use crate::failpoints::FailPoints;
+use crate::failpoints::{FailPoints, FaultPoint};
 use crate::failure::{FailureCode, JobError, JobFailure};
 use crate::ids::new_id;
 use crate::ledger::catalog::CatalogRow;
@@ -284,7 +284,7 @@ impl Scheduler {
     }
 
     fn run_workflow(&self, job: &JobRow, control: Arc<JobControl>) -> Result<Output, JobError> {
-        self.failpoints.hit("claim").map_err(JobError::internal)?;
+        self.failpoints.hit(FaultPoint::Claim, &job.public_id).map_err(JobError::internal)?;
         let op = Operation::from_job_type(&job.job_type)
             .ok_or_else(|| JobError::internal(format!("unknown job type {}", job.job_type)))?;
         if !self.workflows.contains(&op) {
@@ -315,7 +315,7 @@ impl Scheduler {
         };
         // A cancel that arrives during the last stage still wins (the ledger re-checks too).
         ctx.checkpoint()?;
-        self.failpoints.hit("finish").map_err(JobError::internal)?;
+        self.failpoints.hit(FaultPoint::Finish, &job.public_id).map_err(JobError::internal)?;
         Ok(with_context_facts(output, &mut ctx))
     }
 }

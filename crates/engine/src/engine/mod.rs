@@ -4,6 +4,8 @@
 mod account;
 mod builtins;
 mod catalog_models;
+#[cfg(test)]
+mod queue_tests;
 pub use catalog_models::NewCatalogModel;
 mod jobs;
 mod library;

@@ -12,7 +12,7 @@ use super::models::{Model, ModelKind, ModelSource, ModelStore, ModelUse};
 use super::Stage;
 use crate::budget::{MemoryBudget, Reservation};
 use crate::domain::job::{ArtifactMeta, ArtifactRole, StoredArtifact};
-use crate::failpoints::FailPoints;
+use crate::failpoints::{FailPoints, FaultPoint};
 use crate::failure::{FailureCode, JobError};
 use crate::ledger::jobs::{self, NewEvent};
 use crate::realm::Realm;
@@ -202,9 +202,9 @@ impl JobContext {
     ) -> Result<(), JobError> {
         self.close_stage();
         self.checkpoint()?;
-        self.failpoints.hit("stage").map_err(JobError::internal)?;
+        self.failpoints.hit(FaultPoint::AnyStage, &self.job_id).map_err(JobError::internal)?;
         let name = stage.name();
-        self.failpoints.hit(&format!("stage:{name}")).map_err(JobError::internal)?;
+        self.failpoints.hit(FaultPoint::Stage(stage), &self.job_id).map_err(JobError::internal)?;
         debug_assert!(self.stages.contains(&stage), "stage {name} is not in the workflow's STAGES");
         let index = self.stages.iter().position(|s| *s == stage).unwrap_or(self.stages.len());
         let mut extra = match extra {

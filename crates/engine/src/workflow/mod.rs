@@ -6,6 +6,8 @@ pub mod background_generator;
 pub mod background_swap;
 mod context;
 pub mod extract;
+#[cfg(test)]
+pub(crate) mod fakes;
 pub mod garment_generator;
 pub mod look;
 pub mod model_generator;

@@ -52,6 +52,35 @@ pub enum Stage {
 }
 
 impl Stage {
+    pub const ALL: [Stage; 22] = [
+        Stage::Decode,
+        Stage::Person,
+        Stage::Matte,
+        Stage::Refine,
+        Stage::Pose,
+        Stage::Face,
+        Stage::Regions,
+        Stage::Garments,
+        Stage::Cutouts,
+        Stage::Fit,
+        Stage::Figure,
+        Stage::Board,
+        Stage::Background,
+        Stage::Composite,
+        Stage::Palette,
+        Stage::Base,
+        Stage::Texture,
+        Stage::Light,
+        Stage::Cut,
+        Stage::Fabric,
+        Stage::Finish,
+        Stage::Catalog,
+    ];
+
+    pub fn from_name(name: &str) -> Option<Stage> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Stage::Decode => "decode",

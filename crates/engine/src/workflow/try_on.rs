@@ -289,3 +289,52 @@ impl Workflow for TryOn {
         Ok(Output { finals: vec![render], filing: Filing::Render { origin: RenderOrigin::Compose, category }, extra })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::operation::Operation;
+    use crate::domain::requests::{RenderParams, TryOnItem};
+    use crate::workflow::fakes::{self, FakeModels, TestJob};
+
+    /// The whole try-on — stages, model calls, fit, render, provenance — with fake models: a
+    /// skin-coloured figure wears a navy product-shot T-shirt.
+    #[test]
+    fn try_on_runs_end_to_end_with_fake_models() {
+        let job = TestJob::new(Operation::TryOn);
+        let figure = (200.0, 60.0, 400.0, 900.0);
+        let person = fakes::person_photo((800, 1024), figure);
+        let user_image = job.upload("person.png", &person);
+        let trial_image = job.upload("shirt.png", &fakes::product_shot());
+        let mut ctx = job.context(Operation::TryOn, FakeModels::default_set());
+        let request = TryOnRequest {
+            user_image,
+            user_category: None,
+            items: vec![TryOnItem { trial_image, trial_item_category: "top".into() }],
+            runtime_config: None,
+            render_params: Some(RenderParams { resolution: Some(Resolution::One) }),
+        };
+        let output = TryOn::run(&mut ctx, request).unwrap();
+
+        let stages: Vec<String> =
+            job.events().iter().filter_map(|e| e.stage.clone()).filter(|s| s != "started").collect();
+        let expected: Vec<String> = TryOn::STAGES.iter().map(|s| s.name().to_string()).collect();
+        assert_eq!(stages, expected, "every stage, in order");
+        let ran: Vec<&str> = ctx.models_ran().iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ran, ["person-matte", "pose-landmarks", "face-detector", "face-mesh"], "ISNet is not installed");
+
+        let render = &output.finals[0];
+        let image = image::load_from_memory(&job.realm.store.read(&render.key).unwrap()).unwrap().to_rgb8();
+        if let Ok(dir) = std::env::var("FIGUR_TEST_OUTPUT") {
+            image.save(format!("{dir}/fake-try-on.png")).unwrap();
+        }
+        assert_eq!(image.dimensions(), (800, 1024), "1K: the long side is 1024");
+        // The chest between the shoulders and the hips is navy now; the paper and the shins are not.
+        let navy = |p: &image::Rgb<u8>| p[2] as i32 > p[0] as i32 + 40;
+        let at =
+            |fx: f32, fy: f32| image.get_pixel((figure.0 + fx * figure.2) as u32, (figure.1 + fy * figure.3) as u32);
+        assert!(navy(at(0.5, 0.33)), "the chest wears the shirt: {:?}", at(0.5, 0.33));
+        assert!(!navy(at(0.05, 0.95)) && !navy(at(0.59, 0.85)), "the paper and the legs stay");
+        assert_eq!(at(0.5, 0.04).0, fakes::SKIN, "the head is untouched");
+    }
+}

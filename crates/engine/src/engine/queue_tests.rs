@@ -1,0 +1,196 @@
+//! The queue, in-process: the engine with its scheduler, jobs held at typed fault points by
+//! gates the test opens, so what is asserted is what happened, never what a sleep hoped for.
+//! The jobs are background generators at 0.5K (real work, no models needed).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{Engine, EngineConfig};
+use crate::auth::{Caller, Mode};
+use crate::domain::job::{EventType, JobStatus};
+use crate::domain::operation::Operation;
+use crate::failpoints::{Action, FailPoints, FaultPoint, Gate};
+use crate::failure::FailureCode;
+use crate::ledger::jobs::{self, NewJob};
+use crate::workflow::Stage;
+
+/// Longest a test waits for a fact before it fails (a guard against hangs, not a timing).
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn config(dir: &std::path::Path, concurrency: usize, failpoints: &Arc<FailPoints>) -> EngineConfig {
+    let mut config = EngineConfig::new(dir);
+    config.concurrency = concurrency;
+    config.failpoints = failpoints.clone();
+    config.cache_dir = None;
+    config
+}
+
+async fn open(dir: &std::path::Path, concurrency: usize, failpoints: &Arc<FailPoints>) -> Arc<Engine> {
+    let engine = Engine::open(config(dir, concurrency, failpoints)).unwrap();
+    engine.start().await.unwrap();
+    engine
+}
+
+fn owner() -> Caller {
+    Caller::owner(Mode::Live)
+}
+
+async fn dispatch(engine: &Engine, seed: u64) -> String {
+    let body = json!({"scene_type": "paper", "mood": "soft", "resolution": "0.5K", "seed": seed});
+    engine.dispatch(&owner(), Operation::BackgroundGenerator, body, "test", None).await.unwrap().job_id
+}
+
+/// Waits (on the engine's own long-poll) for the job's terminal event.
+async fn ended(engine: &Engine, job: &str) -> crate::domain::job::JobEvent {
+    let mut since = 0;
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let page = engine.job_events(Mode::Live, job, since, Some(Duration::from_secs(5))).await.unwrap();
+        for e in page.events {
+            since = e.seq;
+            if matches!(e.event_type, EventType::Succeeded | EventType::Failed) {
+                return e;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "job {job} did not end");
+    }
+}
+
+async fn status(engine: &Engine, job: &str) -> JobStatus {
+    engine.job(Mode::Live, job).await.unwrap().status
+}
+
+/// Waits for a gate off the runtime's threads (its wait blocks).
+async fn arrivals(gate: &Arc<Gate>, n: usize) -> Vec<String> {
+    let gate = gate.clone();
+    tokio::task::spawn_blocking(move || gate.wait_for(n, LIMIT)).await.unwrap().expect("jobs reach the gate")
+}
+
+async fn balance(engine: &Engine) -> i64 {
+    engine.credits(&owner()).await.unwrap().balance
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_start_oldest_first_and_never_more_at_once_than_the_permits() {
+    let dir = tempfile::tempdir().unwrap();
+    let failpoints = Arc::new(FailPoints::default());
+    let gate = Gate::new();
+    failpoints.set(FaultPoint::Claim, Action::Gate(gate.clone()));
+    let engine = open(dir.path(), 1, &failpoints).await;
+    let mut ids = Vec::new();
+    for seed in 0..3 {
+        ids.push(dispatch(&engine, seed).await);
+    }
+    // One permit: the oldest job is claimed and held; the others wait in the queue.
+    assert_eq!(arrivals(&gate, 1).await, ids[..1]);
+    assert_eq!(status(&engine, &ids[0]).await, JobStatus::InProgress);
+    for id in &ids[1..] {
+        assert_eq!(status(&engine, id).await, JobStatus::NotStarted);
+    }
+    gate.open();
+    for id in &ids {
+        assert_eq!(ended(&engine, id).await.event_type, EventType::Succeeded);
+    }
+    assert_eq!(arrivals(&gate, 3).await, ids, "claimed in the order dispatched");
+    engine.shutdown(LIMIT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_while_a_stage_runs_ends_the_job_cancelled_and_refunded() {
+    let dir = tempfile::tempdir().unwrap();
+    let failpoints = Arc::new(FailPoints::default());
+    let gate = Gate::new();
+    failpoints.set(FaultPoint::Stage(Stage::Texture), Action::Gate(gate.clone()));
+    let engine = open(dir.path(), 1, &failpoints).await;
+    let before = balance(&engine).await;
+    let id = dispatch(&engine, 1).await;
+    arrivals(&gate, 1).await;
+    engine.cancel(&owner(), &id).await.unwrap();
+    gate.open();
+    let last = ended(&engine, &id).await;
+    assert_eq!(last.event_type, EventType::Failed);
+    assert_eq!(last.extra["error"]["code"], FailureCode::JobCancelled.as_str());
+    assert_eq!(balance(&engine).await, before, "refunded");
+    engine.shutdown(LIMIT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_requeues_the_running_job_and_the_next_start_runs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let failpoints = Arc::new(FailPoints::default());
+    let gate = Gate::new();
+    failpoints.set(FaultPoint::Stage(Stage::Base), Action::Gate(gate.clone()));
+    let engine = open(dir.path(), 1, &failpoints).await;
+    let id = dispatch(&engine, 2).await;
+    arrivals(&gate, 1).await;
+    // The shutdown signals the job, which stops at its next check once the gate lets it go.
+    let stopping = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.shutdown(LIMIT).await }
+    });
+    gate.open();
+    stopping.await.unwrap();
+    drop(engine);
+
+    let engine = open(dir.path(), 1, &Arc::new(FailPoints::default())).await;
+    let last = ended(&engine, &id).await;
+    assert_eq!(last.event_type, EventType::Succeeded);
+    let events = engine.job_events(Mode::Live, &id, 0, None).await.unwrap().events;
+    let requeued = events.iter().filter(|e| e.stage.as_deref() == Some("requeued")).count();
+    assert_eq!(requeued, 1, "one requeue, not counted as a crash");
+    engine.shutdown(LIMIT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_stored_in_a_request_form_this_version_cannot_read_fails_outdated_and_is_refunded() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path(), 1, &Arc::new(FailPoints::default())).await;
+    let before = balance(&engine).await;
+    // As a later studio would store it: a request version this one does not know.
+    let realm = engine.realm(Mode::Live).clone();
+    let id = crate::ids::new_id();
+    let job = id.clone();
+    realm
+        .ledger
+        .write(move |c| {
+            jobs::insert(
+                c,
+                &NewJob {
+                    public_id: &job,
+                    job_type: &Operation::BackgroundGenerator.job_type(),
+                    request: &json!({"scene_type": "paper", "mood": "soft", "lighting": "rim"}),
+                    request_version: Operation::BackgroundGenerator.version() + 1,
+                    credits_cost: 5,
+                    request_id: "later-studio",
+                    api_key_id: None,
+                },
+            )
+        })
+        .await
+        .unwrap();
+    realm.work.notify_one();
+    let last = ended(&engine, &id).await;
+    assert_eq!(last.event_type, EventType::Failed);
+    assert_eq!(last.extra["error"]["code"], FailureCode::RequestOutdated.as_str());
+    assert_eq!(last.extra["refunded_credits"], 5);
+    assert_eq!(balance(&engine).await, before, "the debit came back");
+    engine.shutdown(LIMIT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_at_finish_fails_the_job_internal_and_files_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let failpoints = Arc::new(FailPoints::default());
+    failpoints.set(FaultPoint::Finish, Action::Error);
+    let engine = open(dir.path(), 1, &failpoints).await;
+    let before = balance(&engine).await;
+    let id = dispatch(&engine, 3).await;
+    let last = ended(&engine, &id).await;
+    assert_eq!(last.extra["error"]["code"], FailureCode::Internal.as_str());
+    assert_eq!(balance(&engine).await, before);
+    let entries = engine.catalog(Mode::Live, "backgrounds", None, None, 200, 0).await.unwrap();
+    assert!(entries.iter().all(|e| e.generation_job_public_id.as_deref() != Some(id.as_str())), "nothing filed");
+    engine.shutdown(LIMIT).await;
+}
