@@ -492,7 +492,7 @@ mod tests {
         assert_eq!(ledger.write_blocking(|c| request_cancel(c, "C")).unwrap(), CancelOutcome::EndedNow);
         assert_eq!(ledger.read_blocking(credits::balance).unwrap(), 100);
         let last = ledger.read_blocking(|c| event(c, "C", 2)).unwrap().unwrap();
-        assert_eq!(last.extra["error"]["code"], "JOB_CANCELLED");
+        assert_eq!(last.extra["error"]["code"], crate::failure::FailureCode::JobCancelled.as_str());
         assert_eq!(last.extra["refunded_credits"], 10);
         let err = ledger.write_blocking(|c| request_cancel(c, "C")).unwrap_err();
         assert!(matches!(err, LedgerError::Rejected(ref e) if e.code == ErrorCode::JobNotCancellable));

@@ -3,10 +3,10 @@
 //! its foreground colour F from I = αF + (1 − α)B, with B the local old background estimated
 //! from nearby pixels the matte calls background (a box mean weighted by 1 − α).
 
-use image::RgbImage;
+use image::{RgbImage, RgbaImage};
 
 use super::guided::{box_mean, Plane};
-use crate::render::color::u8_to_linear;
+use crate::render::color::{linear_to_srgb, u8_to_linear};
 
 /// Linear-light foreground colours, row-major, one per pixel of `img`.
 pub fn estimate(img: &RgbImage, alpha: &Plane, radius: usize) -> Vec<[f32; 3]> {
@@ -37,6 +37,17 @@ pub fn estimate(img: &RgbImage, alpha: &Plane, radius: usize) -> Vec<[f32; 3]> {
             [0, 1, 2].map(|c| ((i[c] - (1.0 - a) * background[c].data[k]) / a.max(0.15)).clamp(0.0, 1.0))
         })
         .collect()
+}
+
+/// The cutout of `alpha` over `photo`, with edge colours solved.
+pub fn cutout(photo: &RgbImage, alpha: &Plane) -> RgbaImage {
+    let radius = (photo.width().max(photo.height()) as usize / 60).clamp(4, 48);
+    let colours = estimate(photo, alpha, radius);
+    RgbaImage::from_fn(photo.width(), photo.height(), |x, y| {
+        let k = y as usize * alpha.width + x as usize;
+        let c = colours[k].map(|v| (linear_to_srgb(v) * 255.0).round() as u8);
+        image::Rgba([c[0], c[1], c[2], (alpha.data[k] * 255.0).round() as u8])
+    })
 }
 
 #[cfg(test)]

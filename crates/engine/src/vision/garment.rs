@@ -216,6 +216,14 @@ pub fn find(points: &[(Anchor, (f32, f32))], anchor: Anchor) -> Option<(f32, f32
     points.iter().find(|(a, _)| *a == anchor).map(|(_, p)| *p)
 }
 
+/// Whether a shoe in `item` points image-left: its collar (the tallest part) is at the heel.
+pub fn toe_points_left(image: &image::RgbaImage, item: (f32, f32, f32, f32)) -> bool {
+    let (x0, x1) = (item.0 as u32, (item.2 as u32).min(image.width()));
+    let top = |x: u32| (0..image.height()).find(|&y| image.get_pixel(x, y)[3] > 127).unwrap_or(image.height());
+    let tallest = (x0..x1).min_by_key(|&x| top(x)).unwrap_or(x0);
+    tallest as f32 > (item.0 + item.2) / 2.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

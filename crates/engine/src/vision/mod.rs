@@ -18,4 +18,5 @@ pub mod pose;
 pub mod product;
 pub mod regions;
 pub mod sample;
+pub mod skin;
 pub mod tps;

@@ -9,6 +9,8 @@ use crate::failure::JobError;
 pub const CROP_SIDE: usize = 256;
 /// Body landmarks in BlazePose order (0 nose … 11/12 shoulders, 23/24 hips, 27/28 ankles…).
 pub const BODY_LANDMARKS: usize = 33;
+/// A landmark this sure to be visible counts.
+pub const VISIBLE: f32 = 0.5;
 /// Values per landmark in the model's output: x, y, z, visibility, presence.
 const STRIDE: usize = 5;
 

@@ -77,6 +77,29 @@ pub fn cut(alpha: &Plane, top: f32, bottom: f32, feather: f32) -> Plane {
     out
 }
 
+/// How far the person's silhouette reaches from `from` along `dir` (its first gap wider than a
+/// few pixels ends it), up to the image's edge.
+pub fn silhouette_reach(matte: &Plane, from: (f32, f32), dir: (f32, f32)) -> Option<f32> {
+    let inside = |d: f32| {
+        let (x, y) = (from.0 + dir.0 * d, from.1 + dir.1 * d);
+        (x >= 0.0 && y >= 0.0 && (x as usize) < matte.width && (y as usize) < matte.height)
+            .then(|| matte.at(x as usize, y as usize) > 0.5)
+    };
+    if !inside(0.0)? {
+        return None;
+    }
+    let (mut d, mut last) = (0.0f32, 0.0f32);
+    while let Some(opaque) = inside(d) {
+        if opaque {
+            last = d;
+        } else if d - last > 4.0 {
+            break;
+        }
+        d += 1.0;
+    }
+    Some(last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

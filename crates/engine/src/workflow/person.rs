@@ -14,8 +14,7 @@ use crate::vision::guided::Plane;
 use crate::vision::matte::{refine, segment, Matte, ModelSegmenter};
 use crate::vision::pose::{self, Crop, Landmark};
 
-/// A landmark this sure to be visible counts.
-pub const VISIBLE: f32 = 0.5;
+pub use crate::vision::pose::VISIBLE;
 /// Pose indices of the head: nose, eyes, ears, mouth.
 const HEAD: std::ops::RangeInclusive<usize> = 0..=10;
 /// The head crop the detector reads is resampled to at most this side.

@@ -10,13 +10,12 @@ use super::person::{self, Analysis, VISIBLE};
 use super::subject::{self, PERSON_SHARE};
 use crate::domain::garments::{self, GarmentCategory, Region};
 use crate::failure::{FailureCode, JobError};
-use crate::render::color::{linear_to_srgb, u8_to_linear};
 use crate::vision::dress::{self, Wearer};
 use crate::vision::fit::{self, Body, FitError};
 use crate::vision::garment::{self, Anchor, Family};
 use crate::vision::guided::Plane;
 use crate::vision::pose::Landmark;
-use crate::vision::{foreground, limbs, place, product, regions};
+use crate::vision::{foreground, limbs, place, product, regions, skin};
 
 type P = (f32, f32);
 
@@ -44,58 +43,6 @@ pub struct Garment {
 
 fn mismatch(category: &GarmentCategory, why: impl Into<String>) -> JobError {
     FailureCode::CategoryMismatch.with(format!("the {} photo {}", category.key, why.into()))
-}
-
-/// The cutout of `alpha` over `photo`, with edge colours solved.
-fn cutout(photo: &RgbImage, alpha: &Plane) -> RgbaImage {
-    let radius = (photo.width().max(photo.height()) as usize / 60).clamp(4, 48);
-    let colours = foreground::estimate(photo, alpha, radius);
-    RgbaImage::from_fn(photo.width(), photo.height(), |x, y| {
-        let k = y as usize * alpha.width + x as usize;
-        let c = colours[k].map(|v| (linear_to_srgb(v) * 255.0).round() as u8);
-        image::Rgba([c[0], c[1], c[2], (alpha.data[k] * 255.0).round() as u8])
-    })
-}
-
-/// Skin likelihood (0..1) of each pixel, from the colour of the wearer's face around the nose.
-fn skin(photo: &RgbImage, landmarks: &[Landmark]) -> Option<Plane> {
-    let nose = landmarks.first().filter(|l| l.visibility >= VISIBLE)?;
-    let eyes = (landmarks[2].x - landmarks[5].x).hypot(landmarks[2].y - landmarks[5].y).max(4.0);
-    let r = (eyes * 0.35) as i64;
-    let mut samples = Vec::new();
-    for dy in -r..=r {
-        for dx in -r..=r {
-            let (x, y) = (nose.x as i64 + dx, nose.y as i64 + dy);
-            if x >= 0 && y >= 0 && (x as u32) < photo.width() && (y as u32) < photo.height() {
-                samples.push(photo.get_pixel(x as u32, y as u32).0.map(u8_to_linear));
-            }
-        }
-    }
-    if samples.is_empty() {
-        return None;
-    }
-    let n = samples.len() as f32;
-    let mean = samples.iter().fold([0.0f32; 3], |a, s| [a[0] + s[0], a[1] + s[1], a[2] + s[2]]).map(|v| v / n);
-    // Chromaticity (hue, saturation) is what tells skin from cloth; brightness varies with light.
-    let chroma = |c: [f32; 3]| {
-        let sum = (c[0] + c[1] + c[2]).max(1e-4);
-        (c[0] / sum, c[1] / sum, sum)
-    };
-    let (mr, mg, ms) = chroma(mean);
-    Some(Plane {
-        width: photo.width() as usize,
-        height: photo.height() as usize,
-        data: photo
-            .pixels()
-            .map(|p| {
-                let (r, g, s) = chroma(p.0.map(u8_to_linear));
-                let d = ((r - mr).powi(2) + (g - mg).powi(2)).sqrt();
-                let light = (s / ms).clamp(0.0, 4.0);
-                let bright_ok = if (0.25..2.5).contains(&light) { 1.0 } else { 0.0 };
-                (1.0 - ((d - 0.025) / 0.03).clamp(0.0, 1.0)) * bright_ok
-            })
-            .collect(),
-    })
 }
 
 /// The body region an on-model garment occupies in its photo.
@@ -146,7 +93,7 @@ pub fn prepare(
         };
         let mut alpha = regions::cut(&matte.alpha, band.1, bottom, 0.01 * h as f32);
         // Keep the clothes, not the wearer: skin (arms, neck, legs) and the hands go.
-        if let Some(skin) = skin(photo, &landmarks) {
+        if let Some(skin) = skin::likelihood(photo, &landmarks) {
             for (a, s) in alpha.data.iter_mut().zip(&skin.data) {
                 *a *= 1.0 - s;
             }
@@ -155,7 +102,12 @@ pub fn prepare(
         if coverage < 0.01 {
             return Err(mismatch(category, format!("shows no garment on the {} body", wanted.name())));
         }
-        return Ok(Garment { category, family, image: cutout(photo, &alpha), shape: Shape::OnModel(landmarks) });
+        return Ok(Garment {
+            category,
+            family,
+            image: foreground::cutout(photo, &alpha),
+            shape: Shape::OnModel(landmarks),
+        });
     }
     let learned = ctx.optional_model(ModelKind::ProductMatte)?;
     let alpha = subject::product_alpha(photo, &learned)?
@@ -201,7 +153,7 @@ fn product(
         .map(Box::new);
         Shape::Product(anchors, parts)
     };
-    Ok(Garment { category, family, image: cutout(photo, &alpha), shape })
+    Ok(Garment { category, family, image: foreground::cutout(photo, &alpha), shape })
 }
 
 /// Drawing order: bottoms, then full pieces and tops (a tucked top goes under the bottoms),
@@ -242,35 +194,12 @@ impl<'a> Piece<'a> {
     }
 }
 
-/// How far the person's silhouette reaches from `from` along `dir` (its first gap wider than a
-/// few pixels ends it), up to the image's edge.
-fn silhouette_reach(matte: &Plane, from: P, dir: P) -> Option<f32> {
-    let inside = |d: f32| {
-        let (x, y) = (from.0 + dir.0 * d, from.1 + dir.1 * d);
-        (x >= 0.0 && y >= 0.0 && (x as usize) < matte.width && (y as usize) < matte.height)
-            .then(|| matte.at(x as usize, y as usize) > 0.5)
-    };
-    if !inside(0.0)? {
-        return None;
-    }
-    let (mut d, mut last) = (0.0f32, 0.0f32);
-    while let Some(opaque) = inside(d) {
-        if opaque {
-            last = d;
-        } else if d - last > 4.0 {
-            break;
-        }
-        d += 1.0;
-    }
-    Some(last)
-}
-
 /// The warps (garment → person) for one garment: a top cut into body and sleeves gives three,
 /// shoes one per foot, anything else one.
 pub fn pieces<'a>(g: &'a Garment, person: &Analysis) -> Result<Vec<Piece<'a>>, JobError> {
     let body = Body::from_landmarks(&person.landmarks).ok_or_else(|| JobError::internal("no landmarks"))?;
     let matte = &person.matte.alpha;
-    let reach = |from: P, dir: P| silhouette_reach(matte, from, dir);
+    let reach = |from: P, dir: P| regions::silhouette_reach(matte, from, dir);
     match &g.shape {
         Shape::Product(anchors, None) => {
             Ok(vec![Piece::whole(fit::targets(&body, g.family, anchors, Some(&reach)).map_err(|e| fit_error(g, e))?)])
@@ -316,7 +245,7 @@ pub fn pieces<'a>(g: &'a Garment, person: &Analysis) -> Result<Vec<Piece<'a>>, J
                 .enumerate()
                 .map(|(i, ((a, b), toe_left))| {
                     let half = halves[i.min(halves.len() - 1)];
-                    let toe_left_in_photo = toe_points_left(&g.image, half);
+                    let toe_left_in_photo = garment::toe_points_left(&g.image, half);
                     Piece::whole(place::onto(half, *a, *b, toe_left_in_photo != *toe_left))
                 })
                 .collect())
@@ -364,14 +293,6 @@ fn torso_sides(g: &Garment, from: &[Landmark], person: &Analysis) -> Vec<(P, P)>
         }
     }
     out
-}
-
-/// Whether a shoe in `item` points image-left: its collar (the tallest part) is at the heel.
-fn toe_points_left(image: &RgbaImage, item: (f32, f32, f32, f32)) -> bool {
-    let (x0, x1) = (item.0 as u32, (item.2 as u32).min(image.width()));
-    let top = |x: u32| (0..image.height()).find(|&y| image.get_pixel(x, y)[3] > 127).unwrap_or(image.height());
-    let tallest = (x0..x1).min_by_key(|&x| top(x)).unwrap_or(x0);
-    tallest as f32 > (item.0 + item.2) / 2.0
 }
 
 /// What the person keeps in front of every garment: the face (from the mesh, grown a little)
@@ -465,16 +386,5 @@ mod tests {
         order(&mut g, true);
         let keys: Vec<&str> = g.iter().map(|g| g.category.key).collect();
         assert_eq!(keys, ["t-shirt", "jeans", "coat", "shoes", "hat"]);
-    }
-
-    #[test]
-    fn skin_is_told_from_cloth_by_its_colour() {
-        // Face-coloured left half, blue right half; the nose sits on the left.
-        let photo = RgbImage::from_fn(100, 50, |x, _| image::Rgb(if x < 50 { [205, 150, 125] } else { [40, 60, 160] }));
-        let mut l = vec![Landmark { x: 20.0, y: 25.0, visibility: 0.9 }; 33];
-        l[2].x = 15.0;
-        l[5].x = 25.0;
-        let s = skin(&photo, &l).unwrap();
-        assert!(s.at(40, 10) > 0.9 && s.at(70, 10) < 0.1);
     }
 }
