@@ -13,7 +13,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -67,33 +67,6 @@ pub struct Item {
 
 const STATE: &str = ".figur-batch.json";
 
-/// A JPEG, PNG or WebP file by its name (the studio checks the bytes on upload).
-pub(crate) fn is_image(p: &Path) -> bool {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| matches!(e.to_lowercase().as_str(), "jpg" | "jpeg" | "png" | "webp"))
-}
-
-fn images(inputs: &[PathBuf]) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for p in inputs {
-        if p.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.path())
-                .filter(|f| f.is_file() && is_image(f))
-                .collect();
-            found.sort();
-            out.extend(found);
-        } else {
-            out.push(p.clone());
-        }
-    }
-    out
-}
-
 /// The resume key: the input's bytes and the recipe, so a changed photo or recipe runs again.
 fn fingerprint(bytes: &[u8], workflow: &str, recipe_text: &str) -> String {
     let mut h = Sha256::new();
@@ -112,7 +85,7 @@ pub async fn batch(dir: PathBuf, args: BatchArgs) -> Result<()> {
     let recipe: Recipe =
         toml::from_str(&recipe_text).with_context(|| format!("{} is not a valid recipe", args.recipe.display()))?;
     let body_template: Value = serde_json::to_value(&recipe.body)?;
-    let inputs = images(&args.inputs);
+    let inputs = figur_engine::files::images_in(&args.inputs, usize::MAX);
     if inputs.is_empty() {
         bail!("no images among the inputs");
     }

@@ -19,30 +19,18 @@ const GAP: u32 = 12;
 async fn run(engine: &Arc<Engine>, op: Operation, body: Value) -> Result<Vec<(String, RgbaImage)>> {
     let owner = Caller::owner(Mode::Live);
     let accepted = engine.dispatch(&owner, op, body, &figur_engine::ids::new_id(), None).await?;
-    let mut since = 0;
-    loop {
-        let page = engine.job_events(Mode::Live, &accepted.job_id, since, Some(Duration::from_secs(30))).await?;
-        for event in &page.events {
-            since = event.seq;
-            if event.event_type.is_terminal() {
-                if event.event_type != figur_engine::domain::job::EventType::Succeeded {
-                    eprintln!("  {} failed: {}", op.name(), event.message);
-                    return Ok(Vec::new());
-                }
-                let mut images = Vec::new();
-                for a in &event.artifacts {
-                    let path =
-                        a.image_url.split("/v1/artifacts/live/").nth(1).and_then(|k| k.split('?').next()).unwrap_or("");
-                    let file = engine.data_dir().join("live/store").join(path);
-                    images.push((
-                        a.label.clone(),
-                        image::open(&file).with_context(|| file.display().to_string())?.to_rgba8(),
-                    ));
-                }
-                return Ok(images);
-            }
-        }
+    let event = engine.follow(Mode::Live, &accepted.job_id, 0, |_| {}).await?;
+    if event.event_type != figur_engine::domain::job::EventType::Succeeded {
+        eprintln!("  {} failed: {}", op.name(), event.message);
+        return Ok(Vec::new());
     }
+    let mut images = Vec::new();
+    for a in &event.artifacts {
+        let path = a.image_url.split("/v1/artifacts/live/").nth(1).and_then(|k| k.split('?').next()).unwrap_or("");
+        let file = engine.data_dir().join("live/store").join(path);
+        images.push((a.label.clone(), image::open(&file).with_context(|| file.display().to_string())?.to_rgba8()));
+    }
+    Ok(images)
 }
 
 fn tile(img: &RgbaImage) -> RgbaImage {

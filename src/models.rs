@@ -12,8 +12,13 @@ pub fn cache() -> Result<Cache> {
     Ok(Cache::new(dir))
 }
 
+/// Progress on stderr: a heading (`isnet:`) as it is, its lines indented under it.
 fn log(line: &str) {
-    eprintln!("  {line}");
+    if line.ends_with(':') {
+        eprintln!("{line}");
+    } else {
+        eprintln!("  {line}");
+    }
 }
 
 fn selected(ids: &[String], default_set: bool) -> Result<Vec<manifest::Manifest>> {
@@ -27,14 +32,6 @@ fn selected(ids: &[String], default_set: bool) -> Result<Vec<manifest::Manifest>
         .collect()
 }
 
-fn integrity_word(i: &Integrity) -> &'static str {
-    match i {
-        Integrity::Missing => "missing",
-        Integrity::Intact => "installed",
-        Integrity::Damaged { .. } => "DAMAGED",
-    }
-}
-
 pub fn run(cmd: ModelsCommand) -> Result<()> {
     let cache = cache()?;
     match cmd {
@@ -44,19 +41,14 @@ pub fn run(cmd: ModelsCommand) -> Result<()> {
                 println!("{:<16} {:<10} {:<12} ONNX Runtime {} ({set})", rt.name, state, rt.licence, rt.version);
             }
             for m in manifest::all() {
-                let state = integrity_word(&state::integrity(&cache, &m));
+                let state = state::integrity(&cache, &m).word();
                 let set = if m.default { "default" } else { "opt-in" };
                 println!("{:<16} {:<10} {:<12} {} ({set}; {})", m.id, state, m.licence, m.name, m.purpose);
             }
         }
         ModelsCommand::Fetch { ids, accept_license, gpu } => {
-            eprintln!("ONNX Runtime:");
-            runtime::fetch(&cache, &manifest::runtime(), &mut log)?;
-            if gpu {
-                eprintln!("ONNX Runtime, GPU build:");
-                runtime::fetch(&cache, &manifest::runtime_gpu(), &mut log)?;
-            }
-            for m in selected(&ids, true)? {
+            let models = selected(&ids, true)?;
+            for m in &models {
                 if let Some(notice) = &m.licence_notice {
                     if !accept_license {
                         bail!(
@@ -66,9 +58,8 @@ pub fn run(cmd: ModelsCommand) -> Result<()> {
                         );
                     }
                 }
-                eprintln!("{}:", m.id);
-                state::fetch_model(&cache, &m, &mut log).with_context(|| format!("fetching {}", m.id))?;
             }
+            state::install(&cache, &models, gpu, &mut log).context("fetching models")?;
             eprintln!("models are in {}", cache.root().display());
         }
         ModelsCommand::Verify { ids, print_golden } => {
@@ -144,7 +135,7 @@ pub fn doctor(providers: Option<String>) -> Result<()> {
         let detail = match (&integrity, session::open(&cache, &m.id, &providers)) {
             (Integrity::Intact, Ok(loaded)) => format!("ready on {}", loaded.provider.name()),
             (Integrity::Intact, Err(e)) => format!("installed, cannot load: {e}"),
-            (other, _) => integrity_word(other).to_string(),
+            (other, _) => other.word().to_string(),
         };
         println!("model:        {:<16} {detail}", m.id);
     }

@@ -50,7 +50,7 @@ const LEDGER: &str = ".figur-watch.json";
 /// An image file that is not hidden (editors and copy tools write dotfiles while working).
 fn is_candidate(p: &Path) -> bool {
     let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
-    p.is_file() && !hidden && crate::batch::is_image(p)
+    p.is_file() && !hidden && figur_engine::files::is_image(p)
 }
 
 /// How long a file must have been left alone before it is taken: a copy that is still being

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use figur_engine::domain::catalog::{CatalogEntry, Credits, RenderList, UploadAccepted, UploadList};
 use figur_engine::domain::garments::GarmentCategory;
-use figur_engine::domain::job::{DispatchAccepted, EventType, JobDetail, JobEvents, JobList};
+use figur_engine::domain::job::{DispatchAccepted, JobDetail, JobEvents, JobList};
 use figur_engine::domain::operation::OperationList;
 use figur_engine::WorkflowRequest;
 use figur_engine::{ApiError, Caller, Engine, Mode, RenderFilter};
@@ -227,35 +227,6 @@ async fn info(studio: State<'_, Studio>) -> Res<StudioInfo> {
     })
 }
 
-/// Image files under `path` (itself, or a folder's images, sorted), at most 1,000.
-fn images_under(path: &Path) -> Vec<PathBuf> {
-    let is_image = |p: &Path| {
-        p.extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| matches!(e.to_lowercase().as_str(), "jpg" | "jpeg" | "png" | "webp"))
-    };
-    if path.is_dir() {
-        let mut found: Vec<PathBuf> = std::fs::read_dir(path)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_file() && is_image(p))
-            .collect();
-        found.sort();
-        found.truncate(1000);
-        found
-    } else {
-        vec![path.to_path_buf()]
-    }
-}
-
-/// The folder a file was imported from, as the library shows it.
-fn folder_of(path: &Path) -> Option<String> {
-    let folder = std::path::absolute(path).ok()?.parent()?.to_path_buf();
-    Some(folder.display().to_string())
-}
-
 /// A page of the library (the ledger's uploads, newest first), image URLs signed now.
 #[tauri::command]
 #[specta::specta]
@@ -269,17 +240,20 @@ async fn library(studio: State<'_, Studio>, offset: u32, limit: u32) -> Res<Uplo
 #[specta::specta]
 async fn import_paths(studio: State<'_, Studio>, paths: Vec<String>) -> Res<Vec<Imported>> {
     let mut out = Vec::new();
-    for path in paths.iter().flat_map(|p| images_under(Path::new(p))) {
+    let paths: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
+    for path in figur_engine::files::images_in(&paths, 1000) {
         let shown = path.display().to_string();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("image").to_string();
         match tokio::fs::read(&path).await {
             Err(e) => {
                 out.push(Imported { path: shown, upload: None, error: Some(io_error("cannot read it", e).message) })
             }
-            Ok(bytes) => match studio.engine.import(&owner(), &name, bytes, folder_of(&path)).await {
-                Ok(u) => out.push(Imported { path: shown, upload: Some(u), error: None }),
-                Err(e) => out.push(Imported { path: shown, upload: None, error: Some(UiError::from(e).message) }),
-            },
+            Ok(bytes) => {
+                match studio.engine.import(&owner(), &name, bytes, figur_engine::files::folder_of(&path)).await {
+                    Ok(u) => out.push(Imported { path: shown, upload: Some(u), error: None }),
+                    Err(e) => out.push(Imported { path: shown, upload: None, error: Some(UiError::from(e).message) }),
+                }
+            }
         }
     }
     Ok(out)
@@ -346,19 +320,12 @@ figur_engine::for_each_workflow!(desktop_commands);
 /// Announces each new event of a job to the UI until the job ends.
 fn follow(app: AppHandle, engine: Arc<Engine>, job_id: String) {
     tauri::async_runtime::spawn(async move {
-        let mut since = 0;
-        loop {
-            let Ok(page) = engine.job_events(Mode::Live, &job_id, since, Some(Duration::from_secs(20))).await else {
-                return;
-            };
-            for e in &page.events {
-                since = since.max(e.seq);
-                let terminal = matches!(e.event_type, EventType::Succeeded | EventType::Failed);
-                let _ = JobChanged { job_id: job_id.clone(), seq: e.seq, terminal }.emit(&app);
-                if terminal {
-                    return;
-                }
-            }
+        let announce = |e: &figur_engine::domain::job::JobEvent| {
+            let terminal = e.event_type.is_terminal();
+            let _ = JobChanged { job_id: job_id.clone(), seq: e.seq, terminal }.emit(&app);
+        };
+        if let Err(e) = engine.follow(Mode::Live, &job_id, 0, announce).await {
+            tracing::warn!(job = %job_id, error = %e.message, "stopped following a job");
         }
     });
 }
@@ -451,11 +418,7 @@ fn models() -> Vec<ModelState> {
     figur_models::manifest::all()
         .into_iter()
         .map(|m| {
-            let state = match figur_models::state::integrity(&cache, &m) {
-                figur_models::state::Integrity::Intact => "installed",
-                figur_models::state::Integrity::Missing => "missing",
-                figur_models::state::Integrity::Damaged { .. } => "damaged",
-            };
+            let state = figur_models::state::integrity(&cache, &m).word();
             ModelState {
                 id: m.id.clone(),
                 name: m.name.clone(),
@@ -505,16 +468,8 @@ fn fetch_models(app: AppHandle) -> Res<()> {
             let _ = ModelsProgress { line, done, failed }.emit(&app);
         };
         let mut log = |line: &str| say(line.to_string(), false, false);
-        let result = (|| -> Result<(), String> {
-            log("ONNX Runtime");
-            figur_models::runtime::fetch(&cache, &figur_models::manifest::runtime(), &mut log)
-                .map_err(|e| e.to_string())?;
-            for m in figur_models::manifest::all().into_iter().filter(|m| m.default) {
-                log(&m.id);
-                figur_models::state::fetch_model(&cache, &m, &mut log).map_err(|e| format!("{}: {e}", m.id))?;
-            }
-            Ok(())
-        })();
+        let default_set: Vec<_> = figur_models::manifest::all().into_iter().filter(|m| m.default).collect();
+        let result = figur_models::state::install(&cache, &default_set, false, &mut log).map_err(|e| e.to_string());
         match result {
             Ok(()) => say("every default model is installed".into(), true, false),
             Err(e) => say(e, true, true),

@@ -22,6 +22,7 @@ pub mod engine;
 pub mod error;
 pub mod failpoints;
 pub mod failure;
+pub mod files;
 pub mod ids;
 pub mod ledger;
 pub mod priority;

@@ -39,6 +39,33 @@ pub enum Integrity {
     },
 }
 
+impl Integrity {
+    /// How `figur models list` and the desktop's Settings say it.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Integrity::Missing => "missing",
+            Integrity::Intact => "installed",
+            Integrity::Damaged { .. } => "damaged",
+        }
+    }
+}
+
+/// Installs ONNX Runtime (with its GPU build when `gpu`) and `models`, each announced on `log`
+/// before its own lines: what `figur models fetch` and the desktop's Settings both run.
+pub fn install(cache: &Cache, models: &[Manifest], gpu: bool, log: &mut dyn FnMut(&str)) -> Result<(), FetchError> {
+    log("ONNX Runtime:");
+    crate::runtime::fetch(cache, &crate::manifest::runtime(), log)?;
+    if gpu {
+        log("ONNX Runtime, GPU build:");
+        crate::runtime::fetch(cache, &crate::manifest::runtime_gpu(), log)?;
+    }
+    for m in models {
+        log(&format!("{}:", m.id));
+        fetch_model(cache, m, log)?;
+    }
+    Ok(())
+}
+
 /// Re-hashes the installed file against its record.
 pub fn integrity(cache: &Cache, m: &Manifest) -> Integrity {
     let Some(record) = installed(cache, m) else { return Integrity::Missing };

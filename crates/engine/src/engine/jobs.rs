@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use super::Engine;
 use crate::auth::{Caller, Capability, Mode};
 use crate::domain::garments;
-use crate::domain::job::{DispatchAccepted, JobDetail, JobEvents, JobList, JobStatus};
+use crate::domain::job::{DispatchAccepted, JobDetail, JobEvent, JobEvents, JobList, JobStatus};
 use crate::domain::operation::{Operation, OperationInfo, OperationList};
 use crate::domain::requests::{Reference, WorkflowRequest};
 use crate::error::{ApiError, ErrorCode, FieldError};
@@ -317,6 +317,28 @@ impl Engine {
                     events: events.iter().map(|e| self.event(mode, e)).collect(),
                     latest_seq,
                 });
+            }
+        }
+    }
+
+    /// Follows a job from after `since` to its end: `on_event` sees every event once, in order;
+    /// returns the terminal one. What the desktop, `figur jobs events --follow` and the tools
+    /// that run jobs in-process all do.
+    pub async fn follow(
+        &self,
+        mode: Mode,
+        job_id: &str,
+        mut since: i64,
+        mut on_event: impl FnMut(&JobEvent),
+    ) -> Result<JobEvent, ApiError> {
+        loop {
+            let page = self.job_events(mode, job_id, since, Some(MAX_WAIT)).await?;
+            for event in page.events {
+                since = event.seq;
+                on_event(&event);
+                if event.event_type.is_terminal() {
+                    return Ok(event);
+                }
             }
         }
     }

@@ -44,18 +44,8 @@ async fn dispatch(engine: &Engine, seed: u64) -> String {
 
 /// Waits (on the engine's own long-poll) for the job's terminal event.
 async fn ended(engine: &Engine, job: &str) -> crate::domain::job::JobEvent {
-    let mut since = 0;
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    loop {
-        let page = engine.job_events(Mode::Live, job, since, Some(Duration::from_secs(5))).await.unwrap();
-        for e in page.events {
-            since = e.seq;
-            if matches!(e.event_type, EventType::Succeeded | EventType::Failed) {
-                return e;
-            }
-        }
-        assert!(tokio::time::Instant::now() < deadline, "job {job} did not end");
-    }
+    let followed = tokio::time::timeout(LIMIT, engine.follow(Mode::Live, job, 0, |_| {})).await;
+    followed.unwrap_or_else(|_| panic!("job {job} did not end")).unwrap()
 }
 
 async fn status(engine: &Engine, job: &str) -> JobStatus {
