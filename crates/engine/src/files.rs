@@ -53,7 +53,7 @@ mod tests {
         let names: Vec<_> = found.iter().map(|p| p.file_name().unwrap().to_str().unwrap()).collect();
         assert_eq!(names, ["a.jpg", "b.PNG"], "sorted, images only, capped");
         let named = dir.path().join("notes.txt");
-        assert_eq!(images_in(std::slice::from_ref(&named), 10), [named.clone()]);
+        assert_eq!(images_in(std::slice::from_ref(&named), 10), std::slice::from_ref(&named));
         assert_eq!(folder_of(&named).unwrap(), dir.path().display().to_string());
     }
 }
