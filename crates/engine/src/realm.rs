@@ -8,8 +8,10 @@ use tokio::sync::Notify;
 
 use crate::auth::Mode;
 use crate::bus::Bus;
+use crate::ids::{IdSource, Ulids};
 use crate::ledger::{Ledger, LedgerError};
 use crate::store::Store;
+use crate::time::{Clock, SystemClock};
 
 #[derive(Debug)]
 pub struct Realm {
@@ -19,17 +21,29 @@ pub struct Realm {
     pub bus: Bus,
     /// Woken on every dispatch so the scheduler picks the job up at once.
     pub work: Notify,
+    /// The realm's time (its ledger's writer reads it too) and where its ids come from.
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdSource>,
 }
 
 impl Realm {
-    /// `dir/ledger.db` and `dir/store/`.
+    /// `dir/ledger.db` and `dir/store/`, on the system's clock and fresh ULIDs.
     pub fn open(mode: Mode, dir: &Path) -> Result<Self, LedgerError> {
-        let ledger = Arc::new(Ledger::open(&dir.join("ledger.db"))?);
+        Self::open_with(mode, dir, Arc::new(SystemClock), Arc::new(Ulids))
+    }
+
+    pub fn open_with(
+        mode: Mode,
+        dir: &Path,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdSource>,
+    ) -> Result<Self, LedgerError> {
+        let ledger = Arc::new(Ledger::open_with_clock(&dir.join("ledger.db"), clock.clone())?);
         let store = Store::open(&dir.join("store")).map_err(|e| LedgerError::Sqlite {
             message: format!("cannot create the store in {}: {e}", dir.display()),
             disk_full: e.raw_os_error() == Some(28),
             busy: false,
         })?;
-        Ok(Realm { mode, ledger, store: Arc::new(store), bus: Bus::default(), work: Notify::new() })
+        Ok(Realm { mode, ledger, store: Arc::new(store), bus: Bus::default(), work: Notify::new(), clock, ids })
     }
 }

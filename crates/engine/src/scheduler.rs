@@ -28,7 +28,6 @@ use crate::domain::operation::Operation;
 use crate::domain::requests::WorkflowRequest;
 use crate::failpoints::{FailPoints, FaultPoint};
 use crate::failure::{FailureCode, JobError, JobFailure};
-use crate::ids::new_id;
 use crate::ledger::catalog::CatalogRow;
 use crate::ledger::jobs::{self, Ending, JobRow};
 use crate::ledger::renders::RenderRow;
@@ -228,7 +227,8 @@ impl Scheduler {
         let seq = match result {
             Ok(output) => {
                 let job = job.clone();
-                let ended = self.record_end(&id, move |c| finish(c, &job, &output));
+                let catalog_id = self.realm.ids.next_id();
+                let ended = self.record_end(&id, move |c| finish(c, &job, &output, &catalog_id));
                 if matches!(ended, Some((Ending::Cancelled, _))) {
                     store.remove_prefix(&format!("artifacts/{id}"));
                 }
@@ -332,10 +332,9 @@ fn with_context_facts(mut output: Output, ctx: &mut JobContext) -> Output {
 }
 
 /// The success write: `succeeded` event with the final artifacts, and the render or catalog row.
-fn finish(c: &rusqlite::Connection, job: &JobRow, output: &Output) -> LedgerResult<(Ending, i64)> {
+fn finish(c: &rusqlite::Connection, job: &JobRow, output: &Output, catalog_id: &str) -> LedgerResult<(Ending, i64)> {
     let mut extra = output.extra.clone();
     extra.insert("progress".into(), json!(1.0));
-    let catalog_id = new_id();
     if matches!(output.filing, Filing::Catalog { .. }) {
         extra.insert("catalog_public_id".into(), json!(catalog_id));
     }
@@ -363,7 +362,7 @@ fn finish(c: &rusqlite::Connection, job: &JobRow, output: &Output) -> LedgerResu
                     crate::ledger::catalog::insert(
                         c,
                         &CatalogRow {
-                            public_id: catalog_id,
+                            public_id: catalog_id.to_string(),
                             resource: resource.to_string(),
                             status: "active".into(),
                             display_name: display_name.clone(),

@@ -117,13 +117,13 @@ impl Engine {
             }
         }
 
+        let realm = self.realm(caller.mode).clone();
         let accepted = DispatchAccepted {
             request_id: request_id.to_string(),
-            job_id: new_id(),
+            job_id: realm.ids.next_id(),
             status: JobStatus::NotStarted,
             credits_cost: self.price(op),
         };
-        let realm = self.realm(caller.mode).clone();
         let (key_id, idem) = (caller.key_id.clone(), idempotency_key.map(str::to_string));
         let job_type = op.job_type();
         let stored = request.to_stored();

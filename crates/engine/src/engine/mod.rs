@@ -46,6 +46,10 @@ pub struct EngineConfig {
     pub failpoints: Arc<FailPoints>,
     /// Working memory heavy stages share (`FIGUR_MEMORY_BUDGET_MB`).
     pub memory: Arc<MemoryBudget>,
+    /// The time the realms keep and where their job and catalog ids come from (the system's
+    /// clock and ULIDs; tests inject their own).
+    pub clock: Arc<dyn crate::time::Clock>,
+    pub ids: Arc<dyn crate::ids::IdSource>,
     /// The workflows this studio runs (all but those `FIGUR_DISABLED_WORKFLOWS` names).
     pub enabled: BTreeSet<Operation>,
     /// The model sessions the workflows share (also used to check catalog model photos).
@@ -85,6 +89,8 @@ impl EngineConfig {
             url_ttl: Duration::from_secs(3600),
             failpoints: Arc::new(FailPoints::default()),
             memory: MemoryBudget::from_env(),
+            clock: Arc::new(crate::time::SystemClock),
+            ids: Arc::new(crate::ids::Ulids),
             enabled: enabled_workflows(),
             models,
             cache_dir,
@@ -139,8 +145,10 @@ impl Engine {
         crate::privacy::private_umask();
         crate::privacy::make_private(dir).map_err(|source| OpenError::DataDir { path: dir.clone(), source })?;
         let signer = Signer::new(install_secret(dir)?);
-        let live = Arc::new(Realm::open(Mode::Live, &dir.join("live"))?);
-        let test = Arc::new(Realm::open(Mode::Test, &dir.join("test"))?);
+        let realm = |mode: Mode, name: &str| {
+            Realm::open_with(mode, &dir.join(name), config.clock.clone(), config.ids.clone()).map(Arc::new)
+        };
+        let (live, test) = (realm(Mode::Live, "live")?, realm(Mode::Test, "test")?);
         for realm in [&live, &test] {
             let initial = config.initial_credits;
             realm.ledger.write_blocking(move |c| credits::ensure_initial(c, initial))?;

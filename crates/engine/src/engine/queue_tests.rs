@@ -1,6 +1,7 @@
 //! The queue, in-process: the engine with its scheduler, jobs held at typed fault points by
-//! gates the test opens, so what is asserted is what happened, never what a sleep hoped for.
-//! The jobs are background generators at 0.5K (real work, no models needed).
+//! gates the test opens, a clock the test moves and ids it knows in advance — so what is
+//! asserted is what happened, never what a sleep hoped for. The jobs are background generators
+//! at 0.5K (real work, no models needed).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,10 +15,15 @@ use crate::domain::operation::Operation;
 use crate::failpoints::{Action, FailPoints, FaultPoint, Gate};
 use crate::failure::FailureCode;
 use crate::ledger::jobs::{self, NewJob};
+use crate::ids::SequentialIds;
+use crate::time::ManualClock;
 use crate::workflow::Stage;
 
 /// Longest a test waits for a fact before it fails (a guard against hangs, not a timing).
 const LIMIT: Duration = Duration::from_secs(60);
+
+/// 2030-01-01T00:00:00Z, where the tests' manual clocks start.
+const EPOCH_2030_MS: u64 = 1_893_456_000_000;
 
 fn config(dir: &std::path::Path, concurrency: usize, failpoints: &Arc<FailPoints>) -> EngineConfig {
     let mut config = EngineConfig::new(dir);
@@ -28,9 +34,17 @@ fn config(dir: &std::path::Path, concurrency: usize, failpoints: &Arc<FailPoints
 }
 
 async fn open(dir: &std::path::Path, concurrency: usize, failpoints: &Arc<FailPoints>) -> Arc<Engine> {
-    let engine = Engine::open(config(dir, concurrency, failpoints)).unwrap();
+    start(config(dir, concurrency, failpoints)).await
+}
+
+async fn start(config: EngineConfig) -> Arc<Engine> {
+    let engine = Engine::open(config).unwrap();
     engine.start().await.unwrap();
     engine
+}
+
+fn manual_clock() -> Arc<ManualClock> {
+    ManualClock::at(std::time::UNIX_EPOCH + Duration::from_millis(EPOCH_2030_MS))
 }
 
 fn owner() -> Caller {
@@ -68,11 +82,15 @@ async fn jobs_start_oldest_first_and_never_more_at_once_than_the_permits() {
     let failpoints = Arc::new(FailPoints::default());
     let gate = Gate::new();
     failpoints.set(FaultPoint::Claim, Action::Gate(gate.clone()));
-    let engine = open(dir.path(), 1, &failpoints).await;
+    let known = SequentialIds::new(EPOCH_2030_MS);
+    let mut config = config(dir.path(), 1, &failpoints);
+    config.ids = known.clone();
+    let engine = start(config).await;
     let mut ids = Vec::new();
     for seed in 0..3 {
         ids.push(dispatch(&engine, seed).await);
     }
+    assert_eq!(ids, [known.nth(1), known.nth(2), known.nth(3)], "the ids the test was told");
     // One permit: the oldest job is claimed and held; the others wait in the queue.
     assert_eq!(arrivals(&gate, 1).await, ids[..1]);
     assert_eq!(status(&engine, &ids[0]).await, JobStatus::InProgress);
@@ -182,5 +200,75 @@ async fn an_error_at_finish_fails_the_job_internal_and_files_nothing() {
     assert_eq!(balance(&engine).await, before);
     let entries = engine.catalog(Mode::Live, "backgrounds", None, None, 200, 0).await.unwrap();
     assert!(entries.iter().all(|e| e.generation_job_public_id.as_deref() != Some(id.as_str())), "nothing filed");
+    engine.shutdown(LIMIT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_holds_for_a_day_of_the_realm_s_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = manual_clock();
+    let mut config = config(dir.path(), 1, &Arc::new(FailPoints::default()));
+    config.clock = clock.clone();
+    config.run_jobs = false;
+    let engine = start(config).await;
+    let body = |seed: u64| json!({"scene_type": "paper", "mood": "soft", "resolution": "0.5K", "seed": seed});
+    let send = |seed: u64| engine.dispatch(&owner(), Operation::BackgroundGenerator, body(seed), "t", Some("key-1"));
+    let first = send(1).await.unwrap().job_id;
+    assert_eq!(send(1).await.unwrap().job_id, first, "the same key and body: the first answer");
+    assert!(send(2).await.is_err(), "the same key with another body, within the day: refused");
+    let job = engine.job(Mode::Live, &first).await.unwrap();
+    assert_eq!(job.created_at, "2030-01-01T00:00:00.000Z", "the ledger wrote the realm's time");
+
+    clock.advance(Duration::from_millis(crate::ledger::idempotency::WINDOW_MS as u64 + 1));
+    let later = send(2).await.unwrap().job_id;
+    assert_ne!(later, first, "a day later the key is free again");
+    engine.shutdown(LIMIT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_from_another_process_reaches_a_running_job_when_its_poll_comes_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = manual_clock();
+    let failpoints = Arc::new(FailPoints::default());
+    let gate = Gate::new();
+    failpoints.set(FaultPoint::Stage(Stage::Base), Action::Gate(gate.clone()));
+    let mut config = config(dir.path(), 1, &failpoints);
+    config.clock = clock.clone();
+    let engine = start(config).await;
+    let stages_of = |events: &[crate::domain::job::JobEvent]| -> Vec<String> {
+        events.iter().filter_map(|e| e.stage.clone()).collect()
+    };
+
+    // As `figur jobs cancel` in another process does: only the ledger's flag, no signal.
+    let cancel_in_ledger = |id: String| {
+        let realm = engine.realm(Mode::Live).clone();
+        async move { realm.ledger.write(move |c| jobs::request_cancel(c, &id)).await.unwrap() }
+    };
+
+    // The clock stands still: the job never re-reads the ledger while it runs, finishes every
+    // stage, and the ledger's own check at the end still ends it cancelled.
+    let unpolled = dispatch(&engine, 4).await;
+    arrivals(&gate, 1).await;
+    cancel_in_ledger(unpolled.clone()).await;
+    gate.open();
+    let last = ended(&engine, &unpolled).await;
+    assert_eq!(last.extra["error"]["code"], FailureCode::JobCancelled.as_str());
+    let events = engine.job_events(Mode::Live, &unpolled, 0, None).await.unwrap().events;
+    assert!(stages_of(&events).contains(&"catalog".to_string()), "{:?}", stages_of(&events));
+
+    // The poll interval passes on the clock: the job sees the flag at its next check and stops
+    // in the stage it is in.
+    let gate = Gate::new();
+    failpoints.set(FaultPoint::Stage(Stage::Base), Action::Gate(gate.clone()));
+    let polled = dispatch(&engine, 5).await;
+    arrivals(&gate, 1).await;
+    cancel_in_ledger(polled.clone()).await;
+    clock.advance(crate::workflow::LEDGER_CANCEL_POLL);
+    gate.open();
+    let last = ended(&engine, &polled).await;
+    assert_eq!(last.extra["error"]["code"], FailureCode::JobCancelled.as_str());
+    let events = engine.job_events(Mode::Live, &polled, 0, None).await.unwrap().events;
+    let stages = stages_of(&events);
+    assert!(stages.contains(&"base".to_string()) && !stages.contains(&"texture".to_string()), "{stages:?}");
     engine.shutdown(LIMIT).await;
 }

@@ -18,7 +18,7 @@ pub mod uploads;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, SyncSender};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, OpenFlags};
@@ -83,8 +83,13 @@ impl std::fmt::Debug for Ledger {
 }
 
 impl Ledger {
-    /// Opens (creating if needed) and migrates the database at `path`.
+    /// Opens (creating if needed) and migrates the database at `path`, on the system's clock.
     pub fn open(path: &Path) -> LedgerResult<Self> {
+        Self::open_with_clock(path, Arc::new(crate::time::SystemClock))
+    }
+
+    /// Like [`Ledger::open`]; the writer's timestamps (events, jobs, credits) read `clock`.
+    pub fn open_with_clock(path: &Path, clock: Arc<dyn crate::time::Clock>) -> LedgerResult<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| LedgerError::Sqlite {
                 message: format!("cannot create {}: {e}", dir.display()),
@@ -99,7 +104,10 @@ impl Ledger {
         let (tx, rx) = sync_channel::<writer::Op>(4096);
         let handle = std::thread::Builder::new()
             .name("figur-ledger-writer".into())
-            .spawn(move || writer::run(conn, rx))
+            .spawn(move || {
+                crate::time::use_on_this_thread(clock);
+                writer::run(conn, rx)
+            })
             .map_err(|e| LedgerError::Corrupt(format!("cannot start the writer thread: {e}")))?;
         Ok(Ledger {
             path: path.to_path_buf(),

@@ -21,7 +21,7 @@ use image::RgbImage;
 
 /// How often a running job re-reads its cancel flag from the ledger (a cancel from another
 /// process, such as `figur jobs cancel`, arrives that way).
-const LEDGER_CANCEL_POLL: Duration = Duration::from_millis(200);
+pub(crate) const LEDGER_CANCEL_POLL: Duration = Duration::from_millis(200);
 
 /// A running job's stop signal, set by a cancel or a shutdown.
 #[derive(Debug, Default)]
@@ -56,7 +56,8 @@ pub struct JobContext {
     current: Option<(String, Instant)>,
     timings: serde_json::Map<String, Value>,
     artifacts: u32,
-    last_ledger_check: Instant,
+    /// When the ledger was last read for a cancel, on the realm's clock.
+    last_ledger_check: std::time::SystemTime,
 }
 
 impl ModelSource for JobContext {
@@ -83,6 +84,7 @@ impl JobContext {
         memory: Arc<MemoryBudget>,
         stages: &'static [Stage],
     ) -> Self {
+        let last_ledger_check = realm.clock.now();
         let digest = Sha256::digest(job_id.as_bytes());
         let seed_hint = u64::from_le_bytes(digest[..8].try_into().unwrap_or([0; 8]));
         JobContext {
@@ -98,7 +100,7 @@ impl JobContext {
             current: None,
             timings: serde_json::Map::new(),
             artifacts: 0,
-            last_ledger_check: Instant::now(),
+            last_ledger_check,
         }
     }
 
@@ -176,8 +178,9 @@ impl JobContext {
             JobControl::SHUTDOWN => return Err(JobError::ShutDown),
             _ => {}
         }
-        if self.last_ledger_check.elapsed() >= LEDGER_CANCEL_POLL {
-            self.last_ledger_check = Instant::now();
+        let now = self.realm.clock.now();
+        if now.duration_since(self.last_ledger_check).unwrap_or_default() >= LEDGER_CANCEL_POLL {
+            self.last_ledger_check = now;
             let id = self.job_id.clone();
             if self.realm.ledger.read_blocking(|c| jobs::is_cancel_requested(c, &id)).unwrap_or(false) {
                 self.control.cancel();
