@@ -12,7 +12,7 @@ use crate::domain::job::{DispatchAccepted, JobDetail, JobEvent, JobEvents, JobLi
 use crate::domain::operation::{Operation, OperationInfo, OperationList};
 use crate::domain::requests::{Reference, WorkflowRequest};
 use crate::error::{ApiError, ErrorCode, FieldError};
-use crate::ids::{is_ulid, new_id};
+use crate::ids::is_ulid;
 use crate::ledger::jobs::{self as job_rows, CancelOutcome, NewJob};
 use crate::ledger::{catalog, idempotency, renders, uploads, LedgerError};
 use crate::store::KeyError;

@@ -14,8 +14,8 @@ use crate::domain::job::{EventType, JobStatus};
 use crate::domain::operation::Operation;
 use crate::failpoints::{Action, FailPoints, FaultPoint, Gate};
 use crate::failure::FailureCode;
-use crate::ledger::jobs::{self, NewJob};
 use crate::ids::SequentialIds;
+use crate::ledger::jobs::{self, NewJob};
 use crate::time::ManualClock;
 use crate::workflow::Stage;
 
@@ -212,7 +212,8 @@ async fn an_idempotency_key_holds_for_a_day_of_the_realm_s_clock() {
     config.run_jobs = false;
     let engine = start(config).await;
     let body = |seed: u64| json!({"scene_type": "paper", "mood": "soft", "resolution": "0.5K", "seed": seed});
-    let send = |seed: u64| engine.dispatch(&owner(), Operation::BackgroundGenerator, body(seed), "t", Some("key-1"));
+    let caller = owner();
+    let send = |seed: u64| engine.dispatch(&caller, Operation::BackgroundGenerator, body(seed), "t", Some("key-1"));
     let first = send(1).await.unwrap().job_id;
     assert_eq!(send(1).await.unwrap().job_id, first, "the same key and body: the first answer");
     assert!(send(2).await.is_err(), "the same key with another body, within the day: refused");

@@ -22,8 +22,8 @@ pub mod wear;
 
 use serde_json::Value;
 
-pub use context::{JobContext, JobControl};
 pub(crate) use context::LEDGER_CANCEL_POLL;
+pub use context::{JobContext, JobControl};
 pub use registry::{Operation, WorkflowRequest};
 pub use stage::Stage;
 
