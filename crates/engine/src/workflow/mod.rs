@@ -22,6 +22,7 @@ pub mod wear;
 
 use serde_json::Value;
 
+#[cfg(test)]
 pub(crate) use context::LEDGER_CANCEL_POLL;
 pub use context::{JobContext, JobControl};
 pub use registry::{Operation, WorkflowRequest};
