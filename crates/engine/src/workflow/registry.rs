@@ -140,11 +140,12 @@ macro_rules! declare_workflows {
                 match self { $(WorkflowRequest::$variant(r) => <$workflow as Workflow>::vocabulary(r),)* }
             }
 
-            /// The typed request as the ledger keeps it (with [`Operation::version`]).
+            /// The typed request as the ledger keeps it (with [`Operation::version`]): absent
+            /// options are left out, so the row holds what was asked, compactly.
             pub fn to_stored(&self) -> Value {
                 let stored = match self { $(WorkflowRequest::$variant(r) => serde_json::to_value(r),)* };
                 // Serializing plain data into a `Value` cannot fail.
-                stored.unwrap_or(Value::Null)
+                without_nulls(stored.unwrap_or(Value::Null))
             }
 
             /// A stored request back in its type. One stored by another version is upgraded by
@@ -177,6 +178,18 @@ macro_rules! declare_workflows {
 }
 
 for_each_workflow!(declare_workflows);
+
+/// `value` with every `null` member of its objects removed (an absent `Option` reads back as
+/// `None`, so nothing is lost).
+fn without_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, without_nulls(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
+}
 
 impl Operation {
     pub fn from_name(name: &str) -> Option<Operation> {
