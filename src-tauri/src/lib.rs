@@ -16,81 +16,11 @@ use figur_engine::domain::garments::GarmentCategory;
 use figur_engine::domain::job::{DispatchAccepted, JobDetail, JobEvents, JobList};
 use figur_engine::domain::operation::OperationList;
 use figur_engine::WorkflowRequest;
-use figur_engine::{ApiError, Caller, Engine, Mode, RenderFilter};
+use figur_engine::{Caller, Engine, Mode, RenderFilter};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 use tauri::{AppHandle, State};
 use tauri_specta::{collect_commands, collect_events, Event};
-
-/// Failures of the desktop's own commands (files, settings, hot folders); jobs and engine calls
-/// fail with the engine's codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum DesktopCode {
-    FileUnreadable,
-    SettingsInvalid,
-    HotFolder,
-}
-
-impl DesktopCode {
-    const ALL: [DesktopCode; 3] = [DesktopCode::FileUnreadable, DesktopCode::SettingsInvalid, DesktopCode::HotFolder];
-
-    fn words(self) -> &'static str {
-        match self {
-            DesktopCode::FileUnreadable => "The file could not be read.",
-            DesktopCode::SettingsInvalid => "That setting cannot be used.",
-            DesktopCode::HotFolder => "The hot folder could not be changed.",
-        }
-    }
-}
-
-/// Every code the UI can meet: an engine answer, a job failure, or the desktop's own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
-#[serde(untagged)]
-pub enum UiCode {
-    Api(figur_engine::ErrorCode),
-    Job(figur_engine::FailureCode),
-    Desktop(DesktopCode),
-}
-
-/// The words the UI shows for each code (in the bindings as `WORDS`; `ui/src/words.ts`).
-fn words() -> std::collections::BTreeMap<String, &'static str> {
-    let mut all: std::collections::BTreeMap<String, &'static str> =
-        figur_engine::failure::words().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    for code in DesktopCode::ALL {
-        let name = serde_json::to_value(code).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        all.insert(name, code.words());
-    }
-    all
-}
-
-/// An error as the UI shows it: words for the designer, the detail one click away.
-#[derive(Debug, Clone, Serialize, Type)]
-pub struct UiError {
-    pub code: UiCode,
-    pub message: String,
-    /// The field-level details of a rejected request (`loc`, `msg`), as JSON text.
-    pub detail: String,
-}
-
-impl From<ApiError> for UiError {
-    fn from(e: ApiError) -> Self {
-        let detail = if e.details.is_empty() {
-            String::new()
-        } else {
-            serde_json::to_string_pretty(&e.details).unwrap_or_default()
-        };
-        UiError { code: UiCode::Api(e.code), message: e.message, detail }
-    }
-}
-
-fn io_error(what: &str, e: impl std::fmt::Display) -> UiError {
-    UiError {
-        code: UiCode::Desktop(DesktopCode::FileUnreadable),
-        message: format!("{what}: {e}"),
-        detail: String::new(),
-    }
-}
 
 type Res<T> = Result<T, UiError>;
 
@@ -109,20 +39,11 @@ pub struct Studio {
     api_problem: std::sync::Mutex<Option<String>>,
 }
 
+pub mod errors;
 pub mod hot_folders;
 pub mod settings;
 
-impl From<settings::Invalid> for UiError {
-    fn from(e: settings::Invalid) -> Self {
-        let detail = serde_json::json!([{"loc": ["settings", e.field], "msg": e.message}]);
-        // Not `VALIDATION_ERROR`: the UI shows this message itself, already in plain words.
-        UiError {
-            code: UiCode::Desktop(DesktopCode::SettingsInvalid),
-            message: e.message,
-            detail: serde_json::to_string_pretty(&detail).unwrap_or_default(),
-        }
-    }
-}
+use errors::{io_error, DesktopCode, UiCode, UiError};
 
 /// Settings as saved, and what is in effect now.
 #[derive(Debug, Clone, Serialize, Type)]
@@ -308,7 +229,7 @@ macro_rules! desktop_commands {
                 ])
                 .events(collect_events![JobChanged, ModelsProgress])
                 .typ::<figur_engine::Operation>()
-                .constant("WORDS", words())
+                .constant("WORDS", errors::words())
                 // Sequence numbers and credits are i64 in Rust; they stay far below 2^53.
                 .dangerously_cast_bigints_to_number()
         }
