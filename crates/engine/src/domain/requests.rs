@@ -317,21 +317,22 @@ pub fn parse_aspect_ratio(ratio: &str) -> Option<(u32, u32)> {
     Some((w, h))
 }
 
-pub(crate) fn exactly_one_source(key: &Option<String>, render: &Option<String>, problems: &mut Vec<FieldError>) {
+/// An edit's source rule: exactly one of an upload and a render.
+pub(crate) fn exactly_one_source(key: &Option<String>, render: &Option<String>) -> Vec<FieldError> {
     match (key, render) {
-        (Some(_), None) | (None, Some(_)) => {}
-        (Some(_), Some(_)) => problems.push(FieldError::new(
+        (Some(_), None) | (None, Some(_)) => Vec::new(),
+        (Some(_), Some(_)) => vec![FieldError::new(
             "body",
             "source_render_public_id",
             "give exactly one of source_image_s3_key and source_render_public_id, not both",
             "value_error",
-        )),
-        (None, None) => problems.push(FieldError::new(
+        )],
+        (None, None) => vec![FieldError::new(
             "body",
             "source_image_s3_key",
             "one of source_image_s3_key and source_render_public_id is required",
             "missing",
-        )),
+        )],
     }
 }
 

@@ -47,9 +47,7 @@ impl Workflow for WithImage {
     const STAGES: &'static [Stage] = STAGES;
 
     fn structure(r: &Self::Request) -> Vec<FieldError> {
-        let mut problems = Vec::new();
-        exactly_one_source(&r.source_image_s3_key, &r.source_render_public_id, &mut problems);
-        problems
+        exactly_one_source(&r.source_image_s3_key, &r.source_render_public_id)
     }
 
     fn references(r: &Self::Request) -> Vec<Reference> {
@@ -78,9 +76,7 @@ impl Workflow for WithSpec {
     const STAGES: &'static [Stage] = STAGES;
 
     fn structure(r: &Self::Request) -> Vec<FieldError> {
-        let mut problems = Vec::new();
-        exactly_one_source(&r.source_image_s3_key, &r.source_render_public_id, &mut problems);
-        problems
+        exactly_one_source(&r.source_image_s3_key, &r.source_render_public_id)
     }
 
     fn references(r: &Self::Request) -> Vec<Reference> {

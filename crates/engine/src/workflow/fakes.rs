@@ -123,80 +123,66 @@ fn input(inputs: &[(String, Vec<usize>, Vec<f32>)]) -> Result<&[f32], ModelError
     inputs.first().map(|i| i.2.as_slice()).ok_or_else(|| ModelError::Run("no input".into()))
 }
 
-struct Matte;
-impl Inference for Matte {
+/// A fake model: its id (for provenance) and the function from its inputs to its outputs.
+struct Fake {
+    id: &'static str,
+    run: fn(&[f32]) -> Vec<Output>,
+}
+
+impl Inference for Fake {
     fn run_f32(&self, inputs: Vec<(String, Vec<usize>, Vec<f32>)>) -> Result<Vec<Output>, ModelError> {
-        let probability: Vec<f32> = input(&inputs)?.chunks(3).map(|rgb| if is_skin(rgb) { 1.0 } else { 0.0 }).collect();
-        Ok(vec![("activation_10".into(), vec![1, 256, 256, 1], probability)])
+        Ok((self.run)(input(&inputs)?))
     }
     fn sha256(&self) -> &str {
-        "fake-person-matte"
+        self.id
     }
     fn provider(&self) -> &'static str {
         "fake"
     }
 }
 
-struct Pose;
-impl Inference for Pose {
-    fn run_f32(&self, inputs: Vec<(String, Vec<usize>, Vec<f32>)>) -> Result<Vec<Output>, ModelError> {
-        let side = crate::vision::pose::CROP_SIDE;
-        let (mut x0, mut y0, mut x1, mut y1) = (side, side, 0, 0);
-        for (k, rgb) in input(&inputs)?.chunks(3).enumerate() {
-            if is_skin(rgb) {
-                let (x, y) = (k % side, k / side);
-                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
-            }
+/// The person matte: skin-coloured pixels are a person.
+fn matte(rgb: &[f32]) -> Vec<Output> {
+    let probability: Vec<f32> = rgb.chunks(3).map(|p| if is_skin(p) { 1.0 } else { 0.0 }).collect();
+    vec![("activation_10".into(), vec![1, 256, 256, 1], probability)]
+}
+
+/// The pose: [`FIGURE`] placed in the skin-coloured box of the crop.
+fn pose(rgb: &[f32]) -> Vec<Output> {
+    let side = crate::vision::pose::CROP_SIDE;
+    let (mut x0, mut y0, mut x1, mut y1) = (side, side, 0, 0);
+    for (k, p) in rgb.chunks(3).enumerate() {
+        if is_skin(p) {
+            let (x, y) = (k % side, k / side);
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
         }
-        let mut out = vec![0.0f32; 195];
-        if x1 > x0 && y1 > y0 {
-            let (w, h) = ((x1 - x0) as f32, (y1 - y0) as f32);
-            for (i, (fx, fy)) in FIGURE.iter().enumerate() {
-                out[i * 5..i * 5 + 5].copy_from_slice(&[x0 as f32 + fx * w, y0 as f32 + fy * h, 0.0, 8.0, 8.0]);
-            }
+    }
+    let mut out = vec![0.0f32; 195];
+    if x1 > x0 && y1 > y0 {
+        let (w, h) = ((x1 - x0) as f32, (y1 - y0) as f32);
+        for (i, (fx, fy)) in FIGURE.iter().enumerate() {
+            out[i * 5..i * 5 + 5].copy_from_slice(&[x0 as f32 + fx * w, y0 as f32 + fy * h, 0.0, 8.0, 8.0]);
         }
-        Ok(vec![("ld_3d".into(), vec![1, 195], out)])
     }
-    fn sha256(&self) -> &str {
-        "fake-pose-landmarks"
-    }
-    fn provider(&self) -> &'static str {
-        "fake"
-    }
+    vec![("ld_3d".into(), vec![1, 195], out)]
 }
 
-struct NoFace;
-impl Inference for NoFace {
-    fn run_f32(&self, _: Vec<(String, Vec<usize>, Vec<f32>)>) -> Result<Vec<Output>, ModelError> {
-        Ok(vec![
-            ("Identity:0".into(), vec![1, 512, 1], vec![-100.0; 512]),
-            ("Identity_1:0".into(), vec![1, 384, 1], vec![-100.0; 384]),
-            ("Identity_2:0".into(), vec![1, 512, 16], vec![0.0; 512 * 16]),
-            ("Identity_3:0".into(), vec![1, 384, 16], vec![0.0; 384 * 16]),
-        ])
-    }
-    fn sha256(&self) -> &str {
-        "fake-face-detector"
-    }
-    fn provider(&self) -> &'static str {
-        "fake"
-    }
+/// The face detector: no face anywhere.
+fn no_face(_: &[f32]) -> Vec<Output> {
+    vec![
+        ("Identity:0".into(), vec![1, 512, 1], vec![-100.0; 512]),
+        ("Identity_1:0".into(), vec![1, 384, 1], vec![-100.0; 384]),
+        ("Identity_2:0".into(), vec![1, 512, 16], vec![0.0; 512 * 16]),
+        ("Identity_3:0".into(), vec![1, 384, 16], vec![0.0; 384 * 16]),
+    ]
 }
 
-struct NoMesh;
-impl Inference for NoMesh {
-    fn run_f32(&self, _: Vec<(String, Vec<usize>, Vec<f32>)>) -> Result<Vec<Output>, ModelError> {
-        Ok(vec![
-            ("conv2d_21".into(), vec![1, 1, 1, 1404], vec![0.0; 1404]),
-            ("conv2d_31".into(), vec![1, 1, 1, 1], vec![-50.0]),
-        ])
-    }
-    fn sha256(&self) -> &str {
-        "fake-face-mesh"
-    }
-    fn provider(&self) -> &'static str {
-        "fake"
-    }
+/// The face mesh: no face present.
+fn no_mesh(_: &[f32]) -> Vec<Output> {
+    vec![
+        ("conv2d_21".into(), vec![1, 1, 1, 1404], vec![0.0; 1404]),
+        ("conv2d_31".into(), vec![1, 1, 1, 1], vec![-50.0]),
+    ]
 }
 
 /// The default model set, faked; the opt-in product matte is not installed.
@@ -204,11 +190,12 @@ pub struct FakeModels(HashMap<ModelKind, Model>);
 
 impl FakeModels {
     pub fn default_set() -> Arc<FakeModels> {
-        let models: [(ModelKind, Model); 4] = [
-            (ModelKind::PersonMatte, Arc::new(Matte)),
-            (ModelKind::Pose, Arc::new(Pose)),
-            (ModelKind::FaceDetector, Arc::new(NoFace)),
-            (ModelKind::FaceMesh, Arc::new(NoMesh)),
+        let fake = |id, run| -> Model { Arc::new(Fake { id, run }) };
+        let models = [
+            (ModelKind::PersonMatte, fake("fake-person-matte", matte)),
+            (ModelKind::Pose, fake("fake-pose-landmarks", pose)),
+            (ModelKind::FaceDetector, fake("fake-face-detector", no_face)),
+            (ModelKind::FaceMesh, fake("fake-face-mesh", no_mesh)),
         ];
         Arc::new(FakeModels(models.into_iter().collect()))
     }

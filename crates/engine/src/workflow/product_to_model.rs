@@ -121,13 +121,13 @@ fn frame(
     Ok(composite::composite(&dressed, &person.matte.alpha, &backdrop, at, 0.35))
 }
 
-/// `product-to-model-direct`: the product dressed on the model in one pass.
-#[derive(Debug)]
-pub struct Direct;
-
+/// `product-to-model-direct` (`PHASED = false`): the product dressed on the model in one pass;
 /// `product-to-model-phased`: the same, each phase's picture kept as an intermediate.
 #[derive(Debug)]
-pub struct Phased;
+pub struct ProductToModel<const PHASED: bool>;
+
+pub type Direct = ProductToModel<false>;
+pub type Phased = ProductToModel<true>;
 
 fn product_references(r: &ProductToModelRequest) -> Vec<Reference> {
     let mut refs = vec![
@@ -146,7 +146,7 @@ fn product_references(r: &ProductToModelRequest) -> Vec<Reference> {
     refs
 }
 
-impl Workflow for Direct {
+impl<const PHASED: bool> Workflow for ProductToModel<PHASED> {
     type Request = ProductToModelRequest;
     const CLASS: OpClass = OpClass::Compose;
     const PRICE: i64 = 10;
@@ -157,22 +157,7 @@ impl Workflow for Direct {
     }
 
     fn run(ctx: &mut JobContext, r: ProductToModelRequest) -> Result<Output, JobError> {
-        dress_product(ctx, r, false)
-    }
-}
-
-impl Workflow for Phased {
-    type Request = ProductToModelRequest;
-    const CLASS: OpClass = OpClass::Compose;
-    const PRICE: i64 = 10;
-    const STAGES: &'static [Stage] = STAGES;
-
-    fn references(r: &ProductToModelRequest) -> Vec<Reference> {
-        product_references(r)
-    }
-
-    fn run(ctx: &mut JobContext, r: ProductToModelRequest) -> Result<Output, JobError> {
-        dress_product(ctx, r, true)
+        dress_product(ctx, r, PHASED)
     }
 }
 
@@ -214,9 +199,7 @@ impl Workflow for ModelSwap {
     const STAGES: &'static [Stage] = STAGES;
 
     fn structure(r: &Self::Request) -> Vec<FieldError> {
-        let mut problems = Vec::new();
-        exactly_one_source(&r.source_image_s3_key, &r.source_render_public_id, &mut problems);
-        problems
+        exactly_one_source(&r.source_image_s3_key, &r.source_render_public_id)
     }
 
     fn references(r: &Self::Request) -> Vec<Reference> {
