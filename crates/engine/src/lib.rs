@@ -17,6 +17,7 @@
 pub mod auth;
 pub mod budget;
 pub mod bus;
+pub mod diffusion;
 pub mod domain;
 pub mod engine;
 pub mod error;

@@ -1,0 +1,6 @@
+//! The diffusion runtime over ONNX (issue 14), built bottom-up. Here so far: the noise
+//! schedules and the samplers a diffusers export names, checked against an oracle UNet whose
+//! output carries any latent exactly to a known target.
+
+pub mod sampler;
+pub mod schedule;
