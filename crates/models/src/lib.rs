@@ -10,6 +10,7 @@
 pub mod convert;
 pub mod fetch;
 pub mod golden;
+pub mod graph_io;
 pub mod manifest;
 pub mod runtime;
 pub mod samples;
