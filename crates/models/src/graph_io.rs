@@ -38,11 +38,21 @@ impl Tensor {
     }
 }
 
-/// What a graph takes and gives.
+/// Weights kept outside the graph file: which file, and which bytes of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct External {
+    pub tensor: String,
+    pub location: String,
+    pub offset: u64,
+    pub length: u64,
+}
+
+/// What a graph takes and gives, and where its external weights are.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct GraphIo {
     pub inputs: Vec<Tensor>,
     pub outputs: Vec<Tensor>,
+    pub external: Vec<External>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +82,11 @@ pub fn read(path: &Path) -> Result<GraphIo, ReadError> {
             while file.stream_position()? < graph_end {
                 let (field, wire) = key(&mut file)?;
                 match (field, wire) {
-                    (5, 2) => initializers.push(initializer_name(&mut file)?),
+                    (5, 2) => {
+                        let (name, external) = initializer(&mut file)?;
+                        io.external.extend(external);
+                        initializers.push(name);
+                    }
                     (11, 2) => io.inputs.push(value_info(&read_bytes(&mut file)?)?),
                     (12, 2) => io.outputs.push(value_info(&read_bytes(&mut file)?)?),
                     _ => skip(&mut file, wire)?,
@@ -140,20 +154,39 @@ fn skip<R: Read + Seek>(r: &mut R, wire: u8) -> Result<(), ReadError> {
     Ok(())
 }
 
-/// A TensorProto's name (field 8), its data skipped.
-fn initializer_name<R: Read + Seek>(r: &mut R) -> Result<String, ReadError> {
+/// A TensorProto's name (field 8) and external data (13: key/value entries), its data skipped.
+fn initializer<R: Read + Seek>(r: &mut R) -> Result<(String, Option<External>), ReadError> {
     let len = varint(r)?;
     let end = r.stream_position()? + len;
     let mut name = String::new();
+    let mut entries = Vec::new();
     while r.stream_position()? < end {
         let (field, wire) = key(r)?;
-        if field == 8 && wire == 2 {
-            name = String::from_utf8_lossy(&read_bytes(r)?).into_owned();
-        } else {
-            skip(r, wire)?;
+        match (field, wire) {
+            (8, 2) => name = String::from_utf8_lossy(&read_bytes(r)?).into_owned(),
+            (13, 2) => {
+                let entry = read_bytes(r)?;
+                let (mut k, mut v) = (String::new(), String::new());
+                for (field, value) in fields(&entry)? {
+                    match (field, value) {
+                        (1, Field::Bytes(b)) => k = String::from_utf8_lossy(b).into_owned(),
+                        (2, Field::Bytes(b)) => v = String::from_utf8_lossy(b).into_owned(),
+                        _ => {}
+                    }
+                }
+                entries.push((k, v));
+            }
+            _ => skip(r, wire)?,
         }
     }
-    Ok(name)
+    let get = |key: &str| entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let external = get("location").map(|location| External {
+        tensor: name.clone(),
+        location,
+        offset: get("offset").and_then(|v| v.parse().ok()).unwrap_or(0),
+        length: get("length").and_then(|v| v.parse().ok()).unwrap_or(0),
+    });
+    Ok((name, external))
 }
 
 /// The fields of one message held in memory: (field, wire, varint value or bytes).

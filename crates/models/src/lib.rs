@@ -7,6 +7,7 @@
 //! against its golden summary. ONNX Runtime is loaded at run time (ort `load-dynamic`) from
 //! that cache, and sessions are opened lazily on the configured execution providers.
 
+pub mod bring;
 pub mod convert;
 pub mod fetch;
 pub mod golden;

@@ -50,13 +50,16 @@ impl Message {
 /// `TensorProto.DataType.FLOAT`.
 const FLOAT: i64 = 1;
 
-/// A float tensor's name and shape, for graph inputs and outputs.
-fn value_info(name: &str, shape: &[i64]) -> Message {
+/// `TensorProto.DataType.INT64`.
+pub const INT64: i64 = 7;
+
+/// A tensor's name, element type and shape, for graph inputs and outputs.
+fn value_info(name: &str, elem_type: i64, shape: &[i64]) -> Message {
     let mut dims = Message::default();
     for &d in shape {
         dims = dims.message(1, &Message::default().int(1, d)); // TensorShapeProto.dim.dim_value
     }
-    let tensor = Message::default().int(1, FLOAT).message(2, &dims); // TypeProto.Tensor
+    let tensor = Message::default().int(1, elem_type).message(2, &dims); // TypeProto.Tensor
     let typ = Message::default().message(1, &tensor); // TypeProto.tensor_type
     Message::default().string(1, name).message(2, &typ) // ValueInfoProto
 }
@@ -94,9 +97,13 @@ impl Node {
     }
 }
 
-/// A graph of float tensors: inputs and outputs with fixed shapes, constant tensors, nodes.
+/// A graph: inputs and outputs with fixed shapes (float unless `int64_inputs` names them),
+/// constant float tensors, nodes. With `external_data`, the constants' bytes go to that side
+/// file (as exports of large models do) instead of inside the graph.
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
+    pub int64_inputs: Vec<String>,
+    pub external_data: Option<String>,
     pub inputs: Vec<(String, Vec<i64>)>,
     pub outputs: Vec<(String, Vec<i64>)>,
     pub constants: Vec<(String, Vec<i64>, Vec<f32>)>,
@@ -104,8 +111,15 @@ pub struct Graph {
 }
 
 impl Graph {
-    /// The `.onnx` bytes (IR version 8, the default opset 13).
+    /// The `.onnx` bytes (IR version 8, the default opset 13); with `external_data`, use
+    /// [`Graph::to_onnx_with_data`].
     pub fn to_onnx(&self) -> Vec<u8> {
+        self.to_onnx_with_data().0
+    }
+
+    /// The `.onnx` bytes and the external data file's bytes (empty without `external_data`).
+    pub fn to_onnx_with_data(&self) -> (Vec<u8>, Vec<u8>) {
+        let mut side = Vec::new();
         let mut graph = Message::default();
         for (i, node) in self.nodes.iter().enumerate() {
             let mut n = Message::default();
@@ -141,17 +155,32 @@ impl Graph {
             }
             t = t.int(2, FLOAT);
             let raw: Vec<u8> = data.iter().flat_map(|f| f.to_le_bytes()).collect();
-            t = t.string(8, name).bytes(9, &raw); // name, raw_data
+            t = t.string(8, name);
+            t = match &self.external_data {
+                // external_data (13): location, offset, length; data_location (14) = EXTERNAL.
+                Some(file) => {
+                    let entry = |k: &str, v: &str| Message::default().string(1, k).string(2, v);
+                    let t = t
+                        .message(13, &entry("location", file))
+                        .message(13, &entry("offset", &side.len().to_string()))
+                        .message(13, &entry("length", &raw.len().to_string()));
+                    side.extend_from_slice(&raw);
+                    t.int(14, 1)
+                }
+                None => t.bytes(9, &raw), // raw_data
+            };
             graph = graph.message(5, &t); // GraphProto.initializer
         }
         for (name, shape) in &self.inputs {
-            graph = graph.message(11, &value_info(name, shape));
+            let elem_type = if self.int64_inputs.contains(name) { INT64 } else { FLOAT };
+            graph = graph.message(11, &value_info(name, elem_type, shape));
         }
         for (name, shape) in &self.outputs {
-            graph = graph.message(12, &value_info(name, shape));
+            graph = graph.message(12, &value_info(name, FLOAT, shape));
         }
         let opset = Message::default().string(1, "").int(2, 13);
-        Message::default().int(1, 8).string(2, "figur-tiny").message(7, &graph).message(8, &opset).0
+        let model = Message::default().int(1, 8).string(2, "figur-tiny").message(7, &graph).message(8, &opset).0;
+        (model, side)
     }
 }
 
@@ -172,6 +201,7 @@ pub fn isnet_stand_in() -> Graph {
             Node::new("Mul", &["mean", "scale"], "scaled"),
             Node::new("Add", &["scaled", "offset"], "output"),
         ],
+        ..Graph::default()
     }
 }
 
