@@ -215,6 +215,18 @@ pub enum ModelsCommand {
         #[arg(long)]
         print_golden: bool,
     },
-    /// Remove an installed model.
+    /// Add a model you bring: a diffusers → ONNX export in Optimum's layout
+    /// (`optimum-cli export onnx --model …`), checked, copied into the cache and hashed.
+    Add {
+        /// The name workflows and `figur generate` will use (a-z, 0-9, '.', '_', '-').
+        name: String,
+        /// The export's folder.
+        #[arg(long)]
+        from: PathBuf,
+        /// The model's licence, as you were given it (shown by `figur models list`).
+        #[arg(long)]
+        license: String,
+    },
+    /// Remove an installed or added model.
     Remove { id: String },
 }

@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use figur_models::state::{self, Integrity};
-use figur_models::{golden, manifest, runtime, session, Cache, Providers};
+use figur_models::{brought, golden, manifest, runtime, session, Cache, Providers};
 
 use crate::cli::ModelsCommand;
 
@@ -45,6 +45,25 @@ pub fn run(cmd: ModelsCommand) -> Result<()> {
                 let set = if m.default { "default" } else { "opt-in" };
                 println!("{:<16} {:<10} {:<12} {} ({set}; {})", m.id, state, m.licence, m.name, m.purpose);
             }
+            for r in brought::list(&cache) {
+                let img2img = if r.image_to_image { " + image to image" } else { "" };
+                println!(
+                    "{:<16} {:<10} {:<12} {}{img2img}, {} (added from {})",
+                    r.name, "added", r.licence, r.pipeline, r.scheduler, r.source
+                );
+            }
+        }
+        ModelsCommand::Add { name, from, license } => {
+            eprintln!("checking {}", from.display());
+            let record = brought::add(&cache, &name, &from, &license, &mut log)?;
+            let img2img = if record.image_to_image { " + image to image" } else { "" };
+            println!(
+                "added {name}: {}{img2img}, {}, {} files, licence {}",
+                record.pipeline,
+                record.scheduler,
+                record.files.len(),
+                record.licence
+            );
         }
         ModelsCommand::Fetch { ids, accept_license, gpu } => {
             let models = selected(&ids, true)?;
@@ -64,7 +83,19 @@ pub fn run(cmd: ModelsCommand) -> Result<()> {
         }
         ModelsCommand::Verify { ids, print_golden } => {
             let mut failures = 0;
-            for m in selected(&ids, false)? {
+            // Added models are verified by their files' hashes (they have no golden output).
+            let (added, ids): (Vec<_>, Vec<_>) = ids.into_iter().partition(|id| brought::find(&cache, id).is_some());
+            for record in added.iter().filter_map(|id| brought::find(&cache, id)) {
+                let problems = brought::verify(&cache, &record);
+                if problems.is_empty() {
+                    println!("{:<16} ok ({} files, sha256 intact)", record.name, record.files.len());
+                } else {
+                    failures += 1;
+                    println!("{:<16} DAMAGED: {}", record.name, problems.join("; "));
+                }
+            }
+            let manifests = if ids.is_empty() && !added.is_empty() { Vec::new() } else { selected(&ids, false)? };
+            for m in manifests {
                 match state::integrity(&cache, &m) {
                     Integrity::Missing => {
                         println!("{:<16} missing (figur models fetch {})", m.id, m.id);
@@ -94,6 +125,10 @@ pub fn run(cmd: ModelsCommand) -> Result<()> {
             if failures > 0 {
                 bail!("{failures} model(s) failed verification");
             }
+        }
+        ModelsCommand::Remove { id } if brought::find(&cache, &id).is_some() => {
+            brought::remove(&cache, &id)?;
+            println!("removed {id}");
         }
         ModelsCommand::Remove { id } => {
             let m = manifest::find(&id).with_context(|| format!("no model is called `{id}`"))?;

@@ -73,3 +73,40 @@ fn an_opt_in_model_shows_its_licence_and_needs_acceptance() {
     let (_, list) = figur(&["models", "list"], None);
     assert!(list.lines().any(|l| l.starts_with("isnet") && l.contains("opt-in")), "{list}");
 }
+
+#[test]
+fn a_brought_export_is_added_listed_verified_and_removed_from_the_shell() {
+    let (cache, from) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    figur_models::tiny::optimum_export(from.path(), 4, true);
+    let from_arg = from.path().to_str().unwrap();
+
+    let (ok, out) = figur(&["models", "add", "tiny-sd", "--from", from_arg, "--license", "MIT"], Some(cache.path()));
+    assert!(ok && out.contains("added tiny-sd: text-to-image + image to image, EulerDiscreteScheduler"), "{out}");
+    let (_, list) = figur(&["models", "list"], Some(cache.path()));
+    assert!(
+        list.lines().any(|l| l.starts_with("tiny-sd") && l.contains("MIT") && l.contains("text-to-image")),
+        "{list}"
+    );
+    let (ok, out) = figur(&["models", "verify", "tiny-sd"], Some(cache.path()));
+    assert!(ok && out.contains("tiny-sd") && out.contains("sha256 intact"), "{out}");
+
+    let weights = cache.path().join("brought/tiny-sd/unet/model.onnx_data");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&weights, bytes).unwrap();
+    let (ok, out) = figur(&["models", "verify", "tiny-sd"], Some(cache.path()));
+    assert!(!ok && out.contains("DAMAGED") && out.contains("unet/model.onnx_data"), "{out}");
+
+    // A folder that is not an export is refused, naming what is missing; the name stays free.
+    let empty = tempfile::tempdir().unwrap();
+    let (ok, out) = figur(
+        &["models", "add", "other", "--from", empty.path().to_str().unwrap(), "--license", "MIT"],
+        Some(cache.path()),
+    );
+    assert!(!ok && out.contains("model_index.json is missing"), "{out}");
+
+    let (ok, out) = figur(&["models", "remove", "tiny-sd"], Some(cache.path()));
+    assert!(ok && out.contains("removed tiny-sd"), "{out}");
+    let (_, list) = figur(&["models", "list"], Some(cache.path()));
+    assert!(!list.contains("tiny-sd"), "{list}");
+}

@@ -8,6 +8,7 @@
 //! that cache, and sessions are opened lazily on the configured execution providers.
 
 pub mod bring;
+pub mod brought;
 pub mod convert;
 pub mod fetch;
 pub mod golden;

@@ -4,6 +4,8 @@
 //! ONNX file is a `ModelProto`, and the few fields a small graph needs are listed here with
 //! their field numbers from `onnx.proto`.
 
+use std::path::Path;
+
 /// A protobuf message under construction.
 #[derive(Debug, Default, Clone)]
 struct Message(Vec<u8>);
@@ -202,6 +204,86 @@ pub fn isnet_stand_in() -> Graph {
             Node::new("Add", &["scaled", "offset"], "output"),
         ],
         ..Graph::default()
+    }
+}
+
+// Tiny exports in Optimum's diffusers layout, for the tests of the code that reads them (test
+// support: they panic on an I/O error).
+
+/// A graph with the given float (or int64) inputs whose every output is its first input
+/// scaled by a constant kept in an external weights file (as Optimum stores a UNet's).
+pub fn pass_through(
+    inputs: &[(&str, Vec<i64>)],
+    int64: &[&str],
+    outputs: &[(&str, Vec<i64>)],
+    external: bool,
+) -> Graph {
+    let first = inputs[0].0;
+    let cast = if int64.contains(&first) { "Cast" } else { "Identity" };
+    let mut nodes = vec![Node::new(cast, &[first], "x")];
+    if cast == "Cast" {
+        nodes[0] = nodes[0].clone().attr("to", Attr::Int(1));
+    }
+    for (name, _) in outputs {
+        nodes.push(Node::new("Mul", &["x", "w"], name));
+    }
+    Graph {
+        inputs: inputs.iter().map(|(n, s)| (n.to_string(), s.clone())).collect(),
+        int64_inputs: int64.iter().map(|s| s.to_string()).collect(),
+        outputs: outputs.iter().map(|(n, s)| (n.to_string(), s.clone())).collect(),
+        constants: vec![("w".into(), vec![], vec![0.5])],
+        nodes,
+        external_data: external.then(|| "model.onnx_data".to_string()),
+    }
+}
+
+pub fn export_component(dir: &Path, component: &str, g: &Graph) {
+    std::fs::create_dir_all(dir.join(component)).unwrap();
+    let (model, data) = g.to_onnx_with_data();
+    std::fs::write(dir.join(component).join("model.onnx"), model).unwrap();
+    if let Some(name) = &g.external_data {
+        std::fs::write(dir.join(component).join(name), data).unwrap();
+    }
+    std::fs::write(dir.join(component).join("config.json"), "{}").unwrap();
+}
+
+/// A tiny export in Optimum's layout; `channels`: the UNet's 4 or 9.
+pub fn optimum_export(dir: &Path, channels: i64, encoder: bool) {
+    for (file, text) in [
+        ("model_index.json", r#"{"_class_name": "StableDiffusionPipeline"}"#),
+        ("scheduler/scheduler_config.json", r#"{"_class_name": "EulerDiscreteScheduler"}"#),
+        ("tokenizer/vocab.json", r#"{"a</w>": 320}"#),
+        ("tokenizer/merges.txt", "#version: 0.2\n"),
+    ] {
+        std::fs::create_dir_all(dir.join(file).parent().unwrap()).unwrap();
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    export_component(
+        dir,
+        "text_encoder",
+        &pass_through(&[("input_ids", vec![1, 77])], &["input_ids"], &[("last_hidden_state", vec![1, 77])], false),
+    );
+    export_component(
+        dir,
+        "unet",
+        &pass_through(
+            &[("sample", vec![2, channels, 8, 8]), ("timestep", vec![1]), ("encoder_hidden_states", vec![2, 77, 32])],
+            &["timestep"],
+            &[("out_sample", vec![2, channels, 8, 8])],
+            true,
+        ),
+    );
+    export_component(
+        dir,
+        "vae_decoder",
+        &pass_through(&[("latent_sample", vec![1, 4, 8, 8])], &[], &[("sample", vec![1, 4, 8, 8])], false),
+    );
+    if encoder {
+        export_component(
+            dir,
+            "vae_encoder",
+            &pass_through(&[("sample", vec![1, 3, 64, 64])], &[], &[("latent_sample", vec![1, 3, 64, 64])], false),
+        );
     }
 }
 
