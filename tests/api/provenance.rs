@@ -11,7 +11,7 @@ use figur_engine::domain::garments;
 use serde_json::{json, Value};
 
 use crate::photos::sample;
-use crate::support::{assert_timeline, astronaut, default_set_cache, product_shot, Server};
+use crate::support::{assert_timeline, astronaut, default_set_view, product_shot, Server};
 
 const MATTE: &str = "person-matte";
 const POSE: &str = "pose-landmarks";
@@ -21,19 +21,8 @@ const ISNET: &str = "isnet";
 
 /// The default model set plus the ISNet stand-in, installed as `figur models fetch` would.
 fn cache_with_isnet_stand_in() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("isnet-stand-in-cache");
-    let default = default_set_cache();
+    let dir = default_set_view("isnet-stand-in-cache");
     std::fs::create_dir_all(dir.join("models/isnet")).unwrap();
-    for entry in ["runtime", "builtins", "test-photos"].map(String::from).into_iter().chain(
-        std::fs::read_dir(default.join("models"))
-            .unwrap()
-            .map(|e| format!("models/{}", e.unwrap().file_name().to_string_lossy())),
-    ) {
-        let at = dir.join(&entry);
-        if std::fs::symlink_metadata(&at).is_err() {
-            std::os::unix::fs::symlink(std::fs::canonicalize(default.join(&entry)).unwrap(), &at).unwrap();
-        }
-    }
     let onnx = figur_models::tiny::isnet_stand_in().to_onnx();
     let sha = figur_models::fetch::sha256_bytes(&onnx);
     std::fs::write(dir.join("models/isnet/model.onnx"), &onnx).unwrap();

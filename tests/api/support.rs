@@ -18,24 +18,25 @@ pub const FIGUR: &str = env!("CARGO_BIN_EXE_figur");
 /// change what the tests see.
 pub fn default_set_cache() -> std::path::PathBuf {
     static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let real = figur_engine::engine::default_cache_dir().expect("a cache folder");
-        let view = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("default-set-cache");
-        std::fs::create_dir_all(view.join("models")).unwrap();
-        let mut links: Vec<String> = ["runtime", "builtins", "test-photos"].map(String::from).to_vec();
-        links.extend(
-            figur_models::manifest::all().into_iter().filter(|m| m.default).map(|m| format!("models/{}", m.id)),
-        );
-        for link in links {
-            let (target, at) = (real.join(&link), view.join(&link));
-            std::fs::create_dir_all(&target).unwrap();
-            if std::fs::symlink_metadata(&at).is_err() {
-                std::os::unix::fs::symlink(&target, &at).unwrap();
-            }
+    DIR.get_or_init(|| default_set_view("default-set-cache")).clone()
+}
+
+/// A new view named `name` under the test target folder, as [`default_set_cache`] describes;
+/// a test may add models of its own to it.
+pub fn default_set_view(name: &str) -> std::path::PathBuf {
+    let real = figur_engine::engine::default_cache_dir().expect("a cache folder");
+    let view = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(view.join("models")).unwrap();
+    let mut links: Vec<String> = ["runtime", "builtins", "test-photos"].map(String::from).to_vec();
+    links.extend(figur_models::manifest::all().into_iter().filter(|m| m.default).map(|m| format!("models/{}", m.id)));
+    for link in links {
+        let (target, at) = (real.join(&link), view.join(&link));
+        std::fs::create_dir_all(&target).unwrap();
+        if std::fs::symlink_metadata(&at).is_err() {
+            std::os::unix::fs::symlink(&target, &at).unwrap();
         }
-        view
-    })
-    .clone()
+    }
+    view
 }
 
 pub struct Server {

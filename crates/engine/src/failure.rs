@@ -82,10 +82,6 @@ impl FailureCode {
     pub fn with(self, message: impl Into<String>) -> JobError {
         JobError::Failed(JobFailure { code: self, message: message.into() })
     }
-
-    pub fn from_name(name: &str) -> Option<FailureCode> {
-        Self::ALL.iter().copied().find(|c| c.as_str() == name)
-    }
 }
 
 impl std::fmt::Display for FailureCode {
@@ -144,16 +140,6 @@ impl JobError {
             JobError::ShutDown => "the studio shut down while the job ran; it will run again",
         }
     }
-
-    /// The failure as recorded in the ledger (a cancel is recorded as `JOB_CANCELLED`);
-    /// `None` for a shutdown, which is not an ending.
-    pub fn into_failure(self) -> Option<JobFailure> {
-        match self {
-            JobError::Failed(f) => Some(f),
-            JobError::Cancelled => Some(JobFailure::cancelled()),
-            JobError::ShutDown => None,
-        }
-    }
 }
 
 impl From<figur_models::ModelError> for JobError {
@@ -183,11 +169,10 @@ mod tests {
     fn codes_serialize_as_their_wire_names_and_round_trip() {
         for &code in FailureCode::ALL {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(code.as_str()));
-            assert_eq!(FailureCode::from_name(code.as_str()), Some(code));
+            assert_eq!(serde_json::from_value::<FailureCode>(serde_json::json!(code.as_str())).unwrap(), code);
             assert!(code.words().ends_with('.'), "{code}: words are a sentence");
         }
-        let failure = JobError::Cancelled.into_failure().unwrap();
-        assert_eq!(serde_json::to_value(&failure).unwrap()["code"], "JOB_CANCELLED");
-        assert_eq!(JobError::ShutDown.into_failure(), None);
+        assert_eq!(serde_json::to_value(JobFailure::cancelled()).unwrap()["code"], "JOB_CANCELLED");
+        assert_eq!(JobError::ShutDown.code(), None, "a shutdown is an outcome, not a failure code");
     }
 }

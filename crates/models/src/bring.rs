@@ -287,9 +287,7 @@ mod tests {
     fn the_tiny_graphs_run_in_onnx_runtime_as_exported() {
         // The tiny export's graphs are real ONNX: the UNet (external weights) runs, if the
         // runtime is installed here, and computes its known answer (half its input).
-        let Some(root) = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/figur-studio")) else {
-            return;
-        };
+        let Some(root) = crate::Cache::default_root() else { return };
         let cache = crate::Cache::new(root);
         let Ok(env) = crate::runtime::init(&cache, false) else { return };
         let dir = tempfile::tempdir().unwrap();

@@ -28,6 +28,19 @@ pub struct Cache {
 }
 
 impl Cache {
+    /// `FIGUR_CACHE_DIR`, else `$XDG_CACHE_HOME/figur-studio`, else `~/.cache/figur-studio`;
+    /// `None` with none of them set. The CLI, the desktop and the engine share it.
+    pub fn default_root() -> Option<PathBuf> {
+        if let Some(dir) = std::env::var_os("FIGUR_CACHE_DIR") {
+            return Some(PathBuf::from(dir));
+        }
+        std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .map(|base| base.join("figur-studio"))
+    }
+
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Cache { root: root.into() }
     }

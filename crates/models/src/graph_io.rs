@@ -290,12 +290,7 @@ mod tests {
     #[test]
     fn the_real_models_declare_what_their_manifests_say() {
         // The fetched default models, when this machine has them (the test suite fetches them).
-        let Some(root) = std::env::var_os("FIGUR_CACHE_DIR")
-            .map(std::path::PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache/figur-studio")))
-        else {
-            return;
-        };
+        let Some(root) = crate::Cache::default_root() else { return };
         let cache = crate::Cache::new(root);
         let mut checked = 0;
         for m in crate::manifest::all().into_iter().filter(|m| m.default) {

@@ -52,7 +52,6 @@ pub struct Sampler {
     pub init_noise_sigma: f64,
     /// DPM-Solver's previous x₀ prediction, for the second-order update.
     previous_x0: Option<Vec<f32>>,
-    done: usize,
 }
 
 impl Sampler {
@@ -92,7 +91,7 @@ impl Sampler {
                 (steps, 1.0)
             }
         };
-        Ok(Sampler { kind, prediction, steps, init_noise_sigma, previous_x0: None, done: 0 })
+        Ok(Sampler { kind, prediction, steps, init_noise_sigma, previous_x0: None })
     }
 
     pub fn steps(&self) -> &[Step] {
@@ -185,7 +184,6 @@ impl Sampler {
                 self.previous_x0 = Some(x0.into_iter().map(|v| v as f32).collect());
             }
         }
-        self.done = i + 1;
     }
 }
 

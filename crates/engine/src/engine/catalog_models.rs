@@ -96,9 +96,7 @@ impl Engine {
             }
             let l = &analysis.landmarks;
             let seen = |i: usize| l[i].visibility >= VISIBLE;
-            if !(seen(11) && seen(12)) {
-                return Err(bad("the pose was not found (no shoulders visible)"));
-            }
+            // No shoulders: `person::analyse` already refused it (`find_body`).
             let knee = |i: usize| l[i].visibility >= 0.7 && (l[i].y as u32) < photo_height;
             if !(seen(23) && seen(24) && (knee(25) || knee(26))) {
                 return Err(bad("the photo must show the body at least to the knees (full or three-quarter body)"));

@@ -96,10 +96,7 @@ impl Engine {
         idempotency: Option<(&str, String)>,
     ) -> Result<DispatchAccepted, ApiError> {
         let op = request.operation();
-        let (idempotency_key, body_sha256) = match idempotency {
-            Some((key, sha)) => (Some(key), Some(sha)),
-            None => (None, None),
-        };
+        let (idempotency_key, body_sha256) = idempotency.unzip();
         self.check_references(caller.mode, &request).await?;
         if !self.is_enabled(op) {
             return Err(ApiError::new(

@@ -255,7 +255,6 @@ impl Engine {
     }
 }
 
-/// `FIGUR_CACHE_DIR`, else `$XDG_CACHE_HOME/figur-studio`, else `~/.cache/figur-studio`.
 /// The platform's data folder for the studio (`$XDG_DATA_HOME/figur-studio`, else
 /// `~/.local/share/figur-studio`); `None` with neither set. The CLI and the desktop share it.
 pub fn default_data_dir() -> Option<PathBuf> {
@@ -266,15 +265,9 @@ pub fn default_data_dir() -> Option<PathBuf> {
         .map(|base| base.join("figur-studio"))
 }
 
+/// The model cache ([`figur_models::Cache::default_root`]).
 pub fn default_cache_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("FIGUR_CACHE_DIR") {
-        return Some(PathBuf::from(dir));
-    }
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .map(|base| base.join("figur-studio"))
+    figur_models::Cache::default_root()
 }
 
 /// The per-install secret that signs artifact URLs, created on first use (owner-only file).

@@ -116,23 +116,26 @@ impl JobContext {
     /// The model of `kind`, opened on the configured provider; recorded in the job's provenance.
     pub fn model(&mut self, kind: ModelKind) -> Result<Model, JobError> {
         let model = self.models.get(kind)?;
+        self.record(kind, &model);
+        Ok(model)
+    }
+
+    /// An opt-in model: `None` when it is not installed (other errors are errors).
+    pub fn optional_model(&mut self, kind: ModelKind) -> Result<Option<Model>, JobError> {
+        let model = self.models.get_installed(kind)?;
+        if let Some(model) = &model {
+            self.record(kind, model);
+        }
+        Ok(model)
+    }
+
+    fn record(&mut self, kind: ModelKind, model: &Model) {
         if !self.ran.iter().any(|m| m.id == kind.id()) {
             self.ran.push(ModelUse {
                 id: kind.id().to_string(),
                 sha256: model.sha256().to_string(),
                 provider: model.provider().to_string(),
             });
-        }
-        Ok(model)
-    }
-
-    /// An opt-in model: `None` when it is not installed (other errors are errors).
-    pub fn optional_model(&mut self, kind: ModelKind) -> Result<Option<Model>, JobError> {
-        match self.models.get(kind) {
-            Err(figur_models::ModelError::Missing(_)) => Ok(None),
-            Err(e) => Err(e.into()),
-            // Opened and cached now: `model` records it without opening it again.
-            Ok(_) => self.model(kind).map(Some),
         }
     }
 

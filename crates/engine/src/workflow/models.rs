@@ -68,6 +68,15 @@ pub type Model = Arc<dyn Inference>;
 pub trait ModelStore: Send + Sync {
     /// The model of `kind`; `ModelError::Missing` when it is not installed.
     fn get(&self, kind: ModelKind) -> Result<Model, ModelError>;
+
+    /// An opt-in model: `None` when it is not installed (other errors are errors).
+    fn get_installed(&self, kind: ModelKind) -> Result<Option<Model>, ModelError> {
+        match self.get(kind) {
+            Ok(model) => Ok(Some(model)),
+            Err(ModelError::Missing(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 impl ModelStore for Sessions {
@@ -107,11 +116,7 @@ impl ModelSource for Direct<'_> {
     }
 
     fn optional_model(&mut self, kind: ModelKind) -> Result<Option<Model>, JobError> {
-        match self.0.get(kind) {
-            Ok(model) => Ok(Some(model)),
-            Err(figur_models::ModelError::Missing(_)) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        Ok(self.0.get_installed(kind)?)
     }
 
     fn checkpoint(&mut self) -> Result<(), JobError> {
