@@ -64,6 +64,12 @@ failure_codes! {
     /// The execution provider a model was asked to run on cannot start.
     ProviderUnavailable = "PROVIDER_UNAVAILABLE", refund: true,
         "The graphics card could not run the model. Settings can switch to the CPU.";
+    /// A model the user brought could not run this request (its graphs failed, or its configs
+    /// ask for what the runtime does not do); the message says what.
+    ModelFailed = "MODEL_FAILED", refund: true, "The image model could not make this picture; the details say why.";
+    /// The graphics card ran out of memory running a model.
+    GpuOutOfMemory = "GPU_OUT_OF_MEMORY", refund: true,
+        "The graphics card ran out of memory. Try a smaller size, or switch to the CPU in Settings.";
     /// The studio's disk filled up while the job wrote its output.
     DiskFull = "DISK_FULL", refund: true, "The disk is full. Free some space and try again.";
     /// The workflow was switched off after the job was dispatched.
@@ -146,7 +152,8 @@ impl From<figur_models::ModelError> for JobError {
     fn from(e: figur_models::ModelError) -> Self {
         use figur_models::ModelError as M;
         let code = match e {
-            M::RuntimeMissing(_) | M::Missing(_) | M::Unknown(_) => FailureCode::ModelMissing,
+            M::RuntimeMissing(_) | M::Missing(_) | M::Unknown(_) | M::NotAdded(_) => FailureCode::ModelMissing,
+            M::GpuOutOfMemory(_) => FailureCode::GpuOutOfMemory,
             M::Provider { .. } => FailureCode::ProviderUnavailable,
             M::Run(_) => FailureCode::Internal,
         };

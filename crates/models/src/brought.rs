@@ -48,7 +48,8 @@ pub enum AddError {
     Io(#[from] std::io::Error),
 }
 
-fn dir(cache: &Cache, name: &str) -> PathBuf {
+/// Where the model `name` is kept.
+pub fn dir(cache: &Cache, name: &str) -> PathBuf {
     cache.root().join("brought").join(name)
 }
 

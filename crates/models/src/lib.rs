@@ -10,6 +10,7 @@
 pub mod bring;
 pub mod brought;
 pub mod convert;
+pub mod diffusion;
 pub mod fetch;
 pub mod golden;
 pub mod graph_io;
@@ -36,4 +37,8 @@ pub enum ModelError {
     Provider { provider: &'static str, detail: String },
     #[error("running {0} failed")]
     Run(String),
+    #[error("no added model is called `{0}`; add an export with `figur models add {0} --from DIR --license LICENCE`")]
+    NotAdded(String),
+    #[error("the graphics card ran out of memory ({0}); try a smaller size, or run on the CPU")]
+    GpuOutOfMemory(String),
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use ort::ep;
 use ort::session::Session;
 
+use crate::diffusion::Export;
 use crate::fetch::Cache;
 use crate::{manifest, runtime, state, ModelError};
 
@@ -81,10 +82,27 @@ impl std::fmt::Debug for Loaded {
 
 /// Opens a session on the first provider in `providers` that loads.
 pub fn open(cache: &Cache, id: &str, providers: &Providers) -> Result<Loaded, ModelError> {
-    let env = runtime::init(cache, providers.order.contains(&Provider::Cuda))?;
     let manifest = manifest::find(id).ok_or_else(|| ModelError::Unknown(id.to_string()))?;
     let installed = state::installed(cache, &manifest).ok_or_else(|| ModelError::Missing(id.to_string()))?;
-    let path = cache.model_file(id);
+    let (session, provider) = commit(cache, &cache.model_file(id), id, providers)?;
+    Ok(Loaded {
+        id: id.to_string(),
+        session: Mutex::new(session),
+        provider,
+        sha256: installed.sha256,
+        last_used: Mutex::new(Instant::now()),
+    })
+}
+
+/// A session for the graph at `path` (`label` names it in logs), on the first provider in
+/// `providers` that loads it: with an explicit list, the first that fails is the error.
+pub fn commit(
+    cache: &Cache,
+    path: &std::path::Path,
+    label: &str,
+    providers: &Providers,
+) -> Result<(Session, Provider), ModelError> {
+    let env = runtime::init(cache, providers.order.contains(&Provider::Cuda))?;
     let mut last_error = String::new();
     for (i, provider) in providers.order.iter().enumerate() {
         let last = i + 1 == providers.order.len();
@@ -94,23 +112,15 @@ pub fn open(cache: &Cache, id: &str, providers: &Providers) -> Result<Loaded, Mo
         };
         let built = Session::builder(env)
             .and_then(|b| b.with_execution_providers([dispatch]).map_err(Into::into))
-            .and_then(|mut b| b.commit_from_file(&path));
+            .and_then(|mut b| b.commit_from_file(path));
         match built {
-            Ok(session) => {
-                return Ok(Loaded {
-                    id: id.to_string(),
-                    session: Mutex::new(session),
-                    provider: *provider,
-                    sha256: installed.sha256,
-                    last_used: Mutex::new(Instant::now()),
-                })
-            }
+            Ok(session) => return Ok((session, *provider)),
             Err(e) => {
                 last_error = e.to_string();
                 if providers.explicit || last {
                     return Err(ModelError::Provider { provider: provider.name(), detail: last_error });
                 }
-                tracing::info!(model = id, provider = provider.name(), error = %e, "execution provider unavailable; trying the next");
+                tracing::info!(model = label, provider = provider.name(), error = %e, "execution provider unavailable; trying the next");
             }
         }
     }
@@ -123,6 +133,8 @@ pub struct Sessions {
     providers: Mutex<Providers>,
     idle: Duration,
     loaded: Mutex<HashMap<String, Arc<Loaded>>>,
+    /// Brought diffusion exports by name, opened and unloaded the same way.
+    exports: Mutex<HashMap<String, Arc<Export>>>,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -133,7 +145,13 @@ impl std::fmt::Debug for Sessions {
 
 impl Sessions {
     pub fn new(cache: Cache, providers: Providers, idle: Duration) -> Self {
-        Sessions { cache, providers: Mutex::new(providers), idle, loaded: Mutex::new(HashMap::new()) }
+        Sessions {
+            cache,
+            providers: Mutex::new(providers),
+            idle,
+            loaded: Mutex::new(HashMap::new()),
+            exports: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The providers new sessions try.
@@ -146,6 +164,7 @@ impl Sessions {
     pub fn set_providers(&self, providers: Providers) {
         *self.providers.lock().unwrap_or_else(|p| p.into_inner()) = providers;
         self.loaded.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.exports.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     pub fn get(&self, id: &str) -> Result<Arc<Loaded>, ModelError> {
@@ -160,16 +179,33 @@ impl Sessions {
         Ok(model)
     }
 
+    /// The brought diffusion export `name`, its four sessions opened on first use.
+    pub fn export(&self, name: &str) -> Result<Arc<Export>, ModelError> {
+        self.unload_idle();
+        let mut exports = self.exports.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(export) = exports.get(name) {
+            export.touch();
+            return Ok(export.clone());
+        }
+        let export = Arc::new(Export::open(&self.cache, name, &self.providers())?);
+        exports.insert(name.to_string(), export.clone());
+        Ok(export)
+    }
+
     /// Drops sessions unused for the idle time (a session in use stays: its `Arc` is held).
     pub fn unload_idle(&self) {
         let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
         loaded.retain(|_, m| {
             Arc::strong_count(m) > 1 || m.last_used.lock().unwrap_or_else(|p| p.into_inner()).elapsed() < self.idle
         });
+        drop(loaded);
+        let mut exports = self.exports.lock().unwrap_or_else(|p| p.into_inner());
+        exports.retain(|_, e| Arc::strong_count(e) > 1 || e.idle_for() < self.idle);
     }
 
     pub fn loaded_count(&self) -> usize {
         self.loaded.lock().unwrap_or_else(|p| p.into_inner()).len()
+            + self.exports.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 }
 

@@ -1,7 +1,11 @@
-//! The diffusion runtime over ONNX (issue 14), built bottom-up. Here so far: the noise
-//! schedules and the samplers a diffusers export names, checked against an oracle UNet whose
-//! output carries any latent exactly to a known target, and the seeded noise they start from.
+//! The diffusion runtime over ONNX (issue 14): the noise schedules and the samplers a diffusers
+//! export names, the seeded noise they start from, and the denoising loop that drives a
+//! brought export ([`pipeline::generate`]).
 
 pub mod noise;
+pub mod pipeline;
 pub mod sampler;
 pub mod schedule;
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -98,6 +98,70 @@ impl Sampler {
         &self.steps
     }
 
+    /// Image to image: keeps the last `strength` share of the steps (diffusers' `get_timesteps`:
+    /// ⌊steps × strength⌋ of them). Strength 0 keeps none: the image comes back as it went in.
+    pub fn start_at(&mut self, strength: f64) {
+        let n = self.steps.len();
+        let keep = ((n as f64 * strength.clamp(0.0, 1.0)).floor() as usize).min(n);
+        self.steps.drain(..n - keep);
+    }
+
+    /// Clean latents `x0` noised to the level the run starts from (image to image), with
+    /// standard normal `noise`: the scheduler's `add_noise` at the first step's timestep.
+    pub fn noised_to_start(&self, x0: &[f32], noise: &[f32]) -> Vec<f32> {
+        match self.steps.first() {
+            Some(step) => self.noised(step.from, x0, noise),
+            None => x0.to_vec(),
+        }
+    }
+
+    /// Clean latents noised to the level step `i` ends at (the last step's is clean): what
+    /// inpainting with a 4-channel UNet keeps outside the mask after that step.
+    pub fn noised_after(&self, i: usize, x0: &[f32], noise: &[f32]) -> Vec<f32> {
+        self.noised(self.steps[i].to, x0, noise)
+    }
+
+    /// x₀ and noise mixed at a noise level in this sampler's space (ᾱ for DDIM, σ otherwise).
+    fn noised(&self, level: f64, x0: &[f32], noise: &[f32]) -> Vec<f32> {
+        let (a, b) = match self.kind {
+            Kind::Ddim => (level.sqrt(), (1.0 - level).sqrt()),
+            Kind::Euler | Kind::EulerAncestral => (1.0, level),
+            // DPM-Solver's latents are variance preserving: α = 1/√(σ²+1), σ_vp = σ·α.
+            Kind::DpmSolverPlusPlus2M => {
+                let alpha = 1.0 / (level * level + 1.0).sqrt();
+                (alpha, level * alpha)
+            }
+        };
+        x0.iter().zip(noise).map(|(&x, &n)| (a * x as f64 + b * n as f64) as f32).collect()
+    }
+
+    /// The clean latents the model's `output` at step `i` points to (a preview of where the
+    /// run is going).
+    pub fn predicted_x0(&self, i: usize, latents: &[f32], output: &[f32]) -> Vec<f32> {
+        let from = self.steps[i].from;
+        let (a, b) = match self.kind {
+            Kind::Ddim => (from.sqrt(), (1.0 - from).sqrt()),
+            Kind::Euler | Kind::EulerAncestral | Kind::DpmSolverPlusPlus2M => {
+                let alpha = 1.0 / (from * from + 1.0).sqrt();
+                (alpha, from * alpha)
+            }
+        };
+        // In the variance-preserving form x = a·x₀ + b·ε (the Euler family's latents scaled).
+        let scale = if matches!(self.kind, Kind::Euler | Kind::EulerAncestral) { 1.0 / (from * from + 1.0).sqrt() } else { 1.0 };
+        latents
+            .iter()
+            .zip(output)
+            .map(|(&x, &o)| {
+                let (x, o) = (x as f64 * scale, o as f64);
+                let x0 = match self.prediction {
+                    Prediction::Epsilon => (x - b * o) / a,
+                    Prediction::V => a * x - b * o,
+                };
+                x0 as f32
+            })
+            .collect()
+    }
+
     /// The latents as the UNet takes them at step `i` (the Euler family scales by 1/√(σ²+1)).
     pub fn model_input(&self, i: usize, latents: &[f32]) -> Vec<f32> {
         match self.kind {
@@ -160,10 +224,9 @@ impl Sampler {
                 let h = lambda(alpha_t, sigma_t) - lambda(alpha_s, sigma_s);
                 let decay = (-h).exp(); // e^{−h}
                 let ratio = if to > 0.0 { sigma_t / sigma_s } else { 0.0 };
-                // Second order once there is a previous x₀; first order on the last step (the
-                // final σ is zero) and, in runs under 15 steps, on the one before it.
-                let n = self.steps.len();
-                let first_order = i + 1 == n || (n < 15 && i + 2 == n);
+                // Second order once there is a previous x₀; first order on the first step and
+                // the last (the final σ is zero), as diffusers' `lower_order_final`.
+                let first_order = i + 1 == self.steps.len();
                 let second = match (&self.previous_x0, first_order) {
                     (Some(prev), false) if i > 0 => {
                         let prev_from = self.steps[i - 1].from;

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::models::{Model, ModelKind, ModelSource, ModelStore, ModelUse};
+use figur_models::diffusion::Export;
 use super::Stage;
 use crate::budget::{MemoryBudget, Reservation};
 use crate::domain::job::{ArtifactMeta, ArtifactRole, StoredArtifact};
@@ -129,6 +130,20 @@ impl JobContext {
         Ok(model)
     }
 
+    /// The diffusion export the user added as `name`, opened on the configured provider;
+    /// recorded in provenance under its name with the digest of its files.
+    pub fn diffusion_model(&mut self, name: &str) -> Result<Arc<Export>, JobError> {
+        let export = self.models.export(name)?;
+        if !self.ran.iter().any(|m| m.id == name) {
+            self.ran.push(ModelUse {
+                id: name.to_string(),
+                sha256: export.digest.clone(),
+                provider: export.provider.name().to_string(),
+            });
+        }
+        Ok(export)
+    }
+
     fn record(&mut self, kind: ModelKind, model: &Model) {
         if !self.ran.iter().any(|m| m.id == kind.id()) {
             self.ran.push(ModelUse {
@@ -209,15 +224,45 @@ impl JobContext {
         self.close_stage();
         self.checkpoint()?;
         self.failpoints.hit(FaultPoint::AnyStage, &self.job_id).map_err(JobError::internal)?;
-        let name = stage.name();
         self.failpoints.hit(FaultPoint::Stage(stage), &self.job_id).map_err(JobError::internal)?;
+        self.append_stage_event(stage, 0.0, message.into(), artifacts, extra)?;
+        self.current = Some((stage.name().to_string(), Instant::now()));
+        Ok(())
+    }
+
+    /// Progress within the current stage (`done` of `total`: a denoising step), after a
+    /// cancellation check: a durable `stage` event of the same name whose `progress` moves
+    /// between the stage's start and the next's, with `step` and `steps` in its extra.
+    pub fn stage_step(
+        &mut self,
+        stage: Stage,
+        done: usize,
+        total: usize,
+        message: impl Into<String>,
+        artifacts: Vec<StoredArtifact>,
+    ) -> Result<(), JobError> {
+        self.checkpoint()?;
+        let fraction = done as f64 / total.max(1) as f64;
+        self.append_stage_event(stage, fraction, message.into(), artifacts, json!({"step": done, "steps": total}))
+    }
+
+    fn append_stage_event(
+        &mut self,
+        stage: Stage,
+        within: f64,
+        message: String,
+        artifacts: Vec<StoredArtifact>,
+        extra: Value,
+    ) -> Result<(), JobError> {
+        let name = stage.name();
         debug_assert!(self.stages.contains(&stage), "stage {name} is not in the workflow's STAGES");
         let index = self.stages.iter().position(|s| *s == stage).unwrap_or(self.stages.len());
         let mut extra = match extra {
             Value::Object(map) => map,
             _ => serde_json::Map::new(),
         };
-        extra.insert("progress".into(), json!(index as f64 / self.stages.len().max(1) as f64));
+        let count = self.stages.len().max(1) as f64;
+        extra.insert("progress".into(), json!((index as f64 + within.clamp(0.0, 1.0)) / count));
         extra.insert("stage_index".into(), json!(index));
         extra.insert("stage_count".into(), json!(self.stages.len()));
         let event = NewEvent::stage(name, message, Value::Object(extra));
@@ -226,7 +271,6 @@ impl JobContext {
         let seq =
             self.realm.ledger.write_blocking(move |c| jobs::append_stage(c, &id, &event)).map_err(ledger_failure)?;
         self.realm.bus.publish(&self.job_id, seq, false);
-        self.current = Some((name.to_string(), Instant::now()));
         Ok(())
     }
 

@@ -16,7 +16,7 @@ use figur_models::ModelError;
 use image::{Rgb, RgbImage};
 
 use super::models::{Inference, Model, ModelKind, ModelStore};
-use super::{JobContext, JobControl};
+use super::{JobContext, JobControl, Stage};
 use crate::auth::Mode;
 use crate::budget::MemoryBudget;
 use crate::domain::operation::Operation;
@@ -252,14 +252,24 @@ impl TestJob {
     }
 
     pub fn context(&self, op: Operation, models: Arc<dyn ModelStore>) -> JobContext {
+        self.context_with(op.stages(), models, Arc::new(JobControl::default()))
+    }
+
+    /// A context for a stage list of the test's own, stopped through `control`.
+    pub fn context_with(
+        &self,
+        stages: &'static [Stage],
+        models: Arc<dyn ModelStore>,
+        control: Arc<JobControl>,
+    ) -> JobContext {
         JobContext::new(
             self.id.clone(),
             models,
             self.realm.clone(),
-            Arc::new(JobControl::default()),
+            control,
             Arc::new(FailPoints::default()),
             MemoryBudget::new(4 << 30),
-            op.stages(),
+            stages,
         )
     }
 

@@ -5,6 +5,7 @@
 pub mod background_generator;
 pub mod background_swap;
 mod context;
+pub mod denoise;
 pub mod extract;
 #[cfg(test)]
 pub(crate) mod fakes;

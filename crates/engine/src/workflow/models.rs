@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use figur_models::diffusion::Export;
 use figur_models::session::Output;
 use figur_models::{Loaded, ModelError, Sessions};
 use serde::Serialize;
@@ -77,11 +78,20 @@ pub trait ModelStore: Send + Sync {
             Err(e) => Err(e),
         }
     }
+
+    /// A diffusion export the user added (`figur models add`), by name.
+    fn export(&self, name: &str) -> Result<Arc<Export>, ModelError> {
+        Err(ModelError::NotAdded(name.to_string()))
+    }
 }
 
 impl ModelStore for Sessions {
     fn get(&self, kind: ModelKind) -> Result<Model, ModelError> {
         Ok(Sessions::get(self, kind.id())?)
+    }
+
+    fn export(&self, name: &str) -> Result<Arc<Export>, ModelError> {
+        Sessions::export(self, name)
     }
 }
 

@@ -45,6 +45,8 @@ pub enum Stage {
     Cut,
     /// A garment's fabric.
     Fabric,
+    /// A diffusion model's denoising loop (an event per step).
+    Denoise,
     /// The output encoded and stored.
     Finish,
     /// The output filed in the catalog.
@@ -52,7 +54,7 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 22] = [
+    pub const ALL: [Stage; 23] = [
         Stage::Decode,
         Stage::Person,
         Stage::Matte,
@@ -73,6 +75,7 @@ impl Stage {
         Stage::Light,
         Stage::Cut,
         Stage::Fabric,
+        Stage::Denoise,
         Stage::Finish,
         Stage::Catalog,
     ];
@@ -103,6 +106,7 @@ impl Stage {
             Stage::Light => "light",
             Stage::Cut => "cut",
             Stage::Fabric => "fabric",
+            Stage::Denoise => "denoise",
             Stage::Finish => "finish",
             Stage::Catalog => "catalog",
         }

@@ -4,8 +4,6 @@
 //! ONNX file is a `ModelProto`, and the few fields a small graph needs are listed here with
 //! their field numbers from `onnx.proto`.
 
-use std::path::Path;
-
 /// A protobuf message under construction.
 #[derive(Debug, Default, Clone)]
 struct Message(Vec<u8>);
@@ -49,17 +47,23 @@ impl Message {
     }
 }
 
-/// `TensorProto.DataType.FLOAT`.
-const FLOAT: i64 = 1;
-
-/// `TensorProto.DataType.INT64`.
+/// `TensorProto.DataType`s.
+pub const FLOAT: i64 = 1;
+pub const INT32: i64 = 6;
 pub const INT64: i64 = 7;
+pub const FLOAT16: i64 = 10;
 
-/// A tensor's name, element type and shape, for graph inputs and outputs.
+/// A tensor's name, element type and shape (−1: a dynamic dimension), for graph inputs and
+/// outputs.
 fn value_info(name: &str, elem_type: i64, shape: &[i64]) -> Message {
     let mut dims = Message::default();
-    for &d in shape {
-        dims = dims.message(1, &Message::default().int(1, d)); // TensorShapeProto.dim.dim_value
+    for (i, &d) in shape.iter().enumerate() {
+        // TensorShapeProto.dim: dim_value (1) or dim_param (2).
+        let dim = match d {
+            -1 => Message::default().string(2, &format!("{name}_dim{i}")),
+            d => Message::default().int(1, d),
+        };
+        dims = dims.message(1, &dim);
     }
     let tensor = Message::default().int(1, elem_type).message(2, &dims); // TypeProto.Tensor
     let typ = Message::default().message(1, &tensor); // TypeProto.tensor_type
@@ -99,12 +103,17 @@ impl Node {
     }
 }
 
-/// A graph: inputs and outputs with fixed shapes (float unless `int64_inputs` names them),
-/// constant float tensors, nodes. With `external_data`, the constants' bytes go to that side
-/// file (as exports of large models do) instead of inside the graph.
+/// A graph: inputs and outputs with fixed or dynamic (−1) shapes (float unless `int64_inputs`
+/// or `types` says otherwise), constant tensors, nodes. With `external_data`, the float
+/// constants' bytes go to that side file (as exports of large models do) instead of inside the
+/// graph.
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     pub int64_inputs: Vec<String>,
+    /// Element types (`FLOAT16`, `INT32`…) of inputs and outputs that are not float.
+    pub types: Vec<(String, i64)>,
+    /// Constant int64 tensors (shapes, indices, axes).
+    pub int_constants: Vec<(String, Vec<i64>, Vec<i64>)>,
     pub external_data: Option<String>,
     pub inputs: Vec<(String, Vec<i64>)>,
     pub outputs: Vec<(String, Vec<i64>)>,
@@ -173,12 +182,20 @@ impl Graph {
             };
             graph = graph.message(5, &t); // GraphProto.initializer
         }
+        for (name, dims, data) in &self.int_constants {
+            let t = dims.iter().fold(Message::default(), |t, &d| t.int(1, d)).int(2, INT64);
+            let raw: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+            graph = graph.message(5, &t.string(8, name).bytes(9, &raw));
+        }
+        let elem_type = |name: &String| {
+            let named = self.types.iter().find(|(n, _)| n == name).map(|(_, t)| *t);
+            named.unwrap_or(if self.int64_inputs.contains(name) { INT64 } else { FLOAT })
+        };
         for (name, shape) in &self.inputs {
-            let elem_type = if self.int64_inputs.contains(name) { INT64 } else { FLOAT };
-            graph = graph.message(11, &value_info(name, elem_type, shape));
+            graph = graph.message(11, &value_info(name, elem_type(name), shape));
         }
         for (name, shape) in &self.outputs {
-            graph = graph.message(12, &value_info(name, FLOAT, shape));
+            graph = graph.message(12, &value_info(name, elem_type(name), shape));
         }
         let opset = Message::default().string(1, "").int(2, 13);
         let model = Message::default().int(1, 8).string(2, "figur-tiny").message(7, &graph).message(8, &opset).0;
@@ -207,85 +224,8 @@ pub fn isnet_stand_in() -> Graph {
     }
 }
 
-// Tiny exports in Optimum's diffusers layout, for the tests of the code that reads them (test
-// support: they panic on an I/O error).
-
-/// A graph with the given float (or int64) inputs whose every output is its first input
-/// scaled by a constant kept in an external weights file (as Optimum stores a UNet's).
-pub fn pass_through(
-    inputs: &[(&str, Vec<i64>)],
-    int64: &[&str],
-    outputs: &[(&str, Vec<i64>)],
-    external: bool,
-) -> Graph {
-    let first = inputs[0].0;
-    let cast = if int64.contains(&first) { "Cast" } else { "Identity" };
-    let mut nodes = vec![Node::new(cast, &[first], "x")];
-    if cast == "Cast" {
-        nodes[0] = nodes[0].clone().attr("to", Attr::Int(1));
-    }
-    for (name, _) in outputs {
-        nodes.push(Node::new("Mul", &["x", "w"], name));
-    }
-    Graph {
-        inputs: inputs.iter().map(|(n, s)| (n.to_string(), s.clone())).collect(),
-        int64_inputs: int64.iter().map(|s| s.to_string()).collect(),
-        outputs: outputs.iter().map(|(n, s)| (n.to_string(), s.clone())).collect(),
-        constants: vec![("w".into(), vec![], vec![0.5])],
-        nodes,
-        external_data: external.then(|| "model.onnx_data".to_string()),
-    }
-}
-
-pub fn export_component(dir: &Path, component: &str, g: &Graph) {
-    std::fs::create_dir_all(dir.join(component)).unwrap();
-    let (model, data) = g.to_onnx_with_data();
-    std::fs::write(dir.join(component).join("model.onnx"), model).unwrap();
-    if let Some(name) = &g.external_data {
-        std::fs::write(dir.join(component).join(name), data).unwrap();
-    }
-    std::fs::write(dir.join(component).join("config.json"), "{}").unwrap();
-}
-
-/// A tiny export in Optimum's layout; `channels`: the UNet's 4 or 9.
-pub fn optimum_export(dir: &Path, channels: i64, encoder: bool) {
-    for (file, text) in [
-        ("model_index.json", r#"{"_class_name": "StableDiffusionPipeline"}"#),
-        ("scheduler/scheduler_config.json", r#"{"_class_name": "EulerDiscreteScheduler"}"#),
-        ("tokenizer/vocab.json", r#"{"a</w>": 320}"#),
-        ("tokenizer/merges.txt", "#version: 0.2\n"),
-    ] {
-        std::fs::create_dir_all(dir.join(file).parent().unwrap()).unwrap();
-        std::fs::write(dir.join(file), text).unwrap();
-    }
-    export_component(
-        dir,
-        "text_encoder",
-        &pass_through(&[("input_ids", vec![1, 77])], &["input_ids"], &[("last_hidden_state", vec![1, 77])], false),
-    );
-    export_component(
-        dir,
-        "unet",
-        &pass_through(
-            &[("sample", vec![2, channels, 8, 8]), ("timestep", vec![1]), ("encoder_hidden_states", vec![2, 77, 32])],
-            &["timestep"],
-            &[("out_sample", vec![2, channels, 8, 8])],
-            true,
-        ),
-    );
-    export_component(
-        dir,
-        "vae_decoder",
-        &pass_through(&[("latent_sample", vec![1, 4, 8, 8])], &[], &[("sample", vec![1, 4, 8, 8])], false),
-    );
-    if encoder {
-        export_component(
-            dir,
-            "vae_encoder",
-            &pass_through(&[("sample", vec![1, 3, 64, 64])], &[], &[("latent_sample", vec![1, 3, 64, 64])], false),
-        );
-    }
-}
+pub mod diffusion;
+pub use diffusion::{export_component, optimum_export, pass_through};
 
 #[cfg(test)]
 mod tests {

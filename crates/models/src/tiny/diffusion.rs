@@ -1,0 +1,413 @@
+//! Tiny exports in Optimum's diffusers layout, for the tests of the code that reads and runs
+//! them (test support: they panic on an I/O error).
+
+use std::path::Path;
+
+use super::{Attr, Graph, Node, FLOAT, FLOAT16, INT64};
+use crate::diffusion::tokenizer::clip_style_vocab;
+
+/// A graph with the given float (or int64) inputs whose every output is its first input
+/// scaled by a constant kept in an external weights file (as Optimum stores a UNet's).
+pub fn pass_through(
+    inputs: &[(&str, Vec<i64>)],
+    int64: &[&str],
+    outputs: &[(&str, Vec<i64>)],
+    external: bool,
+) -> Graph {
+    let first = inputs[0].0;
+    let cast = if int64.contains(&first) { "Cast" } else { "Identity" };
+    let mut nodes = vec![Node::new(cast, &[first], "x")];
+    if cast == "Cast" {
+        nodes[0] = nodes[0].clone().attr("to", Attr::Int(1));
+    }
+    for (name, _) in outputs {
+        nodes.push(Node::new("Mul", &["x", "w"], name));
+    }
+    Graph {
+        inputs: inputs.iter().map(|(n, s)| (n.to_string(), s.clone())).collect(),
+        int64_inputs: int64.iter().map(|s| s.to_string()).collect(),
+        outputs: outputs.iter().map(|(n, s)| (n.to_string(), s.clone())).collect(),
+        constants: vec![("w".into(), vec![], vec![0.5])],
+        nodes,
+        external_data: external.then(|| "model.onnx_data".to_string()),
+        ..Graph::default()
+    }
+}
+
+pub fn export_component(dir: &Path, component: &str, g: &Graph) {
+    std::fs::create_dir_all(dir.join(component)).unwrap();
+    let (model, data) = g.to_onnx_with_data();
+    std::fs::write(dir.join(component).join("model.onnx"), model).unwrap();
+    if let Some(name) = &g.external_data {
+        std::fs::write(dir.join(component).join(name), data).unwrap();
+    }
+    std::fs::write(dir.join(component).join("config.json"), "{}").unwrap();
+}
+
+/// A tiny export in Optimum's layout; `channels`: the UNet's 4 or 9.
+pub fn optimum_export(dir: &Path, channels: i64, encoder: bool) {
+    for (file, text) in [
+        ("model_index.json", r#"{"_class_name": "StableDiffusionPipeline"}"#),
+        ("scheduler/scheduler_config.json", r#"{"_class_name": "EulerDiscreteScheduler"}"#),
+        ("tokenizer/vocab.json", r#"{"a</w>": 320}"#),
+        ("tokenizer/merges.txt", "#version: 0.2\n"),
+    ] {
+        std::fs::create_dir_all(dir.join(file).parent().unwrap()).unwrap();
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    export_component(
+        dir,
+        "text_encoder",
+        &pass_through(&[("input_ids", vec![1, 77])], &["input_ids"], &[("last_hidden_state", vec![1, 77])], false),
+    );
+    export_component(
+        dir,
+        "unet",
+        &pass_through(
+            &[("sample", vec![2, channels, 8, 8]), ("timestep", vec![1]), ("encoder_hidden_states", vec![2, 77, 32])],
+            &["timestep"],
+            &[("out_sample", vec![2, channels, 8, 8])],
+            true,
+        ),
+    );
+    export_component(
+        dir,
+        "vae_decoder",
+        &pass_through(&[("latent_sample", vec![1, 4, 8, 8])], &[], &[("sample", vec![1, 4, 8, 8])], false),
+    );
+    if encoder {
+        export_component(
+            dir,
+            "vae_encoder",
+            &pass_through(&[("sample", vec![1, 3, 64, 64])], &[], &[("latent_sample", vec![1, 3, 64, 64])], false),
+        );
+    }
+}
+
+
+/// The oracle export: a UNet that, at any timestep, predicts exactly the noise (or velocity)
+/// that carries whatever latents it is given to a known target, and a VAE that is exactly
+/// invertible (it does not downscale: latents are the pixels in [−1, 1] plus a zero channel,
+/// times the scaling factor). A correct pipeline therefore ends on [`Oracle::pixel`] for every
+/// scheduler, prediction type and step count. The target moves with the text: the UNet's x₀
+/// is the picture plus [`ORACLE_TEXT_GAIN`] × the mean of the text encoder's hidden states,
+/// whose embedding table is [`oracle_embedding`]; guidance then mixes those means linearly.
+#[derive(Debug, Clone)]
+pub struct Oracle {
+    /// Width and height of the picture, in pixels and in latents.
+    pub side: i64,
+    /// The UNet's input channels: 4, or 9 for inpainting.
+    pub channels: i64,
+    /// `epsilon` or `v_prediction`.
+    pub prediction: &'static str,
+    /// `scheduler/scheduler_config.json` (its betas must be `scaled_linear` or `linear`).
+    pub scheduler: String,
+    /// fp16 for the UNet's, the VAE's and the text encoder's float tensors.
+    pub half: bool,
+    /// The UNet's `timestep`: its element type and whether it is a 1-element vector.
+    pub timestep: (i64, bool),
+    /// The text encoder's `input_ids` element type.
+    pub ids: i64,
+    /// The VAE encoder's output (`latent_sample` or `latent_parameters`); `None`: no encoder.
+    pub encoder: Option<&'static str>,
+    /// The UNet's declared batch: −1 (dynamic) or 1.
+    pub batch: i64,
+}
+
+/// The oracle VAE's `scaling_factor`.
+pub const ORACLE_SCALING: f32 = 0.5;
+/// How far the mean hidden state moves the oracle's target latents (channels 0–2).
+pub const ORACLE_TEXT_GAIN: f32 = 4.0;
+/// The oracle text encoder's hidden width.
+pub const ORACLE_WIDTH: usize = 8;
+/// The merges of the oracle's tokenizer (a few English words whole).
+pub const ORACLE_MERGES: &[(&str, &str)] =
+    &[("r", "e"), ("re", "d</w>"), ("h", "a"), ("ha", "t</w>"), ("b", "l"), ("bl", "u"), ("blu", "e</w>")];
+
+/// The oracle text encoder's embedding of token `id` at `d`: zero for the start and end
+/// tokens (so padding does not dilute a prompt), else a fixed value in [−0.5, 0.5] whose mean
+/// over `d` differs from word to word.
+pub fn oracle_embedding(id: i64, d: usize) -> f32 {
+    let specials = ORACLE_MERGES.len() as i64 + 512;
+    if id >= specials {
+        return 0.0;
+    }
+    0.5 * (id as f32 * 0.7 + d as f32 * 0.1).sin()
+}
+
+impl Oracle {
+    /// Text to image on a 32-pixel square, DDIM, ε-prediction, fp32, int64 timestep vector.
+    pub fn new() -> Oracle {
+        Oracle {
+            side: 32,
+            channels: 4,
+            prediction: "epsilon",
+            scheduler: scheduler_config("DDIMScheduler", "epsilon", "leading"),
+            half: false,
+            timestep: (INT64, true),
+            ids: INT64,
+            encoder: Some("latent_sample"),
+            batch: -1,
+        }
+    }
+
+    /// The target picture's value at (x, y) in channel c, in [0.2, 0.8] and a whole number of
+    /// 255ths: a warm disc on a cool diagonal gradient.
+    pub fn pixel(&self, x: i64, y: i64, c: usize) -> f32 {
+        let s = self.side as f32;
+        let (u, v) = (x as f32 / s, y as f32 / s);
+        let inside = (u - 0.55).powi(2) + (v - 0.45).powi(2) < 0.08;
+        let f = match (inside, c) {
+            (true, 0) => 0.95,
+            (true, 1) => 0.45,
+            (true, _) => 0.25,
+            (false, 0) => 0.2 + 0.3 * u,
+            (false, 1) => 0.4 + 0.2 * v,
+            (false, _) => 0.9 - 0.3 * (u + v) / 2.0,
+        };
+        (255.0 * (0.2 + 0.6 * f)).round() / 255.0
+    }
+
+    /// The target latents ([1, 4, side, side]): pixels to [−1, 1], a zero fourth channel, scaled.
+    fn target(&self) -> Vec<f32> {
+        let n = self.side;
+        let mut out = Vec::with_capacity((4 * n * n) as usize);
+        for c in 0..4 {
+            for y in 0..n {
+                for x in 0..n {
+                    out.push(if c < 3 { ORACLE_SCALING * (2.0 * self.pixel(x, y, c) - 1.0) } else { 0.0 });
+                }
+            }
+        }
+        out
+    }
+
+    /// Writes the export into `dir`.
+    pub fn write(&self, dir: &Path) {
+        let (vocab, merges) = clip_style_vocab(ORACLE_MERGES);
+        let vocab_size = ORACLE_MERGES.len() as i64 + 514;
+        let pipeline = if self.channels == 9 { "StableDiffusionInpaintPipeline" } else { "StableDiffusionPipeline" };
+        let vae = format!(
+            r#"{{"block_out_channels": [32], "latent_channels": 4, "scaling_factor": {ORACLE_SCALING}}}"#
+        );
+        for (file, text) in [
+            ("model_index.json", format!(r#"{{"_class_name": "{pipeline}"}}"#)),
+            ("scheduler/scheduler_config.json", self.scheduler.clone()),
+            ("tokenizer/vocab.json", vocab),
+            ("tokenizer/merges.txt", merges),
+            ("tokenizer/tokenizer_config.json", r#"{"model_max_length": 77, "pad_token": "<|endoftext|>"}"#.into()),
+        ] {
+            std::fs::create_dir_all(dir.join(file).parent().unwrap()).unwrap();
+            std::fs::write(dir.join(file), text).unwrap();
+        }
+        let float = if self.half { FLOAT16 } else { FLOAT };
+        let cast_in = |name: &str, to: &str| match self.half {
+            true => Node::new("Cast", &[name], to).attr("to", Attr::Int(FLOAT)),
+            false => Node::new("Identity", &[name], to),
+        };
+        let cast_out = |name: &str, to: &str| match self.half {
+            true => Node::new("Cast", &[name], to).attr("to", Attr::Int(FLOAT16)),
+            false => Node::new("Identity", &[name], to),
+        };
+
+        // Text encoder: a table lookup.
+        let table: Vec<f32> =
+            (0..vocab_size).flat_map(|id| (0..ORACLE_WIDTH).map(move |d| oracle_embedding(id, d))).collect();
+        let text = Graph {
+            inputs: vec![("input_ids".into(), vec![1, 77])],
+            types: vec![
+                ("input_ids".into(), self.ids),
+                ("last_hidden_state".into(), float),
+                ("pooler_output".into(), float),
+            ],
+            outputs: vec![
+                ("last_hidden_state".into(), vec![1, 77, ORACLE_WIDTH as i64]),
+                ("pooler_output".into(), vec![1, ORACLE_WIDTH as i64]),
+            ],
+            constants: vec![("table".into(), vec![vocab_size, ORACLE_WIDTH as i64], table)],
+            nodes: vec![
+                Node::new("Gather", &["table", "input_ids"], "hidden"),
+                cast_out("hidden", "last_hidden_state"),
+                Node::new("ReduceMean", &["hidden"], "pooled").attr("axes", Attr::Ints(vec![1])).attr("keepdims", Attr::Int(0)),
+                cast_out("pooled", "pooler_output"),
+            ],
+            ..Graph::default()
+        };
+        write_component(dir, "text_encoder", &text, "{\"hidden_size\": 8}");
+
+        let n = self.side;
+        let unet = self.unet(float, &cast_in, &cast_out);
+        write_component(dir, "unet", &unet, &format!(r#"{{"sample_size": {n}, "in_channels": {}}}"#, self.channels));
+
+        let decoder = Graph {
+            inputs: vec![("latent_sample".into(), vec![1, 4, -1, -1])],
+            outputs: vec![("sample".into(), vec![1, 3, -1, -1])],
+            types: vec![("latent_sample".into(), float), ("sample".into(), float)],
+            int_constants: vec![
+                ("zero".into(), vec![1], vec![0]),
+                ("three".into(), vec![1], vec![3]),
+                ("axis".into(), vec![1], vec![1]),
+            ],
+            nodes: vec![Node::new("Slice", &["latent_sample", "zero", "three", "axis"], "sample")],
+            ..Graph::default()
+        };
+        write_component(dir, "vae_decoder", &decoder, &vae);
+
+        if let Some(output) = self.encoder {
+            let mut nodes = vec![
+                cast_in("sample", "x"),
+                Node::new("Slice", &["x", "zero", "one", "axis"], "plane"),
+                Node::new("Mul", &["plane", "nought"], "blank"),
+                Node::new("Concat", &["x", "blank"], "mean").attr("axis", Attr::Int(1)),
+            ];
+            let channels = if output == "latent_parameters" {
+                nodes.push(Node::new("Concat", &["mean", "blank", "blank", "blank", "blank"], "params").attr("axis", Attr::Int(1)));
+                nodes.push(cast_out("params", output));
+                8
+            } else {
+                nodes.push(cast_out("mean", output));
+                4
+            };
+            let encoder = Graph {
+                inputs: vec![("sample".into(), vec![1, 3, -1, -1])],
+                outputs: vec![(output.into(), vec![1, channels, -1, -1])],
+                types: vec![("sample".into(), float), (output.into(), float)],
+                constants: vec![("nought".into(), vec![], vec![0.0])],
+                int_constants: vec![
+                    ("zero".into(), vec![1], vec![0]),
+                    ("one".into(), vec![1], vec![1]),
+                    ("axis".into(), vec![1], vec![1]),
+                ],
+                nodes,
+                ..Graph::default()
+            };
+            write_component(dir, "vae_encoder", &encoder, &vae);
+        }
+    }
+
+    /// The oracle UNet: σ at the (possibly fractional) timestep, interpolated in the σ table
+    /// as the samplers do; x₀ = target + gain × mean(hidden states); then ε = (x − √ᾱ·x₀)/√(1−ᾱ)
+    /// with √ᾱ = 1/√(1+σ²), √(1−ᾱ) = σ/√(1+σ²); v = √ᾱ·ε − √(1−ᾱ)·x₀.
+    fn unet(&self, float: i64, cast_in: &dyn Fn(&str, &str) -> Node, cast_out: &dyn Fn(&str, &str) -> Node) -> Graph {
+        let n = self.side;
+        let sigmas = sigma_table(&self.scheduler);
+        let last = sigmas.len() as i64 - 1;
+        let t_shape = if self.timestep.1 { vec![1] } else { vec![] };
+        let mut nodes = vec![cast_in("sample", "sample_f")];
+        if self.channels == 9 {
+            nodes.push(Node::new("Slice", &["sample_f", "zero", "four", "axis"], "x"));
+        } else {
+            nodes.push(Node::new("Identity", &["sample_f"], "x"));
+        }
+        nodes.extend([
+            Node::new("Cast", &["timestep"], "tf").attr("to", Attr::Int(FLOAT)),
+            Node::new("Floor", &["tf"], "i0f"),
+            Node::new("Sub", &["tf", "i0f"], "frac"),
+            Node::new("Cast", &["i0f"], "i0").attr("to", Attr::Int(INT64)),
+            Node::new("Add", &["i0", "one_i"], "i1a"),
+            Node::new("Min", &["i1a", "last"], "i1"),
+            Node::new("Gather", &["sigmas", "i0"], "s0"),
+            Node::new("Gather", &["sigmas", "i1"], "s1"),
+            Node::new("Sub", &["s1", "s0"], "ds"),
+            Node::new("Mul", &["frac", "ds"], "fs"),
+            Node::new("Add", &["s0", "fs"], "sigma"),
+            Node::new("Mul", &["sigma", "sigma"], "sq"),
+            Node::new("Add", &["sq", "one_f"], "sq1"),
+            Node::new("Sqrt", &["sq1"], "den"),
+            Node::new("Div", &["one_f", "den"], "sa"),
+            Node::new("Div", &["sigma", "den"], "sb"),
+            cast_in("encoder_hidden_states", "hidden"),
+            Node::new("ReduceMean", &["hidden"], "h").attr("axes", Attr::Ints(vec![1, 2])).attr("keepdims", Attr::Int(1)),
+            Node::new("Reshape", &["h", "per_image"], "h4"),
+            Node::new("Mul", &["h4", "gain"], "kh"),
+            Node::new("Add", &["target", "kh"], "x0"),
+            Node::new("Mul", &["sa", "x0"], "sax0"),
+            Node::new("Sub", &["x", "sax0"], "num"),
+            Node::new("Div", &["num", "sb"], "eps"),
+        ]);
+        if self.prediction == "v_prediction" {
+            nodes.push(Node::new("Mul", &["sa", "eps"], "sae"));
+            nodes.push(Node::new("Mul", &["sb", "x0"], "sbx0"));
+            nodes.push(Node::new("Sub", &["sae", "sbx0"], "out"));
+        } else {
+            nodes.push(Node::new("Identity", &["eps"], "out"));
+        }
+        nodes.push(cast_out("out", "out_sample"));
+        let gain = ORACLE_TEXT_GAIN;
+        Graph {
+            inputs: vec![
+                ("sample".into(), vec![self.batch, self.channels, n, n]),
+                ("timestep".into(), t_shape),
+                ("encoder_hidden_states".into(), vec![self.batch, 77, ORACLE_WIDTH as i64]),
+            ],
+            outputs: vec![("out_sample".into(), vec![self.batch, 4, n, n])],
+            types: vec![
+                ("sample".into(), float),
+                ("timestep".into(), self.timestep.0),
+                ("encoder_hidden_states".into(), float),
+                ("out_sample".into(), float),
+            ],
+            constants: vec![
+                ("sigmas".into(), vec![sigmas.len() as i64], sigmas),
+                ("one_f".into(), vec![], vec![1.0]),
+                ("gain".into(), vec![1, 4, 1, 1], vec![gain, gain, gain, 0.0]),
+                ("target".into(), vec![1, 4, n, n], self.target()),
+            ],
+            int_constants: vec![
+                ("one_i".into(), vec![], vec![1]),
+                ("last".into(), vec![], vec![last]),
+                ("zero".into(), vec![1], vec![0]),
+                ("four".into(), vec![1], vec![4]),
+                ("axis".into(), vec![1], vec![1]),
+                ("per_image".into(), vec![4], vec![-1, 1, 1, 1]),
+            ],
+            nodes,
+            // As Optimum stores a UNet: its weights in a file beside the graph.
+            external_data: Some("model.onnx_data".into()),
+            ..Graph::default()
+        }
+    }
+}
+
+impl Default for Oracle {
+    fn default() -> Self {
+        Oracle::new()
+    }
+}
+
+/// A `scheduler_config.json` with Stable Diffusion 1.5's betas.
+pub fn scheduler_config(class: &str, prediction: &str, spacing: &str) -> String {
+    format!(
+        r#"{{"_class_name": "{class}", "beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear",
+  "num_train_timesteps": 1000, "prediction_type": "{prediction}", "timestep_spacing": "{spacing}",
+  "steps_offset": 1, "set_alpha_to_one": true, "clip_sample": false}}"#
+    )
+}
+
+/// σ_t = √((1 − ᾱ_t)/ᾱ_t) for each training timestep, from a config's betas (`scaled_linear`
+/// or `linear`), written out from the definition for the oracle (not the engine's code).
+fn sigma_table(config: &str) -> Vec<f32> {
+    let c: serde_json::Value = serde_json::from_str(config).unwrap();
+    let start = c["beta_start"].as_f64().unwrap_or(0.0001);
+    let end = c["beta_end"].as_f64().unwrap_or(0.02);
+    let steps = c["num_train_timesteps"].as_u64().unwrap_or(1000) as usize;
+    let scaled = c["beta_schedule"].as_str() == Some("scaled_linear");
+    let mut alpha_bar = 1.0f64;
+    (0..steps)
+        .map(|i| {
+            let f = i as f64 / (steps - 1) as f64;
+            let beta = if scaled {
+                (start.sqrt() + f * (end.sqrt() - start.sqrt())).powi(2)
+            } else {
+                start + f * (end - start)
+            };
+            alpha_bar *= 1.0 - beta;
+            ((1.0 - alpha_bar) / alpha_bar).sqrt() as f32
+        })
+        .collect()
+}
+
+fn write_component(dir: &Path, component: &str, g: &Graph, config: &str) {
+    export_component(dir, component, g);
+    std::fs::write(dir.join(component).join("config.json"), config).unwrap();
+}
