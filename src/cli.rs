@@ -46,6 +46,8 @@ pub enum Command {
     /// Install, check and remove the models and ONNX Runtime.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Make a picture with a diffusion model you added (`figur models add`): checks an export.
+    Generate(crate::generate::GenerateArgs),
     /// Report the runtime, execution providers and each model's state.
     Doctor {
         /// Execution providers to check, e.g. `cuda,cpu` [default: FIGUR_PROVIDERS, else auto]

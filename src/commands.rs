@@ -54,6 +54,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Credits(cmd) => credits(open_tool(dir)?, cmd).await,
         Command::Catalog(cmd) => catalog(open_tool(dir)?, cmd).await,
         Command::Models(cmd) => tokio::task::spawn_blocking(move || crate::models::run(cmd)).await?,
+        Command::Generate(args) => crate::generate::generate(args).await,
         Command::Doctor { providers } => tokio::task::spawn_blocking(move || crate::models::doctor(providers)).await?,
         Command::FlatSheet { out, tile } => {
             let sheet =

@@ -4,6 +4,7 @@ mod batch;
 mod cli;
 mod commands;
 mod contact_sheet;
+mod generate;
 mod models;
 mod run;
 mod watch;

@@ -52,8 +52,12 @@ pub struct Generated {
 /// Why a request cannot run on this export (a 4xx where a workflow checks it first).
 pub fn check(export: &Export, req: &Generate) -> Result<(), String> {
     let multiple = 8 * export.vae_scale as u32;
-    if req.width == 0 || req.height == 0 || req.width % multiple != 0 || req.height % multiple != 0 {
-        return Err(format!("size {}x{}: width and height must be multiples of {multiple} for this model", req.width, req.height));
+    if req.width == 0 || req.height == 0 || !req.width.is_multiple_of(multiple) || !req.height.is_multiple_of(multiple)
+    {
+        return Err(format!(
+            "size {}x{}: width and height must be multiples of {multiple} for this model",
+            req.width, req.height
+        ));
     }
     if req.steps == 0 || req.steps > 1000 {
         return Err(format!("steps {}: 1 to 1000", req.steps));
@@ -230,7 +234,9 @@ pub fn generate(export: &Export, req: &Generate, progress: &mut dyn Progress) ->
                     let c = out.split_off(latent_len);
                     (out, c)
                 } else {
-                    let u = export.unet(input.clone(), unet_shape, timestep, uncond.clone(), hidden_shape).map_err(failed)?;
+                    let u = export
+                        .unet(input.clone(), unet_shape, timestep, uncond.clone(), hidden_shape)
+                        .map_err(failed)?;
                     progress.checkpoint()?;
                     (u, export.unet(input, unet_shape, timestep, cond.clone(), hidden_shape).map_err(failed)?)
                 };

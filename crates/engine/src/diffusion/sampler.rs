@@ -147,7 +147,11 @@ impl Sampler {
             }
         };
         // In the variance-preserving form x = a·x₀ + b·ε (the Euler family's latents scaled).
-        let scale = if matches!(self.kind, Kind::Euler | Kind::EulerAncestral) { 1.0 / (from * from + 1.0).sqrt() } else { 1.0 };
+        let scale = if matches!(self.kind, Kind::Euler | Kind::EulerAncestral) {
+            1.0 / (from * from + 1.0).sqrt()
+        } else {
+            1.0
+        };
         latents
             .iter()
             .zip(output)

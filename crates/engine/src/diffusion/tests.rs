@@ -108,12 +108,12 @@ fn every_scheduler_and_prediction_type_reaches_the_oracle_s_picture() {
         ("DDIMScheduler", "leading"),
         ("PNDMScheduler", "trailing"),
         ("EulerDiscreteScheduler", "linspace"),
+        ("EulerDiscreteScheduler", "trailing"),
         ("EulerAncestralDiscreteScheduler", "trailing"),
         ("DPMSolverMultistepScheduler", "leading"),
     ] {
         for prediction in ["epsilon", "v_prediction"] {
             let oracle = Oracle {
-                prediction,
                 scheduler: scheduler_config(class, prediction, spacing),
                 timestep: (FLOAT, true),
                 ..Oracle::new()
@@ -144,6 +144,9 @@ fn the_text_moves_the_picture_as_guidance_says() {
     // Guidance 1 is no guidance: the same bytes as a guided run whose negative is the prompt
     // (both are the prompt's prediction alone).
     let plain = run(&request("red hat", 6, 1.0));
+    assert!(worst(&plain, &expected(&oracle, &export, &request("red hat", 6, 1.0))) <= 2);
+    let empty = request("", 6, 1.0);
+    assert!(worst(&run(&empty), &expected(&oracle, &export, &empty)) <= 2, "the empty prompt");
     let mut same = request("red hat", 6, 5.0);
     same.negative = "red hat".into();
     assert_eq!(plain.as_raw(), run(&same).as_raw());
@@ -192,7 +195,7 @@ fn each_declared_tensor_form_is_adapted_to() {
         let mut img2img = request("red hat", 5, 1.0);
         img2img.init = Some((photo(), 0.0));
         let back = generate(&export, &img2img, &mut Steps::default()).unwrap().image;
-        assert!(worst(&back, &photo()) <= slack - 1, "{oracle:?}: strength 0 changed the picture");
+        assert!(worst(&back, &photo()) < slack, "{oracle:?}: strength 0 changed the picture");
     }
 }
 

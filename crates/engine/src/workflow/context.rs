@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::models::{Model, ModelKind, ModelSource, ModelStore, ModelUse};
-use figur_models::diffusion::Export;
 use super::Stage;
 use crate::budget::{MemoryBudget, Reservation};
 use crate::domain::job::{ArtifactMeta, ArtifactRole, StoredArtifact};
@@ -18,6 +17,7 @@ use crate::failure::{FailureCode, JobError};
 use crate::ledger::jobs::{self, NewEvent};
 use crate::realm::Realm;
 use crate::vision::decode;
+use figur_models::diffusion::Export;
 use image::RgbImage;
 
 /// How often a running job re-reads its cancel flag from the ledger (a cancel from another

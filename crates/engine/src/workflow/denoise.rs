@@ -44,9 +44,14 @@ impl Progress for StageProgress<'_> {
         self.ctx.checkpoint()
     }
 
-    fn stepped(&mut self, done: usize, total: usize, preview: &mut dyn FnMut() -> image::RgbImage) -> Result<(), JobError> {
+    fn stepped(
+        &mut self,
+        done: usize,
+        total: usize,
+        preview: &mut dyn FnMut() -> image::RgbImage,
+    ) -> Result<(), JobError> {
         let mut artifacts = Vec::new();
-        if self.preview_every > 0 && done % self.preview_every == 0 && done < total {
+        if self.preview_every > 0 && done.is_multiple_of(self.preview_every) && done < total {
             let image = DynamicImage::ImageRgb8(preview());
             artifacts.push(self.ctx.save_png(&image, "preview", ArtifactRole::Intermediate, format!("step {done}"))?);
         }
@@ -133,7 +138,10 @@ mod tests {
         assert!(previews.iter().all(|a| a.role == ArtifactRole::Intermediate && a.meta.width == 32));
         let used = ctx.models_ran();
         assert_eq!(used.len(), 1);
-        assert_eq!((used[0].id.as_str(), used[0].sha256.as_str(), used[0].provider.as_str()), ("oracle", export.digest.as_str(), "cpu"));
+        assert_eq!(
+            (used[0].id.as_str(), used[0].sha256.as_str(), used[0].provider.as_str()),
+            ("oracle", export.digest.as_str(), "cpu")
+        );
     }
 
     #[test]
@@ -147,7 +155,8 @@ mod tests {
         let (job_id, realm) = (job.id.clone(), job.realm.clone());
         let watcher = std::thread::spawn(move || loop {
             let id = job_id.clone();
-            let events = realm.ledger.read_blocking(move |c| crate::ledger::jobs::events_since(c, &id, 0, 1000)).unwrap();
+            let events =
+                realm.ledger.read_blocking(move |c| crate::ledger::jobs::events_since(c, &id, 0, 1000)).unwrap();
             let seen = events.iter().filter_map(|e| e.extra["step"].as_u64()).max().unwrap_or(0);
             if seen >= 3 {
                 control.cancel();

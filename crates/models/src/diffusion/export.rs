@@ -45,7 +45,13 @@ struct Component {
 }
 
 impl Component {
-    fn open(cache: &Cache, dir: &Path, name: &str, label: &str, providers: &Providers) -> Result<(Component, Provider), ModelError> {
+    fn open(
+        cache: &Cache,
+        dir: &Path,
+        name: &str,
+        label: &str,
+        providers: &Providers,
+    ) -> Result<(Component, Provider), ModelError> {
         let (session, provider) = commit(cache, &dir.join(name).join("model.onnx"), label, providers)?;
         let inputs = session.inputs().iter().map(Port::of).collect();
         let outputs = session.outputs().iter().map(Port::of).collect();
@@ -70,7 +76,12 @@ impl Component {
     }
 
     /// Runs the graph; returns the output `output` as f32 with its shape.
-    fn run(&self, provider: Provider, inputs: Vec<(String, DynValue)>, output: &str) -> Result<(Vec<usize>, Vec<f32>), ModelError> {
+    fn run(
+        &self,
+        provider: Provider,
+        inputs: Vec<(String, DynValue)>,
+        output: &str,
+    ) -> Result<(Vec<usize>, Vec<f32>), ModelError> {
         let err = |e: ort::Error| run_error(&self.label, provider, e);
         let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
         let outputs = session.run(inputs).map_err(err)?;
@@ -95,7 +106,8 @@ impl Component {
 fn run_error(label: &str, provider: Provider, e: ort::Error) -> ModelError {
     let text = e.to_string();
     let lower = text.to_lowercase();
-    let oom = lower.contains("out of memory") || lower.contains("failed to allocate memory") || lower.contains("bfcarena");
+    let oom =
+        lower.contains("out of memory") || lower.contains("failed to allocate memory") || lower.contains("bfcarena");
     if oom && provider == Provider::Cuda {
         ModelError::GpuOutOfMemory(format!("{label}: {text}"))
     } else {
@@ -108,7 +120,9 @@ fn float_value(port: &Port, shape: Vec<usize>, data: Vec<f32>) -> Result<(String
     let fail = |e: ort::Error| ModelError::Run(format!("{}: {e}", port.name));
     let value = match port.elem {
         TensorElementType::Float16 => {
-            Tensor::from_array((shape, data.into_iter().map(f16::from_f32).collect::<Vec<_>>())).map_err(fail)?.into_dyn()
+            Tensor::from_array((shape, data.into_iter().map(f16::from_f32).collect::<Vec<_>>()))
+                .map_err(fail)?
+                .into_dyn()
         }
         TensorElementType::Float32 => Tensor::from_array((shape, data)).map_err(fail)?.into_dyn(),
         other => return Err(ModelError::Run(format!("{}: a float input declared as {other:?}", port.name))),
@@ -121,9 +135,9 @@ fn integer_value(port: &Port, shape: Vec<usize>, data: Vec<i64>) -> Result<(Stri
     let fail = |e: ort::Error| ModelError::Run(format!("{}: {e}", port.name));
     let value = match port.elem {
         TensorElementType::Int64 => Tensor::from_array((shape, data)).map_err(fail)?.into_dyn(),
-        TensorElementType::Int32 => {
-            Tensor::from_array((shape, data.into_iter().map(|v| v as i32).collect::<Vec<_>>())).map_err(fail)?.into_dyn()
-        }
+        TensorElementType::Int32 => Tensor::from_array((shape, data.into_iter().map(|v| v as i32).collect::<Vec<_>>()))
+            .map_err(fail)?
+            .into_dyn(),
         _ => return float_value(port, shape, data.into_iter().map(|v| v as f32).collect()),
     };
     Ok((port.name.clone(), value))
@@ -167,7 +181,10 @@ pub struct PreviewMap {
 
 impl std::fmt::Debug for Export {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Export").field("name", &self.record.name).field("provider", &self.provider).finish_non_exhaustive()
+        f.debug_struct("Export")
+            .field("name", &self.record.name)
+            .field("provider", &self.provider)
+            .finish_non_exhaustive()
     }
 }
 

@@ -61,10 +61,17 @@ impl ClipTokenizer {
         let config = read_json("tokenizer_config.json")?;
         let special = read_json("special_tokens_map.json")?;
         let named = |key: &str, default: &str| {
-            config.get(key).and_then(token_text).or_else(|| special.get(key).and_then(token_text)).unwrap_or(default.into())
+            config
+                .get(key)
+                .and_then(token_text)
+                .or_else(|| special.get(key).and_then(token_text))
+                .unwrap_or(default.into())
         };
-        let (bos, eos, unk) =
-            (named("bos_token", "<|startoftext|>"), named("eos_token", "<|endoftext|>"), named("unk_token", "<|endoftext|>"));
+        let (bos, eos, unk) = (
+            named("bos_token", "<|startoftext|>"),
+            named("eos_token", "<|endoftext|>"),
+            named("unk_token", "<|endoftext|>"),
+        );
         let pad = named("pad_token", &eos);
         let length = length.unwrap_or_else(|| match config.get("model_max_length").and_then(Value::as_f64) {
             Some(n) if (2.0..=1024.0).contains(&n) => n as usize,
@@ -87,7 +94,8 @@ impl ClipTokenizer {
             .map_err(|e| e.to_string())?;
         let split = Split::new(SplitPattern::Regex(WORDS.into()), SplitDelimiterBehavior::Removed, true)
             .map_err(|e| e.to_string())?;
-        inner.with_pre_tokenizer(Some(PreTokenizers::new(vec![split.into(), ByteLevel::new(false, true, true).into()])));
+        inner
+            .with_pre_tokenizer(Some(PreTokenizers::new(vec![split.into(), ByteLevel::new(false, true, true).into()])));
         inner
             .add_special_tokens([AddedToken::from(bos.clone(), true), AddedToken::from(eos.clone(), true)])
             .map_err(|e| e.to_string())?;

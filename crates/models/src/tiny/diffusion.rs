@@ -84,7 +84,6 @@ pub fn optimum_export(dir: &Path, channels: i64, encoder: bool) {
     }
 }
 
-
 /// The oracle export: a UNet that, at any timestep, predicts exactly the noise (or velocity)
 /// that carries whatever latents it is given to a known target, and a VAE that is exactly
 /// invertible (it does not downscale: latents are the pixels in [−1, 1] plus a zero channel,
@@ -98,9 +97,8 @@ pub struct Oracle {
     pub side: i64,
     /// The UNet's input channels: 4, or 9 for inpainting.
     pub channels: i64,
-    /// `epsilon` or `v_prediction`.
-    pub prediction: &'static str,
-    /// `scheduler/scheduler_config.json` (its betas must be `scaled_linear` or `linear`).
+    /// `scheduler/scheduler_config.json` (its betas must be `scaled_linear` or `linear`); the
+    /// UNet predicts what its `prediction_type` names.
     pub scheduler: String,
     /// fp16 for the UNet's, the VAE's and the text encoder's float tensors.
     pub half: bool,
@@ -141,7 +139,6 @@ impl Oracle {
         Oracle {
             side: 32,
             channels: 4,
-            prediction: "epsilon",
             scheduler: scheduler_config("DDIMScheduler", "epsilon", "leading"),
             half: false,
             timestep: (INT64, true),
@@ -187,9 +184,8 @@ impl Oracle {
         let (vocab, merges) = clip_style_vocab(ORACLE_MERGES);
         let vocab_size = ORACLE_MERGES.len() as i64 + 514;
         let pipeline = if self.channels == 9 { "StableDiffusionInpaintPipeline" } else { "StableDiffusionPipeline" };
-        let vae = format!(
-            r#"{{"block_out_channels": [32], "latent_channels": 4, "scaling_factor": {ORACLE_SCALING}}}"#
-        );
+        let vae =
+            format!(r#"{{"block_out_channels": [32], "latent_channels": 4, "scaling_factor": {ORACLE_SCALING}}}"#);
         for (file, text) in [
             ("model_index.json", format!(r#"{{"_class_name": "{pipeline}"}}"#)),
             ("scheduler/scheduler_config.json", self.scheduler.clone()),
@@ -228,7 +224,9 @@ impl Oracle {
             nodes: vec![
                 Node::new("Gather", &["table", "input_ids"], "hidden"),
                 cast_out("hidden", "last_hidden_state"),
-                Node::new("ReduceMean", &["hidden"], "pooled").attr("axes", Attr::Ints(vec![1])).attr("keepdims", Attr::Int(0)),
+                Node::new("ReduceMean", &["hidden"], "pooled")
+                    .attr("axes", Attr::Ints(vec![1]))
+                    .attr("keepdims", Attr::Int(0)),
                 cast_out("pooled", "pooler_output"),
             ],
             ..Graph::default()
@@ -261,7 +259,10 @@ impl Oracle {
                 Node::new("Concat", &["x", "blank"], "mean").attr("axis", Attr::Int(1)),
             ];
             let channels = if output == "latent_parameters" {
-                nodes.push(Node::new("Concat", &["mean", "blank", "blank", "blank", "blank"], "params").attr("axis", Attr::Int(1)));
+                nodes.push(
+                    Node::new("Concat", &["mean", "blank", "blank", "blank", "blank"], "params")
+                        .attr("axis", Attr::Int(1)),
+                );
                 nodes.push(cast_out("params", output));
                 8
             } else {
@@ -317,7 +318,9 @@ impl Oracle {
             Node::new("Div", &["one_f", "den"], "sa"),
             Node::new("Div", &["sigma", "den"], "sb"),
             cast_in("encoder_hidden_states", "hidden"),
-            Node::new("ReduceMean", &["hidden"], "h").attr("axes", Attr::Ints(vec![1, 2])).attr("keepdims", Attr::Int(1)),
+            Node::new("ReduceMean", &["hidden"], "h")
+                .attr("axes", Attr::Ints(vec![1, 2]))
+                .attr("keepdims", Attr::Int(1)),
             Node::new("Reshape", &["h", "per_image"], "h4"),
             Node::new("Mul", &["h4", "gain"], "kh"),
             Node::new("Add", &["target", "kh"], "x0"),
@@ -325,7 +328,8 @@ impl Oracle {
             Node::new("Sub", &["x", "sax0"], "num"),
             Node::new("Div", &["num", "sb"], "eps"),
         ]);
-        if self.prediction == "v_prediction" {
+        let config: serde_json::Value = serde_json::from_str(&self.scheduler).unwrap();
+        if config["prediction_type"] == "v_prediction" {
             nodes.push(Node::new("Mul", &["sa", "eps"], "sae"));
             nodes.push(Node::new("Mul", &["sb", "x0"], "sbx0"));
             nodes.push(Node::new("Sub", &["sae", "sbx0"], "out"));
@@ -410,4 +414,178 @@ fn sigma_table(config: &str) -> Vec<f32> {
 fn write_component(dir: &Path, component: &str, g: &Graph, config: &str) {
     export_component(dir, component, g);
     std::fs::write(dir.join(component).join("config.json"), config).unwrap();
+}
+
+/// A tiny export in exactly Optimum's layout, names, ranks and dtypes (dynamic batch and
+/// sizes; `input_ids` int32, `timestep` an int64 vector, `latent_parameters` from the VAE
+/// encoder, the UNet's weights in `model.onnx_data`), from small random weights: a few
+/// convolutions conditioned on the timestep and the text, a VAE that scales by 8 like Stable
+/// Diffusion's. Its pictures mean nothing; it runs the real code path at real sizes (the
+/// benchmark runs it at 512²). `width`: the UNet's channels.
+pub fn tiny_sd(dir: &Path, width: i64) {
+    let (vocab, merges) = clip_style_vocab(ORACLE_MERGES);
+    let vocab_size = ORACLE_MERGES.len() as i64 + 514;
+    let text_width = 32i64;
+    for (file, text) in [
+        (
+            "model_index.json",
+            r#"{"_class_name": "ORTStableDiffusionPipeline", "_diffusers_version": "0.31.0",
+  "scheduler": ["diffusers", "PNDMScheduler"], "text_encoder": ["transformers", "CLIPTextModel"],
+  "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "UNet2DConditionModel"],
+  "vae_decoder": ["diffusers", "AutoencoderKL"], "vae_encoder": ["diffusers", "AutoencoderKL"]}"#
+                .to_string(),
+        ),
+        ("scheduler/scheduler_config.json", {
+            let mut c: serde_json::Value =
+                serde_json::from_str(&scheduler_config("PNDMScheduler", "epsilon", "leading")).unwrap();
+            c["set_alpha_to_one"] = false.into();
+            c["skip_prk_steps"] = true.into();
+            c.to_string()
+        }),
+        ("tokenizer/vocab.json", vocab),
+        ("tokenizer/merges.txt", merges),
+        (
+            "tokenizer/tokenizer_config.json",
+            r#"{"model_max_length": 77, "bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
+  "pad_token": "<|endoftext|>", "unk_token": "<|endoftext|>", "tokenizer_class": "CLIPTokenizer"}"#
+                .into(),
+        ),
+        ("tokenizer/special_tokens_map.json", r#"{"pad_token": "<|endoftext|>"}"#.into()),
+    ] {
+        std::fs::create_dir_all(dir.join(file).parent().unwrap()).unwrap();
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    let mut rng = Weights(0x5eed);
+
+    let text = Graph {
+        inputs: vec![("input_ids".into(), vec![-1, -1])],
+        types: vec![("input_ids".into(), super::INT32)],
+        outputs: vec![
+            ("last_hidden_state".into(), vec![-1, -1, text_width]),
+            ("pooler_output".into(), vec![-1, text_width]),
+        ],
+        constants: vec![
+            ("token_embedding".into(), vec![vocab_size, text_width], rng.take((vocab_size * text_width) as usize, 1.0)),
+            ("position_embedding".into(), vec![77, text_width], rng.take((77 * text_width) as usize, 0.5)),
+            ("projection".into(), vec![text_width, text_width], rng.take((text_width * text_width) as usize, 0.2)),
+        ],
+        nodes: vec![
+            Node::new("Gather", &["token_embedding", "input_ids"], "tokens"),
+            Node::new("Add", &["tokens", "position_embedding"], "embedded"),
+            Node::new("MatMul", &["embedded", "projection"], "projected"),
+            Node::new("Tanh", &["projected"], "last_hidden_state"),
+            Node::new("ReduceMean", &["last_hidden_state"], "pooler_output")
+                .attr("axes", Attr::Ints(vec![1]))
+                .attr("keepdims", Attr::Int(0)),
+        ],
+        ..Graph::default()
+    };
+    write_component(dir, "text_encoder", &text, r#"{"hidden_size": 32, "max_position_embeddings": 77}"#);
+
+    let conv = |input: &str, weights: &str, bias: &str, out: &str| {
+        Node::new("Conv", &[input, weights, bias], out)
+            .attr("kernel_shape", Attr::Ints(vec![3, 3]))
+            .attr("pads", Attr::Ints(vec![1, 1, 1, 1]))
+    };
+    let w = width;
+    let frequencies: Vec<f32> = (0..w).map(|i| (-(i as f32) / w as f32 * 9.2).exp()).collect();
+    let unet = Graph {
+        inputs: vec![
+            ("sample".into(), vec![-1, 4, -1, -1]),
+            ("timestep".into(), vec![-1]),
+            ("encoder_hidden_states".into(), vec![-1, -1, text_width]),
+        ],
+        int64_inputs: vec!["timestep".into()],
+        outputs: vec![("out_sample".into(), vec![-1, 4, -1, -1])],
+        constants: vec![
+            ("conv_in.weight".into(), vec![w, 4, 3, 3], rng.take((w * 4 * 9) as usize, (1.0 / 36.0f32).sqrt())),
+            ("conv_in.bias".into(), vec![w], rng.take(w as usize, 0.1)),
+            ("mid.weight".into(), vec![w, w, 3, 3], rng.take((w * w * 9) as usize, (1.0 / (9 * w) as f32).sqrt())),
+            ("mid.bias".into(), vec![w], rng.take(w as usize, 0.1)),
+            ("conv_out.weight".into(), vec![4, w, 3, 3], rng.take((4 * w * 9) as usize, (1.0 / (9 * w) as f32).sqrt())),
+            ("conv_out.bias".into(), vec![4], rng.take(4, 0.1)),
+            ("time.frequencies".into(), vec![w], frequencies),
+            ("text.projection".into(), vec![text_width, w], rng.take((text_width * w) as usize, 0.3)),
+        ],
+        int_constants: vec![("per_channel".into(), vec![4], vec![-1, w, 1, 1])],
+        nodes: vec![
+            conv("sample", "conv_in.weight", "conv_in.bias", "h0"),
+            Node::new("Cast", &["timestep"], "t").attr("to", Attr::Int(FLOAT)),
+            Node::new("Unsqueeze", &["t", "axis_last"], "t_col"),
+            Node::new("Mul", &["t_col", "time.frequencies"], "t_phase"),
+            Node::new("Sin", &["t_phase"], "t_embedding"),
+            Node::new("Reshape", &["t_embedding", "per_channel"], "t_channels"),
+            Node::new("ReduceMean", &["encoder_hidden_states"], "text_mean")
+                .attr("axes", Attr::Ints(vec![1]))
+                .attr("keepdims", Attr::Int(0)),
+            Node::new("MatMul", &["text_mean", "text.projection"], "text_embedding"),
+            Node::new("Reshape", &["text_embedding", "per_channel"], "text_channels"),
+            Node::new("Add", &["h0", "t_channels"], "h1"),
+            Node::new("Add", &["h1", "text_channels"], "h2"),
+            Node::new("Relu", &["h2"], "h3"),
+            conv("h3", "mid.weight", "mid.bias", "h4"),
+            Node::new("Relu", &["h4"], "h5"),
+            conv("h5", "conv_out.weight", "conv_out.bias", "out_sample"),
+        ],
+        external_data: Some("model.onnx_data".into()),
+        ..Graph::default()
+    };
+    let mut unet = unet;
+    unet.int_constants.push(("axis_last".into(), vec![1], vec![1]));
+    write_component(
+        dir,
+        "unet",
+        &unet,
+        r#"{"sample_size": 64, "in_channels": 4, "out_channels": 4, "cross_attention_dim": 32}"#,
+    );
+
+    let vae = r#"{"block_out_channels": [32, 32, 32, 32], "latent_channels": 4, "scaling_factor": 0.18215}"#;
+    let decoder = Graph {
+        inputs: vec![("latent_sample".into(), vec![-1, 4, -1, -1])],
+        outputs: vec![("sample".into(), vec![-1, 3, -1, -1])],
+        constants: vec![
+            ("conv_in.weight".into(), vec![16, 4, 3, 3], rng.take(16 * 4 * 9, (1.0 / 36.0f32).sqrt())),
+            ("conv_in.bias".into(), vec![16], rng.take(16, 0.1)),
+            ("conv_out.weight".into(), vec![3, 16, 3, 3], rng.take(3 * 16 * 9, (1.0 / 144.0f32).sqrt())),
+            ("conv_out.bias".into(), vec![3], rng.take(3, 0.1)),
+            ("upscale".into(), vec![4], vec![1.0, 1.0, 8.0, 8.0]),
+        ],
+        nodes: vec![
+            conv("latent_sample", "conv_in.weight", "conv_in.bias", "h0"),
+            Node::new("Relu", &["h0"], "h1"),
+            Node::new("Resize", &["h1", "", "upscale"], "h2"),
+            conv("h2", "conv_out.weight", "conv_out.bias", "h3"),
+            Node::new("Tanh", &["h3"], "sample"),
+        ],
+        ..Graph::default()
+    };
+    write_component(dir, "vae_decoder", &decoder, vae);
+    let encoder = Graph {
+        inputs: vec![("sample".into(), vec![-1, 3, -1, -1])],
+        outputs: vec![("latent_parameters".into(), vec![-1, 8, -1, -1])],
+        constants: vec![
+            ("conv.weight".into(), vec![8, 3, 8, 8], rng.take(8 * 3 * 64, (1.0 / 192.0f32).sqrt())),
+            ("conv.bias".into(), vec![8], rng.take(8, 0.1)),
+        ],
+        nodes: vec![Node::new("Conv", &["sample", "conv.weight", "conv.bias"], "latent_parameters")
+            .attr("kernel_shape", Attr::Ints(vec![8, 8]))
+            .attr("strides", Attr::Ints(vec![8, 8]))],
+        ..Graph::default()
+    };
+    write_component(dir, "vae_encoder", &encoder, vae);
+}
+
+/// Seeded weights, uniform in ±`scale` (a 64-bit LCG: portable, so every machine writes the
+/// same export).
+struct Weights(u64);
+
+impl Weights {
+    fn take(&mut self, n: usize, scale: f32) -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((self.0 >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
+            })
+            .collect()
+    }
 }
