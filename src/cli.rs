@@ -223,11 +223,19 @@ pub enum ModelsCommand {
         /// The name workflows and `figur generate` will use (a-z, 0-9, '.', '_', '-').
         name: String,
         /// The export's folder.
+        #[arg(long, required_unless_present = "from_hub", conflicts_with = "from_hub")]
+        from: Option<PathBuf>,
+        /// Download the export from a Hugging Face-compatible hub (FIGUR_HUB_URL, default the
+        /// public hub; a token from HF_TOKEN): OWNER/REPO or OWNER/REPO@REVISION. Resumable.
+        #[arg(long, value_name = "OWNER/REPO[@REV]")]
+        from_hub: Option<String>,
+        /// The folder inside the hub repository that holds the export.
+        #[arg(long, requires = "from_hub")]
+        subfolder: Option<String>,
+        /// The model's licence, as you were given it (shown by `figur models list`); from the
+        /// hub, the model card's licence when this is not given.
         #[arg(long)]
-        from: PathBuf,
-        /// The model's licence, as you were given it (shown by `figur models list`).
-        #[arg(long)]
-        license: String,
+        license: Option<String>,
     },
     /// Remove an installed or added model.
     Remove { id: String },

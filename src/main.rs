@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod contact_sheet;
 mod generate;
+mod hub;
 mod models;
 mod run;
 mod watch;

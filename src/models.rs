@@ -53,9 +53,26 @@ pub fn run(cmd: ModelsCommand) -> Result<()> {
                 );
             }
         }
-        ModelsCommand::Add { name, from, license } => {
+        ModelsCommand::Add { name, from, from_hub, subfolder, license } => {
+            let (from, card_licence, downloaded) = match (from, from_hub) {
+                (Some(dir), _) => (dir, None, false),
+                (None, Some(spec)) => {
+                    let handle = tokio::runtime::Handle::current();
+                    let (dir, licence) =
+                        handle.block_on(crate::hub::download(cache.root(), &spec, subfolder.as_deref()))?;
+                    (dir, licence, true)
+                }
+                (None, None) => bail!("--from DIR or --from-hub OWNER/REPO names the export"),
+            };
+            let Some(license) = license.or(card_licence) else {
+                bail!("name the model's licence with --license (its model card names none)");
+            };
             eprintln!("checking {}", from.display());
             let record = brought::add(&cache, &name, &from, &license, &mut log)?;
+            if downloaded {
+                // The download folder was only the way in: the added copy is the model now.
+                let _ = std::fs::remove_dir_all(&from);
+            }
             let img2img = if record.image_to_image { " + image to image" } else { "" };
             println!(
                 "added {name}: {}{img2img}, {}, {} files, licence {}",

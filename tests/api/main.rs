@@ -9,6 +9,7 @@ mod extract;
 mod face;
 mod generate;
 mod hardening;
+mod hub;
 mod lifecycle;
 mod models;
 mod openapi;
