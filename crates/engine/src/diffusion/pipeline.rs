@@ -214,6 +214,9 @@ pub fn generate(export: &Export, req: &Generate, progress: &mut dyn Progress) ->
     };
     let total = sampler.steps().len();
     let plane = lw * lh;
+    // The text states as each UNet call takes them, built once.
+    let batched_hidden = uncond.as_ref().map(|u| [u.as_slice(), cond.as_slice()].concat());
+    let batched_shape = [2, hidden_shape[1], hidden_shape[2]];
     for i in 0..total {
         progress.checkpoint()?;
         let mut input = sampler.model_input(i, &latents);
@@ -222,23 +225,23 @@ pub fn generate(export: &Export, req: &Generate, progress: &mut dyn Progress) ->
         }
         let unet_shape = [1, export.unet_channels, lh, lw];
         let timestep = sampler.steps()[i].timestep;
-        let output = match &uncond {
-            None => export.unet(input, unet_shape, timestep, cond.clone(), hidden_shape).map_err(failed)?,
-            Some(uncond) => {
-                let (u, c) = if export.unet_batch() >= 2 {
-                    let both = [input.as_slice(), input.as_slice()].concat();
-                    let hidden = [uncond.as_slice(), cond.as_slice()].concat();
-                    let mut out = export
-                        .unet(both, [2, unet_shape[1], lh, lw], timestep, hidden, [2, hidden_shape[1], hidden_shape[2]])
-                        .map_err(failed)?;
-                    let c = out.split_off(latent_len);
-                    (out, c)
-                } else {
-                    let u = export
-                        .unet(input.clone(), unet_shape, timestep, uncond.clone(), hidden_shape)
-                        .map_err(failed)?;
-                    progress.checkpoint()?;
-                    (u, export.unet(input, unet_shape, timestep, cond.clone(), hidden_shape).map_err(failed)?)
+        let output = match (&uncond, &batched_hidden) {
+            (None, _) => export.unet(&input, unet_shape, timestep, &cond, hidden_shape).map_err(failed)?,
+            (Some(uncond), batched) => {
+                let (u, c) = match (batched, export.unet_batch() >= 2) {
+                    (Some(hidden), true) => {
+                        let both = [input.as_slice(), input.as_slice()].concat();
+                        let batch_shape = [2, unet_shape[1], lh, lw];
+                        let mut out =
+                            export.unet(&both, batch_shape, timestep, hidden, batched_shape).map_err(failed)?;
+                        let c = out.split_off(latent_len);
+                        (out, c)
+                    }
+                    _ => {
+                        let u = export.unet(&input, unet_shape, timestep, uncond, hidden_shape).map_err(failed)?;
+                        progress.checkpoint()?;
+                        (u, export.unet(&input, unet_shape, timestep, &cond, hidden_shape).map_err(failed)?)
+                    }
                 };
                 let g = req.guidance;
                 u.iter().zip(&c).map(|(u, c)| u + g * (c - u)).collect()
@@ -246,7 +249,10 @@ pub fn generate(export: &Export, req: &Generate, progress: &mut dyn Progress) ->
         };
         let output = &output[..latent_len];
         let before = latents.clone();
-        let step_noise = gaussian(req.seed, i as u64 + 1, latent_len);
+        let step_noise = match sampler.adds_noise() {
+            true => gaussian(req.seed, i as u64 + 1, latent_len),
+            false => Vec::new(),
+        };
         sampler.step(i, &mut latents, output, &step_noise);
         // Latent blending (4-channel UNet): outside the mask, the picture noised to this level.
         if let (Some((_, x0, _)), Some((_, small)), None) = (&init, &mask, &inpaint_extra) {

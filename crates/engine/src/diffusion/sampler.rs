@@ -98,6 +98,11 @@ impl Sampler {
         &self.steps
     }
 
+    /// Whether [`Sampler::step`] takes fresh noise (Euler ancestral) — drawing it costs.
+    pub fn adds_noise(&self) -> bool {
+        self.kind == Kind::EulerAncestral
+    }
+
     /// Image to image: keeps the last `strength` share of the steps (diffusers' `get_timesteps`:
     /// ⌊steps × strength⌋ of them). Strength 0 keeps none: the image comes back as it went in.
     pub fn start_at(&mut self, strength: f64) {

@@ -10,7 +10,8 @@ use std::time::Instant;
 
 use half::f16;
 use ort::session::Session;
-use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
+use ort::session::SessionInputValue;
+use ort::value::{Tensor, TensorElementType, TensorRef, ValueType};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -79,7 +80,7 @@ impl Component {
     fn run(
         &self,
         provider: Provider,
-        inputs: Vec<(String, DynValue)>,
+        inputs: Vec<(String, SessionInputValue<'_>)>,
         output: &str,
     ) -> Result<(Vec<usize>, Vec<f32>), ModelError> {
         let err = |e: ort::Error| run_error(&self.label, provider, e);
@@ -115,30 +116,46 @@ fn run_error(label: &str, provider: Provider, e: ort::Error) -> ModelError {
     }
 }
 
-/// Float data as the port's element type.
-fn float_value(port: &Port, shape: Vec<usize>, data: Vec<f32>) -> Result<(String, DynValue), ModelError> {
+/// Float data as the port's element type: borrowed as it is when the graph takes f32,
+/// converted when it takes f16.
+fn float_value<'a>(
+    port: &Port,
+    shape: Vec<usize>,
+    data: &'a [f32],
+) -> Result<(String, SessionInputValue<'a>), ModelError> {
     let fail = |e: ort::Error| ModelError::Run(format!("{}: {e}", port.name));
-    let value = match port.elem {
+    let value: SessionInputValue<'a> = match port.elem {
         TensorElementType::Float16 => {
-            Tensor::from_array((shape, data.into_iter().map(f16::from_f32).collect::<Vec<_>>()))
-                .map_err(fail)?
-                .into_dyn()
+            let half: Vec<f16> = data.iter().map(|&v| f16::from_f32(v)).collect();
+            Tensor::from_array((shape, half)).map_err(fail)?.into_dyn().into()
         }
-        TensorElementType::Float32 => Tensor::from_array((shape, data)).map_err(fail)?.into_dyn(),
+        TensorElementType::Float32 => TensorRef::from_array_view((shape, data)).map_err(fail)?.into_dyn().into(),
         other => return Err(ModelError::Run(format!("{}: a float input declared as {other:?}", port.name))),
     };
     Ok((port.name.clone(), value))
 }
 
 /// Whole numbers as the port's element type (int64, int32, or a float type).
-fn integer_value(port: &Port, shape: Vec<usize>, data: Vec<i64>) -> Result<(String, DynValue), ModelError> {
+fn integer_value(
+    port: &Port,
+    shape: Vec<usize>,
+    data: Vec<i64>,
+) -> Result<(String, SessionInputValue<'static>), ModelError> {
     let fail = |e: ort::Error| ModelError::Run(format!("{}: {e}", port.name));
-    let value = match port.elem {
-        TensorElementType::Int64 => Tensor::from_array((shape, data)).map_err(fail)?.into_dyn(),
-        TensorElementType::Int32 => Tensor::from_array((shape, data.into_iter().map(|v| v as i32).collect::<Vec<_>>()))
-            .map_err(fail)?
-            .into_dyn(),
-        _ => return float_value(port, shape, data.into_iter().map(|v| v as f32).collect()),
+    let value: SessionInputValue<'static> = match port.elem {
+        TensorElementType::Int64 => Tensor::from_array((shape, data)).map_err(fail)?.into_dyn().into(),
+        TensorElementType::Int32 => {
+            let narrow: Vec<i32> = data.into_iter().map(|v| v as i32).collect();
+            Tensor::from_array((shape, narrow)).map_err(fail)?.into_dyn().into()
+        }
+        TensorElementType::Float16 => {
+            let half: Vec<f16> = data.into_iter().map(|v| f16::from_f32(v as f32)).collect();
+            Tensor::from_array((shape, half)).map_err(fail)?.into_dyn().into()
+        }
+        _ => {
+            let float: Vec<f32> = data.into_iter().map(|v| v as f32).collect();
+            Tensor::from_array((shape, float)).map_err(fail)?.into_dyn().into()
+        }
     };
     Ok((port.name.clone(), value))
 }
@@ -309,10 +326,10 @@ impl Export {
     /// to one (as diffusers' ONNX pipeline does); its rank and length follow the graph.
     pub fn unet(
         &self,
-        sample: Vec<f32>,
+        sample: &[f32],
         shape: [usize; 4],
         timestep: f64,
-        hidden: Vec<f32>,
+        hidden: &[f32],
         hidden_shape: [usize; 3],
     ) -> Result<Vec<f32>, ModelError> {
         self.touch();
@@ -325,8 +342,15 @@ impl Export {
         };
         let count = t_shape.iter().product::<usize>().max(1);
         let t = match t_port.elem {
-            TensorElementType::Float32 | TensorElementType::Float16 => {
-                float_value(t_port, t_shape, vec![timestep as f32; count])?
+            TensorElementType::Float32 => {
+                let value = Tensor::from_array((t_shape, vec![timestep as f32; count]))
+                    .map_err(|e| ModelError::Run(format!("timestep: {e}")))?;
+                (t_port.name.clone(), value.into_dyn().into())
+            }
+            TensorElementType::Float16 => {
+                let value = Tensor::from_array((t_shape, vec![f16::from_f64(timestep); count]))
+                    .map_err(|e| ModelError::Run(format!("timestep: {e}")))?;
+                (t_port.name.clone(), value.into_dyn().into())
             }
             _ => integer_value(t_port, t_shape, vec![timestep as i64; count])?,
         };
@@ -343,7 +367,7 @@ impl Export {
     /// scaling factor).
     pub fn decode(&self, latents: Vec<f32>, shape: [usize; 4]) -> Result<(Vec<usize>, Vec<f32>), ModelError> {
         self.touch();
-        let input = float_value(self.vae_decoder.input("latent_sample")?, shape.to_vec(), latents)?;
+        let input = float_value(self.vae_decoder.input("latent_sample")?, shape.to_vec(), &latents)?;
         let output = self.vae_decoder.output(&["sample"]);
         self.vae_decoder.run(self.provider, vec![input], &output)
     }
@@ -355,7 +379,7 @@ impl Export {
         let encoder = self.vae_encoder.as_ref().ok_or_else(|| {
             ModelError::Run(format!("{} has no vae_encoder: it cannot start from an image", self.record.name))
         })?;
-        let input = float_value(encoder.input("sample")?, shape.to_vec(), pixels)?;
+        let input = float_value(encoder.input("sample")?, shape.to_vec(), &pixels)?;
         let output = encoder.output(&["latent_sample", "latent_parameters"]);
         let (mut shape, mut values) = encoder.run(self.provider, vec![input], &output)?;
         if output == "latent_parameters" && shape.len() == 4 && shape[1] == 2 * self.latent_channels {
