@@ -173,6 +173,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn model_errors_become_the_codes_a_user_can_act_on() {
+        use figur_models::ModelError as M;
+        let code = |e: M| match JobError::from(e) {
+            JobError::Failed(f) => (f.code, f.message),
+            other => panic!("{other:?}"),
+        };
+        let (c, message) = code(M::NotAdded("sd15".into()));
+        assert!(c == FailureCode::ModelMissing && message.contains("figur models add sd15"), "{message}");
+        assert_eq!(code(M::GpuOutOfMemory("sd15/unet: …".into())).0, FailureCode::GpuOutOfMemory);
+        assert_eq!(code(M::Missing("pose-landmarks".into())).0, FailureCode::ModelMissing);
+    }
+
+    #[test]
     fn codes_serialize_as_their_wire_names_and_round_trip() {
         for &code in FailureCode::ALL {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(code.as_str()));

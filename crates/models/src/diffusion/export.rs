@@ -105,7 +105,10 @@ impl Component {
 
 /// A run error; out of memory on the GPU gets its own error, so a job can say so.
 fn run_error(label: &str, provider: Provider, e: ort::Error) -> ModelError {
-    let text = e.to_string();
+    classify(label, provider, e.to_string())
+}
+
+fn classify(label: &str, provider: Provider, text: String) -> ModelError {
     let lower = text.to_lowercase();
     let oom =
         lower.contains("out of memory") || lower.contains("failed to allocate memory") || lower.contains("bfcarena");
@@ -389,5 +392,23 @@ impl Export {
             shape[1] = self.latent_channels;
         }
         Ok((shape, values))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_memory_on_the_gpu_is_its_own_error() {
+        // ONNX Runtime's words when its CUDA arena cannot grow.
+        let oom = || "Failed to allocate memory for requested buffer of size 1073741824".to_string();
+        assert!(
+            matches!(classify("sd15/unet", Provider::Cuda, oom()), ModelError::GpuOutOfMemory(m) if m.starts_with("sd15/unet"))
+        );
+        // On the CPU it is a run failure like any other (the host's budget guards memory there).
+        assert!(matches!(classify("sd15/unet", Provider::Cpu, oom()), ModelError::Run(_)));
+        let shape = "Got invalid dimensions for input: sample".to_string();
+        assert!(matches!(classify("sd15/unet", Provider::Cuda, shape), ModelError::Run(_)));
     }
 }
