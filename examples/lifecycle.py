@@ -52,7 +52,7 @@ def main():
     a = p.parse_args()
 
     key = upload(a.base, a.key, a.photo)
-    body = {"source_image_s3_key": key, "output_preset": "original", "scene_type": "studio_sweep", "mood": "soft"}
+    body = {"source_image_s3_key": key, "output_preset": "original", "scene_type": "studio", "mood": "calm"}
     status, job = call(a.base, a.key, "POST", "/v1/background-swap-with-spec", body)
     if status != 202:
         sys.exit(f"dispatch refused ({status}): {job['error']['code']}: {job['error']['message']}")

@@ -589,14 +589,18 @@ export interface components {
             /** @description `W:H`, e.g. `1:1`, `3:4`, `16:9`. */
             aspect_ratio?: string | null;
             display_name?: string;
-            /** @description Colour names (`sage`, `navy`, …) or `#RRGGBB`; the first is the dominant one. */
+            /**
+             * @description Colour names (`sage`, `navy`), words (`midnight blue`) or `#RRGGBB`; the first is the
+             *     dominant one.
+             */
             dominant_colors?: string[] | null;
             eval_enabled?: boolean | null;
             /** @description The generator to use; `null` picks the studio's default. */
             image_model?: string | null;
             metadata?: Record<string, never> | null;
             /**
-             * @description `bright`, `soft`, `neutral`, `warm`, `cool`, `moody`, `dramatic`.
+             * @description Free text (`calm`, `golden hour`); drawn as the nearest of `bright`, `soft`, `neutral`,
+             *     `warm`, `cool`, `moody`, `dramatic`.
              * @enum {string}
              */
             mood: "bright" | "soft" | "neutral" | "warm" | "cool" | "moody" | "dramatic";
@@ -604,7 +608,8 @@ export interface components {
             pilot_brand?: string | null;
             resolution?: null | components["schemas"]["Resolution"];
             /**
-             * @description See `GET /v1/operations` docs: `studio_sweep`, `gradient`, `paper`, `concrete`, `linen`.
+             * @description Free text (`studio`, `raw concrete loft`); the procedural generator draws the nearest of
+             *     `studio_sweep`, `gradient`, `paper`, `concrete`, `linen` and says so in the job's events.
              * @enum {string}
              */
             scene_type: "studio_sweep" | "gradient" | "paper" | "concrete" | "linen";
@@ -668,17 +673,22 @@ export interface components {
         ComplementaryGarmentGeneratorRequest: {
             /** @description `W:H`, e.g. `1:1`, `3:4`, `16:9`. */
             aspect_ratio?: string | null;
+            /** @description A colour name, words (`midnight blue`, `dusty rose`) or `#RRGGBB`. */
             color: string;
             display_name?: string;
             eval_enabled?: boolean | null;
-            fit?: null | components["schemas"]["Fit"];
+            /** @description Free text (`slim`, `oversized`); drawn as slim, regular or loose. */
+            fit?: string | null;
             garment_category_public_id: string;
             /** @description The generator to use; `null` picks the studio's default. */
             image_model?: string | null;
+            /** @description Free text (`cropped`, `midi`, `ankle`); drawn as the nearest length the flats know. */
             length?: string | null;
+            /** @description Free text (`cashmere`, `raw denim`); drawn as the nearest material the flats know. */
             material: string;
             metadata?: Record<string, never> | null;
             on_technical_failure?: string | null;
+            /** @description Free text (`breton stripe`, `tartan`); drawn as the nearest pattern the flats know. */
             pattern: string;
             pilot_brand?: string | null;
             resolution?: null | components["schemas"]["Resolution"];
@@ -738,8 +748,6 @@ export interface components {
             msg: string;
             type: string;
         };
-        /** @enum {string} */
-        Fit: "slim" | "regular" | "loose";
         GarmentCategory: {
             display_name: string;
             key: string;
@@ -839,9 +847,14 @@ export interface components {
             user_category?: null | components["schemas"]["UserCategory"];
         };
         ModelGeneratorRequest: {
+            /**
+             * @description Free text (`25-34`, `30s`, `senior`); drawn as the overlapping bucket of 18-25, 26-35,
+             *     36-45, 46-60, 60+. Adults only: a range wholly under 18 is refused.
+             */
             age_range: string;
             /** @description `W:H`, e.g. `1:1`, `3:4`, `16:9`. */
             aspect_ratio?: string | null;
+            /** @description Free text (`petite`, `athletic`); drawn as the nearest of slim, average, athletic, curvy, plus. */
             body_type: string;
             display_name?: string;
             ethnicity: string;

@@ -125,11 +125,20 @@ export type BackgroundGeneratorRequest_Deserialize = {
 	display_name?: string,
 	metadata?: { [key in string]: Value } | null,
 	pilot_brand?: string | null,
-	/**  See `GET /v1/operations` docs: `studio_sweep`, `gradient`, `paper`, `concrete`, `linen`. */
+	/**
+	 *  Free text (`studio`, `raw concrete loft`); the procedural generator draws the nearest of
+	 *  `studio_sweep`, `gradient`, `paper`, `concrete`, `linen` and says so in the job's events.
+	 */
 	scene_type: string,
-	/**  `bright`, `soft`, `neutral`, `warm`, `cool`, `moody`, `dramatic`. */
+	/**
+	 *  Free text (`calm`, `golden hour`); drawn as the nearest of `bright`, `soft`, `neutral`,
+	 *  `warm`, `cool`, `moody`, `dramatic`.
+	 */
 	mood: string,
-	/**  Colour names (`sage`, `navy`, …) or `#RRGGBB`; the first is the dominant one. */
+	/**
+	 *  Colour names (`sage`, `navy`), words (`midnight blue`) or `#RRGGBB`; the first is the
+	 *  dominant one.
+	 */
 	dominant_colors?: string[] | null,
 };
 
@@ -146,11 +155,20 @@ export type BackgroundGeneratorRequest_Serialize = {
 	display_name: string,
 	metadata: { [key in string]: Value } | null,
 	pilot_brand: string | null,
-	/**  See `GET /v1/operations` docs: `studio_sweep`, `gradient`, `paper`, `concrete`, `linen`. */
+	/**
+	 *  Free text (`studio`, `raw concrete loft`); the procedural generator draws the nearest of
+	 *  `studio_sweep`, `gradient`, `paper`, `concrete`, `linen` and says so in the job's events.
+	 */
 	scene_type: string,
-	/**  `bright`, `soft`, `neutral`, `warm`, `cool`, `moody`, `dramatic`. */
+	/**
+	 *  Free text (`calm`, `golden hour`); drawn as the nearest of `bright`, `soft`, `neutral`,
+	 *  `warm`, `cool`, `moody`, `dramatic`.
+	 */
 	mood: string,
-	/**  Colour names (`sage`, `navy`, …) or `#RRGGBB`; the first is the dominant one. */
+	/**
+	 *  Colour names (`sage`, `navy`), words (`midnight blue`) or `#RRGGBB`; the first is the
+	 *  dominant one.
+	 */
 	dominant_colors: string[] | null,
 };
 
@@ -248,10 +266,15 @@ export type ComplementaryGarmentGeneratorRequest_Deserialize = {
 	metadata?: { [key in string]: Value } | null,
 	pilot_brand?: string | null,
 	garment_category_public_id: string,
+	/**  A colour name, words (`midnight blue`, `dusty rose`) or `#RRGGBB`. */
 	color: string,
+	/**  Free text (`cashmere`, `raw denim`); drawn as the nearest material the flats know. */
 	material: string,
+	/**  Free text (`breton stripe`, `tartan`); drawn as the nearest pattern the flats know. */
 	pattern: string,
-	fit?: Fit | null,
+	/**  Free text (`slim`, `oversized`); drawn as slim, regular or loose. */
+	fit?: string | null,
+	/**  Free text (`cropped`, `midi`, `ankle`); drawn as the nearest length the flats know. */
 	length?: string | null,
 };
 
@@ -269,10 +292,15 @@ export type ComplementaryGarmentGeneratorRequest_Serialize = {
 	metadata: { [key in string]: Value } | null,
 	pilot_brand: string | null,
 	garment_category_public_id: string,
+	/**  A colour name, words (`midnight blue`, `dusty rose`) or `#RRGGBB`. */
 	color: string,
+	/**  Free text (`cashmere`, `raw denim`); drawn as the nearest material the flats know. */
 	material: string,
+	/**  Free text (`breton stripe`, `tartan`); drawn as the nearest pattern the flats know. */
 	pattern: string,
-	fit: Fit | null,
+	/**  Free text (`slim`, `oversized`); drawn as slim, regular or loose. */
+	fit: string | null,
+	/**  Free text (`cropped`, `midi`, `ankle`); drawn as the nearest length the flats know. */
 	length: string | null,
 };
 
@@ -391,8 +419,6 @@ export type FailureCode =
 "JOB_CANCELLED" | 
 /**  Anything else: a bug, a crash, a ledger that refused a write. */
 "INTERNAL";
-
-export type Fit = "slim" | "regular" | "loose";
 
 export type GarmentCategory = {
 	public_id: string,
@@ -615,7 +641,12 @@ export type ModelGeneratorRequest_Deserialize = {
 	pilot_brand?: string | null,
 	gender: UserCategory,
 	ethnicity: string,
+	/**  Free text (`petite`, `athletic`); drawn as the nearest of slim, average, athletic, curvy, plus. */
 	body_type: string,
+	/**
+	 *  Free text (`25-34`, `30s`, `senior`); drawn as the overlapping bucket of 18-25, 26-35,
+	 *  36-45, 46-60, 60+. Adults only: a range wholly under 18 is refused.
+	 */
 	age_range: string,
 };
 
@@ -634,7 +665,12 @@ export type ModelGeneratorRequest_Serialize = {
 	pilot_brand: string | null,
 	gender: UserCategory,
 	ethnicity: string,
+	/**  Free text (`petite`, `athletic`); drawn as the nearest of slim, average, athletic, curvy, plus. */
 	body_type: string,
+	/**
+	 *  Free text (`25-34`, `30s`, `senior`); drawn as the overlapping bucket of 18-25, 26-35,
+	 *  36-45, 46-60, 60+. Adults only: a range wholly under 18 is refused.
+	 */
 	age_range: string,
 };
 

@@ -61,15 +61,6 @@ pub enum OutputPreset {
     Original,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(rename_all = "lowercase")]
-pub enum Fit {
-    Slim,
-    Regular,
-    Loose,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
@@ -159,25 +150,36 @@ macro_rules! generator_request {
 generator_request!(ModelGeneratorRequest {
     gender: UserCategory,
     ethnicity: String,
+    /// Free text (`petite`, `athletic`); drawn as the nearest of slim, average, athletic, curvy, plus.
     body_type: String,
+    /// Free text (`25-34`, `30s`, `senior`); drawn as the overlapping bucket of 18-25, 26-35,
+    /// 36-45, 46-60, 60+. Adults only: a range wholly under 18 is refused.
     age_range: String,
 });
 
 generator_request!(BackgroundGeneratorRequest {
-    /// See `GET /v1/operations` docs: `studio_sweep`, `gradient`, `paper`, `concrete`, `linen`.
+    /// Free text (`studio`, `raw concrete loft`); the procedural generator draws the nearest of
+    /// `studio_sweep`, `gradient`, `paper`, `concrete`, `linen` and says so in the job's events.
     scene_type: String,
-    /// `bright`, `soft`, `neutral`, `warm`, `cool`, `moody`, `dramatic`.
+    /// Free text (`calm`, `golden hour`); drawn as the nearest of `bright`, `soft`, `neutral`,
+    /// `warm`, `cool`, `moody`, `dramatic`.
     mood: String,
-    /// Colour names (`sage`, `navy`, …) or `#RRGGBB`; the first is the dominant one.
+    /// Colour names (`sage`, `navy`), words (`midnight blue`) or `#RRGGBB`; the first is the
+    /// dominant one.
     dominant_colors: Option<Vec<String>>,
 });
 
 generator_request!(ComplementaryGarmentGeneratorRequest {
     garment_category_public_id: String,
+    /// A colour name, words (`midnight blue`, `dusty rose`) or `#RRGGBB`.
     color: String,
+    /// Free text (`cashmere`, `raw denim`); drawn as the nearest material the flats know.
     material: String,
+    /// Free text (`breton stripe`, `tartan`); drawn as the nearest pattern the flats know.
     pattern: String,
-    fit: Option<Fit>,
+    /// Free text (`slim`, `oversized`); drawn as slim, regular or loose.
+    fit: Option<String>,
+    /// Free text (`cropped`, `midi`, `ankle`); drawn as the nearest length the flats know.
     length: Option<String>,
 });
 

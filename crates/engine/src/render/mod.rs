@@ -5,3 +5,4 @@ pub mod color;
 pub mod figure;
 pub mod flats;
 pub mod noise;
+pub mod wording;

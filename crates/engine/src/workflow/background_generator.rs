@@ -11,8 +11,8 @@ use crate::domain::operation::OpClass;
 use crate::domain::requests::{generator_problems, parse_aspect_ratio, BackgroundGeneratorRequest, Resolution};
 use crate::error::FieldError;
 use crate::failure::JobError;
-use crate::render::backdrop::{self, MOODS, SCENES};
-use crate::render::color;
+use crate::render::backdrop;
+use crate::render::{color, wording};
 
 pub const MODEL_ID: &str = "figur-procedural-backdrop-1";
 pub const MAX_COLORS: usize = 3;
@@ -31,40 +31,92 @@ pub fn output_size(resolution: Option<Resolution>, aspect_ratio: Option<&str>) -
     }
 }
 
-/// Checks the backdrop vocabulary; shared with `background-swap-with-spec`.
+/// Checks a backdrop spec's text; shared with `background-swap-with-spec`. Scene and mood are
+/// free text (anything is drawn as something, see [`read_spec`]); each colour must name one.
 pub fn validate_spec(scene_type: &str, mood: &str, colors: Option<&[String]>) -> Vec<FieldError> {
     let mut problems = Vec::new();
-    if !SCENES.contains(&scene_type) {
-        problems.push(FieldError::new(
-            "body",
-            "scene_type",
-            format!("unknown scene_type `{scene_type}`; one of {}", SCENES.join(", ")),
-            "enum",
-        ));
-    }
-    if !MOODS.contains(&mood) {
-        problems.push(FieldError::new(
-            "body",
-            "mood",
-            format!("unknown mood `{mood}`; one of {}", MOODS.join(", ")),
-            "enum",
-        ));
+    for (field, text) in [("scene_type", scene_type), ("mood", mood)] {
+        problems.extend(text_problem(field, text));
     }
     let colors = colors.unwrap_or_default();
     if colors.len() > MAX_COLORS {
         problems.push(FieldError::new("body", "dominant_colors", format!("at most {MAX_COLORS} colours"), "too_long"));
     }
     for (i, c) in colors.iter().enumerate() {
-        if color::parse(c).is_none() {
-            problems.push(FieldError::new(
+        let field = format!("dominant_colors.{i}");
+        match text_problem(&field, c) {
+            Some(problem) => problems.push(problem),
+            None if wording::colour(c).is_none() => problems.push(FieldError::new(
                 "body",
-                &format!("dominant_colors.{i}"),
-                format!("`{c}` is neither a colour name (e.g. sage, navy, ivory) nor #RRGGBB"),
+                &field,
+                format!("`{c}` names no colour (e.g. sage, midnight blue, pale pink, #1F2A44)"),
                 "value_error",
-            ));
+            )),
+            None => {}
         }
     }
     problems
+}
+
+/// A descriptive field's text: not empty, not past [`wording::MAX_TEXT`] characters.
+pub fn text_problem(field: &str, text: &str) -> Option<FieldError> {
+    if text.trim().is_empty() {
+        return Some(FieldError::new("body", field, "must not be empty", "too_short"));
+    }
+    (text.chars().count() > wording::MAX_TEXT)
+        .then(|| FieldError::new("body", field, format!("at most {} characters", wording::MAX_TEXT), "too_long"))
+}
+
+/// What a spec's free text draws, and the notes saying where that is not what was asked.
+#[derive(Debug, Clone)]
+pub struct ReadSpec {
+    pub scene: &'static str,
+    pub mood: &'static str,
+    pub colors: Vec<color::Rgb>,
+    /// `{"scene_type": {"asked": "studio", "drawn": "studio_sweep"}, …}` for inexact fields.
+    pub drawn_as: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ReadSpec {
+    /// `scene_type "studio" drawn as studio_sweep; …`, or empty when all were exact.
+    pub fn note(&self) -> String {
+        self.drawn_as
+            .iter()
+            .map(|(field, v)| {
+                format!(
+                    "{field} \"{}\" drawn as {}",
+                    v["asked"].as_str().unwrap_or(""),
+                    v["drawn"].as_str().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// Reads a spec (validated) for the procedural backdrop.
+pub fn read_spec(scene_type: &str, mood: &str, colors: &[String]) -> ReadSpec {
+    let (scene, moodd) = (wording::scene(scene_type), wording::mood(mood));
+    let mut drawn_as = serde_json::Map::new();
+    let mut note = |field: String, asked: &str, drawn: String| {
+        drawn_as.insert(field, json!({ "asked": asked, "drawn": drawn }));
+    };
+    if !scene.exact {
+        note("scene_type".into(), scene_type, scene.value.to_string());
+    }
+    if !moodd.exact {
+        note("mood".into(), mood, moodd.value.to_string());
+    }
+    let mut rgb = Vec::new();
+    for (i, c) in colors.iter().enumerate() {
+        if let Some(drawn) = wording::colour(c) {
+            if !drawn.exact {
+                note(format!("dominant_colors.{i}"), c, color::to_hex(drawn.value));
+            }
+            rgb.push(drawn.value);
+        }
+    }
+    ReadSpec { scene: scene.value, mood: moodd.value, colors: rgb, drawn_as }
 }
 
 fn title(s: &str) -> String {
@@ -95,8 +147,8 @@ impl Workflow for BackgroundGenerator {
     fn run(ctx: &mut JobContext, r: BackgroundGeneratorRequest) -> Result<Output, JobError> {
         let seed = r.seed.unwrap_or_else(|| ctx.default_seed());
         let (width, height) = output_size(r.resolution, r.aspect_ratio.as_deref());
-        let colors: Vec<_> = r.dominant_colors.iter().flatten().filter_map(|c| color::parse(c)).collect();
-        let plan = backdrop::plan(&r.scene_type, &r.mood, &colors, width, height, seed);
+        let read = read_spec(&r.scene_type, &r.mood, r.dominant_colors.as_deref().unwrap_or_default());
+        let plan = backdrop::plan(read.scene, read.mood, &read.colors, width, height, seed);
 
         let swatch = ctx.save_png(
             &image::DynamicImage::ImageRgb8(backdrop::swatch(&plan.palette)),
@@ -104,20 +156,24 @@ impl Workflow for BackgroundGenerator {
             ArtifactRole::Intermediate,
             "Palette: wall, floor, highlight",
         )?;
+        let mut message = format!("palette {}", plan.palette.hexes().join(" "));
+        if !read.drawn_as.is_empty() {
+            message = format!("{message}; {}", read.note());
+        }
         ctx.stage_with(
             Stage::Palette,
-            format!("palette {}", plan.palette.hexes().join(" ")),
+            message,
             vec![swatch],
-            json!({ "palette": plan.palette.hexes(), "seed": seed }),
+            json!({ "palette": plan.palette.hexes(), "seed": seed, "drawn_as": read.drawn_as }),
         )?;
 
-        ctx.stage(Stage::Base, format!("laying out a {} {width}×{height}", r.scene_type.replace('_', " ")))?;
+        ctx.stage(Stage::Base, format!("laying out a {} {width}×{height}", read.scene.replace('_', " ")))?;
         let mut check = || ctx.checkpoint();
         let mut canvas = backdrop::base(&plan, &mut check)?;
         ctx.stage(Stage::Texture, "adding surface texture")?;
         let mut check = || ctx.checkpoint();
         backdrop::texture(&plan, &mut canvas, &mut check)?;
-        ctx.stage(Stage::Light, format!("lighting for a {} mood", r.mood))?;
+        ctx.stage(Stage::Light, format!("lighting for a {} mood", read.mood))?;
         let mut check = || ctx.checkpoint();
         backdrop::light(&plan, &mut canvas, &mut check)?;
         ctx.stage(Stage::Finish, "grading, grain and dither")?;
@@ -125,25 +181,31 @@ impl Workflow for BackgroundGenerator {
         let image = backdrop::finish(&plan, &canvas, &mut check)?;
         drop(canvas);
 
-        let label = format!("{} · {}", title(&r.scene_type), r.mood);
+        let label = format!("{} · {}", title(read.scene), read.mood);
         let background =
             ctx.save_png(&image::DynamicImage::ImageRgb8(image), "background", ArtifactRole::Final, &label)?;
         ctx.stage(Stage::Catalog, "filing the backdrop in the catalog")?;
 
         let display_name = if r.display_name.is_empty() { label.clone() } else { r.display_name.clone() };
         let spec = serde_json::to_value(&r).unwrap_or_default();
-        let description = format!(
+        let mut description = format!(
             "{} backdrop, {} mood, palette {}, {width}×{height}, seed {seed}",
-            title(&r.scene_type),
-            r.mood,
+            title(read.scene),
+            read.mood,
             plan.palette.hexes().join(" ")
         );
+        if !read.drawn_as.is_empty() {
+            description = format!("{description} ({})", read.note());
+        }
         let mut extra = serde_json::Map::new();
         extra.insert("seed".into(), json!(seed));
         extra.insert("width".into(), json!(width));
         extra.insert("height".into(), json!(height));
         extra.insert("palette".into(), json!(plan.palette.hexes()));
-        extra.insert("provenance".into(), json!({ "generator": MODEL_ID, "scene_type": r.scene_type, "mood": r.mood }));
+        extra.insert(
+            "provenance".into(),
+            json!({ "generator": MODEL_ID, "scene_type": read.scene, "mood": read.mood, "drawn_as": read.drawn_as }),
+        );
         Ok(Output {
             finals: vec![background],
             filing: Filing::Catalog { resource: "backgrounds", display_name, description, spec },
@@ -166,9 +228,23 @@ mod tests {
 
     #[test]
     fn vocabulary_errors_name_the_field() {
-        let p = validate_spec("moon", "soft", Some(&["sage".into(), "#12".into()]));
+        let p = validate_spec("moon", "", Some(&["sage".into(), "banana vibes".into()]));
         let locs: Vec<_> = p.iter().map(|e| serde_json::to_value(&e.loc).unwrap()).collect();
-        assert_eq!(locs, vec![json!(["body", "scene_type"]), json!(["body", "dominant_colors", 1])]);
+        assert_eq!(locs, vec![json!(["body", "mood"]), json!(["body", "dominant_colors", 1])]);
         assert!(validate_spec("gradient", "moody", None).is_empty());
+        assert!(validate_spec("studio", "calm", Some(&["midnight blue".into()])).is_empty());
+        let long = "x".repeat(201);
+        assert_eq!(validate_spec(&long, "soft", None)[0].kind, "too_long");
+    }
+
+    #[test]
+    fn free_text_is_drawn_as_the_nearest_and_said() {
+        let read = read_spec("studio", "calm", &["midnight blue".into(), "sage".into()]);
+        assert_eq!((read.scene, read.mood, read.colors.len()), ("studio_sweep", "soft", 2));
+        assert_eq!(read.drawn_as["scene_type"], json!({"asked": "studio", "drawn": "studio_sweep"}));
+        assert_eq!(read.drawn_as["mood"]["drawn"], "soft");
+        assert!(read.drawn_as.contains_key("dominant_colors.0") && !read.drawn_as.contains_key("dominant_colors.1"));
+        assert!(read.note().contains("scene_type \"studio\" drawn as studio_sweep"), "{}", read.note());
+        assert!(read_spec("paper", "warm", &[]).drawn_as.is_empty());
     }
 }

@@ -19,11 +19,11 @@ use crate::domain::requests::{
 };
 use crate::error::FieldError;
 use crate::failure::{FailureCode, JobError};
-use crate::render::{backdrop, color};
+use crate::render::backdrop;
 use crate::vision::composite;
 use crate::vision::decode::working_copy;
 use crate::vision::matte::{refine, segment, ModelSegmenter};
-use crate::workflow::background_generator::validate_spec;
+use crate::workflow::background_generator::{read_spec, validate_spec};
 use crate::workflow::subject::{self, PERSON_SHARE};
 
 /// Below this share of the frame nobody is there.
@@ -176,25 +176,32 @@ fn swap(ctx: &mut JobContext, s: Swap<'_>) -> Result<Output, JobError> {
     let mask = ctx.save_png(&DynamicImage::ImageLuma8(gray(&alpha)), kind, ArtifactRole::Intermediate, label)?;
     let subject_kind = if product.is_some() { "product" } else { "person" };
 
+    // A spec's free text, read for the procedural backdrop; what is drawn otherwise is said.
+    let read = match &s.backdrop {
+        Backdrop::Spec { scene, mood, colors } => Some(read_spec(scene, mood, colors)),
+        Backdrop::Catalog(_) => None,
+    };
+    let drawn_as = read.as_ref().map(|r| r.drawn_as.clone()).unwrap_or_default();
+    let note = read.as_ref().map(|r| r.note()).filter(|n| !n.is_empty()).map(|n| format!("; {n}")).unwrap_or_default();
     ctx.stage_with(
         Stage::Background,
         format!(
-            "{}building the background at {}×{}",
+            "{}building the background at {}×{}{note}",
             product.as_ref().map(|how| format!("a product shot, {how}; ")).unwrap_or_default(),
             target.0,
             target.1
         ),
         vec![mask],
-        json!({ "subject": subject_kind }),
+        json!({ "subject": subject_kind, "drawn_as": drawn_as }),
     )?;
     let background = match s.backdrop {
         Backdrop::Catalog(id) => {
             let key = ctx.catalog_image_key("backgrounds", id)?;
             composite::cover(&ctx.read_image(&key)?, target.0, target.1)
         }
-        Backdrop::Spec { scene, mood, colors } => {
-            let colors: Vec<_> = colors.iter().filter_map(|c| color::parse(c)).collect();
-            let plan = backdrop::plan(scene, mood, &colors, target.0, target.1, ctx.default_seed());
+        Backdrop::Spec { .. } => {
+            let read = read.as_ref().ok_or_else(|| JobError::internal("a spec backdrop is read above"))?;
+            let plan = backdrop::plan(read.scene, read.mood, &read.colors, target.0, target.1, ctx.default_seed());
             let mut check = || ctx.checkpoint();
             let mut canvas = backdrop::base(&plan, &mut check)?;
             backdrop::texture(&plan, &mut canvas, &mut check)?;

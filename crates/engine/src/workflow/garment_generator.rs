@@ -10,39 +10,31 @@ use super::{Filing, JobContext, Output, Stage, Workflow};
 use crate::domain::garments;
 use crate::domain::job::ArtifactRole;
 use crate::domain::operation::OpClass;
-use crate::domain::requests::{generator_problems, ComplementaryGarmentGeneratorRequest, Fit, Reference};
+use crate::domain::requests::{generator_problems, ComplementaryGarmentGeneratorRequest, Reference};
 use crate::error::FieldError;
 use crate::failure::JobError;
-use crate::render::color;
-use crate::render::flats::fabric::{MATERIALS, PATTERNS};
-use crate::render::flats::shape::{Cut, CANVAS_H, LENGTH_WORDS};
+use crate::render::flats::shape::{Cut, CANVAS_H};
 use crate::render::flats::{self, FlatSpec};
+use crate::render::{color, wording};
+use crate::workflow::background_generator::text_problem;
 
 pub const MODEL_ID: &str = "figur-technical-flat-1";
 
 #[derive(Debug)]
 pub struct GarmentGenerator;
 
-fn fit_word(fit: Option<Fit>) -> &'static str {
-    match fit {
-        Some(Fit::Slim) => "slim",
-        Some(Fit::Loose) => "loose",
-        _ => "regular",
-    }
-}
-
-/// The flat vocabulary, shared with `look` (which draws flats for catalog garments).
+/// Checks a flat's fields: the category must have a flat, the colour must name a colour;
+/// pattern, material, length and fit are free text, drawn as the nearest the renderer knows
+/// ([`read_flat`]).
 pub fn validate_flat(
     category_id: &str,
     colour: &str,
     pattern: &str,
     material: &str,
     length: Option<&str>,
+    fit: Option<&str>,
 ) -> Vec<FieldError> {
     let mut problems = Vec::new();
-    let enum_err = |field: &str, value: &str, list: &[&str]| {
-        FieldError::new("body", field, format!("unknown {field} `{value}`; one of {}", list.join(", ")), "enum")
-    };
     if let Some(c) = garments::by_id(category_id) {
         if flats::shape::flat(c.key, Cut::new(None, None)).is_none() {
             problems.push(FieldError::new(
@@ -53,24 +45,58 @@ pub fn validate_flat(
             ));
         }
     }
-    if color::parse(colour).is_none() {
-        problems.push(FieldError::new(
+    match text_problem("color", colour) {
+        Some(problem) => problems.push(problem),
+        None if wording::colour(colour).is_none() => problems.push(FieldError::new(
             "body",
             "color",
-            format!("`{colour}` is neither a colour name (e.g. navy, sage, camel) nor #RRGGBB"),
+            format!("`{colour}` names no colour (e.g. navy, sage, midnight blue, #1F2A44)"),
             "value_error",
-        ));
+        )),
+        None => {}
     }
-    if !PATTERNS.contains(&pattern) {
-        problems.push(enum_err("pattern", pattern, &PATTERNS));
-    }
-    if !MATERIALS.contains(&material) {
-        problems.push(enum_err("material", material, &MATERIALS));
-    }
-    if let Some(l) = length.filter(|l| !LENGTH_WORDS.contains(l)) {
-        problems.push(enum_err("length", l, &LENGTH_WORDS));
+    let optional = [("length", length), ("fit", fit)];
+    for (field, text) in [("pattern", Some(pattern)), ("material", Some(material))].into_iter().chain(optional) {
+        problems.extend(text.and_then(|t| text_problem(field, t)));
     }
     problems
+}
+
+/// What a flat request's text draws, with notes where that is not what was asked.
+struct ReadFlat {
+    colour: color::Rgb,
+    pattern: &'static str,
+    material: &'static str,
+    length: &'static str,
+    fit: &'static str,
+    drawn_as: serde_json::Map<String, serde_json::Value>,
+}
+
+fn read_flat(r: &ComplementaryGarmentGeneratorRequest) -> Result<ReadFlat, JobError> {
+    let colour = wording::colour(&r.color).ok_or_else(|| JobError::internal("the colour was validated"))?;
+    let mut drawn_as = serde_json::Map::new();
+    let mut note = |field: &str, asked: &str, drawn: &str, exact: bool| {
+        if !exact {
+            drawn_as.insert(field.into(), json!({ "asked": asked, "drawn": drawn }));
+        }
+    };
+    note("color", &r.color, &color::to_hex(colour.value), colour.exact);
+    let pattern = wording::pattern(&r.pattern);
+    note("pattern", &r.pattern, pattern.value, pattern.exact);
+    let material = wording::material(&r.material);
+    note("material", &r.material, material.value, material.exact);
+    let length = r.length.as_deref().map(wording::length).unwrap_or(wording::Drawn { value: "regular", exact: true });
+    note("length", r.length.as_deref().unwrap_or(""), length.value, length.exact);
+    let fit = r.fit.as_deref().map(wording::fit).unwrap_or(wording::Drawn { value: "regular", exact: true });
+    note("fit", r.fit.as_deref().unwrap_or(""), fit.value, fit.exact);
+    Ok(ReadFlat {
+        colour: colour.value,
+        pattern: pattern.value,
+        material: material.value,
+        length: length.value,
+        fit: fit.value,
+        drawn_as,
+    })
 }
 
 impl Workflow for GarmentGenerator {
@@ -93,8 +119,14 @@ impl Workflow for GarmentGenerator {
     }
 
     fn vocabulary(r: &ComplementaryGarmentGeneratorRequest) -> Vec<FieldError> {
-        let mut problems =
-            validate_flat(&r.garment_category_public_id, &r.color, &r.pattern, &r.material, r.length.as_deref());
+        let mut problems = validate_flat(
+            &r.garment_category_public_id,
+            &r.color,
+            &r.pattern,
+            &r.material,
+            r.length.as_deref(),
+            r.fit.as_deref(),
+        );
         problems.extend(super::image_model_problem(r.image_model.as_deref(), MODEL_ID));
         problems
     }
@@ -103,24 +135,38 @@ impl Workflow for GarmentGenerator {
         let category = garments::by_id(&r.garment_category_public_id)
             .ok_or_else(|| JobError::internal("the category was validated at dispatch"))?;
         let seed = r.seed.unwrap_or_else(|| ctx.default_seed());
-        let colour = color::parse(&r.color).ok_or_else(|| JobError::internal("the colour was validated"))?;
+        let read = read_flat(&r)?;
+        let colour = read.colour;
         let height = r.resolution.unwrap_or_default().long_side();
         let width = (height as f32 / CANVAS_H).round() as u32;
-        let fit = fit_word(r.fit);
-        let cut = Cut::new(Some(fit), r.length.as_deref());
-        ctx.stage(
+        let fit = read.fit;
+        let cut = Cut::new(Some(fit), Some(read.length));
+        let note = read
+            .drawn_as
+            .iter()
+            .map(|(f, v)| {
+                format!(
+                    "; {f} \"{}\" drawn as {}",
+                    v["asked"].as_str().unwrap_or(""),
+                    v["drawn"].as_str().unwrap_or("")
+                )
+            })
+            .collect::<String>();
+        ctx.stage_with(
             Stage::Cut,
-            format!("{fit} {} template, length {}", category.key, r.length.as_deref().unwrap_or("regular")),
+            format!("{fit} {} template, length {}{note}", category.key, read.length),
+            Vec::new(),
+            json!({ "drawn_as": read.drawn_as }),
         )?;
         ctx.stage(
             Stage::Fabric,
-            format!("{} {} in {} ({})", r.pattern.replace('_', " "), r.material, r.color, color::to_hex(colour)),
+            format!("{} {} in {} ({})", read.pattern.replace('_', " "), read.material, r.color, color::to_hex(colour)),
         )?;
         let spec = FlatSpec {
             key: category.key,
             color: colour,
-            pattern: &r.pattern,
-            material: &r.material,
+            pattern: read.pattern,
+            material: read.material,
             cut,
             seed: seed as u32 ^ (seed >> 32) as u32,
             width,
@@ -130,8 +176,8 @@ impl Workflow for GarmentGenerator {
         let label = format!(
             "{} {} {} {}",
             r.color,
-            r.pattern.replace('_', " "),
-            r.material,
+            read.pattern.replace('_', " "),
+            read.material,
             category.display_name.to_lowercase()
         );
         let flat =
@@ -148,7 +194,7 @@ impl Workflow for GarmentGenerator {
         extra.insert("width".into(), json!(width));
         extra.insert("height".into(), json!(height));
         extra.insert("color_hex".into(), json!(color::to_hex(colour)));
-        extra.insert("provenance".into(), json!({ "generator": MODEL_ID }));
+        extra.insert("provenance".into(), json!({ "generator": MODEL_ID, "drawn_as": read.drawn_as }));
         Ok(Output {
             finals: vec![flat],
             filing: Filing::Catalog { resource: "complementary-garments", display_name, description, spec },
@@ -168,9 +214,12 @@ mod tests {
         let fields =
             |p: Vec<FieldError>| p.iter().map(|e| serde_json::to_value(&e.loc).unwrap()[1].clone()).collect::<Vec<_>>();
         assert_eq!(
-            fields(validate_flat(shoes, "moss-ish", "paisley", "vinyl", Some("ankle"))),
-            [json!("garment_category_public_id"), json!("color"), json!("pattern"), json!("material"), json!("length")]
+            fields(validate_flat(shoes, "banana vibes", "", "vinyl", Some(""), Some("oversized"))),
+            [json!("garment_category_public_id"), json!("color"), json!("pattern"), json!("length")]
         );
-        assert!(validate_flat(tee, "#1F2A44", "polka_dots", "knit", Some("cropped")).is_empty());
+        assert!(validate_flat(tee, "#1F2A44", "polka_dots", "knit", Some("cropped"), None).is_empty());
+        assert!(
+            validate_flat(tee, "dusty rose", "breton stripe", "cashmere", Some("ankle"), Some("relaxed")).is_empty()
+        );
     }
 }

@@ -11,14 +11,17 @@ use crate::domain::operation::OpClass;
 use crate::domain::requests::{generator_problems, ModelGeneratorRequest, UserCategory};
 use crate::error::FieldError;
 use crate::failure::JobError;
-use crate::render::figure::{self, FigureSpec, AGE_RANGES, BODY_TYPES, MONK_TONES};
+use crate::render::figure::{self, FigureSpec, MONK_TONES};
+use crate::render::wording::{self, Drawn};
+use crate::workflow::background_generator::text_problem;
 
 pub const MODEL_ID: &str = "figur-croquis-1";
 
 #[derive(Debug)]
 pub struct ModelGenerator;
 
-/// The figure a model-generator spec describes (also used to redraw a catalog figure).
+/// The figure a model-generator spec describes (also used to redraw a catalog figure): its
+/// free-text body type and age range read as [`wording`] reads them.
 pub fn figure_for(
     gender: UserCategory,
     body_type: &str,
@@ -27,7 +30,22 @@ pub fn figure_for(
     seed: u64,
     height: u32,
 ) -> figure::Figure {
-    figure::draw(&FigureSpec { female: gender == UserCategory::Female, body_type, age_range, ethnicity, seed, height })
+    let (body_type, age_range) = read(body_type, age_range);
+    figure::draw(&FigureSpec {
+        female: gender == UserCategory::Female,
+        body_type: body_type.value,
+        age_range: age_range.value,
+        ethnicity,
+        seed,
+        height,
+    })
+}
+
+/// The body type and age range a request's text draws (an under-age range, refused at
+/// dispatch, reads as the default).
+fn read(body_type: &str, age_range: &str) -> (Drawn<&'static str>, Drawn<&'static str>) {
+    let age = wording::age_range(age_range).unwrap_or(Drawn { value: "26-35", exact: false });
+    (wording::body_type(body_type), age)
 }
 
 impl Workflow for ModelGenerator {
@@ -43,17 +61,13 @@ impl Workflow for ModelGenerator {
     }
 
     fn vocabulary(r: &ModelGeneratorRequest) -> Vec<FieldError> {
-        let mut problems = Vec::new();
-        for (field, value, list) in
-            [("body_type", &r.body_type, &BODY_TYPES[..]), ("age_range", &r.age_range, &AGE_RANGES[..])]
-        {
-            if !list.contains(&value.as_str()) {
-                problems.push(FieldError::new(
-                    "body",
-                    field,
-                    format!("unknown {field} `{value}`; one of {}", list.join(", ")),
-                    "enum",
-                ));
+        let mut problems: Vec<FieldError> = [("body_type", &r.body_type), ("age_range", &r.age_range)]
+            .into_iter()
+            .filter_map(|(field, text)| text_problem(field, text))
+            .collect();
+        if problems.iter().all(|p| p.loc[1] != "age_range") {
+            if let Err(why) = wording::age_range(&r.age_range) {
+                problems.push(FieldError::new("body", "age_range", why, "value_error"));
             }
         }
         if r.ethnicity.chars().count() > 64 {
@@ -67,10 +81,32 @@ impl Workflow for ModelGenerator {
         let seed = r.seed.unwrap_or_else(|| ctx.default_seed());
         let height = r.resolution.unwrap_or_default().long_side();
         let gender = if r.gender == UserCategory::Female { "female" } else { "male" };
-        ctx.stage(Stage::Figure, format!("drawing a {gender} {} figure, {}", r.body_type, r.age_range))?;
+        let (body, age) = read(&r.body_type, &r.age_range);
+        let mut drawn_as = serde_json::Map::new();
+        for (field, asked, drawn) in [("body_type", &r.body_type, body), ("age_range", &r.age_range, age)] {
+            if !drawn.exact {
+                drawn_as.insert(field.into(), json!({ "asked": asked, "drawn": drawn.value }));
+            }
+        }
+        let note = drawn_as
+            .iter()
+            .map(|(f, v)| {
+                format!(
+                    "; {f} \"{}\" drawn as {}",
+                    v["asked"].as_str().unwrap_or(""),
+                    v["drawn"].as_str().unwrap_or("")
+                )
+            })
+            .collect::<String>();
+        ctx.stage_with(
+            Stage::Figure,
+            format!("drawing a {gender} {} figure, {}{note}", body.value, age.value),
+            Vec::new(),
+            json!({ "drawn_as": drawn_as }),
+        )?;
         let fig = figure_for(r.gender, &r.body_type, &r.age_range, &r.ethnicity, seed, height);
         ctx.stage(Stage::Finish, format!("skin tone: Monk scale {} ({})", fig.tone, MONK_TONES[fig.tone - 1]))?;
-        let label = format!("Figure · {gender}, {}, {}", r.body_type, r.age_range);
+        let label = format!("Figure · {gender}, {}, {}", body.value, age.value);
         let (w, h) = fig.image.dimensions();
         let art =
             ctx.save_png(&image::DynamicImage::ImageRgb8(fig.image), "catalog_image", ArtifactRole::Final, &label)?;
@@ -83,12 +119,12 @@ impl Workflow for ModelGenerator {
         let display_name = if r.display_name.is_empty() { label.clone() } else { r.display_name.clone() };
         let description = format!(
             "An illustration figure (not a photo): {gender}, {}, {}, {w}×{h}, seed {seed}",
-            r.body_type, r.age_range
+            body.value, age.value
         );
         let mut extra = serde_json::Map::new();
         extra.insert("seed".into(), json!(seed));
         extra.insert("skin_tone_index".into(), json!(fig.tone));
-        extra.insert("provenance".into(), json!({ "generator": MODEL_ID }));
+        extra.insert("provenance".into(), json!({ "generator": MODEL_ID, "drawn_as": drawn_as }));
         Ok(Output {
             finals: vec![art],
             filing: Filing::Catalog { resource: "models", display_name, description, spec },
