@@ -90,6 +90,9 @@ const SCENE_WORDS: &[(&str, &[&str])] = &[
             "brick",
             "city",
             "garage",
+            "marble",
+            "tile",
+            "terrazzo",
         ],
     ),
     (
@@ -111,8 +114,21 @@ const MOOD_WORDS: &[(&str, &[&str])] = &[
     (
         "bright",
         &[
-            "bright", "airy", "light", "sunny", "cheerful", "fresh", "clean", "vibrant", "summer", "daylight", "happy",
+            "bright",
+            "airy",
+            "light",
+            "sunny",
+            "cheerful",
+            "fresh",
+            "clean",
+            "vibrant",
+            "summer",
+            "daylight",
+            "happy",
             "playful",
+            "vivid",
+            "colourful",
+            "colorful",
         ],
     ),
     (
@@ -172,6 +188,11 @@ const MOOD_WORDS: &[(&str, &[&str])] = &[
             "cinematic",
             "luxury",
             "luxurious",
+            "electric",
+            "neon",
+            "energetic",
+            "party",
+            "club",
         ],
     ),
 ];
@@ -408,6 +429,7 @@ mod tests {
             ("kraft paper", "paper", false),
             ("soft ombre", "gradient", false),
             ("a beach at dusk", "studio_sweep", false),
+            ("marble bathroom", "concrete", false),
         ];
         for (asked, drawn, exact) in scenes {
             assert_eq!(scene(asked), Drawn { value: drawn, exact }, "{asked}");
@@ -420,6 +442,7 @@ mod tests {
             ("high-contrast editorial", "dramatic", false),
             ("crisp winter morning", "cool", false),
             ("airy", "bright", false),
+            ("electric", "dramatic", false),
             ("whatever", "neutral", false),
         ];
         for (asked, drawn, exact) in moods {
