@@ -19,7 +19,7 @@ fn figur(args: &[&str], cache: &Path) -> (bool, String) {
 }
 
 /// A cache (the runtime linked in) with `make`'s export added as `name`.
-fn cache_with(view: &str, name: &str, make: impl Fn(&Path)) -> PathBuf {
+pub fn cache_with(view: &str, name: &str, make: impl Fn(&Path)) -> PathBuf {
     let cache = default_set_view(view);
     let _ = std::fs::remove_dir_all(cache.join("brought"));
     let from = tempfile::tempdir().unwrap();

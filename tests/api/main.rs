@@ -8,6 +8,7 @@ mod disk_full;
 mod extract;
 mod face;
 mod generate;
+mod generative;
 mod hardening;
 mod hub;
 mod lifecycle;

@@ -25,6 +25,18 @@ pub struct Record {
     pub files: Vec<FileRecord>,
 }
 
+impl Record {
+    /// The sha256 of the file list (each file's sha256 and path, one line each, in the
+    /// record's order): one hash that names the whole export, for provenance.
+    pub fn digest(&self) -> String {
+        let mut hasher = Sha256::new();
+        for f in &self.files {
+            hasher.update(format!("{} {}\n", f.sha256, f.path));
+        }
+        hex::encode(hasher.finalize())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileRecord {
     pub path: String,

@@ -154,6 +154,11 @@ impl Sessions {
         }
     }
 
+    /// The cache the sessions open models from (and where brought models are added).
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
     /// The providers new sessions try.
     pub fn providers(&self) -> Providers {
         self.providers.lock().unwrap_or_else(|p| p.into_inner()).clone()

@@ -240,11 +240,33 @@ pub use crate::workflow::registry::WorkflowRequest;
 /// Something a request points at that must exist when the job is dispatched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reference {
-    Upload { path: String, key: String },
-    Catalog { path: String, resource: &'static str, id: String },
-    Render { path: String, id: String },
-    GarmentCategoryKey { path: String, key: String },
-    GarmentCategoryId { path: String, id: String },
+    Upload {
+        path: String,
+        key: String,
+    },
+    Catalog {
+        path: String,
+        resource: &'static str,
+        id: String,
+    },
+    Render {
+        path: String,
+        id: String,
+    },
+    GarmentCategoryKey {
+        path: String,
+        key: String,
+    },
+    GarmentCategoryId {
+        path: String,
+        id: String,
+    },
+    /// An `image_model`: the workflow's built-in generator, or a diffusion model the user added.
+    ImageModel {
+        path: String,
+        name: String,
+        builtin: &'static str,
+    },
 }
 
 /// The item count rule try-on and look share: 1 to 8 garments.

@@ -174,7 +174,26 @@ impl Engine {
 
     /// Every upload key, catalog id, render id and garment category a request names must exist.
     async fn check_references(&self, mode: Mode, request: &WorkflowRequest) -> Result<(), ApiError> {
-        let refs = request.references();
+        let (models, refs): (Vec<_>, Vec<_>) =
+            request.references().into_iter().partition(|r| matches!(r, Reference::ImageModel { .. }));
+        let mut model_problems = Vec::new();
+        for r in models {
+            if let Reference::ImageModel { path, name, builtin } = r {
+                let cache = self.config.models.cache();
+                if name != builtin && figur_models::brought::find(cache, &name).is_none() {
+                    let mut available = vec![builtin.to_string()];
+                    available.extend(figur_models::brought::list(cache).into_iter().map(|m| m.name));
+                    let msg = format!(
+                        "no image model `{name}`; available: {} (add one with `figur models add`)",
+                        available.join(", ")
+                    );
+                    model_problems.push(FieldError::new("body", &path, msg, "reference_error"));
+                }
+            }
+        }
+        if !model_problems.is_empty() {
+            return Err(ApiError::validation(model_problems));
+        }
         if refs.is_empty() {
             return Ok(());
         }
@@ -216,6 +235,7 @@ impl Engine {
                             Reference::GarmentCategoryId { path, id } => garments::by_id(id)
                                 .is_none()
                                 .then(|| (path.clone(), format!("no garment category has the id `{id}`"))),
+                            Reference::ImageModel { .. } => None, // checked above, outside the ledger
                         };
                         if let Some((path, msg)) = problem {
                             problems.push(FieldError::new("body", &path, msg, "reference_error"));

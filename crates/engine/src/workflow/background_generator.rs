@@ -1,14 +1,18 @@
 //! `background-generator`: a procedural studio backdrop from `scene_type`, `mood`,
 //! `dominant_colors`, `resolution`, `aspect_ratio` and `seed`, filed as a catalog background.
-//! Same spec and seed → identical bytes. The generator is `figur-procedural-backdrop-1`; the
-//! `image_model` field is the slot where a learned generator would be named.
+//! Same spec and seed → identical bytes. The generator is `figur-procedural-backdrop-1`, or,
+//! when `image_model` names a diffusion model the user added (`figur models add`), that model
+//! draws a photographic backdrop from a prompt built of the request's words.
 
 use serde_json::json;
 
-use super::{Filing, JobContext, Output, Stage, Workflow};
+use super::{denoise, prompts, Filing, JobContext, Output, Stage, Workflow};
+use crate::diffusion::pipeline::Generate;
 use crate::domain::job::ArtifactRole;
 use crate::domain::operation::OpClass;
-use crate::domain::requests::{generator_problems, parse_aspect_ratio, BackgroundGeneratorRequest, Resolution};
+use crate::domain::requests::{
+    generator_problems, parse_aspect_ratio, BackgroundGeneratorRequest, Reference, Resolution,
+};
 use crate::error::FieldError;
 use crate::failure::JobError;
 use crate::render::backdrop;
@@ -129,8 +133,10 @@ impl Workflow for BackgroundGenerator {
     type Request = BackgroundGeneratorRequest;
     const CLASS: OpClass = OpClass::Generator;
     const PRICE: i64 = 5;
+    /// A diffusion model denoises; the procedural generator lays out its palette, base,
+    /// texture and light instead.
     const STAGES: &'static [Stage] =
-        &[Stage::Palette, Stage::Base, Stage::Texture, Stage::Light, Stage::Finish, Stage::Catalog];
+        &[Stage::Denoise, Stage::Palette, Stage::Base, Stage::Texture, Stage::Light, Stage::Finish, Stage::Catalog];
 
     fn structure(r: &BackgroundGeneratorRequest) -> Vec<FieldError> {
         let mut problems = Vec::new();
@@ -139,14 +145,22 @@ impl Workflow for BackgroundGenerator {
     }
 
     fn vocabulary(r: &BackgroundGeneratorRequest) -> Vec<FieldError> {
-        let mut problems = validate_spec(&r.scene_type, &r.mood, r.dominant_colors.as_deref());
-        problems.extend(super::image_model_problem(r.image_model.as_deref(), MODEL_ID));
-        problems
+        validate_spec(&r.scene_type, &r.mood, r.dominant_colors.as_deref())
+    }
+
+    fn references(r: &BackgroundGeneratorRequest) -> Vec<Reference> {
+        let name = r.image_model.clone().filter(|m| m != MODEL_ID);
+        name.map(|name| Reference::ImageModel { path: "image_model".into(), name, builtin: MODEL_ID })
+            .into_iter()
+            .collect()
     }
 
     fn run(ctx: &mut JobContext, r: BackgroundGeneratorRequest) -> Result<Output, JobError> {
         let seed = r.seed.unwrap_or_else(|| ctx.default_seed());
         let (width, height) = output_size(r.resolution, r.aspect_ratio.as_deref());
+        if let Some(model) = r.image_model.as_deref().filter(|m| *m != MODEL_ID) {
+            return generate(ctx, &r, model, seed, (width, height));
+        }
         let read = read_spec(&r.scene_type, &r.mood, r.dominant_colors.as_deref().unwrap_or_default());
         let plan = backdrop::plan(read.scene, read.mood, &read.colors, width, height, seed);
 
@@ -214,6 +228,84 @@ impl Workflow for BackgroundGenerator {
     }
 }
 
+/// Steps and guidance for a brought model's backdrop (the values diffusers' Stable Diffusion
+/// pipelines default to).
+const STEPS: usize = 25;
+const GUIDANCE: f32 = 7.5;
+
+/// The size a model draws a `width`×`height` picture at: its own native side on the long edge
+/// (512 when its config says none), the short edge in proportion, both rounded to the model's
+/// multiple. The picture is then scaled and centre-cropped to the size asked for.
+pub fn generation_size(native: u32, multiple: u32, (width, height): (u32, u32)) -> (u32, u32) {
+    let round = |v: f64| ((v / multiple as f64).round() as u32).max(1) * multiple;
+    let long = round(native as f64);
+    if width >= height {
+        (long, round(native as f64 * height as f64 / width as f64))
+    } else {
+        (round(native as f64 * width as f64 / height as f64), long)
+    }
+}
+
+/// The backdrop drawn by a diffusion model the user added.
+fn generate(
+    ctx: &mut JobContext,
+    r: &BackgroundGeneratorRequest,
+    model: &str,
+    seed: u64,
+    (width, height): (u32, u32),
+) -> Result<Output, JobError> {
+    let colours = r.dominant_colors.clone().unwrap_or_default();
+    let prompt = prompts::backdrop(&r.scene_type, &r.mood, &colours);
+    let export = ctx.diffusion_model(model)?;
+    let multiple = 8 * export.vae_scale as u32;
+    let (gw, gh) = generation_size(export.native_size.unwrap_or(512), multiple, (width, height));
+    let scheduler = export.record.scheduler.clone();
+    drop(export);
+    let request = Generate {
+        prompt: prompt.prompt.clone(),
+        negative: prompt.negative.clone(),
+        steps: STEPS,
+        guidance: GUIDANCE,
+        seed,
+        width: gw,
+        height: gh,
+        init: None,
+        mask: None,
+    };
+    let made = denoise::run(ctx, Stage::Denoise, model, &request, 5)?;
+    ctx.stage(Stage::Finish, format!("framing the {gw}×{gh} picture to {width}×{height}"))?;
+    let image = crate::vision::composite::cover(&made.image, width, height);
+    let label = format!("{} · {}", r.scene_type.trim(), r.mood.trim());
+    let background = ctx.save_png(&image::DynamicImage::ImageRgb8(image), "background", ArtifactRole::Final, &label)?;
+    ctx.stage(Stage::Catalog, "filing the backdrop in the catalog")?;
+    let display_name = if r.display_name.is_empty() { label.clone() } else { r.display_name.clone() };
+    let spec = serde_json::to_value(r).unwrap_or_default();
+    let description = format!("{label}, drawn by {model} at {gw}×{gh}, framed to {width}×{height}, seed {seed}");
+    let mut extra = serde_json::Map::new();
+    extra.insert("seed".into(), json!(seed));
+    extra.insert("width".into(), json!(width));
+    extra.insert("height".into(), json!(height));
+    extra.insert(
+        "provenance".into(),
+        json!({
+            "generator": model,
+            "prompt": prompt.prompt,
+            "negative_prompt": prompt.negative,
+            "steps": made.steps_run,
+            "guidance": GUIDANCE,
+            "scheduler": scheduler,
+            "seed": seed,
+            "generated_size": [gw, gh],
+            "notes": made.notes,
+        }),
+    );
+    Ok(Output {
+        finals: vec![background],
+        filing: Filing::Catalog { resource: "backgrounds", display_name, description, spec },
+        extra,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +316,14 @@ mod tests {
         assert_eq!(output_size(Some(Resolution::Half), Some("3:4")), (384, 512));
         assert_eq!(output_size(Some(Resolution::Four), Some("16:9")), (4096, 2304));
         assert_eq!(output_size(Some(Resolution::Two), Some("1:1")), (2048, 2048));
+    }
+
+    #[test]
+    fn a_model_draws_at_its_own_size_in_proportion() {
+        assert_eq!(generation_size(512, 64, (1024, 768)), (512, 384));
+        assert_eq!(generation_size(768, 64, (2304, 4096)), (448, 768));
+        assert_eq!(generation_size(512, 64, (4096, 1024)), (512, 128));
+        assert_eq!(generation_size(32, 8, (1024, 768)), (32, 24));
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod model_generator;
 pub mod models;
 pub mod person;
 pub mod product_to_model;
+pub mod prompts;
 pub mod registry;
 mod stage;
 pub mod subject;

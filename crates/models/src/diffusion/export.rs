@@ -13,7 +13,6 @@ use ort::session::Session;
 use ort::session::SessionInputValue;
 use ort::value::{Tensor, TensorElementType, TensorRef, ValueType};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::tokenizer::ClipTokenizer;
 use crate::brought::{self, Record};
@@ -217,11 +216,7 @@ impl Export {
     pub fn open(cache: &Cache, name: &str, providers: &Providers) -> Result<Export, ModelError> {
         let record = brought::find(cache, name).ok_or_else(|| ModelError::NotAdded(name.to_string()))?;
         let dir = brought::dir(cache, name);
-        let mut hasher = Sha256::new();
-        for f in &record.files {
-            hasher.update(format!("{} {}\n", f.sha256, f.path));
-        }
-        let digest = hex::encode(hasher.finalize());
+        let digest = record.digest();
         let label = |c: &str| format!("{name}/{c}");
         let (unet, provider) = Component::open(cache, &dir, "unet", &label("unet"), providers)?;
         // The other graphs run where the UNet runs.

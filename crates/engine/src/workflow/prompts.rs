@@ -1,0 +1,65 @@
+//! The prompts workflows give a diffusion model, built from the request's own words (free
+//! text goes into the prompt as it was written: that is what the hosted API's fields are for),
+//! with the studio's negative prompt. Each builder's output for representative requests is
+//! pinned by a test: a change here changes pictures.
+
+/// What no studio picture should show.
+pub const STUDIO_NEGATIVE: &str =
+    "text, watermark, logo, signature, frame, border, blurry, low quality, jpeg artifacts, deformed, distorted";
+
+/// A prompt and its negative.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    pub prompt: String,
+    pub negative: String,
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn listed(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// `background-generator`: an empty set for fashion photography.
+pub fn backdrop(scene_type: &str, mood: &str, colors: &[String]) -> Prompt {
+    let colours = match colors {
+        [] => String::new(),
+        some => format!(", in {}", listed(some)),
+    };
+    Prompt {
+        prompt: format!(
+            "empty backdrop for fashion photography, {}, {} mood{colours}, no people, \
+             professional studio photograph, even soft light, high detail",
+            scene_type.trim(),
+            mood.trim()
+        ),
+        negative: format!("people, person, model, mannequin, furniture clutter, {STUDIO_NEGATIVE}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backdrop_prompts_read_as_written() {
+        let p = backdrop("raw concrete loft", "moody", &["charcoal".into(), "rust".into()]);
+        assert_eq!(
+            p.prompt,
+            "empty backdrop for fashion photography, raw concrete loft, moody mood, in charcoal and rust, \
+             no people, professional studio photograph, even soft light, high detail"
+        );
+        assert_eq!(
+            p.negative,
+            "people, person, model, mannequin, furniture clutter, text, watermark, logo, signature, frame, \
+             border, blurry, low quality, jpeg artifacts, deformed, distorted"
+        );
+        let p = backdrop(" studio ", "calm", &[]);
+        assert!(p.prompt.starts_with("empty backdrop for fashion photography, studio, calm mood, no people"));
+        let three = backdrop("paper", "warm", &["sand".into(), "sage".into(), "#1F2A44".into()]);
+        assert!(three.prompt.contains(", in sand, sage and #1F2A44,"), "{}", three.prompt);
+    }
+}
