@@ -74,3 +74,27 @@ async fn a_backdrop_drawn_by_an_added_model() {
     let msg = detail["msg"].as_str().unwrap();
     assert!(msg.contains("figur-procedural-backdrop-1, tiny-sd"), "{msg}");
 }
+
+#[tokio::test]
+async fn a_model_generator_whose_draws_show_no_person_is_rejected_and_refunded() {
+    let (server, _) = server_with_tiny_sd("generative-model").await;
+    let before = server.balance().await;
+    let r = server
+        .post(
+            "/v1/model-generator",
+            json!({"gender": "MALE", "ethnicity": "", "body_type": "athletic", "age_range": "30s",
+                   "image_model": "tiny-sd", "resolution": "0.5K", "seed": 1}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let events = server.wait_terminal(r.body["job_id"].as_str().unwrap()).await;
+    let last = events.last().unwrap();
+    assert_eq!(
+        (last["event_type"].clone(), last["extra"]["error"]["code"].clone()),
+        (json!("failed"), json!("GENERATION_REJECTED")),
+        "{last}"
+    );
+    assert!(last["extra"]["error"]["message"].as_str().unwrap().contains("in 4 tries"), "{last}");
+    assert_eq!(events.iter().filter(|e| e["stage"] == "pose").count(), 4, "four draws checked");
+    assert_eq!(server.balance().await, before, "refunded");
+}

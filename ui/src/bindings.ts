@@ -86,7 +86,7 @@ export const events = {
 };
 
 /* Constants */
-export const WORDS = {"CATEGORY_MISMATCH":"The garment photo does not match the category you chose.","DISK_FULL":"The disk is full. Free some space and try again.","FILE_UNREADABLE":"The file could not be read.","GARMENT_NOT_FOUND":"The garment photo seems to be empty.","GPU_OUT_OF_MEMORY":"The graphics card ran out of memory. Try a smaller size, or switch to the CPU in Settings.","HOT_FOLDER":"The hot folder could not be changed.","INPUT_TOO_LARGE":"The image is too large.","INPUT_UNREADABLE":"The image could not be read.","INSUFFICIENT_BALANCE":"There are not enough credits left.","INTERNAL":"Something went wrong inside the studio. The job's credits were refunded.","JOB_CANCELLED":"You cancelled this job.","MODEL_FAILED":"The image model could not make this picture; the details say why.","MODEL_MISSING":"A model the studio needs is not installed. Open Settings to fetch it.","NO_CATALOG_MODEL":"There is no model in the catalog yet.","NO_SUBJECT_FOUND":"No person or product could be found in the photo.","OPERATION_DISABLED":"This workflow is switched off in this studio.","PROVIDER_UNAVAILABLE":"The graphics card could not run the model. Settings can switch to the CPU.","REGION_NOT_VISIBLE":"The photo does not show the part of the body this garment needs.","REQUEST_OUTDATED":"This job was made by another version of the studio and cannot run here. Dispatch it again.","SETTINGS_INVALID":"That setting cannot be used.","UNAVAILABLE":"The studio is busy. Try again in a moment.","VALIDATION_ERROR":"Something in the request needs fixing."} as const;
+export const WORDS = {"CATEGORY_MISMATCH":"The garment photo does not match the category you chose.","DISK_FULL":"The disk is full. Free some space and try again.","FILE_UNREADABLE":"The file could not be read.","GARMENT_NOT_FOUND":"The garment photo seems to be empty.","GENERATION_REJECTED":"The image model did not draw a usable picture. Try another seed or model.","GPU_OUT_OF_MEMORY":"The graphics card ran out of memory. Try a smaller size, or switch to the CPU in Settings.","HOT_FOLDER":"The hot folder could not be changed.","INPUT_TOO_LARGE":"The image is too large.","INPUT_UNREADABLE":"The image could not be read.","INSUFFICIENT_BALANCE":"There are not enough credits left.","INTERNAL":"Something went wrong inside the studio. The job's credits were refunded.","JOB_CANCELLED":"You cancelled this job.","MODEL_FAILED":"The image model could not make this picture; the details say why.","MODEL_MISSING":"A model the studio needs is not installed. Open Settings to fetch it.","NO_CATALOG_MODEL":"There is no model in the catalog yet.","NO_SUBJECT_FOUND":"No person or product could be found in the photo.","OPERATION_DISABLED":"This workflow is switched off in this studio.","PROVIDER_UNAVAILABLE":"The graphics card could not run the model. Settings can switch to the CPU.","REGION_NOT_VISIBLE":"The photo does not show the part of the body this garment needs.","REQUEST_OUTDATED":"This job was made by another version of the studio and cannot run here. Dispatch it again.","SETTINGS_INVALID":"That setting cannot be used.","UNAVAILABLE":"The studio is busy. Try again in a moment.","VALIDATION_ERROR":"Something in the request needs fixing."} as const;
 
 /* Types */
 /**  An artifact as clients see it: a short-lived signed URL in place of the store key. */
@@ -407,6 +407,11 @@ export type FailureCode =
  *  ask for what the runtime does not do); the message says what.
  */
 "MODEL_FAILED" | 
+/**
+ *  An image model drew, but no draw passed the workflow's check (a model generator's
+ *  picture must show one whole person facing the camera) in the tries allowed.
+ */
+"GENERATION_REJECTED" | 
 /**  The graphics card ran out of memory running a model. */
 "GPU_OUT_OF_MEMORY" | 
 /**  The studio's disk filled up while the job wrote its output. */

@@ -67,6 +67,10 @@ failure_codes! {
     /// A model the user brought could not run this request (its graphs failed, or its configs
     /// ask for what the runtime does not do); the message says what.
     ModelFailed = "MODEL_FAILED", refund: true, "The image model could not make this picture; the details say why.";
+    /// An image model drew, but no draw passed the workflow's check (a model generator's
+    /// picture must show one whole person facing the camera) in the tries allowed.
+    GenerationRejected = "GENERATION_REJECTED", refund: true,
+        "The image model did not draw a usable picture. Try another seed or model.";
     /// The graphics card ran out of memory running a model.
     GpuOutOfMemory = "GPU_OUT_OF_MEMORY", refund: true,
         "The graphics card ran out of memory. Try a smaller size, or switch to the CPU in Settings.";

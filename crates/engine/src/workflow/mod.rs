@@ -12,6 +12,7 @@ pub(crate) mod fakes;
 pub mod garment_generator;
 pub mod look;
 pub mod model_generator;
+mod model_photo;
 pub mod models;
 pub mod person;
 pub mod product_to_model;

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{Filing, JobContext, Output, Stage, Workflow};
 use crate::domain::job::ArtifactRole;
 use crate::domain::operation::OpClass;
-use crate::domain::requests::{generator_problems, ModelGeneratorRequest, UserCategory};
+use crate::domain::requests::{generator_problems, ModelGeneratorRequest, Reference, UserCategory};
 use crate::error::FieldError;
 use crate::failure::JobError;
 use crate::render::figure::{self, FigureSpec, MONK_TONES};
@@ -52,12 +52,21 @@ impl Workflow for ModelGenerator {
     type Request = ModelGeneratorRequest;
     const CLASS: OpClass = OpClass::Generator;
     const PRICE: i64 = 5;
-    const STAGES: &'static [Stage] = &[Stage::Figure, Stage::Finish, Stage::Catalog];
+    /// A diffusion model denoises (and its picture is checked with the pose model); the
+    /// croquis generator draws a figure instead.
+    const STAGES: &'static [Stage] = &[Stage::Denoise, Stage::Pose, Stage::Figure, Stage::Finish, Stage::Catalog];
 
     fn structure(r: &ModelGeneratorRequest) -> Vec<FieldError> {
         let mut problems = Vec::new();
         generator_problems(&r.aspect_ratio, &r.display_name, &mut problems);
         problems
+    }
+
+    fn references(r: &ModelGeneratorRequest) -> Vec<Reference> {
+        let name = r.image_model.clone().filter(|m| m != MODEL_ID);
+        name.map(|name| Reference::ImageModel { path: "image_model".into(), name, builtin: MODEL_ID })
+            .into_iter()
+            .collect()
     }
 
     fn vocabulary(r: &ModelGeneratorRequest) -> Vec<FieldError> {
@@ -73,13 +82,15 @@ impl Workflow for ModelGenerator {
         if r.ethnicity.chars().count() > 64 {
             problems.push(FieldError::new("body", "ethnicity", "at most 64 characters", "too_long"));
         }
-        problems.extend(super::image_model_problem(r.image_model.as_deref(), MODEL_ID));
         problems
     }
 
     fn run(ctx: &mut JobContext, r: ModelGeneratorRequest) -> Result<Output, JobError> {
         let seed = r.seed.unwrap_or_else(|| ctx.default_seed());
         let height = r.resolution.unwrap_or_default().long_side();
+        if let Some(model) = r.image_model.as_deref().filter(|m| *m != MODEL_ID) {
+            return super::model_photo::run(ctx, &r, model, seed, height);
+        }
         let gender = if r.gender == UserCategory::Female { "female" } else { "male" };
         let (body, age) = read(&r.body_type, &r.age_range);
         let mut drawn_as = serde_json::Map::new();

@@ -40,9 +40,47 @@ pub fn backdrop(scene_type: &str, mood: &str, colors: &[String]) -> Prompt {
     }
 }
 
+/// `model-generator`: one person, head to toe, facing the camera, on a plain ground (what the
+/// pose check then asks of the picture).
+pub fn fashion_model(female: bool, ethnicity: &str, body_type: &str, age_range: &str) -> Prompt {
+    let person = if female { "woman" } else { "man" };
+    let ethnicity = match ethnicity.trim() {
+        "" => String::new(),
+        e => format!("{} ", e.replace('_', " ")),
+    };
+    Prompt {
+        prompt: format!(
+            "full-body photograph of one {ethnicity}{person} fashion model, age {}, {} build, standing \
+             facing the camera, arms relaxed, whole body from head to feet in frame, plain light grey \
+             studio background, simple fitted neutral clothes, professional fashion photography, sharp focus",
+            age_range.trim(),
+            body_type.trim()
+        ),
+        negative: format!(
+            "cropped, out of frame, cut off feet, cut off head, close-up, two people, crowd, extra limbs, \
+             back view, side view, {STUDIO_NEGATIVE}"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn model_prompts_read_as_written() {
+        let p = fashion_model(true, "south_asian", "petite", "25-34");
+        assert_eq!(
+            p.prompt,
+            "full-body photograph of one south asian woman fashion model, age 25-34, petite build, standing \
+             facing the camera, arms relaxed, whole body from head to feet in frame, plain light grey studio \
+             background, simple fitted neutral clothes, professional fashion photography, sharp focus"
+        );
+        assert!(fashion_model(false, "", "athletic", "40")
+            .prompt
+            .starts_with("full-body photograph of one man fashion model, age 40, athletic build"));
+        assert!(p.negative.starts_with("cropped, out of frame, cut off feet") && p.negative.ends_with(STUDIO_NEGATIVE));
+    }
 
     #[test]
     fn backdrop_prompts_read_as_written() {

@@ -95,6 +95,12 @@ pub fn optimum_export(dir: &Path, channels: i64, encoder: bool) {
 pub struct Oracle {
     /// Width and height of the picture, in pixels and in latents.
     pub side: i64,
+    /// A picture of the project's choosing as the target instead of the drawn disc (width,
+    /// height, RGB bytes), its values as they are; its size then replaces `side`.
+    pub picture: Option<(i64, i64, Vec<u8>)>,
+    /// How far the text's mean hidden state moves the target ([`ORACLE_TEXT_GAIN`]; 0: the
+    /// picture whatever the prompt).
+    pub text_gain: f32,
     /// The UNet's input channels: 4, or 9 for inpainting.
     pub channels: i64,
     /// `scheduler/scheduler_config.json` (its betas must be `scaled_linear` or `linear`); the
@@ -138,6 +144,8 @@ impl Oracle {
     pub fn new() -> Oracle {
         Oracle {
             side: 32,
+            picture: None,
+            text_gain: ORACLE_TEXT_GAIN,
             channels: 4,
             scheduler: scheduler_config("DDIMScheduler", "epsilon", "leading"),
             half: false,
@@ -151,6 +159,9 @@ impl Oracle {
     /// The target picture's value at (x, y) in channel c, in [0.2, 0.8] and a whole number of
     /// 255ths: a warm disc on a cool diagonal gradient.
     pub fn pixel(&self, x: i64, y: i64, c: usize) -> f32 {
+        if let Some((w, _, rgb)) = &self.picture {
+            return rgb[((y * w + x) * 3) as usize + c] as f32 / 255.0;
+        }
         let s = self.side as f32;
         let (u, v) = (x as f32 / s, y as f32 / s);
         let inside = (u - 0.55).powi(2) + (v - 0.45).powi(2) < 0.08;
@@ -165,13 +176,21 @@ impl Oracle {
         (255.0 * (0.2 + 0.6 * f)).round() / 255.0
     }
 
-    /// The target latents ([1, 4, side, side]): pixels to [−1, 1], a zero fourth channel, scaled.
+    /// Width and height of the target, in pixels and latents.
+    pub fn size(&self) -> (i64, i64) {
+        match &self.picture {
+            Some((w, h, _)) => (*w, *h),
+            None => (self.side, self.side),
+        }
+    }
+
+    /// The target latents ([1, 4, h, w]): pixels to [−1, 1], a zero fourth channel, scaled.
     fn target(&self) -> Vec<f32> {
-        let n = self.side;
-        let mut out = Vec::with_capacity((4 * n * n) as usize);
+        let (w, h) = self.size();
+        let mut out = Vec::with_capacity((4 * w * h) as usize);
         for c in 0..4 {
-            for y in 0..n {
-                for x in 0..n {
+            for y in 0..h {
+                for x in 0..w {
                     out.push(if c < 3 { ORACLE_SCALING * (2.0 * self.pixel(x, y, c) - 1.0) } else { 0.0 });
                 }
             }
@@ -233,7 +252,7 @@ impl Oracle {
         };
         write_component(dir, "text_encoder", &text, "{\"hidden_size\": 8}");
 
-        let n = self.side;
+        let n = self.size().1;
         let unet = self.unet(float, &cast_in, &cast_out);
         write_component(dir, "unet", &unet, &format!(r#"{{"sample_size": {n}, "in_channels": {}}}"#, self.channels));
 
@@ -290,7 +309,7 @@ impl Oracle {
     /// as the samplers do; x₀ = target + gain × mean(hidden states); then ε = (x − √ᾱ·x₀)/√(1−ᾱ)
     /// with √ᾱ = 1/√(1+σ²), √(1−ᾱ) = σ/√(1+σ²); v = √ᾱ·ε − √(1−ᾱ)·x₀.
     fn unet(&self, float: i64, cast_in: &dyn Fn(&str, &str) -> Node, cast_out: &dyn Fn(&str, &str) -> Node) -> Graph {
-        let n = self.side;
+        let (w, h) = self.size();
         let sigmas = sigma_table(&self.scheduler);
         let last = sigmas.len() as i64 - 1;
         let t_shape = if self.timestep.1 { vec![1] } else { vec![] };
@@ -337,14 +356,14 @@ impl Oracle {
             nodes.push(Node::new("Identity", &["eps"], "out"));
         }
         nodes.push(cast_out("out", "out_sample"));
-        let gain = ORACLE_TEXT_GAIN;
+        let gain = self.text_gain;
         Graph {
             inputs: vec![
-                ("sample".into(), vec![self.batch, self.channels, n, n]),
+                ("sample".into(), vec![self.batch, self.channels, h, w]),
                 ("timestep".into(), t_shape),
                 ("encoder_hidden_states".into(), vec![self.batch, 77, ORACLE_WIDTH as i64]),
             ],
-            outputs: vec![("out_sample".into(), vec![self.batch, 4, n, n])],
+            outputs: vec![("out_sample".into(), vec![self.batch, 4, h, w])],
             types: vec![
                 ("sample".into(), float),
                 ("timestep".into(), self.timestep.0),
@@ -355,7 +374,7 @@ impl Oracle {
                 ("sigmas".into(), vec![sigmas.len() as i64], sigmas),
                 ("one_f".into(), vec![], vec![1.0]),
                 ("gain".into(), vec![1, 4, 1, 1], vec![gain, gain, gain, 0.0]),
-                ("target".into(), vec![1, 4, n, n], self.target()),
+                ("target".into(), vec![1, 4, h, w], self.target()),
             ],
             int_constants: vec![
                 ("one_i".into(), vec![], vec![1]),
