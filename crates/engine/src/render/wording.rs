@@ -25,6 +25,41 @@ impl<T> Drawn<T> {
     }
 }
 
+/// The fields of a request drawn as something other than they said, `{field: {asked, drawn}}`
+/// as events and provenance carry it.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[serde(transparent)]
+pub struct DrawnAs(pub serde_json::Map<String, serde_json::Value>);
+
+impl DrawnAs {
+    /// Records `field` unless it was drawn exactly as asked.
+    pub fn note(&mut self, field: &str, asked: &str, drawn: impl std::fmt::Display, exact: bool) {
+        if !exact {
+            self.0.insert(field.into(), serde_json::json!({ "asked": asked, "drawn": drawn.to_string() }));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `mood "calm" drawn as soft; scene_type "studio" drawn as studio_sweep`, or empty.
+    pub fn sentence(&self) -> String {
+        let text = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
+        let parts: Vec<String> =
+            self.0.iter().map(|(f, v)| format!("{f} \"{}\" drawn as {}", text(v, "asked"), text(v, "drawn"))).collect();
+        parts.join("; ")
+    }
+
+    /// The sentence after `; `, to append to a stage's message (empty when nothing to say).
+    pub fn suffix(&self) -> String {
+        match self.is_empty() {
+            true => String::new(),
+            false => format!("; {}", self.sentence()),
+        }
+    }
+}
+
 /// The most a descriptive field may hold.
 pub const MAX_TEXT: usize = 200;
 

@@ -16,7 +16,8 @@ use crate::domain::requests::{
 use crate::error::FieldError;
 use crate::failure::JobError;
 use crate::render::backdrop;
-use crate::render::{color, wording};
+use crate::render::color;
+use crate::render::wording::{self, DrawnAs};
 
 pub const MODEL_ID: &str = "figur-procedural-backdrop-1";
 pub const MAX_COLORS: usize = 3;
@@ -71,52 +72,25 @@ pub fn text_problem(field: &str, text: &str) -> Option<FieldError> {
         .then(|| FieldError::new("body", field, format!("at most {} characters", wording::MAX_TEXT), "too_long"))
 }
 
-/// What a spec's free text draws, and the notes saying where that is not what was asked.
+/// What a spec's free text draws, and where that is not what was asked.
 #[derive(Debug, Clone)]
 pub struct ReadSpec {
     pub scene: &'static str,
     pub mood: &'static str,
     pub colors: Vec<color::Rgb>,
-    /// `{"scene_type": {"asked": "studio", "drawn": "studio_sweep"}, …}` for inexact fields.
-    pub drawn_as: serde_json::Map<String, serde_json::Value>,
-}
-
-impl ReadSpec {
-    /// `scene_type "studio" drawn as studio_sweep; …`, or empty when all were exact.
-    pub fn note(&self) -> String {
-        self.drawn_as
-            .iter()
-            .map(|(field, v)| {
-                format!(
-                    "{field} \"{}\" drawn as {}",
-                    v["asked"].as_str().unwrap_or(""),
-                    v["drawn"].as_str().unwrap_or("")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
+    pub drawn_as: DrawnAs,
 }
 
 /// Reads a spec (validated) for the procedural backdrop.
 pub fn read_spec(scene_type: &str, mood: &str, colors: &[String]) -> ReadSpec {
     let (scene, moodd) = (wording::scene(scene_type), wording::mood(mood));
-    let mut drawn_as = serde_json::Map::new();
-    let mut note = |field: String, asked: &str, drawn: String| {
-        drawn_as.insert(field, json!({ "asked": asked, "drawn": drawn }));
-    };
-    if !scene.exact {
-        note("scene_type".into(), scene_type, scene.value.to_string());
-    }
-    if !moodd.exact {
-        note("mood".into(), mood, moodd.value.to_string());
-    }
+    let mut drawn_as = DrawnAs::default();
+    drawn_as.note("scene_type", scene_type, scene.value, scene.exact);
+    drawn_as.note("mood", mood, moodd.value, moodd.exact);
     let mut rgb = Vec::new();
     for (i, c) in colors.iter().enumerate() {
         if let Some(drawn) = wording::colour(c) {
-            if !drawn.exact {
-                note(format!("dominant_colors.{i}"), c, color::to_hex(drawn.value));
-            }
+            drawn_as.note(&format!("dominant_colors.{i}"), c, color::to_hex(drawn.value), drawn.exact);
             rgb.push(drawn.value);
         }
     }
@@ -170,10 +144,7 @@ impl Workflow for BackgroundGenerator {
             ArtifactRole::Intermediate,
             "Palette: wall, floor, highlight",
         )?;
-        let mut message = format!("palette {}", plan.palette.hexes().join(" "));
-        if !read.drawn_as.is_empty() {
-            message = format!("{message}; {}", read.note());
-        }
+        let message = format!("palette {}{}", plan.palette.hexes().join(" "), read.drawn_as.suffix());
         ctx.stage_with(
             Stage::Palette,
             message,
@@ -209,7 +180,7 @@ impl Workflow for BackgroundGenerator {
             plan.palette.hexes().join(" ")
         );
         if !read.drawn_as.is_empty() {
-            description = format!("{description} ({})", read.note());
+            description = format!("{description} ({})", read.drawn_as.sentence());
         }
         let mut extra = serde_json::Map::new();
         extra.insert("seed".into(), json!(seed));
@@ -285,20 +256,7 @@ fn generate(
     extra.insert("seed".into(), json!(seed));
     extra.insert("width".into(), json!(width));
     extra.insert("height".into(), json!(height));
-    extra.insert(
-        "provenance".into(),
-        json!({
-            "generator": model,
-            "prompt": prompt.prompt,
-            "negative_prompt": prompt.negative,
-            "steps": made.steps_run,
-            "guidance": GUIDANCE,
-            "scheduler": scheduler,
-            "seed": seed,
-            "generated_size": [gw, gh],
-            "notes": made.notes,
-        }),
-    );
+    extra.insert("provenance".into(), json!(denoise::provenance(model, &scheduler, &request, &made)));
     Ok(Output {
         finals: vec![background],
         filing: Filing::Catalog { resource: "backgrounds", display_name, description, spec },
@@ -341,10 +299,12 @@ mod tests {
     fn free_text_is_drawn_as_the_nearest_and_said() {
         let read = read_spec("studio", "calm", &["midnight blue".into(), "sage".into()]);
         assert_eq!((read.scene, read.mood, read.colors.len()), ("studio_sweep", "soft", 2));
-        assert_eq!(read.drawn_as["scene_type"], json!({"asked": "studio", "drawn": "studio_sweep"}));
-        assert_eq!(read.drawn_as["mood"]["drawn"], "soft");
-        assert!(read.drawn_as.contains_key("dominant_colors.0") && !read.drawn_as.contains_key("dominant_colors.1"));
-        assert!(read.note().contains("scene_type \"studio\" drawn as studio_sweep"), "{}", read.note());
+        let d = &read.drawn_as.0;
+        assert_eq!(d["scene_type"], json!({"asked": "studio", "drawn": "studio_sweep"}));
+        assert_eq!(d["mood"]["drawn"], "soft");
+        assert!(d.contains_key("dominant_colors.0") && !d.contains_key("dominant_colors.1"));
+        let sentence = read.drawn_as.sentence();
+        assert!(sentence.contains("scene_type \"studio\" drawn as studio_sweep"), "{sentence}");
         assert!(read_spec("paper", "warm", &[]).drawn_as.is_empty());
     }
 }

@@ -182,7 +182,7 @@ fn swap(ctx: &mut JobContext, s: Swap<'_>) -> Result<Output, JobError> {
         Backdrop::Catalog(_) => None,
     };
     let drawn_as = read.as_ref().map(|r| r.drawn_as.clone()).unwrap_or_default();
-    let note = read.as_ref().map(|r| r.note()).filter(|n| !n.is_empty()).map(|n| format!("; {n}")).unwrap_or_default();
+    let note = read.as_ref().map(|r| r.drawn_as.suffix()).unwrap_or_default();
     ctx.stage_with(
         Stage::Background,
         format!(

@@ -59,6 +59,31 @@ impl Progress for StageProgress<'_> {
     }
 }
 
+/// What a generated picture needs to be made again, for its `extra.provenance` (the model's
+/// digest and provider are in `provenance.models`, written by the scheduler).
+pub fn provenance(
+    model: &str,
+    scheduler: &str,
+    req: &Generate,
+    made: &Generated,
+) -> serde_json::Map<String, serde_json::Value> {
+    let value = serde_json::json!({
+        "generator": model,
+        "prompt": req.prompt,
+        "negative_prompt": req.negative,
+        "steps": made.steps_run,
+        "guidance": req.guidance,
+        "scheduler": scheduler,
+        "seed": req.seed,
+        "generated_size": [req.width, req.height],
+        "notes": made.notes,
+    });
+    match value {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
 /// Runs `req` on the added model `model` as stage `stage` of the job.
 pub fn run(
     ctx: &mut JobContext,

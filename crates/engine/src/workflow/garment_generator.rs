@@ -13,9 +13,10 @@ use crate::domain::operation::OpClass;
 use crate::domain::requests::{generator_problems, ComplementaryGarmentGeneratorRequest, Reference};
 use crate::error::FieldError;
 use crate::failure::JobError;
+use crate::render::color;
 use crate::render::flats::shape::{Cut, CANVAS_H};
 use crate::render::flats::{self, FlatSpec};
-use crate::render::{color, wording};
+use crate::render::wording::{self, DrawnAs};
 use crate::workflow::background_generator::text_problem;
 
 pub const MODEL_ID: &str = "figur-technical-flat-1";
@@ -69,26 +70,22 @@ struct ReadFlat {
     material: &'static str,
     length: &'static str,
     fit: &'static str,
-    drawn_as: serde_json::Map<String, serde_json::Value>,
+    drawn_as: DrawnAs,
 }
 
 fn read_flat(r: &ComplementaryGarmentGeneratorRequest) -> Result<ReadFlat, JobError> {
     let colour = wording::colour(&r.color).ok_or_else(|| JobError::internal("the colour was validated"))?;
-    let mut drawn_as = serde_json::Map::new();
-    let mut note = |field: &str, asked: &str, drawn: &str, exact: bool| {
-        if !exact {
-            drawn_as.insert(field.into(), json!({ "asked": asked, "drawn": drawn }));
-        }
-    };
-    note("color", &r.color, &color::to_hex(colour.value), colour.exact);
+    let mut drawn_as = DrawnAs::default();
+    drawn_as.note("color", &r.color, color::to_hex(colour.value), colour.exact);
     let pattern = wording::pattern(&r.pattern);
-    note("pattern", &r.pattern, pattern.value, pattern.exact);
+    drawn_as.note("pattern", &r.pattern, pattern.value, pattern.exact);
     let material = wording::material(&r.material);
-    note("material", &r.material, material.value, material.exact);
-    let length = r.length.as_deref().map(wording::length).unwrap_or(wording::Drawn { value: "regular", exact: true });
-    note("length", r.length.as_deref().unwrap_or(""), length.value, length.exact);
-    let fit = r.fit.as_deref().map(wording::fit).unwrap_or(wording::Drawn { value: "regular", exact: true });
-    note("fit", r.fit.as_deref().unwrap_or(""), fit.value, fit.exact);
+    drawn_as.note("material", &r.material, material.value, material.exact);
+    let regular = wording::Drawn { value: "regular", exact: true };
+    let length = r.length.as_deref().map(wording::length).unwrap_or(regular);
+    drawn_as.note("length", r.length.as_deref().unwrap_or(""), length.value, length.exact);
+    let fit = r.fit.as_deref().map(wording::fit).unwrap_or(regular);
+    drawn_as.note("fit", r.fit.as_deref().unwrap_or(""), fit.value, fit.exact);
     Ok(ReadFlat {
         colour: colour.value,
         pattern: pattern.value,
@@ -141,17 +138,7 @@ impl Workflow for GarmentGenerator {
         let width = (height as f32 / CANVAS_H).round() as u32;
         let fit = read.fit;
         let cut = Cut::new(Some(fit), Some(read.length));
-        let note = read
-            .drawn_as
-            .iter()
-            .map(|(f, v)| {
-                format!(
-                    "; {f} \"{}\" drawn as {}",
-                    v["asked"].as_str().unwrap_or(""),
-                    v["drawn"].as_str().unwrap_or("")
-                )
-            })
-            .collect::<String>();
+        let note = read.drawn_as.suffix();
         ctx.stage_with(
             Stage::Cut,
             format!("{fit} {} template, length {}{note}", category.key, read.length),

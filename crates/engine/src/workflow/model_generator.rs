@@ -12,7 +12,7 @@ use crate::domain::requests::{generator_problems, ModelGeneratorRequest, Referen
 use crate::error::FieldError;
 use crate::failure::JobError;
 use crate::render::figure::{self, FigureSpec, MONK_TONES};
-use crate::render::wording::{self, Drawn};
+use crate::render::wording::{self, Drawn, DrawnAs};
 use crate::workflow::background_generator::text_problem;
 
 pub const MODEL_ID: &str = "figur-croquis-1";
@@ -93,22 +93,10 @@ impl Workflow for ModelGenerator {
         }
         let gender = if r.gender == UserCategory::Female { "female" } else { "male" };
         let (body, age) = read(&r.body_type, &r.age_range);
-        let mut drawn_as = serde_json::Map::new();
-        for (field, asked, drawn) in [("body_type", &r.body_type, body), ("age_range", &r.age_range, age)] {
-            if !drawn.exact {
-                drawn_as.insert(field.into(), json!({ "asked": asked, "drawn": drawn.value }));
-            }
-        }
-        let note = drawn_as
-            .iter()
-            .map(|(f, v)| {
-                format!(
-                    "; {f} \"{}\" drawn as {}",
-                    v["asked"].as_str().unwrap_or(""),
-                    v["drawn"].as_str().unwrap_or("")
-                )
-            })
-            .collect::<String>();
+        let mut drawn_as = DrawnAs::default();
+        drawn_as.note("body_type", &r.body_type, body.value, body.exact);
+        drawn_as.note("age_range", &r.age_range, age.value, age.exact);
+        let note = drawn_as.suffix();
         ctx.stage_with(
             Stage::Figure,
             format!("drawing a {gender} {} figure, {}{note}", body.value, age.value),

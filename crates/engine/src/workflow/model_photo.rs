@@ -119,21 +119,10 @@ pub fn run(
         let description = format!("A photograph drawn by {model}: {gender}, {width}×{height}, seed {draw_seed}");
         let mut extra = serde_json::Map::new();
         extra.insert("seed".into(), json!(draw_seed));
-        extra.insert(
-            "provenance".into(),
-            json!({
-                "generator": model,
-                "prompt": prompt.prompt,
-                "negative_prompt": prompt.negative,
-                "steps": made.steps_run,
-                "guidance": GUIDANCE,
-                "scheduler": scheduler,
-                "seed": draw_seed,
-                "tries": attempt + 1,
-                "rejected": reasons,
-                "generated_size": [gw, gh],
-            }),
-        );
+        let mut provenance = denoise::provenance(model, &scheduler, &request, &made);
+        provenance.insert("tries".into(), json!(attempt + 1));
+        provenance.insert("rejected".into(), json!(reasons));
+        extra.insert("provenance".into(), json!(provenance));
         return Ok(Output {
             finals: vec![art],
             filing: Filing::Catalog { resource: "models", display_name, description, spec },
