@@ -1,7 +1,8 @@
 //! `figur contact-sheet`: every workflow this build runs, on real photos, tiled into one PNG for
 //! a person to look at — one row per photo: the photo, two background swaps, its extracted
 //! cutouts (on a checkerboard, so transparency shows); then try-on with product shots (generated
-//! flats), try-on from on-model photos, and a row of generated backdrops.
+//! flats), try-on from on-model photos, a row of generated backdrops, and, when a diffusion model
+//! is added, a row it draws (backdrops from free text and a model photo).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -154,6 +155,37 @@ async fn product_row(engine: &Arc<Engine>, owner: &Caller, people: &[(PathBuf, S
 /// The built-in background the image swap uses.
 const BACKGROUND: &str = "01JBG0BACKGR0VND0000000005";
 
+/// With a diffusion model added (`figur models add`), the first text-to-image one draws a row:
+/// the same backdrops asked in free text, and a model photo (or a note when every draw was
+/// rejected). Without one, the command says so and the sheet has no such row.
+async fn generative_row(engine: &Arc<Engine>, cache: &figur_models::Cache) -> Result<Option<Vec<RgbaImage>>> {
+    let added = figur_models::brought::list(cache);
+    let Some(model) = added.iter().find(|m| m.pipeline == "text-to-image") else {
+        eprintln!("generative row: no text-to-image model is added (`figur models add`), so none is drawn");
+        return Ok(None);
+    };
+    let name = model.name.as_str();
+    eprintln!("generative row: drawn by {name} (licence {})", model.licence);
+    let mut row = Vec::new();
+    for (scene, mood) in [
+        ("white seamless studio", "bright and airy"),
+        ("raw concrete loft", "moody"),
+        ("draped linen", "warm golden hour"),
+    ] {
+        let body = json!({"scene_type": scene, "mood": mood, "image_model": name, "resolution": "0.5K", "aspect_ratio": "3:4", "seed": 1});
+        for (_, img) in run(engine, Operation::BackgroundGenerator, body).await? {
+            row.push(tile(&img));
+        }
+    }
+    let body = json!({"gender": "FEMALE", "ethnicity": "", "body_type": "athletic", "age_range": "25-34",
+                      "image_model": name, "resolution": "0.5K", "seed": 1});
+    // A rejected model photo is said by `run` (its failure's message) and leaves no tile.
+    for (_, img) in run(engine, Operation::ModelGenerator, body).await? {
+        row.push(tile(&img));
+    }
+    Ok(Some(row))
+}
+
 pub async fn contact_sheet(out: PathBuf, photos: Vec<PathBuf>) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let mut config = EngineConfig::new(dir.path());
@@ -221,6 +253,7 @@ pub async fn contact_sheet(out: PathBuf, photos: Vec<PathBuf>) -> Result<()> {
     }
     eprintln!("background-generator: {} backdrops", backdrops.len());
     rows.push(backdrops);
+    rows.extend(generative_row(&engine, &cache).await?);
     if rows.iter().all(|r| r.len() <= 1) {
         bail!("no workflow produced an image; is `figur models fetch` done?");
     }

@@ -8,10 +8,13 @@ fn the_contact_sheet_has_a_row_per_sample_photo_both_try_on_rows_and_backdrops()
         .args(["contact-sheet", "--out"])
         .arg(&out)
         .env("FIGUR_LOG", "warn")
+        // The default set only: a diffusion model a developer added would add a row.
+        .env("FIGUR_CACHE_DIR", crate::support::default_set_cache())
         .output()
         .unwrap();
     let log = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{log}");
+    assert!(log.contains("generative row: no text-to-image model is added"), "{log}");
     for workflow in [
         "background-swap-with-spec",
         "background-swap-with-image",
