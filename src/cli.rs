@@ -48,6 +48,12 @@ pub enum Command {
     Models(ModelsCommand),
     /// Make a picture with a diffusion model you added (`figur models add`): checks an export.
     Generate(crate::generate::GenerateArgs),
+    /// The studio's settings: the default model each use takes (`figur config set
+    /// default-model.background-generator sd15`); without a subcommand, lists them.
+    Config {
+        #[command(subcommand)]
+        command: Option<ConfigCommand>,
+    },
     /// Report the runtime, execution providers and each model's state.
     Doctor {
         /// Execution providers to check, e.g. `cuda,cpu` [default: FIGUR_PROVIDERS, else auto]
@@ -78,6 +84,31 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// How workflows call an added model, where it differs from Stable Diffusion's 25 steps at
+/// guidance 7.5.
+#[derive(Debug, Args)]
+pub struct Tuning {
+    /// Denoising steps workflows run with this model (refinement runs the last share of them).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Classifier-free guidance workflows use with this model (≤ 1: no negative prompt).
+    #[arg(long)]
+    pub guidance: Option<f32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Every setting and its value.
+    List,
+    /// One setting's value.
+    Get { key: String },
+    /// Sets `default-model.<background-generator|model-generator|refine|harmonize>` to an added
+    /// model (checked: added, and with a VAE encoder for refine and harmonize).
+    Set { key: String, value: String },
+    /// Clears a setting.
+    Unset { key: String },
 }
 
 #[derive(Debug, Args)]
@@ -236,6 +267,14 @@ pub enum ModelsCommand {
         /// hub, the model card's licence when this is not given.
         #[arg(long)]
         license: Option<String>,
+        #[command(flatten)]
+        tuning: Tuning,
+    },
+    /// Set an added model's own steps and guidance (SD-Turbo: `--steps 4 --guidance 0`).
+    Tune {
+        name: String,
+        #[command(flatten)]
+        tuning: Tuning,
     },
     /// Remove an installed or added model.
     Remove { id: String },

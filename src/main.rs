@@ -3,6 +3,7 @@
 mod batch;
 mod cli;
 mod commands;
+mod config;
 mod contact_sheet;
 mod generate;
 mod hub;

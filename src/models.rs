@@ -53,7 +53,11 @@ pub fn run(cmd: ModelsCommand) -> Result<()> {
                 );
             }
         }
-        ModelsCommand::Add { name, from, from_hub, subfolder, license } => {
+        ModelsCommand::Tune { name, tuning } => {
+            let record = brought::tune(&cache, &name, tuning.steps, tuning.guidance)?;
+            println!("{name}: {}", tuning_words(&record));
+        }
+        ModelsCommand::Add { name, from, from_hub, subfolder, license, tuning } => {
             let (from, card_licence, downloaded) = match (from, from_hub) {
                 (Some(dir), _) => (dir, None, false),
                 (None, Some(spec)) => {
@@ -68,18 +72,22 @@ pub fn run(cmd: ModelsCommand) -> Result<()> {
                 bail!("name the model's licence with --license (its model card names none)");
             };
             eprintln!("checking {}", from.display());
-            let record = brought::add(&cache, &name, &from, &license, &mut log)?;
+            let mut record = brought::add(&cache, &name, &from, &license, &mut log)?;
+            if tuning.steps.is_some() || tuning.guidance.is_some() {
+                record = brought::tune(&cache, &name, tuning.steps, tuning.guidance)?;
+            }
             if downloaded {
                 // The download folder was only the way in: the added copy is the model now.
                 let _ = std::fs::remove_dir_all(&from);
             }
             let img2img = if record.image_to_image { " + image to image" } else { "" };
             println!(
-                "added {name}: {}{img2img}, {}, {} files, licence {}",
+                "added {name}: {}{img2img}, {}, {} files, licence {}, {}",
                 record.pipeline,
                 record.scheduler,
                 record.files.len(),
-                record.licence
+                record.licence,
+                tuning_words(&record)
             );
         }
         ModelsCommand::Fetch { ids, accept_license, gpu } => {
@@ -202,4 +210,11 @@ pub fn samples() -> Result<()> {
         println!("{}\n    {}\n    {}\n    {}", sample.name, sample.shows, sample.origin, path.display());
     }
     Ok(())
+}
+
+/// How workflows call an added model: its own steps and guidance, or the defaults.
+fn tuning_words(record: &brought::Record) -> String {
+    let steps = record.steps.map(|s| s.to_string()).unwrap_or_else(|| "25 (default)".into());
+    let guidance = record.guidance.map(|g| g.to_string()).unwrap_or_else(|| "7.5 (default)".into());
+    format!("workflows run it at {steps} steps, guidance {guidance}")
 }

@@ -624,6 +624,8 @@ export interface components {
             background_image_public_id: string;
             output_preset: components["schemas"]["OutputPreset"];
             pilot_brand?: string | null;
+            /** @description Extension: `harmonize` (true or an added model's name; off unless asked). */
+            runtime_config?: Record<string, never> | null;
             /** @description An upload key; exactly one of this and `source_render_public_id`. */
             source_image_s3_key?: string | null;
             source_render_public_id?: string | null;
@@ -634,6 +636,8 @@ export interface components {
             mood: "bright" | "soft" | "neutral" | "warm" | "cool" | "moody" | "dramatic";
             output_preset: components["schemas"]["OutputPreset"];
             pilot_brand?: string | null;
+            /** @description Extension: `harmonize` (true or an added model's name; off unless asked). */
+            runtime_config?: Record<string, never> | null;
             /** @enum {string} */
             scene_type: "studio_sweep" | "gradient" | "paper" | "concrete" | "linen";
             source_image_s3_key?: string | null;
@@ -877,6 +881,8 @@ export interface components {
             model_image_public_id: string;
             output_preset: components["schemas"]["OutputPreset"];
             pilot_brand?: string | null;
+            /** @description Extension: `refine` (true, false or an added model's name) — see try-on. */
+            runtime_config?: Record<string, never> | null;
             source_image_s3_key?: string | null;
             source_render_public_id?: string | null;
         };
@@ -918,6 +924,8 @@ export interface components {
             output_preset?: null | components["schemas"]["OutputPreset"];
             product_garment_category_public_id: string;
             product_image_s3_key: string;
+            /** @description Extension: `refine` (true, false or an added model's name) — see try-on. */
+            runtime_config?: Record<string, never> | null;
             /** Format: int64 */
             seed?: number | null;
         };

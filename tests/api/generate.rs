@@ -7,7 +7,7 @@ use std::process::Command;
 
 use crate::support::{default_set_view, FIGUR};
 
-fn figur(args: &[&str], cache: &Path) -> (bool, String) {
+pub fn figur(args: &[&str], cache: &Path) -> (bool, String) {
     let out = Command::new(FIGUR)
         .args(args)
         .env("FIGUR_CACHE_DIR", cache)

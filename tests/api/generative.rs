@@ -3,14 +3,46 @@
 
 use serde_json::{json, Value};
 
-use crate::generate::cache_with;
-use crate::support::{assert_timeline, Server};
+use crate::generate::{cache_with, figur};
+use crate::support::{assert_timeline, astronaut, product_shot, Server};
 
 async fn server_with_tiny_sd(view: &str) -> (Server, String) {
+    let (server, digest, _) = server_and_cache(view).await;
+    (server, digest)
+}
+
+async fn server_and_cache(view: &str) -> (Server, String, std::path::PathBuf) {
     let cache = cache_with(view, "tiny-sd", |d| figur_models::tiny::diffusion::tiny_sd(d, 8));
     let digest = figur_models::brought::find(&figur_models::Cache::new(&cache), "tiny-sd").unwrap().digest();
     let env = [("FIGUR_CACHE_DIR", cache.to_str().unwrap()), ("FIGUR_PROVIDERS", "cpu")];
-    (Server::start_with(&[], &env).await, digest)
+    (Server::start_with(&[], &env).await, digest, cache)
+}
+
+/// `figur config ARGS…` on the server's data folder (as a user would while it runs).
+fn config(server: &Server, cache: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let dir = server.dir.path().to_str().unwrap().to_string();
+    let mut all = vec!["--data-dir", dir.as_str(), "config"];
+    all.extend_from_slice(args);
+    figur(&all, cache)
+}
+
+fn artifact<'a>(events: &'a [Value], kind: &str) -> &'a Value {
+    events
+        .iter()
+        .flat_map(|e| e["artifacts"].as_array().into_iter().flatten())
+        .find(|a| a["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} artifact"))
+}
+
+async fn picture(a: &Value) -> image::DynamicImage {
+    let bytes = reqwest::get(a["image_url"].as_str().unwrap()).await.unwrap().bytes().await.unwrap();
+    image::load_from_memory(&bytes).unwrap()
+}
+
+async fn upload(server: &Server, name: &str, bytes: Vec<u8>) -> String {
+    let r = server.upload(name, bytes).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["upload_key"].as_str().unwrap().to_string()
 }
 
 async fn run(server: &Server, op: &str, body: Value) -> Vec<Value> {
@@ -25,7 +57,7 @@ async fn run(server: &Server, op: &str, body: Value) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_backdrop_drawn_by_an_added_model() {
-    let (server, digest) = server_with_tiny_sd("generative-backdrop").await;
+    let (server, digest, cache) = server_and_cache("generative-backdrop").await;
     let body = json!({"scene_type": "raw concrete loft", "mood": "moody", "dominant_colors": ["charcoal"],
                       "image_model": "tiny-sd", "resolution": "0.5K", "aspect_ratio": "4:3", "seed": 3});
     let events = run(&server, "background-generator", body.clone()).await;
@@ -73,6 +105,22 @@ async fn a_backdrop_drawn_by_an_added_model() {
     assert_eq!(detail["loc"], json!(["body", "image_model"]));
     let msg = detail["msg"].as_str().unwrap();
     assert!(msg.contains("figur-procedural-backdrop-1, tiny-sd"), "{msg}");
+
+    // A model tuned to its own steps and guidance (as SD-Turbo wants) is run with them.
+    let (ok, out) = figur(&["models", "tune", "tiny-sd", "--steps", "3", "--guidance", "1"], &cache);
+    assert!(ok && out.contains("3 steps, guidance 1"), "{out}");
+    let (ok, out) = figur(&["models", "tune", "tiny-sd", "--steps", "0"], &cache);
+    assert!(!ok && out.contains("--steps 0: 1 to 1000"), "{out}");
+    let events = run(
+        &server,
+        "background-generator",
+        json!({"scene_type": "paper", "mood": "warm", "image_model": "tiny-sd", "resolution": "0.5K"}),
+    )
+    .await;
+    let provenance = &events.last().unwrap()["extra"]["provenance"];
+    assert_eq!((provenance["steps"].clone(), provenance["guidance"].clone()), (json!(3), json!(1.0)), "{provenance}");
+    let recorded = &provenance["models"].as_array().unwrap()[0];
+    assert_eq!(recorded["sha256"], digest.as_str(), "tuning does not change the model's digest");
 }
 
 #[tokio::test]
@@ -97,4 +145,107 @@ async fn a_model_generator_whose_draws_show_no_person_is_rejected_and_refunded()
     assert!(last["extra"]["error"]["message"].as_str().unwrap().contains("in 4 tries"), "{last}");
     assert_eq!(events.iter().filter(|e| e["stage"] == "pose").count(), 4, "four draws checked");
     assert_eq!(server.balance().await, before, "refunded");
+}
+
+#[tokio::test]
+async fn a_try_on_refined_by_an_added_model_changes_only_its_mask_and_defaults_come_from_config() {
+    let (server, digest, cache) = server_and_cache("generative-refine").await;
+    let person = upload(&server, "astronaut.png", astronaut()).await;
+    let shirt = upload(&server, "shirt.png", product_shot()).await;
+    let try_on = |config: Value| {
+        json!({"user_image": person, "items": [{"trial_image": shirt, "trial_item_category": "top"}],
+               "render_params": {"resolution": "0.5K"}, "runtime_config": config})
+    };
+
+    // Named in the request: the fit, then the model repaints the garment regions.
+    let events = run(&server, "try-on", try_on(json!({"refine": "tiny-sd"}))).await;
+    let steps = events.iter().filter(|e| e["stage"] == "denoise" && e["extra"]["step"].is_number()).count();
+    assert_eq!(steps, 15, "an event per step: the last 60 % of 25");
+    let draft = picture(artifact(&events, "draft")).await.to_rgb8();
+    let mask = picture(artifact(&events, "refine_mask")).await.to_luma8();
+    let last = events.last().unwrap();
+    let render = picture(&last["artifacts"][0]).await.to_rgb8();
+    assert_eq!(render.dimensions(), draft.dimensions());
+    let outside = mask.pixels().filter(|m| m[0] == 0).count();
+    assert!(outside > 0 && outside < mask.len(), "a mask with both sides");
+    for (x, y, m) in mask.enumerate_pixels() {
+        if m[0] == 0 {
+            assert_eq!(render.get_pixel(x, y), draft.get_pixel(x, y), "({x}, {y}) is outside the mask");
+        }
+    }
+    assert_ne!(render, draft, "the model repainted inside the mask");
+    if let Ok(dir) = std::env::var("FIGUR_TEST_OUTPUT") {
+        mask.save(format!("{dir}/astronaut-refine-mask.png")).unwrap();
+        render.save(format!("{dir}/astronaut-refined-by-tiny-sd.png")).unwrap();
+    }
+    let refined = &last["extra"]["provenance"]["refine"];
+    assert_eq!((refined["generator"].clone(), refined["strength"].clone()), (json!("tiny-sd"), json!(0.6)), "{last}");
+    assert!(refined["prompt"].as_str().unwrap().starts_with("photograph of a person wearing a"), "{refined}");
+    let models = last["extra"]["provenance"]["models"].as_array().unwrap();
+    assert!(models.iter().any(|m| m["id"] == "tiny-sd" && m["sha256"] == digest.as_str()), "{models:?}");
+
+    // No inpainting model added and no default set: nothing is refined unless asked; `true`
+    // then names no model, a 422 on the field.
+    let events = run(&server, "try-on", try_on(json!({}))).await;
+    assert!(!events.iter().any(|e| e["stage"] == "denoise"));
+    let r = server.post("/v1/try-on", try_on(json!({"refine": true}))).await;
+    assert_eq!((r.status.as_u16(), r.loc()), (422, json!(["body", "runtime_config", "refine"])), "{:?}", r.body);
+    let r = server.post("/v1/try-on", try_on(json!({"refine": 3}))).await;
+    assert_eq!((r.status.as_u16(), r.loc()), (422, json!(["body", "runtime_config", "refine"])), "{:?}", r.body);
+    let r = server.post("/v1/try-on", try_on(json!({"refine": "sd15-inpaint"}))).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body["error"]["details"][0]["msg"].as_str().unwrap().contains("no image model `sd15-inpaint`"));
+
+    // The studio's default, set with `figur config` while the server runs: taken when the
+    // request says nothing; `false` still turns it off.
+    let (ok, out) = config(&server, &cache, &["set", "default-model.refine", "tiny-sd"]);
+    assert!(ok && out.contains("default-model.refine = tiny-sd"), "{out}");
+    let (ok, out) = config(&server, &cache, &["set", "default-model.refine", "sd15"]);
+    assert!(!ok && out.contains("no model `sd15` is added"), "{out}");
+    let (ok, out) = config(&server, &cache, &["set", "default-model.colour", "tiny-sd"]);
+    assert!(!ok && out.contains("default-model.background-generator"), "{out}");
+    let events = run(&server, "try-on", try_on(json!({}))).await;
+    assert_eq!(events.last().unwrap()["extra"]["provenance"]["refine"]["generator"], "tiny-sd");
+    let events = run(&server, "try-on", try_on(json!({"refine": false}))).await;
+    assert!(!events.iter().any(|e| e["stage"] == "denoise"));
+
+    // The generators' default too: a backdrop request naming no model is drawn by it.
+    assert!(config(&server, &cache, &["set", "default-model.background-generator", "tiny-sd"]).0);
+    let events =
+        run(&server, "background-generator", json!({"scene_type": "studio", "mood": "calm", "resolution": "0.5K"}))
+            .await;
+    assert_eq!(events.last().unwrap()["extra"]["provenance"]["generator"], "tiny-sd");
+    assert!(config(&server, &cache, &["unset", "default-model.background-generator"]).0);
+    let events =
+        run(&server, "background-generator", json!({"scene_type": "studio", "mood": "calm", "resolution": "0.5K"}))
+            .await;
+    assert!(events.iter().any(|e| e["stage"] == "palette"), "procedural again");
+}
+
+#[tokio::test]
+async fn a_background_swap_harmonised_by_an_added_model_keeps_all_but_the_edge_band() {
+    let (server, _, _) = server_and_cache("generative-harmonize").await;
+    let person = upload(&server, "astronaut.png", astronaut()).await;
+    let swap = |harmonize: Value| {
+        json!({"source_image_s3_key": person, "output_preset": "original", "scene_type": "warm studio",
+               "mood": "calm", "runtime_config": {"harmonize": harmonize}})
+    };
+    let plain = run(&server, "background-swap-with-spec", swap(json!(false))).await;
+    assert!(!plain.iter().any(|e| e["stage"] == "denoise"), "off unless asked");
+    let events = run(&server, "background-swap-with-spec", swap(json!("tiny-sd"))).await;
+    let plain = picture(artifact(&events, "draft")).await.to_rgb8();
+    let band = picture(artifact(&events, "harmonize_mask")).await.to_luma8();
+    let last = events.last().unwrap();
+    let harmonised = picture(&last["artifacts"][0]).await.to_rgb8();
+    for (x, y, m) in band.enumerate_pixels() {
+        if m[0] == 0 {
+            assert_eq!(harmonised.get_pixel(x, y), plain.get_pixel(x, y), "({x}, {y}) is off the band");
+        }
+    }
+    assert_ne!(harmonised, plain);
+    let h = &last["extra"]["provenance"]["harmonize"];
+    assert_eq!((h["generator"].clone(), h["strength"].clone()), (json!("tiny-sd"), json!(0.3)), "{last}");
+    assert!(h["prompt"].as_str().unwrap().contains("in a warm studio setting"), "{h}");
+    let r = server.post("/v1/background-swap-with-spec", swap(json!(true))).await;
+    assert_eq!((r.status.as_u16(), r.loc()), (422, json!(["body", "runtime_config", "harmonize"])), "{:?}", r.body);
 }

@@ -31,6 +31,7 @@ pub mod privacy;
 pub mod realm;
 pub mod render;
 pub mod scheduler;
+pub mod settings;
 pub mod signing;
 pub mod store;
 pub mod time;

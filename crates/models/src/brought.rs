@@ -13,7 +13,7 @@ use crate::bring::{self, LayoutError, Pipeline};
 use crate::Cache;
 
 /// What was brought, as `record.json` keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub name: String,
     pub licence: String,
@@ -23,6 +23,12 @@ pub struct Record {
     pub scheduler: String,
     pub source: String,
     pub files: Vec<FileRecord>,
+    /// The model's own steps and guidance, where they differ from Stable Diffusion's (25 and
+    /// 7.5): SD-Turbo draws in 1–4 steps without guidance. Workflows use them when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guidance: Option<f32>,
 }
 
 impl Record {
@@ -54,6 +60,10 @@ pub enum AddError {
     Exists(String),
     #[error("--license names the model's licence (for example `CreativeML-OpenRAIL-M`); it cannot be empty")]
     NoLicence,
+    #[error("no model `{0}` is added (`figur models list` shows them)")]
+    NotAdded(String),
+    #[error("{0}")]
+    Tuning(String),
     #[error(transparent)]
     Layout(#[from] LayoutError),
     #[error("{0}")]
@@ -116,11 +126,37 @@ pub fn add(
         scheduler: export.scheduler,
         source: std::path::absolute(from).unwrap_or_else(|_| from.to_path_buf()).display().to_string(),
         files,
+        steps: None,
+        guidance: None,
     };
     let text = serde_json::to_string_pretty(&record).map_err(std::io::Error::other)?;
     std::fs::write(partial.join("record.json"), text)?;
     let _ = std::fs::remove_dir_all(&target);
     std::fs::rename(&partial, &target)?;
+    Ok(record)
+}
+
+/// Sets the model's own steps and guidance (`None` leaves each as it is); the record is
+/// rewritten whole (a temporary file renamed over it). The digest does not change: it names the
+/// files, and these are how workflows call them.
+pub fn tune(cache: &Cache, name: &str, steps: Option<usize>, guidance: Option<f32>) -> Result<Record, AddError> {
+    let mut record = find(cache, name).ok_or_else(|| AddError::NotAdded(name.to_string()))?;
+    if let Some(steps) = steps {
+        if !(1..=1000).contains(&steps) {
+            return Err(AddError::Tuning(format!("--steps {steps}: 1 to 1000")));
+        }
+        record.steps = Some(steps);
+    }
+    if let Some(guidance) = guidance {
+        if !guidance.is_finite() || !(0.0..=50.0).contains(&guidance) {
+            return Err(AddError::Tuning(format!("--guidance {guidance}: 0 to 50")));
+        }
+        record.guidance = Some(guidance);
+    }
+    let path = dir(cache, name).join("record.json");
+    let temporary = path.with_extension("json.partial");
+    std::fs::write(&temporary, serde_json::to_string_pretty(&record).map_err(std::io::Error::other)?)?;
+    std::fs::rename(&temporary, &path)?;
     Ok(record)
 }
 

@@ -188,7 +188,10 @@ impl Sessions {
     pub fn export(&self, name: &str) -> Result<Arc<Export>, ModelError> {
         self.unload_idle();
         let mut exports = self.exports.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(export) = exports.get(name) {
+        // Still the model added under this name (not removed, re-added or tuned since)? Its
+        // record says; reading it costs far less than a denoising step.
+        let current = crate::brought::find(&self.cache, name);
+        if let Some(export) = exports.get(name).filter(|e| current.as_ref() == Some(&e.record)) {
             export.touch();
             return Ok(export.clone());
         }

@@ -194,6 +194,9 @@ pub struct BackgroundSwapWithImageRequest {
     pub pilot_brand: Option<String>,
     /// A catalog background.
     pub background_image_public_id: String,
+    /// Extension: `harmonize` (true or an added model's name; off unless asked).
+    #[schema(value_type = Option<Object>)]
+    pub runtime_config: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -207,6 +210,9 @@ pub struct BackgroundSwapWithSpecRequest {
     pub scene_type: String,
     pub mood: String,
     pub dominant_colors: Option<Vec<String>>,
+    /// Extension: `harmonize` (true or an added model's name; off unless asked).
+    #[schema(value_type = Option<Object>)]
+    pub runtime_config: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -219,6 +225,9 @@ pub struct ModelSwapWithImageRequest {
     pub pilot_brand: Option<String>,
     /// A catalog model.
     pub model_image_public_id: String,
+    /// Extension: `refine` (true, false or an added model's name) — see try-on.
+    #[schema(value_type = Option<Object>)]
+    pub runtime_config: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Body of `product-to-model-direct` and `product-to-model-phased`.
@@ -233,6 +242,9 @@ pub struct ProductToModelRequest {
     pub background_image_public_id: Option<String>,
     pub output_preset: Option<OutputPreset>,
     pub seed: Option<u64>,
+    /// Extension: `refine` (true, false or an added model's name) — see try-on.
+    #[schema(value_type = Option<Object>)]
+    pub runtime_config: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 pub use crate::workflow::registry::WorkflowRequest;
@@ -261,11 +273,14 @@ pub enum Reference {
         path: String,
         id: String,
     },
-    /// An `image_model`: the workflow's built-in generator, or a diffusion model the user added.
+    /// An `image_model`: the workflow's built-in generator (`builtin`, empty where there is
+    /// none), or a diffusion model the user added; `image_to_image`: it must start from a
+    /// picture (refinement, harmonisation), so it needs a VAE encoder.
     ImageModel {
         path: String,
         name: String,
         builtin: &'static str,
+        image_to_image: bool,
     },
 }
 

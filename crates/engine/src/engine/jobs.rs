@@ -97,6 +97,8 @@ impl Engine {
     ) -> Result<DispatchAccepted, ApiError> {
         let op = request.operation();
         let (idempotency_key, body_sha256) = idempotency.unzip();
+        // The default models are written in now, so the stored job keeps the ones it was given.
+        let request = request.with_defaults(&self.model_defaults());
         self.check_references(caller.mode, &request).await?;
         if !self.is_enabled(op) {
             return Err(ApiError::new(
@@ -178,17 +180,35 @@ impl Engine {
             request.references().into_iter().partition(|r| matches!(r, Reference::ImageModel { .. }));
         let mut model_problems = Vec::new();
         for r in models {
-            if let Reference::ImageModel { path, name, builtin } = r {
+            if let Reference::ImageModel { path, name, builtin, image_to_image } = r {
                 let cache = self.config.models.cache();
-                if name != builtin && figur_models::brought::find(cache, &name).is_none() {
-                    let mut available = vec![builtin.to_string()];
-                    available.extend(figur_models::brought::list(cache).into_iter().map(|m| m.name));
-                    let msg = format!(
-                        "no image model `{name}`; available: {} (add one with `figur models add`)",
-                        available.join(", ")
-                    );
-                    model_problems.push(FieldError::new("body", &path, msg, "reference_error"));
+                if !builtin.is_empty() && name == builtin {
+                    continue;
                 }
+                let added = figur_models::brought::list(cache);
+                let suitable: Vec<String> =
+                    added.iter().filter(|m| m.image_to_image || !image_to_image).map(|m| m.name.clone()).collect();
+                let available = match (builtin, suitable.is_empty()) {
+                    ("", true) => "none (add one with `figur models add`)".to_string(),
+                    ("", false) => format!("{} (add others with `figur models add`)", suitable.join(", ")),
+                    (builtin, _) => {
+                        format!(
+                            "{} (add one with `figur models add`)",
+                            [vec![builtin.to_string()], suitable].concat().join(", ")
+                        )
+                    }
+                };
+                let msg = match added.iter().find(|m| m.name == name) {
+                    _ if name.is_empty() => {
+                        format!("no default model is set for this and none is named; available: {available}")
+                    }
+                    None => format!("no image model `{name}`; available: {available}"),
+                    Some(m) if image_to_image && !m.image_to_image => format!(
+                        "`{name}` has no vae_encoder, so it cannot start from a picture; available: {available}"
+                    ),
+                    Some(_) => continue,
+                };
+                model_problems.push(FieldError::new("body", &path, msg, "reference_error"));
             }
         }
         if !model_problems.is_empty() {

@@ -127,6 +127,8 @@ pub struct Engine {
     freed: Arc<tokio::sync::Notify>,
     public_base: RwLock<String>,
     key_cache: account::KeyCache,
+    /// The data folder's `settings.json`, re-read when it changes.
+    settings: crate::settings::Watched,
 }
 
 impl std::fmt::Debug for Engine {
@@ -173,6 +175,7 @@ impl Engine {
             freed,
             public_base: RwLock::new(String::new()),
             key_cache: account::KeyCache::default(),
+            settings: crate::settings::Watched::default(),
             config,
         }))
     }
@@ -248,6 +251,32 @@ impl Engine {
 
     pub fn price(&self, op: Operation) -> i64 {
         self.config.prices.get(&op).copied().unwrap_or_else(|| op.default_credits())
+    }
+
+    /// The studio's settings as they are now (`figur config`, the desktop's Settings).
+    pub fn studio_settings(&self) -> crate::settings::StudioSettings {
+        self.settings.current(&self.config.data_dir)
+    }
+
+    /// Sets or clears the default model for a use (checked: added, and able to serve it).
+    pub fn set_default_model(
+        &self,
+        use_: crate::settings::ModelUse,
+        name: Option<&str>,
+    ) -> Result<crate::settings::StudioSettings, String> {
+        crate::settings::set_default_model(&self.config.data_dir, self.config.models.cache(), use_, name)
+    }
+
+    /// The diffusion exports added to this studio's model cache, by name.
+    pub fn added_models(&self) -> Vec<figur_models::brought::Record> {
+        figur_models::brought::list(self.config.models.cache())
+    }
+
+    /// The default model for each use, as far as the models named are still added.
+    pub fn model_defaults(&self) -> crate::settings::ModelDefaults {
+        let settings = self.studio_settings();
+        let added = figur_models::brought::list(self.config.models.cache());
+        crate::settings::ModelDefaults::resolve(&settings, &added)
     }
 
     pub fn is_enabled(&self, op: Operation) -> bool {

@@ -60,6 +60,17 @@ pub fn parse(color: &str) -> Option<Rgb> {
     Some([channel(0)?, channel(2)?, channel(4)?])
 }
 
+/// The named colour nearest `c` (squared distance in sRGB, weighted as the eye weighs red,
+/// green and blue): how a prompt names a garment's colour.
+pub fn nearest_name(c: Rgb) -> &'static str {
+    let distance = |(_, hex): &&(&str, &str)| {
+        let n = parse(hex).unwrap_or_default();
+        let d: [f32; 3] = std::array::from_fn(|i| c[i] - n[i]);
+        2.0 * d[0] * d[0] + 4.0 * d[1] * d[1] + 3.0 * d[2] * d[2]
+    };
+    NAMED.iter().min_by(|a, b| distance(a).total_cmp(&distance(b))).map(|(name, _)| *name).unwrap_or("grey")
+}
+
 pub fn to_hex(c: Rgb) -> String {
     let b = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
     format!("#{:02X}{:02X}{:02X}", b(c[0]), b(c[1]), b(c[2]))

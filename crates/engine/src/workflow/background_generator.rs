@@ -122,11 +122,23 @@ impl Workflow for BackgroundGenerator {
         validate_spec(&r.scene_type, &r.mood, r.dominant_colors.as_deref())
     }
 
+    /// No `image_model`: the studio's default for this generator, if one is set.
+    fn defaults(r: &mut Self::Request, defaults: &crate::settings::ModelDefaults) {
+        if r.image_model.is_none() {
+            r.image_model = defaults.get(crate::settings::ModelUse::BackgroundGenerator).map(str::to_string);
+        }
+    }
+
     fn references(r: &BackgroundGeneratorRequest) -> Vec<Reference> {
         let name = r.image_model.clone().filter(|m| m != MODEL_ID);
-        name.map(|name| Reference::ImageModel { path: "image_model".into(), name, builtin: MODEL_ID })
-            .into_iter()
-            .collect()
+        name.map(|name| Reference::ImageModel {
+            path: "image_model".into(),
+            name,
+            builtin: MODEL_ID,
+            image_to_image: false,
+        })
+        .into_iter()
+        .collect()
     }
 
     fn run(ctx: &mut JobContext, r: BackgroundGeneratorRequest) -> Result<Output, JobError> {
@@ -199,11 +211,6 @@ impl Workflow for BackgroundGenerator {
     }
 }
 
-/// Steps and guidance for a brought model's backdrop (the values diffusers' Stable Diffusion
-/// pipelines default to).
-const STEPS: usize = 25;
-const GUIDANCE: f32 = 7.5;
-
 /// The size a model draws a `width`×`height` picture at: its own native side on the long edge
 /// (512 when its config says none), the short edge in proportion, both rounded to the model's
 /// multiple. The picture is then scaled and centre-cropped to the size asked for.
@@ -231,19 +238,20 @@ fn generate(
     let multiple = 8 * export.vae_scale as u32;
     let (gw, gh) = generation_size(export.native_size.unwrap_or(512), multiple, (width, height));
     let scheduler = export.record.scheduler.clone();
+    let (steps, guidance) = denoise::tuned(&export);
     drop(export);
     let request = Generate {
         prompt: prompt.prompt.clone(),
         negative: prompt.negative.clone(),
-        steps: STEPS,
-        guidance: GUIDANCE,
+        steps,
+        guidance,
         seed,
         width: gw,
         height: gh,
         init: None,
         mask: None,
     };
-    let made = denoise::run(ctx, Stage::Denoise, model, &request, 5)?;
+    let made = denoise::run(ctx, Stage::Denoise, model, &request, 5, denoise::Intro::plain())?;
     ctx.stage(Stage::Finish, format!("framing the {gw}×{gh} picture to {width}×{height}"))?;
     let image = crate::vision::composite::cover(&made.image, width, height);
     let label = format!("{} · {}", r.scene_type.trim(), r.mood.trim());

@@ -2,7 +2,9 @@
 //! render) on a new background — a catalog background, or one built by the background
 //! generator's own code from an inline spec. Stages: decode → matte (the person-matte model) →
 //! refine (guided filter at full resolution) → background → composite (harmonised colour,
-//! contact shadow) → finish (framed to `output_preset`). Filed as a render, `origin: edit`.
+//! contact shadow) → denoise (with `runtime_config.harmonize`: an added model relights the
+//! subject's edge, see [`super::harmonize`]) → finish (framed to `output_preset`). Filed as a
+//! render, `origin: edit`.
 
 use image::{DynamicImage, GrayImage};
 use serde_json::json;
@@ -20,6 +22,7 @@ use crate::domain::requests::{
 use crate::error::FieldError;
 use crate::failure::{FailureCode, JobError};
 use crate::render::backdrop;
+use crate::settings::{ModelDefaults, ModelUse};
 use crate::vision::composite;
 use crate::vision::decode::working_copy;
 use crate::vision::matte::{refine, segment, ModelSegmenter};
@@ -38,7 +41,15 @@ pub struct WithImage;
 pub struct WithSpec;
 
 const STAGES: &[Stage] =
-    &[Stage::Decode, Stage::Matte, Stage::Refine, Stage::Background, Stage::Composite, Stage::Finish];
+    &[Stage::Decode, Stage::Matte, Stage::Refine, Stage::Background, Stage::Composite, Stage::Denoise, Stage::Finish];
+
+fn harmonize_problems(config: Option<&serde_json::Map<String, serde_json::Value>>) -> Vec<FieldError> {
+    super::refine::problems(config, "harmonize")
+}
+
+fn harmonize_defaults(config: &mut Option<serde_json::Map<String, serde_json::Value>>, defaults: &ModelDefaults) {
+    super::refine::with_default(config, "harmonize", ModelUse::Harmonize, defaults);
+}
 
 impl Workflow for WithImage {
     type Request = BackgroundSwapWithImageRequest;
@@ -47,12 +58,19 @@ impl Workflow for WithImage {
     const STAGES: &'static [Stage] = STAGES;
 
     fn structure(r: &Self::Request) -> Vec<FieldError> {
-        exactly_one_source(&r.source_image_s3_key, &r.source_render_public_id)
+        let mut problems = exactly_one_source(&r.source_image_s3_key, &r.source_render_public_id);
+        problems.extend(harmonize_problems(r.runtime_config.as_ref()));
+        problems
+    }
+
+    fn defaults(r: &mut Self::Request, defaults: &ModelDefaults) {
+        harmonize_defaults(&mut r.runtime_config, defaults);
     }
 
     fn references(r: &Self::Request) -> Vec<Reference> {
         let mut refs = source_references(&r.source_image_s3_key, &r.source_render_public_id);
         refs.push(Reference::catalog("background_image_public_id", "backgrounds", &r.background_image_public_id));
+        refs.extend(super::refine::reference(r.runtime_config.as_ref(), "harmonize"));
         refs
     }
 
@@ -64,6 +82,7 @@ impl Workflow for WithImage {
                 source_render: r.source_render_public_id.as_deref(),
                 preset: r.output_preset,
                 backdrop: Backdrop::Catalog(&r.background_image_public_id),
+                harmonize: super::refine::chosen(r.runtime_config.as_ref(), "harmonize"),
             },
         )
     }
@@ -76,11 +95,19 @@ impl Workflow for WithSpec {
     const STAGES: &'static [Stage] = STAGES;
 
     fn structure(r: &Self::Request) -> Vec<FieldError> {
-        exactly_one_source(&r.source_image_s3_key, &r.source_render_public_id)
+        let mut problems = exactly_one_source(&r.source_image_s3_key, &r.source_render_public_id);
+        problems.extend(harmonize_problems(r.runtime_config.as_ref()));
+        problems
+    }
+
+    fn defaults(r: &mut Self::Request, defaults: &ModelDefaults) {
+        harmonize_defaults(&mut r.runtime_config, defaults);
     }
 
     fn references(r: &Self::Request) -> Vec<Reference> {
-        source_references(&r.source_image_s3_key, &r.source_render_public_id)
+        let mut refs = source_references(&r.source_image_s3_key, &r.source_render_public_id);
+        refs.extend(super::refine::reference(r.runtime_config.as_ref(), "harmonize"));
+        refs
     }
 
     fn vocabulary(r: &Self::Request) -> Vec<FieldError> {
@@ -99,6 +126,7 @@ impl Workflow for WithSpec {
                     mood: &r.mood,
                     colors: r.dominant_colors.as_deref().unwrap_or(&[]),
                 },
+                harmonize: super::refine::chosen(r.runtime_config.as_ref(), "harmonize"),
             },
         )
     }
@@ -110,6 +138,8 @@ struct Swap<'a> {
     source_render: Option<&'a str>,
     preset: OutputPreset,
     backdrop: Backdrop<'a>,
+    /// The added model that harmonises the subject's edge, if asked.
+    harmonize: Option<String>,
 }
 
 enum Backdrop<'a> {
@@ -213,7 +243,18 @@ fn swap(ctx: &mut JobContext, s: Swap<'_>) -> Result<Output, JobError> {
     ctx.stage(Stage::Composite, "placing the subject: colour, shadow, edges")?;
     let boxed = composite::subject_box(&alpha).ok_or_else(|| FailureCode::NoSubjectFound.with("the matte is empty"))?;
     let placement = composite::place(boxed, source_size, target, s.preset == OutputPreset::Original);
-    let out = composite::composite(&photo, &alpha, &background, placement, 0.35);
+    let mut out = composite::composite(&photo, &alpha, &background, placement, 0.35);
+    let mut extra = serde_json::Map::new();
+    if let Some(model) = &s.harmonize {
+        let scene = match &s.backdrop {
+            Backdrop::Spec { scene, .. } => scene.to_string(),
+            Backdrop::Catalog(_) => String::new(),
+        };
+        let subject = super::harmonize::placed(&alpha, placement, target);
+        let (image, provenance) = super::harmonize::run(ctx, out, &subject, model, &scene, ctx.default_seed())?;
+        out = image;
+        extra.insert("provenance".into(), json!({ "harmonize": provenance }));
+    }
 
     ctx.stage(Stage::Finish, "encoding")?;
     let label = format!(
@@ -221,7 +262,6 @@ fn swap(ctx: &mut JobContext, s: Swap<'_>) -> Result<Output, JobError> {
         serde_json::to_value(s.preset).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
     );
     let render = ctx.save_png(&DynamicImage::ImageRgb8(out), "render", ArtifactRole::Final, label)?;
-    let mut extra = serde_json::Map::new();
     extra.insert("people".into(), json!(matte.people));
     extra.insert("subject".into(), json!(subject_kind));
     extra.insert("standing".into(), json!(placement.standing));

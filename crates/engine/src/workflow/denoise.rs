@@ -8,7 +8,7 @@ use image::DynamicImage;
 
 use super::{JobContext, Stage};
 use crate::diffusion::pipeline::{self, Generate, Generated, Progress};
-use crate::domain::job::ArtifactRole;
+use crate::domain::job::{ArtifactRole, StoredArtifact};
 use crate::failure::JobError;
 use figur_models::diffusion::Export;
 use figur_models::Provider;
@@ -30,6 +30,17 @@ pub fn memory_needed(export: &Export, width: u32, height: u32) -> u64 {
     let attention = (2.0 * 8.0 * (latent_area as f64).powi(2) * 4.0 * size.min(1.0)) as u64;
     let decoder = (area as f64 * 128.0 * 4.0 * 4.0 * size.min(1.0)) as u64;
     buffers + (convolutions + attention).max(decoder)
+}
+
+/// Steps and guidance for a brought model unless it was tuned: the values diffusers' Stable
+/// Diffusion pipelines default to.
+pub const STEPS: usize = 25;
+pub const GUIDANCE: f32 = 7.5;
+
+/// The steps and guidance workflows run `export` with: the model's own when it was tuned
+/// (`figur models add/tune --steps --guidance`), else [`STEPS`] and [`GUIDANCE`].
+pub fn tuned(export: &Export) -> (usize, f32) {
+    (export.record.steps.unwrap_or(STEPS), export.record.guidance.unwrap_or(GUIDANCE))
 }
 
 /// Reports a run's steps as the job's events.
@@ -84,6 +95,19 @@ pub fn provenance(
     }
 }
 
+/// How a run's stage begins: what it is for (its event reads "{purpose} with {model}, N
+/// steps") and the intermediate artifacts its first event carries.
+pub struct Intro {
+    pub purpose: String,
+    pub artifacts: Vec<StoredArtifact>,
+}
+
+impl Intro {
+    pub fn plain() -> Intro {
+        Intro { purpose: "denoising".into(), artifacts: Vec::new() }
+    }
+}
+
 /// Runs `req` on the added model `model` as stage `stage` of the job.
 pub fn run(
     ctx: &mut JobContext,
@@ -91,9 +115,11 @@ pub fn run(
     model: &str,
     req: &Generate,
     preview_every: usize,
+    intro: Intro,
 ) -> Result<Generated, JobError> {
     let export = ctx.diffusion_model(model)?;
-    ctx.stage(stage, format!("denoising with {model}, {} steps", req.steps))?;
+    let message = format!("{} with {model}, {} steps", intro.purpose, req.steps);
+    ctx.stage_with(stage, message, intro.artifacts, serde_json::json!({ "model": model }))?;
     let _memory = ctx.reserve_memory(memory_needed(&export, req.width, req.height))?;
     let mut progress = StageProgress { ctx, stage, preview_every };
     pipeline::generate(&export, req, &mut progress)
@@ -108,7 +134,6 @@ mod tests {
 
     use super::*;
     use crate::diffusion::tests::open;
-    use crate::domain::job::ArtifactRole;
     use crate::domain::job::EventType;
     use crate::workflow::fakes::TestJob;
     use crate::workflow::models::{Model, ModelKind, ModelStore};
@@ -149,7 +174,7 @@ mod tests {
         let (_cache, export) = open(&Oracle::new());
         let job = TestJob::new(Operation::BackgroundGenerator);
         let mut ctx = job.context_with(STAGES, Arc::new(OneExport(export.clone())), Arc::new(JobControl::default()));
-        let made = run(&mut ctx, Stage::Denoise, "oracle", &request(6), 2).unwrap();
+        let made = run(&mut ctx, Stage::Denoise, "oracle", &request(6), 2, Intro::plain()).unwrap();
         assert_eq!(made.steps_run, 6);
         let steps: Vec<_> = job.events().into_iter().filter(|e| e.stage.as_deref() == Some("denoise")).collect();
         assert_eq!(steps.len(), 7, "the stage's start and one event per step");
@@ -189,7 +214,7 @@ mod tests {
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
         });
-        let err = run(&mut ctx, Stage::Denoise, "oracle", &request(400), 0).unwrap_err();
+        let err = run(&mut ctx, Stage::Denoise, "oracle", &request(400), 0, Intro::plain()).unwrap_err();
         let seen = watcher.join().unwrap();
         assert!(matches!(err, JobError::Cancelled));
         let last_step = job.events().iter().filter_map(|e| e.extra["step"].as_u64()).max().unwrap();
@@ -202,7 +227,7 @@ mod tests {
         let (_cache, export) = open(&Oracle::new());
         let job = TestJob::new(Operation::BackgroundGenerator);
         let mut ctx = job.context_with(STAGES, Arc::new(OneExport(export)), Arc::new(JobControl::default()));
-        match run(&mut ctx, Stage::Denoise, "sd15", &request(2), 0) {
+        match run(&mut ctx, Stage::Denoise, "sd15", &request(2), 0, Intro::plain()) {
             Err(JobError::Failed(f)) => {
                 assert_eq!(f.code, crate::failure::FailureCode::ModelMissing);
                 assert!(f.message.contains("figur models add sd15"), "{}", f.message);

@@ -207,6 +207,18 @@ impl ModelStore for FakeModels {
     }
 }
 
+/// The faked default set plus one added diffusion export under `name` (the oracle, in tests).
+pub struct WithExport(pub Arc<FakeModels>, pub &'static str, pub Arc<figur_models::diffusion::Export>);
+
+impl ModelStore for WithExport {
+    fn get(&self, kind: ModelKind) -> Result<Model, ModelError> {
+        self.0.get(kind)
+    }
+    fn export(&self, name: &str) -> Result<Arc<figur_models::diffusion::Export>, ModelError> {
+        (name == self.1).then(|| self.2.clone()).ok_or_else(|| ModelError::NotAdded(name.into()))
+    }
+}
+
 /// A claimed job of `op` in a fresh realm, and the context its workflow runs in.
 pub struct TestJob {
     pub realm: Arc<Realm>,

@@ -10,6 +10,7 @@ pub mod extract;
 #[cfg(test)]
 pub(crate) mod fakes;
 pub mod garment_generator;
+pub mod harmonize;
 pub mod look;
 pub mod model_generator;
 mod model_photo;
@@ -17,6 +18,7 @@ pub mod models;
 pub mod person;
 pub mod product_to_model;
 pub mod prompts;
+pub mod refine;
 pub mod registry;
 mod stage;
 pub mod subject;
@@ -84,6 +86,10 @@ pub trait Workflow: 'static {
     fn vocabulary(_request: &Self::Request) -> Vec<FieldError> {
         Vec::new()
     }
+
+    /// At dispatch, before the checks: the studio's default models written into the request
+    /// where it asks for the default (they are then stored with it, so the job keeps them).
+    fn defaults(_request: &mut Self::Request, _defaults: &crate::settings::ModelDefaults) {}
 
     /// A request stored by `version` (older or newer) in this version's form, if it can be.
     fn upgrade(_version: u32, _stored: Value) -> Option<Self::Request> {

@@ -62,11 +62,23 @@ impl Workflow for ModelGenerator {
         problems
     }
 
+    /// No `image_model`: the studio's default for this generator, if one is set.
+    fn defaults(r: &mut Self::Request, defaults: &crate::settings::ModelDefaults) {
+        if r.image_model.is_none() {
+            r.image_model = defaults.get(crate::settings::ModelUse::ModelGenerator).map(str::to_string);
+        }
+    }
+
     fn references(r: &ModelGeneratorRequest) -> Vec<Reference> {
         let name = r.image_model.clone().filter(|m| m != MODEL_ID);
-        name.map(|name| Reference::ImageModel { path: "image_model".into(), name, builtin: MODEL_ID })
-            .into_iter()
-            .collect()
+        name.map(|name| Reference::ImageModel {
+            path: "image_model".into(),
+            name,
+            builtin: MODEL_ID,
+            image_to_image: false,
+        })
+        .into_iter()
+        .collect()
     }
 
     fn vocabulary(r: &ModelGeneratorRequest) -> Vec<FieldError> {

@@ -17,8 +17,6 @@ use crate::workflow::background_generator::generation_size;
 
 /// How many pictures are drawn before the job gives up.
 pub const TRIES: u64 = 4;
-const STEPS: usize = 25;
-const GUIDANCE: f32 = 7.5;
 
 /// Why a drawn picture is not a usable model photo; `None`: it is.
 pub fn rejected(landmarks: &[Landmark], people: usize) -> Option<String> {
@@ -60,6 +58,7 @@ pub fn run(
     let width = height / 2;
     let (gw, gh) = generation_size(export.native_size.unwrap_or(512), multiple, (width, height));
     let scheduler = export.record.scheduler.clone();
+    let (steps, guidance) = denoise::tuned(&export);
     drop(export);
 
     let mut reasons = Vec::new();
@@ -68,15 +67,15 @@ pub fn run(
         let request = Generate {
             prompt: prompt.prompt.clone(),
             negative: prompt.negative.clone(),
-            steps: STEPS,
-            guidance: GUIDANCE,
+            steps,
+            guidance,
             seed: draw_seed,
             width: gw,
             height: gh,
             init: None,
             mask: None,
         };
-        let made = denoise::run(ctx, Stage::Denoise, model, &request, 5)?;
+        let made = denoise::run(ctx, Stage::Denoise, model, &request, 5, denoise::Intro::plain())?;
         let photo = crate::vision::composite::cover(&made.image, width, height);
         ctx.stage(
             Stage::Pose,
@@ -114,7 +113,11 @@ pub fn run(
         spec["generator"] = json!(model);
         spec["seed"] = json!(draw_seed);
         spec["framing"] = json!("full_body");
-        spec["landmarks"] = json!(landmarks.iter().map(|l| [l.x.round(), l.y.round()]).collect::<Vec<_>>());
+        // Each landmark as [x, y, visibility] in the filed picture's pixels: product-to-model
+        // and model swap dress this model on them without running the pose model again.
+        let round = |v: f32| (v * 100.0).round() / 100.0;
+        spec["landmarks"] =
+            json!(landmarks.iter().map(|l| [round(l.x), round(l.y), round(l.visibility)]).collect::<Vec<_>>());
         let display_name = if r.display_name.is_empty() { label.clone() } else { r.display_name.clone() };
         let description = format!("A photograph drawn by {model}: {gender}, {width}×{height}, seed {draw_seed}");
         let mut extra = serde_json::Map::new();
@@ -139,24 +142,10 @@ mod tests {
 
     use figur_models::diffusion::Export;
     use figur_models::tiny::diffusion::Oracle;
-    use figur_models::ModelError;
 
     use super::*;
-    use crate::workflow::fakes::{person_photo, FakeModels, TestJob};
-    use crate::workflow::models::{Model, ModelStore};
+    use crate::workflow::fakes::{person_photo, FakeModels, TestJob, WithExport};
     use crate::workflow::{Operation, Workflow};
-
-    /// The fake person models, and an oracle export as the added model `oracle`.
-    struct Studio(Arc<FakeModels>, Arc<Export>);
-
-    impl ModelStore for Studio {
-        fn get(&self, kind: ModelKind) -> Result<Model, ModelError> {
-            self.0.get(kind)
-        }
-        fn export(&self, name: &str) -> Result<Arc<Export>, ModelError> {
-            (name == "oracle").then(|| self.1.clone()).ok_or_else(|| ModelError::NotAdded(name.into()))
-        }
-    }
 
     fn request() -> ModelGeneratorRequest {
         serde_json::from_value(json!({"gender": "FEMALE", "ethnicity": "", "body_type": "petite", "age_range": "25-34",
@@ -174,12 +163,15 @@ mod tests {
     fn a_drawn_person_is_checked_and_filed_with_their_landmarks() {
         let (_cache, export) = oracle_drawing(person_photo((128, 256), (24.0, 8.0, 80.0, 240.0)));
         let job = TestJob::new(Operation::ModelGenerator);
-        let mut ctx = job.context(Operation::ModelGenerator, Arc::new(Studio(FakeModels::default_set(), export)));
+        let mut ctx =
+            job.context(Operation::ModelGenerator, Arc::new(WithExport(FakeModels::default_set(), "oracle", export)));
         let out = crate::workflow::model_generator::ModelGenerator::run(&mut ctx, request()).unwrap();
         let Filing::Catalog { resource, spec, .. } = &out.filing else { panic!("filed in the catalog") };
         assert_eq!(*resource, "models");
         assert_eq!((spec["generator"].clone(), spec["framing"].clone()), (json!("oracle"), json!("full_body")));
-        assert_eq!(spec["landmarks"].as_array().unwrap().len(), 33);
+        let landmarks = spec["landmarks"].as_array().unwrap();
+        assert_eq!(landmarks.len(), 33);
+        assert!(landmarks.iter().all(|l| l.as_array().unwrap().len() == 3), "x, y and visibility");
         assert_eq!(out.extra["provenance"]["tries"], 1);
         assert!(out.extra["provenance"]["prompt"]
             .as_str()
@@ -193,7 +185,8 @@ mod tests {
     fn a_model_whose_every_draw_fails_the_check_ends_rejected() {
         let (_cache, export) = oracle_drawing(image::RgbImage::from_pixel(128, 256, image::Rgb([250, 250, 250])));
         let job = TestJob::new(Operation::ModelGenerator);
-        let mut ctx = job.context(Operation::ModelGenerator, Arc::new(Studio(FakeModels::default_set(), export)));
+        let mut ctx =
+            job.context(Operation::ModelGenerator, Arc::new(WithExport(FakeModels::default_set(), "oracle", export)));
         let err = crate::workflow::model_generator::ModelGenerator::run(&mut ctx, request()).unwrap_err();
         assert_eq!(err.code(), Some(FailureCode::GenerationRejected));
         assert!(

@@ -10,6 +10,7 @@
 use image::{DynamicImage, RgbImage};
 use serde_json::json;
 
+use super::refine;
 use super::try_on::{read_garment, read_photo, Session};
 use super::wear;
 use super::{Filing, JobContext, Output, Stage, Workflow};
@@ -24,8 +25,10 @@ use crate::domain::requests::{
 };
 use crate::error::FieldError;
 use crate::failure::{FailureCode, JobError};
+use crate::settings::{ModelDefaults, ModelUse};
 use crate::vision::composite;
 use crate::vision::decode::working_copy;
+use crate::vision::pose::Landmark;
 
 const STAGES: &[Stage] = &[
     Stage::Decode,
@@ -34,15 +37,31 @@ const STAGES: &[Stage] = &[
     Stage::Face,
     Stage::Garments,
     Stage::Fit,
+    Stage::Denoise,
     Stage::Background,
     Stage::Finish,
 ];
 
-/// The catalog model to dress: its id, its picture, and for a drawn figure its known body.
+/// The catalog model to dress: its id, its picture, and for a drawn figure its known body; for
+/// a photo a diffusion model drew, the landmarks its pose check found (at the picture's size).
 struct CatalogModel {
     id: String,
     photo: RgbImage,
     figure: Option<super::person::Analysis>,
+    landmarks: Option<Vec<Landmark>>,
+}
+
+/// A generated model's stored landmarks (`[x, y, visibility]` × 33), scaled by `scale`.
+fn stored_landmarks(spec: &serde_json::Value, scale: f32) -> Option<Vec<Landmark>> {
+    let points = spec["landmarks"].as_array()?;
+    let landmarks: Vec<Landmark> = points
+        .iter()
+        .filter_map(|p| {
+            let v = |i: usize| p.get(i).and_then(serde_json::Value::as_f64).map(|v| v as f32);
+            Some(Landmark { x: v(0)? * scale, y: v(1)? * scale, visibility: v(2)? })
+        })
+        .collect();
+    (landmarks.len() == 33).then_some(landmarks)
 }
 
 fn catalog_model(ctx: &mut JobContext, named: Option<&str>) -> Result<CatalogModel, JobError> {
@@ -74,10 +93,13 @@ fn catalog_model(ctx: &mut JobContext, named: Option<&str>) -> Result<CatalogMod
             landmarks: fig.landmarks,
             face: None,
         };
-        return Ok(CatalogModel { id, photo: fig.image, figure: Some(figure) });
+        return Ok(CatalogModel { id, photo: fig.image, figure: Some(figure), landmarks: None });
     }
-    let photo = Session::at_resolution(read_photo(ctx, &key)?, Resolution::Two);
-    Ok(CatalogModel { id, photo, figure: None })
+    let filed = read_photo(ctx, &key)?;
+    let long = filed.width().max(filed.height()) as f32;
+    let photo = Session::at_resolution(filed, Resolution::Two);
+    let landmarks = stored_landmarks(&spec, photo.width().max(photo.height()) as f32 / long.max(1.0));
+    Ok(CatalogModel { id, photo, figure: None, landmarks })
 }
 
 /// Stage `background`: the dressed model on a catalog background (or its own), framed to the
@@ -152,8 +174,18 @@ impl<const PHASED: bool> Workflow for ProductToModel<PHASED> {
     const PRICE: i64 = 10;
     const STAGES: &'static [Stage] = STAGES;
 
+    fn structure(r: &ProductToModelRequest) -> Vec<FieldError> {
+        refine::problems(r.runtime_config.as_ref(), "refine")
+    }
+
+    fn defaults(r: &mut ProductToModelRequest, defaults: &ModelDefaults) {
+        refine::with_default(&mut r.runtime_config, "refine", ModelUse::Refine, defaults);
+    }
+
     fn references(r: &ProductToModelRequest) -> Vec<Reference> {
-        product_references(r)
+        let mut refs = product_references(r);
+        refs.extend(refine::reference(r.runtime_config.as_ref(), "refine"));
+        refs
     }
 
     fn run(ctx: &mut JobContext, r: ProductToModelRequest) -> Result<Output, JobError> {
@@ -173,15 +205,19 @@ fn dress_product(ctx: &mut JobContext, r: ProductToModelRequest, phased: bool) -
     let _memory = ctx.reserve_memory(pixels * VISION_BYTES_PER_PIXEL)?;
 
     let mut session = Session { intermediates: phased, ..Session::default() };
-    let person = session.body(ctx, &photo, model.figure)?;
+    let person = session.body(ctx, &photo, model.figure, model.landmarks)?;
     let garments = session.garments(ctx, vec![(product, category)])?;
     let dressed = session.fit(ctx, &photo, &person, garments, false)?;
+    let model = refine::chosen(r.runtime_config.as_ref(), "refine");
+    let seed = r.seed.unwrap_or_else(|| ctx.default_seed());
+    let dressed = session.refine(ctx, dressed, &person, model.as_deref(), seed)?;
     let preset = r.output_preset.unwrap_or(OutputPreset::Original);
     let framed = frame(ctx, &mut session, dressed, &person, r.background_image_public_id.as_deref(), preset, phased)?;
     let render = session.finish(ctx, framed, &format!("{} on model", category.display_name))?;
 
     let mut extra = serde_json::Map::new();
     extra.insert("model_image_public_id".into(), json!(model_id));
+    session.provenance(&mut extra);
     Ok(Output {
         finals: vec![render],
         filing: Filing::Render { origin: RenderOrigin::Compose, category: Some(category.key.to_string()) },
@@ -199,12 +235,19 @@ impl Workflow for ModelSwap {
     const STAGES: &'static [Stage] = STAGES;
 
     fn structure(r: &Self::Request) -> Vec<FieldError> {
-        exactly_one_source(&r.source_image_s3_key, &r.source_render_public_id)
+        let mut problems = exactly_one_source(&r.source_image_s3_key, &r.source_render_public_id);
+        problems.extend(refine::problems(r.runtime_config.as_ref(), "refine"));
+        problems
+    }
+
+    fn defaults(r: &mut Self::Request, defaults: &ModelDefaults) {
+        refine::with_default(&mut r.runtime_config, "refine", ModelUse::Refine, defaults);
     }
 
     fn references(r: &Self::Request) -> Vec<Reference> {
         let mut refs = source_references(&r.source_image_s3_key, &r.source_render_public_id);
         refs.push(Reference::catalog("model_image_public_id", "models", &r.model_image_public_id));
+        refs.extend(refine::reference(r.runtime_config.as_ref(), "refine"));
         refs
     }
 
@@ -222,7 +265,7 @@ impl Workflow for ModelSwap {
         let _memory = ctx.reserve_memory(pixels * VISION_BYTES_PER_PIXEL)?;
 
         let mut session = Session::default();
-        let person = session.body(ctx, &photo, model.figure)?;
+        let person = session.body(ctx, &photo, model.figure, model.landmarks)?;
         ctx.stage(Stage::Garments, "taking the upper and lower garments off the source photo")?;
         let mut taken = Vec::new();
         let mut skipped = Vec::new();
@@ -242,15 +285,35 @@ impl Workflow for ModelSwap {
                 .with(format!("no garment could be taken off the source ({})", skipped.join("; "))));
         }
         let dressed = session.fit(ctx, &photo, &person, taken, false)?;
+        let model = refine::chosen(r.runtime_config.as_ref(), "refine");
+        let dressed = session.refine(ctx, dressed, &person, model.as_deref(), ctx.default_seed())?;
         let framed = frame(ctx, &mut session, dressed, &person, None, r.output_preset, false)?;
         let render = session.finish(ctx, framed, "Model swap")?;
         let mut extra = serde_json::Map::new();
         extra.insert("model_image_public_id".into(), json!(model_id));
         extra.insert("skipped".into(), json!(skipped));
+        session.provenance(&mut extra);
         Ok(Output {
             finals: vec![render],
             filing: Filing::Render { origin: RenderOrigin::Edit, category: None },
             extra,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_model_s_stored_landmarks_come_back_at_the_working_size() {
+        let points: Vec<[f32; 3]> = (0..33).map(|i| [i as f32, 2.0 * i as f32, 0.9]).collect();
+        let spec = json!({ "landmarks": points });
+        let got = stored_landmarks(&spec, 2.0).unwrap();
+        assert_eq!(got[5], Landmark { x: 10.0, y: 20.0, visibility: 0.9 });
+        // The older form ([x, y], no visibility) and short lists are not used: the pose model runs.
+        assert!(stored_landmarks(&json!({ "landmarks": vec![[1.0, 2.0]; 33] }), 1.0).is_none());
+        assert!(stored_landmarks(&json!({ "landmarks": vec![[1.0, 2.0, 1.0]; 32] }), 1.0).is_none());
+        assert!(stored_landmarks(&json!({}), 1.0).is_none());
     }
 }

@@ -63,9 +63,60 @@ pub fn fashion_model(female: bool, ethnicity: &str, body_type: &str, age_range: 
     }
 }
 
+/// Try-on refinement: the person wearing the fitted garments, each named by its colour and
+/// category (`navy t-shirt`), with folds and drape; the negative keeps the old clothes and
+/// extra garments out.
+pub fn refine(garments: &[(&str, &str)]) -> Prompt {
+    let worn: Vec<String> = garments.iter().map(|(colour, category)| format!("{colour} {category}")).collect();
+    Prompt {
+        prompt: format!(
+            "photograph of a person wearing a {}, natural fabric folds and drape, fitted to the body, \
+             realistic lighting and shadows, professional fashion photography, sharp focus",
+            listed(&worn)
+        ),
+        negative: format!(
+            "extra clothing, layered garments, old clothes showing, bare skin patches, {STUDIO_NEGATIVE}"
+        ),
+    }
+}
+
+/// Background-swap harmonisation: the same picture, its subject lit by the new scene.
+pub fn harmonize(scene: &str) -> Prompt {
+    let scene = match scene.trim() {
+        "" => String::new(),
+        s => format!(" in a {s} setting"),
+    };
+    Prompt {
+        prompt: format!(
+            "professional fashion photograph of a person{scene}, consistent natural lighting on the subject and \
+             the background, soft contact shadows, seamless edges, sharp focus"
+        ),
+        negative: format!("halo, cutout edge, outline, mismatched lighting, {STUDIO_NEGATIVE}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refine_and_harmonize_prompts_read_as_written() {
+        let p = refine(&[("navy", "t-shirt"), ("sand", "pants")]);
+        assert_eq!(
+            p.prompt,
+            "photograph of a person wearing a navy t-shirt and sand pants, natural fabric folds and drape, fitted \
+             to the body, realistic lighting and shadows, professional fashion photography, sharp focus"
+        );
+        assert!(p.negative.starts_with("extra clothing, layered garments, old clothes showing"));
+        assert!(p.negative.ends_with(STUDIO_NEGATIVE));
+        let h = harmonize("raw concrete loft");
+        assert_eq!(
+            h.prompt,
+            "professional fashion photograph of a person in a raw concrete loft setting, consistent natural \
+             lighting on the subject and the background, soft contact shadows, seamless edges, sharp focus"
+        );
+        assert!(harmonize(" ").prompt.starts_with("professional fashion photograph of a person, consistent"));
+    }
 
     #[test]
     fn model_prompts_read_as_written() {

@@ -126,6 +126,12 @@ macro_rules! declare_workflows {
                 if problems.is_empty() { Ok(self) } else { Err(ApiError::validation(problems)) }
             }
 
+            /// The request with the studio's default models written in where it asks for them.
+            pub fn with_defaults(mut self, defaults: &crate::settings::ModelDefaults) -> Self {
+                match &mut self { $(WorkflowRequest::$variant(r) => <$workflow as Workflow>::defaults(r, defaults),)* }
+                self
+            }
+
             pub fn operation(&self) -> Operation {
                 match self { $(WorkflowRequest::$variant(_) => Operation::$variant,)* }
             }

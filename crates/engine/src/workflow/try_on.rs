@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::models::ModelKind;
 use super::person::{self, Analysis};
+use super::refine;
 use super::wear::{self, Garment};
 use super::{Filing, JobContext, Output, Stage, Workflow};
 use crate::budget::VISION_BYTES_PER_PIXEL;
@@ -20,8 +21,10 @@ use crate::domain::operation::OpClass;
 use crate::domain::requests::{items_problems, items_references, Reference, Resolution, TryOnRequest};
 use crate::error::FieldError;
 use crate::failure::JobError;
+use crate::settings::{ModelDefaults, ModelUse};
 use crate::vision::decode::working_copy;
 use crate::vision::guided::Plane;
+use crate::vision::pose::Landmark;
 use crate::vision::{decode, overlay};
 
 /// A drawn figure's lines are not folds: garments take little of its shading.
@@ -35,11 +38,15 @@ pub struct Session {
     pub pending: Vec<StoredArtifact>,
     /// How much of the body picture's light the garments take (1 for photos, low for figures).
     pub shading: f32,
+    /// Each fitted garment's category and warped layer (what refinement repaints).
+    pub worn: Vec<(&'static GarmentCategory, RgbaImage)>,
+    /// What refinement recorded, for the output's `extra.provenance.refine`.
+    pub refined: Option<serde_json::Map<String, Value>>,
 }
 
 impl Default for Session {
     fn default() -> Self {
-        Session { intermediates: true, pending: Vec::new(), shading: 1.0 }
+        Session { intermediates: true, pending: Vec::new(), shading: 1.0, worn: Vec::new(), refined: None }
     }
 }
 
@@ -59,6 +66,18 @@ impl Session {
     /// Stages `person`, `pose` and `face`: who is in the photo and where their body is. The pose
     /// overlay is an intermediate artifact of the `face` stage.
     pub fn analyse(&mut self, ctx: &mut JobContext, photo: &RgbImage, what: &str) -> Result<Analysis, JobError> {
+        self.analyse_knowing(ctx, photo, what, None)
+    }
+
+    /// [`Session::analyse`], with the body's landmarks already known (a generated catalog
+    /// model keeps the ones its pose check found): the pose model does not run again.
+    pub fn analyse_knowing(
+        &mut self,
+        ctx: &mut JobContext,
+        photo: &RgbImage,
+        what: &str,
+        known: Option<Vec<Landmark>>,
+    ) -> Result<Analysis, JobError> {
         let matte_model = ctx.model(ModelKind::PersonMatte)?;
         let (matte_id, provider) = (ModelKind::PersonMatte.id(), matte_model.provider());
         ctx.stage_with(
@@ -68,19 +87,28 @@ impl Session {
             json!({ "model": matte_id, "provider": provider }),
         )?;
         let matte = person::find_person(photo, matte_model, what, &mut || ctx.checkpoint())?;
-        let pose_model = ctx.model(ModelKind::Pose)?;
-        let pose_id = ModelKind::Pose.id();
         let people = match matte.people {
             0 | 1 => String::new(),
             n => format!("{n} people found; the largest is used. "),
         };
-        ctx.stage_with(
-            Stage::Pose,
-            format!("{people}finding the body's landmarks ({pose_id} on {})", pose_model.provider()),
-            Vec::new(),
-            json!({ "model": pose_id, "provider": pose_model.provider(), "people": matte.people }),
-        )?;
-        let landmarks = person::find_body(&*pose_model, photo, &matte, what)?;
+        let landmarks = match known {
+            Some(landmarks) => {
+                let message = format!("{people}the catalog entry's 33 landmarks, found when it was generated");
+                ctx.stage_with(Stage::Pose, message, Vec::new(), json!({ "people": matte.people, "known": true }))?;
+                landmarks
+            }
+            None => {
+                let pose_model = ctx.model(ModelKind::Pose)?;
+                let pose_id = ModelKind::Pose.id();
+                ctx.stage_with(
+                    Stage::Pose,
+                    format!("{people}finding the body's landmarks ({pose_id} on {})", pose_model.provider()),
+                    Vec::new(),
+                    json!({ "model": pose_id, "provider": pose_model.provider(), "people": matte.people }),
+                )?;
+                person::find_body(&*pose_model, photo, &matte, what)?
+            }
+        };
         let (detector, mesher) = (ctx.model(ModelKind::FaceDetector)?, ctx.model(ModelKind::FaceMesh)?);
         let (face_id, mesh_id) = (ModelKind::FaceDetector.id(), ModelKind::FaceMesh.id());
         let face = person::find_face(&*detector, &*mesher, photo, &landmarks)?;
@@ -112,8 +140,9 @@ impl Session {
         ctx: &mut JobContext,
         photo: &RgbImage,
         figure: Option<Analysis>,
+        known: Option<Vec<Landmark>>,
     ) -> Result<Analysis, JobError> {
-        let Some(figure) = figure else { return self.analyse(ctx, photo, "catalog model photo") };
+        let Some(figure) = figure else { return self.analyse_knowing(ctx, photo, "catalog model photo", known) };
         self.shading = FIGURE_SHADING;
         ctx.stage(Stage::Person, "a drawn figure: its silhouette is known")?;
         ctx.stage(Stage::Pose, "a drawn figure: its 33 landmarks are known")?;
@@ -166,17 +195,43 @@ impl Session {
         ctx.stage(Stage::Fit, format!("fitting {} to the body{}", how.join(", "), if tuck { ", tucked" } else { "" }))?;
         let mut check = || ctx.checkpoint();
         let (dressed, layers) = wear::dress(photo, person, &garments, self.shading, &mut check)?;
-        for (g, layer) in garments.iter().zip(layers).filter(|_| self.intermediates) {
-            let layer = crop_to_content(layer);
-            let art = ctx.save_png(
-                &DynamicImage::ImageRgba8(layer),
-                "garment_cutout",
-                ArtifactRole::Intermediate,
-                format!("Warped {}", g.category.key),
-            )?;
-            self.pending.push(art);
+        for (g, layer) in garments.iter().zip(layers) {
+            if self.intermediates {
+                let art = ctx.save_png(
+                    &DynamicImage::ImageRgba8(crop_to_content(layer.clone())),
+                    "garment_cutout",
+                    ArtifactRole::Intermediate,
+                    format!("Warped {}", g.category.key),
+                )?;
+                self.pending.push(art);
+            }
+            self.worn.push((g.category, layer));
         }
         Ok(dressed)
+    }
+
+    /// Stage `denoise`: the fitted draft refined by the inpainting model `model` (none: the
+    /// draft as it is, and the stage is not reported). See [`refine`].
+    pub fn refine(
+        &mut self,
+        ctx: &mut JobContext,
+        draft: RgbImage,
+        person: &Analysis,
+        model: Option<&str>,
+        seed: u64,
+    ) -> Result<RgbImage, JobError> {
+        let Some(model) = model else { return Ok(draft) };
+        let attach = std::mem::take(&mut self.pending);
+        let refined = refine::run(ctx, draft, person, &self.worn, model, seed, attach, self.intermediates)?;
+        self.refined = Some(refined.provenance);
+        Ok(refined.image)
+    }
+
+    /// The output's `extra.provenance` when refinement ran.
+    pub fn provenance(&self, extra: &mut serde_json::Map<String, Value>) {
+        if let Some(refined) = &self.refined {
+            extra.insert("provenance".into(), json!({ "refine": refined }));
+        }
     }
 
     pub fn finish(&mut self, ctx: &mut JobContext, dressed: RgbImage, label: &str) -> Result<StoredArtifact, JobError> {
@@ -247,16 +302,31 @@ impl Workflow for TryOn {
     type Request = TryOnRequest;
     const CLASS: OpClass = OpClass::Compose;
     const PRICE: i64 = 10;
-    const STAGES: &'static [Stage] =
-        &[Stage::Decode, Stage::Person, Stage::Pose, Stage::Face, Stage::Garments, Stage::Fit, Stage::Finish];
+    const STAGES: &'static [Stage] = &[
+        Stage::Decode,
+        Stage::Person,
+        Stage::Pose,
+        Stage::Face,
+        Stage::Garments,
+        Stage::Fit,
+        Stage::Denoise,
+        Stage::Finish,
+    ];
 
     fn structure(r: &TryOnRequest) -> Vec<FieldError> {
-        items_problems(&r.items)
+        let mut problems = items_problems(&r.items);
+        problems.extend(refine::problems(r.runtime_config.as_ref(), "refine"));
+        problems
+    }
+
+    fn defaults(r: &mut TryOnRequest, defaults: &ModelDefaults) {
+        refine::with_default(&mut r.runtime_config, "refine", ModelUse::Refine, defaults);
     }
 
     fn references(r: &TryOnRequest) -> Vec<Reference> {
         let mut refs = vec![Reference::upload("user_image", &r.user_image)];
         refs.extend(items_references(&r.items));
+        refs.extend(refine::reference(r.runtime_config.as_ref(), "refine"));
         refs
     }
 
@@ -278,6 +348,8 @@ impl Workflow for TryOn {
         let person = session.analyse(ctx, &photo, "person photo")?;
         let garments = session.garments(ctx, garments)?;
         let dressed = session.fit(ctx, &photo, &person, garments, tuck)?;
+        let model = refine::chosen(r.runtime_config.as_ref(), "refine");
+        let dressed = session.refine(ctx, dressed, &person, model.as_deref(), ctx.default_seed())?;
         let render = session.finish(ctx, dressed, "Try-on")?;
 
         let mut extra = serde_json::Map::new();
@@ -285,6 +357,7 @@ impl Workflow for TryOn {
         extra.insert("resolution".into(), json!(resolution));
         extra.insert("tuck".into(), json!(tuck));
         extra.insert("user_category".into(), json!(r.user_category));
+        session.provenance(&mut extra);
         let category = r.items.first().map(|i| i.trial_item_category.clone());
         Ok(Output { finals: vec![render], filing: Filing::Render { origin: RenderOrigin::Compose, category }, extra })
     }
@@ -318,8 +391,9 @@ mod tests {
 
         let stages: Vec<String> =
             job.events().iter().filter_map(|e| e.stage.clone()).filter(|s| s != "started").collect();
-        let expected: Vec<String> = TryOn::STAGES.iter().map(|s| s.name().to_string()).collect();
-        assert_eq!(stages, expected, "every stage, in order");
+        let expected: Vec<String> =
+            TryOn::STAGES.iter().filter(|s| **s != Stage::Denoise).map(|s| s.name().to_string()).collect();
+        assert_eq!(stages, expected, "every stage but refinement's (no inpainting model), in order");
         let ran: Vec<&str> = ctx.models_ran().iter().map(|m| m.id.as_str()).collect();
         assert_eq!(ran, ["person-matte", "pose-landmarks", "face-detector", "face-mesh"], "ISNet is not installed");
 

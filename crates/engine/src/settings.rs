@@ -1,0 +1,251 @@
+//! The studio's own settings: which added diffusion model each use takes when a request names
+//! none. They live in the data folder (`settings.json`, written atomically) so that `figur
+//! config`, the desktop's Settings and a running API server share them; the engine re-reads
+//! the file when it changes, so a `figur config set` reaches a server already running.
+//!
+//! Defaults are resolved when a job is dispatched and written into its stored request, so a
+//! queued job keeps the model it was dispatched with and its provenance says which.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+/// What a default model is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelUse {
+    /// `background-generator` without `image_model`.
+    BackgroundGenerator,
+    /// `model-generator` without `image_model`.
+    ModelGenerator,
+    /// Try-on, product-to-model and model swap: the inpainting pass after the fit.
+    Refine,
+    /// Background swaps with `runtime_config.harmonize`: the image-to-image pass at the edge.
+    Harmonize,
+}
+
+impl ModelUse {
+    pub const ALL: [ModelUse; 4] =
+        [ModelUse::BackgroundGenerator, ModelUse::ModelGenerator, ModelUse::Refine, ModelUse::Harmonize];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelUse::BackgroundGenerator => "background-generator",
+            ModelUse::ModelGenerator => "model-generator",
+            ModelUse::Refine => "refine",
+            ModelUse::Harmonize => "harmonize",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ModelUse> {
+        ModelUse::ALL.into_iter().find(|u| u.name() == name)
+    }
+
+    /// Refinement and harmonisation start from a picture: the model needs a VAE encoder.
+    pub fn needs_image_to_image(self) -> bool {
+        matches!(self, ModelUse::Refine | ModelUse::Harmonize)
+    }
+
+    /// Why `record` cannot serve this use, if it cannot.
+    pub fn unsuitable(self, record: &figur_models::brought::Record) -> Option<String> {
+        (self.needs_image_to_image() && !record.image_to_image).then(|| {
+            format!("{} has no vae_encoder, so it cannot start from a picture ({} needs one)", record.name, self.name())
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct StudioSettings {
+    /// The added model each use takes when a request names none.
+    #[serde(default)]
+    pub default_models: BTreeMap<ModelUse, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not valid settings: {source}")]
+    Invalid { path: PathBuf, source: serde_json::Error },
+}
+
+pub fn path(data_dir: &Path) -> PathBuf {
+    data_dir.join("settings.json")
+}
+
+/// The settings in `data_dir` (defaults when there is no file yet).
+pub fn load(data_dir: &Path) -> Result<StudioSettings, SettingsError> {
+    let path = path(data_dir);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| SettingsError::Invalid { path, source }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(StudioSettings::default()),
+        Err(source) => Err(SettingsError::Io { path, source }),
+    }
+}
+
+/// Writes the settings whole (a temporary file renamed over the old one: a crash leaves the
+/// old settings or the new, never half of either).
+pub fn save(data_dir: &Path, settings: &StudioSettings) -> Result<(), SettingsError> {
+    let path = path(data_dir);
+    let io = |source| SettingsError::Io { path: path.clone(), source };
+    std::fs::create_dir_all(data_dir).map_err(io)?;
+    let temporary = data_dir.join(format!(".settings.json.{}", std::process::id()));
+    let json = serde_json::to_vec_pretty(settings).unwrap_or_default();
+    std::fs::write(&temporary, json).map_err(io)?;
+    std::fs::rename(&temporary, &path).map_err(io)
+}
+
+/// Sets (or with `None` clears) the default model for `use_` in `data_dir`'s settings, after
+/// checking the model is added and can serve the use. Returns the settings now saved.
+pub fn set_default_model(
+    data_dir: &Path,
+    cache: &figur_models::Cache,
+    use_: ModelUse,
+    name: Option<&str>,
+) -> Result<StudioSettings, String> {
+    let mut settings = load(data_dir).map_err(|e| e.to_string())?;
+    match name {
+        Some(name) => {
+            let record = figur_models::brought::find(cache, name).ok_or_else(|| {
+                let added: Vec<String> = figur_models::brought::list(cache).into_iter().map(|r| r.name).collect();
+                format!(
+                    "no model `{name}` is added (added: {}); add it with `figur models add {name} --from DIR`",
+                    if added.is_empty() { "none".to_string() } else { added.join(", ") }
+                )
+            })?;
+            if let Some(why) = use_.unsuitable(&record) {
+                return Err(why);
+            }
+            settings.default_models.insert(use_, name.to_string());
+        }
+        None => {
+            settings.default_models.remove(&use_);
+        }
+    }
+    save(data_dir, &settings).map_err(|e| e.to_string())?;
+    Ok(settings)
+}
+
+/// The engine's view of the file: read again when its modification time changes.
+#[derive(Debug, Default)]
+pub struct Watched {
+    seen: RwLock<Option<(Option<SystemTime>, StudioSettings)>>,
+}
+
+impl Watched {
+    /// The settings now. An unreadable file counts as no settings (logged): a bad hand edit
+    /// must not stop dispatches.
+    pub fn current(&self, data_dir: &Path) -> StudioSettings {
+        let modified = std::fs::metadata(path(data_dir)).and_then(|m| m.modified()).ok();
+        if let Some((when, settings)) = self.seen.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            if *when == modified {
+                return settings.clone();
+            }
+        }
+        let settings = load(data_dir).unwrap_or_else(|e| {
+            tracing::warn!("{e}; using no default models");
+            StudioSettings::default()
+        });
+        *self.seen.write().unwrap_or_else(|p| p.into_inner()) = Some((modified, settings.clone()));
+        settings
+    }
+}
+
+/// The model each use takes when a request names none, as far as the models are still added:
+/// the setting, else (for refinement only) the first added inpainting model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelDefaults(pub BTreeMap<ModelUse, String>);
+
+impl ModelDefaults {
+    pub fn resolve(settings: &StudioSettings, added: &[figur_models::brought::Record]) -> ModelDefaults {
+        let mut out = BTreeMap::new();
+        for use_ in ModelUse::ALL {
+            let set = settings.default_models.get(&use_);
+            let chosen = match set {
+                Some(name) => added.iter().find(|r| &r.name == name),
+                None if use_ == ModelUse::Refine => {
+                    added.iter().find(|r| r.pipeline == "inpainting" && r.image_to_image)
+                }
+                None => None,
+            };
+            match chosen {
+                Some(record) if use_.unsuitable(record).is_none() => {
+                    out.insert(use_, record.name.clone());
+                }
+                _ if set.is_some() => {
+                    tracing::warn!("the default model for {} is not added (or cannot serve it); none used", use_.name())
+                }
+                _ => {}
+            }
+        }
+        ModelDefaults(out)
+    }
+
+    pub fn get(&self, use_: ModelUse) -> Option<&str> {
+        self.0.get(&use_).map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figur_models::brought::Record;
+
+    fn record(name: &str, pipeline: &str, image_to_image: bool) -> Record {
+        Record {
+            name: name.into(),
+            licence: "test".into(),
+            pipeline: pipeline.into(),
+            image_to_image,
+            scheduler: "DDIMScheduler".into(),
+            source: "test".into(),
+            files: Vec::new(),
+            steps: None,
+            guidance: None,
+        }
+    }
+
+    #[test]
+    fn settings_round_trip_through_the_file_and_are_reread_when_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load(dir.path()).unwrap(), StudioSettings::default());
+        let watched = Watched::default();
+        assert!(watched.current(dir.path()).default_models.is_empty());
+        let mut settings = StudioSettings::default();
+        settings.default_models.insert(ModelUse::BackgroundGenerator, "sd15".into());
+        save(dir.path(), &settings).unwrap();
+        let text = std::fs::read_to_string(path(dir.path())).unwrap();
+        assert!(text.contains("\"background-generator\": \"sd15\""), "{text}");
+        assert_eq!(load(dir.path()).unwrap(), settings);
+        // The modification time moved (set it, as two writes can share one clock tick).
+        let later = SystemTime::now() + std::time::Duration::from_secs(5);
+        std::fs::File::options().write(true).open(path(dir.path())).unwrap().set_modified(later).unwrap();
+        assert_eq!(watched.current(dir.path()), settings);
+        std::fs::write(path(dir.path()), "{not json").unwrap();
+        assert!(matches!(load(dir.path()), Err(SettingsError::Invalid { .. })));
+    }
+
+    #[test]
+    fn defaults_name_only_added_models_that_can_serve() {
+        let added = [record("sd15", "text-to-image", true), record("turbo", "text-to-image", false)];
+        let mut settings = StudioSettings::default();
+        settings.default_models.insert(ModelUse::BackgroundGenerator, "turbo".into());
+        settings.default_models.insert(ModelUse::ModelGenerator, "gone".into());
+        settings.default_models.insert(ModelUse::Harmonize, "turbo".into());
+        let d = ModelDefaults::resolve(&settings, &added);
+        assert_eq!(d.get(ModelUse::BackgroundGenerator), Some("turbo"));
+        assert_eq!(d.get(ModelUse::ModelGenerator), None, "removed since");
+        assert_eq!(d.get(ModelUse::Harmonize), None, "no encoder");
+        assert_eq!(d.get(ModelUse::Refine), None, "no inpainting model added");
+        let with_inpainting = [record("a", "text-to-image", true), record("inpaint", "inpainting", true)];
+        let d = ModelDefaults::resolve(&StudioSettings::default(), &with_inpainting);
+        assert_eq!(d.get(ModelUse::Refine), Some("inpaint"), "the first inpainting model when none is set");
+        settings.default_models.insert(ModelUse::Refine, "a".into());
+        assert_eq!(ModelDefaults::resolve(&settings, &with_inpainting).get(ModelUse::Refine), Some("a"));
+    }
+}
