@@ -40,6 +40,7 @@ pub struct Studio {
 }
 
 pub mod errors;
+pub mod generative;
 pub mod hot_folders;
 pub mod settings;
 
@@ -225,6 +226,8 @@ macro_rules! desktop_commands {
                     desktop_settings,
                     save_settings,
                     restart,
+                    generative::generative_models,
+                    generative::set_default_model,
                     $($command),*
                 ])
                 .events(collect_events![JobChanged, ModelsProgress])

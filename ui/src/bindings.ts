@@ -55,6 +55,9 @@ export const commands = {
 	saveSettings: (settings: DesktopSettings_Deserialize) => typedError<SettingsView_Serialize, UiError>(__TAURI_INVOKE("save_settings", { settings })),
 	/**  Restarts the app (a new data folder takes effect). */
 	restart: () => __TAURI_INVOKE<void>("restart"),
+	generativeModels: () => __TAURI_INVOKE<GenerativeView_Serialize>("generative_models"),
+	/**  Sets (or with `null` clears) the default model for `key`; checked like `figur config set`. */
+	setDefaultModel: (key: string, model: string | null) => typedError<GenerativeView_Serialize, UiError>(__TAURI_INVOKE("set_default_model", { key, model })),
 	/**  Try-on: a person photo wearing one or more garments. */
 	tryOn: (request: TryOnRequest_Deserialize) => typedError<DispatchAccepted, UiError>(__TAURI_INVOKE("try_on", { request })),
 	/**  Extract: garment cutouts from a photo. */
@@ -89,6 +92,16 @@ export const events = {
 export const WORDS = {"CATEGORY_MISMATCH":"The garment photo does not match the category you chose.","DISK_FULL":"The disk is full. Free some space and try again.","FILE_UNREADABLE":"The file could not be read.","GARMENT_NOT_FOUND":"The garment photo seems to be empty.","GENERATION_REJECTED":"The image model did not draw a usable picture. Try another seed or model.","GPU_OUT_OF_MEMORY":"The graphics card ran out of memory. Try a smaller size, or switch to the CPU in Settings.","HOT_FOLDER":"The hot folder could not be changed.","INPUT_TOO_LARGE":"The image is too large.","INPUT_UNREADABLE":"The image could not be read.","INSUFFICIENT_BALANCE":"There are not enough credits left.","INTERNAL":"Something went wrong inside the studio. The job's credits were refunded.","JOB_CANCELLED":"You cancelled this job.","MODEL_FAILED":"The image model could not make this picture; the details say why.","MODEL_MISSING":"A model the studio needs is not installed. Open Settings to fetch it.","NO_CATALOG_MODEL":"There is no model in the catalog yet.","NO_SUBJECT_FOUND":"No person or product could be found in the photo.","OPERATION_DISABLED":"This workflow is switched off in this studio.","PROVIDER_UNAVAILABLE":"The graphics card could not run the model. Settings can switch to the CPU.","REGION_NOT_VISIBLE":"The photo does not show the part of the body this garment needs.","REQUEST_OUTDATED":"This job was made by another version of the studio and cannot run here. Dispatch it again.","SETTINGS_INVALID":"That setting cannot be used.","UNAVAILABLE":"The studio is busy. Try again in a moment.","VALIDATION_ERROR":"Something in the request needs fixing."} as const;
 
 /* Types */
+/**  One added export. */
+export type AddedModel = {
+	name: string,
+	/**  `text-to-image` or `inpainting`, with `+ image to image` when it has a VAE encoder. */
+	kind: string,
+	licence: string,
+	/**  Megabytes on disk. */
+	megabytes: number | null,
+};
+
 /**  An artifact as clients see it: a short-lived signed URL in place of the store key. */
 export type Artifact = {
 	/**  Signed, short-lived URL served by the engine; usable without the API key (e.g. in `<img src>`). */
@@ -182,6 +195,8 @@ export type BackgroundSwapWithImageRequest_Deserialize = {
 	pilot_brand?: string | null,
 	/**  A catalog background. */
 	background_image_public_id: string,
+	/**  Extension: `harmonize` (true or an added model's name; off unless asked). */
+	runtime_config?: { [key in string]: Value } | null,
 };
 
 export type BackgroundSwapWithImageRequest_Serialize = {
@@ -192,6 +207,8 @@ export type BackgroundSwapWithImageRequest_Serialize = {
 	pilot_brand: string | null,
 	/**  A catalog background. */
 	background_image_public_id: string,
+	/**  Extension: `harmonize` (true or an added model's name; off unless asked). */
+	runtime_config: { [key in string]: Value } | null,
 };
 
 export type BackgroundSwapWithSpecRequest = BackgroundSwapWithSpecRequest_Serialize | BackgroundSwapWithSpecRequest_Deserialize;
@@ -204,6 +221,8 @@ export type BackgroundSwapWithSpecRequest_Deserialize = {
 	scene_type: string,
 	mood: string,
 	dominant_colors?: string[] | null,
+	/**  Extension: `harmonize` (true or an added model's name; off unless asked). */
+	runtime_config?: { [key in string]: Value } | null,
 };
 
 export type BackgroundSwapWithSpecRequest_Serialize = {
@@ -214,6 +233,8 @@ export type BackgroundSwapWithSpecRequest_Serialize = {
 	scene_type: string,
 	mood: string,
 	dominant_colors: string[] | null,
+	/**  Extension: `harmonize` (true or an added model's name; off unless asked). */
+	runtime_config: { [key in string]: Value } | null,
 };
 
 export type CatalogEntry = CatalogEntry_Serialize | CatalogEntry_Deserialize;
@@ -308,6 +329,31 @@ export type Credits = {
 	balance: number,
 	/**  Always `credits`. */
 	currency: string,
+};
+
+/**  One use's default and the added models that can serve it. */
+export type DefaultModel = DefaultModel_Serialize | DefaultModel_Deserialize;
+
+/**  One use's default and the added models that can serve it. */
+export type DefaultModel_Deserialize = {
+	/**  `background-generator`, `model-generator`, `refine` or `harmonize`. */
+	key: string,
+	label: string,
+	model?: string | null,
+	choices: string[],
+	/**  What happens when none is set. */
+	otherwise: string,
+};
+
+/**  One use's default and the added models that can serve it. */
+export type DefaultModel_Serialize = {
+	/**  `background-generator`, `model-generator`, `refine` or `harmonize`. */
+	key: string,
+	label: string,
+	model: string | null,
+	choices: string[],
+	/**  What happens when none is set. */
+	otherwise: string,
 };
 
 /**
@@ -432,6 +478,18 @@ export type GarmentCategory = {
 	region: Region,
 	/**  Stacking order when worn together: higher layers are drawn over lower ones. */
 	layer: number,
+};
+
+export type GenerativeView = GenerativeView_Serialize | GenerativeView_Deserialize;
+
+export type GenerativeView_Deserialize = {
+	models: AddedModel[],
+	defaults: DefaultModel_Deserialize[],
+};
+
+export type GenerativeView_Serialize = {
+	models: AddedModel[],
+	defaults: DefaultModel_Serialize[],
 };
 
 /**  One watched folder as Settings shows it. */
@@ -696,6 +754,8 @@ export type ModelSwapWithImageRequest_Deserialize = {
 	pilot_brand?: string | null,
 	/**  A catalog model. */
 	model_image_public_id: string,
+	/**  Extension: `refine` (true, false or an added model's name) — see try-on. */
+	runtime_config?: { [key in string]: Value } | null,
 };
 
 export type ModelSwapWithImageRequest_Serialize = {
@@ -705,6 +765,8 @@ export type ModelSwapWithImageRequest_Serialize = {
 	pilot_brand: string | null,
 	/**  A catalog model. */
 	model_image_public_id: string,
+	/**  Extension: `refine` (true, false or an added model's name) — see try-on. */
+	runtime_config: { [key in string]: Value } | null,
 };
 
 /**  A line of the model fetch's progress. */
@@ -780,6 +842,8 @@ export type ProductToModelRequest_Deserialize = {
 	background_image_public_id?: string | null,
 	output_preset?: OutputPreset | null,
 	seed?: number | null,
+	/**  Extension: `refine` (true, false or an added model's name) — see try-on. */
+	runtime_config?: { [key in string]: Value } | null,
 };
 
 /**  Body of `product-to-model-direct` and `product-to-model-phased`. */
@@ -791,6 +855,8 @@ export type ProductToModelRequest_Serialize = {
 	background_image_public_id: string | null,
 	output_preset: OutputPreset | null,
 	seed: number | null,
+	/**  Extension: `refine` (true, false or an added model's name) — see try-on. */
+	runtime_config: { [key in string]: Value } | null,
 };
 
 /**

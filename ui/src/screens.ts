@@ -3,6 +3,7 @@ import { call, commands, events, library, thumb, type LibraryItem } from "./api"
 import { clear, h } from "./dom";
 import { errorBox, runJob } from "./job";
 import { studioSettings } from "./studio_settings";
+import { generativeSettings } from "./generative_settings";
 import { visibleRange } from "./virtual";
 
 const CATEGORIES = ["top", "t-shirt", "shirt", "blouse", "sweater", "hoodie", "jacket", "coat", "vest", "dress", "jumpsuit", "skirt", "pants", "jeans", "shorts", "shoes", "bag", "hat", "scarf", "belt", "eyewear"];
@@ -336,6 +337,8 @@ export async function settingsScreen(main: HTMLElement): Promise<void> {
       h("h2", {}, "Models"),
       h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Model"), h("th", {}, "State"), h("th", {}, "Licence"))), h("tbody", {}, ...models.map((m) => h("tr", {}, h("td", {}, m.name), h("td", {}, m.state), h("td", {}, m.licence))))),
       fetchButton, fetchLog,
+      h("h2", {}, "Generative models"),
+      generativeSettings(),
       h("h2", {}, "Hot folders"),
       hotFolders(),
       h("h2", {}, "Workflows"),
