@@ -157,8 +157,14 @@ const BACKGROUND: &str = "01JBG0BACKGR0VND0000000005";
 
 /// With a diffusion model added (`figur models add`), the first text-to-image one draws a row:
 /// the same backdrops asked in free text, and a model photo (or a note when every draw was
-/// rejected). Without one, the command says so and the sheet has no such row.
-async fn generative_row(engine: &Arc<Engine>, cache: &figur_models::Cache) -> Result<Option<Vec<RgbaImage>>> {
+/// rejected); with a VAE encoder it also refines the half-body try-on and harmonises a
+/// background swap of the same person. Without one, the command says so and the sheet has no
+/// such row.
+async fn generative_row(
+    engine: &Arc<Engine>,
+    cache: &figur_models::Cache,
+    people: Option<&[(PathBuf, String); 2]>,
+) -> Result<Option<Vec<RgbaImage>>> {
     let added = figur_models::brought::list(cache);
     let Some(model) = added.iter().find(|m| m.pipeline == "text-to-image") else {
         eprintln!("generative row: no text-to-image model is added (`figur models add`), so none is drawn");
@@ -183,6 +189,23 @@ async fn generative_row(engine: &Arc<Engine>, cache: &figur_models::Cache) -> Re
     for (_, img) in run(engine, Operation::ModelGenerator, body).await? {
         row.push(tile(&img));
     }
+    // Refinement and harmonising start from a picture: the model needs a VAE encoder.
+    let (Some([(_, half_body), (_, full_body)]), true) = (people, model.image_to_image) else {
+        return Ok(Some(row));
+    };
+    let jobs = vec![
+        (
+            Operation::TryOn,
+            json!({"user_image": half_body, "items": [{"trial_image": full_body, "trial_item_category": "top"}],
+                   "runtime_config": {"refine": name}}),
+        ),
+        (
+            Operation::BackgroundSwapWithSpec,
+            json!({"source_image_s3_key": half_body, "output_preset": "original", "scene_type": "warm studio",
+                   "mood": "calm", "runtime_config": {"harmonize": name}}),
+        ),
+    ];
+    run_into(&mut row, engine, jobs).await?;
     Ok(Some(row))
 }
 
@@ -234,9 +257,10 @@ pub async fn contact_sheet(out: PathBuf, photos: Vec<PathBuf>) -> Result<()> {
         run_into(&mut row, &engine, jobs).await?;
         rows.push(row);
     }
-    if let Some(people) = sample_people(&engine, &owner, &photos).await? {
-        rows.push(product_row(&engine, &owner, &people).await?);
-        rows.push(try_on_row(&engine, &owner, &people).await?);
+    let people = sample_people(&engine, &owner, &photos).await?;
+    if let Some(people) = &people {
+        rows.push(product_row(&engine, &owner, people).await?);
+        rows.push(try_on_row(&engine, &owner, people).await?);
     }
     let mut backdrops = Vec::new();
     for (scene, mood, colour) in [
@@ -253,7 +277,7 @@ pub async fn contact_sheet(out: PathBuf, photos: Vec<PathBuf>) -> Result<()> {
     }
     eprintln!("background-generator: {} backdrops", backdrops.len());
     rows.push(backdrops);
-    rows.extend(generative_row(&engine, &cache).await?);
+    rows.extend(generative_row(&engine, &cache, people.as_ref()).await?);
     if rows.iter().all(|r| r.len() <= 1) {
         bail!("no workflow produced an image; is `figur models fetch` done?");
     }

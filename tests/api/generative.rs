@@ -209,6 +209,31 @@ async fn a_try_on_refined_by_an_added_model_changes_only_its_mask_and_defaults_c
     let events = run(&server, "try-on", try_on(json!({"refine": false}))).await;
     assert!(!events.iter().any(|e| e["stage"] == "denoise"));
 
+    // The rest of the family: phased files the draft and mask, direct only the result; model
+    // swap refines too, and `false` keeps its draft.
+    let messi = upload(&server, "messi5.jpg", crate::photos::sample("messi5.jpg")).await;
+    let added = server.post("/v1/catalog/models", json!({"upload_key": messi, "display_name": "Sample"})).await;
+    assert_eq!(added.status, 201, "{:?}", added.body);
+    let model = added.body["public_id"].as_str().unwrap().to_string();
+    let product = json!({"product_image_s3_key": shirt, "product_garment_category_public_id": "01JGC0GARMENTCATEG0RY00001",
+                         "model_image_public_id": model, "runtime_config": {"refine": "tiny-sd"}});
+    let events = run(&server, "product-to-model-phased", product.clone()).await;
+    artifact(&events, "draft");
+    artifact(&events, "refine_mask");
+    assert_eq!(events.last().unwrap()["extra"]["provenance"]["refine"]["generator"], "tiny-sd");
+    let events = run(&server, "product-to-model-direct", product).await;
+    let filed: Vec<&Value> = events.iter().flat_map(|e| e["artifacts"].as_array().into_iter().flatten()).collect();
+    assert!(filed.iter().all(|a| a["kind"] != "draft"), "direct files only the result");
+    assert!(events.iter().any(|e| e["stage"] == "denoise"));
+    let swap = |refine: Value| {
+        json!({"source_image_s3_key": person, "model_image_public_id": model, "output_preset": "original",
+               "runtime_config": {"refine": refine}})
+    };
+    let events = run(&server, "model-swap-with-image", swap(json!(true))).await;
+    assert_eq!(events.last().unwrap()["extra"]["provenance"]["refine"]["generator"], "tiny-sd", "the default");
+    let events = run(&server, "model-swap-with-image", swap(json!(false))).await;
+    assert!(!events.iter().any(|e| e["stage"] == "denoise"));
+
     // The generators' default too: a backdrop request naming no model is drawn by it.
     assert!(config(&server, &cache, &["set", "default-model.background-generator", "tiny-sd"]).0);
     let events =
