@@ -4,7 +4,15 @@
 import { call, commands } from "./api";
 import { clear, h } from "./dom";
 import { errorBox } from "./job";
-import type { GenerativeView } from "./bindings";
+import type { DefaultModel, GenerativeView } from "./bindings";
+
+/** A use's choices: none (saying what happens then), then each added model that can serve it. */
+export function options(d: DefaultModel): { value: string; label: string; selected: boolean }[] {
+  return [
+    { value: "", label: `None — ${d.otherwise}`, selected: d.model === null },
+    ...d.choices.map((c) => ({ value: c, label: c, selected: c === d.model })),
+  ];
+}
 
 export function generativeSettings(): HTMLElement {
   const box = h("section", { "data-testid": "generative-settings" });
@@ -29,8 +37,7 @@ function draw(box: HTMLElement, view: GenerativeView): void {
         clear(note, errorBox(e));
       }
     } },
-    h("option", { value: "", selected: d.model === null }, `None — ${d.otherwise}`),
-    ...d.choices.map((c) => h("option", { value: c, selected: c === d.model }, c)));
+    ...options(d).map((o) => h("option", { value: o.value, selected: o.selected }, o.label)));
     return h("div", { class: "field" }, h("label", { for: id }, `${d.label} `), select);
   });
   clear(box, models, ...rows, note);
