@@ -99,6 +99,15 @@ pub trait Workflow: 'static {
     fn run(ctx: &mut JobContext, request: Self::Request) -> Result<Output, JobError>;
 }
 
+/// A generator's `image_model` when it names an added model rather than `builtin` (checked at
+/// dispatch: it must be added).
+pub(crate) fn image_model_reference(asked: Option<&str>, builtin: &'static str) -> Vec<Reference> {
+    let name = asked.filter(|m| *m != builtin).map(str::to_string);
+    name.map(|name| Reference::ImageModel { path: "image_model".into(), name, builtin, image_to_image: false })
+        .into_iter()
+        .collect()
+}
+
 /// The 422 for a generator asked for an `image_model` this build does not have (`None`: the
 /// default, or the one it has).
 pub(crate) fn image_model_problem(asked: Option<&str>, available: &str) -> Option<FieldError> {

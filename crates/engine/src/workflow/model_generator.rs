@@ -70,15 +70,7 @@ impl Workflow for ModelGenerator {
     }
 
     fn references(r: &ModelGeneratorRequest) -> Vec<Reference> {
-        let name = r.image_model.clone().filter(|m| m != MODEL_ID);
-        name.map(|name| Reference::ImageModel {
-            path: "image_model".into(),
-            name,
-            builtin: MODEL_ID,
-            image_to_image: false,
-        })
-        .into_iter()
-        .collect()
+        super::image_model_reference(r.image_model.as_deref(), MODEL_ID)
     }
 
     fn vocabulary(r: &ModelGeneratorRequest) -> Vec<FieldError> {
