@@ -1,7 +1,7 @@
 //! The studio's own settings: which added diffusion model each use takes when a request names
 //! none. They live in the data folder (`settings.json`, written atomically) so that `figur
-//! config`, the desktop's Settings and a running API server share them; the engine re-reads
-//! the file when it changes, so a `figur config set` reaches a server already running.
+//! config`, the desktop's Settings and a running API server share them; the engine reads the
+//! file as it is at each dispatch, so a `figur config set` reaches a server already running.
 //!
 //! Defaults are resolved when a job is dispatched and written into its stored request, so a
 //! queued job keeps the model it was dispatched with and its provenance says which.
@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
-use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -131,29 +130,63 @@ pub fn set_default_model(
     Ok(settings)
 }
 
-/// The engine's view of the file: read again when its modification time changes.
+/// The engine's view of the file, read as it is now (a server sees `figur config` at once).
 #[derive(Debug, Default)]
 pub struct Watched {
-    seen: RwLock<Option<(Option<SystemTime>, StudioSettings)>>,
+    /// The defaults as resolved, and what they were resolved from (the settings file's bytes,
+    /// the added models' folder names): every dispatch asks, and parsing every model's record
+    /// each time would cost more than the dispatch. (Not modification times: two writes within
+    /// one clock tick share one.)
+    resolved: RwLock<Option<(ResolvedFrom, ModelDefaults)>>,
 }
 
 impl Watched {
     /// The settings now. An unreadable file counts as no settings (logged): a bad hand edit
     /// must not stop dispatches.
     pub fn current(&self, data_dir: &Path) -> StudioSettings {
-        let modified = std::fs::metadata(path(data_dir)).and_then(|m| m.modified()).ok();
-        if let Some((when, settings)) = self.seen.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            if *when == modified {
-                return settings.clone();
-            }
-        }
-        let settings = load(data_dir).unwrap_or_else(|e| {
+        load(data_dir).unwrap_or_else(|e| {
             tracing::warn!("{e}; using no default models");
             StudioSettings::default()
-        });
-        *self.seen.write().unwrap_or_else(|p| p.into_inner()) = Some((modified, settings.clone()));
-        settings
+        })
     }
+
+    /// The default models now (see [`ModelDefaults::resolve`]), resolved again only when the
+    /// settings file or the set of added models changed (tuning a model does not change what
+    /// defaults need).
+    pub fn defaults(&self, data_dir: &Path, cache: &figur_models::Cache) -> ModelDefaults {
+        let settings = std::fs::read(path(data_dir)).unwrap_or_default();
+        let mut models: Vec<std::ffi::OsString> = std::fs::read_dir(cache.root().join("brought"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        models.sort();
+        let from = ResolvedFrom { settings, models };
+        if let Some((seen, defaults)) = self.resolved.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            if *seen == from {
+                return defaults.clone();
+            }
+        }
+        let read = match serde_json::from_slice::<StudioSettings>(&from.settings) {
+            _ if from.settings.is_empty() => StudioSettings::default(),
+            Ok(settings) => settings,
+            Err(e) => {
+                tracing::warn!("{}: {e}; using no default models", path(data_dir).display());
+                StudioSettings::default()
+            }
+        };
+        let defaults = ModelDefaults::resolve(&read, &figur_models::brought::list(cache));
+        *self.resolved.write().unwrap_or_else(|p| p.into_inner()) = Some((from, defaults.clone()));
+        defaults
+    }
+}
+
+/// What resolved defaults were resolved from.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ResolvedFrom {
+    settings: Vec<u8>,
+    models: Vec<std::ffi::OsString>,
 }
 
 /// The model each use takes when a request names none, as far as the models are still added:
@@ -211,7 +244,7 @@ mod tests {
     }
 
     #[test]
-    fn settings_round_trip_through_the_file_and_are_reread_when_it_changes() {
+    fn settings_round_trip_through_the_file() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(load(dir.path()).unwrap(), StudioSettings::default());
         let watched = Watched::default();
@@ -222,12 +255,31 @@ mod tests {
         let text = std::fs::read_to_string(path(dir.path())).unwrap();
         assert!(text.contains("\"background-generator\": \"sd15\""), "{text}");
         assert_eq!(load(dir.path()).unwrap(), settings);
-        // The modification time moved (set it, as two writes can share one clock tick).
-        let later = SystemTime::now() + std::time::Duration::from_secs(5);
-        std::fs::File::options().write(true).open(path(dir.path())).unwrap().set_modified(later).unwrap();
-        assert_eq!(watched.current(dir.path()), settings);
+        assert_eq!(watched.current(dir.path()), settings, "read as it is now");
         std::fs::write(path(dir.path()), "{not json").unwrap();
         assert!(matches!(load(dir.path()), Err(SettingsError::Invalid { .. })));
+    }
+
+    #[test]
+    fn resolved_defaults_follow_the_settings_and_the_added_models() {
+        let (data, models) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let cache = figur_models::Cache::new(models.path());
+        let add = |r: &Record| {
+            let dir = figur_models::brought::dir(&cache, &r.name);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("record.json"), serde_json::to_string(r).unwrap()).unwrap();
+        };
+        let watched = Watched::default();
+        assert_eq!(watched.defaults(data.path(), &cache), ModelDefaults::default());
+        add(&record("inpaint", "inpainting", true));
+        assert_eq!(watched.defaults(data.path(), &cache).get(ModelUse::Refine), Some("inpaint"), "added since");
+        add(&record("sd", "text-to-image", true));
+        let mut settings = StudioSettings::default();
+        settings.default_models.insert(ModelUse::BackgroundGenerator, "sd".into());
+        save(data.path(), &settings).unwrap();
+        assert_eq!(watched.defaults(data.path(), &cache).get(ModelUse::BackgroundGenerator), Some("sd"), "set since");
+        std::fs::remove_dir_all(figur_models::brought::dir(&cache, "sd")).unwrap();
+        assert_eq!(watched.defaults(data.path(), &cache).get(ModelUse::BackgroundGenerator), None, "removed since");
     }
 
     #[test]

@@ -274,9 +274,7 @@ impl Engine {
 
     /// The default model for each use, as far as the models named are still added.
     pub fn model_defaults(&self) -> crate::settings::ModelDefaults {
-        let settings = self.studio_settings();
-        let added = figur_models::brought::list(self.config.models.cache());
-        crate::settings::ModelDefaults::resolve(&settings, &added)
+        self.settings.defaults(&self.config.data_dir, self.config.models.cache())
     }
 
     pub fn is_enabled(&self, op: Operation) -> bool {
