@@ -39,12 +39,6 @@ async fn picture(a: &Value) -> image::DynamicImage {
     image::load_from_memory(&bytes).unwrap()
 }
 
-async fn upload(server: &Server, name: &str, bytes: Vec<u8>) -> String {
-    let r = server.upload(name, bytes).await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    r.body["upload_key"].as_str().unwrap().to_string()
-}
-
 async fn run(server: &Server, op: &str, body: Value) -> Vec<Value> {
     let r = server.post(&format!("/v1/{op}"), body).await;
     assert_eq!(r.status, 202, "{:?}", r.body);
@@ -150,8 +144,8 @@ async fn a_model_generator_whose_draws_show_no_person_is_rejected_and_refunded()
 #[tokio::test]
 async fn a_try_on_refined_by_an_added_model_changes_only_its_mask_and_defaults_come_from_config() {
     let (server, digest, cache) = server_and_cache("generative-refine").await;
-    let person = upload(&server, "astronaut.png", astronaut()).await;
-    let shirt = upload(&server, "shirt.png", product_shot()).await;
+    let person = server.upload_key("astronaut.png", astronaut()).await;
+    let shirt = server.upload_key("shirt.png", product_shot()).await;
     let try_on = |config: Value| {
         json!({"user_image": person, "items": [{"trial_image": shirt, "trial_item_category": "top"}],
                "render_params": {"resolution": "0.5K"}, "runtime_config": config})
@@ -211,7 +205,7 @@ async fn a_try_on_refined_by_an_added_model_changes_only_its_mask_and_defaults_c
 
     // The rest of the family: phased files the draft and mask, direct only the result; model
     // swap refines too, and `false` keeps its draft.
-    let messi = upload(&server, "messi5.jpg", crate::photos::sample("messi5.jpg")).await;
+    let messi = server.upload_key("messi5.jpg", crate::photos::sample("messi5.jpg")).await;
     let added = server.post("/v1/catalog/models", json!({"upload_key": messi, "display_name": "Sample"})).await;
     assert_eq!(added.status, 201, "{:?}", added.body);
     let model = added.body["public_id"].as_str().unwrap().to_string();
@@ -250,7 +244,7 @@ async fn a_try_on_refined_by_an_added_model_changes_only_its_mask_and_defaults_c
 #[tokio::test]
 async fn a_background_swap_harmonised_by_an_added_model_keeps_all_but_the_edge_band() {
     let (server, _, _) = server_and_cache("generative-harmonize").await;
-    let person = upload(&server, "astronaut.png", astronaut()).await;
+    let person = server.upload_key("astronaut.png", astronaut()).await;
     let swap = |harmonize: Value| {
         json!({"source_image_s3_key": person, "output_preset": "original", "scene_type": "warm studio",
                "mood": "calm", "runtime_config": {"harmonize": harmonize}})

@@ -31,12 +31,6 @@ fn cache_with_isnet_stand_in() -> PathBuf {
     dir
 }
 
-async fn upload(server: &Server, name: &str, bytes: Vec<u8>) -> String {
-    let r = server.upload(name, bytes).await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    r.body["upload_key"].as_str().unwrap().to_string()
-}
-
 /// Runs a workflow to success; returns its last event.
 async fn succeed(server: &Server, op: &str, body: Value) -> Value {
     let r = server.post(&format!("/v1/{op}"), body.clone()).await;
@@ -64,9 +58,9 @@ fn set(ids: &[&str]) -> BTreeSet<String> {
 /// Every workflow once; `isnet`: whether the product matte is installed, so product shots use it.
 async fn every_workflow_records_what_it_ran(server: &Server, isnet: bool) {
     let product_matte: &[&str] = if isnet { &[MATTE, ISNET] } else { &[MATTE] };
-    let person = upload(server, "astronaut.png", astronaut()).await;
-    let wearer = upload(server, "messi5.jpg", sample("messi5.jpg")).await;
-    let product = upload(server, "product.png", product_shot()).await;
+    let person = server.upload_key("astronaut.png", astronaut()).await;
+    let wearer = server.upload_key("messi5.jpg", sample("messi5.jpg")).await;
+    let product = server.upload_key("product.png", product_shot()).await;
     let top = garments::by_key("top").unwrap().public_id;
 
     // Generators draw: no model runs.
@@ -145,11 +139,11 @@ async fn provenance_includes_the_product_matte_when_it_is_installed() {
     every_workflow_records_what_it_ran(&server, true).await;
 
     // A photographed catalog model: its body is analysed, face included.
-    let model = upload(&server, "messi5.jpg", sample("messi5.jpg")).await;
+    let model = server.upload_key("messi5.jpg", sample("messi5.jpg")).await;
     let added = server.post("/v1/catalog/models", json!({"upload_key": model, "display_name": "Full body"})).await;
     assert_eq!(added.status, 201, "{:?}", added.body);
     let id = added.body["public_id"].as_str().unwrap();
-    let product = upload(&server, "product.png", product_shot()).await;
+    let product = server.upload_key("product.png", product_shot()).await;
     let top = garments::by_key("top").unwrap().public_id;
     let body = json!({"product_image_s3_key": product, "product_garment_category_public_id": top, "model_image_public_id": id});
     let ran = models_ran(&succeed(&server, "product-to-model-direct", body).await);

@@ -197,6 +197,13 @@ impl Server {
         self.send(self.http.post(self.url("/v1/uploads")).bearer_auth(&self.key).multipart(form)).await
     }
 
+    /// Uploads an image that must be accepted; its upload key.
+    pub async fn upload_key(&self, name: &str, bytes: Vec<u8>) -> String {
+        let r = self.upload(name, bytes).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body["upload_key"].as_str().unwrap().to_string()
+    }
+
     /// Follows a job's events with long-polls until its terminal event; returns every event.
     pub async fn wait_terminal(&self, job_id: &str) -> Vec<Value> {
         self.wait_terminal_as(job_id, &self.key).await

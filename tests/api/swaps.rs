@@ -4,12 +4,6 @@ use serde_json::{json, Value};
 
 use crate::support::{assert_timeline, astronaut, noisy_png, product_shot, Server};
 
-async fn upload(server: &Server, name: &str, bytes: Vec<u8>) -> String {
-    let r = server.upload(name, bytes).await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    r.body["upload_key"].as_str().unwrap().to_string()
-}
-
 /// Dispatches and follows a job to its end: (job id, timeline).
 async fn run(server: &Server, op: &str, body: Value) -> (String, Vec<Value>) {
     let r = server.post(&format!("/v1/{op}"), body).await;
@@ -42,7 +36,7 @@ async fn image_at(url: &str) -> image::DynamicImage {
 #[tokio::test]
 async fn both_swaps_run_on_a_real_photo_and_chain_through_renders() {
     let server = Server::start().await;
-    let key = upload(&server, "astronaut.png", astronaut()).await;
+    let key = server.upload_key("astronaut.png", astronaut()).await;
 
     let (job, events) = run(
         &server,
@@ -113,7 +107,7 @@ async fn both_swaps_run_on_a_real_photo_and_chain_through_renders() {
 #[tokio::test]
 async fn a_photo_without_a_person_fails_with_its_code_and_a_refund() {
     let server = Server::start().await;
-    let key = upload(&server, "texture.png", noisy_png(320, 240)).await;
+    let key = server.upload_key("texture.png", noisy_png(320, 240)).await;
     expect_failure(&server, &key, "original", "NO_SUBJECT_FOUND").await;
 }
 
@@ -121,7 +115,7 @@ async fn a_photo_without_a_person_fails_with_its_code_and_a_refund() {
 async fn a_missing_model_fails_with_model_missing_naming_the_fetch_command() {
     let empty = tempfile::tempdir().unwrap();
     let server = Server::start_with(&[], &[("FIGUR_CACHE_DIR", empty.path().to_str().unwrap())]).await;
-    let key = upload(&server, "astronaut.png", astronaut()).await;
+    let key = server.upload_key("astronaut.png", astronaut()).await;
     expect_failure(&server, &key, "original", "MODEL_MISSING").await;
     let job = server.get("/v1/jobs?limit=1").await.body["jobs"][0].clone();
     assert!(job["latest_event"]["message"].as_str().unwrap().contains("figur models fetch"), "{job}");
@@ -132,7 +126,7 @@ async fn tiny_and_huge_photos_end_cleanly() {
     let server = Server::start().await;
     // A 1×1 photo and a 20,000-px-wide strip: accepted as images, and neither holds a person.
     for (name, bytes) in [("dot.png", crate::support::png(1, 1)), ("strip.png", crate::support::png(20_000, 120))] {
-        let key = upload(&server, name, bytes).await;
+        let key = server.upload_key(name, bytes).await;
         expect_failure(&server, &key, "ecommerce_square", "NO_SUBJECT_FOUND").await;
     }
 }
@@ -140,7 +134,7 @@ async fn tiny_and_huge_photos_end_cleanly() {
 #[tokio::test]
 async fn a_product_shot_gets_a_new_background_too() {
     let server = Server::start().await;
-    let key = upload(&server, "shirt.png", product_shot()).await;
+    let key = server.upload_key("shirt.png", product_shot()).await;
     let (_, events) = run(
         &server,
         "background-swap-with-spec",
@@ -164,7 +158,7 @@ async fn a_product_shot_gets_a_new_background_too() {
 #[tokio::test]
 async fn with_two_people_the_largest_is_used_and_the_event_says_so() {
     let server = Server::start().await;
-    let key = upload(&server, "basketball1.png", crate::photos::sample("basketball1.png")).await;
+    let key = server.upload_key("basketball1.png", crate::photos::sample("basketball1.png")).await;
     let (_, events) = run(
         &server,
         "background-swap-with-spec",
@@ -193,7 +187,7 @@ async fn with_two_people_the_largest_is_used_and_the_event_says_so() {
 async fn a_memory_budget_smaller_than_one_photo_still_runs_every_job_to_the_end() {
     // 1 MiB cannot hold a 512² swap's working set: each job takes the whole budget and runs alone.
     let server = Server::start_with(&["--concurrency", "2"], &[("FIGUR_MEMORY_BUDGET_MB", "1")]).await;
-    let key = upload(&server, "astronaut.png", astronaut()).await;
+    let key = server.upload_key("astronaut.png", astronaut()).await;
     let body = json!({"source_image_s3_key": key, "output_preset": "original", "scene_type": "paper", "mood": "warm"});
     let (a, b) = tokio::join!(
         run(&server, "background-swap-with-spec", body.clone()),

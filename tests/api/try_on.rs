@@ -12,12 +12,6 @@ use serde_json::{json, Value};
 use crate::photos::sample;
 use crate::support::{assert_timeline, astronaut, noisy_png, product_shot, Server};
 
-async fn upload(server: &Server, name: &str, bytes: Vec<u8>) -> String {
-    let r = server.upload(name, bytes).await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    r.body["upload_key"].as_str().unwrap().to_string()
-}
-
 async fn run(server: &Server, op: &str, body: Value) -> Vec<Value> {
     let r = server.post(&format!("/v1/{op}"), body).await;
     assert_eq!(r.status, 202, "{:?}", r.body);
@@ -51,8 +45,8 @@ async fn image(a: &Value) -> image::RgbImage {
 #[tokio::test]
 async fn the_seed_try_on_runs_on_real_photos_and_keeps_the_face_and_the_background() {
     let server = Server::start().await;
-    let person = upload(&server, "astronaut.png", astronaut()).await;
-    let garment = upload(&server, "messi5.jpg", sample("messi5.jpg")).await;
+    let person = server.upload_key("astronaut.png", astronaut()).await;
+    let garment = server.upload_key("messi5.jpg", sample("messi5.jpg")).await;
     let events = run(
         &server,
         "try-on",
@@ -106,9 +100,9 @@ async fn the_seed_try_on_runs_on_real_photos_and_keeps_the_face_and_the_backgrou
 #[tokio::test]
 async fn catalog_models_product_to_model_and_model_swap() {
     let server = Server::start().await;
-    let messi = upload(&server, "messi5.jpg", sample("messi5.jpg")).await;
-    let astro = upload(&server, "astronaut.png", astronaut()).await;
-    let two = upload(&server, "basketball1.png", sample("basketball1.png")).await;
+    let messi = server.upload_key("messi5.jpg", sample("messi5.jpg")).await;
+    let astro = server.upload_key("astronaut.png", astronaut()).await;
+    let two = server.upload_key("basketball1.png", sample("basketball1.png")).await;
 
     // Product-to-model before any catalog model exists: a clear failure, refunded.
     let top = "01JGC0GARMENTCATEG0RY00001";
@@ -179,9 +173,9 @@ async fn catalog_models_product_to_model_and_model_swap() {
 #[tokio::test]
 async fn try_on_failures_are_specific_and_refunded() {
     let server = Server::start().await;
-    let person = upload(&server, "astronaut.png", astronaut()).await;
-    let nobody = upload(&server, "texture.png", noisy_png(320, 240)).await;
-    let product = upload(&server, "product.png", product_shot()).await;
+    let person = server.upload_key("astronaut.png", astronaut()).await;
+    let nobody = server.upload_key("texture.png", noisy_png(320, 240)).await;
+    let product = server.upload_key("product.png", product_shot()).await;
     let item = |image: &str, category: &str| json!([{"trial_image": image, "trial_item_category": category}]);
     // No person in the person photo.
     fails_with(&server, "try-on", json!({"user_image": nobody, "items": item(&product, "top")}), "NO_SUBJECT_FOUND")

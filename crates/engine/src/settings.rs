@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 
 /// What a default model is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelUse {
     /// `background-generator` without `image_model`.
@@ -58,7 +57,6 @@ impl ModelUse {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct StudioSettings {
     /// The added model each use takes when a request names none.
     #[serde(default)]
@@ -130,26 +128,25 @@ pub fn set_default_model(
     Ok(settings)
 }
 
-/// The engine's view of the file, read as it is now (a server sees `figur config` at once).
+/// The settings in `data_dir` as they are now; an unreadable file counts as no settings
+/// (logged): a bad hand edit must not stop dispatches.
+pub fn load_or_default(data_dir: &Path) -> StudioSettings {
+    load(data_dir).unwrap_or_else(|e| {
+        tracing::warn!("{e}; using no default models");
+        StudioSettings::default()
+    })
+}
+
+/// The default models as last resolved, and what they were resolved from (the settings file's
+/// bytes, the added models' folder names): every dispatch that asks for a default needs them,
+/// and parsing every model's record each time would cost more than the dispatch. (Not
+/// modification times: two writes within one clock tick share one.)
 #[derive(Debug, Default)]
-pub struct Watched {
-    /// The defaults as resolved, and what they were resolved from (the settings file's bytes,
-    /// the added models' folder names): every dispatch asks, and parsing every model's record
-    /// each time would cost more than the dispatch. (Not modification times: two writes within
-    /// one clock tick share one.)
+pub struct ResolvedDefaults {
     resolved: RwLock<Option<(ResolvedFrom, ModelDefaults)>>,
 }
 
-impl Watched {
-    /// The settings now. An unreadable file counts as no settings (logged): a bad hand edit
-    /// must not stop dispatches.
-    pub fn current(&self, data_dir: &Path) -> StudioSettings {
-        load(data_dir).unwrap_or_else(|e| {
-            tracing::warn!("{e}; using no default models");
-            StudioSettings::default()
-        })
-    }
-
+impl ResolvedDefaults {
     /// The default models now (see [`ModelDefaults::resolve`]), resolved again only when the
     /// settings file or the set of added models changed (tuning a model does not change what
     /// defaults need).
@@ -168,15 +165,7 @@ impl Watched {
                 return defaults.clone();
             }
         }
-        let read = match serde_json::from_slice::<StudioSettings>(&from.settings) {
-            _ if from.settings.is_empty() => StudioSettings::default(),
-            Ok(settings) => settings,
-            Err(e) => {
-                tracing::warn!("{}: {e}; using no default models", path(data_dir).display());
-                StudioSettings::default()
-            }
-        };
-        let defaults = ModelDefaults::resolve(&read, &figur_models::brought::list(cache));
+        let defaults = ModelDefaults::resolve(&load_or_default(data_dir), &figur_models::brought::list(cache));
         *self.resolved.write().unwrap_or_else(|p| p.into_inner()) = Some((from, defaults.clone()));
         defaults
     }
@@ -247,17 +236,17 @@ mod tests {
     fn settings_round_trip_through_the_file() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(load(dir.path()).unwrap(), StudioSettings::default());
-        let watched = Watched::default();
-        assert!(watched.current(dir.path()).default_models.is_empty());
+        assert!(load_or_default(dir.path()).default_models.is_empty());
         let mut settings = StudioSettings::default();
         settings.default_models.insert(ModelUse::BackgroundGenerator, "sd15".into());
         save(dir.path(), &settings).unwrap();
         let text = std::fs::read_to_string(path(dir.path())).unwrap();
         assert!(text.contains("\"background-generator\": \"sd15\""), "{text}");
         assert_eq!(load(dir.path()).unwrap(), settings);
-        assert_eq!(watched.current(dir.path()), settings, "read as it is now");
+        assert_eq!(load_or_default(dir.path()), settings, "read as it is now");
         std::fs::write(path(dir.path()), "{not json").unwrap();
         assert!(matches!(load(dir.path()), Err(SettingsError::Invalid { .. })));
+        assert_eq!(load_or_default(dir.path()), StudioSettings::default(), "a bad file is no settings");
     }
 
     #[test]
@@ -269,7 +258,7 @@ mod tests {
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::write(dir.join("record.json"), serde_json::to_string(r).unwrap()).unwrap();
         };
-        let watched = Watched::default();
+        let watched = ResolvedDefaults::default();
         assert_eq!(watched.defaults(data.path(), &cache), ModelDefaults::default());
         add(&record("inpaint", "inpainting", true));
         assert_eq!(watched.defaults(data.path(), &cache).get(ModelUse::Refine), Some("inpaint"), "added since");

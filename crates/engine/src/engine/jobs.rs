@@ -98,7 +98,7 @@ impl Engine {
         let op = request.operation();
         let (idempotency_key, body_sha256) = idempotency.unzip();
         // The default models are written in now, so the stored job keeps the ones it was given.
-        let request = request.with_defaults(&self.model_defaults());
+        let request = request.with_defaults(&|| self.model_defaults());
         self.check_references(caller.mode, &request).await?;
         if !self.is_enabled(op) {
             return Err(ApiError::new(

@@ -127,8 +127,8 @@ pub struct Engine {
     freed: Arc<tokio::sync::Notify>,
     public_base: RwLock<String>,
     key_cache: account::KeyCache,
-    /// The data folder's `settings.json`, re-read when it changes.
-    settings: crate::settings::Watched,
+    /// The default models resolved from the data folder's `settings.json` and the added models.
+    defaults: crate::settings::ResolvedDefaults,
 }
 
 impl std::fmt::Debug for Engine {
@@ -175,7 +175,7 @@ impl Engine {
             freed,
             public_base: RwLock::new(String::new()),
             key_cache: account::KeyCache::default(),
-            settings: crate::settings::Watched::default(),
+            defaults: crate::settings::ResolvedDefaults::default(),
             config,
         }))
     }
@@ -255,7 +255,7 @@ impl Engine {
 
     /// The studio's settings as they are now (`figur config`, the desktop's Settings).
     pub fn studio_settings(&self) -> crate::settings::StudioSettings {
-        self.settings.current(&self.config.data_dir)
+        crate::settings::load_or_default(&self.config.data_dir)
     }
 
     /// Sets or clears the default model for a use (checked: added, and able to serve it).
@@ -274,7 +274,7 @@ impl Engine {
 
     /// The default model for each use, as far as the models named are still added.
     pub fn model_defaults(&self) -> crate::settings::ModelDefaults {
-        self.settings.defaults(&self.config.data_dir, self.config.models.cache())
+        self.defaults.defaults(&self.config.data_dir, self.config.models.cache())
     }
 
     pub fn is_enabled(&self, op: Operation) -> bool {

@@ -123,9 +123,9 @@ impl Workflow for BackgroundGenerator {
     }
 
     /// No `image_model`: the studio's default for this generator, if one is set.
-    fn defaults(r: &mut Self::Request, defaults: &crate::settings::ModelDefaults) {
+    fn defaults(r: &mut Self::Request, defaults: &dyn Fn() -> crate::settings::ModelDefaults) {
         if r.image_model.is_none() {
-            r.image_model = defaults.get(crate::settings::ModelUse::BackgroundGenerator).map(str::to_string);
+            r.image_model = defaults().get(crate::settings::ModelUse::BackgroundGenerator).map(str::to_string);
         }
     }
 

@@ -47,7 +47,10 @@ fn harmonize_problems(config: Option<&serde_json::Map<String, serde_json::Value>
     super::refine::problems(config, "harmonize")
 }
 
-fn harmonize_defaults(config: &mut Option<serde_json::Map<String, serde_json::Value>>, defaults: &ModelDefaults) {
+fn harmonize_defaults(
+    config: &mut Option<serde_json::Map<String, serde_json::Value>>,
+    defaults: &dyn Fn() -> ModelDefaults,
+) {
     super::refine::with_default(config, "harmonize", ModelUse::Harmonize, defaults);
 }
 
@@ -63,7 +66,7 @@ impl Workflow for WithImage {
         problems
     }
 
-    fn defaults(r: &mut Self::Request, defaults: &ModelDefaults) {
+    fn defaults(r: &mut Self::Request, defaults: &dyn Fn() -> ModelDefaults) {
         harmonize_defaults(&mut r.runtime_config, defaults);
     }
 
@@ -100,7 +103,7 @@ impl Workflow for WithSpec {
         problems
     }
 
-    fn defaults(r: &mut Self::Request, defaults: &ModelDefaults) {
+    fn defaults(r: &mut Self::Request, defaults: &dyn Fn() -> ModelDefaults) {
         harmonize_defaults(&mut r.runtime_config, defaults);
     }
 

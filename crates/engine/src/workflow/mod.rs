@@ -89,7 +89,8 @@ pub trait Workflow: 'static {
 
     /// At dispatch, before the checks: the studio's default models written into the request
     /// where it asks for the default (they are then stored with it, so the job keeps them).
-    fn defaults(_request: &mut Self::Request, _defaults: &crate::settings::ModelDefaults) {}
+    /// `defaults` reads the settings and the added models: call it only when the request asks.
+    fn defaults(_request: &mut Self::Request, _defaults: &dyn Fn() -> crate::settings::ModelDefaults) {}
 
     /// A request stored by `version` (older or newer) in this version's form, if it can be.
     fn upgrade(_version: u32, _stored: Value) -> Option<Self::Request> {

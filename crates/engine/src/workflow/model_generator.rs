@@ -63,9 +63,9 @@ impl Workflow for ModelGenerator {
     }
 
     /// No `image_model`: the studio's default for this generator, if one is set.
-    fn defaults(r: &mut Self::Request, defaults: &crate::settings::ModelDefaults) {
+    fn defaults(r: &mut Self::Request, defaults: &dyn Fn() -> crate::settings::ModelDefaults) {
         if r.image_model.is_none() {
-            r.image_model = defaults.get(crate::settings::ModelUse::ModelGenerator).map(str::to_string);
+            r.image_model = defaults().get(crate::settings::ModelUse::ModelGenerator).map(str::to_string);
         }
     }
 

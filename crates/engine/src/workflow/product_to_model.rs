@@ -178,7 +178,7 @@ impl<const PHASED: bool> Workflow for ProductToModel<PHASED> {
         refine::problems(r.runtime_config.as_ref(), "refine")
     }
 
-    fn defaults(r: &mut ProductToModelRequest, defaults: &ModelDefaults) {
+    fn defaults(r: &mut ProductToModelRequest, defaults: &dyn Fn() -> ModelDefaults) {
         refine::with_default(&mut r.runtime_config, "refine", ModelUse::Refine, defaults);
     }
 
@@ -240,7 +240,7 @@ impl Workflow for ModelSwap {
         problems
     }
 
-    fn defaults(r: &mut Self::Request, defaults: &ModelDefaults) {
+    fn defaults(r: &mut Self::Request, defaults: &dyn Fn() -> ModelDefaults) {
         refine::with_default(&mut r.runtime_config, "refine", ModelUse::Refine, defaults);
     }
 

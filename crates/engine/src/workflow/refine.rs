@@ -67,15 +67,19 @@ pub fn problems(config: Option<&Map<String, Value>>, key: &str) -> Vec<FieldErro
 }
 
 /// At dispatch: writes the default model into `runtime_config.<key>` where the request asks
-/// for it (`true`) or, when `unsaid_too`, says nothing. Without a default it stays as asked.
-pub fn with_default(config: &mut Option<Map<String, Value>>, key: &str, use_: ModelUse, defaults: &ModelDefaults) {
-    let Some(name) = defaults.get(use_) else { return };
+/// for it (`true`) or, for refinement, says nothing. Without a default it stays as asked.
+pub fn with_default(
+    config: &mut Option<Map<String, Value>>,
+    key: &str,
+    use_: ModelUse,
+    defaults: &dyn Fn() -> ModelDefaults,
+) {
     let take = match ask(config.as_ref(), key) {
         Ok(Ask::Default) => true,
         Ok(Ask::Unsaid) => use_ == ModelUse::Refine,
         _ => false,
     };
-    if take {
+    if let Some(name) = take.then(defaults).as_ref().and_then(|d| d.get(use_)) {
         config.get_or_insert_with(Map::new).insert(key.into(), json!(name));
     }
 }

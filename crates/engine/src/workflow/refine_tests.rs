@@ -71,18 +71,22 @@ fn asks_read_as_written_and_defaults_fill_only_what_is_unsaid_or_true() {
 
     let defaults = ModelDefaults([(ModelUse::Refine, "inpaint".to_string())].into_iter().collect());
     let mut unsaid = None;
-    with_default(&mut unsaid, "refine", ModelUse::Refine, &defaults);
+    with_default(&mut unsaid, "refine", ModelUse::Refine, &|| defaults.clone());
     assert_eq!(chosen(unsaid.as_ref(), "refine").as_deref(), Some("inpaint"));
+    // Off or naming a model: the settings are not even read.
+    let mut named = config(json!("sd"));
+    with_default(&mut named, "refine", ModelUse::Refine, &|| panic!("not read when a model is named"));
+    assert_eq!(chosen(named.as_ref(), "refine").as_deref(), Some("sd"));
     let mut off = config(json!(false));
-    with_default(&mut off, "refine", ModelUse::Refine, &defaults);
+    with_default(&mut off, "refine", ModelUse::Refine, &|| defaults.clone());
     assert_eq!(chosen(off.as_ref(), "refine"), None);
     // Harmonising is opt-in: unsaid stays off, `true` takes the default.
     let harmonize = ModelDefaults([(ModelUse::Harmonize, "sd".to_string())].into_iter().collect());
     let mut unsaid = None;
-    with_default(&mut unsaid, "harmonize", ModelUse::Harmonize, &harmonize);
+    with_default(&mut unsaid, "harmonize", ModelUse::Harmonize, &|| harmonize.clone());
     assert_eq!(unsaid, None);
     let mut yes = Some(json!({ "harmonize": true }).as_object().unwrap().clone());
-    with_default(&mut yes, "harmonize", ModelUse::Harmonize, &harmonize);
+    with_default(&mut yes, "harmonize", ModelUse::Harmonize, &|| harmonize.clone());
     assert_eq!(chosen(yes.as_ref(), "harmonize").as_deref(), Some("sd"));
     // `true` with no default is a reference to no model (dispatch refuses it, naming the field).
     let refs = reference(config(json!(true)).as_ref(), "refine");

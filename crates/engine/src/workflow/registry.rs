@@ -127,7 +127,7 @@ macro_rules! declare_workflows {
             }
 
             /// The request with the studio's default models written in where it asks for them.
-            pub fn with_defaults(mut self, defaults: &crate::settings::ModelDefaults) -> Self {
+            pub fn with_defaults(mut self, defaults: &dyn Fn() -> crate::settings::ModelDefaults) -> Self {
                 match &mut self { $(WorkflowRequest::$variant(r) => <$workflow as Workflow>::defaults(r, defaults),)* }
                 self
             }

@@ -319,7 +319,7 @@ impl Workflow for TryOn {
         problems
     }
 
-    fn defaults(r: &mut TryOnRequest, defaults: &ModelDefaults) {
+    fn defaults(r: &mut TryOnRequest, defaults: &dyn Fn() -> ModelDefaults) {
         refine::with_default(&mut r.runtime_config, "refine", ModelUse::Refine, defaults);
     }
 
