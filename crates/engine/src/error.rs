@@ -16,6 +16,8 @@ pub enum ErrorCode {
     JobNotFound,
     ResourceNotFound,
     JobNotCancellable,
+    /// Extension: a finished job cannot be paused, resumed or given a priority.
+    JobFinished,
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationError,
@@ -36,7 +38,7 @@ impl ErrorCode {
             ErrorCode::InsufficientBalance => 402,
             ErrorCode::Forbidden => 403,
             ErrorCode::JobNotFound | ErrorCode::ResourceNotFound => 404,
-            ErrorCode::JobNotCancellable => 409,
+            ErrorCode::JobNotCancellable | ErrorCode::JobFinished => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::ValidationError => 422,
@@ -49,7 +51,7 @@ impl ErrorCode {
         }
     }
 
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::BadRequest,
         ErrorCode::Unauthorized,
         ErrorCode::InsufficientBalance,
@@ -57,6 +59,7 @@ impl ErrorCode {
         ErrorCode::JobNotFound,
         ErrorCode::ResourceNotFound,
         ErrorCode::JobNotCancellable,
+        ErrorCode::JobFinished,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::ValidationError,
@@ -90,6 +93,7 @@ impl ErrorCode {
             ErrorCode::JobNotFound => "JOB_NOT_FOUND",
             ErrorCode::ResourceNotFound => "RESOURCE_NOT_FOUND",
             ErrorCode::JobNotCancellable => "JOB_NOT_CANCELLABLE",
+            ErrorCode::JobFinished => "JOB_FINISHED",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ErrorCode::ValidationError => "VALIDATION_ERROR",

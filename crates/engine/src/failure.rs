@@ -127,6 +127,9 @@ pub enum JobError {
     /// The studio is shutting down: the job goes back to the queue and runs at the next start.
     #[error("the studio shut down while the job ran")]
     ShutDown,
+    /// The job was paused: it goes back to the queue, held, and starts again when resumed.
+    #[error("the job was paused")]
+    Paused,
 }
 
 impl JobError {
@@ -148,6 +151,7 @@ impl JobError {
             JobError::Failed(f) => &f.message,
             JobError::Cancelled => "the job was cancelled",
             JobError::ShutDown => "the studio shut down while the job ran; it will run again",
+            JobError::Paused => "the job was paused; it starts again from the beginning when resumed",
         }
     }
 }

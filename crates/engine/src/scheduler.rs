@@ -195,6 +195,22 @@ impl Scheduler {
         }
     }
 
+    /// Asks a running job to pause (`true`) or withdraws the request (`false`). False if it is
+    /// not running here (another process runs it: it reads the ledger's flag at a check point).
+    pub fn pause(&self, job_id: &str, pause: bool) -> bool {
+        match self.lock_running().get(job_id) {
+            Some(control) if pause => {
+                control.pause();
+                true
+            }
+            Some(control) => {
+                control.unpause();
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn running(&self) -> usize {
         self.lock_running().len()
     }
@@ -243,6 +259,13 @@ impl Scheduler {
                         "the studio shut down while this job ran; it will run again at next start",
                         false,
                     )?;
+                    Ok(jobs::get(c, &id2)?.map(|j| j.latest_seq).unwrap_or(0))
+                })
+            }
+            Err(JobError::Paused) => {
+                let id2 = id.clone();
+                self.record_end(&id, move |c| {
+                    jobs::set_aside(c, &id2)?;
                     Ok(jobs::get(c, &id2)?.map(|j| j.latest_seq).unwrap_or(0))
                 })
             }

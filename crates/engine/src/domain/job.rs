@@ -147,6 +147,12 @@ pub struct JobDetail {
     /// The final artifacts; empty until the job succeeds.
     pub result: Vec<Artifact>,
     pub latest_event: Option<JobEvent>,
+    /// Extension: higher runs first (-100 to 100; 0 unless a client gave another). Equal
+    /// priorities run oldest first.
+    pub priority: i32,
+    /// Extension: held — a waiting job is not started until resumed; a running one stops at its
+    /// next check point and waits, held. Always false once the job has finished.
+    pub paused: bool,
 }
 
 /// `GET /v1/jobs`.

@@ -10,6 +10,9 @@ pub use catalog_models::NewCatalogModel;
 mod jobs;
 mod library;
 mod present;
+mod steering;
+#[cfg(test)]
+mod steering_tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

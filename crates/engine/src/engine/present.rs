@@ -75,6 +75,8 @@ impl Engine {
             request: job.request,
             result,
             latest_event: latest.map(|e| self.event(mode, &e)),
+            priority: job.priority,
+            paused: job.paused,
         }
     }
 

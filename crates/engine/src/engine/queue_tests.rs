@@ -20,12 +20,12 @@ use crate::time::ManualClock;
 use crate::workflow::Stage;
 
 /// Longest a test waits for a fact before it fails (a guard against hangs, not a timing).
-const LIMIT: Duration = Duration::from_secs(60);
+pub(super) const LIMIT: Duration = Duration::from_secs(60);
 
 /// 2030-01-01T00:00:00Z, where the tests' manual clocks start.
-const EPOCH_2030_MS: u64 = 1_893_456_000_000;
+pub(super) const EPOCH_2030_MS: u64 = 1_893_456_000_000;
 
-fn config(dir: &std::path::Path, concurrency: usize, failpoints: &Arc<FailPoints>) -> EngineConfig {
+pub(super) fn config(dir: &std::path::Path, concurrency: usize, failpoints: &Arc<FailPoints>) -> EngineConfig {
     let mut config = EngineConfig::new(dir);
     config.concurrency = concurrency;
     config.failpoints = failpoints.clone();
@@ -33,46 +33,46 @@ fn config(dir: &std::path::Path, concurrency: usize, failpoints: &Arc<FailPoints
     config
 }
 
-async fn open(dir: &std::path::Path, concurrency: usize, failpoints: &Arc<FailPoints>) -> Arc<Engine> {
+pub(super) async fn open(dir: &std::path::Path, concurrency: usize, failpoints: &Arc<FailPoints>) -> Arc<Engine> {
     start(config(dir, concurrency, failpoints)).await
 }
 
-async fn start(config: EngineConfig) -> Arc<Engine> {
+pub(super) async fn start(config: EngineConfig) -> Arc<Engine> {
     let engine = Engine::open(config).unwrap();
     engine.start().await.unwrap();
     engine
 }
 
-fn manual_clock() -> Arc<ManualClock> {
+pub(super) fn manual_clock() -> Arc<ManualClock> {
     ManualClock::at(std::time::UNIX_EPOCH + Duration::from_millis(EPOCH_2030_MS))
 }
 
-fn owner() -> Caller {
+pub(super) fn owner() -> Caller {
     Caller::owner(Mode::Live)
 }
 
-async fn dispatch(engine: &Engine, seed: u64) -> String {
+pub(super) async fn dispatch(engine: &Engine, seed: u64) -> String {
     let body = json!({"scene_type": "paper", "mood": "soft", "resolution": "0.5K", "seed": seed});
     engine.dispatch(&owner(), Operation::BackgroundGenerator, body, "test", None).await.unwrap().job_id
 }
 
 /// Waits (on the engine's own long-poll) for the job's terminal event.
-async fn ended(engine: &Engine, job: &str) -> crate::domain::job::JobEvent {
+pub(super) async fn ended(engine: &Engine, job: &str) -> crate::domain::job::JobEvent {
     let followed = tokio::time::timeout(LIMIT, engine.follow(Mode::Live, job, 0, |_| {})).await;
     followed.unwrap_or_else(|_| panic!("job {job} did not end")).unwrap()
 }
 
-async fn status(engine: &Engine, job: &str) -> JobStatus {
+pub(super) async fn status(engine: &Engine, job: &str) -> JobStatus {
     engine.job(Mode::Live, job).await.unwrap().status
 }
 
 /// Waits for a gate off the runtime's threads (its wait blocks).
-async fn arrivals(gate: &Arc<Gate>, n: usize) -> Vec<String> {
+pub(super) async fn arrivals(gate: &Arc<Gate>, n: usize) -> Vec<String> {
     let gate = gate.clone();
     tokio::task::spawn_blocking(move || gate.wait_for(n, LIMIT)).await.unwrap().expect("jobs reach the gate")
 }
 
-async fn balance(engine: &Engine) -> i64 {
+pub(super) async fn balance(engine: &Engine) -> i64 {
     engine.credits(&owner()).await.unwrap().balance
 }
 

@@ -30,6 +30,10 @@ pub struct JobRow {
     pub cancel_requested: bool,
     /// The version of the stored request's form (`Operation::version` when it was stored).
     pub request_version: u32,
+    /// Higher runs first; equal priorities run oldest first (see [`super::queue`]).
+    pub priority: i32,
+    /// Held: a waiting job is not claimed; a running one stops at its next check point.
+    pub paused: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -77,7 +81,7 @@ pub struct NewJob<'a> {
 }
 
 const JOB_COLUMNS: &str = "public_id, job_type, status, request_json, credits_cost, request_id, created_at, \
-     started_at, finished_at, latest_seq, recoveries, cancel_requested, request_version";
+     started_at, finished_at, latest_seq, recoveries, cancel_requested, request_version, priority, paused";
 
 fn job_row(row: &Row<'_>) -> rusqlite::Result<(JobRow, String, String)> {
     Ok((
@@ -95,6 +99,8 @@ fn job_row(row: &Row<'_>) -> rusqlite::Result<(JobRow, String, String)> {
             recoveries: row.get(10)?,
             cancel_requested: row.get::<_, i64>(11)? != 0,
             request_version: row.get(12)?,
+            priority: row.get(13)?,
+            paused: row.get::<_, i64>(14)? != 0,
         },
         row.get(2)?,
         row.get(3)?,
@@ -141,7 +147,13 @@ pub fn insert(conn: &Connection, job: &NewJob<'_>) -> LedgerResult<()> {
     )
 }
 
-fn insert_event_row(conn: &Connection, job_id: &str, seq: i64, event: &NewEvent, now: &str) -> LedgerResult<()> {
+pub(super) fn insert_event_row(
+    conn: &Connection,
+    job_id: &str,
+    seq: i64,
+    event: &NewEvent,
+    now: &str,
+) -> LedgerResult<()> {
     conn.prepare_cached(
         "INSERT INTO job_events (job_id, seq, event_type, stage, message, artifacts_json, extra_json, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -174,10 +186,14 @@ pub fn append_stage(conn: &Connection, job_id: &str, event: &NewEvent) -> Ledger
     Ok(seq)
 }
 
-/// Claims up to `n` of the oldest waiting jobs: each becomes `IN_PROGRESS` with a `started` stage event.
+/// Claims up to `n` waiting jobs that are not held, highest priority first and oldest first
+/// within a priority: each becomes `IN_PROGRESS` with a `started` stage event.
 pub fn claim(conn: &Connection, n: usize) -> LedgerResult<Vec<JobRow>> {
     let ids: Vec<String> = conn
-        .prepare_cached("SELECT public_id FROM jobs WHERE status = 'NOT_STARTED' ORDER BY public_id LIMIT ?1")?
+        .prepare_cached(
+            "SELECT public_id FROM jobs WHERE status = 'NOT_STARTED' AND paused = 0 \
+             ORDER BY priority DESC, public_id LIMIT ?1",
+        )?
         .query_map([n as i64], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     let now = now_rfc3339();
@@ -226,7 +242,7 @@ pub fn succeed(conn: &Connection, job_id: &str, artifacts: Vec<StoredArtifact>, 
     let seq = job.latest_seq + 1;
     let now = now_rfc3339();
     conn.execute(
-        "UPDATE jobs SET status = 'SUCCESS', finished_at = ?2, latest_seq = ?3 WHERE public_id = ?1",
+        "UPDATE jobs SET status = 'SUCCESS', finished_at = ?2, latest_seq = ?3, paused = 0 WHERE public_id = ?1",
         params![job_id, now, seq],
     )?;
     insert_event_row(
@@ -252,7 +268,7 @@ pub fn fail(conn: &Connection, job_id: &str, error: &JobFailure, mut extra: Valu
     let seq = job.latest_seq + 1;
     let now = now_rfc3339();
     conn.execute(
-        "UPDATE jobs SET status = 'FAILURE', finished_at = ?2, latest_seq = ?3 WHERE public_id = ?1",
+        "UPDATE jobs SET status = 'FAILURE', finished_at = ?2, latest_seq = ?3, paused = 0 WHERE public_id = ?1",
         params![job_id, now, seq],
     )?;
     if let Value::Object(map) = &mut extra {
@@ -278,6 +294,17 @@ pub fn fail(conn: &Connection, job_id: &str, error: &JobFailure, mut extra: Valu
 /// Puts a running job back in the queue with a `requeued` stage event. `count` marks a crash
 /// recovery (capped); a clean shutdown does not count against the job.
 pub fn requeue(conn: &Connection, job_id: &str, message: &str, count: bool) -> LedgerResult<()> {
+    back_to_queue(conn, job_id, count, NewEvent::stage("requeued", message, json!({ "crash_recovery": count })))
+}
+
+/// Puts a running job that was paused back in the queue, held, with a `paused` stage event. It
+/// starts again from the beginning when resumed (a workflow's state lives on its thread).
+pub fn set_aside(conn: &Connection, job_id: &str) -> LedgerResult<()> {
+    let message = "paused; it starts again from the beginning when resumed";
+    back_to_queue(conn, job_id, false, NewEvent::stage("paused", message, json!({ "paused": true, "progress": 0.0 })))
+}
+
+fn back_to_queue(conn: &Connection, job_id: &str, count: bool, event: NewEvent) -> LedgerResult<()> {
     let seq: Option<i64> = optional(conn.query_row(
         "UPDATE jobs SET status = 'NOT_STARTED', latest_seq = latest_seq + 1, recoveries = recoveries + ?2 \
          WHERE public_id = ?1 AND status = 'IN_PROGRESS' RETURNING latest_seq",
@@ -285,13 +312,7 @@ pub fn requeue(conn: &Connection, job_id: &str, message: &str, count: bool) -> L
         |r| r.get(0),
     ))?;
     if let Some(seq) = seq {
-        insert_event_row(
-            conn,
-            job_id,
-            seq,
-            &NewEvent::stage("requeued", message, json!({ "crash_recovery": count })),
-            &now_rfc3339(),
-        )?;
+        insert_event_row(conn, job_id, seq, &event, &now_rfc3339())?;
     }
     Ok(())
 }
@@ -332,12 +353,24 @@ pub fn interrupted(conn: &Connection) -> LedgerResult<Vec<(String, i64)>> {
     Ok(rows)
 }
 
-pub fn is_cancel_requested(conn: &Connection, job_id: &str) -> LedgerResult<bool> {
-    Ok(optional(
-        conn.query_row("SELECT cancel_requested FROM jobs WHERE public_id = ?1", [job_id], |r| r.get::<_, i64>(0)),
-    )?
-    .unwrap_or(0)
-        != 0)
+/// What another process (or an API server) asked of a running job: stop for good, or pause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requested {
+    Nothing,
+    Cancel,
+    Pause,
+}
+
+pub fn requested(conn: &Connection, job_id: &str) -> LedgerResult<Requested> {
+    let flags =
+        optional(conn.query_row("SELECT cancel_requested, paused FROM jobs WHERE public_id = ?1", [job_id], |r| {
+            Ok((r.get::<_, i64>(0)? != 0, r.get::<_, i64>(1)? != 0))
+        }))?;
+    Ok(match flags {
+        Some((true, _)) => Requested::Cancel,
+        Some((false, true)) => Requested::Pause,
+        _ => Requested::Nothing,
+    })
 }
 
 pub fn get(conn: &Connection, job_id: &str) -> LedgerResult<Option<JobRow>> {

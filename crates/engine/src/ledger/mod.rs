@@ -12,6 +12,7 @@ pub mod credits;
 pub mod idempotency;
 pub mod jobs;
 pub mod keys;
+pub mod queue;
 pub mod renders;
 pub mod requests;
 pub mod uploads;

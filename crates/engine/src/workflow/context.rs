@@ -32,12 +32,21 @@ impl JobControl {
     const RUN: u8 = 0;
     const CANCEL: u8 = 1;
     const SHUTDOWN: u8 = 2;
+    const PAUSE: u8 = 3;
 
     pub fn cancel(&self) {
         let _ = self.0.compare_exchange(Self::RUN, Self::CANCEL, Ordering::SeqCst, Ordering::SeqCst);
     }
     pub fn shutdown(&self) {
         let _ = self.0.compare_exchange(Self::RUN, Self::SHUTDOWN, Ordering::SeqCst, Ordering::SeqCst);
+    }
+    /// Asks the job to stop and go back to the queue, held (see `ledger::queue`).
+    pub fn pause(&self) {
+        let _ = self.0.compare_exchange(Self::RUN, Self::PAUSE, Ordering::SeqCst, Ordering::SeqCst);
+    }
+    /// Withdraws a pause the job has not acted on yet.
+    pub fn unpause(&self) {
+        let _ = self.0.compare_exchange(Self::PAUSE, Self::RUN, Ordering::SeqCst, Ordering::SeqCst);
     }
     fn state(&self) -> u8 {
         self.0.load(Ordering::SeqCst)
@@ -189,20 +198,30 @@ impl JobContext {
         decode::decode(&bytes)
     }
 
-    /// Stops here if the job was cancelled or the studio is shutting down. Cheap: call it often.
+    /// Stops here if the job was cancelled or paused or the studio is shutting down. Cheap: call
+    /// it often.
     pub fn checkpoint(&mut self) -> Result<(), JobError> {
         match self.control.state() {
             JobControl::CANCEL => return Err(JobError::Cancelled),
             JobControl::SHUTDOWN => return Err(JobError::ShutDown),
+            JobControl::PAUSE => return Err(JobError::Paused),
             _ => {}
         }
         let now = self.realm.clock.now();
         if now.duration_since(self.last_ledger_check).unwrap_or_default() >= LEDGER_CANCEL_POLL {
+            // Another process (the CLI, another server) may have asked through the ledger.
             self.last_ledger_check = now;
             let id = self.job_id.clone();
-            if self.realm.ledger.read_blocking(|c| jobs::is_cancel_requested(c, &id)).unwrap_or(false) {
-                self.control.cancel();
-                return Err(JobError::Cancelled);
+            match self.realm.ledger.read_blocking(|c| jobs::requested(c, &id)).unwrap_or(jobs::Requested::Nothing) {
+                jobs::Requested::Cancel => {
+                    self.control.cancel();
+                    return Err(JobError::Cancelled);
+                }
+                jobs::Requested::Pause => {
+                    self.control.pause();
+                    return Err(JobError::Paused);
+                }
+                jobs::Requested::Nothing => {}
             }
         }
         Ok(())

@@ -1,0 +1,98 @@
+//! Steering the queue (extensions): the queue in run order, a job's priority, pause and resume.
+//! The rules live in `ledger::queue`; here a change is written, then the parties it concerns are
+//! woken — the job's followers, the scheduler (a resumed or re-prioritised job may now be next),
+//! and a running job's worker.
+
+use super::jobs::require;
+use super::Engine;
+use crate::auth::{Caller, Capability, Mode};
+use crate::domain::job::{JobDetail, JobList};
+use crate::error::ApiError;
+use crate::ids::is_ulid;
+use crate::ledger::queue::{self, Steered, PRIORITIES};
+use crate::ledger::{jobs as job_rows, LedgerError, LedgerResult};
+
+/// One steering change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Steer {
+    Priority(i32),
+    Pause,
+    Resume,
+}
+
+impl Engine {
+    /// Unfinished jobs in the order they run: running first, then waiting by priority and age
+    /// (held jobs in their places, marked `paused`).
+    pub async fn queue(&self, mode: Mode, limit: u32, offset: u32) -> Result<JobList, ApiError> {
+        let rows = self
+            .realm(mode)
+            .ledger
+            .read(move |c| {
+                queue::in_order(c, limit, offset)?
+                    .into_iter()
+                    .map(|job| {
+                        let latest = job_rows::event(c, &job.public_id, job.latest_seq)?;
+                        Ok((job, latest))
+                    })
+                    .collect::<Result<Vec<_>, LedgerError>>()
+            })
+            .await?;
+        let jobs: Vec<JobDetail> = rows.into_iter().map(|(job, latest)| self.job_detail(mode, job, latest)).collect();
+        Ok(JobList { count: jobs.len(), jobs, limit, offset })
+    }
+
+    /// Gives a job a priority (-100 to 100; higher runs first, 0 is every dispatch's).
+    pub async fn set_priority(&self, caller: &Caller, job_id: &str, priority: i64) -> Result<JobDetail, ApiError> {
+        let priority = i32::try_from(priority).ok().filter(|p| PRIORITIES.contains(p)).ok_or_else(|| {
+            ApiError::field(
+                "body",
+                "priority",
+                format!("priority must be a whole number from {} to {}", PRIORITIES.start(), PRIORITIES.end()),
+                "value_error",
+            )
+        })?;
+        self.steer(caller, job_id, Steer::Priority(priority)).await
+    }
+
+    /// Holds a job: a waiting one is not started until resumed; a running one stops at its next
+    /// check point and goes back to the queue, held (it starts again from the beginning).
+    pub async fn pause(&self, caller: &Caller, job_id: &str) -> Result<JobDetail, ApiError> {
+        self.steer(caller, job_id, Steer::Pause).await
+    }
+
+    /// Lets a held job go; it runs in its turn.
+    pub async fn resume(&self, caller: &Caller, job_id: &str) -> Result<JobDetail, ApiError> {
+        self.steer(caller, job_id, Steer::Resume).await
+    }
+
+    async fn steer(&self, caller: &Caller, job_id: &str, steer: Steer) -> Result<JobDetail, ApiError> {
+        require(caller, Capability::JobsCreate)?;
+        if !is_ulid(job_id) {
+            return Err(ApiError::job_not_found(job_id));
+        }
+        let realm = self.realm(caller.mode).clone();
+        let id = job_id.to_string();
+        let write = move |c: &rusqlite::Connection| -> LedgerResult<Steered> {
+            match steer {
+                Steer::Priority(p) => queue::set_priority(c, &id, p),
+                Steer::Pause => queue::pause(c, &id),
+                Steer::Resume => queue::resume(c, &id),
+            }
+        };
+        let steered = realm.ledger.write(write).await.map_err(ApiError::from)?;
+        match steered {
+            Steered::Waiting(seq) => {
+                realm.bus.publish(job_id, seq, false);
+                realm.work.notify_one();
+            }
+            Steered::Running => {
+                // Running here: tell its worker now; elsewhere it reads the ledger's flag.
+                if matches!(steer, Steer::Pause | Steer::Resume) {
+                    self.scheduler(caller.mode).pause(job_id, steer == Steer::Pause);
+                }
+            }
+            Steered::Unchanged => {}
+        }
+        self.job(caller.mode, job_id).await
+    }
+}
