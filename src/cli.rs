@@ -192,6 +192,34 @@ pub enum JobsCommand {
         #[command(flatten)]
         realm: RealmArg,
     },
+    /// The queue in the order it runs: running jobs, then waiting ones by priority and age.
+    Queue {
+        #[command(flatten)]
+        realm: RealmArg,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Give a waiting job a priority from -100 to 100 (higher runs first; every job starts at 0).
+    Priority {
+        id: String,
+        #[arg(allow_hyphen_values = true)]
+        priority: i64,
+        #[command(flatten)]
+        realm: RealmArg,
+    },
+    /// Hold a job: a waiting one is not started until resumed; a running one stops within a
+    /// second and waits, held (it starts again from the beginning when resumed).
+    Pause {
+        id: String,
+        #[command(flatten)]
+        realm: RealmArg,
+    },
+    /// Let a held job go; it runs in its turn.
+    Resume {
+        id: String,
+        #[command(flatten)]
+        realm: RealmArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]

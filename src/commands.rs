@@ -212,8 +212,37 @@ async fn jobs(engine: Arc<Engine>, cmd: JobsCommand) -> Result<()> {
             }
         }
         JobsCommand::Cancel { id, realm } => print_json(&engine.cancel(&Caller::owner(mode(realm)), &id).await?)?,
+        JobsCommand::Queue { realm, limit } => print_queue(&engine.queue(mode(realm), limit.clamp(1, 500), 0).await?),
+        JobsCommand::Priority { id, priority, realm } => {
+            print_json(&engine.set_priority(&Caller::owner(mode(realm)), &id, priority).await?)?
+        }
+        JobsCommand::Pause { id, realm } => print_json(&engine.pause(&Caller::owner(mode(realm)), &id).await?)?,
+        JobsCommand::Resume { id, realm } => print_json(&engine.resume(&Caller::owner(mode(realm)), &id).await?)?,
     }
     Ok(())
+}
+
+/// One line per job, in run order: id, workflow, state, priority, progress.
+fn print_queue(queue: &figur_engine::domain::job::JobList) {
+    if queue.jobs.is_empty() {
+        println!("the queue is empty");
+    }
+    for job in &queue.jobs {
+        let state = match (job.status.as_str(), job.paused) {
+            ("IN_PROGRESS", true) => "pausing",
+            ("IN_PROGRESS", false) => "running",
+            (_, true) => "paused",
+            _ => "waiting",
+        };
+        let progress = job
+            .latest_event
+            .as_ref()
+            .and_then(|e| e.extra.get("progress"))
+            .and_then(|p| p.as_f64())
+            .map(|p| format!("{:>3.0} %", p * 100.0))
+            .unwrap_or_default();
+        println!("{}  {:<28} {:<8} priority {:>4}  {progress}", job.public_id, job.job_type, state, job.priority);
+    }
 }
 
 async fn catalog(engine: Arc<Engine>, cmd: CatalogCommand) -> Result<()> {

@@ -325,6 +325,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/jobs/{public_id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Extension: holds a job. A waiting job is not started until resumed; a running one stops at
+         *     its next check point (within a second) and goes back to the queue, held — it starts again
+         *     from the beginning when resumed, charged once. Pausing a held job changes nothing.
+         */
+        post: operations["pause"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/{public_id}/priority": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Extension: gives a waiting or running job a priority (-100 to 100; higher runs first, equal
+         *     priorities oldest first; every dispatch starts at 0). A running job keeps running.
+         */
+        post: operations["priority"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/{public_id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Extension: lets a held job go; it runs in its turn. */
+        post: operations["resume"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/look": {
         parameters: {
             query?: never;
@@ -464,6 +522,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Extension: the queue — every waiting and running job, in the order they run: running first,
+         *     then waiting by priority (higher first) and age (older first). Held jobs (`paused`) keep
+         *     their places and are skipped until resumed.
+         */
+        get: operations["queue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/renders": {
         parameters: {
             query?: never;
@@ -490,6 +569,23 @@ export interface paths {
         };
         /** A finished render; its id is the job's id. */
         get: operations["render"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Extension: every tag in the library with how many uploads carry it, most used first. */
+        get: operations["tags"];
         put?: never;
         post?: never;
         delete?: never;
@@ -527,8 +623,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Extension: the library — every upload, newest first, with its name, the folder a desktop
-         *     import read it from, and an image URL signed now.
+         * Extension: the library — uploads newest first, with their names, the folder a desktop
+         *     import read each from, tags, favourites, and image URLs signed now; narrowed by a search.
          */
         get: operations["uploads"];
         put?: never;
@@ -541,6 +637,26 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/v1/uploads/{upload_key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Extension: tags an upload or marks it a favourite. `tags` replaces the upload's tags; absent
+         *     fields stay as they are. The path is the `upload_key` as the upload answered it.
+         */
+        patch: operations["edit_upload"];
         trace?: never;
     };
     "/v1/usage": {
@@ -727,7 +843,7 @@ export interface components {
          * @description Stable error codes of the `/v1` envelope. Clients branch on these, never on messages.
          * @enum {string}
          */
-        ErrorCode: "BAD_REQUEST" | "UNAUTHORIZED" | "INSUFFICIENT_BALANCE" | "FORBIDDEN" | "JOB_NOT_FOUND" | "RESOURCE_NOT_FOUND" | "JOB_NOT_CANCELLABLE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_ERROR" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE" | "OPERATION_DISABLED" | "METHOD_NOT_ALLOWED" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE";
+        ErrorCode: "BAD_REQUEST" | "UNAUTHORIZED" | "INSUFFICIENT_BALANCE" | "FORBIDDEN" | "JOB_NOT_FOUND" | "RESOURCE_NOT_FOUND" | "JOB_NOT_CANCELLABLE" | "JOB_FINISHED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_ERROR" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE" | "OPERATION_DISABLED" | "METHOD_NOT_ALLOWED" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE";
         /** @description The body of every non-2xx answer. */
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
@@ -776,6 +892,17 @@ export interface components {
             finished_at?: string | null;
             job_type: string;
             latest_event?: null | components["schemas"]["JobEvent"];
+            /**
+             * @description Extension: held — a waiting job is not started until resumed; a running one stops at its
+             *     next check point and waits, held. Always false once the job has finished.
+             */
+            paused: boolean;
+            /**
+             * Format: int32
+             * @description Extension: higher runs first (-100 to 100; 0 unless a client gave another). Equal
+             *     priorities run oldest first.
+             */
+            priority: number;
             public_id: string;
             /** @description The request body as dispatched. */
             request: Record<string, never>;
@@ -821,6 +948,15 @@ export interface components {
         };
         /** @enum {string} */
         JobStatus: "NOT_STARTED" | "IN_PROGRESS" | "SUCCESS" | "FAILURE";
+        /** @description Extension: `PATCH /v1/uploads/{upload_key}` — what to change; absent fields stay as they are. */
+        LibraryEdit: {
+            favourite?: boolean | null;
+            /**
+             * @description Replaces the tags: each 1–40 characters once trimmed (spaces inside collapse to one;
+             *     stored in lower case), at most 30; repeats are kept once.
+             */
+            tags?: string[] | null;
+        };
         /**
          * @description One image of the library (extension): an upload, listed with its name, the folder it was
          *     imported from and when. `image_url` is signed when the list is read, never stored.
@@ -830,6 +966,7 @@ export interface components {
             bytes: number;
             /** @description RFC 3339, UTC. */
             created_at: string;
+            favourite: boolean;
             /** Format: int32 */
             height: number;
             image_url: string;
@@ -839,6 +976,8 @@ export interface components {
             sha256: string;
             /** @description The folder a desktop import read it from; absent for uploads made through the API. */
             source_folder?: string | null;
+            /** @description A designer's tags: lower case, sorted. */
+            tags: string[];
             upload_key: string;
             /** Format: int32 */
             width: number;
@@ -916,6 +1055,14 @@ export interface components {
          * @enum {string}
          */
         OutputPreset: "ecommerce_square" | "ecommerce_portrait" | "lookbook" | "social_story" | "original";
+        /** @description Extension: `POST /v1/jobs/{public_id}/priority`. */
+        PriorityRequest: {
+            /**
+             * Format: int64
+             * @description -100 to 100; higher runs first; every dispatch starts at 0.
+             */
+            priority: number;
+        };
         /** @description Body of `product-to-model-direct` and `product-to-model-phased`. */
         ProductToModelRequest: {
             background_image_public_id?: string | null;
@@ -965,6 +1112,12 @@ export interface components {
          * @enum {string}
          */
         Resolution: "0.5K" | "1K" | "2K" | "4K";
+        /** @description A tag of the library and how many uploads carry it (extension: `GET /v1/tags`). */
+        TagCount: {
+            /** Format: int64 */
+            count: number;
+            tag: string;
+        };
         TryOnItem: {
             /** @description Upload key of the garment photo. */
             trial_image: string;
@@ -994,11 +1147,17 @@ export interface components {
         };
         /** @description A page of the library, newest first (extension: `GET /v1/uploads`). */
         UploadList: {
+            /** @description How many are on this page. */
             count: number;
             /** Format: int32 */
             limit: number;
             /** Format: int32 */
             offset: number;
+            /**
+             * Format: int64
+             * @description How many the search selects in all (every page).
+             */
+            total: number;
             uploads: components["schemas"]["LibraryImage"][];
         };
         UsageEntry: {
@@ -2420,6 +2579,274 @@ export interface operations {
             };
         };
     };
+    pause: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job's ULID */
+                public_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobDetail"];
+                };
+            };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `JOB_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `JOB_FINISHED` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    priority: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job's ULID */
+                public_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PriorityRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobDetail"];
+                };
+            };
+            /** @description `BAD_REQUEST`: the body is not well-formed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `JOB_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `JOB_FINISHED` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: the body is not of the declared content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `priority` out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    resume: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job's ULID */
+                public_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobDetail"];
+                };
+            };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `JOB_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `JOB_FINISHED` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     look: {
         parameters: {
             query?: never;
@@ -3044,6 +3471,74 @@ export interface operations {
             };
         };
     };
+    queue: {
+        parameters: {
+            query?: {
+                /** @description 1–200, default 50 */
+                limit?: number;
+                /** @description default 0 */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobList"];
+                };
+            };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     renders: {
         parameters: {
             query?: {
@@ -3183,6 +3678,61 @@ export interface operations {
             };
         };
     };
+    tags: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagCount"][];
+                };
+            };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     try_on: {
         parameters: {
             query?: never;
@@ -3294,6 +3844,14 @@ export interface operations {
     uploads: {
         parameters: {
             query?: {
+                /** @description Words that must each appear in the name, the folder or a tag (case-insensitive) */
+                q?: string;
+                /** @description Only uploads with this tag */
+                tag?: string;
+                /** @description `true`: only favourites; `false`: only the others */
+                favourite?: boolean;
+                /** @description Only uploads imported from this folder */
+                folder?: string;
                 /** @description 1–200, default 50 */
                 limit?: number;
                 /** @description default 0 */
@@ -3331,7 +3889,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `VALIDATION_ERROR`: a field is missing or invalid; `details` names it */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3428,6 +3985,113 @@ export interface operations {
                 };
             };
             /** @description Unreadable, empty or too many pixels */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    edit_upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The upload's key, e.g. `uploads/01J…/photo.png` */
+                upload_key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LibraryEdit"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LibraryImage"];
+                };
+            };
+            /** @description `BAD_REQUEST`: the body is not well-formed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RESOURCE_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: the body is not of the declared content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A tag that is empty or too long, named by its index */
             422: {
                 headers: {
                     [name: string]: unknown;

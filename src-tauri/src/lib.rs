@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use figur_engine::domain::catalog::{CatalogEntry, Credits, RenderList, UploadAccepted, UploadList};
+use figur_engine::domain::catalog::{
+    CatalogEntry, Credits, LibraryEdit, LibraryImage, RenderList, TagCount, UploadAccepted, UploadList,
+};
 use figur_engine::domain::garments::GarmentCategory;
 use figur_engine::domain::job::{DispatchAccepted, JobDetail, JobEvents, JobList};
 use figur_engine::domain::operation::OperationList;
@@ -149,11 +151,78 @@ async fn info(studio: State<'_, Studio>) -> Res<StudioInfo> {
     })
 }
 
-/// A page of the library (the ledger's uploads, newest first), image URLs signed now.
+/// What the library screen searches for (every part optional).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Type)]
+pub struct LibrarySearch {
+    pub text: Option<String>,
+    pub tag: Option<String>,
+    pub favourite: Option<bool>,
+    pub folder: Option<String>,
+}
+
+/// A page of the library (the ledger's uploads, newest first, narrowed by `search`), image URLs
+/// signed now.
 #[tauri::command]
 #[specta::specta]
-async fn library(studio: State<'_, Studio>, offset: u32, limit: u32) -> Res<UploadList> {
-    Ok(studio.engine.library(Mode::Live, limit.clamp(1, 200), offset).await?)
+async fn library(studio: State<'_, Studio>, search: LibrarySearch, offset: u32, limit: u32) -> Res<UploadList> {
+    let query = figur_engine::LibraryQuery {
+        text: search.text.filter(|t| !t.trim().is_empty()),
+        tag: search.tag,
+        favourite: search.favourite,
+        folder: search.folder,
+    };
+    Ok(studio.engine.library(Mode::Live, query, limit.clamp(1, 200), offset).await?)
+}
+
+/// Tags an image of the library or marks it a favourite.
+#[tauri::command]
+#[specta::specta]
+async fn edit_upload(studio: State<'_, Studio>, upload_key: String, edit: LibraryEdit) -> Res<LibraryImage> {
+    Ok(studio.engine.edit_upload(&owner(), &upload_key, edit).await?)
+}
+
+/// The library's tags, most used first.
+#[tauri::command]
+#[specta::specta]
+async fn library_tags(studio: State<'_, Studio>) -> Res<Vec<TagCount>> {
+    Ok(studio.engine.library_tags(Mode::Live).await?)
+}
+
+/// Waiting and running jobs in the order they run.
+#[tauri::command]
+#[specta::specta]
+async fn queue(studio: State<'_, Studio>) -> Res<JobList> {
+    Ok(studio.engine.queue(Mode::Live, 500, 0).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn set_priority(app: AppHandle, studio: State<'_, Studio>, job_id: String, priority: i32) -> Res<JobDetail> {
+    let detail = studio.engine.set_priority(&owner(), &job_id, priority.into()).await?;
+    announce(&app, &detail);
+    Ok(detail)
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn pause(app: AppHandle, studio: State<'_, Studio>, job_id: String) -> Res<JobDetail> {
+    let detail = studio.engine.pause(&owner(), &job_id).await?;
+    announce(&app, &detail);
+    Ok(detail)
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn resume(app: AppHandle, studio: State<'_, Studio>, job_id: String) -> Res<JobDetail> {
+    let detail = studio.engine.resume(&owner(), &job_id).await?;
+    announce(&app, &detail);
+    Ok(detail)
+}
+
+/// Tells the UI a job changed now, for a job no follower watches (one dispatched elsewhere).
+fn announce(app: &AppHandle, detail: &JobDetail) {
+    let seq = detail.latest_event.as_ref().map(|e| e.seq).unwrap_or(0);
+    let _ = JobChanged { job_id: detail.public_id.clone(), seq, terminal: false }.emit(app);
 }
 
 /// Imports files and folders (their images) into the library; an image already there is not
@@ -212,6 +281,12 @@ macro_rules! desktop_commands {
                     jobs,
                     job_events,
                     cancel,
+                    queue,
+                    set_priority,
+                    pause,
+                    resume,
+                    edit_upload,
+                    library_tags,
                     renders,
                     export_render,
                     catalog,

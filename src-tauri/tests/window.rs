@@ -94,9 +94,18 @@ async fn open_with(data: &Path, failpoints: &str, pictures: &Path) -> (Driver, C
     (driver, client, started.elapsed())
 }
 
+/// The screens the README shows: each run refreshes them in `docs/screenshots/`, scaled to 960×600.
+const PUBLISHED: [&str; 8] =
+    ["library", "library-search", "queue", "timeline", "look-builder", "gallery", "settings", "settings-studio"];
+
 async fn shot(client: &Client, name: &str) {
     let png = client.screenshot().await.unwrap();
-    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
+    std::fs::write(screenshots().join(format!("{name}.png")), &png).unwrap();
+    if PUBLISHED.contains(&name) {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots").join(format!("{name}.png"));
+        let scaled = image::load_from_memory(&png).unwrap().resize(960, 600, image::imageops::FilterType::Triangle);
+        scaled.save(docs).unwrap();
+    }
 }
 
 async fn click(client: &Client, css: &str) {
@@ -382,4 +391,107 @@ async fn the_library_survives_a_restart_and_shows_what_scripts_uploaded() {
     shot(&client, "library-after-restart").await;
     client.close().await.unwrap();
     drop(driver);
+}
+
+/// The queue screen's rows in order: (job id, state).
+async fn queue_rows(client: &Client) -> Vec<(String, String)> {
+    let script =
+        "return [...document.querySelectorAll('[data-testid=queue-job]')].map(r => [r.dataset.job, r.dataset.state]);";
+    serde_json::from_value(client.execute(script, vec![]).await.unwrap()).unwrap()
+}
+
+/// Waits until the queue screen's rows satisfy `done`; returns them.
+async fn queue_until(client: &Client, what: &str, done: impl Fn(&[(String, String)]) -> bool) -> Vec<(String, String)> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let rows = queue_rows(client).await;
+        if done(&rows) {
+            return rows;
+        }
+        assert!(Instant::now() < deadline, "the queue never showed {what}: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn search_and_tag_the_library_then_steer_the_queue_in_the_real_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = photo(dir.path());
+    let data = dir.path().join("data");
+    // Every stage slowed: with this machine's permits busy, later jobs wait long enough to steer.
+    let (driver, client, _) = open(&data, "stage=sleep(700)").await;
+    import(&client, &photo).await;
+
+    // Search, open, tag, favourite; the tag becomes a chip that narrows the grid.
+    let search = client.find(Locator::Css("[data-testid=library-search]")).await.unwrap();
+    search.send_keys("astro").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(library_tiles(&client, 1).await.len(), 1);
+    search.send_keys("nomatch").await.unwrap();
+    let empty = client.wait().at_most(Duration::from_secs(10));
+    empty.for_element(Locator::XPath("//p[contains(., 'No photo matches')]")).await.unwrap();
+    search.clear().await.unwrap();
+    search.send_keys(" ").await.unwrap();
+    click(&client, "[data-testid=library-tile] .tile-open").await;
+    let tag = client.wait().for_element(Locator::Css("[data-testid=tag-input]")).await.unwrap();
+    tag.send_keys("SS27 Hero").await.unwrap();
+    click(&client, "[data-testid=tag-add]").await;
+    shot(&client, "library-tagged").await;
+    let chip = client.wait().at_most(Duration::from_secs(10));
+    chip.for_element(Locator::Css("[data-testid=library-tag][data-tag='ss27 hero']")).await.unwrap();
+    click(&client, "[data-testid=favourite-toggle]").await;
+    client.wait().for_element(Locator::Css("[data-testid=favourite-toggle][aria-pressed=true]")).await.unwrap();
+    click(&client, "[data-testid=library-favourites]").await;
+    assert_eq!(library_tiles(&client, 1).await.len(), 1, "the favourite is listed");
+    shot(&client, "library-search").await;
+
+    // Five swaps: the permits take the first ones, the rest wait in the queue.
+    for _ in 0..5 {
+        run_swap(&client).await;
+        client.wait().for_element(Locator::Css("[data-testid=job-status]")).await.unwrap();
+    }
+    click(&client, "[data-testid=nav-queue]").await;
+    let rows = queue_until(&client, "three waiting jobs", |rows| {
+        rows.iter().filter(|(_, state)| state == "waiting").count() == 3
+    })
+    .await;
+    let waiting: Vec<String> = rows.iter().filter(|(_, s)| s == "waiting").map(|(id, _)| id.clone()).collect();
+    let (first, last) = (waiting[0].clone(), waiting[2].clone());
+    // The newest goes next; the oldest waiting one is held.
+    click(&client, &format!("[data-job='{last}'] [data-testid=queue-run-next]")).await;
+    queue_until(&client, "the newest job next", |rows| {
+        rows.iter().find(|(_, s)| s == "waiting").is_some_and(|(id, _)| *id == last)
+    })
+    .await;
+    click(&client, &format!("[data-job='{first}'] [data-testid=queue-pause]")).await;
+    queue_until(&client, "the held job", |rows| rows.iter().any(|(id, s)| *id == first && s == "paused")).await;
+    shot(&client, "queue").await;
+
+    // The scheduler honours both: everything else runs; the held job waits alone until resumed.
+    queue_until(&client, "only the held job left", |rows| {
+        rows.len() == 1 && rows[0] == (first.clone(), "paused".into())
+    })
+    .await;
+    click(&client, &format!("[data-job='{first}'] [data-testid=queue-resume]")).await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(90))
+        .for_element(Locator::Css("[data-testid=queue-empty]"))
+        .await
+        .unwrap();
+    client.close().await.unwrap();
+    drop(driver);
+
+    // The ledger says the same: the newest job started before the one dispatched before it.
+    let engine = figur_engine::Engine::open(figur_engine::EngineConfig::new(&data)).unwrap();
+    let started = |id: String| {
+        let engine = engine.clone();
+        async move { engine.job(figur_engine::Mode::Live, &id).await.unwrap().started_at.unwrap() }
+    };
+    let middle = waiting[1].clone();
+    assert!(started(last.clone()).await < started(middle).await, "run next was honoured");
+    let events = engine.job_events(figur_engine::Mode::Live, &first, 0, None).await.unwrap().events;
+    let stages: Vec<_> = events.iter().filter_map(|e| e.stage.as_deref()).collect();
+    assert!(stages.starts_with(&["paused", "resumed", "started"]), "{stages:?}");
+    engine.shutdown(Duration::from_secs(5)).await;
 }

@@ -22,6 +22,7 @@ mod recovery;
 mod run_cli;
 mod schemathesis;
 mod servers;
+mod steering;
 mod support;
 mod swaps;
 mod try_on;

@@ -31,7 +31,7 @@ const PAGE = 200;
 export async function library(): Promise<LibraryItem[]> {
   const items: LibraryItem[] = [];
   for (let offset = 0; ; offset += PAGE) {
-    const page = await call(commands.library(offset, PAGE));
+    const page = await call(commands.library({}, offset, PAGE));
     items.push(...page.uploads);
     if (page.count < PAGE) return items;
   }

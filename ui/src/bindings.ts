@@ -8,8 +8,11 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 /** Commands */
 export const commands = {
 	info: () => typedError<StudioInfo, UiError>(__TAURI_INVOKE("info")),
-	/**  A page of the library (the ledger's uploads, newest first), image URLs signed now. */
-	library: (offset: number, limit: number) => typedError<UploadList_Serialize, UiError>(__TAURI_INVOKE("library", { offset, limit })),
+	/**
+	 *  A page of the library (the ledger's uploads, newest first, narrowed by `search`), image URLs
+	 *  signed now.
+	 */
+	library: (search: LibrarySearch_Deserialize, offset: number, limit: number) => typedError<UploadList_Serialize, UiError>(__TAURI_INVOKE("library", { search, offset, limit })),
 	/**
 	 *  Imports files and folders (their images) into the library; an image already there is not
 	 *  stored twice.
@@ -19,6 +22,15 @@ export const commands = {
 	jobs: (limit: number) => typedError<JobList_Serialize, UiError>(__TAURI_INVOKE("jobs", { limit })),
 	jobEvents: (jobId: string, since: number) => typedError<JobEvents_Serialize, UiError>(__TAURI_INVOKE("job_events", { jobId, since })),
 	cancel: (jobId: string) => typedError<JobDetail_Serialize, UiError>(__TAURI_INVOKE("cancel", { jobId })),
+	/**  Waiting and running jobs in the order they run. */
+	queue: () => typedError<JobList_Serialize, UiError>(__TAURI_INVOKE("queue")),
+	setPriority: (jobId: string, priority: number) => typedError<JobDetail_Serialize, UiError>(__TAURI_INVOKE("set_priority", { jobId, priority })),
+	pause: (jobId: string) => typedError<JobDetail_Serialize, UiError>(__TAURI_INVOKE("pause", { jobId })),
+	resume: (jobId: string) => typedError<JobDetail_Serialize, UiError>(__TAURI_INVOKE("resume", { jobId })),
+	/**  Tags an image of the library or marks it a favourite. */
+	editUpload: (uploadKey: string, edit: LibraryEdit_Deserialize) => typedError<LibraryImage_Serialize, UiError>(__TAURI_INVOKE("edit_upload", { uploadKey, edit })),
+	/**  The library's tags, most used first. */
+	libraryTags: () => typedError<TagCount[], UiError>(__TAURI_INVOKE("library_tags")),
 	renders: (offset: number, limit: number) => typedError<RenderList_Serialize, UiError>(__TAURI_INVOKE("renders", { offset, limit })),
 	/**
 	 *  Saves a render as PNG, JPEG or WebP into the Pictures folder (`Figur Studio` inside it);
@@ -396,7 +408,9 @@ export type DispatchAccepted = {
 };
 
 /**  Stable error codes of the `/v1` envelope. Clients branch on these, never on messages. */
-export type ErrorCode = "BAD_REQUEST" | "UNAUTHORIZED" | "INSUFFICIENT_BALANCE" | "FORBIDDEN" | "JOB_NOT_FOUND" | "RESOURCE_NOT_FOUND" | "JOB_NOT_CANCELLABLE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_ERROR" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE" | "OPERATION_DISABLED" | "METHOD_NOT_ALLOWED" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE";
+export type ErrorCode = "BAD_REQUEST" | "UNAUTHORIZED" | "INSUFFICIENT_BALANCE" | "FORBIDDEN" | "JOB_NOT_FOUND" | "RESOURCE_NOT_FOUND" | "JOB_NOT_CANCELLABLE" | 
+/**  Extension: a finished job cannot be paused, resumed or given a priority. */
+"JOB_FINISHED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_ERROR" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE" | "OPERATION_DISABLED" | "METHOD_NOT_ALLOWED" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE";
 
 export type EventType = "queued" | "stage" | "succeeded" | "failed";
 
@@ -539,6 +553,16 @@ export type JobDetail_Deserialize = {
 	/**  The final artifacts; empty until the job succeeds. */
 	result: Artifact[],
 	latest_event?: JobEvent_Deserialize | null,
+	/**
+	 *  Extension: higher runs first (-100 to 100; 0 unless a client gave another). Equal
+	 *  priorities run oldest first.
+	 */
+	priority: number,
+	/**
+	 *  Extension: held — a waiting job is not started until resumed; a running one stops at its
+	 *  next check point and waits, held. Always false once the job has finished.
+	 */
+	paused: boolean,
 };
 
 /**  `GET /v1/jobs/{public_id}`. */
@@ -555,6 +579,16 @@ export type JobDetail_Serialize = {
 	/**  The final artifacts; empty until the job succeeds. */
 	result: Artifact[],
 	latest_event: JobEvent_Serialize | null,
+	/**
+	 *  Extension: higher runs first (-100 to 100; 0 unless a client gave another). Equal
+	 *  priorities run oldest first.
+	 */
+	priority: number,
+	/**
+	 *  Extension: held — a waiting job is not started until resumed; a running one stops at its
+	 *  next check point and waits, held. Always false once the job has finished.
+	 */
+	paused: boolean,
 };
 
 export type JobEvent = JobEvent_Serialize | JobEvent_Deserialize;
@@ -627,6 +661,29 @@ export type JobList_Serialize = {
 
 export type JobStatus = "NOT_STARTED" | "IN_PROGRESS" | "SUCCESS" | "FAILURE";
 
+/**  Extension: `PATCH /v1/uploads/{upload_key}` — what to change; absent fields stay as they are. */
+export type LibraryEdit = LibraryEdit_Serialize | LibraryEdit_Deserialize;
+
+/**  Extension: `PATCH /v1/uploads/{upload_key}` — what to change; absent fields stay as they are. */
+export type LibraryEdit_Deserialize = {
+	/**
+	 *  Replaces the tags: each 1–40 characters once trimmed (spaces inside collapse to one;
+	 *  stored in lower case), at most 30; repeats are kept once.
+	 */
+	tags?: string[] | null,
+	favourite?: boolean | null,
+};
+
+/**  Extension: `PATCH /v1/uploads/{upload_key}` — what to change; absent fields stay as they are. */
+export type LibraryEdit_Serialize = {
+	/**
+	 *  Replaces the tags: each 1–40 characters once trimmed (spaces inside collapse to one;
+	 *  stored in lower case), at most 30; repeats are kept once.
+	 */
+	tags: string[] | null,
+	favourite: boolean | null,
+};
+
 /**
  *  One image of the library (extension): an upload, listed with its name, the folder it was
  *  imported from and when. `image_url` is signed when the list is read, never stored.
@@ -651,6 +708,9 @@ export type LibraryImage_Deserialize = {
 	sha256: string,
 	/**  RFC 3339, UTC. */
 	created_at: string,
+	/**  A designer's tags: lower case, sorted. */
+	tags: string[],
+	favourite: boolean,
 };
 
 /**
@@ -671,6 +731,28 @@ export type LibraryImage_Serialize = {
 	sha256: string,
 	/**  RFC 3339, UTC. */
 	created_at: string,
+	/**  A designer's tags: lower case, sorted. */
+	tags: string[],
+	favourite: boolean,
+};
+
+/**  What the library screen searches for (every part optional). */
+export type LibrarySearch = LibrarySearch_Serialize | LibrarySearch_Deserialize;
+
+/**  What the library screen searches for (every part optional). */
+export type LibrarySearch_Deserialize = {
+	text?: string | null,
+	tag?: string | null,
+	favourite?: boolean | null,
+	folder?: string | null,
+};
+
+/**  What the library screen searches for (every part optional). */
+export type LibrarySearch_Serialize = {
+	text: string | null,
+	tag: string | null,
+	favourite: boolean | null,
+	folder: string | null,
 };
 
 export type LookRequest = LookRequest_Serialize | LookRequest_Deserialize;
@@ -961,6 +1043,12 @@ export type StudioInfo = {
 	credits: Credits,
 };
 
+/**  A tag of the library and how many uploads carry it (extension: `GET /v1/tags`). */
+export type TagCount = {
+	tag: string,
+	count: number,
+};
+
 export type TryOnItem = {
 	/**  Upload key of the garment photo. */
 	trial_image: string,
@@ -1018,7 +1106,10 @@ export type UploadList_Deserialize = {
 	uploads: LibraryImage_Deserialize[],
 	limit: number,
 	offset: number,
+	/**  How many are on this page. */
 	count: number,
+	/**  How many the search selects in all (every page). */
+	total: number,
 };
 
 /**  A page of the library, newest first (extension: `GET /v1/uploads`). */
@@ -1026,7 +1117,10 @@ export type UploadList_Serialize = {
 	uploads: LibraryImage_Serialize[],
 	limit: number,
 	offset: number,
+	/**  How many are on this page. */
 	count: number,
+	/**  How many the search selects in all (every page). */
+	total: number,
 };
 
 export type UserCategory = "MALE" | "FEMALE";

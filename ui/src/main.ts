@@ -1,8 +1,26 @@
 import "./style.css";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
+import { flushSync, mount, unmount } from "svelte";
 import { commands, library, migrateLegacyLibrary } from "./api";
+import { importPaths, libraryBackend, queueBackend } from "./backends";
 import { clear, h } from "./dom";
-import { batchScreen, galleryScreen, libraryNotice, libraryScreen, lookScreen, settingsScreen, tryOnScreen, workflowScreen } from "./screens";
+import LibraryScreen from "./library/LibraryScreen.svelte";
+import QueuePanel from "./queue/QueuePanel.svelte";
+import { batchScreen, galleryScreen, lookScreen, settingsScreen, tryOnScreen, workflowScreen } from "./screens";
+
+// Screens built as Svelte components are mounted into the main area and unmounted when another
+// screen is shown; the others still draw themselves with `h` until they move over.
+let mounted: Record<string, unknown> | null = null;
+let notice: string | null = null;
+
+function libraryScreen(main: HTMLElement): void {
+  mounted = mount(LibraryScreen, { target: main, props: { backend: libraryBackend, importPaths, notice } });
+  notice = null;
+}
+
+function queueScreen(main: HTMLElement): void {
+  mounted = mount(QueuePanel, { target: main, props: { backend: queueBackend } });
+}
 
 const SCREENS: [string, string, (main: HTMLElement) => void | Promise<void>][] = [
   ["library", "Library", libraryScreen],
@@ -10,6 +28,7 @@ const SCREENS: [string, string, (main: HTMLElement) => void | Promise<void>][] =
   ["look", "Look builder", lookScreen],
   ["try-on", "Try-on", tryOnScreen],
   ["batch", "Batch", batchScreen],
+  ["queue", "Queue", queueScreen],
   ["gallery", "Gallery", galleryScreen],
   ["settings", "Settings", settingsScreen],
 ];
@@ -21,7 +40,12 @@ const nav = h("nav", { "aria-label": "Screens" });
 function show(id: string): void {
   for (const b of nav.querySelectorAll("button")) b.setAttribute("aria-current", String(b.dataset.screen === id));
   const screen = SCREENS.find((s) => s[0] === id) ?? SCREENS[0];
+  if (mounted) void unmount(mounted);
+  mounted = null;
+  clear(main);
   void screen[2](main);
+  // Mounting effects run now, so a drop handled right after `show` finds the screen ready.
+  flushSync();
 }
 
 for (const [id, label] of SCREENS) {
@@ -38,7 +62,7 @@ void commands.info().then(async (r) => {
       const ledgerKeys = async () => new Set((await library()).map((i) => i.upload_key));
       const moved = await migrateLegacyLibrary(localStorage, r.data.data_dir, ledgerKeys);
       if (moved) {
-        libraryNotice(`Your library now lives in the data folder: ${moved.carried} photo(s) from this window's old list are in it${moved.missing ? `; ${moved.missing} were no longer in this data folder` : ""}.`);
+        notice = (`Your library now lives in the data folder: ${moved.carried} photo(s) from this window's old list are in it${moved.missing ? `; ${moved.missing} were no longer in this data folder` : ""}.`);
       }
     } catch {
       // The library screen shows the engine's error itself.

@@ -31,65 +31,6 @@ async function libraryOrError(main: HTMLElement): Promise<LibraryItem[] | null> 
   }
 }
 
-let notice: string | undefined;
-/** A one-time message for the next time the library is shown (the migration's outcome). */
-export function libraryNotice(text: string): void {
-  notice = text;
-}
-
-function libraryTile(i: LibraryItem): HTMLElement {
-  const title = i.source_folder ? `${i.name}\nfrom ${i.source_folder}` : i.name;
-  return h("figure", { class: "tile", tabindex: 0, title, "data-testid": "library-tile" }, h("img", { src: thumb(i.image_url), alt: i.name, loading: "lazy" }), h("figcaption", {}, i.name));
-}
-
-export function libraryScreen(main: HTMLElement): void {
-  const status = h("div", { "aria-live": "polite" });
-  if (notice) {
-    clear(status, h("p", { class: "ok", "data-testid": "library-notice" }, notice));
-    notice = undefined;
-  }
-  const grid = h("div", { class: "grid", "data-testid": "library-grid" });
-  const drawGrid = async () => {
-    try {
-      const items = await library();
-      clear(grid, ...(items.length ? items.map(libraryTile) : [h("p", { class: "muted" }, "No photos yet: import some, or drop them on the window.")]));
-    } catch (e) {
-      clear(grid, errorBox(e));
-    }
-  };
-  const path = h("input", { type: "text", id: "import-path", "data-testid": "import-path", placeholder: "/path/to/photo.jpg or a folder", size: 60 });
-  const doImport = async (paths: string[]) => {
-    clear(status, h("p", { class: "muted" }, `Importing ${paths.length} item(s)…`));
-    try {
-      const done = await call(commands.importPaths(paths));
-      const ok = done.filter((d) => d.upload);
-      const failed = done.filter((d) => d.error);
-      clear(status, h("p", {}, `Imported ${ok.length} image(s).`), ...failed.map((f) => h("p", { class: "error" }, `${f.path}: ${f.error}`)));
-      await drawGrid();
-    } catch (e) {
-      clear(status, errorBox(e));
-    }
-  };
-  const form = h("form", { class: "row", onsubmit: (e: Event) => { e.preventDefault(); if (path.value.trim()) void doImport([path.value.trim()]); } },
-    h("label", { for: "import-path" }, "Import a photo or a folder"), path, h("button", { type: "submit", class: "primary", "data-testid": "import" }, "Import"));
-  const catalogGrid = h("div", { class: "grid", "data-testid": "catalog-grid" });
-  const showCatalog = async (resource: string) => {
-    for (const b of tabs.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b.dataset.resource === resource));
-    clear(catalogGrid, h("p", { class: "muted" }, "Loading…"));
-    try {
-      const entries = await call(commands.catalog(resource));
-      clear(catalogGrid, ...(entries.length ? entries.map((c) => h("figure", { class: "tile", tabindex: 0, title: c.description }, h("img", { src: thumb(c.image_url), alt: c.display_name, loading: "lazy" }), h("figcaption", {}, c.display_name))) : [h("p", { class: "muted" }, "Nothing here yet: the generators and POST /v1/catalog/models add entries.")]));
-    } catch (e) {
-      clear(catalogGrid, errorBox(e));
-    }
-  };
-  const tabs = h("div", { class: "row", role: "group", "aria-label": "Catalog" }, ...[["models", "Models"], ["backgrounds", "Backgrounds"], ["complementary-garments", "Garments"]].map(([r, label]) => h("button", { class: "secondary", "data-resource": r, onclick: () => void showCatalog(r) }, label)));
-  clear(main, h("h1", {}, "Library"), h("p", { class: "muted" }, "Drop photos or folders anywhere on the window, or give a path."), form, status, grid, h("h2", {}, "Catalog"), tabs, catalogGrid);
-  void drawGrid();
-  void showCatalog("backgrounds");
-  (window as unknown as { figurImport?: (p: string[]) => void }).figurImport = (p) => void doImport(p);
-}
-
 export async function tryOnScreen(main: HTMLElement): Promise<void> {
   const items = await libraryOrError(main);
   if (!items) return;

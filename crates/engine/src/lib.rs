@@ -43,4 +43,5 @@ pub use auth::{Caller, Capability, Mode};
 pub use engine::{Engine, EngineConfig, JobFilter, OpenError, RenderFilter};
 pub use error::{ApiError, ErrorCode, FieldError};
 pub use failure::{FailureCode, JobError, JobFailure};
+pub use ledger::uploads::LibraryQuery;
 pub use workflow::{Operation, WorkflowRequest};

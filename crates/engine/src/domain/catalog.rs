@@ -96,6 +96,9 @@ pub struct LibraryImage {
     pub sha256: String,
     /// RFC 3339, UTC.
     pub created_at: String,
+    /// A designer's tags: lower case, sorted.
+    pub tags: Vec<String>,
+    pub favourite: bool,
 }
 
 /// A page of the library, newest first (extension: `GET /v1/uploads`).
@@ -105,7 +108,31 @@ pub struct UploadList {
     pub uploads: Vec<LibraryImage>,
     pub limit: u32,
     pub offset: u32,
+    /// How many are on this page.
     pub count: usize,
+    /// How many the search selects in all (every page).
+    pub total: u64,
+}
+
+/// Extension: `PATCH /v1/uploads/{upload_key}` — what to change; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct LibraryEdit {
+    /// Replaces the tags: each 1–40 characters once trimmed (spaces inside collapse to one;
+    /// stored in lower case), at most 30; repeats are kept once.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub favourite: Option<bool>,
+}
+
+/// A tag of the library and how many uploads carry it (extension: `GET /v1/tags`).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct TagCount {
+    pub tag: String,
+    pub count: u64,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

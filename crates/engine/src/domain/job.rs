@@ -155,6 +155,15 @@ pub struct JobDetail {
     pub paused: bool,
 }
 
+/// Extension: `POST /v1/jobs/{public_id}/priority`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct PriorityRequest {
+    /// -100 to 100; higher runs first; every dispatch starts at 0.
+    pub priority: i64,
+}
+
 /// `GET /v1/jobs`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]

@@ -4,17 +4,46 @@ use super::jobs::require;
 use super::Engine;
 use crate::auth::{Caller, Capability, Mode};
 use crate::domain::catalog::{
-    CatalogEntry, LibraryImage, Render, RenderList, UploadAccepted, UploadList, CATALOG_RESOURCES,
+    CatalogEntry, LibraryEdit, LibraryImage, Render, RenderList, TagCount, UploadAccepted, UploadList,
+    CATALOG_RESOURCES,
 };
 use crate::domain::compatibility::{self, CompatibilityRequest, CompatibilityResponse, CompatibilityResult, Verdict};
 use crate::domain::garments::{self, GarmentCategory};
 use crate::error::{ApiError, ErrorCode};
 use crate::ids::{is_ulid, new_id};
-use crate::ledger::uploads::UploadRow;
+use crate::ledger::uploads::{LibraryQuery, Listed, UploadRow};
 use crate::ledger::{catalog, renders, uploads};
 use crate::store::safe_file_name;
 use crate::time::now_unix_ms;
 use crate::upload;
+
+/// Tags are compared as written here: trimmed, inner spaces collapsed to one, lower case.
+pub fn normalise_tag(tag: &str) -> String {
+    tag.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+const MAX_TAGS: usize = 30;
+const MAX_TAG_CHARS: usize = 40;
+
+/// A tag list as stored: normalised, each once, sorted; the field at fault named.
+fn normalise_tags(tags: &[String]) -> Result<Vec<String>, ApiError> {
+    if tags.len() > MAX_TAGS {
+        return Err(ApiError::field("body", "tags", format!("at most {MAX_TAGS} tags"), "value_error"));
+    }
+    let mut out = Vec::with_capacity(tags.len());
+    for (i, tag) in tags.iter().enumerate() {
+        let tag = normalise_tag(tag);
+        let chars = tag.chars().count();
+        if chars == 0 || chars > MAX_TAG_CHARS || tag.chars().any(char::is_control) {
+            let problem = format!("a tag is 1–{MAX_TAG_CHARS} characters of text once trimmed");
+            return Err(ApiError::field("body", &format!("tags.{i}"), problem, "value_error"));
+        }
+        out.push(tag);
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct RenderFilter {
@@ -53,25 +82,74 @@ impl Engine {
         self.store_upload(caller, name, bytes, Origin::Import { source_folder }).await
     }
 
-    /// The library: uploads newest first, their image URLs signed now.
-    pub async fn library(&self, mode: Mode, limit: u32, offset: u32) -> Result<UploadList, ApiError> {
-        let rows = self.realm(mode).ledger.read(move |c| uploads::list(c, limit, offset)).await?;
-        let uploads: Vec<LibraryImage> = rows
-            .into_iter()
-            .map(|l| LibraryImage {
-                image_url: self.signed_url(mode, &l.upload.key),
-                upload_key: l.upload.key,
-                name: l.upload.original_name,
-                source_folder: l.upload.source_folder,
-                mime: l.upload.mime,
-                width: l.upload.width,
-                height: l.upload.height,
-                bytes: l.upload.bytes,
-                sha256: l.upload.sha256,
-                created_at: l.created_at,
+    /// The library: the uploads `query` selects, newest first, their image URLs signed now.
+    pub async fn library(
+        &self,
+        mode: Mode,
+        query: LibraryQuery,
+        limit: u32,
+        offset: u32,
+    ) -> Result<UploadList, ApiError> {
+        let query = LibraryQuery { tag: query.tag.map(|t| normalise_tag(&t)), ..query };
+        let (rows, total) = self.realm(mode).ledger.read(move |c| uploads::search(c, &query, limit, offset)).await?;
+        let uploads: Vec<LibraryImage> = rows.into_iter().map(|l| self.library_image(mode, l)).collect();
+        Ok(UploadList { count: uploads.len(), uploads, limit, offset, total })
+    }
+
+    fn library_image(&self, mode: Mode, l: Listed) -> LibraryImage {
+        LibraryImage {
+            image_url: self.signed_url(mode, &l.upload.key),
+            upload_key: l.upload.key,
+            name: l.upload.original_name,
+            source_folder: l.upload.source_folder,
+            mime: l.upload.mime,
+            width: l.upload.width,
+            height: l.upload.height,
+            bytes: l.upload.bytes,
+            sha256: l.upload.sha256,
+            created_at: l.created_at,
+            tags: l.tags,
+            favourite: l.favourite,
+        }
+    }
+
+    /// Tags an upload or marks it a favourite (absent fields stay as they are).
+    pub async fn edit_upload(
+        &self,
+        caller: &Caller,
+        upload_key: &str,
+        edit: LibraryEdit,
+    ) -> Result<LibraryImage, ApiError> {
+        require(caller, Capability::JobsCreate)?;
+        let tags = edit.tags.as_deref().map(normalise_tags).transpose()?;
+        let key = upload_key.to_string();
+        let found = self
+            .realm(caller.mode)
+            .ledger
+            .write(move |c| {
+                let mut found = uploads::get(c, &key)?.is_some();
+                if let (true, Some(tags)) = (found, &tags) {
+                    found = uploads::set_tags(c, &key, tags)?;
+                }
+                if let (true, Some(favourite)) = (found, edit.favourite) {
+                    found = uploads::set_favourite(c, &key, favourite)?;
+                }
+                Ok(found)
             })
-            .collect();
-        Ok(UploadList { count: uploads.len(), uploads, limit, offset })
+            .await?;
+        let key = upload_key.to_string();
+        let listed = match found {
+            true => self.realm(caller.mode).ledger.read(move |c| uploads::listed_by_key(c, &key)).await?,
+            false => None,
+        };
+        let listed = listed.ok_or_else(|| ApiError::not_found("upload", upload_key))?;
+        Ok(self.library_image(caller.mode, listed))
+    }
+
+    /// Every tag in the library with how many uploads carry it, most used first.
+    pub async fn library_tags(&self, mode: Mode) -> Result<Vec<TagCount>, ApiError> {
+        let counts = self.realm(mode).ledger.read(uploads::tag_counts).await?;
+        Ok(counts.into_iter().map(|(tag, count)| TagCount { tag, count }).collect())
     }
 
     fn accepted(&self, mode: Mode, row: UploadRow) -> UploadAccepted {
@@ -354,7 +432,10 @@ fn check_resource(resource: &str) -> Result<(), ApiError> {
 #[cfg(test)]
 mod tests {
     use crate::auth::{Caller, Mode};
+    use crate::domain::catalog::LibraryEdit;
     use crate::engine::{Engine, EngineConfig};
+    use crate::error::ErrorCode;
+    use crate::ledger::uploads::LibraryQuery;
 
     fn png(width: u32) -> Vec<u8> {
         let mut out = Vec::new();
@@ -377,13 +458,59 @@ mod tests {
         let api = engine.upload(&owner, "a.png", png(8)).await.unwrap();
         assert_ne!(api.upload_key, first.upload_key);
 
-        let page = engine.library(Mode::Live, 50, 0).await.unwrap();
+        let page = engine.library(Mode::Live, LibraryQuery::default(), 50, 0).await.unwrap();
         let keys: Vec<&str> = page.uploads.iter().map(|u| u.upload_key.as_str()).collect();
         assert_eq!(keys, [api.upload_key.as_str(), other.upload_key.as_str(), first.upload_key.as_str()]);
         assert_eq!(page.uploads[2].source_folder.as_deref(), Some("/shoot/day1"));
         assert_eq!(page.uploads[2].name, "a.png");
         assert!(page.uploads.iter().all(|u| u.image_url.contains("sig=")), "URLs are signed as the list is read");
-        assert!(engine.library(Mode::Test, 50, 0).await.unwrap().uploads.is_empty(), "realms do not mix");
+        assert!(
+            engine.library(Mode::Test, LibraryQuery::default(), 50, 0).await.unwrap().uploads.is_empty(),
+            "realms do not mix"
+        );
+        engine.shutdown(std::time::Duration::from_secs(1)).await;
+    }
+
+    #[tokio::test]
+    async fn tags_are_normalised_and_found_and_bad_ones_name_their_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(EngineConfig::new(dir.path())).unwrap();
+        let owner = Caller::owner(Mode::Live);
+        let a = engine.import(&owner, "a.png", png(8), None).await.unwrap();
+        let b = engine.import(&owner, "b.png", png(9), None).await.unwrap();
+        let edit = LibraryEdit {
+            tags: Some(vec!["  Hero   Shot ".into(), "SS27".into(), "hero shot".into()]),
+            favourite: Some(true),
+        };
+        let tagged = engine.edit_upload(&owner, &a.upload_key, edit).await.unwrap();
+        assert_eq!((tagged.tags.clone(), tagged.favourite), (vec!["hero shot".to_string(), "ss27".to_string()], true));
+        // Only what is given changes.
+        let unfavoured = engine
+            .edit_upload(&owner, &a.upload_key, LibraryEdit { favourite: Some(false), ..Default::default() })
+            .await
+            .unwrap();
+        assert_eq!((unfavoured.tags, unfavoured.favourite), (tagged.tags, false));
+
+        let by_tag = LibraryQuery { tag: Some("HERO  shot".into()), ..Default::default() };
+        let found = engine.library(Mode::Live, by_tag, 50, 0).await.unwrap();
+        assert_eq!(
+            (found.total, found.uploads[0].upload_key.as_str()),
+            (1, a.upload_key.as_str()),
+            "the query tag is normalised too"
+        );
+        let tags = engine.library_tags(Mode::Live).await.unwrap();
+        assert_eq!(tags.iter().map(|t| (t.tag.as_str(), t.count)).collect::<Vec<_>>(), [("hero shot", 1), ("ss27", 1)]);
+
+        let bad = LibraryEdit { tags: Some(vec!["ok".into(), "   ".into()]), ..Default::default() };
+        let err = engine.edit_upload(&owner, &b.upload_key, bad).await.unwrap_err();
+        assert_eq!(
+            (err.code, err.details[0].loc.clone()),
+            (ErrorCode::ValidationError, vec!["body".into(), "tags".into(), 1.into()])
+        );
+        let long = LibraryEdit { tags: Some(vec!["x".repeat(41)]), ..Default::default() };
+        assert_eq!(engine.edit_upload(&owner, &b.upload_key, long).await.unwrap_err().code, ErrorCode::ValidationError);
+        let err = engine.edit_upload(&owner, "uploads/nope.png", LibraryEdit::default()).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::ResourceNotFound);
         engine.shutdown(std::time::Duration::from_secs(1)).await;
     }
 }

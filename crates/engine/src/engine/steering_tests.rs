@@ -37,7 +37,7 @@ async fn the_scheduler_takes_priority_first_skips_held_jobs_and_runs_them_once_r
     let engine = start(config(dir.path(), 1, &failpoints)).await;
     // One permit: the first job is claimed and held at the gate; the rest wait in the queue.
     let first = dispatch(&engine, 0).await;
-    assert_eq!(arrivals(&gate, 1).await, [first.clone()]);
+    assert_eq!(arrivals(&gate, 1).await, std::slice::from_ref(&first));
     let (b, c, d) = (dispatch(&engine, 1).await, dispatch(&engine, 2).await, dispatch(&engine, 3).await);
     assert_eq!(engine.set_priority(&owner(), &d, 5).await.unwrap().priority, 5);
     let held = engine.pause(&owner(), &b).await.unwrap();

@@ -1,5 +1,7 @@
 //! Uploaded images: the store key and what the upload check learned about the file. The desktop's
-//! library is a view of this table (newest first), so it lives with the data folder.
+//! library is a view of this table (newest first), so it lives with the data folder; a designer's
+//! tags and favourites live beside it (`upload_tags`, `uploads.favourite`), and a search reads
+//! names, folders and tags.
 
 use rusqlite::{params, Connection};
 
@@ -24,9 +26,25 @@ pub struct UploadRow {
 pub struct Listed {
     pub upload: UploadRow,
     pub created_at: String,
+    pub favourite: bool,
+    /// Sorted.
+    pub tags: Vec<String>,
 }
 
-const COLUMNS: &str = "key, mime, width, height, bytes, sha256, original_name, source_folder, created_at";
+/// What a library page is narrowed to; every part that is set must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LibraryQuery {
+    /// Words that must each appear (case-insensitively, ASCII) in the name, the folder or a tag.
+    pub text: Option<String>,
+    /// Carries exactly this tag.
+    pub tag: Option<String>,
+    pub favourite: Option<bool>,
+    /// Imported from exactly this folder.
+    pub folder: Option<String>,
+}
+
+const COLUMNS: &str = "key, mime, width, height, bytes, sha256, original_name, source_folder, created_at, favourite, \
+     (SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM upload_tags t WHERE t.key = uploads.key ORDER BY tag))";
 
 fn listed(r: &rusqlite::Row<'_>) -> rusqlite::Result<Listed> {
     Ok(Listed {
@@ -41,6 +59,11 @@ fn listed(r: &rusqlite::Row<'_>) -> rusqlite::Result<Listed> {
             source_folder: r.get(7)?,
         },
         created_at: r.get(8)?,
+        favourite: r.get::<_, i64>(9)? != 0,
+        tags: r
+            .get::<_, Option<String>>(10)?
+            .map(|joined| joined.split('\u{1f}').map(str::to_string).collect())
+            .unwrap_or_default(),
     })
 }
 
@@ -82,10 +105,97 @@ pub fn by_content(conn: &Connection, sha256: &str) -> LedgerResult<Option<Upload
 
 /// A page of uploads, newest first.
 pub fn list(conn: &Connection, limit: u32, offset: u32) -> LedgerResult<Vec<Listed>> {
-    let mut st = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM uploads ORDER BY created_at DESC, key DESC LIMIT ?1 OFFSET ?2"
-    ))?;
-    let rows = st.query_map(params![limit, offset], listed)?.collect::<Result<Vec<_>, _>>()?;
+    Ok(search(conn, &LibraryQuery::default(), limit, offset)?.0)
+}
+
+/// `LIKE` text for a literal substring: `%`, `_` and the escape itself escaped.
+fn like_pattern(word: &str) -> String {
+    let escaped: String = word
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    format!("%{escaped}%")
+}
+
+/// A page of the uploads `query` selects, newest first, and how many it selects in all.
+pub fn search(conn: &Connection, query: &LibraryQuery, limit: u32, offset: u32) -> LedgerResult<(Vec<Listed>, u64)> {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut values: Vec<rusqlite::types::Value> = Vec::new();
+    let mut bind = |clauses: &mut Vec<String>, sql: &str, value: rusqlite::types::Value| {
+        values.push(value);
+        clauses.push(sql.replace("?", &format!("?{}", values.len())));
+    };
+    for word in query.text.as_deref().unwrap_or("").split_whitespace().take(8) {
+        bind(
+            &mut clauses,
+            "(original_name LIKE ? ESCAPE '\\' OR source_folder LIKE ?  ESCAPE '\\' \
+             OR EXISTS (SELECT 1 FROM upload_tags t WHERE t.key = uploads.key AND t.tag LIKE ? ESCAPE '\\'))",
+            like_pattern(word).into(),
+        );
+    }
+    if let Some(tag) = &query.tag {
+        bind(
+            &mut clauses,
+            "EXISTS (SELECT 1 FROM upload_tags t WHERE t.key = uploads.key AND t.tag = ?)",
+            tag.clone().into(),
+        );
+    }
+    if let Some(favourite) = query.favourite {
+        bind(&mut clauses, "favourite = ?", (favourite as i64).into());
+    }
+    if let Some(folder) = &query.folder {
+        bind(&mut clauses, "source_folder = ?", folder.clone().into());
+    }
+    let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM uploads {filter}"))?
+        .query_row(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?;
+    let n = values.len();
+    values.push((limit as i64).into());
+    values.push((offset as i64).into());
+    let rows = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM uploads {filter} ORDER BY created_at DESC, key DESC LIMIT ?{} OFFSET ?{}",
+            n + 1,
+            n + 2
+        ))?
+        .query_map(rusqlite::params_from_iter(values.iter()), listed)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((rows, total as u64))
+}
+
+/// One upload as the library lists it.
+pub fn listed_by_key(conn: &Connection, key: &str) -> LedgerResult<Option<Listed>> {
+    optional(conn.prepare_cached(&format!("SELECT {COLUMNS} FROM uploads WHERE key = ?1"))?.query_row([key], listed))
+}
+
+/// Replaces an upload's tags (already normalised by the caller). False if there is no such upload.
+pub fn set_tags(conn: &Connection, key: &str, tags: &[String]) -> LedgerResult<bool> {
+    if get(conn, key)?.is_none() {
+        return Ok(false);
+    }
+    conn.execute("DELETE FROM upload_tags WHERE key = ?1", [key])?;
+    let mut insert = conn.prepare_cached("INSERT OR IGNORE INTO upload_tags (key, tag) VALUES (?1, ?2)")?;
+    for tag in tags {
+        insert.execute(params![key, tag])?;
+    }
+    Ok(true)
+}
+
+/// Marks or unmarks an upload as a favourite. False if there is no such upload.
+pub fn set_favourite(conn: &Connection, key: &str, favourite: bool) -> LedgerResult<bool> {
+    Ok(conn.execute("UPDATE uploads SET favourite = ?2 WHERE key = ?1", params![key, favourite as i64])? == 1)
+}
+
+/// Every tag in the library with how many uploads carry it, most used first.
+pub fn tag_counts(conn: &Connection) -> LedgerResult<Vec<(String, u64)>> {
+    let rows = conn
+        .prepare_cached("SELECT tag, count(*) AS n FROM upload_tags GROUP BY tag ORDER BY n DESC, tag")?
+        .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
 
@@ -124,5 +234,56 @@ mod tests {
         assert_eq!(rest[0].upload.source_folder.as_deref(), Some("/photos"));
         assert_eq!(ledger.read_blocking(|c| by_content(c, "s1")).unwrap().unwrap().key, "uploads/a");
         assert!(ledger.read_blocking(|c| by_content(c, "s9")).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_library_is_searched_by_name_folder_and_tag_narrowed_by_favourite_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = super::super::Ledger::open(&dir.path().join("ledger.db")).unwrap();
+        for (key, folder) in [
+            ("uploads/1/red_dress.png", Some("/ss27/dresses")),
+            ("uploads/2/model_anna.png", Some("/ss27/models")),
+            ("uploads/3/100%_wool.png", None),
+            ("uploads/4/jacket.png", Some("/aw26")),
+        ] {
+            let mut r = row(key, key, folder);
+            r.original_name = key.rsplit('/').next().unwrap().to_string();
+            ledger.write_blocking(move |c| insert(c, &r)).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let tags = |key: &'static str, tags: &'static [&'static str]| {
+            let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+            ledger.write_blocking(move |c| set_tags(c, key, &tags)).unwrap()
+        };
+        assert!(tags("uploads/1/red_dress.png", &["summer", "hero shot"]));
+        assert!(tags("uploads/4/jacket.png", &["hero shot"]));
+        assert!(!tags("uploads/9/none.png", &["x"]), "no such upload");
+        assert!(ledger.write_blocking(|c| set_favourite(c, "uploads/2/model_anna.png", true)).unwrap());
+        let keys = |q: LibraryQuery| -> (Vec<String>, u64) {
+            let (rows, total) = ledger.read_blocking(move |c| search(c, &q, 50, 0)).unwrap();
+            (rows.into_iter().map(|l| l.upload.key).collect(), total)
+        };
+        let text = |t: &str| LibraryQuery { text: Some(t.into()), ..Default::default() };
+        assert_eq!(keys(text("DRESS")).0, ["uploads/1/red_dress.png"], "names, case-insensitively");
+        assert_eq!(keys(text("ss27")).0, ["uploads/2/model_anna.png", "uploads/1/red_dress.png"], "folders");
+        assert_eq!(keys(text("hero")).0, ["uploads/4/jacket.png", "uploads/1/red_dress.png"], "tags");
+        assert_eq!(keys(text("hero ss27")).0, ["uploads/1/red_dress.png"], "every word must match");
+        assert_eq!(keys(text("100%")).0, ["uploads/3/100%_wool.png"], "% is literal");
+        assert_eq!(keys(text("_")).1, 3, "so is _ (jacket.png has none)");
+        assert_eq!(keys(text("a_n")).0, Vec::<String>::new(), "_ does not match any one character");
+        let tagged = LibraryQuery { tag: Some("hero shot".into()), ..Default::default() };
+        assert_eq!(keys(tagged).1, 2);
+        let favourites = LibraryQuery { favourite: Some(true), ..Default::default() };
+        assert_eq!(keys(favourites).0, ["uploads/2/model_anna.png"]);
+        let folder = LibraryQuery { folder: Some("/aw26".into()), ..Default::default() };
+        assert_eq!(keys(folder).0, ["uploads/4/jacket.png"]);
+        let (page, total) = ledger.read_blocking(|c| search(c, &LibraryQuery::default(), 1, 1)).unwrap();
+        assert_eq!((page.len(), total), (1, 4), "a page and the total");
+        let listed = ledger.read_blocking(|c| listed_by_key(c, "uploads/1/red_dress.png")).unwrap().unwrap();
+        assert_eq!(listed.tags, ["hero shot", "summer"], "sorted");
+        assert_eq!(
+            ledger.read_blocking(tag_counts).unwrap(),
+            [("hero shot".to_string(), 2), ("summer".to_string(), 1)]
+        );
     }
 }

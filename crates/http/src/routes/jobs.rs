@@ -1,4 +1,5 @@
-//! Jobs: list, detail, the cursored event stream (long-poll and SSE), cancel.
+//! Jobs: list, detail, the cursored event stream (long-poll and SSE), cancel; and the queue's
+//! extensions: the queue in run order, priority, pause and resume.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -9,11 +10,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use figur_engine::domain::job::{JobDetail, JobEvent, JobEvents, JobList, JobStatus};
+use figur_engine::domain::job::{JobDetail, JobEvent, JobEvents, JobList, JobStatus, PriorityRequest};
 use figur_engine::{ApiError, Capability, JobFilter};
 
 use crate::error::{ErrorEnvelope, HttpResult};
-use crate::extract::{Authed, Params, SINCE, WAIT};
+use crate::extract::{Authed, JsonValue, Params, SINCE, WAIT};
 use crate::AppState;
 
 /// How long one SSE poll of the ledger waits before looping (keep-alives flow meanwhile).
@@ -165,4 +166,77 @@ pub async fn cancel(
 ) -> HttpResult<(StatusCode, Json<JobDetail>)> {
     auth.require(Capability::JobsCreate)?;
     Ok((StatusCode::ACCEPTED, Json(state.engine.cancel(&auth.0, &id).await?)))
+}
+
+/// Extension: the queue — every waiting and running job, in the order they run: running first,
+/// then waiting by priority (higher first) and age (older first). Held jobs (`paused`) keep
+/// their places and are skipped until resumed.
+#[utoipa::path(get, path = "/v1/queue", tag = "jobs",
+    params(
+        ("limit" = Option<u32>, Query, description = "1–200, default 50"),
+        ("offset" = Option<u32>, Query, description = "default 0"),
+    ),
+    responses((status = 200, body = JobList), (status = 422, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn queue(State(state): State<AppState>, auth: Authed, params: Params) -> HttpResult<Json<JobList>> {
+    auth.require(Capability::JobsRead)?;
+    let (limit, offset) = params.page()?;
+    Ok(Json(state.engine.queue(auth.0.mode, limit, offset).await?))
+}
+
+/// Extension: gives a waiting or running job a priority (-100 to 100; higher runs first, equal
+/// priorities oldest first; every dispatch starts at 0). A running job keeps running.
+#[utoipa::path(post, path = "/v1/jobs/{public_id}/priority", tag = "jobs",
+    params(("public_id" = String, Path, description = "The job's ULID")),
+    request_body = PriorityRequest,
+    responses(
+        (status = 200, body = JobDetail),
+        (status = 404, description = "`JOB_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 409, description = "`JOB_FINISHED`", body = ErrorEnvelope),
+        (status = 422, description = "`priority` out of range", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+pub async fn priority(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+    JsonValue(body): JsonValue,
+) -> HttpResult<Json<JobDetail>> {
+    auth.require(Capability::JobsCreate)?;
+    let request: PriorityRequest = figur_engine::domain::requests::parse_body(body)?;
+    Ok(Json(state.engine.set_priority(&auth.0, &id, request.priority).await?))
+}
+
+/// Extension: holds a job. A waiting job is not started until resumed; a running one stops at
+/// its next check point (within a second) and goes back to the queue, held — it starts again
+/// from the beginning when resumed, charged once. Pausing a held job changes nothing.
+#[utoipa::path(post, path = "/v1/jobs/{public_id}/pause", tag = "jobs",
+    params(("public_id" = String, Path, description = "The job's ULID")),
+    responses(
+        (status = 200, body = JobDetail),
+        (status = 404, description = "`JOB_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 409, description = "`JOB_FINISHED`", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+pub async fn pause(State(state): State<AppState>, auth: Authed, Path(id): Path<String>) -> HttpResult<Json<JobDetail>> {
+    auth.require(Capability::JobsCreate)?;
+    Ok(Json(state.engine.pause(&auth.0, &id).await?))
+}
+
+/// Extension: lets a held job go; it runs in its turn.
+#[utoipa::path(post, path = "/v1/jobs/{public_id}/resume", tag = "jobs",
+    params(("public_id" = String, Path, description = "The job's ULID")),
+    responses(
+        (status = 200, body = JobDetail),
+        (status = 404, description = "`JOB_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 409, description = "`JOB_FINISHED`", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+pub async fn resume(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+) -> HttpResult<Json<JobDetail>> {
+    auth.require(Capability::JobsCreate)?;
+    Ok(Json(state.engine.resume(&auth.0, &id).await?))
 }

@@ -5,11 +5,13 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use figur_engine::domain::catalog::{CatalogEntry, Render, RenderList, UploadAccepted, UploadList};
+use figur_engine::domain::catalog::{
+    CatalogEntry, LibraryEdit, LibraryImage, Render, RenderList, TagCount, UploadAccepted, UploadList,
+};
 use figur_engine::domain::compatibility::{CompatibilityRequest, CompatibilityResponse};
 use figur_engine::domain::garments::GarmentCategory;
 use figur_engine::engine::NewCatalogModel;
-use figur_engine::{ApiError, Capability, ErrorCode, RenderFilter};
+use figur_engine::{ApiError, Capability, ErrorCode, LibraryQuery, RenderFilter};
 
 use crate::error::{ErrorEnvelope, HttpError, HttpResult};
 use crate::extract::{Authed, JsonValue, Params};
@@ -75,19 +77,66 @@ pub async fn upload(
     Err(ApiError::field("body", "file", "a multipart field named `file` is required", "missing").into())
 }
 
-/// Extension: the library — every upload, newest first, with its name, the folder a desktop
-/// import read it from, and an image URL signed now.
+/// Extension: the library — uploads newest first, with their names, the folder a desktop
+/// import read each from, tags, favourites, and image URLs signed now; narrowed by a search.
 #[utoipa::path(get, path = "/v1/uploads", tag = "uploads",
     params(
+        ("q" = Option<String>, Query, description = "Words that must each appear in the name, the folder or a tag (case-insensitive)"),
+        ("tag" = Option<String>, Query, description = "Only uploads with this tag"),
+        ("favourite" = Option<bool>, Query, description = "`true`: only favourites; `false`: only the others"),
+        ("folder" = Option<String>, Query, description = "Only uploads imported from this folder"),
         ("limit" = Option<u32>, Query, description = "1–200, default 50"),
         ("offset" = Option<u32>, Query, description = "default 0"),
     ),
-    responses((status = 200, body = UploadList)),
+    responses((status = 200, body = UploadList), (status = 422, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn uploads(State(state): State<AppState>, auth: Authed, params: Params) -> HttpResult<Json<UploadList>> {
     auth.require(Capability::JobsRead)?;
     let (limit, offset) = params.page()?;
-    Ok(Json(state.engine.library(auth.0.mode, limit, offset).await?))
+    let favourite = match params.str("favourite").as_deref() {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => return Err(ApiError::field("query", "favourite", "`true` or `false`", "bool_parsing").into()),
+    };
+    let query = LibraryQuery {
+        text: params.str("q").filter(|q| !q.trim().is_empty()),
+        tag: params.str("tag"),
+        favourite,
+        folder: params.str("folder"),
+    };
+    Ok(Json(state.engine.library(auth.0.mode, query, limit, offset).await?))
+}
+
+/// Extension: tags an upload or marks it a favourite. `tags` replaces the upload's tags; absent
+/// fields stay as they are. The path is the `upload_key` as the upload answered it.
+#[utoipa::path(patch, path = "/v1/uploads/{upload_key}", tag = "uploads",
+    params(("upload_key" = String, Path, description = "The upload's key, e.g. `uploads/01J…/photo.png`")),
+    request_body = LibraryEdit,
+    responses(
+        (status = 200, body = LibraryImage),
+        (status = 404, description = "`RESOURCE_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 422, description = "A tag that is empty or too long, named by its index", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+pub async fn edit_upload(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(key): Path<String>,
+    JsonValue(body): JsonValue,
+) -> HttpResult<Json<LibraryImage>> {
+    auth.require(Capability::JobsCreate)?;
+    let edit: LibraryEdit = figur_engine::domain::requests::parse_body(body)?;
+    Ok(Json(state.engine.edit_upload(&auth.0, &key, edit).await?))
+}
+
+/// Extension: every tag in the library with how many uploads carry it, most used first.
+#[utoipa::path(get, path = "/v1/tags", tag = "uploads",
+    responses((status = 200, body = Vec<TagCount>)),
+    security(("bearer" = [])))]
+pub async fn tags(State(state): State<AppState>, auth: Authed) -> HttpResult<Json<Vec<TagCount>>> {
+    auth.require(Capability::JobsRead)?;
+    Ok(Json(state.engine.library_tags(auth.0.mode).await?))
 }
 
 /// Finished renders (the final images of compose and edit jobs), newest first.

@@ -1,0 +1,22 @@
+// The engine behind the Svelte screens' stores: the generated commands, errors turned into
+// exceptions (`call`). Tests give the stores stand-ins with the same shape.
+import { call, commands, events } from "./api";
+import type { LibraryBackend } from "./library/store.svelte";
+import type { QueueBackend } from "./queue/store.svelte";
+
+export const libraryBackend: LibraryBackend = {
+  page: (search, offset, limit) => call(commands.library(search, offset, limit)),
+  tags: () => call(commands.libraryTags()),
+  edit: (uploadKey, edit) => call(commands.editUpload(uploadKey, edit)),
+};
+
+export const queueBackend: QueueBackend = {
+  queue: () => call(commands.queue()),
+  setPriority: (jobId, priority) => call(commands.setPriority(jobId, priority)),
+  pause: (jobId) => call(commands.pause(jobId)),
+  resume: (jobId) => call(commands.resume(jobId)),
+  cancel: (jobId) => call(commands.cancel(jobId)),
+  onJobChanged: (listener) => events.jobChanged.listen(() => listener()),
+};
+
+export const importPaths = (paths: string[]) => call(commands.importPaths(paths));
