@@ -292,12 +292,23 @@ impl Engine {
 
     pub async fn list_jobs(&self, mode: Mode, filter: JobFilter) -> Result<JobList, ApiError> {
         let f = filter.clone();
+        let jobs =
+            self.details(mode, move |c| job_rows::list(c, f.limit, f.offset, f.status, f.job_type.as_deref())).await?;
+        Ok(JobList { count: jobs.len(), jobs, limit: filter.limit, offset: filter.offset })
+    }
+
+    /// The jobs `select` reads, each with its latest event, as the API shows them.
+    pub(super) async fn details(
+        &self,
+        mode: Mode,
+        select: impl FnOnce(&rusqlite::Connection) -> crate::ledger::LedgerResult<Vec<job_rows::JobRow>> + Send + 'static,
+    ) -> Result<Vec<JobDetail>, ApiError> {
         let rows = self
             .realm(mode)
             .ledger
             .read(move |c| {
-                let jobs = job_rows::list(c, f.limit, f.offset, f.status, f.job_type.as_deref())?;
-                jobs.into_iter()
+                select(c)?
+                    .into_iter()
                     .map(|job| {
                         let latest = job_rows::event(c, &job.public_id, job.latest_seq)?;
                         Ok((job, latest))
@@ -305,8 +316,7 @@ impl Engine {
                     .collect::<Result<Vec<_>, LedgerError>>()
             })
             .await?;
-        let jobs: Vec<JobDetail> = rows.into_iter().map(|(job, latest)| self.job_detail(mode, job, latest)).collect();
-        Ok(JobList { count: jobs.len(), jobs, limit: filter.limit, offset: filter.offset })
+        Ok(rows.into_iter().map(|(job, latest)| self.job_detail(mode, job, latest)).collect())
     }
 
     /// Events with `seq > since`. With `wait`, returns as soon as one exists or after `wait`.

@@ -10,7 +10,7 @@ use crate::domain::job::{JobDetail, JobList};
 use crate::error::ApiError;
 use crate::ids::is_ulid;
 use crate::ledger::queue::{self, Steered, PRIORITIES};
-use crate::ledger::{jobs as job_rows, LedgerError, LedgerResult};
+use crate::ledger::LedgerResult;
 
 /// One steering change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,20 +24,7 @@ impl Engine {
     /// Unfinished jobs in the order they run: running first, then waiting by priority and age
     /// (held jobs in their places, marked `paused`).
     pub async fn queue(&self, mode: Mode, limit: u32, offset: u32) -> Result<JobList, ApiError> {
-        let rows = self
-            .realm(mode)
-            .ledger
-            .read(move |c| {
-                queue::in_order(c, limit, offset)?
-                    .into_iter()
-                    .map(|job| {
-                        let latest = job_rows::event(c, &job.public_id, job.latest_seq)?;
-                        Ok((job, latest))
-                    })
-                    .collect::<Result<Vec<_>, LedgerError>>()
-            })
-            .await?;
-        let jobs: Vec<JobDetail> = rows.into_iter().map(|(job, latest)| self.job_detail(mode, job, latest)).collect();
+        let jobs = self.details(mode, move |c| queue::in_order(c, limit, offset)).await?;
         Ok(JobList { count: jobs.len(), jobs, limit, offset })
     }
 
