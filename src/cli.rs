@@ -220,6 +220,14 @@ pub enum JobsCommand {
         #[command(flatten)]
         realm: RealmArg,
     },
+    /// Dispatch a job's request again with new seeds, COUNT times (1–8); prints the new job ids.
+    Vary {
+        id: String,
+        #[arg(long, default_value_t = 3)]
+        count: u32,
+        #[command(flatten)]
+        realm: RealmArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -218,6 +218,11 @@ async fn jobs(engine: Arc<Engine>, cmd: JobsCommand) -> Result<()> {
         }
         JobsCommand::Pause { id, realm } => print_json(&engine.pause(&Caller::owner(mode(realm)), &id).await?)?,
         JobsCommand::Resume { id, realm } => print_json(&engine.resume(&Caller::owner(mode(realm)), &id).await?)?,
+        JobsCommand::Vary { id, count, realm } => {
+            for accepted in engine.vary(&Caller::owner(mode(realm)), &id, count, "cli").await? {
+                println!("{}", accepted.job_id);
+            }
+        }
     }
     Ok(())
 }

@@ -383,6 +383,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/jobs/{public_id}/vary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Extension: variations — the job's request dispatched again `count` times (1–8), each with a
+         *     new random seed where the workflow takes one (elsewhere each new job's id is its new draw).
+         *     Each is a dispatch of its own: charged, durable before this 202, followed like any job.
+         */
+        post: operations["vary"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/look": {
         parameters: {
             query?: never;
@@ -1185,6 +1206,18 @@ export interface components {
         };
         /** @enum {string} */
         UserCategory: "MALE" | "FEMALE";
+        /** @description The jobs a vary dispatched, in order. */
+        Variations: {
+            jobs: components["schemas"]["DispatchAccepted"][];
+        };
+        /** @description Extension: `POST /v1/jobs/{public_id}/vary`. */
+        VaryRequest: {
+            /**
+             * Format: int32
+             * @description How many variations: 1 to 8.
+             */
+            count: number;
+        };
         /** @enum {string} */
         Verdict: "compatible" | "incompatible" | "catalog_ref_missing";
     };
@@ -2820,6 +2853,122 @@ export interface operations {
             };
             /** @description `JOB_FINISHED` */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    vary: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job's ULID (finished or not) */
+                public_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VaryRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Variations"];
+                };
+            };
+            /** @description `BAD_REQUEST`: the body is not well-formed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INSUFFICIENT_BALANCE` */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `JOB_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: the body is not of the declared content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `count` out of range */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -219,6 +219,24 @@ async fn resume(app: AppHandle, studio: State<'_, Studio>, job_id: String) -> Re
     Ok(detail)
 }
 
+/// Variations of a job: its request again with new seeds; each new job is followed like a dispatch.
+#[tauri::command]
+#[specta::specta]
+async fn vary(app: AppHandle, studio: State<'_, Studio>, job_id: String, count: u32) -> Res<Vec<DispatchAccepted>> {
+    let jobs = studio.engine.vary(&owner(), &job_id, count, "desktop").await?;
+    for accepted in &jobs {
+        follow(app.clone(), studio.engine.clone(), accepted.job_id.clone());
+    }
+    Ok(jobs)
+}
+
+/// A render put into the library, to be the input of another workflow.
+#[tauri::command]
+#[specta::specta]
+async fn use_as_input(studio: State<'_, Studio>, render_id: String) -> Res<UploadAccepted> {
+    Ok(studio.engine.render_to_library(&owner(), &render_id).await?)
+}
+
 /// Tells the UI a job changed now, for a job no follower watches (one dispatched elsewhere).
 fn announce(app: &AppHandle, detail: &JobDetail) {
     let seq = detail.latest_event.as_ref().map(|e| e.seq).unwrap_or(0);
@@ -285,6 +303,8 @@ macro_rules! desktop_commands {
                     set_priority,
                     pause,
                     resume,
+                    vary,
+                    use_as_input,
                     edit_upload,
                     library_tags,
                     renders,

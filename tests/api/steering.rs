@@ -148,3 +148,50 @@ async fn the_library_is_tagged_searched_and_narrowed_to_favourites() {
     let r = server.get("/v1/uploads?favourite=maybe").await;
     assert_eq!((r.status.as_u16(), r.loc()), (422, json!(["query", "favourite"])));
 }
+
+#[tokio::test]
+async fn a_job_is_varied_with_new_seeds_each_a_charged_job_of_its_own() {
+    let server = Server::start().await;
+    let r = server.dispatch_backdrop(json!({ "seed": 7 })).await;
+    let original = r.body["job_id"].as_str().unwrap().to_string();
+    server.wait_terminal(&original).await;
+    let before = server.balance().await;
+    let r = server.post(&format!("/v1/jobs/{original}/vary"), json!({ "count": 3 })).await;
+    assert_eq!(r.status.as_u16(), 202, "{:?}", r.body);
+    let jobs: Vec<String> =
+        r.body["jobs"].as_array().unwrap().iter().map(|j| j["job_id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(jobs.len(), 3);
+    let mut seeds = Vec::new();
+    for id in &jobs {
+        assert_eq!(server.wait_terminal(id).await.last().unwrap()["event_type"], "succeeded");
+        let detail = job(&server, id).await;
+        let mut asked = detail["request"].clone();
+        seeds.push(asked["seed"].as_u64().unwrap());
+        asked.as_object_mut().unwrap().remove("seed");
+        let mut first = job(&server, &original).await["request"].clone();
+        first.as_object_mut().unwrap().remove("seed");
+        assert_eq!(asked, first, "the same request but for the seed");
+    }
+    seeds.sort();
+    seeds.dedup();
+    assert_eq!(seeds.len(), 3, "a new seed each");
+    assert!(!seeds.contains(&7));
+    let cost = job(&server, &original).await["credits_cost"].as_i64().unwrap();
+    assert_eq!(server.balance().await, before - 3 * cost);
+    // The three backdrops differ: new seeds, new pictures.
+    let mut bytes = Vec::new();
+    for id in &jobs {
+        let url = job(&server, id).await["result"][0]["image_url"].as_str().unwrap().to_string();
+        bytes.push(reqwest::get(url).await.unwrap().bytes().await.unwrap());
+    }
+    assert!(bytes[0] != bytes[1] && bytes[1] != bytes[2]);
+
+    let printed = server.cli(&["jobs", "vary", &original, "--count", "1"]);
+    assert_eq!(printed.lines().count(), 1, "{printed}");
+    for (body, loc) in [(json!({ "count": 0 }), json!(["body", "count"])), (json!({ "count": 9 }), json!(["body", "count"]))] {
+        let r = server.post(&format!("/v1/jobs/{original}/vary"), body).await;
+        assert_eq!((r.status.as_u16(), r.loc()), (422, loc));
+    }
+    let r = server.post("/v1/jobs/01J0000000000000000000000Z/vary", json!({ "count": 1 })).await;
+    assert_eq!((r.status.as_u16(), r.code()), (404, "JOB_NOT_FOUND"));
+}

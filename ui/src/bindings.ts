@@ -27,6 +27,10 @@ export const commands = {
 	setPriority: (jobId: string, priority: number) => typedError<JobDetail_Serialize, UiError>(__TAURI_INVOKE("set_priority", { jobId, priority })),
 	pause: (jobId: string) => typedError<JobDetail_Serialize, UiError>(__TAURI_INVOKE("pause", { jobId })),
 	resume: (jobId: string) => typedError<JobDetail_Serialize, UiError>(__TAURI_INVOKE("resume", { jobId })),
+	/**  Variations of a job: its request again with new seeds; each new job is followed like a dispatch. */
+	vary: (jobId: string, count: number) => typedError<DispatchAccepted[], UiError>(__TAURI_INVOKE("vary", { jobId, count })),
+	/**  A render put into the library, to be the input of another workflow. */
+	useAsInput: (renderId: string) => typedError<UploadAccepted, UiError>(__TAURI_INVOKE("use_as_input", { renderId })),
 	/**  Tags an image of the library or marks it a favourite. */
 	editUpload: (uploadKey: string, edit: LibraryEdit_Deserialize) => typedError<LibraryImage_Serialize, UiError>(__TAURI_INVOKE("edit_upload", { uploadKey, edit })),
 	/**  The library's tags, most used first. */

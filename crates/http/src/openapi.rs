@@ -20,6 +20,7 @@ use crate::routes::{account, jobs, library, workflows};
     servers((url = "http://127.0.0.1:8686", description = "figur serve (default address)")),
     paths(
         jobs::list, jobs::detail, jobs::events, jobs::cancel, jobs::queue, jobs::priority, jobs::pause, jobs::resume,
+        jobs::vary,
         library::upload, library::uploads, library::edit_upload, library::tags, library::renders, library::render, library::catalog, library::catalog_entry,
         library::garment_categories, library::add_catalog_model, library::compatibility, library::artifact,
         account::operations, account::credits, account::usage, account::health, account::openapi,

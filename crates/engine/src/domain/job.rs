@@ -164,6 +164,22 @@ pub struct PriorityRequest {
     pub priority: i64,
 }
 
+/// Extension: `POST /v1/jobs/{public_id}/vary`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct VaryRequest {
+    /// How many variations: 1 to 8.
+    pub count: u32,
+}
+
+/// The jobs a vary dispatched, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Variations {
+    pub jobs: Vec<DispatchAccepted>,
+}
+
 /// `GET /v1/jobs`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]

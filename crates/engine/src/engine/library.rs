@@ -146,6 +146,13 @@ impl Engine {
         Ok(self.library_image(caller.mode, listed))
     }
 
+    /// A render as a library image, to use as the input of another workflow ("Use as input").
+    /// The same render given twice is one library image.
+    pub async fn render_to_library(&self, caller: &Caller, render_id: &str) -> Result<UploadAccepted, ApiError> {
+        let bytes = self.render_image(caller.mode, render_id).await?;
+        self.import(caller, &format!("render-{render_id}.png"), bytes, None).await
+    }
+
     /// Every tag in the library with how many uploads carry it, most used first.
     pub async fn library_tags(&self, mode: Mode) -> Result<Vec<TagCount>, ApiError> {
         let counts = self.realm(mode).ledger.read(uploads::tag_counts).await?;

@@ -1,4 +1,5 @@
-//! Steering the queue (extensions): the queue in run order, a job's priority, pause and resume.
+//! Steering the queue (extensions): the queue in run order, a job's priority, pause and resume;
+//! and variations of a job (the same request again with new seeds).
 //! The rules live in `ledger::queue`; here a change is written, then the parties it concerns are
 //! woken — the job's followers, the scheduler (a resumed or re-prioritised job may now be next),
 //! and a running job's worker.
@@ -6,11 +7,16 @@
 use super::jobs::require;
 use super::Engine;
 use crate::auth::{Caller, Capability, Mode};
-use crate::domain::job::{JobDetail, JobList};
+use crate::domain::job::{DispatchAccepted, JobDetail, JobList};
+use crate::domain::operation::Operation;
+use crate::domain::requests::WorkflowRequest;
 use crate::error::ApiError;
 use crate::ids::is_ulid;
 use crate::ledger::queue::{self, Steered, PRIORITIES};
-use crate::ledger::LedgerResult;
+use crate::ledger::{jobs as job_rows, LedgerResult};
+
+/// At most this many variations per request.
+pub const MAX_VARIATIONS: u32 = 8;
 
 /// One steering change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +56,55 @@ impl Engine {
     /// Lets a held job go; it runs in its turn.
     pub async fn resume(&self, caller: &Caller, job_id: &str) -> Result<JobDetail, ApiError> {
         self.steer(caller, job_id, Steer::Resume).await
+    }
+
+    /// Dispatches `count` new jobs with the request of `job_id` (finished or not), each with a
+    /// new random seed where the workflow takes one; workflows without a `seed` field draw from
+    /// their job's own id, so a new job is a new draw there too. Each is charged as a dispatch.
+    pub async fn vary(
+        &self,
+        caller: &Caller,
+        job_id: &str,
+        count: u32,
+        request_id: &str,
+    ) -> Result<Vec<DispatchAccepted>, ApiError> {
+        require(caller, Capability::JobsCreate)?;
+        if !(1..=MAX_VARIATIONS).contains(&count) {
+            let problem = format!("count must be from 1 to {MAX_VARIATIONS}");
+            return Err(ApiError::field("body", "count", problem, "value_error"));
+        }
+        if !is_ulid(job_id) {
+            return Err(ApiError::job_not_found(job_id));
+        }
+        let id = job_id.to_string();
+        let job = self.realm(caller.mode).ledger.read(move |c| job_rows::get(c, &id)).await?;
+        let job = job.ok_or_else(|| ApiError::job_not_found(job_id))?;
+        let op = Operation::from_job_type(&job.job_type)
+            .ok_or_else(|| ApiError::internal(format!("job {job_id} has an unknown type {}", job.job_type)))?;
+        let base = WorkflowRequest::from_stored(op, job.request_version, job.request)
+            .map_err(|e| {
+                ApiError::new(
+                    crate::error::ErrorCode::BadRequest,
+                    format!("job {job_id} cannot be varied: {}", e.message()),
+                )
+            })?
+            .to_stored();
+        let mut accepted = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            // Seeds below 2^32: scripts in languages whose numbers are doubles read them exactly.
+            let seed = rand::random::<u32>();
+            let mut seeded = base.clone();
+            if let Some(fields) = seeded.as_object_mut() {
+                fields.insert("seed".into(), seed.into());
+            }
+            let request = match WorkflowRequest::parse(op, seeded) {
+                Ok(request) => request,
+                // No `seed` in this workflow's request: the new job's id is its new draw.
+                Err(_) => WorkflowRequest::parse(op, base.clone())?,
+            };
+            accepted.push(self.dispatch_typed(caller, request, request_id).await?);
+        }
+        Ok(accepted)
     }
 
     async fn steer(&self, caller: &Caller, job_id: &str, steer: Steer) -> Result<JobDetail, ApiError> {

@@ -10,11 +10,14 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use figur_engine::domain::job::{JobDetail, JobEvent, JobEvents, JobList, JobStatus, PriorityRequest};
+use figur_engine::domain::job::{
+    JobDetail, JobEvent, JobEvents, JobList, JobStatus, PriorityRequest, Variations, VaryRequest,
+};
 use figur_engine::{ApiError, Capability, JobFilter};
 
 use crate::error::{ErrorEnvelope, HttpResult};
 use crate::extract::{Authed, JsonValue, Params, SINCE, WAIT};
+use crate::guard::RequestId;
 use crate::AppState;
 
 /// How long one SSE poll of the ledger waits before looping (keep-alives flow meanwhile).
@@ -239,4 +242,30 @@ pub async fn resume(
 ) -> HttpResult<Json<JobDetail>> {
     auth.require(Capability::JobsCreate)?;
     Ok(Json(state.engine.resume(&auth.0, &id).await?))
+}
+
+/// Extension: variations — the job's request dispatched again `count` times (1–8), each with a
+/// new random seed where the workflow takes one (elsewhere each new job's id is its new draw).
+/// Each is a dispatch of its own: charged, durable before this 202, followed like any job.
+#[utoipa::path(post, path = "/v1/jobs/{public_id}/vary", tag = "jobs",
+    params(("public_id" = String, Path, description = "The job's ULID (finished or not)")),
+    request_body = VaryRequest,
+    responses(
+        (status = 202, body = Variations),
+        (status = 402, description = "`INSUFFICIENT_BALANCE`", body = ErrorEnvelope),
+        (status = 404, description = "`JOB_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 422, description = "`count` out of range", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+pub async fn vary(
+    State(state): State<AppState>,
+    auth: Authed,
+    RequestId(request_id): RequestId,
+    Path(id): Path<String>,
+    JsonValue(body): JsonValue,
+) -> HttpResult<(StatusCode, Json<Variations>)> {
+    auth.require(Capability::JobsCreate)?;
+    let request: VaryRequest = figur_engine::domain::requests::parse_body(body)?;
+    let jobs = state.engine.vary(&auth.0, &id, request.count, &request_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(Variations { jobs })))
 }
