@@ -9,5 +9,6 @@ export default defineConfig(({ mode }) => ({
   build: { outDir: "dist", emptyOutDir: true, target: "es2022" },
   // Component tests (vitest runs in mode `test`) mount the browser build of Svelte into jsdom.
   resolve: mode === "test" ? { conditions: ["browser"] } : undefined,
-  test: { environment: "jsdom" },
+  // Panzoom's `main` is a UMD file; inlined, vitest reads its ES module as the bundle does.
+  test: { environment: "jsdom", server: { deps: { inline: ["@panzoom/panzoom"] } } },
 }));

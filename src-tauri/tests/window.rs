@@ -95,8 +95,18 @@ async fn open_with(data: &Path, failpoints: &str, pictures: &Path) -> (Driver, C
 }
 
 /// The screens the README shows: each run refreshes them in `docs/screenshots/`, scaled to 960×600.
-const PUBLISHED: [&str; 8] =
-    ["library", "library-search", "queue", "timeline", "look-builder", "gallery", "settings", "settings-studio"];
+const PUBLISHED: [&str; 10] = [
+    "library",
+    "library-search",
+    "queue",
+    "timeline",
+    "look-builder",
+    "gallery",
+    "render-compare",
+    "render-variations",
+    "settings",
+    "settings-studio",
+];
 
 async fn shot(client: &Client, name: &str) {
     let png = client.screenshot().await.unwrap();
@@ -190,6 +200,7 @@ async fn import_run_gallery_and_cancel_in_the_real_window() {
     assert!(saved.ends_with(".jpg") && Path::new(saved).is_file(), "exported: {note}");
     assert!(saved.starts_with(&dir.path().join("data/pictures/Figur Studio").display().to_string()), "{saved}");
     shot(&client, "gallery").await;
+    canvas_compare_vary_and_use_as_input(&client).await;
     // The look builder says at once which garments clash.
     click(&client, "[data-testid=nav-look]").await;
     let garments = client.wait().for_element(Locator::Css("[data-testid=look-garment]")).await.unwrap();
@@ -494,4 +505,54 @@ async fn search_and_tag_the_library_then_steer_the_queue_in_the_real_window() {
     let stages: Vec<_> = events.iter().filter_map(|e| e.stage.as_deref()).collect();
     assert!(stages.starts_with(&["paused", "resumed", "started"]), "{stages:?}");
     engine.shutdown(Duration::from_secs(5)).await;
+}
+
+/// The open render: zoom on the canvas, before/after against its source, three variations side
+/// by side, then "Use as input" opens the Edit screen with the render preselected.
+async fn canvas_compare_vary_and_use_as_input(client: &Client) {
+    let zoom = || async { client.find(Locator::Css("[data-testid=zoom-level]")).await.unwrap().text().await.unwrap() };
+    assert_eq!(zoom().await, "100 %");
+    click(client, "[data-testid=zoom-in]").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while zoom().await == "100 %" && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_ne!(zoom().await, "100 %", "the canvas zoomed");
+    click(client, "[data-testid=view-compare]").await;
+    let compare = client.wait().for_element(Locator::Css("[data-testid=compare] img[slot=first]")).await.unwrap();
+    assert!(compare.attr("src").await.unwrap().unwrap().contains("/uploads/"), "before is the source photo");
+    tokio::time::sleep(Duration::from_millis(300)).await; // painted before the screenshot
+    shot(client, "render-compare").await;
+    click(client, "[data-testid=vary]").await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let done = client.find_all(Locator::Css("[data-testid=variation][data-state=done] img")).await.unwrap();
+        if done.len() == 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "three variations never arrived");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    shot(client, "render-variations").await;
+    client
+        .find(Locator::Css("[data-testid=use-as-input-target]"))
+        .await
+        .unwrap()
+        .select_by_value("edit")
+        .await
+        .unwrap();
+    click(client, "[data-testid=use-as-input]").await;
+    let photo =
+        client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=photo]")).await.unwrap();
+    let chosen = client
+        .execute(
+            "const s = document.querySelector('[data-testid=photo]'); return s.options[s.selectedIndex].text;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(chosen.as_str().unwrap().starts_with("render-"), "the render is preselected: {chosen}");
+    drop(photo);
+    click(client, "[data-testid=nav-gallery]").await;
+    click(client, "[data-testid=render]").await;
 }

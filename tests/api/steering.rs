@@ -188,7 +188,9 @@ async fn a_job_is_varied_with_new_seeds_each_a_charged_job_of_its_own() {
 
     let printed = server.cli(&["jobs", "vary", &original, "--count", "1"]);
     assert_eq!(printed.lines().count(), 1, "{printed}");
-    for (body, loc) in [(json!({ "count": 0 }), json!(["body", "count"])), (json!({ "count": 9 }), json!(["body", "count"]))] {
+    for (body, loc) in
+        [(json!({ "count": 0 }), json!(["body", "count"])), (json!({ "count": 9 }), json!(["body", "count"]))]
+    {
         let r = server.post(&format!("/v1/jobs/{original}/vary"), body).await;
         assert_eq!((r.status.as_u16(), r.loc()), (422, loc));
     }

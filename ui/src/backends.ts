@@ -3,6 +3,7 @@
 import { call, commands, events } from "./api";
 import type { LibraryBackend } from "./library/store.svelte";
 import type { QueueBackend } from "./queue/store.svelte";
+import type { RenderBackend } from "./gallery/render_info";
 
 export const libraryBackend: LibraryBackend = {
   page: (search, offset, limit) => call(commands.library(search, offset, limit)),
@@ -20,3 +21,16 @@ export const queueBackend: QueueBackend = {
 };
 
 export const importPaths = (paths: string[]) => call(commands.importPaths(paths));
+
+export const renderBackend: RenderBackend = {
+  renders: (offset, limit) => call(commands.renders(offset, limit)),
+  exportRender: (renderId, format) => call(commands.exportRender(renderId, format)),
+  useAsInput: (renderId) => call(commands.useAsInput(renderId)),
+  provenance: async (jobId) => {
+    const job = await call(commands.job(jobId));
+    return (job.latest_event?.extra as { provenance?: unknown } | undefined)?.provenance ?? null;
+  },
+  vary: (jobId, count) => call(commands.vary(jobId, count)),
+  job: (jobId) => call(commands.job(jobId)),
+  onJobChanged: (listener) => events.jobChanged.listen(() => listener()),
+};

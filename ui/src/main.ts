@@ -2,11 +2,13 @@ import "./style.css";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import { flushSync, mount, unmount } from "svelte";
 import { commands, library, migrateLegacyLibrary } from "./api";
-import { importPaths, libraryBackend, queueBackend } from "./backends";
+import { importPaths, libraryBackend, queueBackend, renderBackend } from "./backends";
+import GalleryScreen from "./gallery/GalleryScreen.svelte";
+import { handOff } from "./handoff";
 import { clear, h } from "./dom";
 import LibraryScreen from "./library/LibraryScreen.svelte";
 import QueuePanel from "./queue/QueuePanel.svelte";
-import { batchScreen, galleryScreen, lookScreen, settingsScreen, tryOnScreen, workflowScreen } from "./screens";
+import { batchScreen, lookScreen, settingsScreen, tryOnScreen, workflowScreen } from "./screens";
 
 // Screens built as Svelte components are mounted into the main area and unmounted when another
 // screen is shown; the others still draw themselves with `h` until they move over.
@@ -16,6 +18,15 @@ let notice: string | null = null;
 function libraryScreen(main: HTMLElement): void {
   mounted = mount(LibraryScreen, { target: main, props: { backend: libraryBackend, importPaths, notice } });
   notice = null;
+}
+
+function galleryScreen(main: HTMLElement): void {
+  // "Use as input": the render, now a library image, opens preselected on the chosen screen.
+  const onUse = (uploadKey: string, screen: string) => {
+    handOff(uploadKey);
+    show(screen);
+  };
+  mounted = mount(GalleryScreen, { target: main, props: { backend: renderBackend, onUse } });
 }
 
 function queueScreen(main: HTMLElement): void {

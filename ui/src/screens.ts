@@ -1,10 +1,10 @@
 // The studio's screens. Each draws into the main area; long work shows progress; nothing blocks.
-import { call, commands, events, library, thumb, type LibraryItem } from "./api";
+import { call, commands, events, library, type LibraryItem } from "./api";
 import { clear, h } from "./dom";
 import { errorBox, runJob } from "./job";
 import { studioSettings } from "./studio_settings";
 import { generativeSettings } from "./generative_settings";
-import { visibleRange } from "./virtual";
+import { takeHandOff } from "./handoff";
 
 const CATEGORIES = ["top", "t-shirt", "shirt", "blouse", "sweater", "hoodie", "jacket", "coat", "vest", "dress", "jumpsuit", "skirt", "pants", "jeans", "shorts", "shoes", "bag", "hat", "scarf", "belt", "eyewear"];
 
@@ -35,6 +35,7 @@ export async function tryOnScreen(main: HTMLElement): Promise<void> {
   const items = await libraryOrError(main);
   if (!items) return;
   const person = picker("Person photo", "person", items);
+  person.value = takeHandOff() ?? "";
   const garment = picker("Garment photo", "garment", items);
   const category = categorySelect("category");
   const resolution = h("select", { "aria-label": "Resolution" }, ...["0.5K", "1K", "2K", "4K"].map((r) => h("option", { value: r }, r)));
@@ -55,6 +56,7 @@ export async function workflowScreen(main: HTMLElement): Promise<void> {
   const items = await libraryOrError(main);
   if (!items) return;
   const photo = picker("Photo", "photo", items);
+  photo.value = takeHandOff() ?? "";
   const workflow = h("select", { "data-testid": "workflow", "aria-label": "Workflow" },
     h("option", { value: "background-swap-with-spec" }, "Background swap (studio sweep)"),
     h("option", { value: "extract" }, "Extract garments"));
@@ -162,76 +164,6 @@ export async function batchScreen(main: HTMLElement): Promise<void> {
   } }, "Export all");
   clear(main, h("h1", {}, "Batch"), h("p", { class: "muted" }, "One job per photo, each with its own progress. Finished images are in the Gallery, where each can be exported."),
     h("div", { class: "row" }, workflow, runAll, cancelAll, retry, exportAll), summary, exported, list);
-}
-
-export async function galleryScreen(main: HTMLElement): Promise<void> {
-  const scroller = h("div", { class: "gallery", "data-testid": "gallery", tabindex: 0 });
-  const spacer = h("div", { class: "spacer" });
-  scroller.append(spacer);
-  const detail = h("aside", { class: "detail" });
-  clear(main, h("h1", {}, "Gallery"), h("div", { class: "gallery-wrap" }, scroller, detail));
-  type RenderRow = Awaited<ReturnType<typeof loadAll>>[number];
-  async function loadAll() {
-    // Pages of 500 until a short page: every render, however many.
-    const all = [];
-    for (let offset = 0; ; offset += 500) {
-      const page = (await call(commands.renders(offset, 500))).renders;
-      all.push(...page);
-      if (page.length < 500) return all;
-    }
-  }
-  let renders: RenderRow[];
-  try {
-    renders = await loadAll();
-  } catch (e) {
-    main.append(errorBox(e));
-    return;
-  }
-  const tile = 200;
-  const shown = new Map<number, HTMLElement>();
-  let last = "";
-  const open = (r: RenderRow) => clear(detail,
-    h("img", { src: r.image_url, alt: r.job_type }),
-    h("p", {}, `${r.job_type} · ${r.origin} · ${r.created_at}`),
-    h("div", { class: "row" }, ...(["png", "jpeg", "webp"] as const).map((f) => h("button", { class: "secondary", "data-testid": `export-${f}`, onclick: async (e: Event) => {
-      const note = (e.target as HTMLElement).parentElement!.nextElementSibling as HTMLElement;
-      try {
-        clear(note, `Saved to ${await call(commands.exportRender(r.public_id, f))}`);
-      } catch (err) {
-        clear(note, errorBox(err));
-      }
-    } }, `Export ${f.toUpperCase()}`))),
-    h("p", { class: "muted", "aria-live": "polite", "data-testid": "export-note" }),
-    h("details", {}, h("summary", {}, "Inputs and provenance"), h("pre", {}, JSON.stringify(r.inputs, null, 2))),
-  );
-  // Only tiles entering or leaving the visible range are touched on a scroll.
-  const draw = () => {
-    const columns = Math.max(1, Math.floor(scroller.clientWidth / tile));
-    const [from, to] = visibleRange(renders.length, columns, tile, scroller.scrollTop, scroller.clientHeight || 800);
-    const key = `${columns}:${from}:${to}`;
-    if (key === last) return;
-    last = key;
-    spacer.style.height = `${Math.ceil(renders.length / columns) * tile}px`;
-    for (const [i, el] of shown) if (i < from || i >= to) { el.remove(); shown.delete(i); }
-    for (let i = from; i < to; i++) {
-      const r = renders[i];
-      let el = shown.get(i);
-      if (!el) {
-        el = h("figure", { class: "tile", tabindex: 0, "data-testid": "render", onclick: () => open(r) }, h("img", { src: thumb(r.image_url), alt: r.job_type, decoding: "async" }), h("figcaption", {}, r.job_type));
-        shown.set(i, el);
-        spacer.append(el);
-      }
-      el.style.cssText = `position:absolute;left:${(i % columns) * tile}px;top:${Math.floor(i / columns) * tile}px`;
-    }
-  };
-  let queued = false;
-  scroller.addEventListener("scroll", () => {
-    if (queued) return;
-    queued = true;
-    requestAnimationFrame(() => { queued = false; draw(); });
-  });
-  addEventListener("resize", () => { last = ""; draw(); });
-  draw();
 }
 
 export async function settingsScreen(main: HTMLElement): Promise<void> {
