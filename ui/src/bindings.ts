@@ -18,6 +18,11 @@ export const commands = {
 	 *  stored twice.
 	 */
 	importPaths: (paths: string[]) => typedError<Imported_Serialize[], UiError>(__TAURI_INVOKE("import_paths", { paths })),
+	/**
+	 *  The sample photos (`figur samples`: fetched once from the package registries, pinned by
+	 *  sha256) imported into the library, for the first-run guide.
+	 */
+	importSamples: () => typedError<Imported_Serialize[], UiError>(__TAURI_INVOKE("import_samples")),
 	job: (jobId: string) => typedError<JobDetail_Serialize, UiError>(__TAURI_INVOKE("job", { jobId })),
 	jobs: (limit: number) => typedError<JobList_Serialize, UiError>(__TAURI_INVOKE("jobs", { limit })),
 	jobEvents: (jobId: string, since: number) => typedError<JobEvents_Serialize, UiError>(__TAURI_INVOKE("job_events", { jobId, since })),

@@ -1,14 +1,18 @@
 import "./style.css";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import { flushSync, mount, unmount } from "svelte";
-import { commands, library, migrateLegacyLibrary } from "./api";
-import { importPaths, libraryBackend, queueBackend, renderBackend } from "./backends";
+import { call, commands, library, migrateLegacyLibrary } from "./api";
+import { firstRunBackend, importPaths, libraryBackend, queueBackend, renderBackend } from "./backends";
+import FirstRun from "./start/FirstRun.svelte";
+import { dismissGuide, shouldGuide } from "./start/first_run";
 import GalleryScreen from "./gallery/GalleryScreen.svelte";
-import { handOff } from "./handoff";
+import { handOff, takeHandOff } from "./handoff";
+import { runJob } from "./job";
+import TryOnScreen from "./tryon/TryOnScreen.svelte";
 import { clear, h } from "./dom";
 import LibraryScreen from "./library/LibraryScreen.svelte";
 import QueuePanel from "./queue/QueuePanel.svelte";
-import { batchScreen, lookScreen, settingsScreen, tryOnScreen, workflowScreen } from "./screens";
+import { batchScreen, lookScreen, settingsScreen, workflowScreen } from "./screens";
 
 // Screens built as Svelte components are mounted into the main area and unmounted when another
 // screen is shown; the others still draw themselves with `h` until they move over.
@@ -27,6 +31,23 @@ function galleryScreen(main: HTMLElement): void {
     show(screen);
   };
   mounted = mount(GalleryScreen, { target: main, props: { backend: renderBackend, onUse } });
+}
+
+function tryOnScreen(main: HTMLElement): void {
+  const run = (panel: HTMLElement, workflow: string, body: unknown) => void runJob(panel, workflow, body);
+  mounted = mount(TryOnScreen, { target: main, props: { backend: libraryBackend, run, initialPerson: takeHandOff() } });
+}
+
+let dataDir = "";
+
+/** The first-run guide: not in the navigation; shown on a new data folder. */
+function welcomeScreen(main: HTMLElement): void {
+  const run = (panel: HTMLElement, workflow: string, body: unknown) => void runJob(panel, workflow, body);
+  const onDone = () => {
+    dismissGuide(localStorage, dataDir);
+    show("library");
+  };
+  mounted = mount(FirstRun, { target: main, props: { backend: firstRunBackend, run, onDone } });
 }
 
 function queueScreen(main: HTMLElement): void {
@@ -50,7 +71,7 @@ const nav = h("nav", { "aria-label": "Screens" });
 
 function show(id: string): void {
   for (const b of nav.querySelectorAll("button")) b.setAttribute("aria-current", String(b.dataset.screen === id));
-  const screen = SCREENS.find((s) => s[0] === id) ?? SCREENS[0];
+  const screen = id === "welcome" ? (["welcome", "Welcome", welcomeScreen] as const) : (SCREENS.find((s) => s[0] === id) ?? SCREENS[0]);
   if (mounted) void unmount(mounted);
   mounted = null;
   clear(main);
@@ -77,6 +98,17 @@ void commands.info().then(async (r) => {
       }
     } catch {
       // The library screen shows the engine's error itself.
+    }
+    dataDir = r.data.data_dir;
+    try {
+      // A new data folder (no photo, no render) opens on the guide.
+      const [photos, renders] = await Promise.all([call(commands.library({}, 0, 1)), call(commands.renders(0, 1))]);
+      if (shouldGuide(localStorage, dataDir, photos.total, renders.count)) {
+        show("welcome");
+        return;
+      }
+    } catch {
+      // Without an answer the library opens, as it would.
     }
   }
   show("library");

@@ -31,26 +31,6 @@ async function libraryOrError(main: HTMLElement): Promise<LibraryItem[] | null> 
   }
 }
 
-export async function tryOnScreen(main: HTMLElement): Promise<void> {
-  const items = await libraryOrError(main);
-  if (!items) return;
-  const person = picker("Person photo", "person", items);
-  person.value = takeHandOff() ?? "";
-  const garment = picker("Garment photo", "garment", items);
-  const category = categorySelect("category");
-  const resolution = h("select", { "aria-label": "Resolution" }, ...["0.5K", "1K", "2K", "4K"].map((r) => h("option", { value: r }, r)));
-  resolution.value = "1K";
-  const panel = h("section", { class: "panel", "data-testid": "timeline" });
-  const run = h("button", { class: "primary", "data-testid": "run", onclick: () => {
-    if (!person.value || !garment.value) {
-      clear(panel, h("p", { class: "error" }, "Choose a person photo and a garment photo first."));
-      return;
-    }
-    void runJob(panel, "try-on", { user_image: person.value, items: [{ trial_image: garment.value, trial_item_category: category.value }], render_params: { resolution: resolution.value } });
-  } }, "Try on");
-  clear(main, h("h1", {}, "Try-on"), h("div", { class: "form" }, h("label", {}, "Person ", person), h("label", {}, "Garment ", garment), h("label", {}, "Category ", category), h("label", {}, "Resolution ", resolution), run), panel);
-}
-
 export async function workflowScreen(main: HTMLElement): Promise<void> {
   // Any single-photo workflow on a library item: extract and the background swaps.
   const items = await libraryOrError(main);
