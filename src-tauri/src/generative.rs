@@ -100,3 +100,30 @@ pub fn set_default_model(
         .map_err(|message| Invalid { field: "default_model", message })?;
     Ok(view(&studio))
 }
+
+/// Adds a diffusion export from a folder (checked and hashed as `figur models add` does).
+#[tauri::command]
+#[specta::specta]
+pub async fn add_model(
+    studio: State<'_, Studio>,
+    folder: String,
+    name: String,
+    licence: String,
+) -> Result<GenerativeView, UiError> {
+    let engine = studio.engine.clone();
+    let added = tauri::async_runtime::spawn_blocking(move || {
+        engine.add_model(name.trim(), std::path::Path::new(folder.trim()), &licence)
+    })
+    .await
+    .map_err(|_| Invalid { field: "model", message: "the check crashed".into() })?;
+    added.map_err(|message| Invalid { field: "model", message })?;
+    Ok(view(&studio))
+}
+
+/// Removes an added model (and clears the defaults that named it).
+#[tauri::command]
+#[specta::specta]
+pub fn remove_model(studio: State<'_, Studio>, name: String) -> Result<GenerativeView, UiError> {
+    studio.engine.remove_model(&name).map_err(|message| Invalid { field: "model", message })?;
+    Ok(view(&studio))
+}

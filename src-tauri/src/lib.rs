@@ -352,6 +352,8 @@ macro_rules! desktop_commands {
                     restart,
                     generative::generative_models,
                     generative::set_default_model,
+                    generative::add_model,
+                    generative::remove_model,
                     $($command),*
                 ])
                 .events(collect_events![JobChanged, ModelsProgress])

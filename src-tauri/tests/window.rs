@@ -54,6 +54,10 @@ async fn open(data: &Path, failpoints: &str) -> (Driver, Client, Duration) {
 }
 
 async fn open_with(data: &Path, failpoints: &str, pictures: &Path) -> (Driver, Client, Duration) {
+    open_env(data, failpoints, pictures, &[]).await
+}
+
+async fn open_env(data: &Path, failpoints: &str, pictures: &Path, env: &[(&str, &Path)]) -> (Driver, Client, Duration) {
     assert!(std::env::var_os("DISPLAY").is_some(), "no display: run under xvfb-run (./studio test does)");
     let port = free_port();
     // The data folder comes from the app's own settings file, as for a user.
@@ -68,6 +72,7 @@ async fn open_with(data: &Path, failpoints: &str, pictures: &Path) -> (Driver, C
         .env("XDG_PICTURES_DIR", pictures)
         .env("FIGUR_LOG", "warn")
         .env("XDG_CONFIG_HOME", data.join("config"))
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
         .stdout(Stdio::null())
         .spawn()
         .expect("WebKitWebDriver (Debian package webkit2gtk-driver)");
@@ -95,7 +100,7 @@ async fn open_with(data: &Path, failpoints: &str, pictures: &Path) -> (Driver, C
 }
 
 /// The screens the README shows: each run refreshes them in `docs/screenshots/`, scaled to 960×600.
-const PUBLISHED: [&str; 12] = [
+const PUBLISHED: [&str; 13] = [
     "first-run",
     "try-on",
     "library",
@@ -108,6 +113,7 @@ const PUBLISHED: [&str; 12] = [
     "render-variations",
     "settings",
     "settings-studio",
+    "settings-generative",
 ];
 
 async fn shot(client: &Client, name: &str) {
@@ -599,6 +605,11 @@ async fn the_first_run_guide_then_try_on_by_keyboard_and_by_dragging_a_garment_o
     click(&client, "[data-testid=start-swap]").await;
     status_becomes(&client, "succeeded", Duration::from_secs(90)).await;
     let result = client.wait().for_element(Locator::Css("[data-testid=final]")).await.unwrap();
+    let loaded = "const i = document.querySelector('[data-testid=final]'); return i.complete && i.naturalWidth > 0;";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client.execute(loaded, vec![]).await.unwrap() != serde_json::Value::Bool(true) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     client
         .execute("arguments[0].scrollIntoView({block: 'end'})", vec![serde_json::to_value(&result).unwrap()])
         .await
@@ -642,6 +653,58 @@ async fn the_first_run_guide_then_try_on_by_keyboard_and_by_dragging_a_garment_o
     shot(&client, "try-on").await;
     click(&client, "[data-testid=run]").await;
     status_becomes(&client, "succeeded", Duration::from_secs(120)).await;
+    client.close().await.unwrap();
+    drop(driver);
+}
+
+#[tokio::test]
+async fn a_generative_model_is_added_from_its_folder_made_a_default_and_removed_in_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // A model cache of its own, so the test adds to and removes from nobody's real cache.
+    let cache = dir.path().join("cache");
+    let export = dir.path().join("tiny-export");
+    figur_models::tiny::diffusion::tiny_sd(&export, 16);
+    let (driver, client, _) = open_env(&data, "", &data.join("pictures"), &[("FIGUR_CACHE_DIR", &cache)]).await;
+    click(&client, "[data-testid=nav-settings]").await;
+    let folder = client.wait().for_element(Locator::Css("[data-testid=add-model-folder]")).await.unwrap();
+    folder.send_keys(&export.display().to_string()).await.unwrap();
+    client.find(Locator::Css("[data-testid=add-model-name]")).await.unwrap().send_keys("tiny-sd").await.unwrap();
+    client.find(Locator::Css("[data-testid=add-model-licence]")).await.unwrap().send_keys("MIT").await.unwrap();
+    click(&client, "[data-testid=add-model]").await;
+    let row = client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("[data-testid=generative-model]"))
+        .await
+        .unwrap();
+    let text = row.text().await.unwrap();
+    assert!(text.contains("tiny-sd") && text.contains("MIT") && text.contains("MB"), "{text}");
+    let default = client.find(Locator::Css("[data-testid=default-background-generator]")).await.unwrap();
+    default.select_by_value("tiny-sd").await.unwrap();
+    let chosen = "return document.querySelector('[data-testid=default-background-generator]').value;";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.execute(chosen, vec![]).await.unwrap() != json!("tiny-sd") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let settings = std::fs::read_to_string(data.join("settings.json")).unwrap();
+    assert!(settings.contains("tiny-sd"), "the default is saved in the data folder: {settings}");
+    client
+        .execute("document.querySelector('[data-testid=generative-settings]').scrollIntoView()", vec![])
+        .await
+        .unwrap();
+    shot(&client, "settings-generative").await;
+
+    click(&client, "[data-testid=remove-model]").await;
+    click(&client, "[data-testid=remove-model][data-armed=true]").await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("[data-testid=no-generative-models]"))
+        .await
+        .unwrap();
+    assert_eq!(client.execute(chosen, vec![]).await.unwrap(), json!(""), "the default naming it is cleared");
+    assert!(!std::fs::read_to_string(data.join("settings.json")).unwrap().contains("tiny-sd"));
     client.close().await.unwrap();
     drop(driver);
 }

@@ -79,6 +79,10 @@ export const commands = {
 	generativeModels: () => __TAURI_INVOKE<GenerativeView_Serialize>("generative_models"),
 	/**  Sets (or with `null` clears) the default model for `key`; checked like `figur config set`. */
 	setDefaultModel: (key: string, model: string | null) => typedError<GenerativeView_Serialize, UiError>(__TAURI_INVOKE("set_default_model", { key, model })),
+	/**  Adds a diffusion export from a folder (checked and hashed as `figur models add` does). */
+	addModel: (folder: string, name: string, licence: string) => typedError<GenerativeView_Serialize, UiError>(__TAURI_INVOKE("add_model", { folder, name, licence })),
+	/**  Removes an added model (and clears the defaults that named it). */
+	removeModel: (name: string) => typedError<GenerativeView_Serialize, UiError>(__TAURI_INVOKE("remove_model", { name })),
 	/**  Try-on: a person photo wearing one or more garments. */
 	tryOn: (request: TryOnRequest_Deserialize) => typedError<DispatchAccepted, UiError>(__TAURI_INVOKE("try_on", { request })),
 	/**  Extract: garment cutouts from a photo. */

@@ -275,6 +275,29 @@ impl Engine {
         figur_models::brought::list(self.config.models.cache())
     }
 
+    /// Checks the export in `from` and adds it as `name` (what `figur models add` does; blocking:
+    /// it hashes every file).
+    pub fn add_model(&self, name: &str, from: &Path, licence: &str) -> Result<figur_models::brought::Record, String> {
+        figur_models::brought::add(self.config.models.cache(), name, from, licence, &mut |_| {})
+            .map_err(|e| e.to_string())
+    }
+
+    /// Removes an added model, and any default that named it (a default to a model that is gone
+    /// would only fail later, at a dispatch).
+    pub fn remove_model(&self, name: &str) -> Result<(), String> {
+        let settings = self.studio_settings();
+        for (use_, model) in &settings.default_models {
+            if model == name {
+                self.set_default_model(*use_, None)?;
+            }
+        }
+        match figur_models::brought::remove(self.config.models.cache(), name) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!("no model `{name}` is added")),
+            Err(e) => Err(format!("`{name}` could not be removed: {e}")),
+        }
+    }
+
     /// The default model for each use, as far as the models named are still added.
     pub fn model_defaults(&self) -> crate::settings::ModelDefaults {
         self.defaults.defaults(&self.config.data_dir, self.config.models.cache())
