@@ -169,8 +169,8 @@ async fn import(client: &Client, path: &Path) {
 
 async fn run_swap(client: &Client) {
     click(client, "[data-testid=nav-edit]").await;
-    let pick = client.wait().for_element(Locator::Css("[data-testid=photo]")).await.unwrap();
-    pick.select_by_index(1).await.unwrap();
+    // The newest photo, picked by its thumbnail.
+    click(client, "[data-testid=photo-pick]").await;
     let workflow = client.find(Locator::Css("[data-testid=workflow]")).await.unwrap();
     workflow.select_by_value("background-swap-with-spec").await.unwrap();
     click(client, "[data-testid=run]").await;
@@ -211,10 +211,9 @@ async fn import_run_gallery_and_cancel_in_the_real_window() {
     canvas_compare_vary_and_use_as_input(&client).await;
     // The look builder says at once which garments clash.
     click(&client, "[data-testid=nav-look]").await;
-    let garments = client.wait().for_element(Locator::Css("[data-testid=look-garment]")).await.unwrap();
-    garments.select_by_index(1).await.unwrap();
-    let all = client.find_all(Locator::Css("[data-testid=look-garment]")).await.unwrap();
-    all[1].select_by_index(1).await.unwrap();
+    // One photo can give two garments: picked twice, each layer with its own category.
+    click(&client, "[data-testid=look-garment-pick]").await;
+    click(&client, "[data-testid=look-garment-pick]").await;
     let cats = client.find_all(Locator::Css("[data-testid=look-category]")).await.unwrap();
     cats[0].select_by_value("dress").await.unwrap();
     cats[1].select_by_value("skirt").await.unwrap();
@@ -550,17 +549,14 @@ async fn canvas_compare_vary_and_use_as_input(client: &Client) {
         .await
         .unwrap();
     click(client, "[data-testid=use-as-input]").await;
-    let photo =
-        client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=photo]")).await.unwrap();
     let chosen = client
-        .execute(
-            "const s = document.querySelector('[data-testid=photo]'); return s.options[s.selectedIndex].text;",
-            vec![],
-        )
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("[data-testid=edit-chosen]"))
         .await
         .unwrap();
-    assert!(chosen.as_str().unwrap().starts_with("render-"), "the render is preselected: {chosen}");
-    drop(photo);
+    let chosen = chosen.text().await.unwrap();
+    assert!(chosen.starts_with("Photo: render-"), "the render is preselected: {chosen}");
     click(client, "[data-testid=nav-gallery]").await;
     click(client, "[data-testid=render]").await;
 }

@@ -7,12 +7,15 @@ import FirstRun from "./start/FirstRun.svelte";
 import { dismissGuide, shouldGuide } from "./start/first_run";
 import GalleryScreen from "./gallery/GalleryScreen.svelte";
 import { handOff, takeHandOff } from "./handoff";
-import { runJob } from "./job";
+import { runJob } from "./job/run";
+import EditScreen from "./screens/EditScreen.svelte";
+import LookScreen from "./screens/LookScreen.svelte";
+import BatchScreen from "./screens/BatchScreen.svelte";
 import TryOnScreen from "./tryon/TryOnScreen.svelte";
 import { clear, h } from "./dom";
 import LibraryScreen from "./library/LibraryScreen.svelte";
 import QueuePanel from "./queue/QueuePanel.svelte";
-import { batchScreen, lookScreen, settingsScreen, workflowScreen } from "./screens";
+import { settingsScreen } from "./screens";
 
 // Screens built as Svelte components are mounted into the main area and unmounted when another
 // screen is shown; the others still draw themselves with `h` until they move over.
@@ -34,7 +37,7 @@ function galleryScreen(main: HTMLElement): void {
 }
 
 function tryOnScreen(main: HTMLElement): void {
-  const run = (panel: HTMLElement, workflow: string, body: unknown) => void runJob(panel, workflow, body);
+  const run = (panel: HTMLElement, workflow: string, body: unknown) => runJob(panel, workflow, body);
   mounted = mount(TryOnScreen, { target: main, props: { backend: libraryBackend, run, initialPerson: takeHandOff() } });
 }
 
@@ -42,12 +45,24 @@ let dataDir = "";
 
 /** The first-run guide: not in the navigation; shown on a new data folder. */
 function welcomeScreen(main: HTMLElement): void {
-  const run = (panel: HTMLElement, workflow: string, body: unknown) => void runJob(panel, workflow, body);
+  const run = (panel: HTMLElement, workflow: string, body: unknown) => runJob(panel, workflow, body);
   const onDone = () => {
     dismissGuide(localStorage, dataDir);
     show("library");
   };
   mounted = mount(FirstRun, { target: main, props: { backend: firstRunBackend, run, onDone } });
+}
+
+function workflowScreen(main: HTMLElement): void {
+  mounted = mount(EditScreen, { target: main, props: { backend: libraryBackend, initialPhoto: takeHandOff() } });
+}
+
+function lookScreen(main: HTMLElement): void {
+  mounted = mount(LookScreen, { target: main, props: { backend: libraryBackend } });
+}
+
+function batchScreen(main: HTMLElement): void {
+  mounted = mount(BatchScreen, { target: main });
 }
 
 function queueScreen(main: HTMLElement): void {

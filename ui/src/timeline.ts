@@ -13,13 +13,18 @@ export interface Timeline {
   stages: { name: string; message: string; done: boolean }[];
   progress: number;
   status: "queued" | "running" | "succeeded" | "failed";
+  /** Paused in the queue (a `paused` event), until `resumed` or started again. */
+  held: boolean;
   error: { code: string; message: string } | null;
   intermediates: { label: string; url: string }[];
   finals: { label: string; url: string; kind: string }[];
 }
 
+/** Stage events the queue writes, not the workflow: they are no step of the work. */
+const QUEUE_STAGES = ["priority", "paused", "resumed", "requeued"];
+
 export function empty(): Timeline {
-  return { cursor: 0, stages: [], progress: 0, status: "queued", error: null, intermediates: [], finals: [] };
+  return { cursor: 0, stages: [], progress: 0, status: "queued", held: false, error: null, intermediates: [], finals: [] };
 }
 
 /** Applies events in order; events at or below the cursor are ignored, so re-reading is safe. */
@@ -35,8 +40,19 @@ export function apply(t: Timeline, events: EventLike[]): Timeline {
       if (a.role === "final") next.finals.push(item);
       else next.intermediates.push(item);
     }
-    if (e.event_type === "stage") {
+    if (e.event_type === "stage" && e.stage !== null && QUEUE_STAGES.includes(e.stage)) {
+      // The queue's own events: the job waits again (pause, resume, priority, a requeue).
+      next.status = "queued";
+      next.held = e.stage === "paused" || (next.held && e.stage === "priority");
+      next.progress = 0;
+    } else if (e.event_type === "stage") {
       next.status = "running";
+      if (e.stage === "started") {
+        // A fresh start (after a pause or a requeue) runs every stage again.
+        next.held = false;
+        next.stages = [];
+        next.intermediates = [];
+      }
       for (const s of next.stages) s.done = true;
       if (e.stage && e.stage !== "started") next.stages.push({ name: e.stage, message: e.message, done: false });
     } else if (e.event_type === "succeeded") {

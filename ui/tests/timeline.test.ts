@@ -38,3 +38,18 @@ describe("virtual gallery", () => {
     expect(visibleRange(0, 5, 200, 0, 800)).toEqual([0, 0]);
   });
 });
+
+describe("the queue's own events on a timeline", () => {
+  const ev = (seq: number, event_type: string, stage: string | null, extra: unknown = {}) => ({ seq, event_type, stage, message: stage ?? "", artifacts: [], extra });
+  it("are no steps of the work: a pause holds the job, a new start runs every stage again", async () => {
+    const { apply, empty } = await import("../src/timeline");
+    let t = apply(empty(), [ev(1, "queued", null), ev(2, "stage", "started"), ev(3, "stage", "decode", { progress: 0.2 })]);
+    expect(t.stages.map((s) => s.name)).toEqual(["decode"]);
+    t = apply(t, [ev(4, "stage", "paused", { paused: true, progress: 0 })]);
+    expect([t.status, t.held, t.progress, t.stages.length]).toEqual(["queued", true, 0, 1]);
+    t = apply(t, [ev(5, "stage", "priority", { priority: 3 })]);
+    expect(t.held).toBe(true);
+    t = apply(t, [ev(6, "stage", "resumed"), ev(7, "stage", "started"), ev(8, "stage", "decode")]);
+    expect([t.status, t.held, t.stages.map((s) => s.name)]).toEqual(["running", false, ["decode"]]);
+  });
+});
