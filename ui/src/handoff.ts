@@ -12,3 +12,26 @@ export function takeHandOff(): string | null {
   pending = null;
   return key;
 }
+
+type Importer = (paths: string[]) => void;
+let importer: Importer | null = null;
+let pendingPaths: string[] = [];
+
+/** Files dropped on the window: imported by the library screen now, or as soon as it is shown. */
+export function handOffImport(paths: string[]): void {
+  if (importer) importer(paths);
+  else pendingPaths.push(...paths);
+}
+
+/** The library screen takes the imports while it is shown; returns the release. */
+export function takeImports(run: Importer): () => void {
+  importer = run;
+  if (pendingPaths.length) {
+    const paths = pendingPaths;
+    pendingPaths = [];
+    run(paths);
+  }
+  return () => {
+    if (importer === run) importer = null;
+  };
+}
