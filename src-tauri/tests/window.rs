@@ -100,8 +100,9 @@ async fn open_env(data: &Path, failpoints: &str, pictures: &Path, env: &[(&str, 
 }
 
 /// The screens the README shows: each run refreshes them in `docs/screenshots/`, scaled to 960×600.
-const PUBLISHED: [&str; 13] = [
+const PUBLISHED: [&str; 14] = [
     "first-run",
+    "edit-backdrop",
     "try-on",
     "library",
     "library-search",
@@ -649,6 +650,27 @@ async fn the_first_run_guide_then_try_on_by_keyboard_and_by_dragging_a_garment_o
     shot(&client, "try-on").await;
     click(&client, "[data-testid=run]").await;
     status_becomes(&client, "succeeded", Duration::from_secs(120)).await;
+
+    // A backdrop from the catalog dragged onto a photo: a background swap onto that backdrop.
+    click(&client, "[data-testid=nav-edit]").await;
+    click(&client, "[data-testid=photo-pick][data-key$='astronaut.png']").await;
+    client.wait().for_element(Locator::Css("[data-testid=backdrop-pick]")).await.unwrap();
+    let chosen = client
+        .execute(
+            "const from = document.querySelector('[data-testid=backdrop-pick]');
+             const to = document.querySelector('[data-testid=edit-stage]');
+             const dt = new DataTransfer();
+             from.dispatchEvent(new DragEvent('dragstart', { dataTransfer: dt, bubbles: true }));
+             to.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+             return document.querySelector('[data-testid=workflow]').value;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(chosen, json!("background-swap-with-image"), "the drop chose the backdrop");
+    click(&client, "[data-testid=run]").await;
+    status_becomes(&client, "succeeded", Duration::from_secs(90)).await;
+    shot(&client, "edit-backdrop").await;
     client.close().await.unwrap();
     drop(driver);
 }
