@@ -100,7 +100,7 @@ async fn open_env(data: &Path, failpoints: &str, pictures: &Path, env: &[(&str, 
 }
 
 /// The screens the README shows: each run refreshes them in `docs/screenshots/`, scaled to 960×600.
-const PUBLISHED: [&str; 14] = [
+const PUBLISHED: [&str; 15] = [
     "first-run",
     "edit-backdrop",
     "try-on",
@@ -110,6 +110,7 @@ const PUBLISHED: [&str; 14] = [
     "timeline",
     "look-builder",
     "gallery",
+    "render-canvas",
     "render-compare",
     "render-variations",
     "settings",
@@ -118,6 +119,13 @@ const PUBLISHED: [&str; 14] = [
 ];
 
 async fn shot(client: &Client, name: &str) {
+    // Every image on the page loaded (or failed) first, so the picture shows what a designer sees.
+    let settled = "return [...document.images].every(i => i.complete);";
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while client.execute(settled, vec![]).await.unwrap() != json!(true) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await; // and painted
     let png = client.screenshot().await.unwrap();
     std::fs::write(screenshots().join(format!("{name}.png")), &png).unwrap();
     if PUBLISHED.contains(&name) {
@@ -196,6 +204,8 @@ async fn import_run_gallery_and_cancel_in_the_real_window() {
     let tile =
         client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=render]")).await.unwrap();
     tile.click().await.unwrap();
+    shot(&client, "gallery").await;
+    click(&client, "[data-testid=open-render]").await;
     click(&client, "[data-testid=export-jpeg]").await;
     let deadline = Instant::now() + Duration::from_secs(20);
     let note = loop {
@@ -208,7 +218,7 @@ async fn import_run_gallery_and_cancel_in_the_real_window() {
     let saved = note.trim_start_matches("Saved to ").trim();
     assert!(saved.ends_with(".jpg") && Path::new(saved).is_file(), "exported: {note}");
     assert!(saved.starts_with(&dir.path().join("data/pictures/Figur Studio").display().to_string()), "{saved}");
-    shot(&client, "gallery").await;
+    shot(&client, "render-canvas").await;
     canvas_compare_vary_and_use_as_input(&client).await;
     // The look builder says at once which garments clash.
     click(&client, "[data-testid=nav-look]").await;
@@ -560,6 +570,7 @@ async fn canvas_compare_vary_and_use_as_input(client: &Client) {
     assert!(chosen.starts_with("Photo: render-"), "the render is preselected: {chosen}");
     click(client, "[data-testid=nav-gallery]").await;
     click(client, "[data-testid=render]").await;
+    click(client, "[data-testid=open-render]").await;
 }
 
 /// Presses Tab until the focused element matches `css` (a keyboard-only path); panics after 60.

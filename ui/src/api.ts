@@ -71,7 +71,8 @@ export async function migrateLegacyLibrary(storage: Storage, dataDir: string, le
   return { carried, missing: uploadKeys.size - carried };
 }
 
-/** The studio's cached 256-px thumbnail of a signed image URL (tiles never load full renders). */
-export function thumb(url: string): string {
-  return `${url}${url.includes("?") ? "&" : "?"}thumb=256`;
+/** The studio's cached thumbnail (longest side 128, 256 or 512; 256 unless asked) of a signed
+ *  image URL: tiles never load full renders. */
+export function thumb(url: string, side: 128 | 256 | 512 = 256): string {
+  return `${url}${url.includes("?") ? "&" : "?"}thumb=${side}`;
 }
