@@ -118,13 +118,24 @@ const PUBLISHED: [&str; 15] = [
     "settings-generative",
 ];
 
+/// Polls `script` in the page until it returns `want` or `within` passes; whether it did.
+async fn js_becomes(client: &Client, script: &str, want: serde_json::Value, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if client.execute(script, vec![]).await.unwrap() == want {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn shot(client: &Client, name: &str) {
     // Every image on the page loaded (or failed) first, so the picture shows what a designer sees.
     let settled = "return [...document.images].every(i => i.complete);";
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while client.execute(settled, vec![]).await.unwrap() != json!(true) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    js_becomes(client, settled, json!(true), Duration::from_secs(5)).await;
     tokio::time::sleep(Duration::from_millis(150)).await; // and painted
     let png = client.screenshot().await.unwrap();
     std::fs::write(screenshots().join(format!("{name}.png")), &png).unwrap();
@@ -528,29 +539,18 @@ async fn search_and_tag_the_library_then_steer_the_queue_in_the_real_window() {
 /// The open render: zoom on the canvas, before/after against its source, three variations side
 /// by side, then "Use as input" opens the Edit screen with the render preselected.
 async fn canvas_compare_vary_and_use_as_input(client: &Client) {
-    let zoom = || async { client.find(Locator::Css("[data-testid=zoom-level]")).await.unwrap().text().await.unwrap() };
-    assert_eq!(zoom().await, "100 %");
+    let zoomed = "return document.querySelector('[data-testid=zoom-level]').textContent !== '100 %';";
+    assert!(js_becomes(client, zoomed, json!(false), Duration::ZERO).await, "the canvas opens at 100 %");
     click(client, "[data-testid=zoom-in]").await;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while zoom().await == "100 %" && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_ne!(zoom().await, "100 %", "the canvas zoomed");
+    assert!(js_becomes(client, zoomed, json!(true), Duration::from_secs(5)).await, "the canvas zoomed");
     click(client, "[data-testid=view-compare]").await;
     let compare = client.wait().for_element(Locator::Css("[data-testid=compare] img[slot=first]")).await.unwrap();
     assert!(compare.attr("src").await.unwrap().unwrap().contains("/uploads/"), "before is the source photo");
     tokio::time::sleep(Duration::from_millis(300)).await; // painted before the screenshot
     shot(client, "render-compare").await;
     click(client, "[data-testid=vary]").await;
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let done = client.find_all(Locator::Css("[data-testid=variation][data-state=done] img")).await.unwrap();
-        if done.len() == 3 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "three variations never arrived");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let done = "return document.querySelectorAll('[data-testid=variation][data-state=done] img').length;";
+    assert!(js_becomes(client, done, json!(3), Duration::from_secs(90)).await, "three variations never arrived");
     shot(client, "render-variations").await;
     client
         .find(Locator::Css("[data-testid=use-as-input-target]"))
@@ -613,11 +613,6 @@ async fn the_first_run_guide_then_try_on_by_keyboard_and_by_dragging_a_garment_o
     click(&client, "[data-testid=start-swap]").await;
     status_becomes(&client, "succeeded", Duration::from_secs(90)).await;
     let result = client.wait().for_element(Locator::Css("[data-testid=final]")).await.unwrap();
-    let loaded = "const i = document.querySelector('[data-testid=final]'); return i.complete && i.naturalWidth > 0;";
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while client.execute(loaded, vec![]).await.unwrap() != serde_json::Value::Bool(true) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     client
         .execute("arguments[0].scrollIntoView({block: 'end'})", vec![serde_json::to_value(&result).unwrap()])
         .await
@@ -712,10 +707,7 @@ async fn a_generative_model_is_added_from_its_folder_made_a_default_and_removed_
     let default = client.find(Locator::Css("[data-testid=default-background-generator]")).await.unwrap();
     default.select_by_value("tiny-sd").await.unwrap();
     let chosen = "return document.querySelector('[data-testid=default-background-generator]').value;";
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while client.execute(chosen, vec![]).await.unwrap() != json!("tiny-sd") && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    assert!(js_becomes(&client, chosen, json!("tiny-sd"), Duration::from_secs(10)).await);
     let settings = std::fs::read_to_string(data.join("settings.json")).unwrap();
     assert!(settings.contains("tiny-sd"), "the default is saved in the data folder: {settings}");
     client
