@@ -459,7 +459,7 @@ async fn search_and_tag_the_library_then_steer_the_queue_in_the_real_window() {
     let photo = photo(dir.path());
     let data = dir.path().join("data");
     // Every stage slowed: with this machine's permits busy, later jobs wait long enough to steer.
-    let (driver, client, _) = open(&data, "stage=sleep(700)").await;
+    let (driver, client, _) = open(&data, "stage=sleep(1500)").await;
     import(&client, &photo).await;
 
     // Search, open, tag, favourite; the tag becomes a chip that narrows the grid.

@@ -34,7 +34,7 @@ async fn until_stage(server: &Server, id: &str, stage: &str) {
 #[tokio::test]
 async fn the_queue_is_steered_by_priority_pause_and_resume_and_the_scheduler_honours_it() {
     // One job at a time, each stage slowed so the first one is still running while we steer.
-    let server = Server::start_with(&["--concurrency", "1"], &[("FIGUR_FAILPOINTS", "stage=sleep(250)")]).await;
+    let server = Server::start_with(&["--concurrency", "1"], &[("FIGUR_FAILPOINTS", "stage=sleep(900)")]).await;
     let before = server.balance().await;
     let mut jobs = Vec::new();
     for seed in 0..4 {
@@ -43,6 +43,7 @@ async fn the_queue_is_steered_by_priority_pause_and_resume_and_the_scheduler_hon
         jobs.push(r.body["job_id"].as_str().unwrap().to_string());
     }
     let [a, b, c, d] = <[String; 4]>::try_from(jobs).unwrap();
+    until_stage(&server, &a, "started").await; // the first job holds the one permit
 
     let r = server.post(&format!("/v1/jobs/{d}/priority"), json!({ "priority": 10 })).await;
     assert_eq!((r.status.as_u16(), r.body["priority"].as_i64()), (200, Some(10)), "{:?}", r.body);
