@@ -198,25 +198,19 @@ async fn queue(studio: State<'_, Studio>) -> Res<JobList> {
 #[tauri::command]
 #[specta::specta]
 async fn set_priority(app: AppHandle, studio: State<'_, Studio>, job_id: String, priority: i32) -> Res<JobDetail> {
-    let detail = studio.engine.set_priority(&owner(), &job_id, priority.into()).await?;
-    announce(&app, &detail);
-    Ok(detail)
+    announced(&app, studio.engine.set_priority(&owner(), &job_id, priority.into()).await)
 }
 
 #[tauri::command]
 #[specta::specta]
 async fn pause(app: AppHandle, studio: State<'_, Studio>, job_id: String) -> Res<JobDetail> {
-    let detail = studio.engine.pause(&owner(), &job_id).await?;
-    announce(&app, &detail);
-    Ok(detail)
+    announced(&app, studio.engine.pause(&owner(), &job_id).await)
 }
 
 #[tauri::command]
 #[specta::specta]
 async fn resume(app: AppHandle, studio: State<'_, Studio>, job_id: String) -> Res<JobDetail> {
-    let detail = studio.engine.resume(&owner(), &job_id).await?;
-    announce(&app, &detail);
-    Ok(detail)
+    announced(&app, studio.engine.resume(&owner(), &job_id).await)
 }
 
 /// Variations of a job: its request again with new seeds; each new job is followed like a dispatch.
@@ -237,10 +231,13 @@ async fn use_as_input(studio: State<'_, Studio>, render_id: String) -> Res<Uploa
     Ok(studio.engine.render_to_library(&owner(), &render_id).await?)
 }
 
-/// Tells the UI a job changed now, for a job no follower watches (one dispatched elsewhere).
-fn announce(app: &AppHandle, detail: &JobDetail) {
+/// A steered job's detail, the UI told it changed (a job dispatched elsewhere has no follower
+/// here to say so).
+fn announced(app: &AppHandle, steered: Result<JobDetail, figur_engine::ApiError>) -> Res<JobDetail> {
+    let detail = steered?;
     let seq = detail.latest_event.as_ref().map(|e| e.seq).unwrap_or(0);
     let _ = JobChanged { job_id: detail.public_id.clone(), seq, terminal: false }.emit(app);
+    Ok(detail)
 }
 
 /// Imports files and folders (their images) into the library; an image already there is not

@@ -33,15 +33,16 @@ export class LibraryStore {
     return { text: text || null, tag: this.tag, favourite: this.favouritesOnly ? true : null, folder: null };
   }
 
-  /** Starts the search over: the first page, the total, and the library's tags. */
+  /** Starts the search over: the first page and the total. */
   async reload(): Promise<void> {
     this.#search += 1;
     this.#pages.clear();
-    await Promise.all([this.#load(0), this.#loadTags()]);
+    await this.#load(0);
     this.loaded = true;
   }
 
-  async #loadTags() {
+  /** The library's tags with their counts (they change with edits, not with searches). */
+  async loadTags() {
     try {
       this.tags = await this.backend.tags();
     } catch (e) {
@@ -88,7 +89,7 @@ export class LibraryStore {
     try {
       const item = await this.backend.edit(uploadKey, edit);
       this.#replace(item);
-      await this.#loadTags();
+      await this.loadTags();
       return item;
     } catch (e) {
       this.error = String(e instanceof Error ? e.message : e);

@@ -123,25 +123,24 @@ impl Engine {
         require(caller, Capability::JobsCreate)?;
         let tags = edit.tags.as_deref().map(normalise_tags).transpose()?;
         let key = upload_key.to_string();
-        let found = self
+        // One write: the changes and the upload as it now lists (`None`: no such upload).
+        let listed = self
             .realm(caller.mode)
             .ledger
             .write(move |c| {
-                let mut found = uploads::get(c, &key)?.is_some();
-                if let (true, Some(tags)) = (found, &tags) {
-                    found = uploads::set_tags(c, &key, tags)?;
+                let exists = match &tags {
+                    Some(tags) => uploads::set_tags(c, &key, tags)?,
+                    None => uploads::get(c, &key)?.is_some(),
+                };
+                if !exists {
+                    return Ok(None);
                 }
-                if let (true, Some(favourite)) = (found, edit.favourite) {
-                    found = uploads::set_favourite(c, &key, favourite)?;
+                if let Some(favourite) = edit.favourite {
+                    uploads::set_favourite(c, &key, favourite)?;
                 }
-                Ok(found)
+                uploads::listed_by_key(c, &key)
             })
             .await?;
-        let key = upload_key.to_string();
-        let listed = match found {
-            true => self.realm(caller.mode).ledger.read(move |c| uploads::listed_by_key(c, &key)).await?,
-            false => None,
-        };
         let listed = listed.ok_or_else(|| ApiError::not_found("upload", upload_key))?;
         Ok(self.library_image(caller.mode, listed))
     }

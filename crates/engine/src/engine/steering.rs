@@ -89,19 +89,20 @@ impl Engine {
                 )
             })?
             .to_stored();
-        let mut accepted = Vec::with_capacity(count as usize);
-        for _ in 0..count {
-            // Seeds below 2^32: scripts in languages whose numbers are doubles read them exactly.
-            let seed = rand::random::<u32>();
-            let mut seeded = base.clone();
-            if let Some(fields) = seeded.as_object_mut() {
+        // Seeds below 2^32: scripts in languages whose numbers are doubles read them exactly.
+        let seeded = |seed: u32| {
+            let mut body = base.clone();
+            if let Some(fields) = body.as_object_mut() {
                 fields.insert("seed".into(), seed.into());
             }
-            let request = match WorkflowRequest::parse(op, seeded) {
-                Ok(request) => request,
-                // No `seed` in this workflow's request: the new job's id is its new draw.
-                Err(_) => WorkflowRequest::parse(op, base.clone())?,
-            };
+            body
+        };
+        // No `seed` in this workflow's request: each new job's id is its new draw.
+        let takes_seed = WorkflowRequest::parse(op, seeded(0)).is_ok();
+        let mut accepted = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            let body = if takes_seed { seeded(rand::random::<u32>()) } else { base.clone() };
+            let request = WorkflowRequest::parse(op, body)?;
             accepted.push(self.dispatch_typed(caller, request, request_id).await?);
         }
         Ok(accepted)

@@ -80,10 +80,11 @@ pub struct NewJob<'a> {
     pub api_key_id: Option<&'a str>,
 }
 
-const JOB_COLUMNS: &str = "public_id, job_type, status, request_json, credits_cost, request_id, created_at, \
+pub(super) const JOB_COLUMNS: &str =
+    "public_id, job_type, status, request_json, credits_cost, request_id, created_at, \
      started_at, finished_at, latest_seq, recoveries, cancel_requested, request_version, priority, paused";
 
-fn job_row(row: &Row<'_>) -> rusqlite::Result<(JobRow, String, String)> {
+pub(super) fn job_row(row: &Row<'_>) -> rusqlite::Result<(JobRow, String, String)> {
     Ok((
         JobRow {
             public_id: row.get(0)?,
@@ -107,7 +108,7 @@ fn job_row(row: &Row<'_>) -> rusqlite::Result<(JobRow, String, String)> {
     ))
 }
 
-fn finish_job_row((mut job, status, request): (JobRow, String, String)) -> LedgerResult<JobRow> {
+pub(super) fn finish_job_row((mut job, status, request): (JobRow, String, String)) -> LedgerResult<JobRow> {
     job.status = JobStatus::parse(&status).ok_or_else(|| LedgerError::Corrupt(format!("job status {status}")))?;
     job.request = serde_json::from_str(&request)?;
     Ok(job)

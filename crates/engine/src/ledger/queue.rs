@@ -100,16 +100,15 @@ pub fn resume(conn: &Connection, job_id: &str) -> LedgerResult<Steered> {
 /// Unfinished jobs in the order they run: running, then waiting, each by priority and age; held
 /// jobs in their places.
 pub fn in_order(conn: &Connection, limit: u32, offset: u32) -> LedgerResult<Vec<JobRow>> {
-    let ids: Vec<String> = conn
-        .prepare_cached(
-            "SELECT public_id FROM jobs WHERE status IN ('IN_PROGRESS', 'NOT_STARTED') \
+    let rows = conn
+        .prepare_cached(&format!(
+            "SELECT {} FROM jobs WHERE status IN ('IN_PROGRESS', 'NOT_STARTED') \
              ORDER BY status = 'IN_PROGRESS' DESC, priority DESC, public_id LIMIT ?1 OFFSET ?2",
-        )?
-        .query_map(params![limit, offset], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    ids.iter()
-        .map(|id| jobs::get(conn, id)?.ok_or_else(|| LedgerError::Corrupt(format!("queued job {id} vanished"))))
-        .collect()
+            jobs::JOB_COLUMNS
+        ))?
+        .query_map(params![limit, offset], jobs::job_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter().map(jobs::finish_job_row).collect()
 }
 
 #[cfg(test)]

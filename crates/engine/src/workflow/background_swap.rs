@@ -170,14 +170,7 @@ fn swap(ctx: &mut JobContext, s: Swap<'_>) -> Result<Output, JobError> {
     let pixels = source_size.0 as u64 * source_size.1 as u64;
     let _memory = ctx.reserve_memory(pixels * VISION_BYTES_PER_PIXEL + target.0 as u64 * target.1 as u64 * 16)?;
 
-    let model = ctx.model(ModelKind::PersonMatte)?;
-    let matte_id = ModelKind::PersonMatte.id();
-    ctx.stage_with(
-        Stage::Matte,
-        format!("finding the person ({matte_id} on {})", model.provider()),
-        Vec::new(),
-        json!({ "model": matte_id, "provider": model.provider(), "model_sha256": model.sha256() }),
-    )?;
+    let model = ctx.stage_with_model(Stage::Matte, ModelKind::PersonMatte, "finding the person", json!({}))?;
     let seg = segment(&photo, &ModelSegmenter(model.clone()))?;
 
     let message = match seg.people {

@@ -130,6 +130,27 @@ impl JobContext {
         Ok(model)
     }
 
+    /// Opens the model of `kind` and begins `stage` saying which model runs where —
+    /// "`doing` (`id` on `provider`)" — with `model`, `provider` and `model_sha256` added to
+    /// `extra`.
+    pub fn stage_with_model(
+        &mut self,
+        stage: Stage,
+        kind: ModelKind,
+        doing: &str,
+        mut extra: Value,
+    ) -> Result<Model, JobError> {
+        let model = self.model(kind)?;
+        let (id, provider) = (kind.id(), model.provider());
+        if let Value::Object(facts) = &mut extra {
+            facts.insert("model".into(), id.into());
+            facts.insert("provider".into(), provider.into());
+            facts.insert("model_sha256".into(), model.sha256().into());
+        }
+        self.stage_with(stage, format!("{doing} ({id} on {provider})"), Vec::new(), extra)?;
+        Ok(model)
+    }
+
     /// An opt-in model: `None` when it is not installed (other errors are errors).
     pub fn optional_model(&mut self, kind: ModelKind) -> Result<Option<Model>, JobError> {
         let model = self.models.get_installed(kind)?;

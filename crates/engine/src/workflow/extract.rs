@@ -95,14 +95,8 @@ impl Workflow for Extract {
         let (w, h) = (photo.width() as usize, photo.height() as usize);
         let _memory = ctx.reserve_memory((w * h) as u64 * VISION_BYTES_PER_PIXEL)?;
 
-        let matte_model = ctx.model(ModelKind::PersonMatte)?;
-        let matte_id = ModelKind::PersonMatte.id();
-        ctx.stage_with(
-            Stage::Matte,
-            format!("looking for a person ({matte_id} on {})", matte_model.provider()),
-            Vec::new(),
-            json!({ "model": matte_id, "provider": matte_model.provider() }),
-        )?;
+        let matte_model =
+            ctx.stage_with_model(Stage::Matte, ModelKind::PersonMatte, "looking for a person", json!({}))?;
         let seg = segment(&photo, &ModelSegmenter(matte_model.clone()))?;
         let mut check = || ctx.checkpoint();
         let matte = refine(&photo, &seg, &mut check)?;
@@ -110,19 +104,9 @@ impl Workflow for Extract {
 
         let mut found: Vec<Item> = Vec::new();
         if on_model {
-            let pose_model = ctx.model(ModelKind::Pose)?;
-            let pose_id = ModelKind::Pose.id();
-            let people = if matte.people > 1 {
-                format!("{} people found; the largest is used. ", matte.people)
-            } else {
-                String::new()
-            };
-            ctx.stage_with(
-                Stage::Pose,
-                format!("{people}finding the body's landmarks ({pose_id} on {})", pose_model.provider()),
-                Vec::new(),
-                json!({ "model": pose_id, "provider": pose_model.provider(), "people": matte.people }),
-            )?;
+            let doing = format!("{}finding the body's landmarks", person::largest_of(matte.people));
+            let pose_model =
+                ctx.stage_with_model(Stage::Pose, ModelKind::Pose, &doing, json!({ "people": matte.people }))?;
             let landmarks = person::landmarks(&*pose_model, &photo, &matte.alpha)?;
             let full_body = matches!(named, Some("dress" | "jumpsuit"));
             for (region, top, bottom) in bands(&landmarks, h as f32, full_body) {

@@ -135,6 +135,14 @@ pub fn find_person(
 
 /// The body's 33 landmarks. A person-shaped blob with no shoulders the pose model is sure of is
 /// not a person.
+/// What a stage says first when a photo holds more than one person ("" for one or none).
+pub fn largest_of(people: usize) -> String {
+    match people {
+        0 | 1 => String::new(),
+        n => format!("{n} people found; the largest is used. "),
+    }
+}
+
 pub fn find_body(
     model: &dyn Inference,
     photo: &RgbImage,

@@ -78,19 +78,10 @@ impl Session {
         what: &str,
         known: Option<Vec<Landmark>>,
     ) -> Result<Analysis, JobError> {
-        let matte_model = ctx.model(ModelKind::PersonMatte)?;
-        let (matte_id, provider) = (ModelKind::PersonMatte.id(), matte_model.provider());
-        ctx.stage_with(
-            Stage::Person,
-            format!("finding the person in the {what} ({matte_id} on {provider})"),
-            Vec::new(),
-            json!({ "model": matte_id, "provider": provider }),
-        )?;
+        let doing = format!("finding the person in the {what}");
+        let matte_model = ctx.stage_with_model(Stage::Person, ModelKind::PersonMatte, &doing, json!({}))?;
         let matte = person::find_person(photo, matte_model, what, &mut || ctx.checkpoint())?;
-        let people = match matte.people {
-            0 | 1 => String::new(),
-            n => format!("{n} people found; the largest is used. "),
-        };
+        let people = person::largest_of(matte.people);
         let landmarks = match known {
             Some(landmarks) => {
                 let message = format!("{people}the catalog entry's 33 landmarks, found when it was generated");
@@ -98,14 +89,9 @@ impl Session {
                 landmarks
             }
             None => {
-                let pose_model = ctx.model(ModelKind::Pose)?;
-                let pose_id = ModelKind::Pose.id();
-                ctx.stage_with(
-                    Stage::Pose,
-                    format!("{people}finding the body's landmarks ({pose_id} on {})", pose_model.provider()),
-                    Vec::new(),
-                    json!({ "model": pose_id, "provider": pose_model.provider(), "people": matte.people }),
-                )?;
+                let doing = format!("{people}finding the body's landmarks");
+                let pose_model =
+                    ctx.stage_with_model(Stage::Pose, ModelKind::Pose, &doing, json!({ "people": matte.people }))?;
                 person::find_body(&*pose_model, photo, &matte, what)?
             }
         };
