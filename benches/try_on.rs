@@ -1,13 +1,13 @@
 //! Try-on benchmark — `cargo bench --bench try_on` (after `figur models fetch` and `figur samples`).
 //!
-//! The try-on pipeline at 1K on the sample photos (astronaut wearing the top off messi5), as the
-//! workflow runs it, stage by stage; then each model's bare inference on the same inputs, so
+//! The try-on pipeline at 2K (`FIGUR_TRY_ON_RESOLUTION=1K` to choose) on the sample photos
+//! (astronaut wearing the top off messi5), as the workflow runs it, stage by stage; then each model's bare inference on the same inputs, so
 //! the share of time outside model inference is measured, not guessed. Median of 5 runs.
 
 use std::time::{Duration, Instant};
 
 use figur_engine::domain::requests::Resolution;
-use figur_engine::vision::{face, face_mesh, matte, pose};
+use figur_engine::vision::{encode, face, face_mesh, matte, pose};
 use figur_engine::workflow::models::Direct;
 use figur_engine::workflow::try_on::Session;
 use figur_engine::workflow::{person, wear};
@@ -31,6 +31,10 @@ fn main() {
     };
     let (person_photo, garment_photo) = (load("astronaut.png"), load("messi5.jpg"));
     let top = wear::category("top").unwrap();
+    let resolution: Resolution = serde_json::from_value(serde_json::Value::String(
+        std::env::var("FIGUR_TRY_ON_RESOLUTION").unwrap_or_else(|_| "2K".into()),
+    ))
+    .expect("FIGUR_TRY_ON_RESOLUTION: 0.5K, 1K, 2K or 4K");
     let stages = ["resize", "analyse person", "prepare garment", "fit + compose", "encode"];
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); stages.len()];
     for _ in 0..5 {
@@ -39,7 +43,7 @@ fn main() {
             times[i].push(t.elapsed().as_secs_f64() * 1000.0);
             t = Instant::now();
         };
-        let photo = Session::at_resolution(person_photo.clone(), Resolution::One);
+        let photo = Session::at_resolution(person_photo.clone(), resolution);
         lap(0, &mut times);
         let analysis = person::analyse(&mut Direct(&models), &photo).unwrap();
         lap(1, &mut times);
@@ -47,12 +51,12 @@ fn main() {
         lap(2, &mut times);
         let (dressed, _) = wear::dress(&photo, &analysis, &[garment], 1.0, &mut || Ok(())).unwrap();
         lap(3, &mut times);
-        let mut png = Vec::new();
-        dressed.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+        let png = encode::png(&image::DynamicImage::ImageRgb8(dressed), encode::Use::Final).unwrap();
+        std::hint::black_box(png);
         lap(4, &mut times);
     }
     // Bare inference of every model call the pipeline makes (matte and pose twice: person, garment).
-    let photo = Session::at_resolution(person_photo.clone(), Resolution::One);
+    let photo = Session::at_resolution(person_photo.clone(), resolution);
     let run = |id: &str, name: &str, shape: Vec<usize>, data: Vec<f32>| {
         let m = models.get(id).unwrap();
         let mut v = Vec::new();
@@ -82,7 +86,8 @@ fn main() {
         );
     let total: f64 = times.iter().map(|t| median(t.clone())).sum();
     println!(
-        "try-on benchmark — 1K ({}×{}), astronaut wearing the top off messi5, models on {providers}, {} cores",
+        "try-on benchmark — {} ({}×{}), astronaut wearing the top off messi5, models on {providers}, {} cores",
+        serde_json::to_value(resolution).unwrap().as_str().unwrap(),
         photo.width(),
         photo.height(),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)

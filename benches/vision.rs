@@ -8,10 +8,15 @@
 //!    "engine overhead" = end to end − model time;
 //! 3. a plain Python onnxruntime + NumPy + Pillow pipeline doing the same steps
 //!    (`benches/vision_pipeline.py`, in a venv this bench makes under target/);
-//! 4. peak and current RSS across 100 swaps in a row (flat means no leak).
+//! 4. peak and current RSS across 100 swaps in a row (flat means no leak);
+//! 5. the resolution sweep: the real background-swap job at 1K, 2K and 4K (`FIGUR_SWEEP=1024,2048`
+//!    to choose, `FIGUR_SWEEP_ONLY=1` for it alone), each size's end to end against what decode +
+//!    model + encode must cost.
 
 #[path = "../tests/api/photos.rs"]
 mod photos;
+#[path = "common/sweep.rs"]
+mod sweep;
 
 use std::time::{Duration, Instant};
 
@@ -76,81 +81,97 @@ fn main() {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     );
 
-    // 1. Bare inference.
-    let input = figur_engine::vision::matte::to_model_input(&decode::decode(&photo).unwrap());
-    segmenter.person_probability(&input).unwrap();
-    let n = 100;
-    let t = Instant::now();
-    for _ in 0..n {
+    // FIGUR_SWEEP_ONLY=1: the sweep alone (profiling).
+    if std::env::var_os("FIGUR_SWEEP_ONLY").is_none() {
+        // 1. Bare inference.
+        let input = figur_engine::vision::matte::to_model_input(&decode::decode(&photo).unwrap());
         segmenter.person_probability(&input).unwrap();
-    }
-    let bare = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
-    println!("  bare ONNX Runtime inference (Rust) ................. {bare:>8.2} ms");
+        let n = 100;
+        let t = Instant::now();
+        for _ in 0..n {
+            segmenter.person_probability(&input).unwrap();
+        }
+        let bare = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
+        println!("  bare ONNX Runtime inference (Rust) ................. {bare:>8.2} ms");
 
-    // 2. Engine end to end.
-    let timed = Timed(&segmenter, std::cell::Cell::new(Duration::ZERO));
-    swap(&photo, &background, &timed);
-    timed.1.set(Duration::ZERO);
-    let n = 20;
-    let t = Instant::now();
-    for _ in 0..n {
+        // 2. Engine end to end.
+        let timed = Timed(&segmenter, std::cell::Cell::new(Duration::ZERO));
         swap(&photo, &background, &timed);
-    }
-    let total = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
-    let model = timed.1.get().as_secs_f64() * 1000.0 / n as f64;
-    println!("  engine swap end to end ............................. {total:>8.2} ms  (model {model:.2} ms)");
-    println!(
-        "  engine overhead (end to end − model) ............... {:>8.2} ms  = {:.0} % of model time",
-        total - model,
-        (total - model) / model * 100.0
-    );
+        timed.1.set(Duration::ZERO);
+        let n = 20;
+        let t = Instant::now();
+        for _ in 0..n {
+            swap(&photo, &background, &timed);
+        }
+        let total = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
+        let model = timed.1.get().as_secs_f64() * 1000.0 / n as f64;
+        println!("  engine swap end to end ............................. {total:>8.2} ms  (model {model:.2} ms)");
+        println!(
+            "  engine overhead (end to end − model) ............... {:>8.2} ms  = {:.0} % of model time",
+            total - model,
+            (total - model) / model * 100.0
+        );
 
-    // 3. Python.
-    let venv = work.join("bench-venv");
-    let python = venv.join("bin/python");
-    if !python.is_file() {
-        let ok = std::process::Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-            && std::process::Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet", "onnxruntime==1.31.1", "numpy<2", "pillow==10.4.0"])
+        // 3. Python.
+        let venv = work.join("bench-venv");
+        let python = venv.join("bin/python");
+        if !python.is_file() {
+            let ok = std::process::Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
                 .status()
                 .map(|s| s.success())
-                .unwrap_or(false);
-        if !ok {
-            println!("  python baseline: could not create its venv");
+                .unwrap_or(false)
+                && std::process::Command::new(&python)
+                    .args(["-m", "pip", "install", "--quiet", "onnxruntime==1.31.1", "numpy<2", "pillow==10.4.0"])
+                    .status()
+                    .map(|s| s.success())
+                    .unwrap_or(false);
+            if !ok {
+                println!("  python baseline: could not create its venv");
+            }
         }
-    }
-    let out = std::process::Command::new(&python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/vision_pipeline.py"))
-        .arg(cache.model_file("person-matte"))
-        .arg(&photo_path)
-        .arg(&bg_path)
-        .arg("20")
-        .output();
-    match out.ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()) {
-        Some(line) => {
-            let v: Vec<f64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
-            println!("  python onnxruntime + numpy + Pillow, same steps .... {:>8.2} ms  (model {:.2} ms)", v[0], v[1]);
-            println!(
-                "  engine / python end to end ......................... {:>8.2}x  (below 1: the engine is faster)",
-                total / v[0]
-            );
+        let out = std::process::Command::new(&python)
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/vision_pipeline.py"))
+            .arg(cache.model_file("person-matte"))
+            .arg(&photo_path)
+            .arg(&bg_path)
+            .arg("20")
+            .output();
+        match out.ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()) {
+            Some(line) => {
+                let v: Vec<f64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+                println!(
+                    "  python onnxruntime + numpy + Pillow, same steps .... {:>8.2} ms  (model {:.2} ms)",
+                    v[0], v[1]
+                );
+                println!(
+                    "  engine / python end to end ......................... {:>8.2}x  (below 1: the engine is faster)",
+                    total / v[0]
+                );
+            }
+            None => println!("  python baseline failed to run"),
         }
-        None => println!("  python baseline failed to run"),
+
+        // 4. Memory across 100 swaps.
+        let mut after = Vec::new();
+        for i in 1..=100 {
+            swap(&photo, &background, &segmenter);
+            if [1, 10, 50, 100].contains(&i) {
+                after.push((i, rss_kib("VmRSS:") / 1024));
+            }
+        }
+        let shown: Vec<String> = after.iter().map(|(i, mb)| format!("{i}: {mb} MiB")).collect();
+        println!("  RSS after swaps  {}  (peak {} MiB)", shown.join(", "), rss_kib("VmHWM:") / 1024);
     }
 
-    // 4. Memory across 100 swaps.
-    let mut after = Vec::new();
-    for i in 1..=100 {
-        swap(&photo, &background, &segmenter);
-        if [1, 10, 50, 100].contains(&i) {
-            after.push((i, rss_kib("VmRSS:") / 1024));
-        }
-    }
-    let shown: Vec<String> = after.iter().map(|(i, mb)| format!("{i}: {mb} MiB")).collect();
-    println!("  RSS after swaps  {}  (peak {} MiB)", shown.join(", "), rss_kib("VmHWM:") / 1024);
+    // 5. The resolution sweep, through the real job.
+    let sides: Vec<u32> = std::env::var("FIGUR_SWEEP")
+        .unwrap_or_else(|_| "1024,2048,4096".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let runs = std::env::var("FIGUR_SWEEP_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let source = decode::decode(&photo).unwrap();
+    sweep::print(&sweep::sweep(&work, &source, &sides, runs));
 }

@@ -343,10 +343,12 @@ impl Scheduler {
     }
 }
 
-/// What the context knows of the run, in the result: the time each stage took, and every model
-/// the job ran (`provenance.models`, beside what the workflow itself says of its provenance).
+/// What the context knows of the run, in the result: the time each stage took, the part of it
+/// spent inside model calls, and every model the job ran (`provenance.models`, beside what the
+/// workflow itself says of its provenance).
 fn with_context_facts(mut output: Output, ctx: &mut JobContext) -> Output {
     output.extra.insert("timings_ms".into(), Value::Object(ctx.timings()));
+    output.extra.insert("inference_ms".into(), json!(ctx.inference_ms()));
     let provenance = output.extra.entry("provenance").or_insert_with(|| json!({}));
     if let Value::Object(provenance) = provenance {
         provenance.insert("models".into(), json!(ctx.models_ran()));

@@ -4,6 +4,7 @@
 pub mod composite;
 pub mod decode;
 pub mod dress;
+pub mod encode;
 pub mod face;
 pub mod face_mesh;
 pub mod fit;

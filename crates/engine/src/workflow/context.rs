@@ -1,14 +1,13 @@
 //! What a running job sees: stage reporting, cancellation checks and artifact storage.
 
-use std::io::Cursor;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::models::{Model, ModelKind, ModelSource, ModelStore, ModelUse};
+use super::models::{Model, ModelKind, ModelSource, ModelStore, ModelUse, Timed};
 use super::Stage;
 use crate::budget::{MemoryBudget, Reservation};
 use crate::domain::job::{ArtifactMeta, ArtifactRole, StoredArtifact};
@@ -16,7 +15,7 @@ use crate::failpoints::{FailPoints, FaultPoint};
 use crate::failure::{FailureCode, JobError};
 use crate::ledger::jobs::{self, NewEvent};
 use crate::realm::Realm;
-use crate::vision::decode;
+use crate::vision::{decode, encode};
 use figur_models::diffusion::Export;
 use image::RgbImage;
 
@@ -65,6 +64,8 @@ pub struct JobContext {
     stages: &'static [Stage],
     current: Option<(String, Instant)>,
     timings: serde_json::Map<String, Value>,
+    /// Time spent inside model calls, shared with every model handed out (see [`Timed`]).
+    inference: Arc<AtomicU64>,
     artifacts: u32,
     /// When the ledger was last read for a cancel, on the realm's clock.
     last_ledger_check: std::time::SystemTime,
@@ -109,6 +110,7 @@ impl JobContext {
             stages,
             current: None,
             timings: serde_json::Map::new(),
+            inference: Arc::default(),
             artifacts: 0,
             last_ledger_check,
         }
@@ -127,7 +129,18 @@ impl JobContext {
     pub fn model(&mut self, kind: ModelKind) -> Result<Model, JobError> {
         let model = self.models.get(kind)?;
         self.record(kind, &model);
-        Ok(model)
+        Ok(self.timed(model))
+    }
+
+    /// `model`, its calls counted in the job's `inference_ms`.
+    fn timed(&self, model: Model) -> Model {
+        Arc::new(Timed { model, total_us: self.inference.clone() })
+    }
+
+    /// Milliseconds spent inside model calls so far: the part of a job a faster CPU path cannot
+    /// shorten, reported beside `timings_ms`.
+    pub fn inference_ms(&self) -> f64 {
+        self.inference.load(Ordering::Relaxed) as f64 / 1000.0
     }
 
     /// Opens the model of `kind` and begins `stage` saying which model runs where —
@@ -157,7 +170,7 @@ impl JobContext {
         if let Some(model) = &model {
             self.record(kind, model);
         }
-        Ok(model)
+        Ok(model.map(|m| self.timed(m)))
     }
 
     /// The diffusion export the user added as `name`, opened on the configured provider;
@@ -373,9 +386,11 @@ impl JobContext {
         role: ArtifactRole,
         label: impl Into<String>,
     ) -> Result<StoredArtifact, JobError> {
-        let mut bytes = Vec::new();
-        image
-            .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+        let use_ = match role {
+            ArtifactRole::Final => encode::Use::Final,
+            ArtifactRole::Intermediate => encode::Use::Intermediate,
+        };
+        let bytes = encode::png(image, use_)
             .map_err(|e| JobError::internal(format!("could not encode the {kind} image: {e}")))?;
         self.artifacts += 1;
         let key = format!("artifacts/{}/{}-{}.png", self.job_id, self.artifacts, kind.replace('_', "-"));

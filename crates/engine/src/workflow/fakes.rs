@@ -228,9 +228,14 @@ pub struct TestJob {
 
 impl TestJob {
     pub fn new(op: Operation) -> TestJob {
+        TestJob::with_id(op, &crate::ids::new_id())
+    }
+
+    /// A job with a fixed id: the seed workflows derive from it is fixed too (golden renders).
+    pub fn with_id(op: Operation, id: &str) -> TestJob {
         let dir = tempfile::tempdir().unwrap();
         let realm = Arc::new(Realm::open(Mode::Live, dir.path()).unwrap());
-        let id = crate::ids::new_id();
+        let id = id.to_string();
         let job = id.clone();
         realm
             .ledger

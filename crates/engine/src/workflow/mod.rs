@@ -10,6 +10,8 @@ pub mod extract;
 #[cfg(test)]
 pub(crate) mod fakes;
 pub mod garment_generator;
+#[cfg(test)]
+mod golden_tests;
 pub mod harmonize;
 pub mod look;
 pub mod model_generator;

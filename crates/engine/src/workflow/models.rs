@@ -4,7 +4,9 @@
 //!
 //! [`JobContext::model`]: super::JobContext::model
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use figur_models::diffusion::Export;
 use figur_models::session::Output;
@@ -64,6 +66,27 @@ impl Inference for Loaded {
 
 /// A model ready to run.
 pub type Model = Arc<dyn Inference>;
+
+/// A model whose calls add their duration (µs) to a job's running total.
+pub(crate) struct Timed {
+    pub model: Model,
+    pub total_us: Arc<AtomicU64>,
+}
+
+impl Inference for Timed {
+    fn run_f32(&self, inputs: Vec<(String, Vec<usize>, Vec<f32>)>) -> Result<Vec<Output>, ModelError> {
+        let start = Instant::now();
+        let out = self.model.run_f32(inputs);
+        self.total_us.fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
+        out
+    }
+    fn sha256(&self) -> &str {
+        self.model.sha256()
+    }
+    fn provider(&self) -> &'static str {
+        self.model.provider()
+    }
+}
 
 /// Where a job's models come from: the studio's sessions, or a fake set in tests.
 pub trait ModelStore: Send + Sync {
