@@ -1,6 +1,6 @@
 //! Batch benchmark — `cargo bench --bench batch` (after `figur models fetch` and `figur samples`).
 //!
-//! 50 mixed photos (the three samples at 1K to 4K, portrait, landscape and square, JPEG and PNG)
+//! 50 mixed photos (the three samples — square and landscape — at 1K to 4K, JPEG and PNG)
 //! through `figur batch background-swap-with-spec` with an e-commerce recipe, as a studio runs a
 //! folder: images per hour on this machine. `FIGUR_BASELINE_BIN=/path/to/an/older/figur` runs
 //! that binary on the same photos first, side by side, and prints the ratio.
@@ -22,13 +22,11 @@ fn photos(into: &Path) {
         })
         .collect();
     let sides = [1024u32, 2048, 3000, 4096, 1600];
-    let shapes = [(1.0f32, 1.0f32), (0.75, 1.0), (1.0, 0.75)];
     for i in 0..PHOTOS {
         let source = &sources[i % sources.len()];
-        let long = sides[i % sides.len()] as f32;
-        let (sx, sy) = shapes[(i / sources.len()) % shapes.len()];
-        let (w, h) = ((long * sx) as u32, (long * sy) as u32);
-        let img = figur_engine::vision::composite::cover(source, w, h);
+        let scale = sides[(i / sources.len()) % sides.len()] as f32 / source.width().max(source.height()) as f32;
+        let (w, h) = ((source.width() as f32 * scale) as u32, (source.height() as f32 * scale) as u32);
+        let img = image::imageops::resize(source, w, h, image::imageops::FilterType::CatmullRom);
         let name = if i % 4 == 3 { format!("photo-{i:02}.png") } else { format!("photo-{i:02}.jpg") };
         img.save(into.join(name)).unwrap();
     }

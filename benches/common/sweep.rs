@@ -21,6 +21,8 @@ pub struct Row {
     pub stages: Vec<(String, f64)>,
     /// VmHWM after this size (sizes run in ascending order: the peak of the largest so far).
     pub peak_rss_mib: u64,
+    /// PNG settings on this size's render: (name, ms, bytes).
+    pub encoders: Vec<(String, f64, usize)>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -78,6 +80,7 @@ pub fn sweep(work: &Path, photo: &image::RgbImage, sides: &[u32], runs: usize) -
             run_job(&engine, body.clone()).await; // warm: the session, the caches, the allocator
             let (mut totals, mut models, mut floors) = (Vec::new(), Vec::new(), Vec::new());
             let mut stages: Vec<(String, Vec<f64>)> = Vec::new();
+            let mut last_render = None;
             for _ in 0..runs {
                 let (extra, key) = run_job(&engine, body.clone()).await;
                 let timings = extra["timings_ms"].as_object().unwrap();
@@ -99,6 +102,7 @@ pub fn sweep(work: &Path, photo: &image::RgbImage, sides: &[u32], runs: usize) -
                     figur_engine::vision::encode::png(&render, figur_engine::vision::encode::Use::Final).unwrap(),
                 );
                 floors.push((decode + t.elapsed()).as_secs_f64() * 1000.0);
+                last_render = Some(render);
             }
             rows.push(Row {
                 side,
@@ -107,11 +111,32 @@ pub fn sweep(work: &Path, photo: &image::RgbImage, sides: &[u32], runs: usize) -
                 decode_encode: median(floors),
                 stages: stages.into_iter().map(|(n, v)| (n, median(v))).collect(),
                 peak_rss_mib: rss_hwm_mib(),
+                encoders: last_render.map(|r| encoders(&r)).unwrap_or_default(),
             });
         }
         engine.shutdown(Duration::from_secs(5)).await;
         rows
     })
+}
+
+/// The PNG encoder's settings on one render: what each costs in time and bytes.
+fn encoders(render: &image::DynamicImage) -> Vec<(String, f64, usize)> {
+    use image::codecs::png::{CompressionType as C, FilterType as F, PngEncoder};
+    let settings = [
+        ("fast, adaptive filter", C::Fast, F::Adaptive),
+        ("fast, Up filter", C::Fast, F::Up),
+        ("fast, Paeth filter", C::Fast, F::Paeth),
+        ("balanced, adaptive filter", C::Default, F::Adaptive),
+    ];
+    settings
+        .iter()
+        .map(|(name, c, f)| {
+            let t = Instant::now();
+            let mut bytes = Vec::new();
+            render.write_with_encoder(PngEncoder::new_with_quality(&mut bytes, *c, *f)).unwrap();
+            (name.to_string(), t.elapsed().as_secs_f64() * 1000.0, bytes.len())
+        })
+        .collect()
 }
 
 /// Prints the rows: each size's end to end, model, decode + encode, and the ratio to the floor.
@@ -131,5 +156,18 @@ pub fn print(rows: &[Row]) {
         );
         let stages: Vec<String> = r.stages.iter().map(|(n, ms)| format!("{n} {ms:.0}")).collect();
         println!("           stages (ms): {}", stages.join(", "));
+        // The issue's own yardstick: the job's decode, matte and finish stages as the floor.
+        let stage = |name: &str| r.stages.iter().find(|(n, _)| n == name).map(|(_, ms)| *ms).unwrap_or(0.0);
+        let codec_stages = stage("decode") + stage("matte") + stage("finish");
+        println!(
+            "           ratio e2e / (decode + matte + finish stages) = {:.2}",
+            r.end_to_end / codec_stages.max(1e-9)
+        );
+    }
+    if let Some(largest) = rows.last() {
+        println!("  PNG settings on the {}² render:", largest.side);
+        for (name, ms, bytes) in &largest.encoders {
+            println!("    {name:<28} {ms:>7.0} ms  {:>7.1} MiB", *bytes as f64 / (1 << 20) as f64);
+        }
     }
 }

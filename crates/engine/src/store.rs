@@ -8,7 +8,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-const ROOTS: [&str; 3] = ["uploads", "artifacts", "catalog"];
+/// `cache/` holds what jobs may make again (the swaps' rendered backdrops): safe to delete.
+const ROOTS: [&str; 4] = ["uploads", "artifacts", "catalog", "cache"];
 const MAX_KEY_LEN: usize = 512;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,7 +32,7 @@ pub fn validate_key(key: &str) -> Result<(), KeyError> {
     }
     let mut segments = key.split('/');
     if !segments.next().is_some_and(|root| ROOTS.contains(&root)) {
-        return Err(KeyError::Invalid("a key starts with uploads/, artifacts/ or catalog/"));
+        return Err(KeyError::Invalid("a key starts with uploads/, artifacts/, catalog/ or cache/"));
     }
     for segment in key.split('/') {
         if segment.is_empty() || segment == "." || segment == ".." {

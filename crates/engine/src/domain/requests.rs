@@ -210,6 +210,10 @@ pub struct BackgroundSwapWithSpecRequest {
     pub scene_type: String,
     pub mood: String,
     pub dominant_colors: Option<Vec<String>>,
+    /// Extension: the backdrop's seed. Omitted: one taken from the spec, so every photo swapped
+    /// onto the same spec gets the same backdrop (a batch's catalog matches, and the backdrop is
+    /// rendered once per size and reused).
+    pub seed: Option<u64>,
     /// Extension: `harmonize` (true or an added model's name; off unless asked).
     #[schema(value_type = Option<Object>)]
     pub runtime_config: Option<serde_json::Map<String, serde_json::Value>>,

@@ -38,8 +38,8 @@ fn entries() -> Result<Vec<BuiltinEntry>, LedgerError> {
     serde_json::from_str(CATALOG).map_err(|e| LedgerError::Corrupt(format!("assets/catalog.json: {e}")))
 }
 
-/// Bump when the backdrop renderer's output changes, so cached built-ins are rendered anew.
-const RENDERER_VERSION: &str = "backdrop-3";
+/// Cached built-ins are rendered anew when the renderer's output changes.
+const RENDERER_VERSION: &str = backdrop::VERSION;
 
 /// Adds every built-in entry the realms lack, rendering each image once for all of them (or
 /// taking it from `cache`, where rendered built-ins are kept across data folders).

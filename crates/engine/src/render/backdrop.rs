@@ -10,9 +10,14 @@
 use image::RgbImage;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 use super::color::{self, linear_to_srgb, mix, scale, to_linear, Rgb};
 use super::noise::{fbm, hash2, value};
+
+/// Bump when the renderer's output changes: rendered backdrops kept in caches (the built-ins,
+/// the swaps' backdrops) are keyed by it, and are rendered anew.
+pub const VERSION: &str = "backdrop-3";
 
 pub const SCENES: [&str; 5] = ["studio_sweep", "gradient", "paper", "concrete", "linen"];
 pub const MOODS: [&str; 7] = ["bright", "soft", "neutral", "warm", "cool", "moody", "dramatic"];
@@ -139,20 +144,24 @@ fn smoothstep(a: f32, b: f32, x: f32) -> f32 {
 /// Rows between cancellation checks.
 const CHECK_EVERY: u32 = 32;
 
-/// Runs `per_pixel` over every pixel, calling `check` every few rows so a cancel lands quickly.
+/// Runs `per_pixel` over every pixel, rows on every core, calling `check` every few rows so a
+/// cancel lands quickly. Each pixel is a function of its position alone, so the order the
+/// cores take the rows in never shows.
 fn for_rows<E>(
     canvas: &mut Canvas,
     check: &mut dyn FnMut() -> Result<(), E>,
-    mut per_pixel: impl FnMut(u32, u32, &mut Rgb),
+    per_pixel: impl Fn(u32, u32, &mut Rgb) + Sync,
 ) -> Result<(), E> {
     let w = canvas.width as usize;
-    for (y, row) in canvas.pixels.chunks_mut(w).enumerate() {
-        if (y as u32).is_multiple_of(CHECK_EVERY) {
-            check()?;
-        }
-        for (x, px) in row.iter_mut().enumerate() {
-            per_pixel(x as u32, y as u32, px);
-        }
+    let every = CHECK_EVERY as usize;
+    for (group, rows) in canvas.pixels.chunks_mut(w.max(1) * every).enumerate() {
+        check()?;
+        rows.par_chunks_mut(w.max(1)).enumerate().for_each(|(i, row)| {
+            let y = (group * every + i) as u32;
+            for (x, px) in row.iter_mut().enumerate() {
+                per_pixel(x as u32, y, px);
+            }
+        });
     }
     Ok(())
 }
@@ -255,22 +264,25 @@ pub fn finish<E>(p: &Plan, canvas: &Canvas, check: &mut dyn FnMut() -> Result<()
     let mut out = RgbImage::new(p.width, p.height);
     let g = p.grade;
     let s = p.noise_seed ^ 0xD17E;
-    for (y, row) in canvas.pixels.chunks(p.width as usize).enumerate() {
-        if (y as u32).is_multiple_of(CHECK_EVERY) {
-            check()?;
-        }
-        for (x, px) in row.iter().enumerate() {
-            let (xi, yi) = (x as i32, y as i32);
-            let grain = (hash2(xi, yi, s) - 0.5) * 2.0 * g.grain;
-            let dither = (hash2(xi, yi, s ^ 1) + hash2(xi, yi, s ^ 2) - 1.0) / 255.0;
-            let mut rgb = [0u8; 3];
-            for c in 0..3 {
-                let v = linear_to_srgb(shoulder(px[c]));
-                let v = 0.5 + (v - 0.5) * g.contrast + grain + dither;
-                rgb[c] = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-            }
-            out.put_pixel(x as u32, y as u32, image::Rgb(rgb));
-        }
+    let (w, every) = (p.width as usize, CHECK_EVERY as usize);
+    let groups = out.chunks_mut(3 * w.max(1) * every).zip(canvas.pixels.chunks(w.max(1) * every));
+    for (group, (out_rows, rows)) in groups.enumerate() {
+        check()?;
+        out_rows.par_chunks_mut(3 * w.max(1)).zip(rows.par_chunks(w.max(1))).enumerate().for_each(
+            |(i, (out_row, row))| {
+                let yi = (group * every + i) as i32;
+                for (x, (rgb, px)) in out_row.chunks_exact_mut(3).zip(row).enumerate() {
+                    let xi = x as i32;
+                    let grain = (hash2(xi, yi, s) - 0.5) * 2.0 * g.grain;
+                    let dither = (hash2(xi, yi, s ^ 1) + hash2(xi, yi, s ^ 2) - 1.0) / 255.0;
+                    for c in 0..3 {
+                        let v = linear_to_srgb(shoulder(px[c]));
+                        let v = 0.5 + (v - 0.5) * g.contrast + grain + dither;
+                        rgb[c] = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+                    }
+                }
+            },
+        );
     }
     Ok(out)
 }

@@ -99,6 +99,53 @@ pub fn linear_to_srgb(v: f32) -> f32 {
     }
 }
 
+/// Linear → 8-bit sRGB, `(linear_to_srgb(v).clamp(0, 1) · 255).round()` exactly, without a
+/// `powf`: the 255 linear values where the rounded result steps up are found once by bisecting
+/// the formula itself over the f32 bit patterns (so the two never disagree), and a table over
+/// 4096 cells of 0..1 gives each value's level to within a step, corrected by comparing with
+/// the steps beside it.
+pub fn linear_to_u8(v: f32) -> u8 {
+    const CELLS: usize = 4096;
+    struct Table {
+        steps: [f32; 255],
+        /// The level at each cell's start.
+        cells: [u8; CELLS],
+    }
+    static TABLE: std::sync::OnceLock<Table> = std::sync::OnceLock::new();
+    let t = TABLE.get_or_init(|| {
+        let level = |v: f32| (linear_to_srgb(v).clamp(0.0, 1.0) * 255.0).round();
+        let steps: [f32; 255] = std::array::from_fn(|k| {
+            // The smallest non-negative f32 whose level is above k.
+            let (mut lo, mut hi) = (0u32, 1.0f32.to_bits());
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if level(f32::from_bits(mid)) > k as f32 {
+                    hi = mid;
+                } else {
+                    lo = mid + 1;
+                }
+            }
+            f32::from_bits(lo)
+        });
+        let cells = std::array::from_fn(|i| steps.partition_point(|s| *s <= i as f32 / CELLS as f32) as u8);
+        Table { steps, cells }
+    });
+    if v.is_nan() || v <= 0.0 {
+        return 0;
+    }
+    if v >= 1.0 {
+        return 255;
+    }
+    let mut level = t.cells[((v * CELLS as f32) as usize).min(CELLS - 1)] as usize;
+    while level < 255 && t.steps[level] <= v {
+        level += 1;
+    }
+    while level > 0 && t.steps[level - 1] > v {
+        level -= 1;
+    }
+    level as u8
+}
+
 pub fn to_linear(c: Rgb) -> Rgb {
     c.map(srgb_to_linear)
 }
@@ -137,6 +184,19 @@ mod tests {
         for i in 0..=255u8 {
             assert_eq!(u8_to_linear(i), srgb_to_linear(i as f32 / 255.0));
         }
+    }
+
+    #[test]
+    fn the_search_matches_the_formula() {
+        let formula = |v: f32| (linear_to_srgb(v).clamp(0.0, 1.0) * 255.0).round() as u8;
+        for i in 0..=200_000 {
+            let v = i as f32 / 180_000.0 - 0.05;
+            assert_eq!(linear_to_u8(v), formula(v), "{v}");
+        }
+        for k in 0..=255u8 {
+            assert_eq!(linear_to_u8(u8_to_linear(k)), k);
+        }
+        assert_eq!((linear_to_u8(f32::NAN), linear_to_u8(-1.0), linear_to_u8(7.0)), (0, 0, 255));
     }
 
     #[test]

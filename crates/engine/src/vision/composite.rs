@@ -6,7 +6,8 @@ use image::RgbImage;
 
 use super::guided::Plane;
 use crate::domain::requests::OutputPreset;
-use crate::render::color::{linear_to_srgb, u8_to_linear};
+use crate::render::color::{linear_to_u8, u8_to_linear};
+use rayon::prelude::*;
 
 /// Output size of a preset; `original` keeps the source's size.
 pub fn preset_size(preset: OutputPreset, source: (u32, u32)) -> (u32, u32) {
@@ -21,17 +22,17 @@ pub fn preset_size(preset: OutputPreset, source: (u32, u32)) -> (u32, u32) {
 
 /// The subject's box in the matte (alpha > 0.05): (x0, y0, x1, y1), exclusive ends.
 pub fn subject_box(alpha: &Plane) -> Option<(usize, usize, usize, usize)> {
-    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
-    for y in 0..alpha.height {
-        for x in 0..alpha.width {
-            if alpha.at(x, y) > 0.05 {
-                x0 = x0.min(x);
-                y0 = y0.min(y);
-                x1 = x1.max(x + 1);
-                y1 = y1.max(y + 1);
-            }
-        }
-    }
+    let w = alpha.width.max(1);
+    let (x0, y0, x1, y1) = alpha
+        .data
+        .par_chunks(w)
+        .enumerate()
+        .filter_map(|(y, row)| {
+            let first = row.iter().position(|a| *a > 0.05)?;
+            let last = row.iter().rposition(|a| *a > 0.05)?;
+            Some((first, y, last + 1, y + 1))
+        })
+        .reduce(|| (usize::MAX, usize::MAX, 0, 0), |a, b| (a.0.min(b.0), a.1.min(b.1), a.2.max(b.2), a.3.max(b.3)));
     (x1 > x0).then_some((x0, y0, x1, y1))
 }
 
@@ -40,7 +41,7 @@ pub fn cover(img: &RgbImage, w: u32, h: u32) -> RgbImage {
     let scale = (w as f32 / img.width() as f32).max(h as f32 / img.height() as f32);
     let (sw, sh) =
         (((img.width() as f32 * scale).ceil() as u32).max(w), ((img.height() as f32 * scale).ceil() as u32).max(h));
-    let scaled = image::imageops::resize(img, sw, sh, image::imageops::FilterType::CatmullRom);
+    let scaled = super::resample::resize(img, sw, sh, image::imageops::FilterType::CatmullRom);
     image::imageops::crop_imm(&scaled, (sw - w) / 2, (sh - h) / 2, w, h).to_image()
 }
 
@@ -80,13 +81,14 @@ fn lin(p: &image::Rgb<u8>) -> [f32; 3] {
 /// Mean linear colour of pixels where `weight` is high.
 fn mean_colour(img: &RgbImage, weight: impl Fn(u32, u32) -> f32) -> [f32; 3] {
     let (mut sum, mut n) = ([0f64; 3], 0f64);
-    for (x, y, p) in img.enumerate_pixels().step_by(7) {
-        let w = weight(x, y) as f64;
-        let l = lin(p);
+    let (w, raw) = (img.width() as usize, img.as_raw());
+    // Every 7th pixel, stepped to directly (an iterator's `step_by` would visit them all).
+    for k in (0..raw.len() / 3).step_by(7) {
+        let wt = weight((k % w) as u32, (k / w) as u32) as f64;
         for c in 0..3 {
-            sum[c] += l[c] as f64 * w;
+            sum[c] += u8_to_linear(raw[3 * k + c]) as f64 * wt;
         }
-        n += w;
+        n += wt;
     }
     [0, 1, 2].map(|c| (sum[c] / n.max(1e-6)) as f32)
 }
@@ -123,18 +125,20 @@ pub fn composite(subject: &RgbImage, alpha: &Plane, background: &RgbImage, at: P
                 let shade = 1.0 - 0.45 * (-d).exp();
                 let p = out.get_pixel_mut(x, y);
                 let l = lin(p);
-                *p = image::Rgb([0, 1, 2].map(|c| (linear_to_srgb(l[c] * shade) * 255.0).round() as u8));
+                *p = image::Rgb([0, 1, 2].map(|c| linear_to_u8(l[c] * shade)));
             }
         }
     }
-    // Inverse mapping: each output pixel samples the subject and its alpha (bilinear).
+    // Inverse mapping: each output pixel samples the subject and its alpha (bilinear); rows on
+    // every core.
     let (sw, sh) = (subject.width() as f32, subject.height() as f32);
-    for y in 0..th {
+    let stride = subject.width() as usize;
+    out.par_chunks_mut(tw as usize * 3).enumerate().for_each(|(y, row)| {
         let sy = (y as f32 + 0.5 - at.dy) / at.scale - 0.5;
         if sy < -1.0 || sy > sh {
-            continue;
+            return;
         }
-        for x in 0..tw {
+        for (x, px) in row.chunks_exact_mut(3).enumerate() {
             let sx = (x as f32 + 0.5 - at.dx) / at.scale - 0.5;
             if sx < -1.0 || sx > sw {
                 continue;
@@ -152,24 +156,26 @@ pub fn composite(subject: &RgbImage, alpha: &Plane, background: &RgbImage, at: P
             let mut a = 0.0;
             let mut f = [0f32; 3];
             for (px, py, w) in weights {
-                let aa = alpha.at(px as usize, py as usize) * w;
+                let k = py as usize * stride + px as usize;
+                let aa = alpha.data[k] * w;
                 a += aa;
-                let l = foreground[py as usize * subject.width() as usize + px as usize];
-                for c in 0..3 {
-                    f[c] += l[c] * aa;
+                if aa != 0.0 {
+                    let l = foreground.at(k);
+                    for c in 0..3 {
+                        f[c] += l[c] * aa;
+                    }
                 }
             }
             if a <= 1e-4 {
                 continue;
             }
-            let b = lin(out.get_pixel(x, y));
-            let p = out.get_pixel_mut(x, y);
-            *p = image::Rgb([0, 1, 2].map(|c| {
+            let b = [u8_to_linear(px[0]), u8_to_linear(px[1]), u8_to_linear(px[2])];
+            for c in 0..3 {
                 let fg = f[c] / a * gain[c];
-                (linear_to_srgb(fg * a + b[c] * (1.0 - a)).clamp(0.0, 1.0) * 255.0).round() as u8
-            }));
+                px[c] = linear_to_u8(fg * a + b[c] * (1.0 - a));
+            }
         }
-    }
+    });
     out
 }
 

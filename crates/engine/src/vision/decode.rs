@@ -107,7 +107,7 @@ pub fn working_copy(img: RgbImage) -> RgbImage {
     }
     let s = MAX_WORKING_SIDE as f32 / long as f32;
     let (w, h) = (((img.width() as f32 * s).round() as u32).max(1), ((img.height() as f32 * s).round() as u32).max(1));
-    image::imageops::resize(&img, w, h, image::imageops::FilterType::CatmullRom)
+    super::resample::resize(&img, w, h, image::imageops::FilterType::CatmullRom)
 }
 
 #[cfg(test)]

@@ -4,11 +4,12 @@
 //! touch are copied unchanged.
 
 use image::{RgbImage, RgbaImage};
+use rayon::prelude::*;
 
 use super::guided::{box_mean, Plane};
 use super::sample::bilinear_rgba_premultiplied;
 use super::tps::Spline;
-use crate::render::color::{linear_to_srgb, u8_to_linear};
+use crate::render::color::{linear_to_u8, u8_to_linear};
 
 type P = (f32, f32);
 
@@ -48,7 +49,9 @@ pub fn warp(garment: &RgbaImage, pairs: &[(P, P)], width: u32, height: u32) -> O
         .flat_map(|r| (0..cols).map(move |c| (c, r)))
         .map(|(c, r)| inverse.map((x0 + c * STEP) as f32, (y0 + r * STEP) as f32))
         .collect();
-    for y in y0..y1 {
+    // Rows on every core: each output pixel reads the garment alone.
+    let stride = width as usize * 4;
+    out.par_chunks_mut(stride).enumerate().skip(y0).take(y1 - y0).for_each(|(y, row)| {
         let (r, fy) = ((y - y0) / STEP, ((y - y0) % STEP) as f32 / STEP as f32);
         for x in x0..x1 {
             let (c, fx) = ((x - x0) / STEP, ((x - x0) % STEP) as f32 / STEP as f32);
@@ -59,10 +62,10 @@ pub fn warp(garment: &RgbaImage, pairs: &[(P, P)], width: u32, height: u32) -> O
             if p[3] > 0.5 {
                 let a = p[3] / 255.0;
                 let c = [p[0] / a, p[1] / a, p[2] / a].map(|v| v.round().clamp(0.0, 255.0) as u8);
-                out.put_pixel(x as u32, y as u32, image::Rgba([c[0], c[1], c[2], p[3].round() as u8]));
+                row[x * 4..x * 4 + 4].copy_from_slice(&[c[0], c[1], c[2], p[3].round() as u8]);
             }
         }
-    }
+    });
     Some(out)
 }
 
@@ -128,26 +131,33 @@ pub fn allowed(matte: &Plane, margin: usize) -> Plane {
 /// Blends `layer` (straight alpha) onto `canvas` for `wearer`; `shade` is how much of the
 /// person's shading the garment takes (0..1). Returns how many pixels changed.
 pub fn wear(canvas: &mut RgbImage, layer: &RgbaImage, wearer: &Wearer, shade: f32) -> usize {
-    let mut changed = 0;
-    for (x, y, g) in layer.enumerate_pixels() {
-        if g[3] == 0 {
-            continue;
-        }
-        let k = y as usize * wearer.allowed.width + x as usize;
-        let a = g[3] as f32 / 255.0 * wearer.allowed.data[k] * (1.0 - wearer.protect.data[k]);
-        if a <= 1.0 / 255.0 {
-            continue;
-        }
-        let s = wearer.shading.data[k].powf(shade);
-        let p = canvas.get_pixel_mut(x, y);
-        for c in 0..3 {
-            let under = u8_to_linear(p[c]);
-            let over = (u8_to_linear(g[c]) * s).min(1.0);
-            p[c] = (linear_to_srgb(under + (over - under) * a) * 255.0).round() as u8;
-        }
-        changed += 1;
-    }
-    changed
+    let w = wearer.allowed.width;
+    canvas
+        .par_chunks_mut(w * 3)
+        .zip(layer.par_chunks(w * 4))
+        .enumerate()
+        .map(|(y, (row, garment))| {
+            let mut changed = 0;
+            for (x, (p, g)) in row.chunks_exact_mut(3).zip(garment.chunks_exact(4)).enumerate() {
+                if g[3] == 0 {
+                    continue;
+                }
+                let k = y * w + x;
+                let a = g[3] as f32 / 255.0 * wearer.allowed.data[k] * (1.0 - wearer.protect.data[k]);
+                if a <= 1.0 / 255.0 {
+                    continue;
+                }
+                let s = wearer.shading.data[k].powf(shade);
+                for c in 0..3 {
+                    let under = u8_to_linear(p[c]);
+                    let over = (u8_to_linear(g[c]) * s).min(1.0);
+                    p[c] = linear_to_u8(under + (over - under) * a);
+                }
+                changed += 1;
+            }
+            changed
+        })
+        .sum()
 }
 
 /// Discs (centre, radius) filled into a `width`×`height` mask, soft at the rim.

@@ -58,7 +58,7 @@ pub fn input(img: &RgbImage) -> (Vec<f32>, Letterbox) {
     let scale = side / img.width().max(img.height()) as f32;
     let (w, h) =
         (((img.width() as f32 * scale).round() as u32).max(1), ((img.height() as f32 * scale).round() as u32).max(1));
-    let small = image::imageops::resize(img, w, h, image::imageops::FilterType::Triangle);
+    let small = super::resample::resize(img, w, h, image::imageops::FilterType::Triangle);
     let (dx, dy) = ((INPUT_SIDE as u32 - w) / 2, (INPUT_SIDE as u32 - h) / 2);
     let mut data = vec![-1.0f32; INPUT_SIDE * INPUT_SIDE * 3];
     for (x, y, p) in small.enumerate_pixels() {

@@ -4,39 +4,88 @@
 //! from nearby pixels the matte calls background (a box mean weighted by 1 − α).
 
 use image::{RgbImage, RgbaImage};
+use rayon::prelude::*;
 
-use super::guided::{box_mean, Plane};
-use crate::render::color::{linear_to_srgb, u8_to_linear};
+use super::guided::{box_mean_of, Plane, Rect};
+use crate::render::color::{linear_to_u8, u8_to_linear};
 
-/// Linear-light foreground colours, row-major, one per pixel of `img`.
-pub fn estimate(img: &RgbImage, alpha: &Plane, radius: usize) -> Vec<[f32; 3]> {
+/// The solved foreground of a photo: each pixel's linear-light colour, read with [`Self::at`].
+/// Only soft-edge pixels are solved, on demand; what is kept for them is the local old
+/// background (three planes and their weights) over the box around the soft edge, never a
+/// linear copy of the whole photo.
+pub struct Foreground<'a> {
+    img: &'a RgbImage,
+    alpha: &'a Plane,
+    /// Where the planes below lie in the photo: the soft edge's box grown by the radius.
+    region: Rect,
+    mean_weight: Plane,
+    background: [Plane; 3],
+}
+
+/// Pixels this soft are solved; the rest keep their colour.
+fn soft(a: f32) -> bool {
+    (0.02..0.98).contains(&a)
+}
+
+/// How much a pixel speaks for the old background: (1 − α)².
+fn weight(a: f32) -> f32 {
+    (1.0 - a).powi(2)
+}
+
+/// The photo's foreground colours with `alpha`, old background estimated within `radius`.
+pub fn estimate<'a>(img: &'a RgbImage, alpha: &'a Plane, radius: usize) -> Foreground<'a> {
     let (w, h) = (alpha.width, alpha.height);
-    let linear: Vec<[f32; 3]> = img.pixels().map(|p| [0, 1, 2].map(|c| u8_to_linear(p[c]))).collect();
-    let weight = Plane { width: w, height: h, data: alpha.data.iter().map(|a| (1.0 - a).powi(2)).collect() };
-    let mean_weight = box_mean(&weight, radius);
-    let background: Vec<Plane> = (0..3)
-        .map(|c| {
-            let weighted =
-                Plane { width: w, height: h, data: linear.iter().zip(&weight.data).map(|(p, wt)| p[c] * wt).collect() };
-            let mut m = box_mean(&weighted, radius);
-            for (v, wt) in m.data.iter_mut().zip(&mean_weight.data) {
+    let edge = Rect::around(h, |y| {
+        let row = alpha.row(y);
+        let first = row.iter().position(|a| soft(*a))?;
+        let last = row.iter().rposition(|a| soft(*a))?;
+        Some((first, last + 1))
+    });
+    // Every window an edge pixel's estimate reads lies in the edge's box grown by the radius.
+    let region = edge.map(|e| e.grown(radius, w, h)).unwrap_or(Rect { x0: 0, y0: 0, x1: 0, y1: 0 });
+    let (rw, rh) = (region.width(), region.height());
+    let raw = img.as_raw();
+    let mean_weight = box_mean_of(rw, rh, radius, |y, out| {
+        for (o, a) in out.iter_mut().zip(&alpha.row(region.y0 + y)[region.x0..region.x1]) {
+            *o = weight(*a);
+        }
+    });
+    let background = [0, 1, 2].map(|c| {
+        let mut m = box_mean_of(rw, rh, radius, |y, out| {
+            let at = (region.y0 + y) * w + region.x0;
+            let rgb = &raw[at * 3..(at + rw) * 3];
+            for ((o, a), p) in out.iter_mut().zip(&alpha.data[at..at + rw]).zip(rgb.chunks_exact(3)) {
+                *o = u8_to_linear(p[c]) * weight(*a);
+            }
+        });
+        m.data.par_chunks_mut(rw.max(1)).zip(mean_weight.data.par_chunks(rw.max(1))).for_each(|(m, wt)| {
+            for (v, wt) in m.iter_mut().zip(wt) {
                 *v /= wt.max(1e-4);
             }
-            m
-        })
-        .collect();
-    linear
-        .iter()
-        .enumerate()
-        .map(|(k, i)| {
-            let a = alpha.data[k];
-            // Solid pixels and pixels with no background nearby keep their colour.
-            if !(0.02..0.98).contains(&a) || mean_weight.data[k] < 1e-3 {
-                return *i;
-            }
-            [0, 1, 2].map(|c| ((i[c] - (1.0 - a) * background[c].data[k]) / a.max(0.15)).clamp(0.0, 1.0))
-        })
-        .collect()
+        });
+        m
+    });
+    Foreground { img, alpha, region, mean_weight, background }
+}
+
+impl Foreground<'_> {
+    /// The linear-light foreground colour of pixel `k` (row-major).
+    pub fn at(&self, k: usize) -> [f32; 3] {
+        let p = &self.img.as_raw()[k * 3..k * 3 + 3];
+        let i = [u8_to_linear(p[0]), u8_to_linear(p[1]), u8_to_linear(p[2])];
+        let a = self.alpha.data[k];
+        if !soft(a) {
+            return i;
+        }
+        // A soft pixel lies in the edge's box, so in the region.
+        let (x, y) = (k % self.alpha.width, k / self.alpha.width);
+        let j = (y - self.region.y0) * self.region.width() + x - self.region.x0;
+        // Pixels with no background nearby keep their colour.
+        if self.mean_weight.data[j] < 1e-3 {
+            return i;
+        }
+        [0, 1, 2].map(|c| ((i[c] - (1.0 - a) * self.background[c].data[j]) / a.max(0.15)).clamp(0.0, 1.0))
+    }
 }
 
 /// The cutout of `alpha` over `photo`, with edge colours solved.
@@ -45,7 +94,7 @@ pub fn cutout(photo: &RgbImage, alpha: &Plane) -> RgbaImage {
     let colours = estimate(photo, alpha, radius);
     RgbaImage::from_fn(photo.width(), photo.height(), |x, y| {
         let k = y as usize * alpha.width + x as usize;
-        let c = colours[k].map(|v| (linear_to_srgb(v) * 255.0).round() as u8);
+        let c = colours.at(k).map(linear_to_u8);
         image::Rgba([c[0], c[1], c[2], (alpha.data[k] * 255.0).round() as u8])
     })
 }
@@ -72,7 +121,7 @@ mod tests {
             }))
         });
         let f = estimate(&img, &alpha, 12);
-        let at = |x: usize| f[10 * w + x];
+        let at = |x: usize| f.at(10 * w + x);
         // At alpha 0.5 the photo is half blue; the estimate is close to the true red.
         let x = 30;
         let photo_blue = 0.5 * red[2] + 0.5 * blue[2];

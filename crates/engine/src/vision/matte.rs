@@ -3,8 +3,9 @@
 
 use crate::failure::JobError;
 use image::RgbImage;
+use rayon::prelude::*;
 
-use super::guided::{guided_filter, Plane};
+use super::guided::{guided_filter, Plane, Rect};
 
 /// Side of the square the segmentation model sees.
 pub const MODEL_SIDE: usize = 256;
@@ -47,27 +48,33 @@ fn smoothstep(lo: f32, hi: f32, x: f32) -> f32 {
 /// Bilinear resample of an RGB image into the model's 256² NHWC 0..1 tensor.
 pub fn to_model_input(img: &RgbImage) -> Vec<f32> {
     let small =
-        image::imageops::resize(img, MODEL_SIDE as u32, MODEL_SIDE as u32, image::imageops::FilterType::Triangle);
+        super::resample::resize(img, MODEL_SIDE as u32, MODEL_SIDE as u32, image::imageops::FilterType::Triangle);
     small.as_raw().iter().map(|v| *v as f32 / 255.0).collect()
 }
 
-/// Bilinear upsampling of a square low-resolution plane to `w`×`h`.
+/// Bilinear upsampling of a square low-resolution plane to `w`×`h`, rows on every core.
 pub fn upsample(p: &Plane, w: usize, h: usize) -> Plane {
     let mut out = Plane::new(w, h);
     let (sx, sy) = (p.width as f32 / w as f32, p.height as f32 / h as f32);
-    for y in 0..h {
+    // Each column's source pair and weight, the same on every row.
+    let columns: Vec<(usize, usize, f32)> = (0..w)
+        .map(|x| {
+            let fx = ((x as f32 + 0.5) * sx - 0.5).clamp(0.0, (p.width - 1) as f32);
+            let x0 = fx.floor() as usize;
+            (x0, (x0 + 1).min(p.width - 1), fx.fract())
+        })
+        .collect();
+    out.data.par_chunks_mut(w.max(1)).enumerate().for_each(|(y, row)| {
         let fy = ((y as f32 + 0.5) * sy - 0.5).clamp(0.0, (p.height - 1) as f32);
         let (y0, ty) = (fy.floor() as usize, fy.fract());
         let y1 = (y0 + 1).min(p.height - 1);
-        for x in 0..w {
-            let fx = ((x as f32 + 0.5) * sx - 0.5).clamp(0.0, (p.width - 1) as f32);
-            let (x0, tx) = (fx.floor() as usize, fx.fract());
-            let x1 = (x0 + 1).min(p.width - 1);
-            let top = p.at(x0, y0) * (1.0 - tx) + p.at(x1, y0) * tx;
-            let bottom = p.at(x0, y1) * (1.0 - tx) + p.at(x1, y1) * tx;
-            out.data[y * w + x] = top * (1.0 - ty) + bottom * ty;
+        let (above, below) = (p.row(y0), p.row(y1));
+        for (v, &(x0, x1, tx)) in row.iter_mut().zip(&columns) {
+            let top = above[x0] * (1.0 - tx) + above[x1] * tx;
+            let bottom = below[x0] * (1.0 - tx) + below[x1] * tx;
+            *v = top * (1.0 - ty) + bottom * ty;
         }
-    }
+    });
     out
 }
 
@@ -163,6 +170,39 @@ fn dilate(mask: &[bool], w: usize, h: usize, r: usize) -> Vec<bool> {
     out
 }
 
+/// A box holding every pixel of the `w`×`h` upsampling of `low` that is not equal to all its
+/// neighbours (or is neither 0 nor 1), found at the low resolution: a full-resolution pixel
+/// moves only where the 2×2 low-resolution cells it is interpolated from do, so the box of
+/// such cells, grown by one cell and mapped up with a margin, holds them all.
+fn edge_box(low: &Plane, w: usize, h: usize) -> Option<Rect> {
+    let (lw, lh) = (low.width, low.height);
+    let cells = Rect::around(lh, |y| {
+        let (row, below) = (low.row(y), low.row((y + 1).min(lh - 1)));
+        let moving = |x: usize| {
+            let v = row[x];
+            (v != 0.0 && v != 1.0) || below[x] != v || (x + 1 < lw && row[x + 1] != v)
+        };
+        let first = (0..lw).find(|x| moving(*x))?;
+        let last = (first..lw).rev().find(|x| moving(*x))?;
+        Some((first, last + 1))
+    })?;
+    let (sx, sy) = (w as f32 / lw as f32, h as f32 / lh as f32);
+    let up = |cell: usize, scale: f32, size: usize, end: bool| {
+        let at = if end {
+            ((cell + 1) as f32 * scale).ceil() as usize + 2
+        } else {
+            ((cell.saturating_sub(1)) as f32 * scale).floor() as usize
+        };
+        at.saturating_sub(if end { 0 } else { 2 }).min(size)
+    };
+    Some(Rect {
+        x0: up(cells.x0, sx, w, false),
+        y0: up(cells.y0, sy, h, false),
+        x1: up(cells.x1, sx, w, true),
+        y1: up(cells.y1, sy, h, true),
+    })
+}
+
 /// Upsamples the segmentation to the photo's size and refines its edge with the guided filter.
 pub fn refine(
     img: &RgbImage,
@@ -177,21 +217,46 @@ pub fn refine(
         height: seg.low.height,
         data: seg.low.data.iter().map(|p| smoothstep(0.3, 0.7, *p)).collect(),
     };
-    let coarse = upsample(&steep, w, h);
+    let mut alpha = upsample(&steep, w, h);
     check()?;
-    let guide = Plane {
-        width: w,
-        height: h,
-        data: img.pixels().map(|p| (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32) / 255.0).collect(),
-    };
     // The radius follows the image size: about 1/100 of the long side.
     let radius = (w.max(h) / 100).clamp(2, 24);
-    let mut alpha = guided_filter(&guide, &coarse, radius, 2e-4);
-    // Clean the filter's faint tails (a 3 % veil of the subject over the whole background).
-    for a in &mut alpha.data {
-        *a = smoothstep(0.06, 0.94, *a);
+    // Where the coarse matte is one constant (0 or 1) over a window twice the radius, the guided
+    // filter gives that constant back exactly (no covariance: a = 0, b = the mean). So the filter
+    // runs only around the matte's edge — the box `edge`, grown by twice the radius — on a crop
+    // a further two radii wide, which holds every window those pixels' coefficients read.
+    let edge = edge_box(&steep, w, h);
+    if let Some(edge) = edge {
+        let (kept, crop) = (edge.grown(2 * radius, w, h), edge.grown(4 * radius, w, h));
+        let mut guide = Plane::new(crop.width(), crop.height());
+        guide.data.par_chunks_mut(crop.width()).enumerate().for_each(|(i, row)| {
+            let rgb = &img.as_raw()[((crop.y0 + i) * w + crop.x0) * 3..((crop.y0 + i) * w + crop.x1) * 3];
+            for (g, p) in row.iter_mut().zip(rgb.chunks_exact(3)) {
+                *g = (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32) / 255.0;
+            }
+        });
+        let filtered = guided_filter(&guide, &alpha.crop(crop), radius, 2e-4);
+        drop(guide);
+        for y in kept.y0..kept.y1 {
+            let from = &filtered.row(y - crop.y0)[kept.x0 - crop.x0..kept.x1 - crop.x0];
+            alpha.data[y * w + kept.x0..y * w + kept.x1].copy_from_slice(from);
+        }
     }
-    let coverage = alpha.data.iter().filter(|a| **a > 0.5).count() as f32 / alpha.data.len() as f32;
+    check()?;
+    // Clean the filter's faint tails (a 3 % veil of the subject over the whole background).
+    let solid: usize = alpha
+        .data
+        .par_chunks_mut(w.max(1))
+        .map(|row| {
+            row.iter_mut()
+                .map(|a| {
+                    *a = smoothstep(0.06, 0.94, *a);
+                    (*a > 0.5) as usize
+                })
+                .sum::<usize>()
+        })
+        .sum();
+    let coverage = solid as f32 / alpha.data.len() as f32;
     Ok(Matte { alpha, people: seg.people, coverage })
 }
 

@@ -18,6 +18,7 @@ pub mod place;
 pub mod pose;
 pub mod product;
 pub mod regions;
+pub mod resample;
 pub mod sample;
 pub mod skin;
 pub mod tps;

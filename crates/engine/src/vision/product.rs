@@ -173,7 +173,7 @@ pub trait ForegroundModel {
 /// The model's input: the photo stretched to 1024², channels first, (x − 128) / 256.
 pub fn isnet_input(img: &RgbImage) -> Vec<f32> {
     let side = ISNET_SIDE as u32;
-    let small = image::imageops::resize(img, side, side, image::imageops::FilterType::Triangle);
+    let small = super::resample::resize(img, side, side, image::imageops::FilterType::Triangle);
     let n = ISNET_SIDE * ISNET_SIDE;
     let mut out = vec![0f32; 3 * n];
     for (k, p) in small.pixels().enumerate() {

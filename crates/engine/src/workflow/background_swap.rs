@@ -7,8 +7,10 @@
 //! render, `origin: edit`.
 
 use image::{DynamicImage, GrayImage};
+use rayon::prelude::*;
 use serde_json::json;
 
+use super::backdrops;
 use super::models::ModelKind;
 use super::{Filing, JobContext, Output, Stage, Workflow};
 use crate::budget::VISION_BYTES_PER_PIXEL;
@@ -21,7 +23,6 @@ use crate::domain::requests::{
 };
 use crate::error::FieldError;
 use crate::failure::{FailureCode, JobError};
-use crate::render::backdrop;
 use crate::settings::{ModelDefaults, ModelUse};
 use crate::vision::composite;
 use crate::vision::decode::working_copy;
@@ -128,6 +129,7 @@ impl Workflow for WithSpec {
                     scene: &r.scene_type,
                     mood: &r.mood,
                     colors: r.dominant_colors.as_deref().unwrap_or(&[]),
+                    seed: r.seed,
                 },
                 harmonize: super::refine::chosen(r.runtime_config.as_ref(), "harmonize"),
             },
@@ -147,13 +149,12 @@ struct Swap<'a> {
 
 enum Backdrop<'a> {
     Catalog(&'a str),
-    Spec { scene: &'a str, mood: &'a str, colors: &'a [String] },
+    Spec { scene: &'a str, mood: &'a str, colors: &'a [String], seed: Option<u64> },
 }
 
 fn gray(alpha: &crate::vision::guided::Plane) -> GrayImage {
-    GrayImage::from_fn(alpha.width as u32, alpha.height as u32, |x, y| {
-        image::Luma([(alpha.at(x as usize, y as usize) * 255.0).round() as u8])
-    })
+    let bytes = alpha.data.par_iter().map(|a| (a * 255.0).round() as u8).collect();
+    GrayImage::from_raw(alpha.width as u32, alpha.height as u32, bytes).unwrap_or_default()
 }
 
 /// Both swaps: the subject matted, the background built or read, the two composited.
@@ -204,42 +205,41 @@ fn swap(ctx: &mut JobContext, s: Swap<'_>) -> Result<Output, JobError> {
 
     // A spec's free text, read for the procedural backdrop; what is drawn otherwise is said.
     let read = match &s.backdrop {
-        Backdrop::Spec { scene, mood, colors } => Some(read_spec(scene, mood, colors)),
+        Backdrop::Spec { scene, mood, colors, .. } => Some(read_spec(scene, mood, colors)),
         Backdrop::Catalog(_) => None,
     };
     let drawn_as = read.as_ref().map(|r| r.drawn_as.clone()).unwrap_or_default();
     let note = read.as_ref().map(|r| r.drawn_as.suffix()).unwrap_or_default();
+    let seed = match (&s.backdrop, &read) {
+        (Backdrop::Spec { seed: Some(seed), .. }, _) => Some(*seed),
+        (Backdrop::Spec { seed: None, .. }, Some(read)) => Some(backdrops::spec_seed(read)),
+        _ => None,
+    };
     ctx.stage_with(
         Stage::Background,
         format!(
-            "{}building the background at {}×{}{note}",
+            "{}the background at {}×{}{note}",
             product.as_ref().map(|how| format!("a product shot, {how}; ")).unwrap_or_default(),
             target.0,
             target.1
         ),
         vec![mask],
-        json!({ "subject": subject_kind, "drawn_as": drawn_as }),
+        json!({ "subject": subject_kind, "drawn_as": drawn_as, "seed": seed }),
     )?;
-    let background = match s.backdrop {
-        Backdrop::Catalog(id) => {
+    let (background, made) = match (&s.backdrop, &read, seed) {
+        (Backdrop::Catalog(id), _, _) => {
             let key = ctx.catalog_image_key("backgrounds", id)?;
-            composite::cover(&ctx.read_image(&key)?, target.0, target.1)
+            backdrops::covered(ctx, &key, target)?
         }
-        Backdrop::Spec { .. } => {
-            let read = read.as_ref().ok_or_else(|| JobError::internal("a spec backdrop is read above"))?;
-            let plan = backdrop::plan(read.scene, read.mood, &read.colors, target.0, target.1, ctx.default_seed());
-            let mut check = || ctx.checkpoint();
-            let mut canvas = backdrop::base(&plan, &mut check)?;
-            backdrop::texture(&plan, &mut canvas, &mut check)?;
-            backdrop::light(&plan, &mut canvas, &mut check)?;
-            backdrop::finish(&plan, &canvas, &mut check)?
-        }
+        (Backdrop::Spec { .. }, Some(read), Some(seed)) => backdrops::spec_backdrop(ctx, read, target, seed)?,
+        _ => return Err(JobError::internal("a spec backdrop is read above")),
     };
 
     ctx.stage(Stage::Composite, "placing the subject: colour, shadow, edges")?;
     let boxed = composite::subject_box(&alpha).ok_or_else(|| FailureCode::NoSubjectFound.with("the matte is empty"))?;
     let placement = composite::place(boxed, source_size, target, s.preset == OutputPreset::Original);
     let mut out = composite::composite(&photo, &alpha, &background, placement, 0.35);
+    drop(background);
     let mut extra = serde_json::Map::new();
     if let Some(model) = &s.harmonize {
         let scene = match &s.backdrop {
@@ -261,5 +261,7 @@ fn swap(ctx: &mut JobContext, s: Swap<'_>) -> Result<Output, JobError> {
     extra.insert("people".into(), json!(matte.people));
     extra.insert("subject".into(), json!(subject_kind));
     extra.insert("standing".into(), json!(placement.standing));
+    // Whether this job drew its background or reused one an earlier job made (see `backdrops`).
+    extra.insert("background".into(), json!(made.name()));
     Ok(Output { finals: vec![render], filing: Filing::Render { origin: RenderOrigin::Edit, category: None }, extra })
 }

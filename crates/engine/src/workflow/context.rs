@@ -344,6 +344,21 @@ impl JobContext {
         self.realm.store.read(key).map_err(|e| FailureCode::InputUnreadable.with(format!("cannot read {key}: {e}")))
     }
 
+    /// Whether the realm's store holds `key` (a cache file, say).
+    pub fn store_has(&self, key: &str) -> bool {
+        self.realm.store.exists(key)
+    }
+
+    /// Writes a file of the realm's store that is no artifact of this job (a cache file).
+    pub fn store_put(&self, key: &str, bytes: &[u8]) -> Result<(), crate::store::StoreError> {
+        self.realm.store.put(key, bytes)
+    }
+
+    /// The realm's store folder: what tells two studios' caches apart in one process.
+    pub fn store_root(&self) -> &std::path::Path {
+        self.realm.store.root()
+    }
+
     /// The store key of a render's image.
     pub fn render_image_key(&self, id: &str) -> Result<String, JobError> {
         let id = id.to_string();

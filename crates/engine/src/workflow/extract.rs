@@ -20,7 +20,7 @@ use crate::domain::operation::OpClass;
 use crate::domain::requests::{ExtractRequest, Reference};
 use crate::error::FieldError;
 use crate::failure::{FailureCode, JobError};
-use crate::render::color::linear_to_srgb;
+use crate::render::color::linear_to_u8;
 use crate::vision::decode::working_copy;
 use crate::vision::guided::Plane;
 use crate::vision::matte::{refine, segment, ModelSegmenter};
@@ -59,7 +59,7 @@ fn cutout(photo: &image::RgbImage, item: &Item) -> Option<RgbaImage> {
     let colours = foreground::estimate(photo, &item.alpha, radius);
     Some(RgbaImage::from_fn((x1 - x0) as u32, (y1 - y0) as u32, |x, y| {
         let k = (y as usize + y0) * item.alpha.width + x as usize + x0;
-        let c = colours[k].map(|v| (linear_to_srgb(v) * 255.0).round() as u8);
+        let c = colours.at(k).map(linear_to_u8);
         image::Rgba([c[0], c[1], c[2], (item.alpha.data[k] * 255.0).round() as u8])
     }))
 }

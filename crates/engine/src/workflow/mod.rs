@@ -2,6 +2,7 @@
 //! named stages. The [`JobContext`] is a workflow's only door to the world: it reports stages
 //! (one durable event each), checks for cancellation, and stores artifacts.
 
+pub mod backdrops;
 pub mod background_generator;
 pub mod background_swap;
 mod context;

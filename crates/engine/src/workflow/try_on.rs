@@ -60,7 +60,7 @@ impl Session {
         }
         let (w, h) =
             (((photo.width() as f32 * s).round() as u32).max(1), ((photo.height() as f32 * s).round() as u32).max(1));
-        image::imageops::resize(&photo, w, h, image::imageops::FilterType::CatmullRom)
+        crate::vision::resample::resize(&photo, w, h, image::imageops::FilterType::CatmullRom)
     }
 
     /// Stages `person`, `pose` and `face`: who is in the photo and where their body is. The pose
