@@ -777,6 +777,13 @@ export interface components {
             runtime_config?: Record<string, never> | null;
             /** @enum {string} */
             scene_type: "studio_sweep" | "gradient" | "paper" | "concrete" | "linen";
+            /**
+             * Format: int64
+             * @description Extension: the backdrop's seed. Omitted: one taken from the spec, so every photo swapped
+             *     onto the same spec gets the same backdrop (a batch's catalog matches, and the backdrop is
+             *     rendered once per size and reused).
+             */
+            seed?: number | null;
             source_image_s3_key?: string | null;
             source_render_public_id?: string | null;
         };

@@ -246,6 +246,12 @@ export type BackgroundSwapWithSpecRequest_Deserialize = {
 	scene_type: string,
 	mood: string,
 	dominant_colors?: string[] | null,
+	/**
+	 *  Extension: the backdrop's seed. Omitted: one taken from the spec, so every photo swapped
+	 *  onto the same spec gets the same backdrop (a batch's catalog matches, and the backdrop is
+	 *  rendered once per size and reused).
+	 */
+	seed?: number | null,
 	/**  Extension: `harmonize` (true or an added model's name; off unless asked). */
 	runtime_config?: { [key in string]: Value } | null,
 };
@@ -258,6 +264,12 @@ export type BackgroundSwapWithSpecRequest_Serialize = {
 	scene_type: string,
 	mood: string,
 	dominant_colors: string[] | null,
+	/**
+	 *  Extension: the backdrop's seed. Omitted: one taken from the spec, so every photo swapped
+	 *  onto the same spec gets the same backdrop (a batch's catalog matches, and the backdrop is
+	 *  rendered once per size and reused).
+	 */
+	seed: number | null,
 	/**  Extension: `harmonize` (true or an added model's name; off unless asked). */
 	runtime_config: { [key in string]: Value } | null,
 };

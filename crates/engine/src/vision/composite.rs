@@ -133,20 +133,23 @@ pub fn composite(subject: &RgbImage, alpha: &Plane, background: &RgbImage, at: P
     // every core.
     let (sw, sh) = (subject.width() as f32, subject.height() as f32);
     let stride = subject.width() as usize;
-    out.par_chunks_mut(tw as usize * 3).enumerate().for_each(|(y, row)| {
-        let sy = (y as f32 + 0.5 - at.dy) / at.scale - 0.5;
-        if sy < -1.0 || sy > sh {
-            return;
+    // Where an output coordinate samples the subject: the two source pixels and the weight of
+    // the second, or nothing off the subject. The same for every row (columns) or every
+    // column (rows), so worked out once.
+    let source = |out: u32, shift: f32, size: f32, last: u32| {
+        let s = (out as f32 + 0.5 - shift) / at.scale - 0.5;
+        if s < -1.0 || s > size {
+            return None;
         }
-        for (x, px) in row.chunks_exact_mut(3).enumerate() {
-            let sx = (x as f32 + 0.5 - at.dx) / at.scale - 0.5;
-            if sx < -1.0 || sx > sw {
-                continue;
-            }
-            let (fx, fy) = (sx.clamp(0.0, sw - 1.0), sy.clamp(0.0, sh - 1.0));
-            let (x0, y0) = (fx.floor() as u32, fy.floor() as u32);
-            let (x1, y1) = ((x0 + 1).min(subject.width() - 1), (y0 + 1).min(subject.height() - 1));
-            let (tx, ty) = (fx - x0 as f32, fy - y0 as f32);
+        let f = s.clamp(0.0, size - 1.0);
+        let lo = f.floor() as u32;
+        Some((lo, (lo + 1).min(last), f - lo as f32))
+    };
+    let columns: Vec<_> = (0..tw).map(|x| source(x, at.dx, sw, subject.width() - 1)).collect();
+    out.par_chunks_mut(tw as usize * 3).enumerate().for_each(|(y, row)| {
+        let Some((y0, y1, ty)) = source(y as u32, at.dy, sh, subject.height() - 1) else { return };
+        for (px, column) in row.chunks_exact_mut(3).zip(&columns) {
+            let Some((x0, x1, tx)) = *column else { continue };
             let weights = [
                 (x0, y0, (1.0 - tx) * (1.0 - ty)),
                 (x1, y0, tx * (1.0 - ty)),

@@ -4,9 +4,8 @@
 //! from nearby pixels the matte calls background (a box mean weighted by 1 − α).
 
 use image::{RgbImage, RgbaImage};
-use rayon::prelude::*;
 
-use super::guided::{box_mean_of, Plane, Rect};
+use super::guided::{box_means, Plane, Rect};
 use crate::render::color::{linear_to_u8, u8_to_linear};
 
 /// The solved foreground of a photo: each pixel's linear-light colour, read with [`Self::at`].
@@ -16,10 +15,11 @@ use crate::render::color::{linear_to_u8, u8_to_linear};
 pub struct Foreground<'a> {
     img: &'a RgbImage,
     alpha: &'a Plane,
-    /// Where the planes below lie in the photo: the soft edge's box grown by the radius.
+    /// Where the estimates below lie in the photo: the soft edge's box grown by the radius.
     region: Rect,
-    mean_weight: Plane,
-    background: [Plane; 3],
+    /// Per row of the region: the mean background weight, then the old background's red,
+    /// green and blue (linear), each `region.width()` long.
+    local: Vec<f32>,
 }
 
 /// Pixels this soft are solved; the rest keep their colour.
@@ -45,27 +45,34 @@ pub fn estimate<'a>(img: &'a RgbImage, alpha: &'a Plane, radius: usize) -> Foreg
     let region = edge.map(|e| e.grown(radius, w, h)).unwrap_or(Rect { x0: 0, y0: 0, x1: 0, y1: 0 });
     let (rw, rh) = (region.width(), region.height());
     let raw = img.as_raw();
-    let mean_weight = box_mean_of(rw, rh, radius, |y, out| {
-        for (o, a) in out.iter_mut().zip(&alpha.row(region.y0 + y)[region.x0..region.x1]) {
-            *o = weight(*a);
-        }
-    });
-    let background = [0, 1, 2].map(|c| {
-        let mut m = box_mean_of(rw, rh, radius, |y, out| {
+    let mut local = vec![0f32; 4 * rw * rh];
+    // The background near each pixel: the mean of colour × weight over the mean weight.
+    box_means::<4>(
+        rw,
+        rh,
+        radius,
+        4 * rw,
+        &mut local,
+        |y, [weights, r, g, b]| {
             let at = (region.y0 + y) * w + region.x0;
             let rgb = &raw[at * 3..(at + rw) * 3];
-            for ((o, a), p) in out.iter_mut().zip(&alpha.data[at..at + rw]).zip(rgb.chunks_exact(3)) {
-                *o = u8_to_linear(p[c]) * weight(*a);
+            for (x, (a, p)) in alpha.data[at..at + rw].iter().zip(rgb.chunks_exact(3)).enumerate() {
+                let wt = weight(*a);
+                weights[x] = wt;
+                (r[x], g[x], b[x]) = (u8_to_linear(p[0]) * wt, u8_to_linear(p[1]) * wt, u8_to_linear(p[2]) * wt);
             }
-        });
-        m.data.par_chunks_mut(rw.max(1)).zip(mean_weight.data.par_chunks(rw.max(1))).for_each(|(m, wt)| {
-            for (v, wt) in m.iter_mut().zip(wt) {
-                *v /= wt.max(1e-4);
+        },
+        |_, means, out| {
+            let (mean_weight, rest) = out.split_at_mut(rw);
+            mean_weight.copy_from_slice(&means[0]);
+            for (c, out) in rest.chunks_exact_mut(rw).enumerate() {
+                for ((o, m), wt) in out.iter_mut().zip(&means[c + 1]).zip(&means[0]) {
+                    *o = m / wt.max(1e-4);
+                }
             }
-        });
-        m
-    });
-    Foreground { img, alpha, region, mean_weight, background }
+        },
+    );
+    Foreground { img, alpha, region, local }
 }
 
 impl Foreground<'_> {
@@ -79,12 +86,14 @@ impl Foreground<'_> {
         }
         // A soft pixel lies in the edge's box, so in the region.
         let (x, y) = (k % self.alpha.width, k / self.alpha.width);
-        let j = (y - self.region.y0) * self.region.width() + x - self.region.x0;
+        let rw = self.region.width();
+        let row = &self.local[(y - self.region.y0) * 4 * rw..(y - self.region.y0 + 1) * 4 * rw];
+        let j = x - self.region.x0;
         // Pixels with no background nearby keep their colour.
-        if self.mean_weight.data[j] < 1e-3 {
+        if row[j] < 1e-3 {
             return i;
         }
-        [0, 1, 2].map(|c| ((i[c] - (1.0 - a) * self.background[c].data[j]) / a.max(0.15)).clamp(0.0, 1.0))
+        [0, 1, 2].map(|c| ((i[c] - (1.0 - a) * row[(c + 1) * rw + j]) / a.max(0.15)).clamp(0.0, 1.0))
     }
 }
 

@@ -68,7 +68,7 @@ impl Rect {
     }
 }
 
-/// Rows per band of [`box_mean_of`]: a few bands per core, each at least a window tall (a band
+/// Rows per band of [`box_means`]: a few bands per core, each at least a window tall (a band
 /// first sums the window above its first row, so short bands would repeat much work).
 fn band_rows(h: usize, r: usize) -> usize {
     let cores = rayon::current_num_threads().max(1);
@@ -77,83 +77,133 @@ fn band_rows(h: usize, r: usize) -> usize {
 
 /// Mean over a (2r+1)² window, clamped at the borders.
 pub fn box_mean(p: &Plane, r: usize) -> Plane {
-    box_mean_rows(p.width, p.height, r, p)
-}
-
-/// Where a box filter's rows come from: a plane's own rows, or rows made into a buffer.
-trait Rows: Sync {
-    fn get<'a>(&'a self, y: usize, buf: &'a mut [f32]) -> &'a [f32];
-}
-
-impl Rows for Plane {
-    fn get<'a>(&'a self, y: usize, _: &'a mut [f32]) -> &'a [f32] {
-        self.row(y)
-    }
-}
-
-struct Made<F>(F);
-
-impl<F: Fn(usize, &mut [f32]) + Sync> Rows for Made<F> {
-    fn get<'a>(&'a self, y: usize, buf: &'a mut [f32]) -> &'a [f32] {
-        (self.0)(y, buf);
-        buf
-    }
+    box_mean_of(p.width, p.height, r, |y, out| out.copy_from_slice(p.row(y)))
 }
 
 /// [`box_mean`] of the `w`×`h` plane whose row `y` `source` writes into its slice: values made
 /// on the fly (the product of two planes) need no plane of their own.
 pub fn box_mean_of(w: usize, h: usize, r: usize, source: impl Fn(usize, &mut [f32]) + Sync) -> Plane {
-    box_mean_rows(w, h, r, &Made(source))
+    let mut out = Plane::new(w, h);
+    box_means::<1>(
+        w,
+        h,
+        r,
+        w,
+        &mut out.data,
+        |y, rows| source(y, &mut rows[0]),
+        |_, means, out| out.copy_from_slice(&means[0]),
+    );
+    out
 }
 
-/// The box filter itself: bands of rows on every core, each sliding a window of column sums
-/// down its rows (one row in, one out) and taking each row's window means across. Sums run in
-/// f64, so the sliding window loses nothing however far it goes. `rows(y, buf)` gives row `y`:
-/// a plane's own row, or `buf` filled.
-fn box_mean_rows(w: usize, h: usize, r: usize, rows: &impl Rows) -> Plane {
-    let mut out = Plane::new(w, h);
-    if w == 0 || h == 0 {
-        return out;
+/// The box filter: the window means (radius `r`, clamped at the borders) of `N` planes of
+/// `w`×`h` made row by row — `source(y, rows)` fills row `y` of each — handed a row at a time
+/// to `emit(y, means, out_row)`, which writes the `out_width` values of that row of `out`. So
+/// whatever is computed from the means (a guided filter's coefficients) is computed as they
+/// come, and no plane of means is ever stored.
+///
+/// Bands of rows run on every core, each sliding a window of column sums down its rows (one
+/// row in, one out) and taking each row's window means across. Sums run in f64, so the sliding
+/// window loses nothing however far it goes.
+pub fn box_means<const N: usize>(
+    w: usize,
+    h: usize,
+    r: usize,
+    out_width: usize,
+    out: &mut [f32],
+    source: impl Fn(usize, &mut [Vec<f32>; N]) + Sync,
+    emit: impl Fn(usize, &[Vec<f32>; N], &mut [f32]) + Sync,
+) {
+    if w == 0 || h == 0 || out_width == 0 {
+        return;
     }
     let band = band_rows(h, r);
-    out.data.par_chunks_mut(band * w).enumerate().for_each(|(b, chunk)| {
+    let rows = || -> [Vec<f32>; N] { std::array::from_fn(|_| vec![0f32; w]) };
+    out.par_chunks_mut(band * out_width).enumerate().for_each(|(b, chunk)| {
         let y0 = b * band;
-        let mut sums = vec![0f64; w];
-        let (mut entering, mut leaving) = (vec![0f32; w], vec![0f32; w]);
+        let mut sums: [Vec<f64>; N] = std::array::from_fn(|_| vec![0f64; w]);
+        let (mut entering, mut leaving, mut means) = (rows(), rows(), rows());
         let mut prefix = Vec::with_capacity(w + 1);
         for y in y0.saturating_sub(r)..(y0 + r + 1).min(h) {
-            for (s, v) in sums.iter_mut().zip(rows.get(y, &mut entering)) {
-                *s += *v as f64;
+            source(y, &mut entering);
+            for (sums, row) in sums.iter_mut().zip(&entering) {
+                for (s, v) in sums.iter_mut().zip(row) {
+                    *s += *v as f64;
+                }
             }
         }
-        for (i, out_row) in chunk.chunks_mut(w).enumerate() {
+        for (i, out_row) in chunk.chunks_mut(out_width).enumerate() {
             let y = y0 + i;
             if i > 0 {
-                match (y + r < h, y > r) {
-                    (true, true) => {
-                        let (new, old) = (rows.get(y + r, &mut entering), rows.get(y - r - 1, &mut leaving));
-                        for ((s, n), o) in sums.iter_mut().zip(new).zip(old) {
-                            *s += *n as f64 - *o as f64;
+                let (enters, leaves) = (y + r < h, y > r);
+                if enters {
+                    source(y + r, &mut entering);
+                }
+                if leaves {
+                    source(y - r - 1, &mut leaving);
+                }
+                for ((sums, new), old) in sums.iter_mut().zip(&entering).zip(&leaving) {
+                    match (enters, leaves) {
+                        (true, true) => {
+                            for ((s, n), o) in sums.iter_mut().zip(new).zip(old) {
+                                *s += *n as f64 - *o as f64;
+                            }
                         }
+                        (true, false) => sums.iter_mut().zip(new).for_each(|(s, n)| *s += *n as f64),
+                        (false, true) => sums.iter_mut().zip(old).for_each(|(s, o)| *s -= *o as f64),
+                        (false, false) => {}
                     }
-                    (true, false) => {
-                        for (s, n) in sums.iter_mut().zip(rows.get(y + r, &mut entering)) {
-                            *s += *n as f64;
-                        }
-                    }
-                    (false, true) => {
-                        for (s, o) in sums.iter_mut().zip(rows.get(y - r - 1, &mut leaving)) {
-                            *s -= *o as f64;
-                        }
-                    }
-                    (false, false) => {}
                 }
             }
             let count = ((y + r + 1).min(h) - y.saturating_sub(r)) as f64;
-            horizontal_mean(&sums, count, r, &mut prefix, out_row);
+            for (sums, means) in sums.iter().zip(means.iter_mut()) {
+                horizontal_mean(sums, count, r, &mut prefix, means);
+            }
+            emit(y, &means, out_row);
         }
     });
-    out
+}
+
+/// `prefix[x]` = the sum of `sums[..x]`. A running sum makes each addition wait for the one
+/// before; four quarters of the row are summed side by side instead (four chains the core runs
+/// at once), then each quarter is offset by the total of those before it.
+fn running_sums(sums: &[f64], prefix: &mut Vec<f64>) {
+    let w = sums.len();
+    prefix.clear();
+    prefix.resize(w + 1, 0.0);
+    let quarter = w.div_ceil(4).max(1);
+    let (s0, rest) = sums.split_at(quarter.min(w));
+    let (s1, rest) = rest.split_at(quarter.min(rest.len()));
+    let (s2, s3) = rest.split_at(quarter.min(rest.len()));
+    let (p0, rest) = prefix[1..].split_at_mut(s0.len());
+    let (p1, rest) = rest.split_at_mut(s1.len());
+    let (p2, p3) = rest.split_at_mut(s2.len());
+    // All four side by side while the last (shortest) quarter lasts, then the others' rest.
+    let last = s3.len();
+    let (mut a0, mut a1, mut a2, mut a3) = (0f64, 0f64, 0f64, 0f64);
+    for i in 0..last {
+        a0 += s0[i];
+        a1 += s1[i];
+        a2 += s2[i];
+        a3 += s3[i];
+        (p0[i], p1[i], p2[i], p3[i]) = (a0, a1, a2, a3);
+    }
+    for (acc, (s, p)) in [(a0, (s0, p0)), (a1, (s1, p1)), (a2, (s2, p2))] {
+        let mut acc = acc;
+        for (s, p) in s[last.min(s.len())..].iter().zip(&mut p[last.min(s.len())..]) {
+            acc += s;
+            *p = acc;
+        }
+    }
+    let mut offset = 0.0;
+    for (start, len) in [(0, s0.len()), (s0.len(), s1.len()), (s0.len() + s1.len(), s2.len()), (w - last, last)] {
+        if start > 0 {
+            for v in &mut prefix[start + 1..=start + len] {
+                *v += offset;
+            }
+        }
+        offset = prefix[start + len];
+    }
 }
 
 /// One row of window means from the row's vertical window sums (`rows` rows each), through
@@ -161,13 +211,7 @@ fn box_mean_rows(w: usize, h: usize, r: usize, rows: &impl Rows) -> Plane {
 /// no running sum that each pixel must wait for, so it vectorises.
 fn horizontal_mean(sums: &[f64], rows: f64, r: usize, prefix: &mut Vec<f64>, out: &mut [f32]) {
     let w = sums.len();
-    prefix.clear();
-    prefix.push(0.0);
-    let mut total = 0.0;
-    prefix.extend(sums.iter().map(|s| {
-        total += s;
-        total
-    }));
+    running_sums(sums, prefix);
     let mean = |x: usize| {
         let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
         ((prefix[x1] - prefix[x0]) / ((x1 - x0) as f64 * rows)) as f32
@@ -189,39 +233,58 @@ fn horizontal_mean(sums: &[f64], rows: f64, r: usize, prefix: &mut Vec<f64>, out
 }
 
 /// Filters `input` guided by `guide` (both in 0..1): radius `r` pixels, regularisation `eps`.
+/// Two passes of window means: the first yields the linear model's coefficients
+/// a = cov(I, p) / (var(I) + eps) and b = mean(p) − a·mean(I) from the means of I, p, I·p and
+/// I·I; the second the output mean(a)·I + mean(b).
 pub fn guided_filter(guide: &Plane, input: &Plane, r: usize, eps: f32) -> Plane {
     let (w, h) = (guide.width, guide.height);
-    let mean_i = box_mean(guide, r);
-    let mean_p = box_mean(input, r);
-    let product = |a: &Plane, b: &Plane, y: usize, out: &mut [f32]| {
-        for ((o, x), y) in out.iter_mut().zip(a.row(y)).zip(b.row(y)) {
-            *o = x * y;
-        }
-    };
-    // Each becomes the linear model's coefficients in place: a = cov(I, p) / (var(I) + eps),
-    // b = mean(p) − a·mean(I).
-    let mut a = box_mean_of(w, h, r, |y, out| product(guide, input, y, out));
-    let mut b = box_mean_of(w, h, r, |y, out| product(guide, guide, y, out));
-    a.data.par_chunks_mut(w).zip(b.data.par_chunks_mut(w)).enumerate().for_each(|(y, (a, b))| {
-        for (x, (a, b)) in a.iter_mut().zip(b.iter_mut()).enumerate() {
-            let (mi, mp) = (mean_i.data[y * w + x], mean_p.data[y * w + x]);
-            let cov_ip = *a - mi * mp;
-            let var_i = *b - mi * mi;
-            *a = cov_ip / (var_i + eps);
-            *b = mp - *a * mi;
-        }
-    });
-    drop((mean_i, mean_p));
-    let mean_b = box_mean(&b, r);
-    drop(b);
-    let mut out = box_mean(&a, r);
-    drop(a);
-    out.data.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-        for ((q, i), mb) in row.iter_mut().zip(guide.row(y)).zip(mean_b.row(y)) {
-            *q = (*q * i + mb).clamp(0.0, 1.0);
-        }
-    });
-    out
+    // a and b side by side in each row.
+    let mut ab = vec![0f32; 2 * w * h];
+    box_means::<4>(
+        w,
+        h,
+        r,
+        2 * w,
+        &mut ab,
+        |y, rows| {
+            let (i, p) = (guide.row(y), input.row(y));
+            let [mi, mp, ip, ii] = rows;
+            mi.copy_from_slice(i);
+            mp.copy_from_slice(p);
+            for (((ip, ii), i), p) in ip.iter_mut().zip(ii.iter_mut()).zip(i).zip(p) {
+                (*ip, *ii) = (i * p, i * i);
+            }
+        },
+        |_, [mean_i, mean_p, corr_ip, corr_ii], out| {
+            let (a, b) = out.split_at_mut(w);
+            for x in 0..w {
+                let (mi, mp) = (mean_i[x], mean_p[x]);
+                let cov_ip = corr_ip[x] - mi * mp;
+                let var_i = corr_ii[x] - mi * mi;
+                a[x] = cov_ip / (var_i + eps);
+                b[x] = mp - a[x] * mi;
+            }
+        },
+    );
+    let mut q = Plane::new(w, h);
+    box_means::<2>(
+        w,
+        h,
+        r,
+        w,
+        &mut q.data,
+        |y, [a, b]| {
+            let row = &ab[y * 2 * w..(y + 1) * 2 * w];
+            a.copy_from_slice(&row[..w]);
+            b.copy_from_slice(&row[w..]);
+        },
+        |y, [mean_a, mean_b], out| {
+            for (((q, i), ma), mb) in out.iter_mut().zip(guide.row(y)).zip(mean_a).zip(mean_b) {
+                *q = (ma * i + mb).clamp(0.0, 1.0);
+            }
+        },
+    );
+    q
 }
 
 #[cfg(test)]
@@ -238,7 +301,8 @@ mod tests {
     /// than the plane, and planes cut into several bands.
     #[test]
     fn box_mean_is_the_window_average() {
-        for (w, h, r) in [(7, 5, 2), (5, 9, 7), (33, 70, 3), (1, 1, 0), (64, 200, 5)] {
+        for (w, h, r) in [(7, 5, 2), (5, 9, 7), (33, 70, 3), (1, 1, 0), (64, 200, 5), (2, 3, 1), (3, 2, 0), (103, 9, 4)]
+        {
             let p = Plane { width: w, height: h, data: (0..w * h).map(|k| ((k * 7919) % 97) as f32 / 97.0).collect() };
             let got = box_mean(&p, r);
             for y in 0..h {
