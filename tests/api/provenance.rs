@@ -44,6 +44,13 @@ async fn succeed(server: &Server, op: &str, body: Value) -> Value {
 
 fn models_ran(last: &Value) -> BTreeSet<String> {
     let models = last["extra"]["provenance"]["models"].as_array().expect("provenance.models");
+    // The time inside those models, beside the time of each stage: part of it, and not nothing
+    // where a model ran.
+    let inference = last["extra"]["inference_ms"].as_f64().expect("inference_ms");
+    let stages: f64 =
+        last["extra"]["timings_ms"].as_object().expect("timings_ms").values().filter_map(Value::as_f64).sum();
+    assert!(inference <= stages + 1.0, "{inference} ms of models in {stages} ms of stages");
+    assert_eq!(inference > 0.0, !models.is_empty(), "{last}");
     for m in models {
         assert!(m["sha256"].as_str().is_some_and(|s| s.len() == 64), "{m}");
         assert!(m["provider"] == "cpu" || m["provider"] == "cuda", "{m}");

@@ -85,6 +85,7 @@ pub fn srgb_to_linear(v: f32) -> f32 {
 }
 
 /// sRGB 8-bit → linear, by table: exact for 8-bit inputs and free of `powf` in pixel loops.
+#[inline]
 pub fn u8_to_linear(v: u8) -> f32 {
     static TABLE: std::sync::OnceLock<[f32; 256]> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| std::array::from_fn(|i| srgb_to_linear(i as f32 / 255.0)))[v as usize]
@@ -104,6 +105,7 @@ pub fn linear_to_srgb(v: f32) -> f32 {
 /// the formula itself over the f32 bit patterns (so the two never disagree), and a table over
 /// 4096 cells of 0..1 gives each value's level to within a step, corrected by comparing with
 /// the steps beside it.
+#[inline]
 pub fn linear_to_u8(v: f32) -> u8 {
     const CELLS: usize = 4096;
     struct Table {

@@ -102,7 +102,7 @@ pub fn shading(photo: &RgbImage) -> Plane {
         width: w,
         height: h,
         data: photo
-            .pixels()
+            .par_chunks_exact(3)
             .map(|p| 0.2126 * u8_to_linear(p[0]) + 0.7152 * u8_to_linear(p[1]) + 0.0722 * u8_to_linear(p[2]))
             .collect(),
     };
@@ -114,7 +114,7 @@ pub fn shading(photo: &RgbImage) -> Plane {
     Plane {
         width: w,
         height: h,
-        data: fine.data.iter().zip(&broad.data).map(|(f, b)| ((f + 0.01) / (b + 0.01)).clamp(0.72, 1.2)).collect(),
+        data: fine.data.par_iter().zip(&broad.data).map(|(f, b)| ((f + 0.01) / (b + 0.01)).clamp(0.72, 1.2)).collect(),
     }
 }
 
@@ -124,7 +124,7 @@ pub fn allowed(matte: &Plane, margin: usize) -> Plane {
     Plane {
         width: matte.width,
         height: matte.height,
-        data: grown.data.iter().zip(&matte.data).map(|(g, m)| (g * 8.0).clamp(0.0, 1.0).max(*m)).collect(),
+        data: grown.data.par_iter().zip(&matte.data).map(|(g, m)| (g * 8.0).clamp(0.0, 1.0).max(*m)).collect(),
     }
 }
 

@@ -77,6 +77,7 @@ pub fn estimate<'a>(img: &'a RgbImage, alpha: &'a Plane, radius: usize) -> Foreg
 
 impl Foreground<'_> {
     /// The linear-light foreground colour of pixel `k` (row-major).
+    #[inline]
     pub fn at(&self, k: usize) -> [f32; 3] {
         let p = &self.img.as_raw()[k * 3..k * 3 + 3];
         let i = [u8_to_linear(p[0]), u8_to_linear(p[1]), u8_to_linear(p[2])];

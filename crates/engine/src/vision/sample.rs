@@ -45,6 +45,24 @@ pub fn bilinear_rgba_premultiplied(img: &RgbaImage, x: f32, y: f32) -> [f32; 4] 
     if !(x.is_finite() && y.is_finite()) {
         return out;
     }
+    let (fx, fy) = (x.floor(), y.floor());
+    if fx >= 0.0 && fy >= 0.0 && fx + 1.0 < img.width() as f32 && fy + 1.0 < img.height() as f32 {
+        // All four taps inside (a warp's usual case): read them straight, in the same order
+        // and with the same weights as the general path below.
+        let (ax, ay) = (x - fx, y - fy);
+        let (stride, at) = (img.width() as usize * 4, (fy as usize * img.width() as usize + fx as usize) * 4);
+        let raw = img.as_raw();
+        let weights = [(1.0 - ax) * (1.0 - ay), ax * (1.0 - ay), (1.0 - ax) * ay, ax * ay];
+        for (offset, wt) in [at, at + 4, at + stride, at + stride + 4].into_iter().zip(weights) {
+            let p = &raw[offset..offset + 4];
+            let a = p[3] as f32 / 255.0 * wt;
+            for c in 0..3 {
+                out[c] += p[c] as f32 * a;
+            }
+            out[3] += p[3] as f32 * wt;
+        }
+        return out;
+    }
     for (tap, wt) in taps(x, y, img.width(), img.height()) {
         if let Some((px, py)) = tap {
             let p = img.get_pixel(px, py).0;
