@@ -156,9 +156,12 @@ pub fn composite(subject: &RgbImage, alpha: &Plane, background: &RgbImage, at: P
                 (x0, y1, (1.0 - tx) * ty),
                 (x1, y1, tx * ty),
             ];
+            // On the source grid (`original` framing) the first tap has all the weight: the
+            // others would add nothing.
+            let taps = if tx == 0.0 && ty == 0.0 { &weights[..1] } else { &weights[..] };
             let mut a = 0.0;
             let mut f = [0f32; 3];
-            for (px, py, w) in weights {
+            for &(px, py, w) in taps {
                 let k = py as usize * stride + px as usize;
                 let aa = alpha.data[k] * w;
                 a += aa;
