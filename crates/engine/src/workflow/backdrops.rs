@@ -66,7 +66,10 @@ pub fn spec_seed(read: &ReadSpec) -> u64 {
     u64::from_le_bytes(digest[..8].try_into().unwrap_or([0; 8]))
 }
 
-/// The backdrop of `read` at `size` with `seed`: kept, stored or rendered (then stored).
+/// The backdrop of `read` at `size` with `seed`: kept, stored or rendered. Only a spec's own
+/// backdrop (`seed` is [`spec_seed`]) is written to the store: that is the one a batch asks
+/// for again, while a request's own seed (Vary sends a random one) is a one-off draw whose file
+/// would only fill the disk.
 pub fn spec_backdrop(
     ctx: &mut JobContext,
     read: &ReadSpec,
@@ -96,13 +99,15 @@ pub fn spec_backdrop(
     let image = Arc::new(backdrop::finish(&plan, &canvas, &mut check)?);
     drop(canvas);
     // Not storing it only costs the next job a render: the job goes on.
-    match encode::png(&image::DynamicImage::ImageRgb8((*image).clone()), encode::Use::Intermediate) {
-        Ok(bytes) => {
-            if let Err(e) = ctx.store_put(&key, &bytes) {
-                tracing::warn!(key, error = %e, "could not keep the rendered backdrop");
+    if seed == spec_seed(read) {
+        match encode::png(&image::DynamicImage::ImageRgb8((*image).clone()), encode::Use::Intermediate) {
+            Ok(bytes) => {
+                if let Err(e) = ctx.store_put(&key, &bytes) {
+                    tracing::warn!(key, error = %e, "could not keep the rendered backdrop");
+                }
             }
+            Err(e) => tracing::warn!(error = %e, "could not encode the rendered backdrop"),
         }
-        Err(e) => tracing::warn!(error = %e, "could not encode the rendered backdrop"),
     }
     keep(memo, image.clone());
     Ok((image, Made::Rendered))
@@ -167,9 +172,13 @@ mod tests {
         let (redrawn, made) = swap(&job, &photo, None);
         assert_eq!((made.as_str(), redrawn.as_raw() == first.as_raw()), ("rendered", true));
 
-        // A seed of the request's own is another backdrop.
+        // A seed of the request's own is another backdrop: a one-off, kept in memory only.
         let (seeded, made) = swap(&job, &photo, Some(99));
         assert_eq!(made, "rendered");
         assert_ne!(seeded.as_raw(), first.as_raw());
+        let (again, made) = swap(&job, &photo, Some(99));
+        assert_eq!((made.as_str(), again.as_raw() == seeded.as_raw()), ("kept", true));
+        let cached = std::fs::read_dir(job.realm.store.root().join("cache/backdrops")).unwrap().count();
+        assert_eq!(cached, 1, "only the spec's own backdrop is on disk");
     }
 }
