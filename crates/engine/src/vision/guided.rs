@@ -233,12 +233,33 @@ fn horizontal_mean(sums: &[f64], rows: f64, r: usize, prefix: &mut Vec<f64>, out
 }
 
 /// Filters `input` guided by `guide` (both in 0..1): radius `r` pixels, regularisation `eps`.
-/// Two passes of window means: the first yields the linear model's coefficients
-/// a = cov(I, p) / (var(I) + eps) and b = mean(p) − a·mean(I) from the means of I, p, I·p and
-/// I·I; the second the output mean(a)·I + mean(b).
+/// Two passes of window means: [`coefficients`], then [`apply`].
 pub fn guided_filter(guide: &Plane, input: &Plane, r: usize, eps: f32) -> Plane {
     let (w, h) = (guide.width, guide.height);
-    // a and b side by side in each row.
+    let ab = coefficients(w, h, r, eps, |y, i, p| {
+        i.copy_from_slice(guide.row(y));
+        p.copy_from_slice(input.row(y));
+    });
+    let mut q = Plane::new(w, h);
+    apply(w, h, r, &ab, w, &mut q.data, |y, mean_a, mean_b, out| {
+        for (((q, i), ma), mb) in out.iter_mut().zip(guide.row(y)).zip(mean_a).zip(mean_b) {
+            *q = (ma * i + mb).clamp(0.0, 1.0);
+        }
+    });
+    q
+}
+
+/// The guided filter's first pass over a `w`×`h` guide I and input p, whose row `y` `rows(y, i,
+/// p)` writes: the linear model's coefficients a = cov(I, p) / (var(I) + eps) and
+/// b = mean(p) − a·mean(I) from the window means of I, p, I·p and I·I, made as the means come.
+/// Each row of the result holds that row's a, then its b.
+pub fn coefficients(
+    w: usize,
+    h: usize,
+    r: usize,
+    eps: f32,
+    rows: impl Fn(usize, &mut [f32], &mut [f32]) + Sync,
+) -> Vec<f32> {
     let mut ab = vec![0f32; 2 * w * h];
     box_means::<4>(
         w,
@@ -246,12 +267,9 @@ pub fn guided_filter(guide: &Plane, input: &Plane, r: usize, eps: f32) -> Plane 
         r,
         2 * w,
         &mut ab,
-        |y, rows| {
-            let (i, p) = (guide.row(y), input.row(y));
-            let [mi, mp, ip, ii] = rows;
-            mi.copy_from_slice(i);
-            mp.copy_from_slice(p);
-            for (((ip, ii), i), p) in ip.iter_mut().zip(ii.iter_mut()).zip(i).zip(p) {
+        |y, [i, p, ip, ii]| {
+            rows(y, i, p);
+            for (((ip, ii), i), p) in ip.iter_mut().zip(ii.iter_mut()).zip(&*i).zip(&*p) {
                 (*ip, *ii) = (i * p, i * i);
             }
         },
@@ -266,25 +284,34 @@ pub fn guided_filter(guide: &Plane, input: &Plane, r: usize, eps: f32) -> Plane 
             }
         },
     );
-    let mut q = Plane::new(w, h);
+    ab
+}
+
+/// The guided filter's second pass: the window means of a and b ([`coefficients`]) handed row by
+/// row to `emit(y, mean_a, mean_b, out_row)`, which makes the output, mean(a)·I + mean(b), into
+/// its row of `out` (rows `out_width` long: a crop's rows may be written into a wider plane).
+pub fn apply(
+    w: usize,
+    h: usize,
+    r: usize,
+    ab: &[f32],
+    out_width: usize,
+    out: &mut [f32],
+    emit: impl Fn(usize, &[f32], &[f32], &mut [f32]) + Sync,
+) {
     box_means::<2>(
         w,
         h,
         r,
-        w,
-        &mut q.data,
+        out_width,
+        out,
         |y, [a, b]| {
             let row = &ab[y * 2 * w..(y + 1) * 2 * w];
             a.copy_from_slice(&row[..w]);
             b.copy_from_slice(&row[w..]);
         },
-        |y, [mean_a, mean_b], out| {
-            for (((q, i), ma), mb) in out.iter_mut().zip(guide.row(y)).zip(mean_a).zip(mean_b) {
-                *q = (ma * i + mb).clamp(0.0, 1.0);
-            }
-        },
+        |y, [mean_a, mean_b], out| emit(y, mean_a, mean_b, out),
     );
-    q
 }
 
 #[cfg(test)]

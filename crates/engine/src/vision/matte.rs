@@ -5,7 +5,7 @@ use crate::failure::JobError;
 use image::RgbImage;
 use rayon::prelude::*;
 
-use super::guided::{guided_filter, Plane, Rect};
+use super::guided::{apply, coefficients, Plane, Rect};
 
 /// Side of the square the segmentation model sees.
 pub const MODEL_SIDE: usize = 256;
@@ -228,19 +228,35 @@ pub fn refine(
     let edge = edge_box(&steep, w, h);
     if let Some(edge) = edge {
         let (kept, crop) = (edge.grown(2 * radius, w, h), edge.grown(4 * radius, w, h));
-        let mut guide = Plane::new(crop.width(), crop.height());
-        guide.data.par_chunks_mut(crop.width()).enumerate().for_each(|(i, row)| {
-            let rgb = &img.as_raw()[((crop.y0 + i) * w + crop.x0) * 3..((crop.y0 + i) * w + crop.x1) * 3];
-            for (g, p) in row.iter_mut().zip(rgb.chunks_exact(3)) {
-                *g = (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32) / 255.0;
+        let (raw, cw) = (img.as_raw(), crop.width());
+        // The guide, the photo's luma, is made where it is read: no plane of it is kept.
+        let luma = |y: usize| {
+            let at = ((crop.y0 + y) * w + crop.x0) * 3;
+            raw[at..at + cw * 3]
+                .chunks_exact(3)
+                .map(|p| (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32) / 255.0)
+        };
+        let ab = coefficients(cw, crop.height(), radius, 2e-4, |y, i, p| {
+            for (i, l) in i.iter_mut().zip(luma(y)) {
+                *i = l;
+            }
+            p.copy_from_slice(&alpha.row(crop.y0 + y)[crop.x0..crop.x1]);
+        });
+        // The output goes straight into the matte, over the kept part only: nearer the crop's
+        // border its windows were cut short.
+        let rows = &mut alpha.data[crop.y0 * w..crop.y1 * w];
+        apply(cw, crop.height(), radius, &ab, w, rows, |y, mean_a, mean_b, row| {
+            if !(kept.y0..kept.y1).contains(&(crop.y0 + y)) {
+                return;
+            }
+            let (from, to) = (kept.x0 - crop.x0, kept.x1 - crop.x0);
+            let out = &mut row[kept.x0..kept.x1];
+            for (((q, i), ma), mb) in
+                out.iter_mut().zip(luma(y).skip(from)).zip(&mean_a[from..to]).zip(&mean_b[from..to])
+            {
+                *q = (ma * i + mb).clamp(0.0, 1.0);
             }
         });
-        let filtered = guided_filter(&guide, &alpha.crop(crop), radius, 2e-4);
-        drop(guide);
-        for y in kept.y0..kept.y1 {
-            let from = &filtered.row(y - crop.y0)[kept.x0 - crop.x0..kept.x1 - crop.x0];
-            alpha.data[y * w + kept.x0..y * w + kept.x1].copy_from_slice(from);
-        }
     }
     check()?;
     // Clean the filter's faint tails (a 3 % veil of the subject over the whole background).
@@ -378,7 +394,8 @@ pub(crate) mod tests {
                 .map(|p| (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32) / 255.0)
                 .collect(),
         };
-        let whole = guided_filter(&guide, &upsample(&steep, w, h), (w.max(h) / 100).clamp(2, 24), 2e-4);
+        let whole =
+            crate::vision::guided::guided_filter(&guide, &upsample(&steep, w, h), (w.max(h) / 100).clamp(2, 24), 2e-4);
         let worst =
             got.data.iter().zip(&whole.data).map(|(g, f)| (g - smoothstep(0.06, 0.94, *f)).abs()).fold(0.0, f32::max);
         assert!(worst < 1e-5, "{worst}"); // the sums of differently cut bands round apart
