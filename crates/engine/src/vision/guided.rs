@@ -23,15 +23,6 @@ impl Plane {
     pub fn row(&self, y: usize) -> &[f32] {
         &self.data[y * self.width..(y + 1) * self.width]
     }
-
-    /// A copy of the part of the plane inside `r`.
-    pub fn crop(&self, r: Rect) -> Plane {
-        let mut data = Vec::with_capacity(r.width() * r.height());
-        for y in r.y0..r.y1 {
-            data.extend_from_slice(&self.row(y)[r.x0..r.x1]);
-        }
-        Plane { width: r.width(), height: r.height(), data }
-    }
 }
 
 /// A rectangle of pixels: `x0..x1` × `y0..y1`.
@@ -82,7 +73,7 @@ pub fn box_mean(p: &Plane, r: usize) -> Plane {
 
 /// [`box_mean`] of the `w`×`h` plane whose row `y` `source` writes into its slice: values made
 /// on the fly (the product of two planes) need no plane of their own.
-pub fn box_mean_of(w: usize, h: usize, r: usize, source: impl Fn(usize, &mut [f32]) + Sync) -> Plane {
+fn box_mean_of(w: usize, h: usize, r: usize, source: impl Fn(usize, &mut [f32]) + Sync) -> Plane {
     let mut out = Plane::new(w, h);
     box_means::<1>(
         w,
