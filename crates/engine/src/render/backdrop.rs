@@ -308,12 +308,16 @@ pub fn swatch(palette: &Palette) -> RgbImage {
 
 /// All stages in one call (tests, benchmarks, the catalog's built-ins).
 pub fn render(p: &Plan) -> RgbImage {
-    let mut ok = || Ok::<(), std::convert::Infallible>(());
-    let Ok(mut canvas) = base(p, &mut ok);
-    let Ok(()) = texture(p, &mut canvas, &mut ok);
-    let Ok(()) = light(p, &mut canvas, &mut ok);
-    let Ok(image) = finish(p, &canvas, &mut ok);
+    let Ok(image) = render_checked(p, &mut || Ok::<(), std::convert::Infallible>(()));
     image
+}
+
+/// All stages in one call, `check` between rows as each stage calls it (a job's cancel).
+pub fn render_checked<E>(p: &Plan, check: &mut dyn FnMut() -> Result<(), E>) -> Result<RgbImage, E> {
+    let mut canvas = base(p, check)?;
+    texture(p, &mut canvas, check)?;
+    light(p, &mut canvas, check)?;
+    finish(p, &canvas, check)
 }
 
 #[cfg(test)]

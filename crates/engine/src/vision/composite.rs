@@ -4,7 +4,7 @@
 
 use image::RgbImage;
 
-use super::guided::Plane;
+use super::guided::{Plane, Rect};
 use crate::domain::requests::OutputPreset;
 use crate::render::color::{linear_to_u8, u8_to_linear};
 use rayon::prelude::*;
@@ -22,18 +22,7 @@ pub fn preset_size(preset: OutputPreset, source: (u32, u32)) -> (u32, u32) {
 
 /// The subject's box in the matte (alpha > 0.05): (x0, y0, x1, y1), exclusive ends.
 pub fn subject_box(alpha: &Plane) -> Option<(usize, usize, usize, usize)> {
-    let w = alpha.width.max(1);
-    let (x0, y0, x1, y1) = alpha
-        .data
-        .par_chunks(w)
-        .enumerate()
-        .filter_map(|(y, row)| {
-            let first = row.iter().position(|a| *a > 0.05)?;
-            let last = row.iter().rposition(|a| *a > 0.05)?;
-            Some((first, y, last + 1, y + 1))
-        })
-        .reduce(|| (usize::MAX, usize::MAX, 0, 0), |a, b| (a.0.min(b.0), a.1.min(b.1), a.2.max(b.2), a.3.max(b.3)));
-    (x1 > x0).then_some((x0, y0, x1, y1))
+    Rect::of(alpha, |a| a > 0.05).map(|r| (r.x0, r.y0, r.x1, r.y1))
 }
 
 /// Scales and crops `img` to cover `w`×`h` exactly (centre crop).
@@ -109,8 +98,7 @@ pub fn composite(subject: &RgbImage, alpha: &Plane, background: &RgbImage, at: P
     let gain: [f32; 3] = [0, 1, 2].map(|c| 1.0 + harmonise * (tb[c] / tf[c].max(1e-3) - 1.0).clamp(-0.3, 0.3));
 
     // The subject's own colours at soft edges, without the old background mixed in.
-    let radius = (subject.width().max(subject.height()) as usize / 60).clamp(4, 48);
-    let foreground = super::foreground::estimate(subject, alpha, radius);
+    let foreground = super::foreground::estimate(subject, alpha, super::foreground::radius(subject));
     let boxed = subject_box(alpha);
     // Contact shadow: a soft ellipse under the feet, darkest at its centre.
     if let (true, Some((x0, _, x1, y1))) = (at.standing, boxed) {
@@ -156,12 +144,9 @@ pub fn composite(subject: &RgbImage, alpha: &Plane, background: &RgbImage, at: P
                 (x0, y1, (1.0 - tx) * ty),
                 (x1, y1, tx * ty),
             ];
-            // On the source grid (`original` framing) the first tap has all the weight: the
-            // others would add nothing.
-            let taps = if tx == 0.0 && ty == 0.0 { &weights[..1] } else { &weights[..] };
             let mut a = 0.0;
             let mut f = [0f32; 3];
-            for &(px, py, w) in taps {
+            for (px, py, w) in weights {
                 let k = py as usize * stride + px as usize;
                 let aa = alpha.data[k] * w;
                 a += aa;

@@ -6,7 +6,7 @@
 use std::io::Cursor;
 
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
-use image::DynamicImage;
+use image::{DynamicImage, RgbImage};
 
 /// What a stored picture is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +31,19 @@ fn settings(use_: Use) -> (CompressionType, FilterType) {
 
 /// `image` as PNG bytes.
 pub fn png(image: &DynamicImage, use_: Use) -> Result<Vec<u8>, image::ImageError> {
-    let (compression, filter) = settings(use_);
     let mut bytes = Vec::new();
-    image.write_with_encoder(PngEncoder::new_with_quality(Cursor::new(&mut bytes), compression, filter))?;
+    image.write_with_encoder(encoder(&mut bytes, use_))?;
     Ok(bytes)
+}
+
+/// An RGB image as PNG bytes, without wrapping (copying) it into a [`DynamicImage`].
+pub fn png_rgb(image: &RgbImage, use_: Use) -> Result<Vec<u8>, image::ImageError> {
+    let mut bytes = Vec::new();
+    image.write_with_encoder(encoder(&mut bytes, use_))?;
+    Ok(bytes)
+}
+
+fn encoder(bytes: &mut Vec<u8>, use_: Use) -> PngEncoder<Cursor<&mut Vec<u8>>> {
+    let (compression, filter) = settings(use_);
+    PngEncoder::new_with_quality(Cursor::new(bytes), compression, filter)
 }

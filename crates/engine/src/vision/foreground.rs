@@ -32,15 +32,15 @@ fn weight(a: f32) -> f32 {
     (1.0 - a).powi(2)
 }
 
+/// How far around a pixel its old background is looked for: a sixtieth of the photo's long side.
+pub fn radius(photo: &RgbImage) -> usize {
+    (photo.width().max(photo.height()) as usize / 60).clamp(4, 48)
+}
+
 /// The photo's foreground colours with `alpha`, old background estimated within `radius`.
 pub fn estimate<'a>(img: &'a RgbImage, alpha: &'a Plane, radius: usize) -> Foreground<'a> {
     let (w, h) = (alpha.width, alpha.height);
-    let edge = Rect::around(h, |y| {
-        let row = alpha.row(y);
-        let first = row.iter().position(|a| soft(*a))?;
-        let last = row.iter().rposition(|a| soft(*a))?;
-        Some((first, last + 1))
-    });
+    let edge = Rect::of(alpha, soft);
     // Every window an edge pixel's estimate reads lies in the edge's box grown by the radius.
     let region = edge.map(|e| e.grown(radius, w, h)).unwrap_or(Rect { x0: 0, y0: 0, x1: 0, y1: 0 });
     let (rw, rh) = (region.width(), region.height());
@@ -100,8 +100,7 @@ impl Foreground<'_> {
 
 /// The cutout of `alpha` over `photo`, with edge colours solved.
 pub fn cutout(photo: &RgbImage, alpha: &Plane) -> RgbaImage {
-    let radius = (photo.width().max(photo.height()) as usize / 60).clamp(4, 48);
-    let colours = estimate(photo, alpha, radius);
+    let colours = estimate(photo, alpha, radius(photo));
     RgbaImage::from_fn(photo.width(), photo.height(), |x, y| {
         let k = y as usize * alpha.width + x as usize;
         let c = colours.at(k).map(linear_to_u8);

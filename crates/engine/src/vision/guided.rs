@@ -50,6 +50,13 @@ impl Rect {
             y1: (self.y1 + by).min(h),
         }
     }
+    /// The box around the values of `p` that are `inside`, if any.
+    pub fn of(p: &Plane, inside: impl Fn(f32) -> bool + Sync) -> Option<Rect> {
+        Rect::around(p.height, |y| {
+            let row = p.row(y);
+            Some((row.iter().position(|v| inside(*v))?, row.iter().rposition(|v| inside(*v))? + 1))
+        })
+    }
     /// The box around what `span` finds in each of `h` rows (its x range there), if anything.
     pub fn around(h: usize, span: impl Fn(usize) -> Option<(usize, usize)> + Sync) -> Option<Rect> {
         (0..h)
@@ -155,54 +162,18 @@ pub fn box_means<const N: usize>(
     });
 }
 
-/// `prefix[x]` = the sum of `sums[..x]`. A running sum makes each addition wait for the one
-/// before; four quarters of the row are summed side by side instead (four chains the core runs
-/// at once), then each quarter is offset by the total of those before it.
-fn running_sums(sums: &[f64], prefix: &mut Vec<f64>) {
-    let w = sums.len();
-    prefix.clear();
-    prefix.resize(w + 1, 0.0);
-    let quarter = w.div_ceil(4).max(1);
-    let (s0, rest) = sums.split_at(quarter.min(w));
-    let (s1, rest) = rest.split_at(quarter.min(rest.len()));
-    let (s2, s3) = rest.split_at(quarter.min(rest.len()));
-    let (p0, rest) = prefix[1..].split_at_mut(s0.len());
-    let (p1, rest) = rest.split_at_mut(s1.len());
-    let (p2, p3) = rest.split_at_mut(s2.len());
-    // All four side by side while the last (shortest) quarter lasts, then the others' rest.
-    let last = s3.len();
-    let (mut a0, mut a1, mut a2, mut a3) = (0f64, 0f64, 0f64, 0f64);
-    for i in 0..last {
-        a0 += s0[i];
-        a1 += s1[i];
-        a2 += s2[i];
-        a3 += s3[i];
-        (p0[i], p1[i], p2[i], p3[i]) = (a0, a1, a2, a3);
-    }
-    for (acc, (s, p)) in [(a0, (s0, p0)), (a1, (s1, p1)), (a2, (s2, p2))] {
-        let mut acc = acc;
-        for (s, p) in s[last.min(s.len())..].iter().zip(&mut p[last.min(s.len())..]) {
-            acc += s;
-            *p = acc;
-        }
-    }
-    let mut offset = 0.0;
-    for (start, len) in [(0, s0.len()), (s0.len(), s1.len()), (s0.len() + s1.len(), s2.len()), (w - last, last)] {
-        if start > 0 {
-            for v in &mut prefix[start + 1..=start + len] {
-                *v += offset;
-            }
-        }
-        offset = prefix[start + len];
-    }
-}
-
 /// One row of window means from the row's vertical window sums (`rows` rows each), through
 /// the row's prefix sums: the interior is one subtraction and one multiplication a pixel, with
 /// no running sum that each pixel must wait for, so it vectorises.
 fn horizontal_mean(sums: &[f64], rows: f64, r: usize, prefix: &mut Vec<f64>, out: &mut [f32]) {
     let w = sums.len();
-    running_sums(sums, prefix);
+    prefix.clear();
+    prefix.push(0.0);
+    let mut total = 0.0;
+    prefix.extend(sums.iter().map(|s| {
+        total += s;
+        total
+    }));
     let mean = |x: usize| {
         let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
         ((prefix[x1] - prefix[x0]) / ((x1 - x0) as f64 * rows)) as f32

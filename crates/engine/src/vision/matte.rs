@@ -187,19 +187,14 @@ fn edge_box(low: &Plane, w: usize, h: usize) -> Option<Rect> {
         Some((first, last + 1))
     })?;
     let (sx, sy) = (w as f32 / lw as f32, h as f32 / lh as f32);
-    let up = |cell: usize, scale: f32, size: usize, end: bool| {
-        let at = if end {
-            ((cell + 1) as f32 * scale).ceil() as usize + 2
-        } else {
-            ((cell.saturating_sub(1)) as f32 * scale).floor() as usize
-        };
-        at.saturating_sub(if end { 0 } else { 2 }).min(size)
-    };
+    // A cell's first pixel, a cell early and two pixels more; a cell's end, two pixels late.
+    let start = |cell: usize, scale: f32| ((cell.saturating_sub(1) as f32 * scale).floor() as usize).saturating_sub(2);
+    let end = |cell: usize, scale: f32, size: usize| (((cell + 1) as f32 * scale).ceil() as usize + 2).min(size);
     Some(Rect {
-        x0: up(cells.x0, sx, w, false),
-        y0: up(cells.y0, sy, h, false),
-        x1: up(cells.x1, sx, w, true),
-        y1: up(cells.y1, sy, h, true),
+        x0: start(cells.x0, sx).min(w),
+        y0: start(cells.y0, sy).min(h),
+        x1: end(cells.x1, sx, w),
+        y1: end(cells.y1, sy, h),
     })
 }
 

@@ -83,24 +83,17 @@ pub fn spec_backdrop(
     if let Some(image) = recent(&memo) {
         return Ok((image, Made::Kept));
     }
-    if ctx.store_has(&key) {
-        // A cache file that no longer decodes is rendered again rather than failing the job.
-        if let Ok(image) = ctx.read_image(&key) {
-            let image = Arc::new(image);
-            keep(memo, image.clone());
-            return Ok((image, Made::Stored));
-        }
+    // Not in the store yet, or a file that no longer decodes: rendered (again), not a failure.
+    if let Ok(image) = ctx.read_image(&key) {
+        let image = Arc::new(image);
+        keep(memo, image.clone());
+        return Ok((image, Made::Stored));
     }
     let plan = backdrop::plan(read.scene, read.mood, &read.colors, size.0, size.1, seed);
-    let mut check = || ctx.checkpoint();
-    let mut canvas = backdrop::base(&plan, &mut check)?;
-    backdrop::texture(&plan, &mut canvas, &mut check)?;
-    backdrop::light(&plan, &mut canvas, &mut check)?;
-    let image = Arc::new(backdrop::finish(&plan, &canvas, &mut check)?);
-    drop(canvas);
+    let image = Arc::new(backdrop::render_checked(&plan, &mut || ctx.checkpoint())?);
     // Not storing it only costs the next job a render: the job goes on.
     if seed == spec_seed(read) {
-        match encode::png(&image::DynamicImage::ImageRgb8((*image).clone()), encode::Use::Intermediate) {
+        match encode::png_rgb(&image, encode::Use::Intermediate) {
             Ok(bytes) => {
                 if let Err(e) = ctx.store_put(&key, &bytes) {
                     tracing::warn!(key, error = %e, "could not keep the rendered backdrop");

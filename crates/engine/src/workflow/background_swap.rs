@@ -203,18 +203,19 @@ fn swap(ctx: &mut JobContext, s: Swap<'_>) -> Result<Output, JobError> {
     let mask = ctx.save_png(&DynamicImage::ImageLuma8(gray(&alpha)), kind, ArtifactRole::Intermediate, label)?;
     let subject_kind = if product.is_some() { "product" } else { "person" };
 
-    // A spec's free text, read for the procedural backdrop; what is drawn otherwise is said.
-    let read = match &s.backdrop {
-        Backdrop::Spec { scene, mood, colors, .. } => Some(read_spec(scene, mood, colors)),
+    // A spec's free text, read for the procedural backdrop, and the seed it is drawn with (the
+    // request's, else the spec's own); what is drawn otherwise is said.
+    let spec = match &s.backdrop {
+        Backdrop::Spec { scene, mood, colors, seed } => {
+            let read = read_spec(scene, mood, colors);
+            let seed = seed.unwrap_or_else(|| backdrops::spec_seed(&read));
+            Some((read, seed))
+        }
         Backdrop::Catalog(_) => None,
     };
-    let drawn_as = read.as_ref().map(|r| r.drawn_as.clone()).unwrap_or_default();
-    let note = read.as_ref().map(|r| r.drawn_as.suffix()).unwrap_or_default();
-    let seed = match (&s.backdrop, &read) {
-        (Backdrop::Spec { seed: Some(seed), .. }, _) => Some(*seed),
-        (Backdrop::Spec { seed: None, .. }, Some(read)) => Some(backdrops::spec_seed(read)),
-        _ => None,
-    };
+    let drawn_as = spec.as_ref().map(|(r, _)| r.drawn_as.clone()).unwrap_or_default();
+    let note = spec.as_ref().map(|(r, _)| r.drawn_as.suffix()).unwrap_or_default();
+    let seed = spec.as_ref().map(|(_, seed)| *seed);
     ctx.stage_with(
         Stage::Background,
         format!(
@@ -226,13 +227,13 @@ fn swap(ctx: &mut JobContext, s: Swap<'_>) -> Result<Output, JobError> {
         vec![mask],
         json!({ "subject": subject_kind, "drawn_as": drawn_as, "seed": seed }),
     )?;
-    let (background, made) = match (&s.backdrop, &read, seed) {
-        (Backdrop::Catalog(id), _, _) => {
+    let (background, made) = match (&spec, &s.backdrop) {
+        (Some((read, seed)), _) => backdrops::spec_backdrop(ctx, read, target, *seed)?,
+        (None, Backdrop::Catalog(id)) => {
             let key = ctx.catalog_image_key("backgrounds", id)?;
             backdrops::covered(ctx, &key, target)?
         }
-        (Backdrop::Spec { .. }, Some(read), Some(seed)) => backdrops::spec_backdrop(ctx, read, target, seed)?,
-        _ => return Err(JobError::internal("a spec backdrop is read above")),
+        (None, Backdrop::Spec { .. }) => return Err(JobError::internal("a spec backdrop is read above")),
     };
 
     ctx.stage(Stage::Composite, "placing the subject: colour, shadow, edges")?;

@@ -344,11 +344,6 @@ impl JobContext {
         self.realm.store.read(key).map_err(|e| FailureCode::InputUnreadable.with(format!("cannot read {key}: {e}")))
     }
 
-    /// Whether the realm's store holds `key` (a cache file, say).
-    pub fn store_has(&self, key: &str) -> bool {
-        self.realm.store.exists(key)
-    }
-
     /// Writes a file of the realm's store that is no artifact of this job (a cache file).
     pub fn store_put(&self, key: &str, bytes: &[u8]) -> Result<(), crate::store::StoreError> {
         self.realm.store.put(key, bytes)

@@ -55,8 +55,7 @@ fn cutout(photo: &image::RgbImage, item: &Item) -> Option<RgbaImage> {
     let margin = ((x1 - x0).max(y1 - y0) / 50).max(2);
     let (x0, y0) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
     let (x1, y1) = ((x1 + margin).min(item.alpha.width), (y1 + margin).min(item.alpha.height));
-    let radius = (photo.width().max(photo.height()) as usize / 60).clamp(4, 48);
-    let colours = foreground::estimate(photo, &item.alpha, radius);
+    let colours = foreground::estimate(photo, &item.alpha, foreground::radius(photo));
     Some(RgbaImage::from_fn((x1 - x0) as u32, (y1 - y0) as u32, |x, y| {
         let k = (y as usize + y0) * item.alpha.width + x as usize + x0;
         let c = colours.at(k).map(linear_to_u8);
