@@ -80,7 +80,7 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-pub async fn batch(dir: PathBuf, args: BatchArgs) -> Result<()> {
+pub async fn batch(place: crate::commands::Place, args: BatchArgs) -> Result<()> {
     let recipe_text = std::fs::read_to_string(&args.recipe).with_context(|| args.recipe.display().to_string())?;
     let recipe: Recipe =
         toml::from_str(&recipe_text).with_context(|| format!("{} is not a valid recipe", args.recipe.display()))?;
@@ -95,7 +95,7 @@ pub async fn batch(dir: PathBuf, args: BatchArgs) -> Result<()> {
         std::fs::read_to_string(&state_path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
     let state = Arc::new(Mutex::new(previous));
 
-    let conn = Connection::open(&dir, args.server.as_deref(), args.key.clone(), false).await?;
+    let conn = Connection::open(&place, args.server.as_deref(), args.key.clone(), false).await?;
     let client = Arc::new(conn);
     let permits = Arc::new(Semaphore::new(args.concurrency.max(1)));
     let total = inputs.len();

@@ -19,6 +19,14 @@ pub struct DataDir {
     /// Where the studio keeps its ledger and images [default: $XDG_DATA_HOME/figur-studio]
     #[arg(long, global = true, env = "FIGUR_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The ledger: `sqlite` (a file in the data folder, one machine) or a shared PostgreSQL
+    /// database, `postgres://user@host:port/db` (farm mode) [default: sqlite]
+    #[arg(long, global = true, env = "FIGUR_LEDGER")]
+    pub ledger: Option<String>,
+    /// Farm mode: the folder every machine mounts (NAS, NFS, SMB) for uploads, renders, the
+    /// catalog's images and the signing secret; the same as --data-dir, named for its use.
+    #[arg(long, global = true, env = "FIGUR_STORE", conflicts_with = "data_dir")]
+    pub store: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -31,6 +39,12 @@ pub enum Command {
     Watch(crate::watch::WatchArgs),
     /// Serve the /v1 API (loopback only unless --allow-remote).
     Serve(ServeArgs),
+    /// Farm mode: run jobs from a shared ledger without serving HTTP (`--ledger postgres://…
+    /// --store DIR`); SIGTERM drains (running jobs go back to the queue).
+    Worker(WorkerArgs),
+    /// Farm mode: the workers, their leases and jobs, the queue by workflow, throughput.
+    #[command(subcommand)]
+    Farm(FarmCommand),
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -129,6 +143,39 @@ pub struct ServeArgs {
     /// Accept and queue jobs without running them (for measuring dispatch alone).
     #[arg(long)]
     pub paused: bool,
+    /// Serve the API and leave the jobs to `figur worker`s on the same shared ledger.
+    #[arg(long, conflicts_with = "paused")]
+    pub no_run: bool,
+    /// How long a claimed job's lease lasts unless renewed, in seconds (farm mode): a worker
+    /// that dies has its jobs requeued this long after its last renewal.
+    #[arg(long, default_value_t = 30)]
+    pub lease_seconds: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Jobs run at once [default: the number of cores, at most 8].
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// This worker's name in the farm [default: host-pid].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// How long a claimed job's lease lasts unless renewed, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub lease_seconds: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FarmCommand {
+    /// Workers (alive, silent, stopped), running jobs with their leases, queue depth by
+    /// workflow and jobs finished in the last minutes.
+    Status {
+        #[command(flatten)]
+        realm: RealmArg,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Which realm a command works on.

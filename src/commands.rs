@@ -7,22 +7,53 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use figur_engine::domain::job::JobStatus;
 use figur_engine::failpoints::FailPoints;
+use figur_engine::ledger::LedgerLocation;
 use figur_engine::{Caller, Capability, Engine, EngineConfig, JobFilter, Mode};
 
 use crate::cli::{CatalogCommand, Cli, Command, CreditsCommand, JobsCommand, KeysCommand, RealmArg, ServeArgs};
 
 /// How long a shutdown waits for running jobs to reach a check point and be requeued.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-fn data_dir(explicit: Option<PathBuf>) -> Result<PathBuf> {
-    if let Some(dir) = explicit {
-        return Ok(dir);
-    }
-    figur_engine::engine::default_data_dir()
-        .context("no --data-dir, FIGUR_DATA_DIR, XDG_DATA_HOME or HOME to place the studio's data in")
+/// Where a command's studio lives: its data folder (in farm mode, the shared store) and its
+/// ledger.
+#[derive(Debug, Clone)]
+pub struct Place {
+    pub dir: PathBuf,
+    pub ledger: LedgerLocation,
 }
 
-fn mode(realm: RealmArg) -> Mode {
+impl Place {
+    fn from(data: crate::cli::DataDir) -> Result<Place> {
+        let ledger = LedgerLocation::parse(data.ledger.as_deref().unwrap_or(""))
+            .map_err(anyhow::Error::msg)
+            .context("--ledger")?;
+        let dir = match data.store.or(data.data_dir) {
+            Some(dir) => dir,
+            None if ledger.is_shared() => bail!("a shared ledger needs --store DIR: the folder every machine mounts"),
+            None => figur_engine::engine::default_data_dir()
+                .context("no --data-dir, FIGUR_DATA_DIR, XDG_DATA_HOME or HOME to place the studio's data in")?,
+        };
+        Ok(Place { dir, ledger })
+    }
+
+    /// An engine configuration for this place (on the system's defaults otherwise).
+    pub fn config(&self) -> EngineConfig {
+        let mut config = EngineConfig::new(&self.dir);
+        config.ledger = self.ledger.clone();
+        config
+    }
+
+    /// How `figur` names it in messages.
+    pub fn describe(&self) -> String {
+        match &self.ledger {
+            LedgerLocation::Sqlite => format!("data in {}", self.dir.display()),
+            LedgerLocation::Postgres { .. } => format!("shared ledger, store in {}", self.dir.display()),
+        }
+    }
+}
+
+pub(crate) fn mode(realm: RealmArg) -> Mode {
     if realm.test {
         Mode::Test
     } else {
@@ -31,28 +62,31 @@ fn mode(realm: RealmArg) -> Mode {
 }
 
 /// The engine for a one-shot command: nothing runs jobs here (a server may be running them).
-fn open_tool(dir: PathBuf) -> Result<Arc<Engine>> {
-    let mut config = EngineConfig::new(dir);
+fn open_tool(place: &Place) -> Result<Arc<Engine>> {
+    let mut config = place.config();
     config.run_jobs = false;
-    Ok(Engine::open(config)?)
+    Engine::open(config).with_context(|| format!("opening the studio ({})", place.describe()))
 }
 
-fn print_json(value: &impl serde::Serialize) -> Result<()> {
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
-    let dir = data_dir(cli.data.data_dir)?;
+    let place = Place::from(cli.data)?;
+    let dir = place.dir.clone();
     match cli.command {
-        Command::Serve(args) => serve(dir, args).await,
-        Command::Run(args) => crate::run::run(dir, args).await,
-        Command::Batch(args) => crate::batch::batch(dir, args).await,
-        Command::Watch(args) => crate::watch::watch(dir, args).await,
-        Command::Keys(cmd) => keys(open_tool(dir)?, cmd).await,
-        Command::Jobs(cmd) => jobs(open_tool(dir)?, cmd).await,
-        Command::Credits(cmd) => credits(open_tool(dir)?, cmd).await,
-        Command::Catalog(cmd) => catalog(open_tool(dir)?, cmd).await,
+        Command::Serve(args) => serve(place, args).await,
+        Command::Worker(args) => crate::farm::worker(place, args).await,
+        Command::Farm(cmd) => crate::farm::farm(open_tool(&place)?, cmd).await,
+        Command::Run(args) => crate::run::run(place, args).await,
+        Command::Batch(args) => crate::batch::batch(place, args).await,
+        Command::Watch(args) => crate::watch::watch(place, args).await,
+        Command::Keys(cmd) => keys(open_tool(&place)?, cmd).await,
+        Command::Jobs(cmd) => jobs(open_tool(&place)?, cmd).await,
+        Command::Credits(cmd) => credits(open_tool(&place)?, cmd).await,
+        Command::Catalog(cmd) => catalog(open_tool(&place)?, cmd).await,
         Command::Models(cmd) => tokio::task::spawn_blocking(move || crate::models::run(cmd)).await?,
         Command::Generate(args) => crate::generate::generate(args).await,
         Command::Config { command } => crate::config::run(&dir, command),
@@ -77,14 +111,18 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-async fn serve(dir: PathBuf, args: ServeArgs) -> Result<()> {
-    let mut config = EngineConfig::new(&dir);
+async fn serve(place: Place, args: ServeArgs) -> Result<()> {
+    if args.no_run && !place.ledger.is_shared() {
+        bail!("--no-run leaves the jobs to workers, which need a shared ledger (--ledger postgres://…)");
+    }
+    let mut config = place.config();
     if let Some(n) = args.concurrency {
         config.concurrency = n.max(1);
     }
-    config.run_jobs = !args.paused;
+    config.run_jobs = !args.paused && !args.no_run;
+    config.worker.lease_ms = crate::farm::lease_ms(args.lease_seconds)?;
     config.failpoints = Arc::new(FailPoints::from_env().map_err(anyhow::Error::msg).context("FIGUR_FAILPOINTS")?);
-    let engine = Engine::open(config).with_context(|| format!("opening the studio in {}", dir.display()))?;
+    let engine = Engine::open(config).with_context(|| format!("opening the studio ({})", place.describe()))?;
     engine.start().await?;
     if let Some(path) = engine.ensure_first_key().await? {
         eprintln!("Created your first API key (live, jobs:create + jobs:read); it is in {}", path.display());
@@ -97,7 +135,7 @@ async fn serve(dir: PathBuf, args: ServeArgs) -> Result<()> {
     };
     let bound = figur_http::bind(engine.clone(), &server).await?;
     // Tests and scripts read this line to find the port when listening on :0.
-    println!("figur: listening on http://{} (data in {})", bound.addr, dir.display());
+    println!("figur: listening on http://{} ({})", bound.addr, place.describe());
     bound.serve(shutdown_signal()).await?;
     tracing::info!("shutting down: requeueing running jobs");
     engine.shutdown(SHUTDOWN_GRACE).await;
@@ -105,7 +143,7 @@ async fn serve(dir: PathBuf, args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod config;
 mod contact_sheet;
+mod farm;
 mod generate;
 mod hub;
 mod models;

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
-use figur_engine::{Capability, Engine, EngineConfig, Mode};
+use figur_engine::{Capability, Engine, Mode};
+
+use crate::commands::Place;
 use serde_json::{json, Map, Value};
 
 #[derive(Debug, Args)]
@@ -250,7 +252,12 @@ struct Embedded {
 }
 
 impl Connection {
-    pub(crate) async fn open(dir: &Path, server: Option<&str>, key: Option<String>, test: bool) -> Result<Connection> {
+    pub(crate) async fn open(
+        place: &Place,
+        server: Option<&str>,
+        key: Option<String>,
+        test: bool,
+    ) -> Result<Connection> {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
         if let Some(server) = server {
             let key = key.ok_or_else(|| anyhow!("--server needs --key (or FIGUR_API_KEY)"))?;
@@ -260,7 +267,7 @@ impl Connection {
             });
         }
         let engine =
-            Engine::open(EngineConfig::new(dir)).with_context(|| format!("opening the studio in {}", dir.display()))?;
+            Engine::open(place.config()).with_context(|| format!("opening the studio ({})", place.describe()))?;
         engine.start().await?;
         let mode = if test { Mode::Test } else { Mode::Live };
         let (row, key) = engine.create_key(mode, &Capability::ALL, "figur (temporary)").await?;
@@ -292,8 +299,8 @@ impl Connection {
     }
 }
 
-pub async fn run(dir: PathBuf, args: RunArgs) -> Result<()> {
-    let conn = Connection::open(&dir, args.server.as_deref(), args.key.clone(), args.test).await?;
+pub async fn run(place: Place, args: RunArgs) -> Result<()> {
+    let conn = Connection::open(&place, args.server.as_deref(), args.key.clone(), args.test).await?;
     let result = follow(&args, &conn.client).await;
     conn.close().await;
     for path in result? {

@@ -77,7 +77,7 @@ async fn settled(folder: &Path, settle: Duration) -> Vec<PathBuf> {
     after.into_iter().filter(|(p, n)| *n > 0 && before.get(p) == Some(n)).map(|(p, _)| p).collect()
 }
 
-pub async fn watch(dir: PathBuf, args: WatchArgs) -> Result<()> {
+pub async fn watch(place: crate::commands::Place, args: WatchArgs) -> Result<()> {
     let folder = args.folder.canonicalize().with_context(|| format!("{} is not a folder", args.folder.display()))?;
     let recipe_path = args.recipe.clone().unwrap_or_else(|| folder.join("recipe.toml"));
     let recipe_text =
@@ -95,7 +95,7 @@ pub async fn watch(dir: PathBuf, args: WatchArgs) -> Result<()> {
         let _ = tx.send(());
     })?;
     watcher.watch(&folder, RecursiveMode::NonRecursive)?;
-    let conn = Connection::open(&dir, args.server.as_deref(), args.key.clone(), false).await?;
+    let conn = Connection::open(&place, args.server.as_deref(), args.key.clone(), false).await?;
     eprintln!("watching {} ({} → out/, failures → failed/)", folder.display(), recipe.workflow);
     let mut idle_since = std::time::Instant::now();
     let result: Result<()> = async {

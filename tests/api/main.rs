@@ -7,6 +7,7 @@ mod design;
 mod disk_full;
 mod extract;
 mod face;
+mod farm;
 mod generate;
 mod generative;
 mod hardening;

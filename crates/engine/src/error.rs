@@ -196,7 +196,7 @@ impl From<crate::ledger::LedgerError> for ApiError {
         if let crate::ledger::LedgerError::Rejected(api) = e {
             return api;
         }
-        if let crate::ledger::LedgerError::Sqlite { busy: true, .. } = e {
+        if let crate::ledger::LedgerError::Database { busy: true, .. } = e {
             let mut err = ApiError::new(ErrorCode::Unavailable, "the ledger is busy; retry shortly");
             err.retry_after = Some(1);
             return err;

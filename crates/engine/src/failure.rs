@@ -130,6 +130,10 @@ pub enum JobError {
     /// The job was paused: it goes back to the queue, held, and starts again when resumed.
     #[error("the job was paused")]
     Paused,
+    /// The job's lease moved on to another run (this worker was too slow to renew it, and the
+    /// job was requeued): this run stops and writes nothing more for it.
+    #[error("the job's lease was taken over by another run")]
+    Lost,
 }
 
 impl JobError {
@@ -152,6 +156,7 @@ impl JobError {
             JobError::Cancelled => "the job was cancelled",
             JobError::ShutDown => "the studio shut down while the job ran; it will run again",
             JobError::Paused => "the job was paused; it starts again from the beginning when resumed",
+            JobError::Lost => "the job's lease was taken over by another run, which ends it",
         }
     }
 }

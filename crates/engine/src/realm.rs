@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 use crate::auth::Mode;
 use crate::bus::Bus;
 use crate::ids::{IdSource, Ulids};
-use crate::ledger::{Ledger, LedgerError};
+use crate::ledger::{Ledger, LedgerError, LedgerLocation};
 use crate::store::Store;
 use crate::time::{Clock, SystemClock};
 
@@ -38,12 +38,26 @@ impl Realm {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdSource>,
     ) -> Result<Self, LedgerError> {
-        let ledger = Arc::new(Ledger::open_with_clock(&dir.join("ledger.db"), clock.clone())?);
-        let store = Store::open(&dir.join("store")).map_err(|e| LedgerError::Sqlite {
-            message: format!("cannot create the store in {}: {e}", dir.display()),
-            disk_full: e.raw_os_error() == Some(28),
-            busy: false,
-        })?;
+        Self::open_at(mode, dir, &LedgerLocation::Sqlite, clock, ids)
+    }
+
+    /// The realm with its store in `dir/store/` and its ledger at `ledger`: `dir/ledger.db`, or
+    /// the schema `figur_<mode>` of a shared PostgreSQL database.
+    pub fn open_at(
+        mode: Mode,
+        dir: &Path,
+        ledger: &LedgerLocation,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdSource>,
+    ) -> Result<Self, LedgerError> {
+        let ledger = Arc::new(match ledger {
+            LedgerLocation::Sqlite => Ledger::open_with_clock(&dir.join("ledger.db"), clock.clone())?,
+            LedgerLocation::Postgres { url } => {
+                Ledger::open_postgres(url, &format!("figur_{}", mode.as_str()), clock.clone())?
+            }
+        });
+        let store = Store::open(&dir.join("store"))
+            .map_err(|e| LedgerError::io(format!("cannot create the store in {}", dir.display()), &e))?;
         Ok(Realm { mode, ledger, store: Arc::new(store), bus: Bus::default(), work: Notify::new(), clock, ids })
     }
 }

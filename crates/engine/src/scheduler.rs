@@ -10,6 +10,11 @@
 //! - **Crash recovery** at start-up: jobs left `IN_PROGRESS` by a dead process are requeued with
 //!   a `requeued` event, at most [`MAX_RECOVERIES`] times; then failed and refunded, so a job that
 //!   crashes the process cannot crash it forever.
+//! - **Farm mode** (a shared PostgreSQL ledger): other processes run jobs too, so a running job
+//!   is not "left by a dead process" until its lease ends. Each claim is a lease this process
+//!   renews while the job runs ([`Scheduler::renew_leases`]); every process requeues jobs whose
+//!   lease ended ([`Scheduler::reclaim_expired`]); a run whose lease moved on stops and writes
+//!   nothing (its writes are fenced by the lease token).
 //! - **Shutdown** stops claiming, asks running jobs to stop, and requeues them (not counted as a
 //!   crash) so the next start runs them again.
 
@@ -29,9 +34,9 @@ use crate::domain::requests::WorkflowRequest;
 use crate::failpoints::{FailPoints, FaultPoint};
 use crate::failure::{FailureCode, JobError, JobFailure};
 use crate::ledger::catalog::CatalogRow;
-use crate::ledger::jobs::{self, Ending, JobRow};
+use crate::ledger::jobs::{self, Claimant, Ending, JobRow};
 use crate::ledger::renders::RenderRow;
-use crate::ledger::LedgerResult;
+use crate::ledger::{leases, Db, LedgerError, LedgerResult};
 use crate::realm::Realm;
 use crate::workflow::models::ModelStore;
 use crate::workflow::{Filing, JobContext, JobControl, Output};
@@ -52,6 +57,10 @@ pub struct Scheduler {
     failpoints: Arc<FailPoints>,
     memory: Arc<MemoryBudget>,
     models: Arc<dyn ModelStore>,
+    /// This process as a claimant: its worker name and its leases' length.
+    claimant: Claimant,
+    /// The ledger is shared with other processes (farm mode): see the module's notes.
+    shared: bool,
     running: Mutex<HashMap<String, Arc<JobControl>>>,
     stopping: AtomicBool,
     stopped: Notify,
@@ -65,7 +74,9 @@ impl Scheduler {
         permits: Arc<Semaphore>,
         freed: Arc<Notify>,
         (failpoints, memory, models): (Arc<FailPoints>, Arc<MemoryBudget>, Arc<dyn ModelStore>),
+        claimant: Claimant,
     ) -> Self {
+        let shared = realm.ledger.dialect() == crate::ledger::Dialect::Postgres;
         Scheduler {
             realm,
             workflows,
@@ -74,6 +85,8 @@ impl Scheduler {
             failpoints,
             memory,
             models,
+            claimant,
+            shared,
             running: Mutex::new(HashMap::new()),
             stopping: AtomicBool::new(false),
             stopped: Notify::new(),
@@ -82,11 +95,15 @@ impl Scheduler {
     }
 
     /// Requeues or gives up the jobs a dead process left running. Run before the loop starts.
+    /// On a shared ledger only jobs whose lease has ended are left by a dead process.
     pub fn recover(&self) -> LedgerResult<Vec<(String, &'static str)>> {
+        if self.shared {
+            return self.reclaim_expired();
+        }
         let realm = self.realm.clone();
         let outcomes = self.realm.ledger.write_blocking(move |c| {
             let mut outcomes = Vec::new();
-            for (id, recoveries) in jobs::interrupted(c)? {
+            for (id, recoveries, _) in jobs::interrupted(c)? {
                 if recoveries >= MAX_RECOVERIES {
                     let error = JobFailure {
                         code: FailureCode::Internal,
@@ -102,7 +119,7 @@ impl Scheduler {
                         "the studio stopped unexpectedly while this job ran; requeued (recovery {} of {MAX_RECOVERIES})",
                         recoveries + 1
                     );
-                    jobs::requeue(c, &id, &message, true)?;
+                    jobs::requeue(c, &id, &message, true, json!({}))?;
                     outcomes.push((id, "requeued"));
                 }
             }
@@ -112,6 +129,69 @@ impl Scheduler {
             tracing::warn!(realm = realm.mode.as_str(), job = %id, what, "recovered an interrupted job");
         }
         Ok(outcomes)
+    }
+
+    /// Requeues (or gives up) the jobs whose lease ended: their worker died, hangs or lost the
+    /// network. Any process may do it; the jobs' rows are locked while it does.
+    pub fn reclaim_expired(&self) -> LedgerResult<Vec<(String, &'static str)>> {
+        let reclaimed = self.realm.ledger.write_blocking(|c| leases::reclaim_expired(c, MAX_RECOVERIES))?;
+        let mut outcomes = Vec::with_capacity(reclaimed.len());
+        for r in reclaimed {
+            tracing::warn!(
+                realm = self.realm.mode.as_str(),
+                job = %r.job,
+                worker = r.worker.as_deref().unwrap_or("?"),
+                what = r.outcome,
+                "a job's lease ended"
+            );
+            outcomes.push((r.job, r.outcome));
+        }
+        if !outcomes.is_empty() {
+            self.realm.work.notify_one();
+        }
+        Ok(outcomes)
+    }
+
+    /// Extends the leases of the jobs running here; a job whose lease moved on (this process was
+    /// too slow, e.g. paused or cut off) is told to stop without writing.
+    pub fn renew_leases(&self) -> LedgerResult<usize> {
+        let held: Vec<(String, i64)> =
+            self.lock_running().iter().map(|(id, control)| (id.clone(), control.lease())).collect();
+        if held.is_empty() {
+            return Ok(0);
+        }
+        let lease_ms = self.claimant.lease_ms;
+        let lost = self.realm.ledger.write_blocking(move |c| leases::renew(c, &held, lease_ms))?;
+        for id in &lost {
+            if let Some(control) = self.lock_running().get(id) {
+                tracing::warn!(job = %id, "this worker's lease on the job was taken over; stopping it");
+                control.lose();
+            }
+        }
+        Ok(lost.len())
+    }
+
+    /// Farm bookkeeping until shutdown: renews this process's leases a few times per lease and
+    /// requeues jobs whose lease ended. Only on a shared ledger.
+    pub async fn maintain_leases(self: Arc<Self>) {
+        if !self.shared {
+            return;
+        }
+        let every = Duration::from_millis((self.claimant.lease_ms / 4).clamp(50, 5_000) as u64);
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = self.stopped.notified() => return,
+            }
+            if self.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            let me = self.clone();
+            let done = tokio::task::spawn_blocking(move || (me.renew_leases(), me.reclaim_expired())).await;
+            if let Ok((Err(e), _) | (_, Err(e))) = done {
+                tracing::warn!(error = %e, "could not keep the leases; retrying");
+            }
+        }
     }
 
     /// The claim loop; returns once [`Scheduler::shutdown`] is called. A permit is taken only
@@ -129,7 +209,8 @@ impl Scheduler {
                     return;
                 }
                 let ledger = self.realm.ledger.clone();
-                match ledger.write(|c| jobs::claim(c, 1)).await {
+                let claimant = self.claimant.clone();
+                match ledger.write(move |c| jobs::claim(c, 1, &claimant)).await {
                     Ok(mut claimed) if !claimed.is_empty() => self.spawn_worker(claimed.remove(0), permit),
                     Ok(_) => break,
                     Err(e) => {
@@ -152,10 +233,10 @@ impl Scheduler {
 
     fn spawn_worker(self: &Arc<Self>, job: JobRow, permit: tokio::sync::OwnedSemaphorePermit) {
         self.realm.bus.publish(&job.public_id, job.latest_seq, false);
-        let control = Arc::new(JobControl::default());
+        let control = Arc::new(JobControl::leased(job.lease_token));
         self.lock_running().insert(job.public_id.clone(), control.clone());
         let me = self.clone();
-        let id = job.public_id.clone();
+        let (id, lease) = (job.public_id.clone(), job.lease_token);
         // A thread of its own, at a lower priority (see `priority`), never a pool thread: the
         // blocking pool also serves ledger reads, which must not inherit the lowered priority.
         let run = move || {
@@ -174,7 +255,9 @@ impl Scheduler {
             self.lock_running().remove(&id);
             let again = id.clone();
             self.realm.ledger.write_detached(move |c| {
-                jobs::requeue(c, &again, "the studio could not start a worker thread; queued again", false)
+                let message = "the studio could not start a worker thread; queued again";
+                jobs::hold(c, &again, lease)?;
+                jobs::requeue(c, &again, message, false, json!({}))
             });
             self.freed.notify_waiters();
         }
@@ -235,16 +318,18 @@ impl Scheduler {
         }
     }
 
-    /// Runs one claimed job to its end (blocking).
+    /// Runs one claimed job to its end (blocking). Every write for it holds its lease: if the
+    /// lease moved on meanwhile, nothing is written (the run that holds it now ends the job).
     fn execute(&self, job: JobRow, control: Arc<JobControl>) {
         let id = job.public_id.clone();
+        let lease = control.lease();
         let result = self.run_workflow(&job, control);
         let store = &self.realm.store;
         let seq = match result {
             Ok(output) => {
                 let job = job.clone();
                 let catalog_id = self.realm.ids.next_id();
-                let ended = self.record_end(&id, move |c| finish(c, &job, &output, &catalog_id));
+                let ended = self.record_end(&id, move |c| finish(c, &job, lease, &output, &catalog_id));
                 if matches!(ended, Some((Ending::Cancelled, _))) {
                     store.remove_prefix(&format!("artifacts/{id}"));
                 }
@@ -253,31 +338,42 @@ impl Scheduler {
             Err(JobError::ShutDown) => {
                 let id2 = id.clone();
                 self.record_end(&id, move |c| {
-                    jobs::requeue(
-                        c,
-                        &id2,
-                        "the studio shut down while this job ran; it will run again at next start",
-                        false,
-                    )?;
+                    jobs::hold(c, &id2, lease)?;
+                    let message = "the studio shut down while this job ran; it will run again at next start";
+                    jobs::requeue(c, &id2, message, false, json!({}))?;
                     Ok(jobs::get(c, &id2)?.map(|j| j.latest_seq).unwrap_or(0))
                 })
             }
             Err(JobError::Paused) => {
                 let id2 = id.clone();
                 self.record_end(&id, move |c| {
+                    jobs::hold(c, &id2, lease)?;
                     jobs::set_aside(c, &id2)?;
                     Ok(jobs::get(c, &id2)?.map(|j| j.latest_seq).unwrap_or(0))
                 })
             }
             Err(JobError::Cancelled) => {
-                store.remove_prefix(&format!("artifacts/{id}"));
                 let id2 = id.clone();
-                self.record_end(&id, move |c| jobs::fail(c, &id2, &JobFailure::cancelled(), json!({})))
+                let ended = self.record_end(&id, move |c| {
+                    jobs::hold(c, &id2, lease)?;
+                    jobs::fail(c, &id2, &JobFailure::cancelled(), json!({}))
+                });
+                if ended.is_some() {
+                    store.remove_prefix(&format!("artifacts/{id}"));
+                }
+                ended
             }
             Err(JobError::Failed(failure)) => {
                 tracing::warn!(job = %id, code = %failure.code, message = %failure.message, "job failed");
                 let id2 = id.clone();
-                self.record_end(&id, move |c| jobs::fail(c, &id2, &failure, json!({})))
+                self.record_end(&id, move |c| {
+                    jobs::hold(c, &id2, lease)?;
+                    jobs::fail(c, &id2, &failure, json!({}))
+                })
+            }
+            Err(JobError::Lost) => {
+                tracing::warn!(job = %id, lease, "the job's lease was taken over; this run wrote nothing more");
+                None
             }
         };
         if let Some(seq) = seq {
@@ -285,21 +381,26 @@ impl Scheduler {
         }
     }
 
-    /// Writes a job's end, retrying: a job must not stay running because of a busy disk. If
-    /// every attempt fails, the job stays `IN_PROGRESS` and crash recovery ends it at next start.
+    /// Writes a job's end, retrying: a job must not stay running because of a busy disk or a
+    /// database restarting. If every attempt fails, the job stays `IN_PROGRESS` and crash
+    /// recovery (or, in a farm, its lease ending) ends it later. A fenced write is not retried.
     fn record_end<T: Send + 'static>(
         &self,
         id: &str,
-        write: impl Fn(&rusqlite::Connection) -> LedgerResult<T> + Send + Sync + 'static,
+        write: impl Fn(&Db<'_>) -> LedgerResult<T> + Send + Sync + 'static,
     ) -> Option<T> {
         let write = Arc::new(write);
-        for attempt in 0..5u32 {
+        for attempt in 0..8u32 {
             let write = write.clone();
             match self.realm.ledger.write_blocking(move |c| write(c)) {
                 Ok(value) => return Some(value),
+                Err(LedgerError::Fenced { .. }) => {
+                    tracing::warn!(job = %id, "the job's lease was taken over; its end was not written by this run");
+                    return None;
+                }
                 Err(e) => {
                     tracing::error!(job = %id, attempt, error = %e, "could not record the job's end; retrying");
-                    std::thread::sleep(Duration::from_millis(200 << attempt));
+                    std::thread::sleep(Duration::from_millis(200 << attempt.min(5)));
                 }
             }
         }
@@ -357,13 +458,13 @@ fn with_context_facts(mut output: Output, ctx: &mut JobContext) -> Output {
 }
 
 /// The success write: `succeeded` event with the final artifacts, and the render or catalog row.
-fn finish(c: &rusqlite::Connection, job: &JobRow, output: &Output, catalog_id: &str) -> LedgerResult<(Ending, i64)> {
+fn finish(c: &Db<'_>, job: &JobRow, lease: i64, output: &Output, catalog_id: &str) -> LedgerResult<(Ending, i64)> {
     let mut extra = output.extra.clone();
     extra.insert("progress".into(), json!(1.0));
     if matches!(output.filing, Filing::Catalog { .. }) {
         extra.insert("catalog_public_id".into(), json!(catalog_id));
     }
-    let ending = jobs::succeed(c, &job.public_id, output.finals.clone(), Value::Object(extra))?;
+    let ending = jobs::succeed(c, &job.public_id, lease, output.finals.clone(), Value::Object(extra))?;
     if ending == Ending::Succeeded {
         if let Some(image) = output.finals.first() {
             match &output.filing {

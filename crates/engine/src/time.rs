@@ -54,6 +54,21 @@ pub fn use_on_this_thread(clock: Arc<dyn Clock>) {
     THREAD_CLOCK.with(|c| *c.borrow_mut() = Some(clock));
 }
 
+/// Runs `f` with [`now`] on this thread reading `clock`, then restores what it read before (a
+/// PostgreSQL ledger's writes run on the caller's thread, in their realm's time).
+pub fn with_clock<T>(clock: &Arc<dyn Clock>, f: impl FnOnce() -> T) -> T {
+    let before = THREAD_CLOCK.with(|c| c.borrow_mut().replace(clock.clone()));
+    struct Restore(Option<Arc<dyn Clock>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let before = self.0.take();
+            THREAD_CLOCK.with(|c| *c.borrow_mut() = before);
+        }
+    }
+    let _restore = Restore(before);
+    f()
+}
+
 /// This thread's clock's time (the system's, unless [`use_on_this_thread`] said otherwise).
 pub fn now() -> SystemTime {
     THREAD_CLOCK.with(|c| c.borrow().as_ref().map(|c| c.now())).unwrap_or_else(SystemTime::now)

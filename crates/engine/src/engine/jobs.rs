@@ -132,6 +132,9 @@ impl Engine {
             .write(move |c| {
                 let now = now_unix_ms();
                 if let (Some(idem), Some(body_sha256)) = (&idem, &body_sha256) {
+                    // Another API server answering the same key at this moment waits here for
+                    // this one's commit, then finds its answer.
+                    idempotency::lock(c, &key_id, idem)?;
                     if let Some(prior) = idempotency::find(c, &key_id, idem, now)? {
                         if prior.operation != op.name() || &prior.body_sha256 != body_sha256 {
                             return Err(LedgerError::Rejected(ApiError::field(
@@ -301,7 +304,7 @@ impl Engine {
     pub(super) async fn details(
         &self,
         mode: Mode,
-        select: impl FnOnce(&rusqlite::Connection) -> crate::ledger::LedgerResult<Vec<job_rows::JobRow>> + Send + 'static,
+        select: impl FnOnce(&crate::ledger::Db<'_>) -> crate::ledger::LedgerResult<Vec<job_rows::JobRow>> + Send + 'static,
     ) -> Result<Vec<JobDetail>, ApiError> {
         let rows = self
             .realm(mode)

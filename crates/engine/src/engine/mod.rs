@@ -4,6 +4,8 @@
 mod account;
 mod builtins;
 mod catalog_models;
+mod farm;
+pub use farm::{FarmStatus, FarmWorker, LeasedJob};
 #[cfg(test)]
 mod queue_tests;
 pub use catalog_models::NewCatalogModel;
@@ -28,7 +30,8 @@ use crate::auth::Mode;
 use crate::budget::MemoryBudget;
 use crate::domain::operation::Operation;
 use crate::failpoints::FailPoints;
-use crate::ledger::{credits, LedgerError};
+use crate::ledger::jobs::Claimant;
+use crate::ledger::{credits, LedgerError, LedgerLocation};
 use crate::realm::Realm;
 use crate::scheduler::{Registry, Scheduler};
 use crate::signing::Signer;
@@ -59,6 +62,12 @@ pub struct EngineConfig {
     pub models: Arc<figur_models::Sessions>,
     /// Derived files kept across data folders (rendered built-ins); `None`: no cache.
     pub cache_dir: Option<PathBuf>,
+    /// Where the realms' ledgers live: SQLite files in the data folder (one machine), or a
+    /// shared PostgreSQL database (farm mode: the data folder is then the shared store).
+    pub ledger: LedgerLocation,
+    /// This process as a claimant of jobs: its name (`host-pid` unless set) and how long a
+    /// lease lasts unless renewed (a dead worker's jobs wait that long to be requeued).
+    pub worker: Claimant,
 }
 
 impl std::fmt::Debug for EngineConfig {
@@ -67,6 +76,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("data_dir", &self.data_dir)
             .field("concurrency", &self.concurrency)
             .field("run_jobs", &self.run_jobs)
+            .field("ledger", &self.ledger)
             .finish_non_exhaustive()
     }
 }
@@ -97,8 +107,24 @@ impl EngineConfig {
             enabled: enabled_workflows(),
             models,
             cache_dir,
+            ledger: LedgerLocation::Sqlite,
+            worker: Claimant { worker: default_worker_name(), lease_ms: DEFAULT_LEASE.as_millis() as i64 },
         }
     }
+}
+
+/// How long a lease lasts unless renewed; renewed four times as often.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
+/// `host-pid`: unique among the processes of a farm, and says where to look.
+fn default_worker_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "host".into());
+    format!("{host}-{}", std::process::id())
 }
 
 /// The built-in workflows minus those named in `FIGUR_DISABLED_WORKFLOWS` (comma-separated
@@ -132,6 +158,8 @@ pub struct Engine {
     key_cache: account::KeyCache,
     /// The default models resolved from the data folder's `settings.json` and the added models.
     defaults: crate::settings::ResolvedDefaults,
+    /// Set at shutdown: the shared ledger's change listeners stop.
+    stop_listening: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -151,7 +179,8 @@ impl Engine {
         crate::privacy::make_private(dir).map_err(|source| OpenError::DataDir { path: dir.clone(), source })?;
         let signer = Signer::new(install_secret(dir)?);
         let realm = |mode: Mode, name: &str| {
-            Realm::open_with(mode, &dir.join(name), config.clock.clone(), config.ids.clone()).map(Arc::new)
+            let (clock, ids) = (config.clock.clone(), config.ids.clone());
+            Realm::open_at(mode, &dir.join(name), &config.ledger, clock, ids).map(Arc::new)
         };
         let (live, test) = (realm(Mode::Live, "live")?, realm(Mode::Test, "test")?);
         for realm in [&live, &test] {
@@ -165,7 +194,8 @@ impl Engine {
         let scheduler = |realm: &Arc<Realm>| {
             let models: Arc<dyn crate::workflow::models::ModelStore> = config.models.clone();
             let shared = (config.failpoints.clone(), config.memory.clone(), models);
-            Arc::new(Scheduler::new(realm.clone(), workflows.clone(), permits.clone(), freed.clone(), shared))
+            let claimant = config.worker.clone();
+            Arc::new(Scheduler::new(realm.clone(), workflows.clone(), permits.clone(), freed.clone(), shared, claimant))
         };
         let schedulers = [scheduler(&live), scheduler(&test)];
         Ok(Arc::new(Engine {
@@ -179,6 +209,7 @@ impl Engine {
             public_base: RwLock::new(String::new()),
             key_cache: account::KeyCache::default(),
             defaults: crate::settings::ResolvedDefaults::default(),
+            stop_listening: Arc::default(),
             config,
         }))
     }
@@ -195,6 +226,9 @@ impl Engine {
             Err(LedgerError::Closed) => tracing::debug!("stopped before the built-in catalog was seeded"),
             Err(e) => tracing::error!(error = %e, "could not seed the built-in catalog"),
         });
+        if self.config.ledger.is_shared() {
+            self.start_farm_duties();
+        }
         if !self.config.run_jobs {
             return Ok(());
         }
@@ -208,10 +242,83 @@ impl Engine {
         Ok(())
     }
 
+    /// On a shared ledger: hear other processes' commits (each realm's `NOTIFY` feed wakes this
+    /// process's long-polls, streams and schedulers), keep leases, requeue expired ones — an API
+    /// server that runs no jobs does that too, so a farm whose workers all died still recovers —
+    /// and, if this process runs jobs, report it as a worker.
+    fn start_farm_duties(self: &Arc<Self>) {
+        for realm in [&self.live, &self.test] {
+            let Some((url, channel)) = realm.ledger.change_feed() else { continue };
+            let (realm, stop) = (realm.clone(), self.stop_listening.clone());
+            let listen = move || {
+                crate::ledger::listen(&url, &channel, &stop, &|payload: &str| {
+                    let mut parts = payload.split(' ');
+                    if let (Some(job), Some(Ok(seq)), Some(terminal)) =
+                        (parts.next(), parts.next().map(str::parse::<i64>), parts.next())
+                    {
+                        realm.bus.publish(job, seq, terminal == "1");
+                    }
+                    // A dispatch, a requeue or a resume elsewhere: there may be work to claim.
+                    realm.work.notify_one();
+                })
+            };
+            if let Err(e) = std::thread::Builder::new().name("figur-ledger-feed".into()).spawn(listen) {
+                tracing::error!(error = %e, "cannot follow the shared ledger's changes; long-polls fall back to their timeouts");
+            }
+        }
+        for scheduler in &self.schedulers {
+            tokio::spawn(scheduler.clone().maintain_leases());
+        }
+        if self.config.run_jobs {
+            let me = self.clone();
+            tokio::spawn(async move { me.report_worker().await });
+        }
+    }
+
+    /// Says every few seconds that this worker is alive, with its concurrency and providers.
+    async fn report_worker(self: Arc<Self>) {
+        let name = self.config.worker.worker.clone();
+        let host = name.rsplit_once('-').map(|(h, _)| h.to_string()).unwrap_or_else(|| name.clone());
+        let providers: Vec<&str> = self.config.models.providers().order.iter().map(|p| p.name()).collect();
+        let providers = providers.join(",");
+        let concurrency = self.config.concurrency as i64;
+        let mut first = true;
+        while !self.stop_listening.load(std::sync::atomic::Ordering::SeqCst) {
+            let (name, host, providers) = (name.clone(), host.clone(), providers.clone());
+            let beat = self
+                .live
+                .ledger
+                .write(move |c| {
+                    let report = crate::ledger::leases::Report {
+                        id: &name,
+                        host: &host,
+                        concurrency,
+                        providers: &providers,
+                        first,
+                    };
+                    crate::ledger::leases::heartbeat(c, &report)
+                })
+                .await;
+            match beat {
+                Ok(()) => first = false,
+                Err(e) => tracing::warn!(error = %e, "could not report this worker to the farm"),
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+
     /// Stops taking jobs, requeues the running ones (waiting up to `grace`) and flushes the ledgers.
     pub async fn shutdown(&self, grace: Duration) {
         for scheduler in &self.schedulers {
             scheduler.shutdown(grace).await;
+        }
+        self.stop_listening.store(true, std::sync::atomic::Ordering::SeqCst);
+        if self.config.ledger.is_shared() && self.config.run_jobs {
+            let name = self.config.worker.worker.clone();
+            let said = self.live.ledger.write(move |c| crate::ledger::leases::stopped(c, &name)).await;
+            if let Err(e) = said {
+                tracing::warn!(error = %e, "could not tell the farm this worker stopped");
+            }
         }
         for realm in [&self.live, &self.test] {
             let ledger = realm.ledger.clone();
@@ -334,9 +441,24 @@ fn install_secret(dir: &Path) -> Result<[u8; 32], OpenError> {
             }
         }
     }
+    // Several processes may open a new shared data folder at once: the secret is written whole
+    // to a file of this process's own and linked into place only if none is there yet, then
+    // read back, so every process signs with the one that won.
     let secret: [u8; 32] = rand::random();
-    write_private(&path, hex::encode(secret).as_bytes()).map_err(err)?;
-    Ok(secret)
+    let mine = dir.join(format!(".install.secret.{}", crate::ids::new_id()));
+    write_private(&mine, hex::encode(secret).as_bytes()).map_err(err)?;
+    let linked = std::fs::hard_link(&mine, &path);
+    let _ = std::fs::remove_file(&mine);
+    match linked {
+        Ok(()) => Ok(secret),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let text = std::fs::read_to_string(&path).map_err(err)?;
+            let bytes = hex::decode(text.trim()).unwrap_or_default();
+            <[u8; 32]>::try_from(bytes.as_slice())
+                .map_err(|_| err(std::io::Error::new(std::io::ErrorKind::InvalidData, "install.secret is damaged")))
+        }
+        Err(e) => Err(err(e)),
+    }
 }
 
 /// Writes a file only its owner can read.

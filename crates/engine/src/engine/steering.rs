@@ -115,7 +115,7 @@ impl Engine {
         }
         let realm = self.realm(caller.mode).clone();
         let id = job_id.to_string();
-        let write = move |c: &rusqlite::Connection| -> LedgerResult<Steered> {
+        let write = move |c: &crate::ledger::Db<'_>| -> LedgerResult<Steered> {
             match steer {
                 Steer::Priority(p) => queue::set_priority(c, &id, p),
                 Steer::Pause => queue::pause(c, &id),

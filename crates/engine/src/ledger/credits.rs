@@ -1,40 +1,40 @@
 //! The credit balance and its ledger of debits, refunds and adjustments. The balance row and the
 //! ledger row of a change are written together, so the balance always equals the ledger's sum.
+//! A change locks the balance row first: dispatches on several API servers take turns on it.
 
-use rusqlite::{params, Connection};
-
-use super::{optional, LedgerError, LedgerResult};
+use super::db::{args, Db};
+use super::{LedgerError, LedgerResult};
 use crate::domain::catalog::{UsageEntry, UsageKind};
 use crate::error::{ApiError, ErrorCode};
 use crate::time::now_rfc3339;
 
-pub fn balance(conn: &Connection) -> LedgerResult<i64> {
-    Ok(optional(conn.query_row("SELECT credits FROM credit_balance WHERE id = 1", [], |r| r.get(0)))?.unwrap_or(0))
+pub fn balance(conn: &Db<'_>) -> LedgerResult<i64> {
+    Ok(conn.query_opt("SELECT credits FROM credit_balance WHERE id = 1", args![], |r| r.get(0))?.unwrap_or(0))
 }
 
-fn record(
-    conn: &Connection,
-    request_id: Option<&str>,
-    job_id: Option<&str>,
-    delta: i64,
-    kind: &str,
-) -> LedgerResult<i64> {
-    let after = balance(conn)? + delta;
-    conn.prepare_cached(
+/// The balance, locked until the transaction ends (the change that follows depends on it).
+fn balance_for_update(conn: &Db<'_>) -> LedgerResult<i64> {
+    let sql = format!("SELECT credits FROM credit_balance WHERE id = 1{}", conn.for_update());
+    Ok(conn.query_opt(&sql, args![], |r| r.get(0))?.unwrap_or(0))
+}
+
+fn record(conn: &Db<'_>, request_id: Option<&str>, job_id: Option<&str>, delta: i64, kind: &str) -> LedgerResult<i64> {
+    let after = balance_for_update(conn)? + delta;
+    conn.execute(
         "INSERT INTO credit_balance (id, credits) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET credits = excluded.credits",
-    )?
-    .execute([after])?;
-    conn.prepare_cached(
+        args![after],
+    )?;
+    conn.execute(
         "INSERT INTO credit_ledger (request_id, job_id, credits, kind, balance_after, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![request_id, job_id, delta, kind, after, now_rfc3339()])?;
+        args![request_id, job_id, delta, kind, after, now_rfc3339()],
+    )?;
     Ok(after)
 }
 
 /// Takes `amount` for a job, or refuses with 402 and changes nothing.
-pub fn debit(conn: &Connection, job_id: &str, request_id: &str, amount: i64) -> LedgerResult<i64> {
-    let have = balance(conn)?;
+pub fn debit(conn: &Db<'_>, job_id: &str, request_id: &str, amount: i64) -> LedgerResult<i64> {
+    let have = balance_for_update(conn)?;
     if have < amount {
         return Err(LedgerError::Rejected(ApiError::new(
             ErrorCode::InsufficientBalance,
@@ -44,33 +44,39 @@ pub fn debit(conn: &Connection, job_id: &str, request_id: &str, amount: i64) -> 
     record(conn, Some(request_id), Some(job_id), -amount, "debit")
 }
 
-pub fn refund(conn: &Connection, job_id: &str, request_id: &str, amount: i64) -> LedgerResult<i64> {
+pub fn refund(conn: &Db<'_>, job_id: &str, request_id: &str, amount: i64) -> LedgerResult<i64> {
     record(conn, Some(request_id), Some(job_id), amount, "refund")
 }
 
 /// Sets the balance (an `adjustment` row records the difference).
-pub fn set(conn: &Connection, credits: i64) -> LedgerResult<()> {
-    let delta = credits - balance(conn)?;
+pub fn set(conn: &Db<'_>, credits: i64) -> LedgerResult<()> {
+    let delta = credits - balance_for_update(conn)?;
     record(conn, None, None, delta, "adjustment").map(|_| ())
 }
 
 /// Sets the starting balance once, on a new ledger.
-pub fn ensure_initial(conn: &Connection, credits: i64) -> LedgerResult<()> {
-    let exists: i64 = conn.query_row("SELECT COUNT(*) FROM credit_balance", [], |r| r.get(0))?;
-    if exists == 0 {
+pub fn ensure_initial(conn: &Db<'_>, credits: i64) -> LedgerResult<()> {
+    // Two processes opening a new shared ledger at once: the first row wins, the second is a no-op.
+    let inserted =
+        conn.execute("INSERT INTO credit_balance (id, credits) VALUES (1, 0) ON CONFLICT (id) DO NOTHING", args![])?;
+    if inserted == 1 {
         set(conn, credits)?;
     }
     Ok(())
 }
 
+/// The sum of every change in the credit ledger (equal to the balance, always).
+pub fn ledger_sum(conn: &Db<'_>) -> LedgerResult<i64> {
+    conn.query_one("SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) FROM credit_ledger", args![], |r| r.get(0))
+}
+
 /// Newest first.
-pub fn usage(conn: &Connection, limit: u32, offset: u32) -> LedgerResult<Vec<UsageEntry>> {
-    let rows = conn
-        .prepare_cached(
-            "SELECT request_id, job_id, credits, kind, balance_after, created_at FROM credit_ledger \
-             ORDER BY id DESC LIMIT ?1 OFFSET ?2",
-        )?
-        .query_map(params![limit, offset], |r| {
+pub fn usage(conn: &Db<'_>, limit: u32, offset: u32) -> LedgerResult<Vec<UsageEntry>> {
+    conn.query(
+        "SELECT request_id, job_id, credits, kind, balance_after, created_at FROM credit_ledger \
+         ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+        args![limit, offset],
+        |r| {
             let kind: String = r.get(3)?;
             Ok(UsageEntry {
                 request_id: r.get(0)?,
@@ -84,30 +90,33 @@ pub fn usage(conn: &Connection, limit: u32, offset: u32) -> LedgerResult<Vec<Usa
                 balance_after: r.get(4)?,
                 created_at: r.get(5)?,
             })
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::Ledger;
 
     #[test]
     fn balance_equals_the_ledger_sum() {
-        let conn = Connection::open_in_memory().unwrap();
-        let mut conn = conn;
-        super::super::schema::migrate(&mut conn).unwrap();
-        ensure_initial(&conn, 50).unwrap();
-        ensure_initial(&conn, 999).unwrap(); // only once
-        debit(&conn, "J1", "R1", 20).unwrap();
-        refund(&conn, "J1", "R1", 20).unwrap();
-        debit(&conn, "J2", "R2", 45).unwrap();
-        assert!(debit(&conn, "J3", "R3", 6).is_err());
-        assert_eq!(balance(&conn).unwrap(), 5);
-        let sum: i64 = conn.query_row("SELECT SUM(credits) FROM credit_ledger", [], |r| r.get(0)).unwrap();
-        assert_eq!(sum, 5);
-        let usage = usage(&conn, 10, 0).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("l.db")).unwrap();
+        ledger
+            .write_blocking(|c| {
+                ensure_initial(c, 50)?;
+                ensure_initial(c, 999)?; // only once
+                debit(c, "J1", "R1", 20)?;
+                refund(c, "J1", "R1", 20)?;
+                debit(c, "J2", "R2", 45)?;
+                assert!(debit(c, "J3", "R3", 6).is_err());
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(ledger.read_blocking(balance).unwrap(), 5);
+        assert_eq!(ledger.read_blocking(ledger_sum).unwrap(), 5);
+        let usage = ledger.read_blocking(|c| usage(c, 10, 0)).unwrap();
         assert_eq!(usage[0].kind, UsageKind::Debit);
         assert_eq!(usage[0].credits, -45);
         assert_eq!(usage.len(), 4);

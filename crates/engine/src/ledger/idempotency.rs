@@ -1,9 +1,8 @@
 //! `Idempotency-Key`: the same key and body within 24 h returns the first answer and creates
 //! nothing; the same key with another body is refused.
 
-use rusqlite::{params, Connection};
-
-use super::{optional, LedgerResult};
+use super::db::{args, Db};
+use super::LedgerResult;
 
 pub const WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -15,40 +14,52 @@ pub struct Remembered {
 }
 
 /// The answer remembered for this key, if one was stored within the window before `now_ms`.
-pub fn find(conn: &Connection, api_key_id: &str, key: &str, now_ms: i64) -> LedgerResult<Option<Remembered>> {
-    optional(
-        conn.prepare_cached(
-            "SELECT operation, body_sha256, response_json FROM idempotency_keys \
-             WHERE api_key_id = ?1 AND key = ?2 AND created_ms > ?3",
-        )?
-        .query_row(params![api_key_id, key, now_ms - WINDOW_MS], |r| {
-            Ok(Remembered { operation: r.get(0)?, body_sha256: r.get(1)?, response_json: r.get(2)? })
-        }),
+pub fn find(conn: &Db<'_>, api_key_id: &str, key: &str, now_ms: i64) -> LedgerResult<Option<Remembered>> {
+    conn.query_opt(
+        "SELECT operation, body_sha256, response_json FROM idempotency_keys \
+         WHERE api_key_id = ?1 AND key = ?2 AND created_ms > ?3",
+        args![api_key_id, key, now_ms - WINDOW_MS],
+        |r| Ok(Remembered { operation: r.get(0)?, body_sha256: r.get(1)?, response_json: r.get(2)? }),
     )
 }
 
 /// Remembers an answer, replacing an expired one under the same key.
-pub fn remember(conn: &Connection, api_key_id: &str, key: &str, r: &Remembered, now_ms: i64) -> LedgerResult<()> {
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO idempotency_keys (api_key_id, key, operation, body_sha256, response_json, created_ms) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![api_key_id, key, r.operation, r.body_sha256, r.response_json, now_ms])?;
+pub fn remember(conn: &Db<'_>, api_key_id: &str, key: &str, r: &Remembered, now_ms: i64) -> LedgerResult<()> {
+    conn.execute(
+        "INSERT INTO idempotency_keys (api_key_id, key, operation, body_sha256, response_json, created_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (api_key_id, key) DO UPDATE SET operation = excluded.operation, \
+         body_sha256 = excluded.body_sha256, response_json = excluded.response_json, created_ms = excluded.created_ms",
+        args![api_key_id, key, r.operation, r.body_sha256, r.response_json, now_ms],
+    )?;
+    Ok(())
+}
+
+/// Locks the key against a second server answering the same key at the same moment: the second
+/// waits for the first's commit and then finds its answer (PostgreSQL; SQLite has one writer).
+pub fn lock(conn: &Db<'_>, api_key_id: &str, key: &str) -> LedgerResult<()> {
+    if conn.dialect() == super::Dialect::Postgres {
+        conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(?1))",
+            args![format!("figur-idempotency {api_key_id} {key}")],
+        )?;
+    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::Ledger;
 
     #[test]
     fn answers_expire_after_the_window() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::schema::migrate(&mut conn).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("l.db")).unwrap();
         let r = Remembered { operation: "x".into(), body_sha256: "h".into(), response_json: "{}".into() };
-        remember(&conn, "K", "abc", &r, 1_000).unwrap();
-        assert_eq!(find(&conn, "K", "abc", 2_000).unwrap(), Some(r.clone()));
-        assert_eq!(find(&conn, "K", "abc", 1_000 + WINDOW_MS).unwrap(), None);
-        assert_eq!(find(&conn, "other-key", "abc", 2_000).unwrap(), None);
+        let stored = r.clone();
+        ledger.write_blocking(move |c| remember(c, "K", "abc", &stored, 1_000)).unwrap();
+        assert_eq!(ledger.read_blocking(|c| find(c, "K", "abc", 2_000)).unwrap(), Some(r.clone()));
+        assert_eq!(ledger.read_blocking(|c| find(c, "K", "abc", 1_000 + WINDOW_MS)).unwrap(), None);
+        assert_eq!(ledger.read_blocking(|c| find(c, "other-key", "abc", 2_000)).unwrap(), None);
     }
 }

@@ -1,14 +1,20 @@
 //! Jobs and their event timelines. Each function is one state change, meant to run inside one
-//! writer operation (and so one atomic savepoint), or a read on a reader connection.
+//! writer operation (and so one atomic transaction), or a read inside one snapshot.
 //!
 //! Invariants kept here: `seq` runs 1, 2, 3… per job with no gaps; the first event is `queued`;
 //! exactly one terminal event ends a timeline and nothing follows it; a job's `status` and its
-//! latest event always agree.
+//! latest event always agree. Every change to an existing job locks its row first (on
+//! PostgreSQL; SQLite has one writer), so writers from several processes take turns.
+//!
+//! A claim gives the job a **lease**: the claiming worker's name, a token (one more than the
+//! last claim's) and an end time on the database's clock, renewed while it runs. The worker's
+//! writes for the job ([`hold`]) are refused once the token has moved on (the lease ran out and
+//! the job was requeued and claimed again): a late worker cannot commit.
 
-use rusqlite::{params, Connection, Row};
 use serde_json::{json, Value};
 
-use super::{credits, optional, LedgerError, LedgerResult};
+use super::db::{args, Db, DbRow};
+use super::{credits, LedgerError, LedgerResult};
 use crate::domain::job::{EventType, JobStatus, StoredArtifact};
 use crate::error::{ApiError, ErrorCode};
 use crate::failure::JobFailure;
@@ -34,6 +40,18 @@ pub struct JobRow {
     pub priority: i32,
     /// Held: a waiting job is not claimed; a running one stops at its next check point.
     pub paused: bool,
+    /// How many times it was claimed: the token of its current (or last) lease.
+    pub lease_token: i64,
+    /// The worker holding (or that last held) its lease.
+    pub lease_owner: Option<String>,
+}
+
+impl JobRow {
+    /// Which run of the job this is (1 for the first claim): artifacts of later runs are kept
+    /// apart from an earlier run's, which may still be writing (see [`hold`]).
+    pub fn attempt(&self) -> i64 {
+        self.lease_token.max(1)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -80,59 +98,61 @@ pub struct NewJob<'a> {
     pub api_key_id: Option<&'a str>,
 }
 
-pub(super) const JOB_COLUMNS: &str =
-    "public_id, job_type, status, request_json, credits_cost, request_id, created_at, \
-     started_at, finished_at, latest_seq, recoveries, cancel_requested, request_version, priority, paused";
-
-pub(super) fn job_row(row: &Row<'_>) -> rusqlite::Result<(JobRow, String, String)> {
-    Ok((
-        JobRow {
-            public_id: row.get(0)?,
-            job_type: row.get(1)?,
-            status: JobStatus::NotStarted,
-            request: Value::Null,
-            credits_cost: row.get(4)?,
-            request_id: row.get(5)?,
-            created_at: row.get(6)?,
-            started_at: row.get(7)?,
-            finished_at: row.get(8)?,
-            latest_seq: row.get(9)?,
-            recoveries: row.get(10)?,
-            cancel_requested: row.get::<_, i64>(11)? != 0,
-            request_version: row.get(12)?,
-            priority: row.get(13)?,
-            paused: row.get::<_, i64>(14)? != 0,
-        },
-        row.get(2)?,
-        row.get(3)?,
-    ))
+/// Who claims: a worker's name and how long its lease lasts before it must be renewed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimant {
+    pub worker: String,
+    pub lease_ms: i64,
 }
 
-pub(super) fn finish_job_row((mut job, status, request): (JobRow, String, String)) -> LedgerResult<JobRow> {
-    job.status = JobStatus::parse(&status).ok_or_else(|| LedgerError::Corrupt(format!("job status {status}")))?;
-    job.request = serde_json::from_str(&request)?;
-    Ok(job)
+pub(super) const JOB_COLUMNS: &str =
+    "public_id, job_type, status, request_json, credits_cost, request_id, created_at, \
+     started_at, finished_at, latest_seq, recoveries, cancel_requested, request_version, priority, paused, \
+     lease_token, lease_owner";
+
+pub(super) fn job_row(row: &DbRow) -> LedgerResult<JobRow> {
+    let status: String = row.get(2)?;
+    let request: String = row.get(3)?;
+    Ok(JobRow {
+        public_id: row.get(0)?,
+        job_type: row.get(1)?,
+        status: JobStatus::parse(&status).ok_or_else(|| LedgerError::Corrupt(format!("job status {status}")))?,
+        request: serde_json::from_str(&request)?,
+        credits_cost: row.get(4)?,
+        request_id: row.get(5)?,
+        created_at: row.get(6)?,
+        started_at: row.get(7)?,
+        finished_at: row.get(8)?,
+        latest_seq: row.get(9)?,
+        recoveries: row.get(10)?,
+        cancel_requested: row.get(11)?,
+        request_version: row.get(12)?,
+        priority: row.get(13)?,
+        paused: row.get(14)?,
+        lease_token: row.get(15)?,
+        lease_owner: row.get(16)?,
+    })
 }
 
 /// Creates a job with its `queued` event and its debit: all three or none.
 /// An empty balance is `Rejected` with 402 and writes nothing.
-pub fn insert(conn: &Connection, job: &NewJob<'_>) -> LedgerResult<()> {
+pub fn insert(conn: &Db<'_>, job: &NewJob<'_>) -> LedgerResult<()> {
     let now = now_rfc3339();
     credits::debit(conn, job.public_id, job.request_id, job.credits_cost)?;
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO jobs (public_id, job_type, status, request_json, credits_cost, request_id, api_key_id, \
          created_at, latest_seq, request_version) VALUES (?1, ?2, 'NOT_STARTED', ?3, ?4, ?5, ?6, ?7, 1, ?8)",
-    )?
-    .execute(params![
-        job.public_id,
-        job.job_type,
-        job.request.to_string(),
-        job.credits_cost,
-        job.request_id,
-        job.api_key_id,
-        now,
-        job.request_version
-    ])?;
+        args![
+            job.public_id,
+            job.job_type,
+            job.request.to_string(),
+            job.credits_cost,
+            job.request_id,
+            job.api_key_id,
+            now,
+            job.request_version
+        ],
+    )?;
     insert_event_row(
         conn,
         job.public_id,
@@ -148,62 +168,69 @@ pub fn insert(conn: &Connection, job: &NewJob<'_>) -> LedgerResult<()> {
     )
 }
 
-pub(super) fn insert_event_row(
-    conn: &Connection,
-    job_id: &str,
-    seq: i64,
-    event: &NewEvent,
-    now: &str,
-) -> LedgerResult<()> {
-    conn.prepare_cached(
+pub(super) fn insert_event_row(conn: &Db<'_>, job_id: &str, seq: i64, event: &NewEvent, now: &str) -> LedgerResult<()> {
+    conn.execute(
         "INSERT INTO job_events (job_id, seq, event_type, stage, message, artifacts_json, extra_json, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        job_id,
-        seq,
-        event.event_type.as_str(),
-        event.stage,
-        event.message,
-        serde_json::to_string(&event.artifacts)?,
-        event.extra.to_string(),
-        now
-    ])?;
-    Ok(())
+        args![
+            job_id,
+            seq,
+            event.event_type.as_str(),
+            event.stage,
+            event.message,
+            serde_json::to_string(&event.artifacts)?,
+            event.extra.to_string(),
+            now
+        ],
+    )?;
+    // Other processes following this job (a long-poll on another API server) hear of it at commit.
+    conn.notify(&format!("{job_id} {seq} {}", u8::from(event.event_type.is_terminal())))
 }
 
-/// Appends a non-terminal event to a running job. Refuses (rolls back) if the job is no longer
-/// running: nothing may follow a terminal event.
-pub fn append_stage(conn: &Connection, job_id: &str, event: &NewEvent) -> LedgerResult<i64> {
+/// Locks and reads a job a worker is about to write for: it must still be running under the
+/// lease `token` this worker was given, else the write is [`LedgerError::Fenced`].
+pub fn hold(conn: &Db<'_>, job_id: &str, token: i64) -> LedgerResult<JobRow> {
+    let job = get_for_update(conn, job_id)?.ok_or_else(|| LedgerError::Corrupt(format!("no job {job_id}")))?;
+    if job.status != JobStatus::InProgress || job.lease_token != token {
+        return Err(LedgerError::Fenced { job: job_id.to_string() });
+    }
+    Ok(job)
+}
+
+/// Appends a non-terminal event to a job running under lease `token`. Refuses if the job is no
+/// longer running (nothing may follow a terminal event) or its lease has moved on.
+pub fn append_stage(conn: &Db<'_>, job_id: &str, token: i64, event: &NewEvent) -> LedgerResult<i64> {
     debug_assert!(!event.event_type.is_terminal());
-    let seq: Option<i64> = optional(conn.query_row(
-        "UPDATE jobs SET latest_seq = latest_seq + 1 WHERE public_id = ?1 AND status = 'IN_PROGRESS' \
-         RETURNING latest_seq",
-        [job_id],
-        |r| r.get(0),
-    ))?;
-    let seq = seq.ok_or_else(|| LedgerError::Corrupt(format!("job {job_id} is not running")))?;
+    let seq = hold(conn, job_id, token)?.latest_seq + 1;
+    conn.execute("UPDATE jobs SET latest_seq = ?2 WHERE public_id = ?1", args![job_id, seq])?;
     insert_event_row(conn, job_id, seq, event, &now_rfc3339())?;
     Ok(seq)
 }
 
 /// Claims up to `n` waiting jobs that are not held, highest priority first and oldest first
-/// within a priority: each becomes `IN_PROGRESS` with a `started` stage event.
-pub fn claim(conn: &Connection, n: usize) -> LedgerResult<Vec<JobRow>> {
-    let ids: Vec<String> = conn
-        .prepare_cached(
+/// within a priority: each becomes `IN_PROGRESS` with a `started` stage event and a lease for
+/// `by`. Jobs another transaction is claiming are skipped, not waited for.
+pub fn claim(conn: &Db<'_>, n: usize, by: &Claimant) -> LedgerResult<Vec<JobRow>> {
+    let ids: Vec<String> = conn.query(
+        &format!(
             "SELECT public_id FROM jobs WHERE status = 'NOT_STARTED' AND paused = 0 \
-             ORDER BY priority DESC, public_id LIMIT ?1",
-        )?
-        .query_map([n as i64], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
+             ORDER BY priority DESC, public_id LIMIT ?1{}",
+            conn.skip_locked()
+        ),
+        args![n as i64],
+        |r| r.get(0),
+    )?;
     let now = now_rfc3339();
     let mut claimed = Vec::with_capacity(ids.len());
     for id in ids {
-        let seq: i64 = conn.query_row(
-            "UPDATE jobs SET status = 'IN_PROGRESS', started_at = COALESCE(started_at, ?2), latest_seq = latest_seq + 1 \
-             WHERE public_id = ?1 RETURNING latest_seq",
-            params![id, now],
+        let seq: i64 = conn.query_one(
+            &format!(
+                "UPDATE jobs SET status = 'IN_PROGRESS', started_at = COALESCE(started_at, ?2), \
+                 latest_seq = latest_seq + 1, lease_token = lease_token + 1, lease_owner = ?3, \
+                 lease_expires_ms = {} + ?4 WHERE public_id = ?1 RETURNING latest_seq",
+                conn.now_ms_sql()
+            ),
+            args![id, now, by.worker, by.lease_ms],
             |r| r.get(0),
         )?;
         let job = get(conn, &id)?.ok_or_else(|| LedgerError::Corrupt(format!("claimed job {id} vanished")))?;
@@ -212,7 +239,7 @@ pub fn claim(conn: &Connection, n: usize) -> LedgerResult<Vec<JobRow>> {
             conn,
             &id,
             seq,
-            &NewEvent::stage("started", "started", json!({ "attempt": attempt, "progress": 0.0 })),
+            &NewEvent::stage("started", "started", json!({ "attempt": attempt, "progress": 0.0, "worker": by.worker })),
             &now,
         )?;
         claimed.push(job);
@@ -228,14 +255,17 @@ pub enum Ending {
     Cancelled,
 }
 
-/// Ends a running job with `succeeded`, its final artifacts in the event and the job's result.
-/// If a cancel was requested meanwhile the job ends cancelled instead (the caller must then not
-/// file its output).
-pub fn succeed(conn: &Connection, job_id: &str, artifacts: Vec<StoredArtifact>, extra: Value) -> LedgerResult<Ending> {
-    let job = get(conn, job_id)?.ok_or_else(|| LedgerError::Corrupt(format!("no job {job_id}")))?;
-    if job.status != JobStatus::InProgress {
-        return Err(LedgerError::Corrupt(format!("job {job_id} is {:?}, not running", job.status)));
-    }
+/// Ends a job running under lease `token` with `succeeded`, its final artifacts in the event and
+/// the job's result. If a cancel was requested meanwhile the job ends cancelled instead (the
+/// caller must then not file its output).
+pub fn succeed(
+    conn: &Db<'_>,
+    job_id: &str,
+    token: i64,
+    artifacts: Vec<StoredArtifact>,
+    extra: Value,
+) -> LedgerResult<Ending> {
+    let job = hold(conn, job_id, token)?;
     if job.cancel_requested {
         fail(conn, job_id, &JobFailure::cancelled(), json!({}))?;
         return Ok(Ending::Cancelled);
@@ -243,8 +273,9 @@ pub fn succeed(conn: &Connection, job_id: &str, artifacts: Vec<StoredArtifact>, 
     let seq = job.latest_seq + 1;
     let now = now_rfc3339();
     conn.execute(
-        "UPDATE jobs SET status = 'SUCCESS', finished_at = ?2, latest_seq = ?3, paused = 0 WHERE public_id = ?1",
-        params![job_id, now, seq],
+        "UPDATE jobs SET status = 'SUCCESS', finished_at = ?2, latest_seq = ?3, paused = 0, lease_expires_ms = NULL \
+         WHERE public_id = ?1",
+        args![job_id, now, seq],
     )?;
     insert_event_row(
         conn,
@@ -257,8 +288,8 @@ pub fn succeed(conn: &Connection, job_id: &str, artifacts: Vec<StoredArtifact>, 
 }
 
 /// Ends a job that has not ended with `failed`, `extra.error` and a refund. Returns its seq.
-pub fn fail(conn: &Connection, job_id: &str, error: &JobFailure, mut extra: Value) -> LedgerResult<i64> {
-    let job = get(conn, job_id)?.ok_or_else(|| LedgerError::Corrupt(format!("no job {job_id}")))?;
+pub fn fail(conn: &Db<'_>, job_id: &str, error: &JobFailure, mut extra: Value) -> LedgerResult<i64> {
+    let job = get_for_update(conn, job_id)?.ok_or_else(|| LedgerError::Corrupt(format!("no job {job_id}")))?;
     if job.status.is_terminal() {
         return Err(LedgerError::Corrupt(format!("job {job_id} has already ended")));
     }
@@ -269,8 +300,9 @@ pub fn fail(conn: &Connection, job_id: &str, error: &JobFailure, mut extra: Valu
     let seq = job.latest_seq + 1;
     let now = now_rfc3339();
     conn.execute(
-        "UPDATE jobs SET status = 'FAILURE', finished_at = ?2, latest_seq = ?3, paused = 0 WHERE public_id = ?1",
-        params![job_id, now, seq],
+        "UPDATE jobs SET status = 'FAILURE', finished_at = ?2, latest_seq = ?3, paused = 0, lease_expires_ms = NULL \
+         WHERE public_id = ?1",
+        args![job_id, now, seq],
     )?;
     if let Value::Object(map) = &mut extra {
         map.insert("error".into(), json!(error));
@@ -293,25 +325,30 @@ pub fn fail(conn: &Connection, job_id: &str, error: &JobFailure, mut extra: Valu
 }
 
 /// Puts a running job back in the queue with a `requeued` stage event. `count` marks a crash
-/// recovery (capped); a clean shutdown does not count against the job.
-pub fn requeue(conn: &Connection, job_id: &str, message: &str, count: bool) -> LedgerResult<()> {
-    back_to_queue(conn, job_id, count, NewEvent::stage("requeued", message, json!({ "crash_recovery": count })))
+/// recovery (capped); a clean shutdown does not count against the job. `extra` adds facts to
+/// the event (the worker whose lease ran out).
+pub fn requeue(conn: &Db<'_>, job_id: &str, message: &str, count: bool, extra: Value) -> LedgerResult<()> {
+    let mut facts = json!({ "crash_recovery": count });
+    if let (Value::Object(facts), Value::Object(extra)) = (&mut facts, extra) {
+        facts.extend(extra);
+    }
+    back_to_queue(conn, job_id, count, NewEvent::stage("requeued", message, facts))
 }
 
 /// Puts a running job that was paused back in the queue, held, with a `paused` stage event. It
 /// starts again from the beginning when resumed (a workflow's state lives on its thread).
-pub fn set_aside(conn: &Connection, job_id: &str) -> LedgerResult<()> {
+pub fn set_aside(conn: &Db<'_>, job_id: &str) -> LedgerResult<()> {
     let message = "paused; it starts again from the beginning when resumed";
     back_to_queue(conn, job_id, false, NewEvent::stage("paused", message, json!({ "paused": true, "progress": 0.0 })))
 }
 
-fn back_to_queue(conn: &Connection, job_id: &str, count: bool, event: NewEvent) -> LedgerResult<()> {
-    let seq: Option<i64> = optional(conn.query_row(
-        "UPDATE jobs SET status = 'NOT_STARTED', latest_seq = latest_seq + 1, recoveries = recoveries + ?2 \
-         WHERE public_id = ?1 AND status = 'IN_PROGRESS' RETURNING latest_seq",
-        params![job_id, count as i64],
+fn back_to_queue(conn: &Db<'_>, job_id: &str, count: bool, event: NewEvent) -> LedgerResult<()> {
+    let seq: Option<i64> = conn.query_opt(
+        "UPDATE jobs SET status = 'NOT_STARTED', latest_seq = latest_seq + 1, recoveries = recoveries + ?2, \
+         lease_expires_ms = NULL WHERE public_id = ?1 AND status = 'IN_PROGRESS' RETURNING latest_seq",
+        args![job_id, count as i64],
         |r| r.get(0),
-    ))?;
+    )?;
     if let Some(seq) = seq {
         insert_event_row(conn, job_id, seq, &event, &now_rfc3339())?;
     }
@@ -327,15 +364,15 @@ pub enum CancelOutcome {
     Requested,
 }
 
-pub fn request_cancel(conn: &Connection, job_id: &str) -> LedgerResult<CancelOutcome> {
-    let job = get(conn, job_id)?.ok_or_else(|| LedgerError::Rejected(ApiError::job_not_found(job_id)))?;
+pub fn request_cancel(conn: &Db<'_>, job_id: &str) -> LedgerResult<CancelOutcome> {
+    let job = get_for_update(conn, job_id)?.ok_or_else(|| LedgerError::Rejected(ApiError::job_not_found(job_id)))?;
     match job.status {
         JobStatus::NotStarted => {
             fail(conn, job_id, &JobFailure::cancelled(), json!({}))?;
             Ok(CancelOutcome::EndedNow)
         }
         JobStatus::InProgress => {
-            conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE public_id = ?1", [job_id])?;
+            conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE public_id = ?1", args![job_id])?;
             Ok(CancelOutcome::Requested)
         }
         JobStatus::Success | JobStatus::Failure => Err(LedgerError::Rejected(ApiError::new(
@@ -345,13 +382,17 @@ pub fn request_cancel(conn: &Connection, job_id: &str) -> LedgerResult<CancelOut
     }
 }
 
-/// Jobs left running by a process that died, with how often each was recovered before.
-pub fn interrupted(conn: &Connection) -> LedgerResult<Vec<(String, i64)>> {
-    let rows = conn
-        .prepare("SELECT public_id, recoveries FROM jobs WHERE status = 'IN_PROGRESS' ORDER BY public_id")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
+/// Jobs left running by a process that died, with how often each was recovered before and the
+/// worker that held them.
+pub fn interrupted(conn: &Db<'_>) -> LedgerResult<Vec<(String, i64, Option<String>)>> {
+    conn.query(
+        &format!(
+            "SELECT public_id, recoveries, lease_owner FROM jobs WHERE status = 'IN_PROGRESS' ORDER BY public_id{}",
+            conn.for_update()
+        ),
+        args![],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
 }
 
 /// What another process (or an API server) asked of a running job: stop for good, or pause.
@@ -360,94 +401,92 @@ pub enum Requested {
     Nothing,
     Cancel,
     Pause,
+    /// The job's lease has moved on to another run: this one must stop without writing.
+    Lost,
 }
 
-pub fn requested(conn: &Connection, job_id: &str) -> LedgerResult<Requested> {
-    let flags =
-        optional(conn.query_row("SELECT cancel_requested, paused FROM jobs WHERE public_id = ?1", [job_id], |r| {
-            Ok((r.get::<_, i64>(0)? != 0, r.get::<_, i64>(1)? != 0))
-        }))?;
+/// What was asked of the run of `job_id` under lease `token`.
+pub fn requested(conn: &Db<'_>, job_id: &str, token: i64) -> LedgerResult<Requested> {
+    let flags = conn.query_opt(
+        "SELECT cancel_requested, paused, lease_token, status FROM jobs WHERE public_id = ?1",
+        args![job_id],
+        |r| Ok((r.get::<bool>(0)?, r.get::<bool>(1)?, r.get::<i64>(2)?, r.get::<String>(3)?)),
+    )?;
     Ok(match flags {
-        Some((true, _)) => Requested::Cancel,
-        Some((false, true)) => Requested::Pause,
+        Some((_, _, held, status)) if held != token || status != JobStatus::InProgress.as_str() => Requested::Lost,
+        Some((true, _, _, _)) => Requested::Cancel,
+        Some((false, true, _, _)) => Requested::Pause,
         _ => Requested::Nothing,
     })
 }
 
-pub fn get(conn: &Connection, job_id: &str) -> LedgerResult<Option<JobRow>> {
-    let row = optional(
-        conn.prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE public_id = ?1"))?
-            .query_row([job_id], job_row),
-    )?;
-    row.map(finish_job_row).transpose()
+pub fn get(conn: &Db<'_>, job_id: &str) -> LedgerResult<Option<JobRow>> {
+    conn.query_opt(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE public_id = ?1"), args![job_id], job_row)
+}
+
+/// [`get`], locking the row until the transaction ends: for a change that depends on what it read.
+pub fn get_for_update(conn: &Db<'_>, job_id: &str) -> LedgerResult<Option<JobRow>> {
+    conn.query_opt(
+        &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE public_id = ?1{}", conn.for_update()),
+        args![job_id],
+        job_row,
+    )
 }
 
 /// Newest first, optionally filtered by status and job type.
 pub fn list(
-    conn: &Connection,
+    conn: &Db<'_>,
     limit: u32,
     offset: u32,
     status: Option<JobStatus>,
     job_type: Option<&str>,
 ) -> LedgerResult<Vec<JobRow>> {
-    let rows = conn
-        .prepare_cached(&format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR job_type = ?4) \
+    conn.query(
+        &format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE (CAST(?3 AS TEXT) IS NULL OR status = ?3) AND (CAST(?4 AS TEXT) IS NULL OR job_type = ?4) \
              ORDER BY public_id DESC LIMIT ?1 OFFSET ?2"
-        ))?
-        .query_map(params![limit, offset, status.map(JobStatus::as_str), job_type], job_row)?
-        .collect::<Result<Vec<_>, _>>()?;
-    rows.into_iter().map(finish_job_row).collect()
+        ),
+        args![limit, offset, status.map(JobStatus::as_str), job_type],
+        job_row,
+    )
 }
 
-/// An event row's columns before their JSON is parsed.
-type RawEvent = (i64, String, Option<String>, String, String, String, String);
-
-fn event_row(row: &Row<'_>) -> rusqlite::Result<RawEvent> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?))
-}
-
-fn finish_event_row(
-    (seq, event_type, stage, message, artifacts, extra, created_at): RawEvent,
-) -> LedgerResult<EventRow> {
+fn event_row(row: &DbRow) -> LedgerResult<EventRow> {
+    let event_type: String = row.get(1)?;
+    let artifacts: String = row.get(4)?;
+    let extra: String = row.get(5)?;
     Ok(EventRow {
-        seq,
+        seq: row.get(0)?,
         event_type: EventType::parse(&event_type).ok_or_else(|| LedgerError::Corrupt(format!("event {event_type}")))?,
-        stage,
-        message,
+        stage: row.get(2)?,
+        message: row.get(3)?,
         artifacts: serde_json::from_str(&artifacts)?,
         extra: serde_json::from_str(&extra)?,
-        created_at,
+        created_at: row.get(6)?,
     })
 }
 
 /// Events with `seq > since`, ascending, at most `limit`.
-pub fn events_since(conn: &Connection, job_id: &str, since: i64, limit: u32) -> LedgerResult<Vec<EventRow>> {
-    conn.prepare_cached(
+pub fn events_since(conn: &Db<'_>, job_id: &str, since: i64, limit: u32) -> LedgerResult<Vec<EventRow>> {
+    conn.query(
         "SELECT seq, event_type, stage, message, artifacts_json, extra_json, created_at FROM job_events \
          WHERE job_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-    )?
-    .query_map(params![job_id, since, limit], event_row)?
-    .collect::<Result<Vec<_>, _>>()?
-    .into_iter()
-    .map(finish_event_row)
-    .collect()
+        args![job_id, since, limit],
+        event_row,
+    )
 }
 
-pub fn event(conn: &Connection, job_id: &str, seq: i64) -> LedgerResult<Option<EventRow>> {
-    optional(
-        conn.prepare_cached(
-            "SELECT seq, event_type, stage, message, artifacts_json, extra_json, created_at FROM job_events \
-             WHERE job_id = ?1 AND seq = ?2",
-        )?
-        .query_row(params![job_id, seq], event_row),
-    )?
-    .map(finish_event_row)
-    .transpose()
+pub fn event(conn: &Db<'_>, job_id: &str, seq: i64) -> LedgerResult<Option<EventRow>> {
+    conn.query_opt(
+        "SELECT seq, event_type, stage, message, artifacts_json, extra_json, created_at FROM job_events \
+         WHERE job_id = ?1 AND seq = ?2",
+        args![job_id, seq],
+        event_row,
+    )
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::ledger::Ledger;
 
@@ -475,6 +514,10 @@ mod tests {
         })
     }
 
+    pub(crate) fn by() -> Claimant {
+        Claimant { worker: "test-worker".into(), lease_ms: 60_000 }
+    }
+
     fn timeline(ledger: &Ledger, id: &'static str) -> Vec<(i64, EventType, Option<String>)> {
         ledger
             .read_blocking(|c| events_since(c, id, 0, 1000))
@@ -489,16 +532,16 @@ mod tests {
         let (_d, ledger) = setup();
         dispatch(&ledger, "A", 30).unwrap();
         assert_eq!(ledger.read_blocking(credits::balance).unwrap(), 70);
-        let claimed = ledger.write_blocking(|c| claim(c, 5)).unwrap();
+        let claimed = ledger.write_blocking(|c| claim(c, 5, &by())).unwrap();
         assert_eq!(claimed.len(), 1);
-        ledger.write_blocking(|c| append_stage(c, "A", &NewEvent::stage("render", "rendering", json!({})))).unwrap();
-        assert_eq!(ledger.write_blocking(|c| succeed(c, "A", vec![], json!({}))).unwrap(), Ending::Succeeded);
+        ledger.write_blocking(|c| append_stage(c, "A", 1, &NewEvent::stage("render", "rendering", json!({})))).unwrap();
+        assert_eq!(ledger.write_blocking(|c| succeed(c, "A", 1, vec![], json!({}))).unwrap(), Ending::Succeeded);
         let t = timeline(&ledger, "A");
         assert_eq!(t.iter().map(|e| e.0).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
         assert_eq!(t[0].1, EventType::Queued);
         assert_eq!(t[3].1, EventType::Succeeded);
         // Nothing may follow a terminal event.
-        assert!(ledger.write_blocking(|c| append_stage(c, "A", &NewEvent::stage("x", "x", json!({})))).is_err());
+        assert!(ledger.write_blocking(|c| append_stage(c, "A", 1, &NewEvent::stage("x", "x", json!({})))).is_err());
         assert!(ledger
             .write_blocking(|c| fail(
                 c,
@@ -536,9 +579,9 @@ mod tests {
     fn cancel_while_running_wins_over_a_late_success() {
         let (_d, ledger) = setup();
         dispatch(&ledger, "D", 10).unwrap();
-        ledger.write_blocking(|c| claim(c, 1)).unwrap();
+        ledger.write_blocking(|c| claim(c, 1, &by())).unwrap();
         assert_eq!(ledger.write_blocking(|c| request_cancel(c, "D")).unwrap(), CancelOutcome::Requested);
-        assert_eq!(ledger.write_blocking(|c| succeed(c, "D", vec![], json!({}))).unwrap(), Ending::Cancelled);
+        assert_eq!(ledger.write_blocking(|c| succeed(c, "D", 1, vec![], json!({}))).unwrap(), Ending::Cancelled);
         assert_eq!(ledger.read_blocking(|c| get(c, "D")).unwrap().unwrap().status, JobStatus::Failure);
         assert_eq!(ledger.read_blocking(credits::balance).unwrap(), 100);
     }
@@ -547,10 +590,10 @@ mod tests {
     fn requeue_counts_only_crashes() {
         let (_d, ledger) = setup();
         dispatch(&ledger, "E", 1).unwrap();
-        ledger.write_blocking(|c| claim(c, 1)).unwrap();
-        ledger.write_blocking(|c| requeue(c, "E", "shutdown", false)).unwrap();
-        ledger.write_blocking(|c| claim(c, 1)).unwrap();
-        ledger.write_blocking(|c| requeue(c, "E", "crash", true)).unwrap();
+        ledger.write_blocking(|c| claim(c, 1, &by())).unwrap();
+        ledger.write_blocking(|c| requeue(c, "E", "shutdown", false, json!({}))).unwrap();
+        ledger.write_blocking(|c| claim(c, 1, &by())).unwrap();
+        ledger.write_blocking(|c| requeue(c, "E", "crash", true, json!({}))).unwrap();
         let job = ledger.read_blocking(|c| get(c, "E")).unwrap().unwrap();
         assert_eq!((job.status, job.recoveries), (JobStatus::NotStarted, 1));
         let stages: Vec<_> = timeline(&ledger, "E").into_iter().filter_map(|e| e.2).collect();

@@ -1,8 +1,7 @@
 //! API keys, stored as SHA-256 hashes only. The plain key is shown once, when it is made.
 
-use rusqlite::{params, Connection};
-
-use super::{optional, LedgerResult};
+use super::db::{args, Db, DbRow};
+use super::LedgerResult;
 use crate::time::now_rfc3339;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +17,7 @@ pub struct KeyRow {
     pub revoked_at: Option<String>,
 }
 
-fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
+fn key_row(r: &DbRow) -> LedgerResult<KeyRow> {
     let caps: String = r.get(4)?;
     Ok(KeyRow {
         id: r.get(0)?,
@@ -34,35 +33,30 @@ fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
 
 const COLUMNS: &str = "id, prefix, hash, mode, capabilities, name, created_at, revoked_at";
 
-pub fn insert(conn: &Connection, key: &KeyRow) -> LedgerResult<()> {
+pub fn insert(conn: &Db<'_>, key: &KeyRow) -> LedgerResult<()> {
     conn.execute(
         "INSERT INTO api_keys (id, prefix, hash, mode, capabilities, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![key.id, key.prefix, key.hash, key.mode, key.capabilities.join(","), key.name, now_rfc3339()],
+        args![key.id, key.prefix, key.hash, key.mode, key.capabilities.join(","), key.name, now_rfc3339()],
     )?;
     Ok(())
 }
 
-pub fn find_by_hash(conn: &Connection, hash: &[u8]) -> LedgerResult<Option<KeyRow>> {
-    optional(
-        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM api_keys WHERE hash = ?1"))?.query_row([hash], key_row),
-    )
+pub fn find_by_hash(conn: &Db<'_>, hash: &[u8]) -> LedgerResult<Option<KeyRow>> {
+    conn.query_opt(&format!("SELECT {COLUMNS} FROM api_keys WHERE hash = ?1"), args![hash], key_row)
 }
 
-pub fn list(conn: &Connection) -> LedgerResult<Vec<KeyRow>> {
-    Ok(conn
-        .prepare(&format!("SELECT {COLUMNS} FROM api_keys ORDER BY id"))?
-        .query_map([], key_row)?
-        .collect::<Result<_, _>>()?)
+pub fn list(conn: &Db<'_>) -> LedgerResult<Vec<KeyRow>> {
+    conn.query(&format!("SELECT {COLUMNS} FROM api_keys ORDER BY id"), args![], key_row)
 }
 
 /// Revokes by id or by the printed prefix; returns how many keys it revoked.
-pub fn revoke(conn: &Connection, id_or_prefix: &str) -> LedgerResult<usize> {
-    Ok(conn.execute(
+pub fn revoke(conn: &Db<'_>, id_or_prefix: &str) -> LedgerResult<usize> {
+    conn.execute(
         "UPDATE api_keys SET revoked_at = ?2 WHERE (id = ?1 OR prefix = ?1) AND revoked_at IS NULL",
-        params![id_or_prefix, now_rfc3339()],
-    )?)
+        args![id_or_prefix, now_rfc3339()],
+    )
 }
 
-pub fn count_active(conn: &Connection) -> LedgerResult<i64> {
-    Ok(conn.query_row("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL", [], |r| r.get(0))?)
+pub fn count_active(conn: &Db<'_>) -> LedgerResult<i64> {
+    conn.query_one("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL", args![], |r| r.get(0))
 }

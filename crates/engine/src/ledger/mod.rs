@@ -1,10 +1,18 @@
-//! The ledger: the single source of truth, one SQLite database in WAL mode per realm.
+//! The ledger: the single source of truth, behind one interface with two databases.
 //!
-//! Writes go through one writer thread that commits in groups (see [`writer`]); every write
-//! closure is one atomic state change. Reads use a small pool of query-only connections, which
-//! WAL lets run beside the writer. Nothing else writes the database.
+//! - **SQLite** ([`sqlite`]): the default, one file per realm on one machine, zero setup; one
+//!   writer thread commits in groups.
+//! - **PostgreSQL** ([`pg`]): farm mode, one database for every machine of a studio (API servers
+//!   and workers), each realm a schema.
+//!
+//! Every ledger function is written once against [`Db`]: one closure passed to
+//! [`Ledger::write`] is one atomic state change, resolved only once it is durable; one passed to
+//! [`Ledger::read`] sees one snapshot.
 
+mod db;
+mod pg;
 mod schema;
+mod sqlite;
 mod writer;
 
 pub mod catalog;
@@ -12,25 +20,27 @@ pub mod credits;
 pub mod idempotency;
 pub mod jobs;
 pub mod keys;
+pub mod leases;
 pub mod queue;
 pub mod renders;
 pub mod requests;
 pub mod uploads;
 
-use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, SyncSender};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::path::Path;
+use std::sync::Arc;
 
-use rusqlite::{Connection, OpenFlags};
+pub use db::{args, Db, DbRow, Dialect, SqlValue, ToSqlValue};
+pub(crate) use pg::listen;
+pub use schema::SCHEMA_VERSION;
 
 use crate::error::ApiError;
-pub use schema::SCHEMA_VERSION;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LedgerError {
-    #[error("sqlite: {message}")]
-    Sqlite { message: String, disk_full: bool, busy: bool },
+    /// The database refused or could not be reached. `busy`: a retry later can succeed (a locked
+    /// SQLite file, a PostgreSQL server restarting or out of connections).
+    #[error("{message}")]
+    Database { message: String, disk_full: bool, busy: bool },
     #[error("the ledger is closed")]
     Closed,
     #[error("the database is at schema version {found}, newer than this figur knows ({supported}); use a newer figur")]
@@ -40,22 +50,19 @@ pub enum LedgerError {
     /// A domain rule refused the change (e.g. an empty balance); nothing was written.
     #[error("{0}")]
     Rejected(ApiError),
+    /// A worker wrote for a job whose lease it no longer holds (it was too late: the job was
+    /// requeued and another worker took it). Nothing was written.
+    #[error("job {job} is no longer leased to this worker; its write was refused")]
+    Fenced { job: String },
 }
 
 impl LedgerError {
     pub fn is_disk_full(&self) -> bool {
-        matches!(self, LedgerError::Sqlite { disk_full: true, .. })
+        matches!(self, LedgerError::Database { disk_full: true, .. })
     }
-}
 
-impl From<rusqlite::Error> for LedgerError {
-    fn from(e: rusqlite::Error) -> Self {
-        let code = e.sqlite_error_code();
-        LedgerError::Sqlite {
-            message: e.to_string(),
-            disk_full: code == Some(rusqlite::ErrorCode::DiskFull),
-            busy: matches!(code, Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)),
-        }
+    pub(crate) fn io(what: String, e: &std::io::Error) -> Self {
+        LedgerError::Database { message: format!("{what}: {e}"), disk_full: e.raw_os_error() == Some(28), busy: false }
     }
 }
 
@@ -67,146 +74,176 @@ impl From<serde_json::Error> for LedgerError {
 
 pub type LedgerResult<T> = Result<T, LedgerError>;
 
-/// Read connections kept open for reuse; more are opened on demand under load.
-const IDLE_READERS: usize = 8;
+/// Where a realm's ledger lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerLocation {
+    /// `<realm folder>/ledger.db`.
+    Sqlite,
+    /// A PostgreSQL database (`postgres://…`); the realm is a schema in it.
+    Postgres { url: String },
+}
+
+impl LedgerLocation {
+    /// `sqlite` (or empty) for the embedded ledger; a `postgres://` or `postgresql://` URL.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.is_empty() || s == "sqlite" {
+            return Ok(LedgerLocation::Sqlite);
+        }
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            s.parse::<postgres::Config>().map_err(|e| format!("not a PostgreSQL address: {e}"))?;
+            return Ok(LedgerLocation::Postgres { url: s.to_string() });
+        }
+        Err(format!("{s:?}: a ledger is `sqlite` or a postgres://user@host:port/database address"))
+    }
+
+    pub fn is_shared(&self) -> bool {
+        matches!(self, LedgerLocation::Postgres { .. })
+    }
+}
+
+enum Backend {
+    Sqlite(sqlite::SqliteLedger),
+    Postgres(Arc<pg::PgLedger>),
+}
 
 pub struct Ledger {
-    path: PathBuf,
-    queue: Mutex<Option<SyncSender<writer::Op>>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
-    readers: Mutex<Vec<Connection>>,
+    backend: Backend,
 }
 
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ledger").field("path", &self.path).finish()
+        match &self.backend {
+            Backend::Sqlite(s) => f.debug_struct("Ledger").field("path", &s.path()).finish(),
+            Backend::Postgres(p) => f.debug_struct("Ledger").field("schema", &p.schema()).finish(),
+        }
     }
 }
 
 impl Ledger {
-    /// Opens (creating if needed) and migrates the database at `path`, on the system's clock.
+    /// Opens (creating if needed) and migrates the SQLite database at `path`, on the system's clock.
     pub fn open(path: &Path) -> LedgerResult<Self> {
         Self::open_with_clock(path, Arc::new(crate::time::SystemClock))
     }
 
-    /// Like [`Ledger::open`]; the writer's timestamps (events, jobs, credits) read `clock`.
+    /// Like [`Ledger::open`]; the ledger's timestamps (events, jobs, credits) read `clock`.
+    ///
+    /// The engine's own tests run twice in `./studio test`: once as they are, once with
+    /// `FIGUR_TEST_POSTGRES` naming the harness's PostgreSQL, where every ledger a test opens
+    /// is a fresh schema there instead of a file.
     pub fn open_with_clock(path: &Path, clock: Arc<dyn crate::time::Clock>) -> LedgerResult<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| LedgerError::Sqlite {
-                message: format!("cannot create {}: {e}", dir.display()),
-                disk_full: e.raw_os_error() == Some(28),
-                busy: false,
-            })?;
+        #[cfg(test)]
+        if let Ok(url) = std::env::var("FIGUR_TEST_POSTGRES") {
+            return Self::open_postgres(&url, &testing::schema_for(path), clock);
         }
-        let mut conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
-        schema::migrate(&mut conn)?;
-        let (tx, rx) = sync_channel::<writer::Op>(4096);
-        let handle = std::thread::Builder::new()
-            .name("figur-ledger-writer".into())
-            .spawn(move || {
-                crate::time::use_on_this_thread(clock);
-                writer::run(conn, rx)
-            })
-            .map_err(|e| LedgerError::Corrupt(format!("cannot start the writer thread: {e}")))?;
-        Ok(Ledger {
-            path: path.to_path_buf(),
-            queue: Mutex::new(Some(tx)),
-            writer: Mutex::new(Some(handle)),
-            readers: Mutex::new(Vec::new()),
-        })
+        Self::open_sqlite(path, clock)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The SQLite ledger at `path`, whatever the tests' environment says.
+    pub fn open_sqlite(path: &Path, clock: Arc<dyn crate::time::Clock>) -> LedgerResult<Self> {
+        Ok(Ledger { backend: Backend::Sqlite(sqlite::SqliteLedger::open(path, clock)?) })
     }
 
-    fn submit<T, F, R>(&self, f: F, reply: R)
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> LedgerResult<T> + Send + 'static,
-        R: FnOnce(LedgerResult<T>) + Send + 'static,
-    {
-        let op: writer::Op = Box::new(move |conn| {
-            let result = f(conn);
-            let ok = result.is_ok();
-            let done: writer::Completion = Box::new(move |commit| reply(commit.and(result)));
-            (ok, done)
-        });
-        let sender = self.queue.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if let Some(sender) = sender {
-            // A send error means the writer is gone; the dropped op's reply reports `Closed`.
-            let _ = sender.send(op);
+    /// Opens the realm `schema` of a PostgreSQL database, creating and migrating it if needed.
+    pub fn open_postgres(url: &str, schema: &str, clock: Arc<dyn crate::time::Clock>) -> LedgerResult<Self> {
+        Ok(Ledger { backend: Backend::Postgres(Arc::new(pg::PgLedger::open(url, schema, clock)?)) })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.backend {
+            Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
         }
     }
 
-    /// Runs `f` as one atomic state change; resolves once it is durable on disk.
+    /// For a PostgreSQL ledger, its address and the channel its commits are announced on.
+    pub(crate) fn change_feed(&self) -> Option<(String, String)> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(p) => Some((p.url().to_string(), p.channel().to_string())),
+        }
+    }
+
+    /// Runs `f` as one atomic state change; resolves once it is durable.
     pub async fn write<T, F>(&self, f: F) -> LedgerResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> LedgerResult<T> + Send + 'static,
+        F: FnOnce(&Db<'_>) -> LedgerResult<T> + Send + 'static,
     {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.submit(f, move |r| {
-            let _ = tx.send(r);
-        });
-        rx.await.unwrap_or(Err(LedgerError::Closed))
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                s.submit(f, move |r| {
+                    let _ = tx.send(r);
+                });
+                rx.await.unwrap_or(Err(LedgerError::Closed))
+            }
+            Backend::Postgres(p) => {
+                // The driver blocks: never on a runtime thread.
+                let p = p.clone();
+                tokio::task::spawn_blocking(move || p.write_blocking(f))
+                    .await
+                    .unwrap_or_else(|_| Err(LedgerError::Corrupt("a ledger write panicked".into())))
+            }
+        }
     }
 
     /// [`Ledger::write`] for threads outside the async runtime (workers, the CLI).
     pub fn write_blocking<T, F>(&self, f: F) -> LedgerResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> LedgerResult<T> + Send + 'static,
+        F: FnOnce(&Db<'_>) -> LedgerResult<T> + Send + 'static,
     {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.submit(f, move |r| {
-            let _ = tx.send(r);
-        });
-        rx.recv().unwrap_or(Err(LedgerError::Closed))
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                s.submit(f, move |r| {
+                    let _ = tx.send(r);
+                });
+                rx.recv().unwrap_or(Err(LedgerError::Closed))
+            }
+            Backend::Postgres(p) => p.write_blocking(f),
+        }
     }
 
-    /// Queues a write nobody waits for (the request log); it commits with the next group.
+    /// Queues a write nobody waits for (the request log); on SQLite it commits with the next group.
     pub fn write_detached<F>(&self, f: F)
     where
-        F: FnOnce(&Connection) -> LedgerResult<()> + Send + 'static,
+        F: FnOnce(&Db<'_>) -> LedgerResult<()> + Send + 'static,
     {
-        self.submit(f, |r| {
+        let report = |r: LedgerResult<()>| {
             if let Err(e) = r {
                 tracing::warn!(error = %e, "a background ledger write failed");
             }
-        });
-    }
-
-    /// Runs `f` on a query-only connection (blocking; use [`Ledger::read`] from async code).
-    ///
-    /// `f` runs inside one read transaction, so every statement it makes sees the same snapshot:
-    /// a job row and its events read one after the other agree even while the writer commits
-    /// between them (without it, `latest_seq` could trail the events returned with it).
-    pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> LedgerResult<T>) -> LedgerResult<T> {
-        let conn = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let conn = match conn {
-            Some(c) => c,
-            None => self.open_reader()?,
         };
-        let result = match conn.unchecked_transaction() {
-            // Dropping the transaction rolls it back, which for a reader only ends the snapshot.
-            Ok(snapshot) => f(&snapshot),
-            Err(e) => Err(e.into()),
-        };
-        let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
-        if pool.len() < IDLE_READERS {
-            pool.push(conn);
+        match &self.backend {
+            Backend::Sqlite(s) => s.submit(f, report),
+            Backend::Postgres(p) => {
+                let p = p.clone();
+                let run = move || report(p.write_blocking(f));
+                match tokio::runtime::Handle::try_current() {
+                    Ok(handle) => drop(handle.spawn_blocking(run)),
+                    Err(_) => run(),
+                }
+            }
         }
-        result
     }
 
-    /// Async read: runs on the blocking pool so the runtime never waits on SQLite.
-    pub async fn read<T, F>(self: &std::sync::Arc<Self>, f: F) -> LedgerResult<T>
+    /// Runs `f` inside one read transaction (blocking; use [`Ledger::read`] from async code), so
+    /// every statement it makes sees the same snapshot: a job row and its events read one after
+    /// the other agree even while writers commit between them.
+    pub fn read_blocking<T: Send>(&self, f: impl FnOnce(&Db<'_>) -> LedgerResult<T> + Send) -> LedgerResult<T> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.read_blocking(f),
+            Backend::Postgres(p) => p.read_blocking(f),
+        }
+    }
+
+    /// Async read: runs on the blocking pool so the runtime never waits on the database.
+    pub async fn read<T, F>(self: &Arc<Self>, f: F) -> LedgerResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> LedgerResult<T> + Send + 'static,
+        F: FnOnce(&Db<'_>) -> LedgerResult<T> + Send + 'static,
     {
         let me = self.clone();
         tokio::task::spawn_blocking(move || me.read_blocking(f))
@@ -214,21 +251,11 @@ impl Ledger {
             .unwrap_or_else(|_| Err(LedgerError::Corrupt("a ledger read panicked".into())))
     }
 
-    fn open_reader(&self) -> LedgerResult<Connection> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
-        )?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.execute_batch("PRAGMA query_only=1;")?;
-        Ok(conn)
-    }
-
-    /// Stops accepting writes, lets the writer finish what is queued, and waits for it.
+    /// Stops accepting writes, lets queued ones finish, and waits for them.
     pub fn close(&self) {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(handle) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            let _ = handle.join();
+        match &self.backend {
+            Backend::Sqlite(s) => s.close(),
+            Backend::Postgres(p) => p.close(),
         }
     }
 }
@@ -239,12 +266,15 @@ impl Drop for Ledger {
     }
 }
 
-/// Maps an optional row; `QueryReturnedNoRows` becomes `None`.
-pub(crate) fn optional<T>(r: rusqlite::Result<T>) -> LedgerResult<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
-        Err(e) => Err(e.into()),
+#[cfg(test)]
+pub(crate) mod testing {
+    use sha2::{Digest, Sha256};
+
+    /// The schema standing for the SQLite file a test names: the same file is the same schema
+    /// (a test that reopens its studio finds its jobs), each test's temporary folder its own.
+    pub(crate) fn schema_for(path: &std::path::Path) -> String {
+        let digest = Sha256::digest(path.to_string_lossy().as_bytes());
+        format!("t_{}", &hex::encode(digest)[..24])
     }
 }
 
@@ -259,16 +289,20 @@ mod tests {
         (dir, ledger)
     }
 
+    fn max_v(c: &Db<'_>) -> LedgerResult<i64> {
+        c.query_one("SELECT max(v) FROM t", args![], |r| r.get(0))
+    }
+
     #[test]
     fn failed_operation_rolls_back_alone_in_its_group() {
         let (_dir, ledger) = ledger();
-        ledger.write_blocking(|c| Ok(c.execute("CREATE TABLE t(v INTEGER NOT NULL)", []).map(|_| ())?)).unwrap();
+        ledger.write_blocking(|c| c.batch("CREATE TABLE t(v INTEGER NOT NULL)")).unwrap();
         let threads: Vec<_> = (0..16)
             .map(|i| {
                 let ledger = ledger.clone();
                 std::thread::spawn(move || {
                     ledger.write_blocking(move |c| {
-                        c.execute("INSERT INTO t(v) VALUES (?1)", [i])?;
+                        c.execute("INSERT INTO t(v) VALUES (?1)", args![i])?;
                         if i % 2 == 1 {
                             return Err(LedgerError::Corrupt("odd".into()));
                         }
@@ -279,13 +313,8 @@ mod tests {
             .collect();
         let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
         assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 8);
-        let rows: Vec<i64> = ledger
-            .read_blocking(|c| {
-                let mut st = c.prepare("SELECT v FROM t ORDER BY v")?;
-                let rows = st.query_map([], |r| r.get(0))?.collect::<Result<Vec<i64>, _>>()?;
-                Ok(rows)
-            })
-            .unwrap();
+        let rows: Vec<i64> =
+            ledger.read_blocking(|c| c.query("SELECT v FROM t ORDER BY v", args![], |r| r.get(0))).unwrap();
         assert_eq!(rows, vec![0, 2, 4, 6, 8, 10, 12, 14]);
     }
 
@@ -294,51 +323,77 @@ mod tests {
         let (_dir, ledger) = ledger();
         let r: LedgerResult<()> = ledger.write_blocking(|_| panic!("boom"));
         assert!(matches!(r, Err(LedgerError::Closed)));
-        assert_eq!(
-            ledger.write_blocking(|c| Ok(c.query_row("SELECT 41 + 1", [], |r| r.get::<_, i64>(0))?)).unwrap(),
-            42
-        );
+        assert_eq!(ledger.write_blocking(|c| c.query_one("SELECT 41 + 1", args![], |r| r.get::<i64>(0))).unwrap(), 42);
     }
 
     #[test]
     fn one_read_sees_one_snapshot_while_the_writer_commits() {
         let (_dir, ledger) = ledger();
-        ledger
-            .write_blocking(|c| Ok(c.execute_batch("CREATE TABLE t(v INTEGER NOT NULL); INSERT INTO t VALUES (0);")?))
-            .unwrap();
+        ledger.write_blocking(|c| c.batch("CREATE TABLE t(v INTEGER NOT NULL); INSERT INTO t VALUES (0);")).unwrap();
         let (first, second) = ledger
             .read_blocking(|c| {
-                let first: i64 = c.query_row("SELECT max(v) FROM t", [], |r| r.get(0))?;
+                let first = max_v(c)?;
                 // A commit lands between the two statements of this one read.
                 let other = ledger.clone();
-                std::thread::spawn(move || other.write_blocking(|c| Ok(c.execute("INSERT INTO t VALUES (1)", [])?)))
+                std::thread::spawn(move || other.write_blocking(|c| c.execute("INSERT INTO t VALUES (1)", args![])))
                     .join()
                     .unwrap()?;
-                let second: i64 = c.query_row("SELECT max(v) FROM t", [], |r| r.get(0))?;
-                Ok((first, second))
+                Ok((first, max_v(c)?))
             })
             .unwrap();
         assert_eq!((first, second), (0, 0), "the second statement must not see a later commit");
-        assert_eq!(
-            ledger.read_blocking(|c| Ok(c.query_row("SELECT max(v) FROM t", [], |r| r.get::<_, i64>(0))?)).unwrap(),
-            1
-        );
+        assert_eq!(ledger.read_blocking(max_v).unwrap(), 1);
     }
 
     #[test]
     fn reads_are_query_only() {
         let (_dir, ledger) = ledger();
-        assert!(ledger.read_blocking(|c| Ok(c.execute("CREATE TABLE x(a)", [])?)).is_err());
+        assert!(ledger.read_blocking(|c| c.batch("CREATE TABLE x(a INTEGER)")).is_err());
+    }
+
+    #[test]
+    fn values_cross_both_databases_as_they_were_written() {
+        let (_dir, ledger) = ledger();
+        let table = match ledger.dialect() {
+            Dialect::Sqlite => "CREATE TABLE v(i INTEGER, t TEXT, b BLOB, n TEXT)",
+            Dialect::Postgres => "CREATE TABLE v(i BIGINT, t TEXT, b BYTEA, n TEXT)",
+        };
+        ledger.write_blocking(move |c| c.batch(table)).unwrap();
+        ledger
+            .write_blocking(|c| {
+                let blob: &[u8] = &[0, 1, 255];
+                c.execute("INSERT INTO v VALUES (?1, ?2, ?3, ?4)", args![i64::MAX, "é ' ?", blob, None::<String>])
+            })
+            .unwrap();
+        let row = ledger
+            .read_blocking(|c| {
+                c.query_one("SELECT i, t, b, n FROM v WHERE t = ?", args!["é ' ?"], |r| {
+                    Ok((r.get::<i64>(0)?, r.get::<String>(1)?, r.get::<Vec<u8>>(2)?, r.get::<Option<String>>(3)?))
+                })
+            })
+            .unwrap();
+        assert_eq!(row, (i64::MAX, "é ' ?".to_string(), vec![0, 1, 255], None));
+        let err = ledger.read_blocking(|c| c.query_one("SELECT t FROM v", args![], |r| r.get::<i64>(0))).unwrap_err();
+        assert!(matches!(err, LedgerError::Corrupt(_)), "a text read as a number is refused: {err}");
     }
 
     #[test]
     fn an_older_binary_refuses_a_newer_database() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.db");
-        drop(Ledger::open(&path).unwrap());
-        let conn = Connection::open(&path).unwrap();
+        drop(Ledger::open_sqlite(&path, Arc::new(crate::time::SystemClock)).unwrap());
+        let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1)).unwrap();
         drop(conn);
-        assert!(matches!(Ledger::open(&path), Err(LedgerError::TooNew { .. })));
+        let reopened = Ledger::open_sqlite(&path, Arc::new(crate::time::SystemClock));
+        assert!(matches!(reopened, Err(LedgerError::TooNew { .. })));
+    }
+
+    #[test]
+    fn ledger_addresses_are_checked() {
+        assert_eq!(LedgerLocation::parse("sqlite"), Ok(LedgerLocation::Sqlite));
+        assert!(LedgerLocation::parse("postgres://figur@db.studio:5432/figur").unwrap().is_shared());
+        assert!(LedgerLocation::parse("mysql://x").is_err());
+        assert!(LedgerLocation::parse("postgres://figur@db:notaport/x").is_err());
     }
 }

@@ -7,9 +7,9 @@
 //! (`priority`, `paused`, `resumed`), so every client following the job sees it; a running job's
 //! timeline belongs to its worker, which writes `paused` when it stops.
 
-use rusqlite::{params, Connection};
 use serde_json::json;
 
+use super::db::{args, Db};
 use super::jobs::{self, insert_event_row, JobRow, NewEvent};
 use super::{LedgerError, LedgerResult};
 use crate::domain::job::JobStatus;
@@ -30,8 +30,9 @@ pub enum Steered {
     Unchanged,
 }
 
-fn unfinished(conn: &Connection, job_id: &str) -> LedgerResult<JobRow> {
-    let job = jobs::get(conn, job_id)?.ok_or_else(|| LedgerError::Rejected(ApiError::job_not_found(job_id)))?;
+fn unfinished(conn: &Db<'_>, job_id: &str) -> LedgerResult<JobRow> {
+    let job =
+        jobs::get_for_update(conn, job_id)?.ok_or_else(|| LedgerError::Rejected(ApiError::job_not_found(job_id)))?;
     if job.status.is_terminal() {
         return Err(LedgerError::Rejected(ApiError::new(
             ErrorCode::JobFinished,
@@ -45,21 +46,21 @@ fn unfinished(conn: &Connection, job_id: &str) -> LedgerResult<JobRow> {
 }
 
 /// Appends a steering event to a waiting job's timeline.
-fn note(conn: &Connection, job: &JobRow, stage: &str, message: String, extra: serde_json::Value) -> LedgerResult<i64> {
+fn note(conn: &Db<'_>, job: &JobRow, stage: &str, message: String, extra: serde_json::Value) -> LedgerResult<i64> {
     let seq = job.latest_seq + 1;
-    conn.execute("UPDATE jobs SET latest_seq = ?2 WHERE public_id = ?1", params![job.public_id, seq])?;
+    conn.execute("UPDATE jobs SET latest_seq = ?2 WHERE public_id = ?1", args![job.public_id, seq])?;
     insert_event_row(conn, &job.public_id, seq, &NewEvent::stage(stage, message, extra), &now_rfc3339())?;
     Ok(seq)
 }
 
 /// Gives a job a priority (within [`PRIORITIES`]; the caller has checked). A running job keeps
 /// running; the priority counts if it ever waits again.
-pub fn set_priority(conn: &Connection, job_id: &str, priority: i32) -> LedgerResult<Steered> {
+pub fn set_priority(conn: &Db<'_>, job_id: &str, priority: i32) -> LedgerResult<Steered> {
     let job = unfinished(conn, job_id)?;
     if job.priority == priority {
         return Ok(Steered::Unchanged);
     }
-    conn.execute("UPDATE jobs SET priority = ?2 WHERE public_id = ?1", params![job_id, priority])?;
+    conn.execute("UPDATE jobs SET priority = ?2 WHERE public_id = ?1", args![job_id, priority])?;
     if job.status == JobStatus::InProgress {
         return Ok(Steered::Running);
     }
@@ -69,12 +70,12 @@ pub fn set_priority(conn: &Connection, job_id: &str, priority: i32) -> LedgerRes
 
 /// Holds a job: a waiting one is skipped by the claim from now on; a running one is flagged and
 /// stops at its next check point (its worker then sets it aside with [`jobs::set_aside`]).
-pub fn pause(conn: &Connection, job_id: &str) -> LedgerResult<Steered> {
+pub fn pause(conn: &Db<'_>, job_id: &str) -> LedgerResult<Steered> {
     let job = unfinished(conn, job_id)?;
     if job.paused {
         return Ok(Steered::Unchanged);
     }
-    conn.execute("UPDATE jobs SET paused = 1 WHERE public_id = ?1", [job_id])?;
+    conn.execute("UPDATE jobs SET paused = 1 WHERE public_id = ?1", args![job_id])?;
     if job.status == JobStatus::InProgress {
         return Ok(Steered::Running);
     }
@@ -84,12 +85,12 @@ pub fn pause(conn: &Connection, job_id: &str) -> LedgerResult<Steered> {
 
 /// Lets a held job go: a waiting one can be claimed again (in its place by priority and age); a
 /// running one that was asked to pause and has not stopped yet keeps running.
-pub fn resume(conn: &Connection, job_id: &str) -> LedgerResult<Steered> {
+pub fn resume(conn: &Db<'_>, job_id: &str) -> LedgerResult<Steered> {
     let job = unfinished(conn, job_id)?;
     if !job.paused {
         return Ok(Steered::Unchanged);
     }
-    conn.execute("UPDATE jobs SET paused = 0 WHERE public_id = ?1", [job_id])?;
+    conn.execute("UPDATE jobs SET paused = 0 WHERE public_id = ?1", args![job_id])?;
     if job.status == JobStatus::InProgress {
         return Ok(Steered::Running);
     }
@@ -99,16 +100,16 @@ pub fn resume(conn: &Connection, job_id: &str) -> LedgerResult<Steered> {
 
 /// Unfinished jobs in the order they run: running, then waiting, each by priority and age; held
 /// jobs in their places.
-pub fn in_order(conn: &Connection, limit: u32, offset: u32) -> LedgerResult<Vec<JobRow>> {
-    let rows = conn
-        .prepare_cached(&format!(
+pub fn in_order(conn: &Db<'_>, limit: u32, offset: u32) -> LedgerResult<Vec<JobRow>> {
+    conn.query(
+        &format!(
             "SELECT {} FROM jobs WHERE status IN ('IN_PROGRESS', 'NOT_STARTED') \
              ORDER BY status = 'IN_PROGRESS' DESC, priority DESC, public_id LIMIT ?1 OFFSET ?2",
             jobs::JOB_COLUMNS
-        ))?
-        .query_map(params![limit, offset], jobs::job_row)?
-        .collect::<Result<Vec<_>, _>>()?;
-    rows.into_iter().map(jobs::finish_job_row).collect()
+        ),
+        args![limit, offset],
+        jobs::job_row,
+    )
 }
 
 #[cfg(test)]
@@ -145,7 +146,7 @@ mod tests {
     }
 
     fn claim_one(ledger: &Ledger) -> Option<String> {
-        ledger.write_blocking(|c| claim(c, 1)).unwrap().pop().map(|j| j.public_id)
+        ledger.write_blocking(|c| claim(c, 1, &crate::ledger::jobs::tests::by())).unwrap().pop().map(|j| j.public_id)
     }
 
     fn order(ledger: &Ledger) -> Vec<String> {
@@ -199,9 +200,9 @@ mod tests {
         let (_dir, ledger) = setup();
         dispatch(&ledger, "01A");
         claim_one(&ledger).unwrap();
-        assert_eq!(ledger.read_blocking(|c| jobs::requested(c, "01A")).unwrap(), jobs::Requested::Nothing);
+        assert_eq!(ledger.read_blocking(|c| jobs::requested(c, "01A", 1)).unwrap(), jobs::Requested::Nothing);
         assert_eq!(ledger.write_blocking(|c| pause(c, "01A")).unwrap(), Steered::Running);
-        assert_eq!(ledger.read_blocking(|c| jobs::requested(c, "01A")).unwrap(), jobs::Requested::Pause);
+        assert_eq!(ledger.read_blocking(|c| jobs::requested(c, "01A", 1)).unwrap(), jobs::Requested::Pause);
         ledger.write_blocking(|c| jobs::set_aside(c, "01A")).unwrap();
         let job = ledger.read_blocking(|c| jobs::get(c, "01A")).unwrap().unwrap();
         assert_eq!((job.status, job.paused, job.recoveries), (JobStatus::NotStarted, true, 0), "not a crash");

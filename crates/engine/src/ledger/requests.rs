@@ -1,7 +1,7 @@
 //! The request log: one row per API request, written in the background with the next commit
 //! group so it never slows the request it records.
 
-use rusqlite::{params, Connection};
+use super::db::{args, Db};
 
 use super::LedgerResult;
 use crate::time::now_rfc3339;
@@ -16,19 +16,11 @@ pub struct RequestLogRow {
     pub duration_us: u64,
 }
 
-pub fn insert(conn: &Connection, r: &RequestLogRow) -> LedgerResult<()> {
-    conn.prepare_cached(
-        "INSERT OR IGNORE INTO request_log (request_id, api_key_id, method, path, status, duration_us, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        r.request_id,
-        r.api_key_id,
-        r.method,
-        r.path,
-        r.status,
-        r.duration_us as i64,
-        now_rfc3339()
-    ])?;
+pub fn insert(conn: &Db<'_>, r: &RequestLogRow) -> LedgerResult<()> {
+    conn.execute(
+        "INSERT INTO request_log (request_id, api_key_id, method, path, status, duration_us, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (request_id) DO NOTHING",
+        args![r.request_id, r.api_key_id, r.method, r.path, r.status, r.duration_us as i64, now_rfc3339()],
+    )?;
     Ok(())
 }

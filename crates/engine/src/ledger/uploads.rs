@@ -3,9 +3,8 @@
 //! tags and favourites live beside it (`upload_tags`, `uploads.favourite`), and a search reads
 //! names, folders and tags.
 
-use rusqlite::{params, Connection};
-
-use super::{optional, LedgerResult};
+use super::db::{args, Db, DbRow, Dialect, SqlValue, ToSqlValue};
+use super::LedgerResult;
 use crate::time::now_rfc3339;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,35 +42,54 @@ pub struct LibraryQuery {
     pub folder: Option<String>,
 }
 
-const COLUMNS: &str = "key, mime, width, height, bytes, sha256, original_name, source_folder, created_at, favourite, \
-     (SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM upload_tags t WHERE t.key = uploads.key ORDER BY tag))";
+const BASE_COLUMNS: &str =
+    "key, mime, width, height, bytes, sha256, original_name, source_folder, created_at, favourite";
 
-fn listed(r: &rusqlite::Row<'_>) -> rusqlite::Result<Listed> {
+/// The columns a listing reads: the upload's, then its tags joined by U+001F.
+fn columns(conn: &Db<'_>) -> String {
+    let tags = match conn.dialect() {
+        Dialect::Sqlite => {
+            "(SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM upload_tags t WHERE t.key = uploads.key ORDER BY tag))"
+        }
+        Dialect::Postgres => "(SELECT string_agg(tag, chr(31) ORDER BY tag) FROM upload_tags t WHERE t.key = uploads.key)",
+    };
+    format!("{BASE_COLUMNS}, {tags}")
+}
+
+/// `LIKE` in both databases' sense here: ASCII case-insensitive.
+fn like(conn: &Db<'_>) -> &'static str {
+    match conn.dialect() {
+        Dialect::Sqlite => "LIKE",
+        Dialect::Postgres => "ILIKE",
+    }
+}
+
+fn listed(r: &DbRow) -> LedgerResult<Listed> {
     Ok(Listed {
         upload: UploadRow {
             key: r.get(0)?,
             mime: r.get(1)?,
             width: r.get(2)?,
             height: r.get(3)?,
-            bytes: r.get::<_, i64>(4)? as u64,
+            bytes: r.get(4)?,
             sha256: r.get(5)?,
             original_name: r.get(6)?,
             source_folder: r.get(7)?,
         },
         created_at: r.get(8)?,
-        favourite: r.get::<_, i64>(9)? != 0,
+        favourite: r.get(9)?,
         tags: r
-            .get::<_, Option<String>>(10)?
+            .get::<Option<String>>(10)?
             .map(|joined| joined.split('\u{1f}').map(str::to_string).collect())
             .unwrap_or_default(),
     })
 }
 
-pub fn insert(conn: &Connection, u: &UploadRow) -> LedgerResult<()> {
+pub fn insert(conn: &Db<'_>, u: &UploadRow) -> LedgerResult<()> {
     conn.execute(
         "INSERT INTO uploads (key, mime, width, height, bytes, sha256, original_name, source_folder, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
+        args![
             u.key,
             u.mime,
             u.width,
@@ -86,25 +104,21 @@ pub fn insert(conn: &Connection, u: &UploadRow) -> LedgerResult<()> {
     Ok(())
 }
 
-pub fn get(conn: &Connection, key: &str) -> LedgerResult<Option<UploadRow>> {
-    optional(
-        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM uploads WHERE key = ?1"))?
-            .query_row([key], |r| listed(r).map(|l| l.upload)),
-    )
+pub fn get(conn: &Db<'_>, key: &str) -> LedgerResult<Option<UploadRow>> {
+    Ok(listed_by_key(conn, key)?.map(|l| l.upload))
 }
 
 /// The oldest upload with these contents, if any (an import of the same image twice).
-pub fn by_content(conn: &Connection, sha256: &str) -> LedgerResult<Option<UploadRow>> {
-    optional(
-        conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM uploads WHERE sha256 = ?1 ORDER BY created_at, key LIMIT 1"
-        ))?
-        .query_row([sha256], |r| listed(r).map(|l| l.upload)),
+pub fn by_content(conn: &Db<'_>, sha256: &str) -> LedgerResult<Option<UploadRow>> {
+    conn.query_opt(
+        &format!("SELECT {} FROM uploads WHERE sha256 = ?1 ORDER BY created_at, key LIMIT 1", columns(conn)),
+        args![sha256],
+        |r| listed(r).map(|l| l.upload),
     )
 }
 
 /// A page of uploads, newest first.
-pub fn list(conn: &Connection, limit: u32, offset: u32) -> LedgerResult<Vec<Listed>> {
+pub fn list(conn: &Db<'_>, limit: u32, offset: u32) -> LedgerResult<Vec<Listed>> {
     Ok(search(conn, &LibraryQuery::default(), limit, offset)?.0)
 }
 
@@ -121,82 +135,85 @@ fn like_pattern(word: &str) -> String {
 }
 
 /// A page of the uploads `query` selects, newest first, and how many it selects in all.
-pub fn search(conn: &Connection, query: &LibraryQuery, limit: u32, offset: u32) -> LedgerResult<(Vec<Listed>, u64)> {
+pub fn search(conn: &Db<'_>, query: &LibraryQuery, limit: u32, offset: u32) -> LedgerResult<(Vec<Listed>, u64)> {
     let mut clauses: Vec<String> = Vec::new();
-    let mut values: Vec<rusqlite::types::Value> = Vec::new();
-    let mut bind = |clauses: &mut Vec<String>, sql: &str, value: rusqlite::types::Value| {
+    let mut values: Vec<SqlValue> = Vec::new();
+    let mut bind = |clauses: &mut Vec<String>, sql: &str, value: SqlValue| {
         values.push(value);
         clauses.push(sql.replace("?", &format!("?{}", values.len())));
     };
+    let like = like(conn);
     for word in query.text.as_deref().unwrap_or("").split_whitespace().take(8) {
         bind(
             &mut clauses,
-            "(original_name LIKE ? ESCAPE '\\' OR source_folder LIKE ?  ESCAPE '\\' \
-             OR EXISTS (SELECT 1 FROM upload_tags t WHERE t.key = uploads.key AND t.tag LIKE ? ESCAPE '\\'))",
-            like_pattern(word).into(),
+            &format!(
+                "(original_name {like} ? ESCAPE '\\' OR source_folder {like} ?  ESCAPE '\\' \
+                 OR EXISTS (SELECT 1 FROM upload_tags t WHERE t.key = uploads.key AND t.tag {like} ? ESCAPE '\\'))"
+            ),
+            SqlValue::Text(like_pattern(word)),
         );
     }
     if let Some(tag) = &query.tag {
         bind(
             &mut clauses,
             "EXISTS (SELECT 1 FROM upload_tags t WHERE t.key = uploads.key AND t.tag = ?)",
-            tag.clone().into(),
+            SqlValue::Text(tag.clone()),
         );
     }
     if let Some(favourite) = query.favourite {
-        bind(&mut clauses, "favourite = ?", (favourite as i64).into());
+        bind(&mut clauses, "favourite = ?", SqlValue::Int(favourite.into()));
     }
     if let Some(folder) = &query.folder {
-        bind(&mut clauses, "source_folder = ?", folder.clone().into());
+        bind(&mut clauses, "source_folder = ?", SqlValue::Text(folder.clone()));
     }
     let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-    let total: i64 = conn
-        .prepare_cached(&format!("SELECT count(*) FROM uploads {filter}"))?
-        .query_row(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?;
+    let bound: Vec<&dyn ToSqlValue> = values.iter().map(|v| v as &dyn ToSqlValue).collect();
+    let total: i64 = conn.query_one(&format!("SELECT count(*) FROM uploads {filter}"), &bound, |r| r.get(0))?;
     let n = values.len();
-    values.push((limit as i64).into());
-    values.push((offset as i64).into());
-    let rows = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM uploads {filter} ORDER BY created_at DESC, key DESC LIMIT ?{} OFFSET ?{}",
+    values.push(SqlValue::Int(limit.into()));
+    values.push(SqlValue::Int(offset.into()));
+    let bound: Vec<&dyn ToSqlValue> = values.iter().map(|v| v as &dyn ToSqlValue).collect();
+    let rows = conn.query(
+        &format!(
+            "SELECT {} FROM uploads {filter} ORDER BY created_at DESC, key DESC LIMIT ?{} OFFSET ?{}",
+            columns(conn),
             n + 1,
             n + 2
-        ))?
-        .query_map(rusqlite::params_from_iter(values.iter()), listed)?
-        .collect::<Result<Vec<_>, _>>()?;
+        ),
+        &bound,
+        listed,
+    )?;
     Ok((rows, total as u64))
 }
 
 /// One upload as the library lists it.
-pub fn listed_by_key(conn: &Connection, key: &str) -> LedgerResult<Option<Listed>> {
-    optional(conn.prepare_cached(&format!("SELECT {COLUMNS} FROM uploads WHERE key = ?1"))?.query_row([key], listed))
+pub fn listed_by_key(conn: &Db<'_>, key: &str) -> LedgerResult<Option<Listed>> {
+    conn.query_opt(&format!("SELECT {} FROM uploads WHERE key = ?1", columns(conn)), args![key], listed)
 }
 
 /// Replaces an upload's tags (already normalised by the caller). False if there is no such upload.
-pub fn set_tags(conn: &Connection, key: &str, tags: &[String]) -> LedgerResult<bool> {
-    if get(conn, key)?.is_none() {
+pub fn set_tags(conn: &Db<'_>, key: &str, tags: &[String]) -> LedgerResult<bool> {
+    let sql = format!("SELECT key FROM uploads WHERE key = ?1{}", conn.for_update());
+    if conn.query_opt(&sql, args![key], |r| r.get::<String>(0))?.is_none() {
         return Ok(false);
     }
-    conn.execute("DELETE FROM upload_tags WHERE key = ?1", [key])?;
-    let mut insert = conn.prepare_cached("INSERT OR IGNORE INTO upload_tags (key, tag) VALUES (?1, ?2)")?;
+    conn.execute("DELETE FROM upload_tags WHERE key = ?1", args![key])?;
     for tag in tags {
-        insert.execute(params![key, tag])?;
+        conn.execute("INSERT INTO upload_tags (key, tag) VALUES (?1, ?2) ON CONFLICT DO NOTHING", args![key, tag])?;
     }
     Ok(true)
 }
 
 /// Marks or unmarks an upload as a favourite. False if there is no such upload.
-pub fn set_favourite(conn: &Connection, key: &str, favourite: bool) -> LedgerResult<bool> {
-    Ok(conn.execute("UPDATE uploads SET favourite = ?2 WHERE key = ?1", params![key, favourite as i64])? == 1)
+pub fn set_favourite(conn: &Db<'_>, key: &str, favourite: bool) -> LedgerResult<bool> {
+    Ok(conn.execute("UPDATE uploads SET favourite = ?2 WHERE key = ?1", args![key, favourite])? == 1)
 }
 
 /// Every tag in the library with how many uploads carry it, most used first.
-pub fn tag_counts(conn: &Connection) -> LedgerResult<Vec<(String, u64)>> {
-    let rows = conn
-        .prepare_cached("SELECT tag, count(*) AS n FROM upload_tags GROUP BY tag ORDER BY n DESC, tag")?
-        .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+pub fn tag_counts(conn: &Db<'_>) -> LedgerResult<Vec<(String, u64)>> {
+    conn.query("SELECT tag, count(*) AS n FROM upload_tags GROUP BY tag ORDER BY n DESC, tag", args![], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
 }
 
 #[cfg(test)]

@@ -23,32 +23,60 @@ use image::RgbImage;
 /// process, such as `figur jobs cancel`, arrives that way).
 pub(crate) const LEDGER_CANCEL_POLL: Duration = Duration::from_millis(200);
 
-/// A running job's stop signal, set by a cancel or a shutdown.
-#[derive(Debug, Default)]
-pub struct JobControl(AtomicU8);
+/// How long a stage's event waits for a busy or restarting ledger before the job fails.
+const LEDGER_BUSY_PATIENCE: Duration = Duration::from_secs(30);
+
+/// A running job's stop signal, set by a cancel, a pause, a shutdown or a lost lease.
+#[derive(Debug)]
+pub struct JobControl {
+    state: AtomicU8,
+    /// The token of the lease this run holds (see `ledger::jobs::hold`): its writes carry it.
+    lease: i64,
+}
+
+impl Default for JobControl {
+    /// A run under the first lease a job is given (its first claim).
+    fn default() -> Self {
+        JobControl::leased(1)
+    }
+}
 
 impl JobControl {
     const RUN: u8 = 0;
     const CANCEL: u8 = 1;
     const SHUTDOWN: u8 = 2;
     const PAUSE: u8 = 3;
+    const LOST: u8 = 4;
+
+    /// The control of a run holding lease `token`.
+    pub fn leased(token: i64) -> Self {
+        JobControl { state: AtomicU8::new(Self::RUN), lease: token }
+    }
+
+    pub fn lease(&self) -> i64 {
+        self.lease
+    }
 
     pub fn cancel(&self) {
-        let _ = self.0.compare_exchange(Self::RUN, Self::CANCEL, Ordering::SeqCst, Ordering::SeqCst);
+        let _ = self.state.compare_exchange(Self::RUN, Self::CANCEL, Ordering::SeqCst, Ordering::SeqCst);
     }
     pub fn shutdown(&self) {
-        let _ = self.0.compare_exchange(Self::RUN, Self::SHUTDOWN, Ordering::SeqCst, Ordering::SeqCst);
+        let _ = self.state.compare_exchange(Self::RUN, Self::SHUTDOWN, Ordering::SeqCst, Ordering::SeqCst);
     }
     /// Asks the job to stop and go back to the queue, held (see `ledger::queue`).
     pub fn pause(&self) {
-        let _ = self.0.compare_exchange(Self::RUN, Self::PAUSE, Ordering::SeqCst, Ordering::SeqCst);
+        let _ = self.state.compare_exchange(Self::RUN, Self::PAUSE, Ordering::SeqCst, Ordering::SeqCst);
     }
     /// Withdraws a pause the job has not acted on yet.
     pub fn unpause(&self) {
-        let _ = self.0.compare_exchange(Self::PAUSE, Self::RUN, Ordering::SeqCst, Ordering::SeqCst);
+        let _ = self.state.compare_exchange(Self::PAUSE, Self::RUN, Ordering::SeqCst, Ordering::SeqCst);
+    }
+    /// The lease has moved on: stop without writing, whatever else was asked.
+    pub fn lose(&self) {
+        self.state.store(Self::LOST, Ordering::SeqCst);
     }
     fn state(&self) -> u8 {
-        self.0.load(Ordering::SeqCst)
+        self.state.load(Ordering::SeqCst)
     }
 }
 
@@ -239,6 +267,7 @@ impl JobContext {
             JobControl::CANCEL => return Err(JobError::Cancelled),
             JobControl::SHUTDOWN => return Err(JobError::ShutDown),
             JobControl::PAUSE => return Err(JobError::Paused),
+            JobControl::LOST => return Err(JobError::Lost),
             _ => {}
         }
         let now = self.realm.clock.now();
@@ -246,7 +275,9 @@ impl JobContext {
             // Another process (the CLI, another server) may have asked through the ledger.
             self.last_ledger_check = now;
             let id = self.job_id.clone();
-            match self.realm.ledger.read_blocking(|c| jobs::requested(c, &id)).unwrap_or(jobs::Requested::Nothing) {
+            let lease = self.control.lease();
+            let asked = self.realm.ledger.read_blocking(|c| jobs::requested(c, &id, lease));
+            match asked.unwrap_or(jobs::Requested::Nothing) {
                 jobs::Requested::Cancel => {
                     self.control.cancel();
                     return Err(JobError::Cancelled);
@@ -254,6 +285,10 @@ impl JobContext {
                 jobs::Requested::Pause => {
                     self.control.pause();
                     return Err(JobError::Paused);
+                }
+                jobs::Requested::Lost => {
+                    self.control.lose();
+                    return Err(JobError::Lost);
                 }
                 jobs::Requested::Nothing => {}
             }
@@ -320,9 +355,20 @@ impl JobContext {
         extra.insert("stage_count".into(), json!(self.stages.len()));
         let event = NewEvent::stage(name, message, Value::Object(extra));
         let event = NewEvent { artifacts, ..event };
-        let id = self.job_id.clone();
-        let seq =
-            self.realm.ledger.write_blocking(move |c| jobs::append_stage(c, &id, &event)).map_err(ledger_failure)?;
+        let (id, lease) = (self.job_id.clone(), self.control.lease());
+        // A database restarting (farm mode) is waited out, as long as a lease lasts at most;
+        // anything else fails the job at once.
+        let mut waited = Duration::ZERO;
+        let seq = loop {
+            let (id, event) = (id.clone(), event.clone());
+            match self.realm.ledger.write_blocking(move |c| jobs::append_stage(c, &id, lease, &event)) {
+                Err(crate::ledger::LedgerError::Database { busy: true, .. }) if waited < LEDGER_BUSY_PATIENCE => {
+                    std::thread::sleep(Duration::from_millis(250));
+                    waited += Duration::from_millis(250);
+                }
+                other => break other.map_err(ledger_failure)?,
+            }
+        };
         self.realm.bus.publish(&self.job_id, seq, false);
         Ok(())
     }
@@ -403,7 +449,13 @@ impl JobContext {
         let bytes = encode::png(image, use_)
             .map_err(|e| JobError::internal(format!("could not encode the {kind} image: {e}")))?;
         self.artifacts += 1;
-        let key = format!("artifacts/{}/{}-{}.png", self.job_id, self.artifacts, kind.replace('_', "-"));
+        // A later run of the job (after a lost lease) keeps its files apart from the first's: the
+        // earlier run may still be writing, and a stored artifact is never overwritten.
+        let attempt = match self.control.lease() {
+            ..=1 => String::new(),
+            n => format!("run-{n}/"),
+        };
+        let key = format!("artifacts/{}/{attempt}{}-{}.png", self.job_id, self.artifacts, kind.replace('_', "-"));
         // Hashing a 4K render takes as long as writing it: both at once.
         let (sha256, stored) =
             rayon::join(|| hex::encode(Sha256::digest(&bytes)), || self.realm.store.put(&key, &bytes));
@@ -425,7 +477,9 @@ impl JobContext {
 }
 
 pub(crate) fn ledger_failure(e: crate::ledger::LedgerError) -> JobError {
-    if e.is_disk_full() {
+    if let crate::ledger::LedgerError::Fenced { .. } = e {
+        JobError::Lost
+    } else if e.is_disk_full() {
         FailureCode::DiskFull.with("the studio's disk is full; free some space and run the job again")
     } else {
         JobError::internal(format!("the ledger refused a write: {e}"))

@@ -203,14 +203,18 @@ mod tests {
         // The cancel arrives from another thread (as `DELETE /v1/jobs/…` would) once step 3
         // is in the ledger; the run stops before the UNet call after the step then running.
         let (job_id, realm) = (job.id.clone(), job.realm.clone());
-        let watcher = std::thread::spawn(move || loop {
+        let latest_step = move || {
             let id = job_id.clone();
             let events =
                 realm.ledger.read_blocking(move |c| crate::ledger::jobs::events_since(c, &id, 0, 1000)).unwrap();
-            let seen = events.iter().filter_map(|e| e.extra["step"].as_u64()).max().unwrap_or(0);
-            if seen >= 3 {
+            events.iter().filter_map(|e| e.extra["step"].as_u64()).max().unwrap_or(0)
+        };
+        let watcher = std::thread::spawn(move || loop {
+            if latest_step() >= 3 {
                 control.cancel();
-                return seen;
+                // The step the run had reached when the cancel was set (a read of a shared
+                // ledger takes a few steps' time, so the one that saw step 3 is not it).
+                return latest_step();
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
         });

@@ -253,7 +253,7 @@ impl TestJob {
                         api_key_id: None,
                     },
                 )?;
-                jobs::claim(c, 1)
+                jobs::claim(c, 1, &crate::ledger::jobs::tests::by())
             })
             .unwrap();
         TestJob { realm, id, _dir: dir }

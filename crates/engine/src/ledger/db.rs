@@ -1,0 +1,472 @@
+//! One SQL surface over the ledger's two databases: the embedded SQLite file and a shared
+//! PostgreSQL. Every ledger function is written once against [`Db`]; the few places where the
+//! dialects differ ask [`Db::dialect`] (row locks, JSON paths, string aggregation).
+//!
+//! Statements use SQLite's placeholders (`?1`, `?2`, or bare `?`); for PostgreSQL they become
+//! `$1`, `$2`. Values cross as [`SqlValue`]: integers, reals, text, bytes or NULL. PostgreSQL
+//! types its parameters from the statement, so an integer binds as whatever integer (or boolean)
+//! the column is, and every integer column of the PostgreSQL schema is a BIGINT (see
+//! [`super::schema::postgres_ddl`]), so values read back as they were written.
+
+use std::cell::RefCell;
+
+use super::{LedgerError, LedgerResult};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A value bound to, or read from, a statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// Anything a ledger function binds.
+pub trait ToSqlValue {
+    fn to_sql_value(&self) -> SqlValue;
+}
+
+macro_rules! int_values {
+    ($($t:ty),*) => {$(
+        impl ToSqlValue for $t {
+            fn to_sql_value(&self) -> SqlValue {
+                SqlValue::Int(*self as i64)
+            }
+        }
+    )*};
+}
+int_values!(i64, i32, u32, u16, usize);
+
+impl ToSqlValue for bool {
+    fn to_sql_value(&self) -> SqlValue {
+        SqlValue::Int(*self as i64)
+    }
+}
+impl ToSqlValue for f64 {
+    fn to_sql_value(&self) -> SqlValue {
+        SqlValue::Real(*self)
+    }
+}
+impl ToSqlValue for str {
+    fn to_sql_value(&self) -> SqlValue {
+        SqlValue::Text(self.to_string())
+    }
+}
+impl ToSqlValue for String {
+    fn to_sql_value(&self) -> SqlValue {
+        SqlValue::Text(self.clone())
+    }
+}
+impl ToSqlValue for [u8] {
+    fn to_sql_value(&self) -> SqlValue {
+        SqlValue::Blob(self.to_vec())
+    }
+}
+impl ToSqlValue for Vec<u8> {
+    fn to_sql_value(&self) -> SqlValue {
+        SqlValue::Blob(self.clone())
+    }
+}
+impl ToSqlValue for SqlValue {
+    fn to_sql_value(&self) -> SqlValue {
+        self.clone()
+    }
+}
+impl<T: ToSqlValue + ?Sized> ToSqlValue for &T {
+    fn to_sql_value(&self) -> SqlValue {
+        (**self).to_sql_value()
+    }
+}
+impl<T: ToSqlValue> ToSqlValue for Option<T> {
+    fn to_sql_value(&self) -> SqlValue {
+        self.as_ref().map_or(SqlValue::Null, ToSqlValue::to_sql_value)
+    }
+}
+
+/// The arguments of one statement: `args![a, b]`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! ledger_args {
+    () => { &[] as &[&dyn $crate::ledger::db::ToSqlValue] };
+    ($($v:expr),+ $(,)?) => { &[$(&$v as &dyn $crate::ledger::db::ToSqlValue),+] as &[&dyn $crate::ledger::db::ToSqlValue] };
+}
+pub use crate::ledger_args as args;
+
+/// What a column is read as.
+pub trait FromSqlValue: Sized {
+    fn from_sql_value(v: &SqlValue) -> Option<Self>;
+}
+
+impl FromSqlValue for i64 {
+    fn from_sql_value(v: &SqlValue) -> Option<Self> {
+        match v {
+            SqlValue::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+}
+macro_rules! narrow_ints {
+    ($($t:ty),*) => {$(
+        impl FromSqlValue for $t {
+            fn from_sql_value(v: &SqlValue) -> Option<Self> {
+                i64::from_sql_value(v).and_then(|i| <$t>::try_from(i).ok())
+            }
+        }
+    )*};
+}
+narrow_ints!(i32, u32, u64);
+
+impl FromSqlValue for bool {
+    fn from_sql_value(v: &SqlValue) -> Option<Self> {
+        i64::from_sql_value(v).map(|i| i != 0)
+    }
+}
+impl FromSqlValue for f64 {
+    fn from_sql_value(v: &SqlValue) -> Option<Self> {
+        match v {
+            SqlValue::Real(r) => Some(*r),
+            SqlValue::Int(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+}
+impl FromSqlValue for String {
+    fn from_sql_value(v: &SqlValue) -> Option<Self> {
+        match v {
+            SqlValue::Text(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+impl FromSqlValue for Vec<u8> {
+    fn from_sql_value(v: &SqlValue) -> Option<Self> {
+        match v {
+            SqlValue::Blob(b) => Some(b.clone()),
+            _ => None,
+        }
+    }
+}
+impl<T: FromSqlValue> FromSqlValue for Option<T> {
+    fn from_sql_value(v: &SqlValue) -> Option<Self> {
+        match v {
+            SqlValue::Null => Some(None),
+            other => T::from_sql_value(other).map(Some),
+        }
+    }
+}
+
+/// One result row, read by column index.
+#[derive(Debug, Clone)]
+pub struct DbRow(Vec<SqlValue>);
+
+impl DbRow {
+    pub fn get<T: FromSqlValue>(&self, i: usize) -> LedgerResult<T> {
+        let v = self.0.get(i).ok_or_else(|| LedgerError::Corrupt(format!("no column {i}")))?;
+        T::from_sql_value(v).ok_or_else(|| {
+            LedgerError::Corrupt(format!("column {i} holds {v:?}, not a {}", std::any::type_name::<T>()))
+        })
+    }
+}
+
+enum Conn<'a> {
+    Sqlite(&'a rusqlite::Connection),
+    Postgres(RefCell<postgres::Transaction<'a>>),
+}
+
+/// A connection inside one transaction (a SQLite savepoint in a commit group, or a PostgreSQL
+/// transaction of its own). Ledger functions take `&Db` and run statements on it.
+pub struct Db<'a> {
+    conn: Conn<'a>,
+    /// PostgreSQL: the channel commits announce themselves on (one per realm).
+    channel: String,
+}
+
+impl<'a> Db<'a> {
+    pub(super) fn sqlite(conn: &'a rusqlite::Connection) -> Self {
+        Db { conn: Conn::Sqlite(conn), channel: String::new() }
+    }
+
+    pub(super) fn postgres(tx: postgres::Transaction<'a>, channel: &str) -> Self {
+        Db { conn: Conn::Postgres(RefCell::new(tx)), channel: channel.to_string() }
+    }
+
+    /// The PostgreSQL transaction, to commit or roll back once the operation has run.
+    pub(super) fn into_postgres(self) -> Option<postgres::Transaction<'a>> {
+        match self.conn {
+            Conn::Postgres(tx) => Some(tx.into_inner()),
+            Conn::Sqlite(_) => None,
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.conn {
+            Conn::Sqlite(_) => Dialect::Sqlite,
+            Conn::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Appended to a SELECT whose rows the transaction goes on to change: PostgreSQL locks
+    /// them against other writers (every writer of a job locks its row first); SQLite has one
+    /// writer and needs nothing.
+    pub fn for_update(&self) -> &'static str {
+        match self.dialect() {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// Like [`Db::for_update`], skipping rows another transaction holds (the claim).
+    pub fn skip_locked(&self) -> &'static str {
+        match self.dialect() {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
+    /// The database's own clock in milliseconds since the epoch: leases are timed by it, so
+    /// machines whose clocks disagree still agree on when a lease ends.
+    pub fn now_ms_sql(&self) -> &'static str {
+        match self.dialect() {
+            Dialect::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
+            Dialect::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        }
+    }
+
+    /// Runs several statements without arguments (migrations, tests).
+    pub fn batch(&self, sql: &str) -> LedgerResult<()> {
+        match &self.conn {
+            Conn::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            Conn::Postgres(tx) => Ok(tx.borrow_mut().batch_execute(sql)?),
+        }
+    }
+
+    /// Runs one statement; returns the rows it changed.
+    pub fn execute(&self, sql: &str, args: &[&dyn ToSqlValue]) -> LedgerResult<usize> {
+        match &self.conn {
+            Conn::Sqlite(c) => {
+                let values = sqlite_values(args);
+                Ok(c.prepare_cached(sql)?.execute(rusqlite::params_from_iter(values.iter()))?)
+            }
+            Conn::Postgres(tx) => {
+                let values: Vec<SqlValue> = args.iter().map(|a| a.to_sql_value()).collect();
+                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                    values.iter().map(|v| v as &(dyn postgres::types::ToSql + Sync)).collect();
+                Ok(tx.borrow_mut().execute(&postgres_sql(sql), &refs)? as usize)
+            }
+        }
+    }
+
+    /// Every row of a query, each mapped by `f`.
+    pub fn query<T>(
+        &self,
+        sql: &str,
+        args: &[&dyn ToSqlValue],
+        mut f: impl FnMut(&DbRow) -> LedgerResult<T>,
+    ) -> LedgerResult<Vec<T>> {
+        self.rows(sql, args)?.iter().map(&mut f).collect()
+    }
+
+    /// The first row of a query, if there is one.
+    pub fn query_opt<T>(
+        &self,
+        sql: &str,
+        args: &[&dyn ToSqlValue],
+        f: impl FnOnce(&DbRow) -> LedgerResult<T>,
+    ) -> LedgerResult<Option<T>> {
+        self.rows(sql, args)?.first().map(f).transpose()
+    }
+
+    /// The first row of a query, which must exist.
+    pub fn query_one<T>(
+        &self,
+        sql: &str,
+        args: &[&dyn ToSqlValue],
+        f: impl FnOnce(&DbRow) -> LedgerResult<T>,
+    ) -> LedgerResult<T> {
+        self.query_opt(sql, args, f)?.ok_or_else(|| LedgerError::Corrupt(format!("no row for {sql}")))
+    }
+
+    fn rows(&self, sql: &str, args: &[&dyn ToSqlValue]) -> LedgerResult<Vec<DbRow>> {
+        match &self.conn {
+            Conn::Sqlite(c) => {
+                let values = sqlite_values(args);
+                let mut st = c.prepare_cached(sql)?;
+                let columns = st.column_count();
+                let mut rows = st.query(rusqlite::params_from_iter(values.iter()))?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    out.push(DbRow((0..columns).map(|i| row.get_ref(i).map(from_sqlite)).collect::<Result<_, _>>()?));
+                }
+                Ok(out)
+            }
+            Conn::Postgres(tx) => {
+                let values: Vec<SqlValue> = args.iter().map(|a| a.to_sql_value()).collect();
+                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                    values.iter().map(|v| v as &(dyn postgres::types::ToSql + Sync)).collect();
+                let rows = tx.borrow_mut().query(&postgres_sql(sql), &refs)?;
+                rows.iter().map(from_postgres).collect()
+            }
+        }
+    }
+
+    /// Tells every process listening on this realm that a job changed (delivered when the
+    /// transaction commits, never before; dropped if it rolls back). SQLite's one process
+    /// publishes on its in-memory bus after the commit instead.
+    pub fn notify(&self, payload: &str) -> LedgerResult<()> {
+        if let Conn::Postgres(tx) = &self.conn {
+            tx.borrow_mut().execute("SELECT pg_notify($1, $2)", &[&self.channel, &payload])?;
+        }
+        Ok(())
+    }
+}
+
+fn sqlite_values(args: &[&dyn ToSqlValue]) -> Vec<rusqlite::types::Value> {
+    args.iter()
+        .map(|a| match a.to_sql_value() {
+            SqlValue::Null => rusqlite::types::Value::Null,
+            SqlValue::Int(i) => rusqlite::types::Value::Integer(i),
+            SqlValue::Real(r) => rusqlite::types::Value::Real(r),
+            SqlValue::Text(s) => rusqlite::types::Value::Text(s),
+            SqlValue::Blob(b) => rusqlite::types::Value::Blob(b),
+        })
+        .collect()
+}
+
+fn from_sqlite(v: rusqlite::types::ValueRef<'_>) -> SqlValue {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => SqlValue::Null,
+        ValueRef::Integer(i) => SqlValue::Int(i),
+        ValueRef::Real(r) => SqlValue::Real(r),
+        ValueRef::Text(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => SqlValue::Blob(b.to_vec()),
+    }
+}
+
+fn from_postgres(row: &postgres::Row) -> LedgerResult<DbRow> {
+    use postgres::types::Type;
+    let mut out = Vec::with_capacity(row.len());
+    for (i, column) in row.columns().iter().enumerate() {
+        let ty = column.type_();
+        let v = if *ty == Type::INT8 {
+            row.try_get::<_, Option<i64>>(i)?.map(SqlValue::Int)
+        } else if *ty == Type::INT4 {
+            row.try_get::<_, Option<i32>>(i)?.map(|v| SqlValue::Int(v.into()))
+        } else if *ty == Type::INT2 {
+            row.try_get::<_, Option<i16>>(i)?.map(|v| SqlValue::Int(v.into()))
+        } else if *ty == Type::BOOL {
+            row.try_get::<_, Option<bool>>(i)?.map(|v| SqlValue::Int(v.into()))
+        } else if *ty == Type::FLOAT8 {
+            row.try_get::<_, Option<f64>>(i)?.map(SqlValue::Real)
+        } else if *ty == Type::BYTEA {
+            row.try_get::<_, Option<Vec<u8>>>(i)?.map(SqlValue::Blob)
+        } else if [Type::TEXT, Type::VARCHAR, Type::BPCHAR, Type::NAME].contains(ty) {
+            row.try_get::<_, Option<String>>(i)?.map(SqlValue::Text)
+        } else {
+            return Err(LedgerError::Corrupt(format!(
+                "column {} is a {ty}, which the ledger does not read",
+                column.name()
+            )));
+        };
+        out.push(v.unwrap_or(SqlValue::Null));
+    }
+    Ok(DbRow(out))
+}
+
+impl postgres::types::ToSql for SqlValue {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use postgres::types::Type;
+        match self {
+            SqlValue::Null => Ok(postgres::types::IsNull::Yes),
+            SqlValue::Int(v) if *ty == Type::INT4 => i32::try_from(*v)?.to_sql(ty, out),
+            SqlValue::Int(v) if *ty == Type::INT2 => i16::try_from(*v)?.to_sql(ty, out),
+            SqlValue::Int(v) if *ty == Type::BOOL => (*v != 0).to_sql(ty, out),
+            SqlValue::Int(v) if *ty == Type::FLOAT8 => (*v as f64).to_sql(ty, out),
+            SqlValue::Int(v) => v.to_sql(ty, out),
+            SqlValue::Real(v) => v.to_sql(ty, out),
+            SqlValue::Text(s) => s.as_str().to_sql(ty, out),
+            SqlValue::Blob(b) => b.as_slice().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        // Checked per value in `to_sql`: a mismatch there is an error, not a panic.
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+/// `?N` and bare `?` placeholders as PostgreSQL's `$N` (outside quoted text).
+pub(super) fn postgres_sql(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut highest = 0u32;
+    let mut chars = sql.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            quoted = !quoted;
+            out.push(c);
+            continue;
+        }
+        if c != '?' || quoted {
+            out.push(c);
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        let n = if digits.is_empty() { highest + 1 } else { digits.parse().unwrap_or(0) };
+        highest = highest.max(n);
+        out.push('$');
+        out.push_str(&n.to_string());
+    }
+    out
+}
+
+impl From<postgres::Error> for LedgerError {
+    fn from(e: postgres::Error) -> Self {
+        let code = e.code().map(|c| c.code().to_string());
+        let message = match e.as_db_error() {
+            Some(db) => format!("{}: {}", db.code().code(), db.message()),
+            None => e.to_string(),
+        };
+        LedgerError::Database {
+            // 53100: disk_full.
+            disk_full: code.as_deref() == Some("53100"),
+            // No answer from the server (it restarted, the network dropped) or it is shedding
+            // load (53300 too_many_connections, 57P01-3 shutting down, 40001/40P01 conflicts):
+            // a retry later can succeed.
+            busy: e.is_closed()
+                || code.is_none()
+                || matches!(code.as_deref(), Some("53300" | "57P01" | "57P02" | "57P03" | "40001" | "40P01")),
+            message: format!("postgres: {message}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::postgres_sql;
+
+    #[test]
+    fn placeholders_become_postgres_numbers() {
+        assert_eq!(postgres_sql("a = ?1 AND (?2 IS NULL OR b = ?2)"), "a = $1 AND ($2 IS NULL OR b = $2)");
+        assert_eq!(postgres_sql("x LIKE ? ESCAPE '\\' OR y = ?"), "x LIKE $1 ESCAPE '\\' OR y = $2");
+        assert_eq!(postgres_sql("v = '?' AND w = ?3"), "v = '?' AND w = $3");
+        assert_eq!(postgres_sql("a = ?2 AND b = ?"), "a = $2 AND b = $3");
+    }
+}

@@ -1,0 +1,226 @@
+//! The shared ledger: one PostgreSQL database for a studio's machines (farm mode), each realm a
+//! schema of its own (`figur_live`, `figur_test`).
+//!
+//! A write is one transaction at READ COMMITTED on a pooled connection; the ledger functions
+//! lock the rows they read before changing them (`Db::for_update`), so API servers and workers
+//! change one job, or the one credit balance, in turn. PostgreSQL commits concurrent
+//! transactions together on its own (its WAL group commit), so there is no writer thread here.
+//! A read is one REPEATABLE READ, READ ONLY transaction: one snapshot, as on SQLite.
+//!
+//! The driver is `postgres`, the blocking face of `tokio-postgres`: ledger operations are
+//! synchronous closures, run on the caller's thread (workers) or the blocking pool (async code),
+//! never on a runtime thread. Every commit that changes a job announces it with `NOTIFY` on the
+//! realm's channel; [`listen`] turns those into wake-ups in every process.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use postgres::{Client, IsolationLevel, NoTls};
+
+use super::db::Db;
+use super::{schema, LedgerError, LedgerResult};
+
+/// Connections kept open for reuse; more are opened on demand under load.
+const IDLE_CONNECTIONS: usize = 8;
+
+pub(super) struct PgLedger {
+    url: String,
+    schema: String,
+    channel: String,
+    pool: Mutex<Vec<Client>>,
+    clock: Arc<dyn crate::time::Clock>,
+    closed: AtomicBool,
+}
+
+impl PgLedger {
+    /// Connects, creates the realm's schema if needed and migrates it.
+    pub(super) fn open(url: &str, schema_name: &str, clock: Arc<dyn crate::time::Clock>) -> LedgerResult<Self> {
+        off_the_runtime(|| Self::open_here(url, schema_name, clock))
+    }
+
+    fn open_here(url: &str, schema_name: &str, clock: Arc<dyn crate::time::Clock>) -> LedgerResult<Self> {
+        if !schema_name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || schema_name.is_empty() {
+            return Err(LedgerError::Corrupt(format!("{schema_name:?} is not a schema name")));
+        }
+        let ledger = PgLedger {
+            url: url.to_string(),
+            schema: schema_name.to_string(),
+            channel: channel_of(schema_name),
+            pool: Mutex::new(Vec::new()),
+            clock,
+            closed: AtomicBool::new(false),
+        };
+        let mut client = ledger.connect()?;
+        schema::migrate_postgres(&mut client, schema_name)?;
+        ledger.give_back(client);
+        Ok(ledger)
+    }
+
+    pub(super) fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    pub(super) fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub(super) fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    fn connect(&self) -> LedgerResult<Client> {
+        let mut client = connect(&self.url)?;
+        client.batch_execute(&format!("SET search_path TO {}", self.schema))?;
+        Ok(client)
+    }
+
+    fn take(&self) -> LedgerResult<Client> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(LedgerError::Closed);
+        }
+        loop {
+            let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            match pooled {
+                Some(c) if c.is_closed() => continue,
+                Some(c) => return Ok(c),
+                None => return self.connect(),
+            }
+        }
+    }
+
+    fn give_back(&self, client: Client) {
+        if client.is_closed() {
+            return;
+        }
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < IDLE_CONNECTIONS {
+            pool.push(client);
+        }
+    }
+
+    /// Runs `f` in one transaction and commits it if `f` succeeds. Blocking.
+    pub(super) fn write_blocking<T: Send>(&self, f: impl FnOnce(&Db<'_>) -> LedgerResult<T> + Send) -> LedgerResult<T> {
+        self.transaction(false, f)
+    }
+
+    pub(super) fn read_blocking<T: Send>(&self, f: impl FnOnce(&Db<'_>) -> LedgerResult<T> + Send) -> LedgerResult<T> {
+        self.transaction(true, f)
+    }
+
+    fn transaction<T: Send>(
+        &self,
+        read_only: bool,
+        f: impl FnOnce(&Db<'_>) -> LedgerResult<T> + Send,
+    ) -> LedgerResult<T> {
+        off_the_runtime(|| self.transaction_here(read_only, f))
+    }
+
+    fn transaction_here<T>(&self, read_only: bool, f: impl FnOnce(&Db<'_>) -> LedgerResult<T>) -> LedgerResult<T> {
+        let mut client = self.take()?;
+        let result = crate::time::with_clock(&self.clock, || {
+            let builder = client.build_transaction();
+            let tx = if read_only {
+                builder.isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?
+            } else {
+                builder.isolation_level(IsolationLevel::ReadCommitted).start()?
+            };
+            let db = Db::postgres(tx, &self.channel);
+            match catch_unwind(AssertUnwindSafe(|| f(&db))) {
+                Ok(Ok(value)) => {
+                    if let Some(tx) = db.into_postgres() {
+                        tx.commit()?;
+                    }
+                    Ok(value)
+                }
+                // Dropping the transaction rolls it back.
+                Ok(Err(e)) => Err(e),
+                Err(_) => {
+                    tracing::error!("a ledger operation panicked; its changes were rolled back");
+                    Err(LedgerError::Closed)
+                }
+            }
+        });
+        self.give_back(client);
+        result
+    }
+
+    pub(super) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        let idle = std::mem::take(&mut *self.pool.lock().unwrap_or_else(|p| p.into_inner()));
+        // A connection's own runtime cannot be dropped inside another runtime either.
+        off_the_runtime(move || drop(idle));
+    }
+}
+
+/// Runs `work` where the blocking driver may block: here, unless this thread is inside a Tokio
+/// runtime (the driver's own runtime cannot start inside another), else on a short-lived
+/// thread of its own. Async code reaches the ledger through `spawn_blocking` (see
+/// `Ledger::write`); this covers the few synchronous callers that run inside the runtime
+/// (opening an engine, a blocking read from a request handler).
+fn off_the_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return work();
+    }
+    std::thread::scope(|scope| match scope.spawn(work).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
+/// The NOTIFY channel of a realm's schema.
+fn channel_of(schema: &str) -> String {
+    format!("{schema}_changes")
+}
+
+/// A connection that gives up on an unreachable server after a few seconds rather than
+/// hanging a request on it.
+pub(crate) fn connect(url: &str) -> LedgerResult<Client> {
+    let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| LedgerError::Database {
+        message: format!("postgres: the ledger address is not valid: {e}"),
+        disk_full: false,
+        busy: false,
+    })?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(5));
+    }
+    config.application_name("figur");
+    // Migrations' "already exists, skipping" notices are not news.
+    config.options("-c client_min_messages=warning");
+    Ok(config.connect(NoTls)?)
+}
+
+/// Listens on a realm's channel and calls `changed(payload)` for every notification until
+/// `stop` is set, reconnecting after the server goes away. Blocking: run it on a thread of its
+/// own. After each (re)connection it calls `changed("")` once, since what was committed while
+/// it was away was not announced to it.
+pub(crate) fn listen(url: &str, channel: &str, stop: &AtomicBool, changed: &dyn Fn(&str)) {
+    while !stop.load(Ordering::SeqCst) {
+        let mut client = match connect(url).and_then(|mut c| {
+            c.batch_execute(&format!("LISTEN {channel}"))?;
+            Ok(c)
+        }) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for ledger changes; retrying");
+                std::thread::sleep(Duration::from_millis(500));
+                continue;
+            }
+        };
+        changed("");
+        while !stop.load(Ordering::SeqCst) {
+            use postgres::fallible_iterator::FallibleIterator;
+            let next = client.notifications().timeout_iter(Duration::from_millis(250)).next();
+            match next {
+                Ok(Some(n)) => changed(n.payload()),
+                Ok(None) if client.is_closed() => break,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "lost the ledger's change feed; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,464 @@
+//! Farm mode end to end, on a real PostgreSQL (Debian's package, a throwaway cluster started by
+//! `scripts/test-postgres`): API servers and workers as separate `figur` processes over one
+//! ledger and one store; processes killed, paused and the database restarted mid-run; then the
+//! ledger is read straight from PostgreSQL and its invariants checked.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+
+use crate::support::{default_set_cache, FIGUR};
+
+const PG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-postgres");
+/// Short leases, so a dead worker's jobs move on within the test.
+const LEASE_SECONDS: &str = "2";
+
+/// A PostgreSQL cluster of the test's own, stopped when dropped.
+struct Cluster {
+    dir: TempDir,
+    url: String,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(PG).arg("start").arg(dir.path().join("pg")).output().unwrap();
+        assert!(out.status.success(), "the test cluster did not start: {}", String::from_utf8_lossy(&out.stderr));
+        let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        Cluster { dir, url }
+    }
+
+    fn restart(&self) {
+        let out = Command::new(PG).arg("restart").arg(self.dir.path().join("pg")).output().unwrap();
+        assert!(out.status.success(), "restart: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Runs `f` on a connection of its own, off the async runtime (the driver blocks).
+    async fn query<T: Send + 'static>(&self, f: impl FnOnce(&mut postgres::Client) -> T + Send + 'static) -> T {
+        let url = self.url.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            client.batch_execute("SET search_path TO figur_live").unwrap();
+            f(&mut client)
+        })
+        .await
+        .unwrap()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new(PG).arg("stop").arg(self.dir.path().join("pg")).output();
+    }
+}
+
+/// One `figur` process of the farm.
+struct Proc {
+    name: String,
+    child: Option<Child>,
+    /// The address it serves (API servers).
+    base: Option<String>,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn spawn(farm: &Farm, name: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
+        let log = farm.logs.path().join(format!("{name}.log"));
+        let mut cmd = Command::new(FIGUR);
+        cmd.args(args)
+            .arg("--ledger")
+            .arg(&farm.cluster.url)
+            .arg("--store")
+            .arg(farm.store.path())
+            .env("FIGUR_LOG", "warn")
+            .env("FIGUR_CACHE_DIR", default_set_cache())
+            .env_remove("FIGUR_FAILPOINTS")
+            .env_remove("FIGUR_DATA_DIR")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            for _ in lines {}
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("{name} did not start: {}", std::fs::read_to_string(&log).unwrap_or_default()));
+        let base = line.split_whitespace().find(|w| w.starts_with("http://")).map(str::to_string);
+        Proc { name: name.to_string(), child: Some(child), base, log }
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        assert!(Command::new("kill").args([signal, &pid.to_string()]).status().unwrap().success());
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM; the exit status once it has drained.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        self.signal("-TERM");
+        let mut child = self.child.take().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "{} did not stop on SIGTERM", self.name);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").args(["-CONT", &child.id().to_string()]).status();
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+struct Farm {
+    cluster: Cluster,
+    store: TempDir,
+    logs: TempDir,
+    key: String,
+    http: reqwest::Client,
+}
+
+impl Farm {
+    fn new() -> Farm {
+        let cluster = Cluster::start();
+        let store = tempfile::tempdir().unwrap();
+        let out = Command::new(FIGUR)
+            .args(["keys", "create", "--ledger", &cluster.url, "--store"])
+            .arg(store.path())
+            .env("FIGUR_LOG", "warn")
+            .env("FIGUR_CACHE_DIR", default_set_cache())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "keys create: {}", String::from_utf8_lossy(&out.stderr));
+        let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string();
+        Farm { cluster, store, logs: tempfile::tempdir().unwrap(), key, http: reqwest::Client::new() }
+    }
+
+    fn server(&self, name: &str) -> Proc {
+        let args = ["serve", "--no-run", "--listen", "127.0.0.1:0", "--lease-seconds", LEASE_SECONDS];
+        Proc::spawn(self, name, &args, &[])
+    }
+
+    fn worker(&self, name: &str, failpoints: Option<&str>) -> Proc {
+        let args = ["worker", "--name", name, "--concurrency", "2", "--lease-seconds", LEASE_SECONDS];
+        let env: Vec<(&str, &str)> = failpoints.map(|f| ("FIGUR_FAILPOINTS", f)).into_iter().collect();
+        Proc::spawn(self, name, &args, &env)
+    }
+
+    /// A background render, durable before its 202: retried (same idempotency key) on the
+    /// other servers while one is down or the database restarts. Its job id.
+    async fn dispatch(&self, bases: &[String], n: usize) -> String {
+        let body = json!({"scene_type": "paper", "mood": "soft", "resolution": "0.5K", "seed": n});
+        let deadline = Instant::now() + Duration::from_secs(90);
+        for attempt in 0.. {
+            let base = &bases[(n + attempt) % bases.len()];
+            let sent = self
+                .http
+                .post(format!("{base}/v1/background-generator"))
+                .bearer_auth(&self.key)
+                .header("Idempotency-Key", format!("farm-{n}"))
+                .json(&body)
+                .timeout(Duration::from_secs(20))
+                .send()
+                .await;
+            if let Ok(resp) = sent {
+                let status = resp.status();
+                let reply: Value = resp.json().await.unwrap_or(Value::Null);
+                if status == 202 || status == 200 {
+                    return reply["job_id"].as_str().unwrap().to_string();
+                }
+                assert!(status.is_server_error() || status == 429, "dispatch {n}: {status} {reply}");
+            }
+            assert!(Instant::now() < deadline, "dispatch {n} was never accepted");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        unreachable!()
+    }
+
+    async fn count(&self, sql: &'static str) -> i64 {
+        self.cluster.query(move |c| c.query_one(sql, &[]).unwrap().get::<_, i64>(0)).await
+    }
+
+    async fn wait_for(&self, what: &str, sql: &'static str, want: i64) {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let have = self.count(sql).await;
+            if have == want {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{what}: {have}, never {want}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// What the ledger must say after any run, whatever was killed: read from PostgreSQL itself.
+async fn assert_ledger_invariants(farm: &Farm, jobs: usize) {
+    let store = farm.store.path().join("live/store");
+    let (events, ledger) = farm
+        .cluster
+        .query(|c| {
+            let events = c
+                .query("SELECT job_id, seq, event_type, artifacts_json FROM job_events ORDER BY job_id, seq", &[])
+                .unwrap();
+            let sums = c
+                .query_one(
+                    "SELECT (SELECT credits FROM credit_balance), \
+                     (SELECT CAST(SUM(credits) AS BIGINT) FROM credit_ledger), \
+                     (SELECT COUNT(*) FROM renders) + (SELECT COUNT(DISTINCT generation_job_public_id) FROM catalog), \
+                     (SELECT COUNT(*) FROM jobs WHERE status = 'SUCCESS'), \
+                     (SELECT COUNT(*) FROM jobs)",
+                    &[],
+                )
+                .unwrap();
+            let events: Vec<(String, i64, String, String)> =
+                events.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect();
+            let filed_twice: i64 = c
+                .query_one(
+                    "SELECT COUNT(*) FROM (SELECT generation_job_public_id FROM catalog \
+                     WHERE generation_job_public_id IS NOT NULL GROUP BY 1 HAVING COUNT(*) > 1) AS twice",
+                    &[],
+                )
+                .unwrap()
+                .get(0);
+            assert_eq!(filed_twice, 0, "no job filed its result twice");
+            let sums: (i64, i64, i64, i64, i64) = (sums.get(0), sums.get(1), sums.get(2), sums.get(3), sums.get(4));
+            (events, sums)
+        })
+        .await;
+    let (balance, ledger_sum, renders, succeeded, total) = ledger;
+    assert_eq!(total as usize, jobs, "every dispatch is one job, retries included");
+    assert_eq!(balance, ledger_sum, "the balance is the credit ledger's sum");
+    assert_eq!(renders, succeeded, "one render or catalog entry per succeeded job: none filed twice");
+    let mut timelines: BTreeMap<String, Vec<(i64, String, String)>> = BTreeMap::new();
+    for (job, seq, kind, artifacts) in events {
+        timelines.entry(job).or_default().push((seq, kind, artifacts));
+    }
+    assert_eq!(timelines.len(), jobs);
+    for (job, timeline) in &timelines {
+        let seqs: Vec<i64> = timeline.iter().map(|e| e.0).collect();
+        assert_eq!(seqs, (1..=timeline.len() as i64).collect::<Vec<_>>(), "{job}: seqs contiguous");
+        let terminal: Vec<usize> =
+            (0..timeline.len()).filter(|&i| timeline[i].1 == "succeeded" || timeline[i].1 == "failed").collect();
+        assert_eq!(terminal, [timeline.len() - 1], "{job}: exactly one terminal event, last");
+        for artifact in serde_json::from_str::<Vec<Value>>(&timeline.last().unwrap().2).unwrap() {
+            let key = artifact["key"].as_str().unwrap();
+            let bytes = std::fs::read(store.join(key)).unwrap_or_else(|e| panic!("{job}: {key}: {e}"));
+            assert_eq!(
+                hex::encode(Sha256::digest(&bytes)),
+                artifact["meta"]["sha256"].as_str().unwrap(),
+                "{job}: {key} is the file its event describes"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_and_three_workers_survive_kills_and_a_database_restart() {
+    const JOBS: usize = 300;
+    let farm = Arc::new(Farm::new());
+    let mut server_a = farm.server("server-a");
+    let mut server_b = farm.server("server-b");
+    let bases = vec![server_a.base.clone().unwrap(), server_b.base.clone().unwrap()];
+    // w1 holds every job it takes (its results never commit): killed, its jobs must move on.
+    let mut w1 = farm.worker("w1", Some("finish=sleep(600000)"));
+    let mut ids = Vec::with_capacity(JOBS);
+    for n in 0..4 {
+        ids.push(farm.dispatch(&bases, n).await);
+    }
+    farm.wait_for("jobs w1 holds", "SELECT COUNT(*) FROM jobs WHERE lease_owner = 'w1' AND status = 'IN_PROGRESS'", 2)
+        .await;
+    let mut w2 = farm.worker("w2", None);
+    let mut w3 = farm.worker("w3", None);
+
+    // A long-poll on one server wakes on another process's commits (NOTIFY), well inside its wait.
+    let on_b = farm.dispatch(&bases[1..], 4).await;
+    ids.push(on_b.clone());
+    let asked = Instant::now();
+    let poll = farm
+        .http
+        .get(format!("{}/v1/jobs/{on_b}/events?since=1&wait=25", bases[0]))
+        .bearer_auth(&farm.key)
+        .send()
+        .await
+        .unwrap();
+    let events: Value = poll.json().await.unwrap();
+    assert!(!events["events"].as_array().unwrap().is_empty(), "{events}");
+    assert!(asked.elapsed() < Duration::from_secs(20), "the long-poll waited out its time: no wake-up");
+
+    // 300 dispatches, round-robin, eight at a time; a worker and a server die and the database
+    // restarts on the way.
+    let mut live_bases = bases.clone();
+    let mut n = ids.len();
+    let (mut killed_worker, mut killed_server, mut restarted) = (false, false, false);
+    while n < JOBS {
+        if n >= 100 && !killed_worker {
+            w1.kill();
+            killed_worker = true;
+        }
+        if n >= 150 && !killed_server {
+            server_b.kill();
+            live_bases = vec![bases[0].clone()];
+            killed_server = true;
+        }
+        if n >= 200 && !restarted {
+            let farm = farm.clone();
+            tokio::task::spawn_blocking(move || farm.cluster.restart()).await.unwrap();
+            restarted = true;
+        }
+        let batch: Vec<usize> = (n..(n + 8).min(JOBS)).collect();
+        let sent = futures_util::future::join_all(batch.iter().map(|&i| {
+            let (farm, bases) = (farm.clone(), bases.clone());
+            let live = live_bases.clone();
+            async move { farm.dispatch(if i % 2 == 0 { &bases } else { &live }, i).await }
+        }))
+        .await;
+        ids.extend(sent);
+        n += batch.len();
+    }
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while farm.count("SELECT COUNT(*) FROM jobs WHERE status IN ('NOT_STARTED', 'IN_PROGRESS')").await > 0 {
+        if Instant::now() > deadline {
+            let stuck = farm
+                .cluster
+                .query(|c| {
+                    c.query(
+                        "SELECT public_id, status, lease_owner, lease_token, lease_expires_ms, recoveries, paused \
+                         FROM jobs WHERE status IN ('NOT_STARTED', 'IN_PROGRESS')",
+                        &[],
+                    )
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        let (id, status, owner): (String, String, Option<String>) = (r.get(0), r.get(1), r.get(2));
+                        let (token, ends, recoveries, paused): (i64, Option<i64>, i64, i64) =
+                            (r.get(3), r.get(4), r.get(5), r.get(6));
+                        format!("{id} {status} {owner:?} #{token} ends {ends:?} recovered {recoveries} paused {paused}")
+                    })
+                    .collect::<Vec<_>>()
+                })
+                .await;
+            let now = farm.count("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)").await;
+            panic!(
+                "jobs never ended (now {now}): {stuck:?}\nw2: {}\nw3: {}\nserver-a: {}",
+                w2.log(),
+                w3.log(),
+                server_a.log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), JOBS, "every dispatch got a job of its own");
+    assert_ledger_invariants(&farm, JOBS).await;
+    let requeued_from_w1 = farm
+        .count("SELECT COUNT(*) FROM job_events WHERE stage = 'requeued' AND extra_json::jsonb ->> 'worker' = 'w1'")
+        .await;
+    assert!(requeued_from_w1 >= 2, "w1's jobs were requeued naming it ({requeued_from_w1})");
+    let succeeded = farm.count("SELECT COUNT(*) FROM jobs WHERE status = 'SUCCESS'").await;
+    assert_eq!(succeeded as usize, JOBS, "every job ran to success on the surviving workers");
+
+    // `figur farm status` names the workers; the killed one is silent.
+    let status = Command::new(FIGUR)
+        .args(["farm", "status", "--json", "--ledger", &farm.cluster.url, "--store"])
+        .arg(farm.store.path())
+        .env("FIGUR_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    let health: BTreeMap<String, String> = status["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| (w["id"].as_str().unwrap().to_string(), w["health"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(health.get("w2").map(String::as_str), Some("running"), "{status}");
+    assert_eq!(status["finished_last_10_minutes"], JOBS as i64, "{status}");
+
+    // SIGTERM drains: the workers stop cleanly and say so.
+    for w in [&mut w2, &mut w3] {
+        assert!(w.terminate().success(), "{}", w.log());
+    }
+    assert!(server_a.terminate().success(), "{}", server_a.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_paused_past_its_lease_cannot_commit_when_it_wakes() {
+    let farm = Farm::new();
+    let server = farm.server("server");
+    let base = vec![server.base.clone().unwrap()];
+    // The stale worker finishes its job slowly (4 s at `finish`), so it is caught holding it.
+    let stale = farm.worker("stale", Some("finish=sleep(4000)"));
+    let job = farm.dispatch(&base, 1).await;
+    farm.wait_for(
+        "the stale worker's job",
+        "SELECT COUNT(*) FROM jobs WHERE lease_owner = 'stale' AND status = 'IN_PROGRESS'",
+        1,
+    )
+    .await;
+    stale.signal("-STOP");
+    // Its lease ends; the job is requeued and a live worker runs it to the end.
+    let fresh = farm.worker("fresh", None);
+    farm.wait_for("the job's success", "SELECT COUNT(*) FROM jobs WHERE status = 'SUCCESS'", 1).await;
+    let before = farm.count("SELECT COUNT(*) FROM job_events").await;
+    stale.signal("-CONT");
+    // Wake it and give it time to try: its lease renewal and its commit are both refused.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !stale.log().contains("taken over") {
+        assert!(Instant::now() < deadline, "the stale worker never noticed: {}", stale.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(farm.count("SELECT COUNT(*) FROM job_events").await, before, "the stale worker wrote nothing");
+    assert_ledger_invariants(&farm, 1).await;
+    let keys = farm
+        .cluster
+        .query(move |c| {
+            let row = c
+                .query_one(
+                    "SELECT artifacts_json FROM job_events WHERE job_id = $1 AND event_type = 'succeeded'",
+                    &[&job],
+                )
+                .unwrap();
+            row.get::<_, String>(0)
+        })
+        .await;
+    assert!(keys.contains("/run-2/"), "the second run's files are its own: {keys}");
+    assert!(!fresh.log().contains("panicked"), "{}", fresh.log());
+}
