@@ -175,9 +175,29 @@ impl DbRow {
     }
 }
 
+/// A PostgreSQL connection's prepared statements, by their SQLite-worded text: a statement is
+/// parsed once per connection, then each use is one round trip.
+pub(super) type Statements = std::collections::HashMap<String, postgres::Statement>;
+
+struct PgTx<'a> {
+    tx: postgres::Transaction<'a>,
+    statements: &'a mut Statements,
+}
+
+impl PgTx<'_> {
+    fn statement(&mut self, sql: &str) -> LedgerResult<postgres::Statement> {
+        if let Some(st) = self.statements.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self.tx.prepare(&postgres_sql(sql))?;
+        self.statements.insert(sql.to_string(), st.clone());
+        Ok(st)
+    }
+}
+
 enum Conn<'a> {
     Sqlite(&'a rusqlite::Connection),
-    Postgres(RefCell<postgres::Transaction<'a>>),
+    Postgres(RefCell<PgTx<'a>>),
 }
 
 /// A connection inside one transaction (a SQLite savepoint in a commit group, or a PostgreSQL
@@ -193,14 +213,14 @@ impl<'a> Db<'a> {
         Db { conn: Conn::Sqlite(conn), channel: String::new() }
     }
 
-    pub(super) fn postgres(tx: postgres::Transaction<'a>, channel: &str) -> Self {
-        Db { conn: Conn::Postgres(RefCell::new(tx)), channel: channel.to_string() }
+    pub(super) fn postgres(tx: postgres::Transaction<'a>, statements: &'a mut Statements, channel: &str) -> Self {
+        Db { conn: Conn::Postgres(RefCell::new(PgTx { tx, statements })), channel: channel.to_string() }
     }
 
     /// The PostgreSQL transaction, to commit or roll back once the operation has run.
     pub(super) fn into_postgres(self) -> Option<postgres::Transaction<'a>> {
         match self.conn {
-            Conn::Postgres(tx) => Some(tx.into_inner()),
+            Conn::Postgres(tx) => Some(tx.into_inner().tx),
             Conn::Sqlite(_) => None,
         }
     }
@@ -243,7 +263,7 @@ impl<'a> Db<'a> {
     pub fn batch(&self, sql: &str) -> LedgerResult<()> {
         match &self.conn {
             Conn::Sqlite(c) => Ok(c.execute_batch(sql)?),
-            Conn::Postgres(tx) => Ok(tx.borrow_mut().batch_execute(sql)?),
+            Conn::Postgres(tx) => Ok(tx.borrow_mut().tx.batch_execute(sql)?),
         }
     }
 
@@ -258,7 +278,9 @@ impl<'a> Db<'a> {
                 let values: Vec<SqlValue> = args.iter().map(|a| a.to_sql_value()).collect();
                 let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
                     values.iter().map(|v| v as &(dyn postgres::types::ToSql + Sync)).collect();
-                Ok(tx.borrow_mut().execute(&postgres_sql(sql), &refs)? as usize)
+                let mut tx = tx.borrow_mut();
+                let st = tx.statement(sql)?;
+                Ok(tx.tx.execute(&st, &refs)? as usize)
             }
         }
     }
@@ -310,7 +332,9 @@ impl<'a> Db<'a> {
                 let values: Vec<SqlValue> = args.iter().map(|a| a.to_sql_value()).collect();
                 let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
                     values.iter().map(|v| v as &(dyn postgres::types::ToSql + Sync)).collect();
-                let rows = tx.borrow_mut().query(&postgres_sql(sql), &refs)?;
+                let mut tx = tx.borrow_mut();
+                let st = tx.statement(sql)?;
+                let rows = tx.tx.query(&st, &refs)?;
                 rows.iter().map(from_postgres).collect()
             }
         }
@@ -321,7 +345,9 @@ impl<'a> Db<'a> {
     /// publishes on its in-memory bus after the commit instead.
     pub fn notify(&self, payload: &str) -> LedgerResult<()> {
         if let Conn::Postgres(tx) = &self.conn {
-            tx.borrow_mut().execute("SELECT pg_notify($1, $2)", &[&self.channel, &payload])?;
+            let mut tx = tx.borrow_mut();
+            let st = tx.statement("SELECT pg_notify(?1, ?2)")?;
+            tx.tx.execute(&st, &[&self.channel, &payload])?;
         }
         Ok(())
     }

@@ -138,7 +138,6 @@ pub(super) fn job_row(row: &DbRow) -> LedgerResult<JobRow> {
 /// An empty balance is `Rejected` with 402 and writes nothing.
 pub fn insert(conn: &Db<'_>, job: &NewJob<'_>) -> LedgerResult<()> {
     let now = now_rfc3339();
-    credits::debit(conn, job.public_id, job.request_id, job.credits_cost)?;
     conn.execute(
         "INSERT INTO jobs (public_id, job_type, status, request_json, credits_cost, request_id, api_key_id, \
          created_at, latest_seq, request_version) VALUES (?1, ?2, 'NOT_STARTED', ?3, ?4, ?5, ?6, ?7, 1, ?8)",
@@ -165,7 +164,10 @@ pub fn insert(conn: &Db<'_>, job: &NewJob<'_>) -> LedgerResult<()> {
             extra: json!({ "credits_cost": job.credits_cost }),
         },
         &now,
-    )
+    )?;
+    // The debit last: it locks the one balance row every dispatch changes, so the lock is held
+    // from here to the commit only (an empty balance still rolls the whole dispatch back).
+    credits::debit(conn, job.public_id, job.request_id, job.credits_cost).map(|_| ())
 }
 
 pub(super) fn insert_event_row(conn: &Db<'_>, job_id: &str, seq: i64, event: &NewEvent, now: &str) -> LedgerResult<()> {

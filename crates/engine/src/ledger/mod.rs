@@ -181,9 +181,12 @@ impl Ledger {
             Backend::Postgres(p) => {
                 // The driver blocks: never on a runtime thread.
                 let p = p.clone();
-                tokio::task::spawn_blocking(move || p.write_blocking(f))
-                    .await
-                    .unwrap_or_else(|_| Err(LedgerError::Corrupt("a ledger write panicked".into())))
+                tokio::task::spawn_blocking(move || {
+                    pg::may_block_here();
+                    p.write_blocking(f)
+                })
+                .await
+                .unwrap_or_else(|_| Err(LedgerError::Corrupt("a ledger write panicked".into())))
             }
         }
     }
@@ -220,7 +223,10 @@ impl Ledger {
             Backend::Sqlite(s) => s.submit(f, report),
             Backend::Postgres(p) => {
                 let p = p.clone();
-                let run = move || report(p.write_blocking(f));
+                let run = move || {
+                    pg::may_block_here();
+                    report(p.write_blocking(f))
+                };
                 match tokio::runtime::Handle::try_current() {
                     Ok(handle) => drop(handle.spawn_blocking(run)),
                     Err(_) => run(),
@@ -246,9 +252,12 @@ impl Ledger {
         F: FnOnce(&Db<'_>) -> LedgerResult<T> + Send + 'static,
     {
         let me = self.clone();
-        tokio::task::spawn_blocking(move || me.read_blocking(f))
-            .await
-            .unwrap_or_else(|_| Err(LedgerError::Corrupt("a ledger read panicked".into())))
+        tokio::task::spawn_blocking(move || {
+            pg::may_block_here();
+            me.read_blocking(f)
+        })
+        .await
+        .unwrap_or_else(|_| Err(LedgerError::Corrupt("a ledger read panicked".into())))
     }
 
     /// Stops accepting writes, lets queued ones finish, and waits for them.

@@ -19,17 +19,34 @@ use std::time::Duration;
 
 use postgres::{Client, IsolationLevel, NoTls};
 
-use super::db::Db;
+use super::db::{Db, Statements};
 use super::{schema, LedgerError, LedgerResult};
 
 /// Connections kept open for reuse; more are opened on demand under load.
 const IDLE_CONNECTIONS: usize = 8;
 
+/// A connection and the statements prepared on it.
+struct Pooled {
+    client: Client,
+    statements: Statements,
+}
+
+thread_local! {
+    /// Set on the blocking-pool threads this ledger's async methods run on: the driver may
+    /// block there (see [`off_the_runtime`]).
+    static MAY_BLOCK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks this thread (a `spawn_blocking` one) as free to block on the driver.
+pub(super) fn may_block_here() {
+    MAY_BLOCK.with(|b| b.set(true));
+}
+
 pub(super) struct PgLedger {
     url: String,
     schema: String,
     channel: String,
-    pool: Mutex<Vec<Client>>,
+    pool: Mutex<Vec<Pooled>>,
     clock: Arc<dyn crate::time::Clock>,
     closed: AtomicBool,
 }
@@ -53,7 +70,7 @@ impl PgLedger {
             closed: AtomicBool::new(false),
         };
         let mut client = ledger.connect()?;
-        schema::migrate_postgres(&mut client, schema_name)?;
+        schema::migrate_postgres(&mut client.client, schema_name)?;
         ledger.give_back(client);
         Ok(ledger)
     }
@@ -70,28 +87,28 @@ impl PgLedger {
         &self.channel
     }
 
-    fn connect(&self) -> LedgerResult<Client> {
+    fn connect(&self) -> LedgerResult<Pooled> {
         let mut client = connect(&self.url)?;
         client.batch_execute(&format!("SET search_path TO {}", self.schema))?;
-        Ok(client)
+        Ok(Pooled { client, statements: Statements::new() })
     }
 
-    fn take(&self) -> LedgerResult<Client> {
+    fn take(&self) -> LedgerResult<Pooled> {
         if self.closed.load(Ordering::SeqCst) {
             return Err(LedgerError::Closed);
         }
         loop {
             let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
             match pooled {
-                Some(c) if c.is_closed() => continue,
+                Some(c) if c.client.is_closed() => continue,
                 Some(c) => return Ok(c),
                 None => return self.connect(),
             }
         }
     }
 
-    fn give_back(&self, client: Client) {
-        if client.is_closed() {
+    fn give_back(&self, client: Pooled) {
+        if client.client.is_closed() {
             return;
         }
         let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
@@ -118,15 +135,16 @@ impl PgLedger {
     }
 
     fn transaction_here<T>(&self, read_only: bool, f: impl FnOnce(&Db<'_>) -> LedgerResult<T>) -> LedgerResult<T> {
-        let mut client = self.take()?;
+        let mut pooled = self.take()?;
         let result = crate::time::with_clock(&self.clock, || {
+            let Pooled { client, statements } = &mut pooled;
             let builder = client.build_transaction();
             let tx = if read_only {
                 builder.isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?
             } else {
                 builder.isolation_level(IsolationLevel::ReadCommitted).start()?
             };
-            let db = Db::postgres(tx, &self.channel);
+            let db = Db::postgres(tx, statements, &self.channel);
             match catch_unwind(AssertUnwindSafe(|| f(&db))) {
                 Ok(Ok(value)) => {
                     if let Some(tx) = db.into_postgres() {
@@ -142,7 +160,7 @@ impl PgLedger {
                 }
             }
         });
-        self.give_back(client);
+        self.give_back(pooled);
         result
     }
 
@@ -160,7 +178,7 @@ impl PgLedger {
 /// `Ledger::write`); this covers the few synchronous callers that run inside the runtime
 /// (opening an engine, a blocking read from a request handler).
 fn off_the_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
-    if tokio::runtime::Handle::try_current().is_err() {
+    if MAY_BLOCK.with(|b| b.get()) || tokio::runtime::Handle::try_current().is_err() {
         return work();
     }
     std::thread::scope(|scope| match scope.spawn(work).join() {

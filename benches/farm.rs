@@ -1,0 +1,271 @@
+//! Farm mode benchmark — `cargo bench --bench farm` (one run; not a timed test).
+//!
+//! On this machine, in one run, on the same disk (a throwaway PostgreSQL cluster from
+//! `scripts/test-postgres`, default durability: fsync on, synchronous_commit on):
+//! 1. durable dispatches/s through HTTP: one `figur serve` on the SQLite ledger (the baseline),
+//!    one and two API servers (`serve --no-run`) on PostgreSQL, the clients split between them;
+//! 2. completed jobs/s of a cheap workflow (0.5K background renders, ~0.1 s of CPU each) with
+//!    1, 2 and 4 workers of concurrency 1, and the scaling efficiency against one worker — on a
+//!    machine with N cores, more than N workers can only share them;
+//! 3. claim latency: from a dispatch's commit to a waiting worker's `started` event (both
+//!    timestamps written by the ledger), p50 and p99.
+//!
+//! FIGUR_BENCH_N (dispatches per configuration), FIGUR_BENCH_CLIENTS, FIGUR_BENCH_JOBS (jobs for
+//! the worker runs) change the sizes.
+
+#[path = "common/server.rs"]
+mod common;
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const PG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-postgres");
+const FIGUR: &str = env!("CARGO_BIN_EXE_figur");
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// A `figur` process of the farm; its first line of output read (and an address, if it serves).
+struct Proc {
+    child: Child,
+    base: Option<String>,
+}
+
+impl Proc {
+    fn spawn(args: &[&str], url: &str, store: &Path) -> Proc {
+        let mut child = Command::new(FIGUR)
+            .args(args)
+            .args(["--ledger", url, "--store"])
+            .arg(store)
+            .env("FIGUR_LOG", "error")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "figur {args:?} exited");
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        let base = line.split_whitespace().find(|w| w.starts_with("http://")).map(str::to_string);
+        Proc { child, base }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh database in the cluster for one measurement: its own realms, queue and workers.
+fn database(admin: &str, name: &str) -> String {
+    let mut client = postgres::Client::connect(admin, postgres::NoTls).unwrap();
+    client.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).unwrap();
+    client.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+}
+
+/// A key for the ledger at `url` (`sqlite` for one in `store`), and credits for every dispatch.
+fn key(url: &str, store: &Path) -> String {
+    let figur = |args: &[&str]| {
+        let out = Command::new(FIGUR).args(args).args(["--ledger", url, "--store"]).arg(store).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    figur(&["credits", "set", "1000000000"]);
+    figur(&["keys", "create"]).lines().last().unwrap().trim().to_string()
+}
+
+fn body(seed: usize) -> serde_json::Value {
+    serde_json::json!({"scene_type": "paper", "mood": "soft", "resolution": "0.5K", "seed": seed})
+}
+
+/// `n` dispatches from `clients` concurrent clients, spread over `bases`; dispatches per second.
+async fn dispatch_rate(bases: &[String], key: &str, n: usize, clients: usize) -> f64 {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build().unwrap();
+    for (i, base) in bases.iter().cycle().take(100).enumerate() {
+        let r = http.post(format!("{base}/v1/background-generator")).bearer_auth(key).json(&body(i)).send().await;
+        assert_eq!(r.unwrap().status(), 202);
+    }
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let (http, base, key, next) = (http.clone(), bases[c % bases.len()].clone(), key.to_string(), next.clone());
+            tokio::spawn(async move {
+                while next.fetch_add(1, Ordering::Relaxed) < n {
+                    let r =
+                        http.post(format!("{base}/v1/background-generator")).bearer_auth(&key).json(&body(c)).send();
+                    assert_eq!(r.await.unwrap().status(), 202);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+fn count(url: &str, sql: &str) -> i64 {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    client.query_one(sql, &[]).unwrap().get(0)
+}
+
+fn main() {
+    let n = env_usize("FIGUR_BENCH_N", 3000);
+    let clients = env_usize("FIGUR_BENCH_CLIENTS", 32);
+    let jobs = env_usize("FIGUR_BENCH_JOBS", 120);
+    let base = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(&base).unwrap();
+    let dir = tempfile::tempdir_in(&base).unwrap();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let out = Command::new(PG).arg("start").arg(dir.path().join("pg")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let admin = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    struct Stop(std::path::PathBuf);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = Command::new(PG).arg("stop").arg(&self.0).output();
+        }
+    }
+    let _stop = Stop(dir.path().join("pg"));
+    println!("farm benchmark — {cores} cores; PostgreSQL and SQLite on the same disk under {}", base.display());
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+
+    // 1. Durable dispatch.
+    let sqlite_dir = dir.path().join("sqlite");
+    key("sqlite", &sqlite_dir);
+    let sqlite = common::BenchServer::start(&sqlite_dir, &["--paused"], &[]);
+    let on_sqlite = rt.block_on(dispatch_rate(std::slice::from_ref(&sqlite.base), &sqlite.key, n, clients));
+    drop(sqlite);
+    let url = database(&admin, "dispatch");
+    let store = dir.path().join("dispatch-store");
+    let key_pg = key(&url, &store);
+    let serve = ["serve", "--no-run", "--listen", "127.0.0.1:0", "--rate-limit", "0"];
+    let one = Proc::spawn(&serve, &url, &store);
+    let bases_one = vec![one.base.clone().unwrap()];
+    let on_one = rt.block_on(dispatch_rate(&bases_one, &key_pg, n, clients));
+    let two = Proc::spawn(&serve, &url, &store);
+    let bases_two = vec![one.base.clone().unwrap(), two.base.clone().unwrap()];
+    let on_two = rt.block_on(dispatch_rate(&bases_two, &key_pg, n, clients));
+    drop((one, two));
+    println!("  durable dispatches/s ({clients} clients, {n} each):");
+    println!("    SQLite ledger, one server (baseline) ..................... {on_sqlite:>8.0} /s");
+    println!(
+        "    PostgreSQL, one API server ................................. {on_one:>8.0} /s   ({:.2}× the baseline)",
+        on_one / on_sqlite
+    );
+    println!(
+        "    PostgreSQL, two API servers ................................ {on_two:>8.0} /s   ({:.2}× the baseline, {:.2}× one server)",
+        on_two / on_sqlite,
+        on_two / on_one
+    );
+
+    // 2. Completed jobs/s with 1, 2, 4 workers of concurrency 1.
+    println!("  completed jobs/s, {jobs} 0.5K background renders, workers of concurrency 1:");
+    let mut one_worker = 0.0;
+    for workers in [1usize, 2, 4] {
+        let url = database(&admin, &format!("workers{workers}"));
+        let store = dir.path().join(format!("workers{workers}-store"));
+        let key = key(&url, &store);
+        let server = Proc::spawn(&serve, &url, &store);
+        let bases = vec![server.base.clone().unwrap()];
+        rt.block_on(async {
+            let http = reqwest::Client::new();
+            for i in 0..jobs {
+                let r = http.post(format!("{}/v1/background-generator", bases[0])).bearer_auth(&key).json(&body(i));
+                assert_eq!(r.send().await.unwrap().status(), 202);
+            }
+        });
+        let live = format!("{url}?options=-c%20search_path%3Dfigur_live");
+        // The server seeds the built-in catalog on a new store: let it finish first.
+        std::thread::sleep(Duration::from_secs(3));
+        let procs: Vec<Proc> = (0..workers)
+            .map(|w| Proc::spawn(&["worker", "--concurrency", "1", "--name", &format!("w{w}")], &url, &store))
+            .collect();
+        while count(&live, "SELECT COUNT(*) FROM jobs WHERE status = 'SUCCESS'") < jobs as i64 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // From the first claim to the last success, by the ledger's own timestamps (the
+        // workers' start-up is not the farm's throughput).
+        let mut client = postgres::Client::connect(&live, postgres::NoTls).unwrap();
+        let span = client.query_one("SELECT MIN(started_at), MAX(finished_at) FROM jobs", &[]).unwrap();
+        let at = |s: String| humantime::parse_rfc3339(&s).unwrap();
+        let (first, last): (String, String) = (span.get(0), span.get(1));
+        let rate = jobs as f64 / at(last).duration_since(at(first)).unwrap().as_secs_f64();
+        if workers == 1 {
+            one_worker = rate;
+        }
+        println!(
+            "    {workers} worker(s) ............................................... {rate:>8.2} /s   (scaling efficiency {:.0} %)",
+            100.0 * rate / (one_worker * workers as f64)
+        );
+        drop(procs);
+        drop(server);
+    }
+
+    // 3. Claim latency: one job at a time, two idle workers waiting.
+    let url = database(&admin, "latency");
+    let store = dir.path().join("latency-store");
+    let key = key(&url, &store);
+    let server = Proc::spawn(&serve, &url, &store);
+    let _workers: Vec<Proc> = (0..2)
+        .map(|w| Proc::spawn(&["worker", "--concurrency", "1", "--name", &format!("l{w}")], &url, &store))
+        .collect();
+    let live = format!("{url}?options=-c%20search_path%3Dfigur_live");
+    let samples = env_usize("FIGUR_BENCH_CLAIMS", 200);
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        for i in 0..samples {
+            let r = http
+                .post(format!("{}/v1/background-generator", server.base.as_deref().unwrap()))
+                .bearer_auth(&key)
+                .json(&body(i));
+            assert_eq!(r.send().await.unwrap().status(), 202);
+            // The next waits until this one is done: workers are idle when it commits.
+            let live = live.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut client = postgres::Client::connect(&live, postgres::NoTls).unwrap();
+                let unfinished = "SELECT COUNT(*) FROM jobs WHERE status IN ('NOT_STARTED', 'IN_PROGRESS')";
+                while client.query_one(unfinished, &[]).unwrap().get::<_, i64>(0) > 0 {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+            .await
+            .unwrap();
+        }
+    });
+    let mut client = postgres::Client::connect(&live, postgres::NoTls).unwrap();
+    let rows = client
+        .query(
+            "SELECT q.created_at, s.created_at FROM job_events q JOIN job_events s \
+             ON s.job_id = q.job_id AND s.stage = 'started' WHERE q.event_type = 'queued'",
+            &[],
+        )
+        .unwrap();
+    let mut latencies: Vec<f64> = rows
+        .iter()
+        .map(|r| {
+            let (queued, started): (String, String) = (r.get(0), r.get(1));
+            let at = |s: &str| humantime::parse_rfc3339(s).unwrap();
+            at(&started).duration_since(at(&queued)).unwrap_or_default().as_secs_f64() * 1000.0
+        })
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "  claim latency, commit → started ({} jobs, idle workers) ...... p50 {:.1} ms, p99 {:.1} ms",
+        latencies.len(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99)
+    );
+}
