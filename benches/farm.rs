@@ -179,7 +179,7 @@ fn main() {
         let store = dir.path().join(format!("workers{workers}-store"));
         let key = key(&url, &store);
         let server = Proc::spawn(&serve, &url, &store);
-        let bases = vec![server.base.clone().unwrap()];
+        let bases = [server.base.clone().unwrap()];
         rt.block_on(async {
             let http = reqwest::Client::new();
             for i in 0..jobs {

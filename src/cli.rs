@@ -130,9 +130,20 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8686")]
     pub listen: SocketAddr,
-    /// Allow a non-loopback --listen address (and any Host header).
+    /// Allow a non-loopback --listen address (and any Host header). Needs --tls-cert and
+    /// --tls-key, or --insecure-http on purpose.
     #[arg(long)]
     pub allow_remote: bool,
+    /// Serve HTTPS with this certificate chain (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve other machines over plain HTTP anyway (a trusted network, or a proxy in front that
+    /// ends TLS): keys and images cross the network readable.
+    #[arg(long, requires = "allow_remote", conflicts_with = "tls_cert")]
+    pub insecure_http: bool,
     /// Jobs run at once [default: the number of cores, at most 8].
     #[arg(long)]
     pub concurrency: Option<usize>,
@@ -203,6 +214,9 @@ pub enum KeysCommand {
     List,
     /// Revoke a key by id or by its printed prefix.
     Revoke { key: String },
+    /// Print the secret webhook receivers check signatures with (`whsec_…`, Standard Webhooks;
+    /// every server on this data folder or shared store signs with it).
+    WebhookSecret,
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,6 +233,12 @@ pub enum JobsCommand {
     },
     /// Show a job as JSON.
     Show {
+        id: String,
+        #[command(flatten)]
+        realm: RealmArg,
+    },
+    /// A job's webhook and its delivery attempts, as JSON.
+    Webhooks {
         id: String,
         #[command(flatten)]
         realm: RealmArg,

@@ -127,15 +127,18 @@ async fn serve(place: Place, args: ServeArgs) -> Result<()> {
     if let Some(path) = engine.ensure_first_key().await? {
         eprintln!("Created your first API key (live, jobs:create + jobs:read); it is in {}", path.display());
     }
+    let tls = args.tls_cert.zip(args.tls_key).map(|(cert, key)| figur_http::tls::TlsFiles { cert, key });
     let server = figur_http::ServerConfig {
         listen: args.listen,
         allow_remote: args.allow_remote,
+        tls,
+        insecure_http: args.insecure_http,
         rate_limit: args.rate_limit,
         ..Default::default()
     };
     let bound = figur_http::bind(engine.clone(), &server).await?;
     // Tests and scripts read this line to find the port when listening on :0.
-    println!("figur: listening on http://{} ({})", bound.addr, place.describe());
+    println!("figur: listening on {} ({})", bound.base_url(), place.describe());
     bound.serve(shutdown_signal()).await?;
     tracing::info!("shutting down: requeueing running jobs");
     engine.shutdown(SHUTDOWN_GRACE).await;
@@ -202,6 +205,7 @@ async fn keys(engine: Arc<Engine>, cmd: KeysCommand) -> Result<()> {
             let n = engine.revoke_key(&key).await?;
             println!("revoked {n} key(s)");
         }
+        KeysCommand::WebhookSecret => println!("{}", engine.webhook_secret()),
     }
     Ok(())
 }
@@ -232,6 +236,7 @@ async fn jobs(engine: Arc<Engine>, cmd: JobsCommand) -> Result<()> {
             }
         }
         JobsCommand::Show { id, realm } => print_json(&engine.job(mode(realm), &id).await?)?,
+        JobsCommand::Webhooks { id, realm } => print_json(&engine.webhook_deliveries(mode(realm), &id).await?)?,
         JobsCommand::Events { id, realm, since, follow } => {
             let mut cursor = since;
             loop {

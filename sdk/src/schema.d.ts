@@ -404,6 +404,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/jobs/{public_id}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Extension: the job's webhook (`webhook_url` at dispatch) and every delivery attempt so far:
+         *     when, how long it took, the receiver's status or why there was none.
+         */
+        get: operations["webhooks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/look": {
         parameters: {
             query?: never;
@@ -755,6 +775,11 @@ export interface components {
              * @description Same seed and spec → identical output. Omitted: a random seed, reported in the result.
              */
             seed?: number | null;
+            /**
+             * Format: uri
+             * @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)
+             */
+            webhook_url?: string | null;
         };
         BackgroundSwapWithImageRequest: {
             /** @description A catalog background. */
@@ -766,6 +791,11 @@ export interface components {
             /** @description An upload key; exactly one of this and `source_render_public_id`. */
             source_image_s3_key?: string | null;
             source_render_public_id?: string | null;
+            /**
+             * Format: uri
+             * @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)
+             */
+            webhook_url?: string | null;
         };
         BackgroundSwapWithSpecRequest: {
             dominant_colors?: string[] | null;
@@ -786,6 +816,11 @@ export interface components {
             seed?: number | null;
             source_image_s3_key?: string | null;
             source_render_public_id?: string | null;
+            /**
+             * Format: uri
+             * @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)
+             */
+            webhook_url?: string | null;
         };
         CatalogEntry: {
             builtin: boolean;
@@ -845,6 +880,11 @@ export interface components {
              * @description Same seed and spec → identical output. Omitted: a random seed, reported in the result.
              */
             seed?: number | null;
+            /**
+             * Format: uri
+             * @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)
+             */
+            webhook_url?: string | null;
         };
         Credits: {
             /** Format: int64 */
@@ -882,6 +922,11 @@ export interface components {
             extraction_context?: null | components["schemas"]["ExtractionContext"];
             runtime_config?: Record<string, never> | null;
             trial_image: string;
+            /**
+             * Format: uri
+             * @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)
+             */
+            webhook_url?: string | null;
         };
         ExtractionContext: {
             /** Format: int32 */
@@ -1016,6 +1061,11 @@ export interface components {
             items: components["schemas"]["TryOnItem"][];
             runtime_config?: Record<string, never> | null;
             user_category?: null | components["schemas"]["UserCategory"];
+            /**
+             * Format: uri
+             * @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)
+             */
+            webhook_url?: string | null;
         };
         ModelGeneratorRequest: {
             /**
@@ -1042,6 +1092,11 @@ export interface components {
              * @description Same seed and spec → identical output. Omitted: a random seed, reported in the result.
              */
             seed?: number | null;
+            /**
+             * Format: uri
+             * @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)
+             */
+            webhook_url?: string | null;
         };
         ModelSwapWithImageRequest: {
             /** @description A catalog model. */
@@ -1052,6 +1107,11 @@ export interface components {
             runtime_config?: Record<string, never> | null;
             source_image_s3_key?: string | null;
             source_render_public_id?: string | null;
+            /**
+             * Format: uri
+             * @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)
+             */
+            webhook_url?: string | null;
         };
         /** @description Body of `POST /v1/catalog/models` (a Figur Studio extension). */
         NewCatalogModel: {
@@ -1103,6 +1163,11 @@ export interface components {
             runtime_config?: Record<string, never> | null;
             /** Format: int64 */
             seed?: number | null;
+            /**
+             * Format: uri
+             * @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)
+             */
+            webhook_url?: string | null;
         };
         /**
          * @description Where a category sits on the body. `full` covers upper and lower at once; `outer` is worn
@@ -1159,6 +1224,11 @@ export interface components {
             user_category?: null | components["schemas"]["UserCategory"];
             /** @description Upload key of the person photo. */
             user_image: string;
+            /**
+             * Format: uri
+             * @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)
+             */
+            webhook_url?: string | null;
         };
         UploadAccepted: {
             /** Format: int64 */
@@ -1227,6 +1297,28 @@ export interface components {
         };
         /** @enum {string} */
         Verdict: "compatible" | "incompatible" | "catalog_ref_missing";
+        WebhookAttempt: {
+            /** Format: int64 */
+            attempt: number;
+            /** Format: int64 */
+            duration_ms: number;
+            error?: string | null;
+            started_at: string;
+            /** Format: int64 */
+            status_code?: number | null;
+        };
+        /** @description A job's webhook and every delivery attempt so far. */
+        WebhookDeliveries: {
+            attempts: components["schemas"]["WebhookAttempt"][];
+            job_id: string;
+            /**
+             * @description `waiting` (the job has not ended, or a retry is due), `delivered`, `failed` (given up)
+             *     or `none` (no webhook).
+             */
+            state: string;
+            /** @description `None`: the job was dispatched without one. */
+            webhook_url?: string | null;
+        };
     };
     responses: never;
     parameters: never;
@@ -2976,6 +3068,73 @@ export interface operations {
             };
             /** @description `count` out of range */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    webhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job's ULID */
+                public_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveries"];
+                };
+            };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `JOB_NOT_FOUND` */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

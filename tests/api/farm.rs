@@ -182,7 +182,11 @@ impl Farm {
     /// A background render, durable before its 202: retried (same idempotency key) on the
     /// other servers while one is down or the database restarts. Its job id.
     async fn dispatch(&self, bases: &[String], n: usize) -> String {
-        let body = json!({"scene_type": "paper", "mood": "soft", "resolution": "0.5K", "seed": n});
+        self.dispatch_body(bases, n, json!({"scene_type": "paper", "mood": "soft", "resolution": "0.5K", "seed": n}))
+            .await
+    }
+
+    async fn dispatch_body(&self, bases: &[String], n: usize, body: Value) -> String {
         let deadline = Instant::now() + Duration::from_secs(90);
         for attempt in 0.. {
             let base = &bases[(n + attempt) % bases.len()];
@@ -322,6 +326,8 @@ async fn two_servers_and_three_workers_survive_kills_and_a_database_restart() {
 
     // 300 dispatches, round-robin, eight at a time; a worker and a server die and the database
     // restarts on the way.
+    // Every tenth job reports its end to a webhook receiver; any API server may deliver it.
+    let (hook, posts) = crate::webhooks::receiver(200);
     let mut live_bases = bases.clone();
     let mut n = ids.len();
     let (mut killed_worker, mut killed_server, mut restarted) = (false, false, false);
@@ -344,7 +350,11 @@ async fn two_servers_and_three_workers_survive_kills_and_a_database_restart() {
         let sent = futures_util::future::join_all(batch.iter().map(|&i| {
             let (farm, bases) = (farm.clone(), bases.clone());
             let live = live_bases.clone();
-            async move { farm.dispatch(if i % 2 == 0 { &bases } else { &live }, i).await }
+            let mut body = json!({"scene_type": "paper", "mood": "soft", "resolution": "0.5K", "seed": i});
+            if i % 10 == 0 {
+                body["webhook_url"] = json!(hook);
+            }
+            async move { farm.dispatch_body(if i % 2 == 0 { &bases } else { &live }, i, body).await }
         }))
         .await;
         ids.extend(sent);
@@ -392,6 +402,17 @@ async fn two_servers_and_three_workers_survive_kills_and_a_database_restart() {
     assert!(requeued_from_w1 >= 2, "w1's jobs were requeued naming it ({requeued_from_w1})");
     let succeeded = farm.count("SELECT COUNT(*) FROM jobs WHERE status = 'SUCCESS'").await;
     assert_eq!(succeeded as usize, JOBS, "every job ran to success on the surviving workers");
+
+    // Each webhook is delivered (at least once: a server killed mid-POST leaves its claim to
+    // run out, and the other retries), and the receiver heard of every one of those jobs.
+    let first_batched = 5;
+    let hooked: std::collections::BTreeSet<String> =
+        (first_batched..JOBS).filter(|i| i % 10 == 0).map(|i| ids[i].clone()).collect();
+    let delivered = "SELECT COUNT(*) FROM webhooks WHERE state = 'delivered'";
+    farm.wait_for("webhooks delivered", delivered, hooked.len() as i64).await;
+    let heard: std::collections::BTreeSet<String> =
+        posts.try_iter().map(|p| p.header("webhook-id").to_string()).collect();
+    assert_eq!(heard, hooked, "the receiver heard of every hooked job");
 
     // `figur farm status` names the workers; the killed one is silent.
     let status = Command::new(FIGUR)

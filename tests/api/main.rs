@@ -26,4 +26,6 @@ mod servers;
 mod steering;
 mod support;
 mod swaps;
+mod tls;
 mod try_on;
+mod webhooks;

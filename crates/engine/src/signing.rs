@@ -24,6 +24,15 @@ impl Signer {
         Signer { secret }
     }
 
+    /// The key webhook deliveries are signed with: derived from the install secret, so every
+    /// process on one data folder (or one farm's shared store) signs alike, and it is never the
+    /// URL-signing key itself.
+    pub fn webhook_key(&self) -> [u8; 32] {
+        let mut mac = HmacSha256::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        mac.update(b"figur webhooks v1");
+        mac.finalize().into_bytes().into()
+    }
+
     fn mac(&self, realm: &str, key: &str, exp: i64) -> Vec<u8> {
         let mut mac = HmacSha256::new_from_slice(&self.secret).expect("HMAC takes any key length");
         mac.update(format!("{realm}\n{key}\n{exp}").as_bytes());

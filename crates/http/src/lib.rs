@@ -13,6 +13,7 @@ pub mod listener;
 pub mod openapi;
 pub mod routes;
 pub mod strict_json;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -37,6 +38,12 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Required to listen on a non-loopback address.
     pub allow_remote: bool,
+    /// Serve HTTPS with this certificate and key. Required with `allow_remote` on a
+    /// non-loopback address unless `insecure_http` says plain HTTP is meant.
+    pub tls: Option<tls::TlsFiles>,
+    /// Serve other machines over plain HTTP on purpose (a trusted network, or TLS ended by a
+    /// proxy in front): keys and images then cross the network readable.
+    pub insecure_http: bool,
     /// Requests per second per API key, and per client address for requests without a valid
     /// key (bursts of twice that); 0 turns the limit off.
     pub rate_limit: u32,
@@ -52,6 +59,8 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8686)),
             allow_remote: false,
+            tls: None,
+            insecure_http: false,
             rate_limit: 100,
             signs_urls: true,
             only_key: None,
@@ -63,6 +72,13 @@ impl Default for ServerConfig {
 pub enum ServeError {
     #[error("refusing to listen on {0}: it is not a loopback address; add --allow-remote to serve other machines")]
     NotLoopback(SocketAddr),
+    #[error(
+        "refusing to serve {0} over plain HTTP: API keys and images would cross the network readable. \
+         Give --tls-cert and --tls-key (PEM files), or --insecure-http if that is what you mean"
+    )]
+    RemoteNeedsTls(SocketAddr),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("the server failed: {0}")]
@@ -81,19 +97,35 @@ pub struct Bound {
     listener: listener::EnvelopeListener,
     app: Router,
     pub addr: SocketAddr,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+}
+
+impl Bound {
+    /// The server's base URL, e.g. `https://192.0.2.7:8686`.
+    pub fn base_url(&self) -> String {
+        format!("{}://{}", self.scheme, self.addr)
+    }
 }
 
 /// Binds the listener and points the engine's signed URLs at it.
 pub async fn bind(engine: Arc<Engine>, config: &ServerConfig) -> Result<Bound, ServeError> {
-    if !config.listen.ip().is_loopback() && !config.allow_remote {
+    let remote = !config.listen.ip().is_loopback();
+    if remote && !config.allow_remote {
         return Err(ServeError::NotLoopback(config.listen));
     }
+    if remote && config.tls.is_none() && !config.insecure_http {
+        return Err(ServeError::RemoteNeedsTls(config.listen));
+    }
+    // The certificate is read before the port is taken: a bad file fails fast, naming itself.
+    let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
     let addr = listener.local_addr()?;
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
     if config.signs_urls {
-        engine.set_public_base(&format!("http://{addr}"));
+        engine.set_public_base(&format!("{scheme}://{addr}"));
     }
     let state = AppState {
         engine,
@@ -101,7 +133,11 @@ pub async fn bind(engine: Arc<Engine>, config: &ServerConfig) -> Result<Bound, S
         allow_remote: config.allow_remote,
         only_key: config.only_key.clone(),
     };
-    Ok(Bound { listener: listener::EnvelopeListener(listener), app: router(state), addr })
+    let listener = match acceptor {
+        Some(acceptor) => listener::EnvelopeListener::tls(listener, acceptor)?,
+        None => listener::EnvelopeListener::plain(listener)?,
+    };
+    Ok(Bound { listener, app: router(state), addr, scheme })
 }
 
 impl Bound {

@@ -19,27 +19,59 @@ use axum::http::StatusCode;
 use axum::serve::{IncomingStream, Listener};
 use figur_engine::{ApiError, ErrorCode};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 use crate::error::{for_status, ErrorEnvelope};
+use crate::tls::Conn;
 
-/// A bound TCP listener whose connections carry [`Enveloped`] IO.
+/// A bound listener whose connections carry [`Enveloped`] IO: plain TCP, or TLS once each
+/// connection's handshake has finished (see [`crate::tls`]).
 #[derive(Debug)]
-pub struct EnvelopeListener(pub TcpListener);
+pub struct EnvelopeListener {
+    inner: Accepting,
+    addr: SocketAddr,
+}
+
+#[derive(Debug)]
+enum Accepting {
+    Plain(TcpListener),
+    Tls(tokio::sync::mpsc::Receiver<(Conn, SocketAddr)>),
+}
+
+impl EnvelopeListener {
+    pub fn plain(listener: TcpListener) -> io::Result<Self> {
+        Ok(EnvelopeListener { addr: listener.local_addr()?, inner: Accepting::Plain(listener) })
+    }
+
+    pub fn tls(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor) -> io::Result<Self> {
+        let addr = listener.local_addr()?;
+        Ok(EnvelopeListener { addr, inner: Accepting::Tls(crate::tls::incoming(listener, acceptor)) })
+    }
+}
 
 impl Listener for EnvelopeListener {
-    type Io = Enveloped<TcpStream>;
+    type Io = Enveloped<Conn>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (io, addr) = Listener::accept(&mut self.0).await;
-        // Small JSON answers and long-poll wake-ups should not wait for Nagle.
-        let _ = io.set_nodelay(true);
+        let (io, addr) = match &mut self.inner {
+            Accepting::Plain(listener) => {
+                let (io, addr) = Listener::accept(listener).await;
+                // Small JSON answers and long-poll wake-ups should not wait for Nagle.
+                let _ = io.set_nodelay(true);
+                (Conn::Plain(io), addr)
+            }
+            Accepting::Tls(handshaken) => match handshaken.recv().await {
+                Some(accepted) => accepted,
+                // The accept loop only ends when this listener is gone.
+                None => std::future::pending().await,
+            },
+        };
         (Enveloped { io, pending: Vec::new(), sent: 0 }, addr)
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr()
+        Ok(self.addr)
     }
 }
 

@@ -20,7 +20,7 @@ use crate::routes::{account, jobs, library, workflows};
     servers((url = "http://127.0.0.1:8686", description = "figur serve (default address)")),
     paths(
         jobs::list, jobs::detail, jobs::events, jobs::cancel, jobs::queue, jobs::priority, jobs::pause, jobs::resume,
-        jobs::vary,
+        jobs::vary, jobs::webhooks,
         library::upload, library::uploads, library::edit_upload, library::tags, library::renders, library::render, library::catalog, library::catalog_entry,
         library::garment_categories, library::add_catalog_model, library::compatibility, library::artifact,
         account::operations, account::credits, account::usage, account::health, account::openapi,
@@ -124,6 +124,30 @@ fn complete(doc: &mut Value) {
                     schema["maximum"] = json!(max);
                 }
             }
+        }
+    }
+    // Every workflow's body takes the webhook extension (the engine takes it out before the
+    // workflow's own strict parsing).
+    let requests: Vec<String> = doc["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|paths| paths.values())
+        .map(|ops| &ops["post"])
+        .filter(|op| op["tags"].as_array().is_some_and(|tags| tags.iter().any(|t| t == "workflows")))
+        .filter_map(|op| op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str())
+        .filter_map(|r| r.strip_prefix("#/components/schemas/"))
+        .map(str::to_string)
+        .collect();
+    for request in requests {
+        let properties = &mut doc["components"]["schemas"][&request]["properties"];
+        if properties.is_object() {
+            properties["webhook_url"] = json!({
+                "type": ["string", "null"],
+                "format": "uri",
+                "maxLength": 2048,
+                "description": "Extension: an http(s) URL the job's terminal state is POSTed to once it ends \
+                    (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)"
+            });
         }
     }
     // The procedural backdrop engine draws these; a later release takes free text here.

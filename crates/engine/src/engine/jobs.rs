@@ -14,7 +14,7 @@ use crate::domain::requests::{Reference, WorkflowRequest};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::ids::is_ulid;
 use crate::ledger::jobs::{self as job_rows, CancelOutcome, NewJob};
-use crate::ledger::{catalog, idempotency, renders, uploads, LedgerError};
+use crate::ledger::{catalog, idempotency, renders, uploads, webhooks, LedgerError};
 use crate::store::KeyError;
 use crate::time::now_unix_ms;
 
@@ -64,15 +64,16 @@ impl Engine {
         &self,
         caller: &Caller,
         op: Operation,
-        body: Value,
+        mut body: Value,
         request_id: &str,
         idempotency_key: Option<&str>,
     ) -> Result<DispatchAccepted, ApiError> {
         require(caller, Capability::JobsCreate)?;
-        // Only an idempotent dispatch needs the body's fingerprint.
+        // Only an idempotent dispatch needs the body's fingerprint (the webhook's URL included).
         let body_sha256 = idempotency_key.map(|_| hex::encode(Sha256::digest(body.to_string().as_bytes())));
+        let webhook = super::webhooks::take_webhook_url(&mut body)?;
         let request = WorkflowRequest::parse(op, body)?;
-        self.dispatch_request(caller, request, request_id, idempotency_key.zip(body_sha256)).await
+        self.dispatch_request(caller, request, request_id, idempotency_key.zip(body_sha256), webhook).await
     }
 
     /// Dispatches a typed request (the desktop's commands), checked as a parsed body is.
@@ -83,17 +84,18 @@ impl Engine {
         request_id: &str,
     ) -> Result<DispatchAccepted, ApiError> {
         require(caller, Capability::JobsCreate)?;
-        self.dispatch_request(caller, request.checked()?, request_id, None).await
+        self.dispatch_request(caller, request.checked()?, request_id, None, None).await
     }
 
     /// The checks after the body's, and the durable write. `idempotency`: the key and the
-    /// fingerprint of the body it was sent with.
+    /// fingerprint of the body it was sent with; `webhook`: where the job's end is POSTed.
     async fn dispatch_request(
         &self,
         caller: &Caller,
         request: WorkflowRequest,
         request_id: &str,
         idempotency: Option<(&str, String)>,
+        webhook: Option<String>,
     ) -> Result<DispatchAccepted, ApiError> {
         let op = request.operation();
         let (idempotency_key, body_sha256) = idempotency.unzip();
@@ -159,6 +161,9 @@ impl Engine {
                         api_key_id: Some(&key_id),
                     },
                 )?;
+                if let Some(url) = &webhook {
+                    webhooks::register(c, &answer.job_id, url, &crate::time::now_rfc3339())?;
+                }
                 if let (Some(idem), Some(body_sha256)) = (&idem, body_sha256) {
                     let remembered = idempotency::Remembered {
                         operation: op.name().into(),

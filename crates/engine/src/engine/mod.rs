@@ -13,8 +13,12 @@ mod jobs;
 mod library;
 mod present;
 mod steering;
+mod webhooks;
+pub use webhooks::{signature as webhook_signature, WebhookPolicy};
 #[cfg(test)]
 mod steering_tests;
+#[cfg(test)]
+mod webhook_tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -68,6 +72,8 @@ pub struct EngineConfig {
     /// This process as a claimant of jobs: its name (`host-pid` unless set) and how long a
     /// lease lasts unless renewed (a dead worker's jobs wait that long to be requeued).
     pub worker: Claimant,
+    /// How webhook deliveries are retried.
+    pub webhooks: WebhookPolicy,
 }
 
 impl std::fmt::Debug for EngineConfig {
@@ -109,6 +115,7 @@ impl EngineConfig {
             cache_dir,
             ledger: LedgerLocation::Sqlite,
             worker: Claimant { worker: default_worker_name(), lease_ms: DEFAULT_LEASE.as_millis() as i64 },
+            webhooks: WebhookPolicy::default(),
         }
     }
 }
@@ -229,6 +236,7 @@ impl Engine {
         if self.config.ledger.is_shared() {
             self.start_farm_duties();
         }
+        self.start_webhook_delivery();
         if !self.config.run_jobs {
             return Ok(());
         }

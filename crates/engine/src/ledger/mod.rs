@@ -25,6 +25,7 @@ pub mod queue;
 pub mod renders;
 pub mod requests;
 pub mod uploads;
+pub mod webhooks;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -13,6 +13,7 @@ use axum::Json;
 use figur_engine::domain::job::{
     JobDetail, JobEvent, JobEvents, JobList, JobStatus, PriorityRequest, Variations, VaryRequest,
 };
+use figur_engine::ledger::webhooks::WebhookDeliveries;
 use figur_engine::{ApiError, Capability, JobFilter};
 
 use crate::error::{ErrorEnvelope, HttpResult};
@@ -58,6 +59,21 @@ pub async fn detail(
 ) -> HttpResult<Json<JobDetail>> {
     auth.require(Capability::JobsRead)?;
     Ok(Json(state.engine.job(auth.0.mode, &id).await?))
+}
+
+/// Extension: the job's webhook (`webhook_url` at dispatch) and every delivery attempt so far:
+/// when, how long it took, the receiver's status or why there was none.
+#[utoipa::path(get, path = "/v1/jobs/{public_id}/webhooks", tag = "jobs",
+    params(("public_id" = String, Path, description = "The job's ULID")),
+    responses((status = 200, body = WebhookDeliveries), (status = 404, description = "`JOB_NOT_FOUND`", body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn webhooks(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+) -> HttpResult<Json<WebhookDeliveries>> {
+    auth.require(Capability::JobsRead)?;
+    Ok(Json(state.engine.webhook_deliveries(auth.0.mode, &id).await?))
 }
 
 /// The job's events with `seq > since`, ascending.

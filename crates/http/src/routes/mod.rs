@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/jobs/{public_id}/pause", post(jobs::pause))
         .route("/v1/jobs/{public_id}/resume", post(jobs::resume))
         .route("/v1/jobs/{public_id}/vary", post(jobs::vary))
+        .route("/v1/jobs/{public_id}/webhooks", get(jobs::webhooks))
         .route("/v1/queue", get(jobs::queue))
         .route("/v1/renders", get(library::renders))
         .route("/v1/renders/{public_id}", get(library::render))
