@@ -44,6 +44,7 @@ pub struct Studio {
 pub mod errors;
 pub mod generative;
 pub mod hot_folders;
+pub mod remote;
 pub mod settings;
 
 use errors::{io_error, DesktopCode, UiCode, UiError};
@@ -320,6 +321,7 @@ macro_rules! desktop_commands {
                     info,
                     library,
                     import_paths,
+                    remote::import_paths_to,
                     import_samples,
                     job,
                     jobs,

@@ -100,7 +100,7 @@ async fn open_env(data: &Path, failpoints: &str, pictures: &Path, env: &[(&str, 
 }
 
 /// The screens the README shows: each run refreshes them in `docs/screenshots/`, scaled to 960×600.
-const PUBLISHED: [&str; 15] = [
+const PUBLISHED: [&str; 16] = [
     "first-run",
     "edit-backdrop",
     "try-on",
@@ -116,6 +116,7 @@ const PUBLISHED: [&str; 15] = [
     "settings",
     "settings-studio",
     "settings-generative",
+    "settings-server",
 ];
 
 /// Polls `script` in the page until it returns `want` or `within` passes; whether it did.
@@ -728,4 +729,76 @@ async fn a_generative_model_is_added_from_its_folder_made_a_default_and_removed_
     assert!(!std::fs::read_to_string(data.join("settings.json")).unwrap().contains("tiny-sd"));
     client.close().await.unwrap();
     drop(driver);
+}
+
+/// A studio server of the test's own (another data folder, its engine running jobs) over HTTP,
+/// as a farm's API server or a colleague's `figur serve` would be: its engine, base URL and a
+/// key, and the sender that stops it.
+async fn studio_server(
+    dir: &Path,
+) -> (std::sync::Arc<figur_engine::Engine>, String, String, tokio::sync::oneshot::Sender<()>) {
+    use figur_engine::{Capability, Engine, EngineConfig, Mode};
+    let engine = Engine::open(EngineConfig::new(dir)).unwrap();
+    engine.start().await.unwrap();
+    let (_, key) = engine.create_key(Mode::Live, &Capability::ALL, "a desktop").await.unwrap();
+    let config =
+        figur_http::ServerConfig { listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)), ..Default::default() };
+    let bound = figur_http::bind(engine.clone(), &config).await.unwrap();
+    let base = bound.base_url();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(bound.serve(async move {
+        let _ = stopped.await;
+    }));
+    (engine, base, key, stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connected_to_a_studio_server_the_library_jobs_and_gallery_are_the_servers() {
+    use figur_engine::{JobFilter, LibraryQuery, Mode};
+    let dir = tempfile::tempdir().unwrap();
+    let photo = photo(dir.path());
+    let (server, base, key, stop) = studio_server(&dir.path().join("server")).await;
+    let data = dir.path().join("data");
+    let (driver, client, _) = open(&data, "").await;
+
+    // Settings → Studio server: a wrong key is refused and nothing is kept.
+    click(&client, "[data-testid=nav-settings]").await;
+    let url_field = client.wait().for_element(Locator::Css("[data-testid=server-url]")).await.unwrap();
+    url_field.send_keys(&base).await.unwrap();
+    client.find(Locator::Css("[data-testid=server-key]")).await.unwrap().send_keys("sk_live_wrong").await.unwrap();
+    click(&client, "[data-testid=server-connect]").await;
+    client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(".error, [role=alert]")).await.unwrap();
+    let key_field = client.find(Locator::Css("[data-testid=server-key]")).await.unwrap();
+    key_field.clear().await.unwrap();
+    key_field.send_keys(&key).await.unwrap();
+    click(&client, "[data-testid=server-connect]").await;
+    // The window reloads connected, and says to what.
+    let said = "return document.querySelector('[data-testid=connected-server]')?.textContent ?? '';";
+    assert!(js_becomes(&client, said, json!(format!("on {base}")), Duration::from_secs(30)).await, "never connected");
+    shot(&client, "settings-server").await;
+
+    // An import goes to the server's library; this machine's stays empty.
+    import(&client, &photo).await;
+    let on_server = server.library(Mode::Live, LibraryQuery::default(), 10, 0).await.unwrap();
+    assert_eq!(on_server.total, 1, "the photo is in the server's library");
+    // A workflow started from the Edit screen runs on the server, and its render is in the gallery.
+    run_swap(&client).await;
+    status_becomes(&client, "succeeded", Duration::from_secs(180)).await;
+    let jobs = server.list_jobs(Mode::Live, JobFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(jobs.jobs.len(), 1, "the job is the server's");
+    click(&client, "[data-testid=nav-gallery]").await;
+    client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=render] img")).await.unwrap();
+    shot(&client, "gallery-on-server").await;
+
+    // Back to this machine's studio: its own (empty) library.
+    click(&client, "[data-testid=nav-settings]").await;
+    click(&client, "[data-testid=server-disconnect]").await;
+    let gone = "return document.querySelector('[data-testid=connected-server]') === null;";
+    assert!(js_becomes(&client, gone, json!(true), Duration::from_secs(30)).await);
+    click(&client, "[data-testid=nav-library]").await;
+    assert!(library_tiles(&client, 0).await.is_empty(), "this machine's library is its own");
+    client.close().await.unwrap();
+    drop(driver);
+    let _ = stop.send(());
+    server.shutdown(Duration::from_secs(5)).await;
 }

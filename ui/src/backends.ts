@@ -1,18 +1,20 @@
-// The engine behind the Svelte screens' stores: the generated commands, errors turned into
-// exceptions (`call`). Tests give the stores stand-ins with the same shape.
+// The engine behind the Svelte screens' stores: this machine's, through the generated commands
+// (errors turned into exceptions by `call`), or a studio server's /v1 API when Settings connected
+// the desktop to one (`remote.ts`). Tests give the stores stand-ins with the same shape.
 import { call, commands, events } from "./api";
-import type { LibraryBackend } from "./library/store.svelte";
+import { server } from "./server";
+import { PAGE, type LibraryBackend, type LibraryItem } from "./library/store.svelte";
 import type { QueueBackend } from "./queue/store.svelte";
 import type { RenderBackend } from "./gallery/render_info";
 import type { FirstRunBackend } from "./start/first_run";
 
-export const libraryBackend: LibraryBackend = {
+const localLibrary: LibraryBackend = {
   page: (search, offset, limit) => call(commands.library(search, offset, limit)),
   tags: () => call(commands.libraryTags()),
   edit: (uploadKey, edit) => call(commands.editUpload(uploadKey, edit)),
 };
 
-export const queueBackend: QueueBackend = {
+const localQueue: QueueBackend = {
   queue: () => call(commands.queue()),
   setPriority: (jobId, priority) => call(commands.setPriority(jobId, priority)),
   pause: (jobId) => call(commands.pause(jobId)),
@@ -21,9 +23,7 @@ export const queueBackend: QueueBackend = {
   onJobChanged: (listener) => events.jobChanged.listen(() => listener()),
 };
 
-export const importPaths = (paths: string[]) => call(commands.importPaths(paths));
-
-export const renderBackend: RenderBackend = {
+const localRenders: RenderBackend = {
   renders: (offset, limit) => call(commands.renders(offset, limit)),
   exportRender: (renderId, format) => call(commands.exportRender(renderId, format)),
   useAsInput: (renderId) => call(commands.useAsInput(renderId)),
@@ -35,6 +35,26 @@ export const renderBackend: RenderBackend = {
   job: (jobId) => call(commands.job(jobId)),
   onJobChanged: (listener) => events.jobChanged.listen(() => listener()),
 };
+
+export const libraryBackend: LibraryBackend = server?.library ?? localLibrary;
+export const queueBackend: QueueBackend = server?.queue ?? localQueue;
+export const renderBackend: RenderBackend = server?.renders ?? localRenders;
+
+/** Every image of the library (this machine's or the server's), newest first, a page at a time. */
+export async function wholeLibrary(): Promise<LibraryItem[]> {
+  const items: LibraryItem[] = [];
+  for (let offset = 0; ; offset += PAGE) {
+    const page = await libraryBackend.page({}, offset, PAGE);
+    items.push(...page.uploads);
+    if (page.count < PAGE) return items;
+  }
+}
+
+/** Photos and folders on this machine into the library — the server's, when connected. */
+export const importPaths = (paths: string[]) =>
+  server
+    ? call(commands.importPathsTo(server.connection.url, server.connection.key, paths))
+    : call(commands.importPaths(paths));
 
 export const firstRunBackend: FirstRunBackend = {
   models: () => commands.models(),

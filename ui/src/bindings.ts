@@ -19,6 +19,11 @@ export const commands = {
 	 */
 	importPaths: (paths: string[]) => typedError<Imported_Serialize[], UiError>(__TAURI_INVOKE("import_paths", { paths })),
 	/**
+	 *  Photos and folders (walked, at most 1000 images) into the library of the server at `server`
+	 *  with `key`; each path says what became of it.
+	 */
+	importPathsTo: (server: string, key: string, paths: string[]) => typedError<Imported_Serialize[], UiError>(__TAURI_INVOKE("import_paths_to", { server, key, paths })),
+	/**
 	 *  The sample photos (`figur samples`: fetched once from the package registries, pinned by
 	 *  sha256) imported into the library, for the first-run guide.
 	 */

@@ -2,6 +2,7 @@
 // library list an earlier version kept in this window was retired. Asked after the shell is
 // on screen, so a slow answer never delays the window.
 import { call, commands, library, migrateLegacyLibrary } from "./api";
+import { server } from "./server";
 import { shouldGuide } from "./start/first_run";
 
 export interface Startup {
@@ -14,6 +15,8 @@ export async function startup(): Promise<Startup> {
   const r = await commands.info();
   if (r.status !== "ok") return { notice: null, dataDir: "", guide: false };
   const dataDir = r.data.data_dir;
+  // Connected to a studio server, the library is the server's: nothing local to retire or guide.
+  if (server) return { notice: null, dataDir, guide: false };
   let notice: string | null = null;
   let guide = false;
   try {

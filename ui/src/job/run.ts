@@ -5,6 +5,7 @@ import { call, commands, events, StudioError } from "../api";
 import type { DispatchAccepted, JobEvents_Serialize, JobDetail_Serialize, Operation } from "../bindings";
 import type { Timeline as TimelineState } from "../timeline";
 import Timeline from "./Timeline.svelte";
+import { server } from "../server";
 
 export interface TimelineBackend {
   dispatch(workflow: string, body: unknown): Promise<DispatchAccepted>;
@@ -30,7 +31,7 @@ const DISPATCH: { [K in Operation]: (request: never) => ReturnType<typeof comman
   "model-swap-with-image": commands.modelSwapWithImage,
 };
 
-export const timelineBackend: TimelineBackend = {
+const localTimeline: TimelineBackend = {
   dispatch: (workflow, body) => {
     if (!(workflow in DISPATCH)) return Promise.reject(new StudioError("VALIDATION_ERROR", `there is no workflow called ${workflow}`, ""));
     return call(DISPATCH[workflow as Operation](body as never));
@@ -39,6 +40,9 @@ export const timelineBackend: TimelineBackend = {
   cancel: (jobId) => call(commands.cancel(jobId)),
   onJobChanged: (listener) => events.jobChanged.listen((e) => listener(e.payload.job_id)),
 };
+
+/** This machine's engine, or the studio server's when the desktop is connected to one. */
+export const timelineBackend: TimelineBackend = server?.timeline ?? localTimeline;
 
 const mounted = new WeakMap<HTMLElement, Record<string, unknown>>();
 
