@@ -169,7 +169,12 @@ impl Farm {
     }
 
     fn server(&self, name: &str) -> Proc {
-        let args = ["serve", "--no-run", "--listen", "127.0.0.1:0", "--lease-seconds", LEASE_SECONDS];
+        self.server_with(name, &[])
+    }
+
+    fn server_with(&self, name: &str, extra: &[&str]) -> Proc {
+        let mut args = vec!["serve", "--no-run", "--listen", "127.0.0.1:0", "--lease-seconds", LEASE_SECONDS];
+        args.extend_from_slice(extra);
         Proc::spawn(self, name, &args, &[])
     }
 
@@ -482,4 +487,38 @@ async fn a_worker_paused_past_its_lease_cannot_commit_when_it_wakes() {
         .await;
     assert!(keys.contains("/run-2/"), "the second run's files are its own: {keys}");
     assert!(!fresh.log().contains("panicked"), "{}", fresh.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_gets_its_rate_limit_once_across_all_the_api_servers() {
+    let farm = Farm::new();
+    // 3 requests a second: at most 6 in any 2-second window, whichever servers they reach.
+    let (a, b) = (farm.server_with("a", &["--rate-limit", "3"]), farm.server_with("b", &["--rate-limit", "3"]));
+    let (a, b) = (a.base.clone().unwrap(), b.base.clone().unwrap());
+    let get = |base: &str| farm.http.get(format!("{base}/v1/credits")).bearer_auth(&farm.key).send();
+    for attempt in 0.. {
+        // Start at the top of a window (the database and this test read the same clock), so the
+        // seven requests below all fall in one.
+        let ms = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() % 2000;
+        while ms() > 100 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut statuses = Vec::new();
+        for _ in 0..6 {
+            statuses.push(get(&a).await.unwrap().status().as_u16());
+        }
+        // Server b has not been asked yet: only a shared count refuses this one.
+        let on_b = get(&b).await.unwrap();
+        let retry_after = on_b.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+        statuses.push(on_b.status().as_u16());
+        if ms() > 1500 && attempt < 3 {
+            continue; // a slow machine crossed into the next window: not a fair try
+        }
+        assert_eq!(statuses, [200, 200, 200, 200, 200, 200, 429], "the seventh, on another server, is refused");
+        assert!(retry_after.is_some(), "429 says when to come back");
+        break;
+    }
+    // The next window gives the key its allowance again, on either server.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(get(&b).await.unwrap().status(), 200);
 }

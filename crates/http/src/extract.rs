@@ -87,6 +87,13 @@ impl FromRequestParts<AppState> for Authed {
         if let Err(wait) = state.limiter.check(&format!("key:{}", caller.key_id)) {
             return Err(HttpError(rate_limited("too many requests for this API key; slow down", wait)));
         }
+        // In a farm the key's allowance is shared by every API server, not given by each.
+        if let Err(wait) = state.engine.spend_shared_rate(&caller.key_id, state.rate_limit).await {
+            return Err(HttpError(rate_limited(
+                "too many requests for this API key across the studio's servers; slow down",
+                wait,
+            )));
+        }
         Ok(Authed(caller))
     }
 }

@@ -26,6 +26,8 @@ use figur_engine::Engine;
 pub struct AppState {
     pub engine: Arc<Engine>,
     pub limiter: Arc<extract::RateLimiter>,
+    /// Requests per second per key (0: no limit); in a farm, shared by all its servers.
+    pub rate_limit: u32,
     /// Accept any Host header (the user asked to serve beyond this machine).
     pub allow_remote: bool,
     /// Accept only this API key (by key id); others get 403. The desktop's private server,
@@ -130,6 +132,7 @@ pub async fn bind(engine: Arc<Engine>, config: &ServerConfig) -> Result<Bound, S
     let state = AppState {
         engine,
         limiter: Arc::new(extract::RateLimiter::new(config.rate_limit)),
+        rate_limit: config.rate_limit,
         allow_remote: config.allow_remote,
         only_key: config.only_key.clone(),
     };

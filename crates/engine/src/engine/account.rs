@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use subtle::ConstantTimeEq;
 
-use super::Engine;
+use super::{Engine, SHARED_RATE_WINDOW};
 use crate::auth::{self, Caller, Capability, Mode};
 use crate::domain::catalog::{Credits, UsageList};
 use crate::error::{ApiError, ErrorCode};
@@ -29,6 +29,28 @@ fn unauthorized(message: &str) -> ApiError {
 impl Engine {
     /// Resolves a bearer key to its caller. The key is hashed; the stored hash is found and
     /// compared in constant time. Unknown, malformed and revoked keys all answer 401.
+    /// Farm mode: spends one request of `key_id` from the allowance all the farm's API servers
+    /// share — `per_second` sustained, twice that in any [`SHARED_RATE_WINDOW`] — and says how
+    /// long to wait once it is spent. On one machine the server's own limiter is the whole
+    /// story and this does nothing. A database that cannot answer lets the request through:
+    /// whatever the request needs from it then fails with its own clear error.
+    pub async fn spend_shared_rate(&self, key_id: &str, per_second: u32) -> Result<(), Duration> {
+        if per_second == 0 || !self.config.ledger.is_shared() {
+            return Ok(());
+        }
+        let subject = format!("key:{key_id}");
+        let window_ms = SHARED_RATE_WINDOW.as_millis() as i64;
+        let allowance = i64::from(per_second) * window_ms / 1000;
+        match self.live.ledger.write(move |c| crate::ledger::rates::spend(c, &subject, window_ms)).await {
+            Ok((spent, left_ms)) if spent > allowance => Err(Duration::from_millis(left_ms.max(1) as u64)),
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot count this request against the farm's rate limit");
+                Ok(())
+            }
+        }
+    }
+
     pub async fn authenticate(&self, presented: &str) -> Result<Caller, ApiError> {
         let Some(claimed_mode) = auth::mode_of(presented) else {
             return Err(unauthorized("the API key is missing or malformed (expected sk_live_… or sk_test_…)"));

@@ -120,6 +120,10 @@ impl EngineConfig {
     }
 }
 
+/// The window a farm's shared rate limit counts requests in: a key may spend twice its
+/// per-second rate in any one, across all the API servers.
+pub const SHARED_RATE_WINDOW: Duration = Duration::from_secs(2);
+
 /// How long a lease lasts unless renewed; renewed four times as often.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
@@ -277,6 +281,17 @@ impl Engine {
         for scheduler in &self.schedulers {
             tokio::spawn(scheduler.clone().maintain_leases());
         }
+        let me = self.clone();
+        tokio::spawn(async move {
+            let window_ms = SHARED_RATE_WINDOW.as_millis() as i64;
+            while !me.stop_listening.load(std::sync::atomic::Ordering::SeqCst) {
+                let forgot = me.live.ledger.write(move |c| crate::ledger::rates::forget_old(c, window_ms)).await;
+                if let Err(e) = forgot {
+                    tracing::debug!(error = %e, "could not drop old rate-limit windows");
+                }
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+        });
         if self.config.run_jobs {
             let me = self.clone();
             tokio::spawn(async move { me.report_worker().await });

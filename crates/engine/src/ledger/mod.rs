@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod keys;
 pub mod leases;
 pub mod queue;
+pub mod rates;
 pub mod renders;
 pub mod requests;
 pub mod uploads;

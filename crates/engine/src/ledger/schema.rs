@@ -215,6 +215,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (job_id, attempt)
     ) WITHOUT ROWID;
     "#,
+    // 7: rate limits a farm's API servers share: requests per key per fixed window.
+    r#"
+    CREATE TABLE rate_windows (
+        subject   TEXT NOT NULL,
+        window_no INTEGER NOT NULL,
+        n         INTEGER NOT NULL,
+        PRIMARY KEY (subject, window_no)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
