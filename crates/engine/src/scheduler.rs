@@ -52,8 +52,6 @@ pub struct Scheduler {
     realm: Arc<Realm>,
     workflows: Arc<Registry>,
     permits: Arc<Semaphore>,
-    /// Shared by every realm's scheduler with `permits`: woken when a job frees its permit.
-    freed: Arc<Notify>,
     failpoints: Arc<FailPoints>,
     memory: Arc<MemoryBudget>,
     models: Arc<dyn ModelStore>,
@@ -72,7 +70,6 @@ impl Scheduler {
         realm: Arc<Realm>,
         workflows: Arc<Registry>,
         permits: Arc<Semaphore>,
-        freed: Arc<Notify>,
         (failpoints, memory, models): (Arc<FailPoints>, Arc<MemoryBudget>, Arc<dyn ModelStore>),
         claimant: Claimant,
     ) -> Self {
@@ -81,7 +78,6 @@ impl Scheduler {
             realm,
             workflows,
             permits,
-            freed,
             failpoints,
             memory,
             models,
@@ -197,31 +193,42 @@ impl Scheduler {
     /// The claim loop; returns once [`Scheduler::shutdown`] is called. A permit is taken only
     /// to run a claimed job, never held while idle: the realms share the permits, and an idle
     /// realm must not starve a busy one.
+    ///
+    /// The loop waits for a permit on the semaphore itself, which queues its waiters and hands
+    /// each released permit to the next: a permit another realm's loop took for a look and
+    /// gave back, or a finished job's, always reaches a loop with work waiting. (Waiting on a
+    /// "freed" signal instead lost that wake-up whenever the other realm held the permit for its
+    /// look at that moment, and a lone worker then idled until the next tick between jobs.)
     pub async fn run(self: Arc<Self>) {
         loop {
-            // Register for "capacity freed" before looking, so a permit freed meanwhile still wakes us.
-            let freed = self.freed.clone();
-            let freed = freed.notified();
-            tokio::pin!(freed);
-            freed.as_mut().enable();
-            while let Ok(permit) = self.permits.clone().try_acquire_owned() {
-                if self.stopping.load(Ordering::SeqCst) {
-                    return;
-                }
-                let ledger = self.realm.ledger.clone();
-                let claimant = self.claimant.clone();
-                match ledger.write(move |c| jobs::claim(c, 1, &claimant)).await {
-                    Ok(mut claimed) if !claimed.is_empty() => self.spawn_worker(claimed.remove(0), permit),
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::error!(error = %e, "could not claim a job; retrying");
-                        break;
-                    }
-                }
+            let permit = tokio::select! {
+                permit = self.permits.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => return, // closed: the engine is gone
+                },
+                _ = self.stopped.notified() => return,
+            };
+            if self.stopping.load(Ordering::SeqCst) {
+                return;
             }
+            // Register for new work before looking, so a dispatch meanwhile still wakes us.
+            let work = self.realm.work.notified();
+            tokio::pin!(work);
+            work.as_mut().enable();
+            let ledger = self.realm.ledger.clone();
+            let claimant = self.claimant.clone();
+            match ledger.write(move |c| jobs::claim(c, 1, &claimant)).await {
+                Ok(mut claimed) if !claimed.is_empty() => {
+                    self.spawn_worker(claimed.remove(0), permit);
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "could not claim a job; retrying"),
+            }
+            // Nothing to run: the permit goes back for the other realm while this one waits.
+            drop(permit);
             tokio::select! {
-                _ = self.realm.work.notified() => {}
-                _ = &mut freed => {}
+                _ = &mut work => {}
                 _ = tokio::time::sleep(TICK) => {}
                 _ = self.stopped.notified() => return,
             }
@@ -245,7 +252,6 @@ impl Scheduler {
             me.execute(job, control);
             me.lock_running().remove(&id);
             drop(permit);
-            me.freed.notify_waiters();
             me.idle.notify_waiters();
         };
         if let Err(e) = std::thread::Builder::new().name("figur-job".into()).spawn(run) {
@@ -259,7 +265,6 @@ impl Scheduler {
                 jobs::hold(c, &again, lease)?;
                 jobs::requeue(c, &again, message, false, json!({}))
             });
-            self.freed.notify_waiters();
         }
     }
 

@@ -102,8 +102,44 @@ impl Store {
         Ok(std::fs::read(path)?)
     }
 
-    /// Writes `bytes` under `key` atomically and durably.
+    /// Writes `bytes` under `key` atomically and durably, replacing what was there: for files
+    /// made again from their recipe (cached backdrops, built-ins), where a damaged copy is
+    /// repaired by writing it anew.
     pub fn put(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let (tmp, path) = self.write_temp(key, bytes)?;
+        let placed = std::fs::rename(&tmp, &path);
+        if placed.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        Ok(placed?)
+    }
+
+    /// Writes `bytes` under a key that must be new — uploads and job artifacts are never
+    /// overwritten, even by a late process on another machine of a farm. The file is written
+    /// whole under a temporary name and hard-linked into place, which fails if the key exists
+    /// (atomic on a local disk and on NFS); on a share without hard links (some SMB servers) the
+    /// key is checked, then the file renamed into place.
+    pub fn put_new(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let (tmp, path) = self.write_temp(key, bytes)?;
+        let placed = match std::fs::hard_link(&tmp, &path) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(StoreError::Exists(key.to_string())),
+            Err(e) if matches!(e.raw_os_error(), Some(1 | 95)) => {
+                // EPERM / EOPNOTSUPP: no hard links here.
+                if std::fs::symlink_metadata(&path).is_ok() {
+                    Err(StoreError::Exists(key.to_string()))
+                } else {
+                    std::fs::rename(&tmp, &path).map_err(StoreError::from)
+                }
+            }
+            other => other.map_err(StoreError::from),
+        };
+        let _ = std::fs::remove_file(&tmp);
+        placed
+    }
+
+    /// `bytes` written and synced under a temporary name in the key's folder: (that name, the
+    /// key's path).
+    fn write_temp(&self, key: &str, bytes: &[u8]) -> Result<(PathBuf, PathBuf), StoreError> {
         validate_key(key)?;
         let path = self.root.join(key);
         let dir = path.parent().ok_or(KeyError::Invalid("no folder"))?;
@@ -117,16 +153,16 @@ impl Store {
             }
         }
         let tmp = dir.join(format!(".tmp-{}", crate::ids::new_id()));
-        let result = (|| {
+        let written = (|| {
             let mut file = std::fs::File::create(&tmp)?;
             file.write_all(bytes)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &path)
+            file.sync_all()
         })();
-        if result.is_err() {
+        if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
+            return Err(e.into());
         }
-        Ok(result?)
+        Ok((tmp, path))
     }
 
     pub fn exists(&self, key: &str) -> bool {
@@ -147,6 +183,8 @@ pub enum StoreError {
     Key(#[from] KeyError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    #[error("{0} is already in the store; stored files are never overwritten")]
+    Exists(String),
 }
 
 impl StoreError {
@@ -198,6 +236,13 @@ mod tests {
         assert_eq!(store.resolve("uploads/evil/secret.png"), Err(KeyError::Symlink));
         assert!(store.put("uploads/evil/new.png", b"x").is_err());
         store.put("uploads/ok/a.png", b"abc").unwrap();
+        // A new key is written once; a second write to it is refused and changes nothing.
+        store.put_new("artifacts/j/1-render.png", b"first").unwrap();
+        let again = store.put_new("artifacts/j/1-render.png", b"second").unwrap_err();
+        assert!(matches!(again, StoreError::Exists(_)), "{again}");
+        assert_eq!(store.read("artifacts/j/1-render.png").unwrap(), b"first");
+        let left: Vec<_> = std::fs::read_dir(store.root().join("artifacts/j")).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file is left behind");
         assert_eq!(store.read("uploads/ok/a.png").unwrap(), b"abc");
         assert_eq!(store.resolve("uploads/ok/b.png"), Err(KeyError::Missing));
     }

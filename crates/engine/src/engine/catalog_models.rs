@@ -106,7 +106,6 @@ impl Engine {
         })
         .await
         .map_err(|_| ApiError::internal("the model photo check crashed"))?;
-        self.freed.notify_waiters();
         let found = found?;
         let row = CatalogRow {
             public_id: new_id(),

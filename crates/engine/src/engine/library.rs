@@ -192,7 +192,7 @@ impl Engine {
             }
             let inspected = upload::inspect(&bytes, &budget)?;
             let key = format!("uploads/{}/{}", new_id(), safe_file_name(&name, inspected.ext));
-            realm.store.put(&key, &bytes).map_err(|e| {
+            realm.store.put_new(&key, &bytes).map_err(|e| {
                 if e.is_disk_full() {
                     ApiError::new(ErrorCode::Unavailable, "the studio's disk is full; free some space and retry")
                 } else {

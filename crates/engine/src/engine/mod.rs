@@ -161,10 +161,9 @@ pub struct Engine {
     schedulers: [Arc<Scheduler>; 2],
     signer: Signer,
     workflows: Arc<Registry>,
-    /// Worker permits the schedulers share, and their "one was freed" signal; the catalog-model
-    /// import takes one too (it is a job's worth of work done inside a request).
+    /// Worker permits the schedulers share; the catalog-model import takes one too (it is a
+    /// job's worth of work done inside a request).
     permits: Arc<Semaphore>,
-    freed: Arc<tokio::sync::Notify>,
     public_base: RwLock<String>,
     key_cache: account::KeyCache,
     /// The default models resolved from the data folder's `settings.json` and the added models.
@@ -199,14 +198,13 @@ impl Engine {
             realm.ledger.write_blocking(move |c| credits::ensure_initial(c, initial))?;
         }
         let workflows: Arc<Registry> = Arc::new(config.enabled.clone());
-        // The realms share the permits (concurrency is per machine) and the wake-up when one frees.
+        // The realms share the permits: concurrency is per machine.
         let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
-        let freed = Arc::new(tokio::sync::Notify::new());
         let scheduler = |realm: &Arc<Realm>| {
             let models: Arc<dyn crate::workflow::models::ModelStore> = config.models.clone();
             let shared = (config.failpoints.clone(), config.memory.clone(), models);
             let claimant = config.worker.clone();
-            Arc::new(Scheduler::new(realm.clone(), workflows.clone(), permits.clone(), freed.clone(), shared, claimant))
+            Arc::new(Scheduler::new(realm.clone(), workflows.clone(), permits.clone(), shared, claimant))
         };
         let schedulers = [scheduler(&live), scheduler(&test)];
         Ok(Arc::new(Engine {
@@ -216,7 +214,6 @@ impl Engine {
             signer,
             workflows,
             permits,
-            freed,
             public_base: RwLock::new(String::new()),
             key_cache: account::KeyCache::default(),
             defaults: crate::settings::ResolvedDefaults::default(),

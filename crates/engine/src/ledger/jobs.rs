@@ -516,6 +516,11 @@ pub(crate) mod tests {
         })
     }
 
+    /// The job as claimed again (its lease token now `token`), as a second run of it is.
+    pub(crate) fn reclaimed(conn: &Db<'_>, job_id: &str, token: i64) -> LedgerResult<usize> {
+        conn.execute("UPDATE jobs SET lease_token = ?2 WHERE public_id = ?1", args![job_id, token])
+    }
+
     pub(crate) fn by() -> Claimant {
         Claimant { worker: "test-worker".into(), lease_ms: 60_000 }
     }

@@ -458,7 +458,7 @@ impl JobContext {
         let key = format!("artifacts/{}/{attempt}{}-{}.png", self.job_id, self.artifacts, kind.replace('_', "-"));
         // Hashing a 4K render takes as long as writing it: both at once.
         let (sha256, stored) =
-            rayon::join(|| hex::encode(Sha256::digest(&bytes)), || self.realm.store.put(&key, &bytes));
+            rayon::join(|| hex::encode(Sha256::digest(&bytes)), || self.realm.store.put_new(&key, &bytes));
         stored.map_err(|e| {
             if e.is_disk_full() {
                 FailureCode::DiskFull.with("the studio's disk is full; free some space and run the job again")

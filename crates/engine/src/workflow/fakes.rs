@@ -223,6 +223,9 @@ impl ModelStore for WithExport {
 pub struct TestJob {
     pub realm: Arc<Realm>,
     pub id: String,
+    /// Runs so far: each context is a new run of the job, as a claim is (its own lease token,
+    /// so its files are its own: stored files are never overwritten).
+    runs: std::sync::atomic::AtomicI64,
     _dir: tempfile::TempDir,
 }
 
@@ -256,7 +259,7 @@ impl TestJob {
                 jobs::claim(c, 1, &crate::ledger::jobs::tests::by())
             })
             .unwrap();
-        TestJob { realm, id, _dir: dir }
+        TestJob { realm, id, runs: Default::default(), _dir: dir }
     }
 
     /// Stores `image` as a PNG upload; its key.
@@ -269,7 +272,13 @@ impl TestJob {
     }
 
     pub fn context(&self, op: Operation, models: Arc<dyn ModelStore>) -> JobContext {
-        self.context_with(op.stages(), models, Arc::new(JobControl::default()))
+        let run = self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if run > 1 {
+            // Claimed again, as a job run a second time is: a new lease token.
+            let id = self.id.clone();
+            self.realm.ledger.write_blocking(move |c| crate::ledger::jobs::tests::reclaimed(c, &id, run)).unwrap();
+        }
+        self.context_with(op.stages(), models, Arc::new(JobControl::leased(run)))
     }
 
     /// A context for a stage list of the test's own, stopped through `control`.
