@@ -39,7 +39,7 @@ use crate::ledger::renders::RenderRow;
 use crate::ledger::{leases, Db, LedgerError, LedgerResult};
 use crate::realm::Realm;
 use crate::workflow::models::ModelStore;
-use crate::workflow::{Filing, JobContext, JobControl, Output};
+use crate::workflow::{artifact_folder, Filing, JobContext, JobControl, Output};
 
 pub const MAX_RECOVERIES: i64 = 2;
 /// How often the loop looks for work nobody woke it for (dispatches from another process).
@@ -336,7 +336,7 @@ impl Scheduler {
                 let catalog_id = self.realm.ids.next_id();
                 let ended = self.record_end(&id, move |c| finish(c, &job, lease, &output, &catalog_id));
                 if matches!(ended, Some((Ending::Cancelled, _))) {
-                    store.remove_prefix(&format!("artifacts/{id}"));
+                    store.remove_files(&artifact_folder(&id, lease));
                 }
                 ended.map(|(_, seq)| seq)
             }
@@ -358,15 +358,14 @@ impl Scheduler {
                 })
             }
             Err(JobError::Cancelled) => {
+                // This run's files go before its end is written: whoever reads the `failed`
+                // event finds them gone. (A later run's files, in their own folders, stay.)
+                store.remove_files(&artifact_folder(&id, lease));
                 let id2 = id.clone();
-                let ended = self.record_end(&id, move |c| {
+                self.record_end(&id, move |c| {
                     jobs::hold(c, &id2, lease)?;
                     jobs::fail(c, &id2, &JobFailure::cancelled(), json!({}))
-                });
-                if ended.is_some() {
-                    store.remove_prefix(&format!("artifacts/{id}"));
-                }
-                ended
+                })
             }
             Err(JobError::Failed(failure)) => {
                 tracing::warn!(job = %id, code = %failure.code, message = %failure.message, "job failed");

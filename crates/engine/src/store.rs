@@ -169,11 +169,19 @@ impl Store {
         self.resolve(key).is_ok()
     }
 
-    /// Removes a folder of keys (e.g. a cancelled job's artifacts); missing is fine.
-    pub fn remove_prefix(&self, prefix: &str) {
-        if validate_key(prefix).is_ok() {
-            let _ = std::fs::remove_dir_all(self.root.join(prefix));
+    /// Removes the files directly in `folder` (not its subfolders, which belong to someone
+    /// else: a job's later runs), then the folder if that left it empty; missing is fine.
+    pub fn remove_files(&self, folder: &str) {
+        if validate_key(folder).is_err() {
+            return;
         }
+        let dir = self.root.join(folder);
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        let _ = std::fs::remove_dir(&dir);
     }
 }
 
@@ -243,6 +251,13 @@ mod tests {
         assert_eq!(store.read("artifacts/j/1-render.png").unwrap(), b"first");
         let left: Vec<_> = std::fs::read_dir(store.root().join("artifacts/j")).unwrap().collect();
         assert_eq!(left.len(), 1, "no temporary file is left behind");
+        // A cancelled first run's files go; a later run's folder beside them stays.
+        store.put_new("artifacts/j/run-2/1-render.png", b"later").unwrap();
+        store.remove_files("artifacts/j");
+        assert!(!store.exists("artifacts/j/1-render.png"));
+        assert_eq!(store.read("artifacts/j/run-2/1-render.png").unwrap(), b"later");
+        store.remove_files("artifacts/j/run-2");
+        assert!(!store.root().join("artifacts/j/run-2").exists());
         assert_eq!(store.read("uploads/ok/a.png").unwrap(), b"abc");
         assert_eq!(store.resolve("uploads/ok/b.png"), Err(KeyError::Missing));
     }

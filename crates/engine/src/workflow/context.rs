@@ -449,13 +449,8 @@ impl JobContext {
         let bytes = encode::png(image, use_)
             .map_err(|e| JobError::internal(format!("could not encode the {kind} image: {e}")))?;
         self.artifacts += 1;
-        // A later run of the job (after a lost lease) keeps its files apart from the first's: the
-        // earlier run may still be writing, and a stored artifact is never overwritten.
-        let attempt = match self.control.lease() {
-            ..=1 => String::new(),
-            n => format!("run-{n}/"),
-        };
-        let key = format!("artifacts/{}/{attempt}{}-{}.png", self.job_id, self.artifacts, kind.replace('_', "-"));
+        let folder = artifact_folder(&self.job_id, self.control.lease());
+        let key = format!("{folder}/{}-{}.png", self.artifacts, kind.replace('_', "-"));
         // Hashing a 4K render takes as long as writing it: both at once.
         let (sha256, stored) =
             rayon::join(|| hex::encode(Sha256::digest(&bytes)), || self.realm.store.put_new(&key, &bytes));
@@ -483,5 +478,16 @@ pub(crate) fn ledger_failure(e: crate::ledger::LedgerError) -> JobError {
         FailureCode::DiskFull.with("the studio's disk is full; free some space and run the job again")
     } else {
         JobError::internal(format!("the ledger refused a write: {e}"))
+    }
+}
+
+/// Where the run of `job_id` under lease `token` keeps its files: `artifacts/<job>` for its first
+/// run, `artifacts/<job>/run-<token>` for a later one (after a lost lease, a requeue or a pause),
+/// so an earlier run still writing never meets a later one's files, and a stored artifact is
+/// never overwritten.
+pub fn artifact_folder(job_id: &str, token: i64) -> String {
+    match token {
+        ..=1 => format!("artifacts/{job_id}"),
+        n => format!("artifacts/{job_id}/run-{n}"),
     }
 }

@@ -32,7 +32,7 @@ use serde_json::Value;
 
 #[cfg(test)]
 pub(crate) use context::LEDGER_CANCEL_POLL;
-pub use context::{JobContext, JobControl};
+pub use context::{artifact_folder, JobContext, JobControl};
 pub use registry::{Operation, WorkflowRequest};
 pub use stage::Stage;
 
