@@ -72,6 +72,9 @@ async fn open_env(data: &Path, failpoints: &str, pictures: &Path, env: &[(&str, 
         .env("XDG_PICTURES_DIR", pictures)
         .env("FIGUR_LOG", "warn")
         .env("XDG_CONFIG_HOME", data.join("config"))
+        // The webview's own storage (a studio-server connection lives there) is each test's:
+        // tests run at once, and one connecting must not connect another's window.
+        .env("XDG_DATA_HOME", data.join("webview"))
         .envs(env.iter().map(|(k, v)| (*k, *v)))
         .stdout(Stdio::null())
         .spawn()
