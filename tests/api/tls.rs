@@ -49,8 +49,18 @@ fn certificate(dir: &Path) -> (String, String, String) {
     (path("ca.pem"), path("cert.pem"), path("key.pem"))
 }
 
+/// A `figur serve` of the test's, stopped when dropped (a failed assertion leaves none behind).
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `figur serve` with `args`: the first line it prints, or its error output if it exits.
-fn serve(data: &Path, args: &[&str]) -> (std::process::Child, Result<String, String>) {
+fn serve(data: &Path, args: &[&str]) -> (Running, Result<String, String>) {
     let mut child = Command::new(FIGUR)
         .args(["serve", "--data-dir"])
         .arg(data)
@@ -68,9 +78,9 @@ fn serve(data: &Path, args: &[&str]) -> (std::process::Child, Result<String, Str
         let mut err = String::new();
         std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
         let _ = child.wait();
-        return (child, Err(err));
+        return (Running(child), Err(err));
     }
-    (child, Ok(first))
+    (Running(child), Ok(first))
 }
 
 #[tokio::test]
@@ -78,7 +88,7 @@ async fn a_remote_studio_serves_https_with_the_given_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let (ca, cert, key) = certificate(dir.path());
     let args = ["--allow-remote", "--listen", "127.0.0.1:0", "--tls-cert", &cert, "--tls-key", &key];
-    let (mut child, line) = serve(&dir.path().join("data"), &args);
+    let (server, line) = serve(&dir.path().join("data"), &args);
     let line = line.unwrap_or_else(|e| panic!("figur serve --tls-cert did not start: {e}"));
     let base = line.split_whitespace().find(|w| w.starts_with("https://")).unwrap_or_else(|| panic!("{line}"));
     let api_key = std::fs::read_to_string(dir.path().join("data/first-key.txt")).unwrap().trim().to_string();
@@ -99,8 +109,7 @@ async fn a_remote_studio_serves_https_with_the_given_certificate() {
     assert!(stranger.get(format!("{plain}/v1/health")).send().await.is_err());
     // …and neither holds the port up for the next client.
     assert_eq!(client.get(format!("{base}/v1/health")).send().await.unwrap().status(), 200);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
 }
 
 #[tokio::test]
@@ -123,9 +132,7 @@ async fn serving_other_machines_needs_tls_or_says_insecure_on_purpose() {
     assert!(swapped.expect_err("a certificate is not a key").contains("private key"));
 
     // On purpose, it serves.
-    let (mut child, line) = serve(&data, &["--allow-remote", "--insecure-http", "--listen", "0.0.0.0:0"]);
+    let (_server, line) = serve(&data, &["--allow-remote", "--insecure-http", "--listen", "0.0.0.0:0"]);
     let line = line.unwrap_or_else(|e| panic!("--insecure-http did not start: {e}"));
     assert!(line.contains("http://0.0.0.0:"), "{line}");
-    let _ = child.kill();
-    let _ = child.wait();
 }
