@@ -69,7 +69,7 @@ fn main() {
         let (_, key) = engine.create_key(Mode::Live, &figur_engine::Capability::ALL, "bench").await.unwrap();
         let server = figur_http::ServerConfig { listen: "127.0.0.1:0".parse().unwrap(), allow_remote: false, rate_limit: 0, ..Default::default() };
         let bound = figur_http::bind(engine.clone(), &server).await.unwrap();
-        let url = format!("http://{}", bound.addr);
+        let url = bound.base_url();
         tokio::spawn(bound.serve(std::future::pending()));
         let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build().unwrap();
         let body = serde_json::json!({"scene_type": "studio_sweep", "mood": "soft", "resolution": "0.5K", "seed": 1});

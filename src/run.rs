@@ -278,7 +278,7 @@ impl Connection {
             ..Default::default()
         };
         let bound = figur_http::bind(engine.clone(), &server).await?;
-        let base = format!("http://{}", bound.addr);
+        let base = bound.base_url();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = tokio::spawn(bound.serve(async move {
             let _ = stopped.await;

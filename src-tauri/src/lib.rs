@@ -600,7 +600,7 @@ pub fn run() -> anyhow::Result<()> {
             ..Default::default()
         };
         let bound = figur_http::bind(engine.clone(), &server).await?;
-        let base = format!("http://{}", bound.addr);
+        let base = bound.base_url();
         tokio::spawn(bound.serve(std::future::pending()));
         let problem = match public_api.apply(&engine, saved.api_enabled, saved.api_port).await {
             Ok(()) => None,

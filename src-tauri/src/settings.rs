@@ -149,7 +149,7 @@ impl PublicApi {
         let bound = figur_http::bind(engine.clone(), &config)
             .await
             .map_err(|e| invalid("api_port", format!("Port {port} cannot be used ({e}); choose another.")))?;
-        let base = format!("http://{}", bound.addr);
+        let base = bound.base_url();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(bound.serve(async move {
             let _ = stopped.await;

@@ -4,7 +4,6 @@
 //! ledger is read straight from PostgreSQL and its invariants checked.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -14,7 +13,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
-use crate::support::{default_set_cache, FIGUR};
+use crate::support::{default_set_cache, first_line, FIGUR};
 
 const PG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-postgres");
 /// Short leases, so a dead worker's jobs move on within the test.
@@ -87,18 +86,7 @@ impl Proc {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            for _ in lines {}
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("{name} did not start: {}", std::fs::read_to_string(&log).unwrap_or_default()));
+        let line = first_line(&mut child, name, &log);
         let base = line.split_whitespace().find(|w| w.starts_with("http://")).map(str::to_string);
         Proc { name: name.to_string(), child: Some(child), base, log }
     }

@@ -19,7 +19,7 @@ async fn a_private_server_takes_only_its_key_and_a_second_server_leaves_urls_alo
         let engine = Arc::clone(&engine);
         async move {
             let bound = figur_http::bind(engine, &config).await.unwrap();
-            let base = format!("http://{}", bound.addr);
+            let base = bound.base_url();
             tokio::spawn(bound.serve(std::future::pending()));
             base
         }

@@ -87,21 +87,7 @@ impl Server {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("figur serve starts");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            for _ in lines {} // keep draining
-        });
-        let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
-            panic!(
-                "figur serve did not start: {}",
-                std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default()
-            )
-        });
+        let line = first_line(&mut child, "figur serve", &dir.path().join("server.log"));
         let base =
             line.split_whitespace().find(|w| w.starts_with("http://")).expect("listening line has the URL").to_string();
         let key = std::fs::read_to_string(dir.path().join("first-key.txt")).unwrap().trim().to_string();
@@ -233,6 +219,23 @@ impl Server {
         body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         self.post("/v1/background-generator", body).await
     }
+}
+
+/// The first line a started `figur` process prints (servers print their address, workers that
+/// they run), read within a minute; the rest of its output is drained. Panics with its log
+/// (`log`: where its standard error goes) if it says nothing.
+pub fn first_line(child: &mut Child, what: &str, log: &Path) -> String {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
+        }
+        for _ in lines {} // keep draining
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("{what} did not start: {}", std::fs::read_to_string(log).unwrap_or_default()))
 }
 
 impl Drop for Server {

@@ -99,7 +99,7 @@ impl Scheduler {
         let realm = self.realm.clone();
         let outcomes = self.realm.ledger.write_blocking(move |c| {
             let mut outcomes = Vec::new();
-            for (id, recoveries, _) in jobs::interrupted(c)? {
+            for (id, recoveries) in jobs::interrupted(c)? {
                 if recoveries >= MAX_RECOVERIES {
                     let error = JobFailure {
                         code: FailureCode::Internal,

@@ -274,14 +274,11 @@ impl<'a> Db<'a> {
                 let values = sqlite_values(args);
                 Ok(c.prepare_cached(sql)?.execute(rusqlite::params_from_iter(values.iter()))?)
             }
-            Conn::Postgres(tx) => {
-                let values: Vec<SqlValue> = args.iter().map(|a| a.to_sql_value()).collect();
-                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
-                    values.iter().map(|v| v as &(dyn postgres::types::ToSql + Sync)).collect();
+            Conn::Postgres(tx) => with_postgres_args(args, |refs| {
                 let mut tx = tx.borrow_mut();
                 let st = tx.statement(sql)?;
-                Ok(tx.tx.execute(&st, &refs)? as usize)
-            }
+                Ok(tx.tx.execute(&st, refs)? as usize)
+            }),
         }
     }
 
@@ -328,15 +325,12 @@ impl<'a> Db<'a> {
                 }
                 Ok(out)
             }
-            Conn::Postgres(tx) => {
-                let values: Vec<SqlValue> = args.iter().map(|a| a.to_sql_value()).collect();
-                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
-                    values.iter().map(|v| v as &(dyn postgres::types::ToSql + Sync)).collect();
+            Conn::Postgres(tx) => with_postgres_args(args, |refs| {
                 let mut tx = tx.borrow_mut();
                 let st = tx.statement(sql)?;
-                let rows = tx.tx.query(&st, &refs)?;
+                let rows = tx.tx.query(&st, refs)?;
                 rows.iter().map(from_postgres).collect()
-            }
+            }),
         }
     }
 
@@ -351,6 +345,17 @@ impl<'a> Db<'a> {
         }
         Ok(())
     }
+}
+
+/// Calls `f` with the arguments as the PostgreSQL driver binds them.
+fn with_postgres_args<T>(
+    args: &[&dyn ToSqlValue],
+    f: impl FnOnce(&[&(dyn postgres::types::ToSql + Sync)]) -> LedgerResult<T>,
+) -> LedgerResult<T> {
+    let values: Vec<SqlValue> = args.iter().map(|a| a.to_sql_value()).collect();
+    let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+        values.iter().map(|v| v as &(dyn postgres::types::ToSql + Sync)).collect();
+    f(&refs)
 }
 
 fn sqlite_values(args: &[&dyn ToSqlValue]) -> Vec<rusqlite::types::Value> {

@@ -386,15 +386,10 @@ pub fn request_cancel(conn: &Db<'_>, job_id: &str) -> LedgerResult<CancelOutcome
 
 /// Jobs left running by a process that died, with how often each was recovered before and the
 /// worker that held them.
-pub fn interrupted(conn: &Db<'_>) -> LedgerResult<Vec<(String, i64, Option<String>)>> {
-    conn.query(
-        &format!(
-            "SELECT public_id, recoveries, lease_owner FROM jobs WHERE status = 'IN_PROGRESS' ORDER BY public_id{}",
-            conn.for_update()
-        ),
-        args![],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )
+pub fn interrupted(conn: &Db<'_>) -> LedgerResult<Vec<(String, i64)>> {
+    conn.query("SELECT public_id, recoveries FROM jobs WHERE status = 'IN_PROGRESS' ORDER BY public_id", args![], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
 }
 
 /// What another process (or an API server) asked of a running job: stop for good, or pause.
