@@ -121,11 +121,20 @@ async fn serve(place: Place, args: ServeArgs) -> Result<()> {
     }
     config.run_jobs = !args.paused && !args.no_run;
     config.worker.lease_ms = crate::farm::lease_ms(args.lease_seconds)?;
+    config.max_wait = std::time::Duration::from_secs(args.max_wait);
     config.failpoints = Arc::new(FailPoints::from_env().map_err(anyhow::Error::msg).context("FIGUR_FAILPOINTS")?);
     let engine = Engine::open(config).with_context(|| format!("opening the studio ({})", place.describe()))?;
     engine.start().await?;
-    if let Some(path) = engine.ensure_first_key().await? {
-        eprintln!("Created your first API key (live, jobs:create + jobs:read); it is in {}", path.display());
+    match engine.ensure_first_key().await? {
+        Some(path) => {
+            eprintln!("Created your first API key (live, jobs:create + jobs:read); it is in {}", path.display())
+        }
+        None => {
+            let path = engine.data_dir().join("first-key.txt");
+            if path.exists() {
+                eprintln!("Your first API key is in {}", path.display());
+            }
+        }
     }
     let tls = args.tls_cert.zip(args.tls_key).map(|(cert, key)| figur_http::tls::TlsFiles { cert, key });
     let server = figur_http::ServerConfig {

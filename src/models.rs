@@ -36,22 +36,27 @@ pub fn run(cmd: ModelsCommand) -> Result<()> {
     let cache = cache()?;
     match cmd {
         ModelsCommand::List => {
+            let mut rows = Vec::new();
             for (rt, set) in [(manifest::runtime(), "default"), (manifest::runtime_gpu(), "opt-in: --gpu")] {
                 let state = if runtime::is_installed(&cache, &rt) { "installed" } else { "missing" };
-                println!("{:<16} {:<10} {:<12} ONNX Runtime {} ({set})", rt.name, state, rt.licence, rt.version);
+                rows.push([rt.name, state.into(), rt.licence, format!("ONNX Runtime {} ({set})", rt.version)]);
             }
             for m in manifest::all() {
                 let state = state::integrity(&cache, &m).word();
                 let set = if m.default { "default" } else { "opt-in" };
-                println!("{:<16} {:<10} {:<12} {} ({set}; {})", m.id, state, m.licence, m.name, m.purpose);
+                rows.push([
+                    m.id,
+                    state.into(),
+                    short_licence(&m.licence),
+                    format!("{} ({set}; {})", m.name, m.purpose),
+                ]);
             }
             for r in brought::list(&cache) {
                 let img2img = if r.image_to_image { " + image to image" } else { "" };
-                println!(
-                    "{:<16} {:<10} {:<12} {}{img2img}, {} (added from {})",
-                    r.name, "added", r.licence, r.pipeline, r.scheduler, r.source
-                );
+                let what = format!("{}{img2img}, {} (added from {})", r.pipeline, r.scheduler, r.source);
+                rows.push([r.name, "added".into(), r.licence, what]);
             }
+            print!("{}", columns(&rows));
         }
         ModelsCommand::Tune { name, tuning } => {
             let record = brought::tune(&cache, &name, tuning.steps, tuning.guidance)?;
@@ -217,4 +222,74 @@ fn tuning_words(record: &brought::Record) -> String {
     let steps = record.steps.map(|s| s.to_string()).unwrap_or_else(|| "25 (default)".into());
     let guidance = record.guidance.map(|g| g.to_string()).unwrap_or_else(|| "7.5 (default)".into());
     format!("workflows run it at {steps} steps, guidance {guidance}")
+}
+
+/// A licence without its parenthesised asides (`AGPL-3.0 (the package); MIT (the weights…)` →
+/// `AGPL-3.0; MIT`): the list stays readable, the manifest keeps the whole text.
+fn short_licence(licence: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0usize;
+    for c in licence.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ").replace(" ;", ";")
+}
+
+/// Rows as aligned columns: every column but the last as wide as its widest cell, so a long
+/// model name or licence never pushes the columns after it out of line.
+fn columns<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == N {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.extend(std::iter::repeat_n(' ', widths[i] - cell.chars().count() + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::columns;
+
+    #[test]
+    fn columns_stay_aligned_past_sixteen_characters() {
+        let rows = [
+            ["person-matte".to_string(), "installed".into(), "Apache-2.0".into(), "MediaPipe".into()],
+            ["a-very-long-added-model-name".to_string(), "added".into(), "CC-BY-NC-SA-4.0".into(), "CatVTON".into()],
+        ];
+        let text = columns(&rows);
+        let starts: Vec<Vec<usize>> =
+            text.lines().map(|l| ["installed", "added"].iter().filter_map(|w| l.find(w)).collect()).collect();
+        assert_eq!(starts[0], starts[1], "{text}");
+        let licence: Vec<usize> =
+            text.lines().map(|l| l.find(if l.contains("Apache") { "Apache" } else { "CC-BY" }).unwrap()).collect();
+        assert_eq!(licence[0], licence[1], "{text}");
+        assert!(text.lines().all(|l| l == l.trim_end()));
+    }
+
+    #[test]
+    fn licences_are_listed_without_their_asides() {
+        let long = "AGPL-3.0 (the package); MIT (the ISNet weights, per the package's ThirdPartyLicenses.json)";
+        assert_eq!(super::short_licence(long), "AGPL-3.0; MIT");
+        assert_eq!(super::short_licence("Apache-2.0"), "Apache-2.0");
+    }
 }

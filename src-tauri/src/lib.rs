@@ -39,6 +39,8 @@ pub struct Studio {
     public_api: settings::PublicApi,
     /// Why the API for scripts is not on although Settings says so (its port was taken).
     api_problem: std::sync::Mutex<Option<String>>,
+    /// Whether the window has said it is on screen (said once, on stderr).
+    shown: std::sync::atomic::AtomicBool,
 }
 
 pub mod errors;
@@ -150,6 +152,18 @@ async fn info(studio: State<'_, Studio>) -> Res<StudioInfo> {
         operations: studio.engine.operations(),
         credits: studio.engine.credits(&owner()).await?,
     })
+}
+
+/// The window is on screen and its first screen has asked the engine what to open on (so the
+/// webview, the UI and the engine all answer): said once on stderr, for the person who ran
+/// `./studio run` and for the check that runs that command as they would.
+#[tauri::command]
+#[specta::specta]
+fn window_shown(studio: State<'_, Studio>, screen: String) {
+    if !studio.shown.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        let what = if screen == "welcome" { "the first-run guide".to_string() } else { format!("the {screen} screen") };
+        eprintln!("figur-studio: the window is up, showing {what}");
+    }
 }
 
 /// What the library screen searches for (every part optional).
@@ -319,6 +333,7 @@ macro_rules! desktop_commands {
             tauri_specta::Builder::<tauri::Wry>::new()
                 .commands(collect_commands![
                     info,
+                    window_shown,
                     library,
                     import_paths,
                     remote::import_paths_to,
@@ -592,6 +607,19 @@ pub fn run() -> anyhow::Result<()> {
         }
         let engine = Engine::open(config)?;
         engine.start().await?;
+        // As `figur serve` does: a new data folder gets a key for scripts (the local API is off
+        // until Settings turns it on, and then this key works at once).
+        let first_key = engine.ensure_first_key().await?;
+        eprintln!("figur-studio: data folder {}", data_dir.display());
+        match first_key {
+            Some(path) => eprintln!("figur-studio: created your first API key; it is in {}", path.display()),
+            None => {
+                let path = data_dir.join("first-key.txt");
+                if path.exists() {
+                    eprintln!("figur-studio: your first API key is in {}", path.display());
+                }
+            }
+        }
         let (row, key) = engine.create_key(Mode::Live, &figur_engine::Capability::ALL, "desktop hot folders").await?;
         let port: u16 = std::env::var("FIGUR_DESKTOP_API_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(0);
         let server = figur_http::ServerConfig {
@@ -626,17 +654,53 @@ pub fn run() -> anyhow::Result<()> {
         settings: std::sync::Mutex::new(saved),
         public_api,
         api_problem: std::sync::Mutex::new(api_problem),
+        shown: std::sync::atomic::AtomicBool::new(false),
     };
-    tauri::Builder::default()
+    let app = tauri::Builder::default()
         .manage(studio)
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
+            // SIGTERM (a logout, `kill`) and Ctrl-C close the studio as its window's close button
+            // does: the engine below gets to requeue running jobs and stop the hot folders.
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                if terminated().await {
+                    eprintln!("figur-studio: asked to stop; closing");
+                    handle.exit(0);
+                }
+            });
             Ok(())
         })
-        .run(tauri::generate_context!())?;
+        .build(tauri::generate_context!())?;
+    // `run_return`, not `run`: `run` ends the process when the window closes, and the clean
+    // stop below would never happen.
+    let code = app.run_return(|_, _| {});
     hot.stop_all();
     let _ = runtime.block_on(engine.revoke_key(&key_id));
     runtime.block_on(engine.shutdown(Duration::from_secs(5)));
+    eprintln!("figur-studio: stopped cleanly");
+    if code != 0 {
+        anyhow::bail!("the window's event loop ended with code {code}");
+    }
     Ok(())
+}
+
+/// Waits for SIGTERM or SIGINT; false when neither can be listened for.
+#[cfg(not(unix))]
+async fn terminated() -> bool {
+    tokio::signal::ctrl_c().await.is_ok()
+}
+
+/// Waits for SIGTERM or SIGINT; false when neither can be listened for.
+#[cfg(unix)]
+async fn terminated() -> bool {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return false;
+    };
+    tokio::select! {
+        _ = term.recv() => true,
+        _ = int.recv() => true,
+    }
 }

@@ -9,6 +9,12 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 export const commands = {
 	info: () => typedError<StudioInfo, UiError>(__TAURI_INVOKE("info")),
 	/**
+	 *  The window is on screen and its first screen has asked the engine what to open on (so the
+	 *  webview, the UI and the engine all answer): said once on stderr, for the person who ran
+	 *  `./studio run` and for the check that runs that command as they would.
+	 */
+	windowShown: (screen: string) => __TAURI_INVOKE<void>("window_shown", { screen }),
+	/**
 	 *  A page of the library (the ledger's uploads, newest first, narrowed by `search`), image URLs
 	 *  signed now.
 	 */
@@ -160,7 +166,7 @@ export type BackgroundGeneratorRequest_Deserialize = {
 	image_model?: string | null,
 	eval_enabled?: boolean | null,
 	resolution?: Resolution | null,
-	/**  `W:H`, e.g. `1:1`, `3:4`, `16:9`. */
+	/**  `W:H` in whole numbers from 1 to 100, e.g. `1:1`, `3:4`, `16:9`; at most 4:1 either way. */
 	aspect_ratio?: string | null,
 	/**  Same seed and spec → identical output. Omitted: a random seed, reported in the result. */
 	seed?: number | null,
@@ -190,7 +196,7 @@ export type BackgroundGeneratorRequest_Serialize = {
 	image_model: string | null,
 	eval_enabled: boolean | null,
 	resolution: Resolution | null,
-	/**  `W:H`, e.g. `1:1`, `3:4`, `16:9`. */
+	/**  `W:H` in whole numbers from 1 to 100, e.g. `1:1`, `3:4`, `16:9`; at most 4:1 either way. */
 	aspect_ratio: string | null,
 	/**  Same seed and spec → identical output. Omitted: a random seed, reported in the result. */
 	seed: number | null,
@@ -320,7 +326,7 @@ export type ComplementaryGarmentGeneratorRequest_Deserialize = {
 	image_model?: string | null,
 	eval_enabled?: boolean | null,
 	resolution?: Resolution | null,
-	/**  `W:H`, e.g. `1:1`, `3:4`, `16:9`. */
+	/**  `W:H` in whole numbers from 1 to 100, e.g. `1:1`, `3:4`, `16:9`; at most 4:1 either way. */
 	aspect_ratio?: string | null,
 	/**  Same seed and spec → identical output. Omitted: a random seed, reported in the result. */
 	seed?: number | null,
@@ -346,7 +352,7 @@ export type ComplementaryGarmentGeneratorRequest_Serialize = {
 	image_model: string | null,
 	eval_enabled: boolean | null,
 	resolution: Resolution | null,
-	/**  `W:H`, e.g. `1:1`, `3:4`, `16:9`. */
+	/**  `W:H` in whole numbers from 1 to 100, e.g. `1:1`, `3:4`, `16:9`; at most 4:1 either way. */
 	aspect_ratio: string | null,
 	/**  Same seed and spec → identical output. Omitted: a random seed, reported in the result. */
 	seed: number | null,
@@ -697,8 +703,9 @@ export type LibraryEdit = LibraryEdit_Serialize | LibraryEdit_Deserialize;
 /**  Extension: `PATCH /v1/uploads/{upload_key}` — what to change; absent fields stay as they are. */
 export type LibraryEdit_Deserialize = {
 	/**
-	 *  Replaces the tags: each 1–40 characters once trimmed (spaces inside collapse to one;
-	 *  stored in lower case), at most 30; repeats are kept once.
+	 *  Replaces the tags: each 1–40 characters without control characters, at most 30; stored
+	 *  trimmed, inner spaces collapsed to one, in lower case; repeats are kept once and a tag of
+	 *  only spaces is dropped.
 	 */
 	tags?: string[] | null,
 	favourite?: boolean | null,
@@ -707,8 +714,9 @@ export type LibraryEdit_Deserialize = {
 /**  Extension: `PATCH /v1/uploads/{upload_key}` — what to change; absent fields stay as they are. */
 export type LibraryEdit_Serialize = {
 	/**
-	 *  Replaces the tags: each 1–40 characters once trimmed (spaces inside collapse to one;
-	 *  stored in lower case), at most 30; repeats are kept once.
+	 *  Replaces the tags: each 1–40 characters without control characters, at most 30; stored
+	 *  trimmed, inner spaces collapsed to one, in lower case; repeats are kept once and a tag of
+	 *  only spaces is dropped.
 	 */
 	tags: string[] | null,
 	favourite: boolean | null,
@@ -806,7 +814,7 @@ export type ModelGeneratorRequest_Deserialize = {
 	image_model?: string | null,
 	eval_enabled?: boolean | null,
 	resolution?: Resolution | null,
-	/**  `W:H`, e.g. `1:1`, `3:4`, `16:9`. */
+	/**  `W:H` in whole numbers from 1 to 100, e.g. `1:1`, `3:4`, `16:9`; at most 4:1 either way. */
 	aspect_ratio?: string | null,
 	/**  Same seed and spec → identical output. Omitted: a random seed, reported in the result. */
 	seed?: number | null,
@@ -830,7 +838,7 @@ export type ModelGeneratorRequest_Serialize = {
 	image_model: string | null,
 	eval_enabled: boolean | null,
 	resolution: Resolution | null,
-	/**  `W:H`, e.g. `1:1`, `3:4`, `16:9`. */
+	/**  `W:H` in whole numbers from 1 to 100, e.g. `1:1`, `3:4`, `16:9`; at most 4:1 either way. */
 	aspect_ratio: string | null,
 	/**  Same seed and spec → identical output. Omitted: a random seed, reported in the result. */
 	seed: number | null,
