@@ -161,6 +161,10 @@ pub struct ServeArgs {
     /// that dies has its jobs requeued this long after its last renewal.
     #[arg(long, default_value_t = 30)]
     pub lease_seconds: u64,
+    /// The longest a long-poll (`?wait=`) holds, in seconds, at most 30; a lower bound answers
+    /// sooner (generated-request tests use it so that long-polls never stall them).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=30))]
+    pub max_wait: u64,
 }
 
 #[derive(Debug, Args)]

@@ -94,7 +94,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * The catalog's models (as `GET /v1/catalog/models` through the general route; this path also
+         *     takes additions, so it is routed, and documented, on its own).
+         */
+        get: operations["catalog_models"];
         put?: never;
         /** Extension: add a model photo to the catalog */
         post: operations["add_catalog_model"];
@@ -111,7 +115,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A catalog resource (`models`, `backgrounds`, `complementary-garments`) as a bare array. */
+        /**
+         * A catalog resource (`backgrounds`, `complementary-garments`; `models` at its own path) as a
+         *     bare array.
+         */
         get: operations["catalog"];
         put?: never;
         post?: never;
@@ -743,7 +750,7 @@ export interface components {
         /** @enum {string} */
         ArtifactRole: "intermediate" | "final";
         BackgroundGeneratorRequest: {
-            /** @description `W:H`, e.g. `1:1`, `3:4`, `16:9`. */
+            /** @description `W:H` in whole numbers from 1 to 100, e.g. `1:1`, `3:4`, `16:9`; at most 4:1 either way. */
             aspect_ratio?: string | null;
             display_name?: string;
             /**
@@ -758,27 +765,34 @@ export interface components {
             /**
              * @description Free text (`calm`, `golden hour`); drawn as the nearest of `bright`, `soft`, `neutral`,
              *     `warm`, `cool`, `moody`, `dramatic`.
-             * @enum {string}
+             * @example bright
+             * @example soft
+             * @example neutral
+             * @example warm
+             * @example cool
+             * @example moody
+             * @example dramatic
              */
-            mood: "bright" | "soft" | "neutral" | "warm" | "cool" | "moody" | "dramatic";
+            mood: string;
             on_technical_failure?: string | null;
             pilot_brand?: string | null;
             resolution?: null | components["schemas"]["Resolution"];
             /**
              * @description Free text (`studio`, `raw concrete loft`); the procedural generator draws the nearest of
              *     `studio_sweep`, `gradient`, `paper`, `concrete`, `linen` and says so in the job's events.
-             * @enum {string}
+             * @example studio_sweep
+             * @example gradient
+             * @example paper
+             * @example concrete
+             * @example linen
              */
-            scene_type: "studio_sweep" | "gradient" | "paper" | "concrete" | "linen";
+            scene_type: string;
             /**
              * Format: int64
              * @description Same seed and spec → identical output. Omitted: a random seed, reported in the result.
              */
             seed?: number | null;
-            /**
-             * Format: uri
-             * @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)
-             */
+            /** @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks) */
             webhook_url?: string | null;
         };
         BackgroundSwapWithImageRequest: {
@@ -787,26 +801,51 @@ export interface components {
             output_preset: components["schemas"]["OutputPreset"];
             pilot_brand?: string | null;
             /** @description Extension: `harmonize` (true or an added model's name; off unless asked). */
-            runtime_config?: Record<string, never> | null;
+            runtime_config?: ({
+                harmonize?: boolean | string | null;
+            } & {
+                [key: string]: unknown;
+            }) | null;
             /** @description An upload key; exactly one of this and `source_render_public_id`. */
             source_image_s3_key?: string | null;
             source_render_public_id?: string | null;
-            /**
-             * Format: uri
-             * @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)
-             */
+            /** @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks) */
             webhook_url?: string | null;
-        };
+        } & ({
+            source_image_s3_key: string;
+            source_render_public_id?: null;
+        } | {
+            source_image_s3_key?: null;
+            source_render_public_id: string;
+        });
         BackgroundSwapWithSpecRequest: {
             dominant_colors?: string[] | null;
-            /** @enum {string} */
-            mood: "bright" | "soft" | "neutral" | "warm" | "cool" | "moody" | "dramatic";
+            /**
+             * @example bright
+             * @example soft
+             * @example neutral
+             * @example warm
+             * @example cool
+             * @example moody
+             * @example dramatic
+             */
+            mood: string;
             output_preset: components["schemas"]["OutputPreset"];
             pilot_brand?: string | null;
             /** @description Extension: `harmonize` (true or an added model's name; off unless asked). */
-            runtime_config?: Record<string, never> | null;
-            /** @enum {string} */
-            scene_type: "studio_sweep" | "gradient" | "paper" | "concrete" | "linen";
+            runtime_config?: ({
+                harmonize?: boolean | string | null;
+            } & {
+                [key: string]: unknown;
+            }) | null;
+            /**
+             * @example studio_sweep
+             * @example gradient
+             * @example paper
+             * @example concrete
+             * @example linen
+             */
+            scene_type: string;
             /**
              * Format: int64
              * @description Extension: the backdrop's seed. Omitted: one taken from the spec, so every photo swapped
@@ -816,12 +855,15 @@ export interface components {
             seed?: number | null;
             source_image_s3_key?: string | null;
             source_render_public_id?: string | null;
-            /**
-             * Format: uri
-             * @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)
-             */
+            /** @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks) */
             webhook_url?: string | null;
-        };
+        } & ({
+            source_image_s3_key: string;
+            source_render_public_id?: null;
+        } | {
+            source_image_s3_key?: null;
+            source_render_public_id: string;
+        });
         CatalogEntry: {
             builtin: boolean;
             created_at: string;
@@ -836,6 +878,11 @@ export interface components {
             spec: Record<string, never>;
             status: components["schemas"]["CatalogStatus"];
         };
+        /**
+         * @description A catalog resource as `openapi.json` names it in paths ([`CATALOG_RESOURCES`], typed).
+         * @enum {string}
+         */
+        CatalogResource: "models" | "backgrounds" | "complementary-garments";
         /** @enum {string} */
         CatalogStatus: "active" | "archived";
         CompatibilityRequest: {
@@ -854,7 +901,7 @@ export interface components {
             verdict: components["schemas"]["Verdict"];
         };
         ComplementaryGarmentGeneratorRequest: {
-            /** @description `W:H`, e.g. `1:1`, `3:4`, `16:9`. */
+            /** @description `W:H` in whole numbers from 1 to 100, e.g. `1:1`, `3:4`, `16:9`; at most 4:1 either way. */
             aspect_ratio?: string | null;
             /** @description A colour name, words (`midnight blue`, `dusty rose`) or `#RRGGBB`. */
             color: string;
@@ -880,10 +927,7 @@ export interface components {
              * @description Same seed and spec → identical output. Omitted: a random seed, reported in the result.
              */
             seed?: number | null;
-            /**
-             * Format: uri
-             * @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)
-             */
+            /** @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks) */
             webhook_url?: string | null;
         };
         Credits: {
@@ -922,10 +966,7 @@ export interface components {
             extraction_context?: null | components["schemas"]["ExtractionContext"];
             runtime_config?: Record<string, never> | null;
             trial_image: string;
-            /**
-             * Format: uri
-             * @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)
-             */
+            /** @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks) */
             webhook_url?: string | null;
         };
         ExtractionContext: {
@@ -1025,8 +1066,9 @@ export interface components {
         LibraryEdit: {
             favourite?: boolean | null;
             /**
-             * @description Replaces the tags: each 1–40 characters once trimmed (spaces inside collapse to one;
-             *     stored in lower case), at most 30; repeats are kept once.
+             * @description Replaces the tags: each 1–40 characters without control characters, at most 30; stored
+             *     trimmed, inner spaces collapsed to one, in lower case; repeats are kept once and a tag of
+             *     only spaces is dropped.
              */
             tags?: string[] | null;
         };
@@ -1055,16 +1097,19 @@ export interface components {
             /** Format: int32 */
             width: number;
         };
+        /**
+         * @description The resources `GET /v1/catalog/{resource}` documents: `models` has a path of its own
+         *     (`/v1/catalog/models` also takes additions), so the document names each path once.
+         * @enum {string}
+         */
+        ListedCatalogResource: "backgrounds" | "complementary-garments";
         /** @description One step of a [`FieldError`]'s location: an object key or an array index. */
         LocItem: string | number;
         LookRequest: {
             items: components["schemas"]["TryOnItem"][];
             runtime_config?: Record<string, never> | null;
             user_category?: null | components["schemas"]["UserCategory"];
-            /**
-             * Format: uri
-             * @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)
-             */
+            /** @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks) */
             webhook_url?: string | null;
         };
         ModelGeneratorRequest: {
@@ -1073,7 +1118,7 @@ export interface components {
              *     36-45, 46-60, 60+. Adults only: a range wholly under 18 is refused.
              */
             age_range: string;
-            /** @description `W:H`, e.g. `1:1`, `3:4`, `16:9`. */
+            /** @description `W:H` in whole numbers from 1 to 100, e.g. `1:1`, `3:4`, `16:9`; at most 4:1 either way. */
             aspect_ratio?: string | null;
             /** @description Free text (`petite`, `athletic`); drawn as the nearest of slim, average, athletic, curvy, plus. */
             body_type: string;
@@ -1092,10 +1137,7 @@ export interface components {
              * @description Same seed and spec → identical output. Omitted: a random seed, reported in the result.
              */
             seed?: number | null;
-            /**
-             * Format: uri
-             * @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)
-             */
+            /** @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks) */
             webhook_url?: string | null;
         };
         ModelSwapWithImageRequest: {
@@ -1104,15 +1146,22 @@ export interface components {
             output_preset: components["schemas"]["OutputPreset"];
             pilot_brand?: string | null;
             /** @description Extension: `refine` (true, false or an added model's name) — see try-on. */
-            runtime_config?: Record<string, never> | null;
+            runtime_config?: ({
+                refine?: boolean | string | null;
+            } & {
+                [key: string]: unknown;
+            }) | null;
             source_image_s3_key?: string | null;
             source_render_public_id?: string | null;
-            /**
-             * Format: uri
-             * @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)
-             */
+            /** @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks) */
             webhook_url?: string | null;
-        };
+        } & ({
+            source_image_s3_key: string;
+            source_render_public_id?: null;
+        } | {
+            source_image_s3_key?: null;
+            source_render_public_id: string;
+        });
         /** @description Body of `POST /v1/catalog/models` (a Figur Studio extension). */
         NewCatalogModel: {
             description?: string;
@@ -1160,13 +1209,14 @@ export interface components {
             product_garment_category_public_id: string;
             product_image_s3_key: string;
             /** @description Extension: `refine` (true, false or an added model's name) — see try-on. */
-            runtime_config?: Record<string, never> | null;
+            runtime_config?: ({
+                refine?: boolean | string | null;
+            } & {
+                [key: string]: unknown;
+            }) | null;
             /** Format: int64 */
             seed?: number | null;
-            /**
-             * Format: uri
-             * @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)
-             */
+            /** @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks) */
             webhook_url?: string | null;
         };
         /**
@@ -1220,14 +1270,15 @@ export interface components {
         TryOnRequest: {
             items: components["schemas"]["TryOnItem"][];
             render_params?: null | components["schemas"]["RenderParams"];
-            runtime_config?: Record<string, never> | null;
+            runtime_config?: ({
+                refine?: boolean | string | null;
+            } & {
+                [key: string]: unknown;
+            }) | null;
             user_category?: null | components["schemas"]["UserCategory"];
             /** @description Upload key of the person photo. */
             user_image: string;
-            /**
-             * Format: uri
-             * @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)
-             */
+            /** @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks) */
             webhook_url?: string | null;
         };
         UploadAccepted: {
@@ -1710,6 +1761,78 @@ export interface operations {
             };
         };
     };
+    catalog_models: {
+        parameters: {
+            query?: {
+                /** @description `active` or `archived` */
+                status?: components["schemas"]["CatalogStatus"];
+                /** @description `MALE` or `FEMALE` */
+                gender?: components["schemas"]["UserCategory"];
+                /** @description 1–200, default 50 */
+                limit?: number;
+                /** @description default 0 */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CatalogEntry"][];
+                };
+            };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     add_catalog_model: {
         parameters: {
             query?: never;
@@ -1809,9 +1932,9 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description `active` or `archived` */
-                status?: string;
+                status?: components["schemas"]["CatalogStatus"];
                 /** @description Models only: `MALE` or `FEMALE` */
-                gender?: string;
+                gender?: components["schemas"]["UserCategory"];
                 /** @description 1–200, default 50 */
                 limit?: number;
                 /** @description default 0 */
@@ -1819,8 +1942,8 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description `models`, `backgrounds` or `complementary-garments` */
-                resource: string;
+                /** @description `backgrounds` or `complementary-garments` (`models`: `GET /v1/catalog/models`) */
+                resource: components["schemas"]["ListedCatalogResource"];
             };
             cookie?: never;
         };
@@ -1894,7 +2017,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description `models`, `backgrounds` or `complementary-garments` */
-                resource: string;
+                resource: components["schemas"]["CatalogResource"];
                 /** @description The entry's ULID */
                 public_id: string;
             };
@@ -3858,7 +3981,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description `compose` or `edit` */
-                origin?: string;
+                origin?: components["schemas"]["RenderOrigin"];
                 /** @description A garment category key */
                 category?: string;
                 /** @description 1–200, default 50 */
@@ -4240,9 +4363,15 @@ export interface operations {
             cookie?: never;
         };
         /** @description A `file` field holding the image */
-        requestBody?: {
+        requestBody: {
             content: {
-                "multipart/form-data": unknown;
+                "multipart/form-data": {
+                    /**
+                     * Format: binary
+                     * @description The image: JPEG, PNG or WebP (checked from its bytes), at most 25 MB and 100 megapixels
+                     */
+                    file: string;
+                };
             };
         };
         responses: {

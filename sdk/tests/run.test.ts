@@ -43,7 +43,8 @@ describe("run()", () => {
     const seen: JobEvent[] = [];
     const result = await figur.run(
       "background-swap-with-spec",
-      { source_image_s3_key: up.upload_key, output_preset: "original", scene_type: "studio_sweep", mood: "soft" },
+      // Free text, as the hosted API takes it: the types accept what the server accepts.
+      { source_image_s3_key: up.upload_key, output_preset: "original", scene_type: "raw concrete loft", mood: "calm" },
       { onEvent: (e) => seen.push(e), timeoutMs: 60_000 },
     );
     expect(seen[0].event_type).toBe("queued");

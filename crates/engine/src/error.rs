@@ -139,6 +139,24 @@ impl FieldError {
     }
 }
 
+/// The kinds of field error (`details[].type`) about what no schema can foresee: what exists in
+/// this studio's ledger and store, what its rules and words make of a value, what an image's bytes
+/// hold. Every other kind breaks a rule `openapi.json` states; the generated-request tests
+/// (`tests/api/schemathesis.rs`) hold schema-valid requests to be refused only for these.
+pub const BEYOND_THE_SCHEMA: &[&str] = &[
+    "reference_error",
+    "unknown_upload",
+    "unsuitable_model_photo",
+    "incompatible",
+    "unsupported",
+    "vocabulary",
+    "policy",
+    "unsupported_image",
+    "unreadable_image",
+    "too_large",
+    "idempotency_conflict",
+];
+
 /// An error a caller sees: a code, a human message and, for validation, the fields at fault.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{code:?}: {message}")]

@@ -57,7 +57,9 @@ impl ErrorEnvelope {
                 code: e.code,
                 message: e.message.clone(),
                 request_id: request_id.to_string(),
-                details: (e.code == ErrorCode::ValidationError).then(|| e.details.clone()),
+                // Validation errors always list their fields; others where they name one (a 415
+                // for an upload's bytes names `file`).
+                details: (e.code == ErrorCode::ValidationError || !e.details.is_empty()).then(|| e.details.clone()),
             },
         }
     }

@@ -22,6 +22,9 @@ pub const LIMIT: (i64, i64) = (1, 200);
 pub const OFFSET: (i64, i64) = (0, i32::MAX as i64);
 pub const SINCE: (i64, i64) = (0, i64::MAX);
 pub const WAIT: (i64, i64) = (0, figur_engine::engine::MAX_WAIT.as_secs() as i64);
+/// A signed URL's expiry (Unix seconds) and thumbnail size.
+pub const EXP: (i64, i64) = (0, i64::MAX);
+pub const THUMB: (i64, i64) = (0, 4096);
 
 /// The bounds of a query parameter by name, where the extractors enforce one everywhere.
 pub fn query_bounds(name: &str) -> Option<(i64, i64)> {
@@ -30,6 +33,8 @@ pub fn query_bounds(name: &str) -> Option<(i64, i64)> {
         "offset" => Some(OFFSET),
         "since" => Some(SINCE),
         "wait" => Some(WAIT),
+        "exp" => Some(EXP),
+        "thumb" => Some(THUMB),
         _ => None,
     }
 }
@@ -176,8 +181,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 }
 
 impl Params {
+    /// A free-text parameter; given empty, as absent.
     pub fn str(&self, name: &str) -> Option<String> {
         self.0.get(name).filter(|v| !v.is_empty()).cloned()
+    }
+
+    /// A parameter as given, empty included: for enums and booleans, where `?status=` is a
+    /// value the document does not allow (422), not an absent one.
+    pub fn given(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned()
     }
 
     /// An integer in `min..=max`, or `default` when absent.

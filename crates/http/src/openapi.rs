@@ -21,10 +21,11 @@ use crate::routes::{account, jobs, library, workflows};
     paths(
         jobs::list, jobs::detail, jobs::events, jobs::cancel, jobs::queue, jobs::priority, jobs::pause, jobs::resume,
         jobs::vary, jobs::webhooks,
-        library::upload, library::uploads, library::edit_upload, library::tags, library::renders, library::render, library::catalog, library::catalog_entry,
+        library::upload, library::uploads, library::edit_upload, library::tags, library::renders, library::render, library::catalog, library::catalog_models, library::catalog_entry,
         library::garment_categories, library::add_catalog_model, library::compatibility, library::artifact,
         account::operations, account::credits, account::usage, account::health, account::openapi,
     ),
+    components(schemas(figur_engine::domain::catalog::CatalogResource, figur_engine::domain::catalog::ListedCatalogResource)),
     modifiers(&BearerAuth),
     tags(
         (name = "workflows", description = "Dispatch a workflow: 202 with a job id"),
@@ -124,7 +125,27 @@ fn complete(doc: &mut Value) {
                     schema["maximum"] = json!(max);
                 }
             }
+            // The dispatch checks the key's length (1 to 255 characters).
+            for param in params.iter_mut().filter(|p| p["in"] == "header" && p["name"] == "Idempotency-Key") {
+                param["schema"]["minLength"] = json!(1);
+                param["schema"]["maxLength"] = json!(255);
+            }
         }
+    }
+    // The upload's one required field.
+    doc["paths"]["/v1/uploads"]["post"]["requestBody"]["required"] = json!(true);
+    if let Some(upload) = doc["paths"]["/v1/uploads"]["post"]["requestBody"]["content"].get_mut("multipart/form-data") {
+        upload["schema"] = json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {"file": {
+                "type": "string",
+                "format": "binary",
+                "description": "The image: JPEG, PNG or WebP (checked from its bytes), at most 25 MB and 100 megapixels"
+            }},
+            "required": ["file"]
+        });
+        upload["encoding"] = json!({"file": {"contentType": "image/jpeg, image/png, image/webp"}});
     }
     // Every workflow's body takes the webhook extension (the engine takes it out before the
     // workflow's own strict parsing).
@@ -143,19 +164,77 @@ fn complete(doc: &mut Value) {
         if properties.is_object() {
             properties["webhook_url"] = json!({
                 "type": ["string", "null"],
-                "format": "uri",
+                "pattern": figur_engine::engine::WEBHOOK_URL_PATTERN,
                 "maxLength": 2048,
                 "description": "Extension: an http(s) URL the job's terminal state is POSTed to once it ends \
                     (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks)"
             });
         }
     }
-    // The procedural backdrop engine draws these; a later release takes free text here.
+    // Descriptive fields are free text, as on the hosted API (its generative models read them);
+    // the procedural backdrop engine draws the nearest of these and says so in the job's events.
+    let schemas = &mut doc["components"]["schemas"];
     for request in ["BackgroundGeneratorRequest", "BackgroundSwapWithSpecRequest"] {
-        let properties = &mut doc["components"]["schemas"][request]["properties"];
+        let properties = &mut schemas[request]["properties"];
         if properties.is_object() {
-            properties["scene_type"]["enum"] = json!(backdrop::SCENES);
-            properties["mood"]["enum"] = json!(backdrop::MOODS);
+            properties["scene_type"]["examples"] = json!(backdrop::SCENES);
+            properties["mood"]["examples"] = json!(backdrop::MOODS);
+            properties["dominant_colors"]["items"] = json!({"type": "string", "minLength": 1, "maxLength": 200});
         }
+    }
+    // An edit's source: exactly one of an upload and a render (both or neither: 422).
+    for request in ["BackgroundSwapWithImageRequest", "BackgroundSwapWithSpecRequest", "ModelSwapWithImageRequest"] {
+        if schemas[request].is_object() {
+            schemas[request]["oneOf"] = json!([
+                {"required": ["source_image_s3_key"],
+                 "properties": {"source_image_s3_key": {"type": "string"}, "source_render_public_id": {"type": "null"}}},
+                {"required": ["source_render_public_id"],
+                 "properties": {"source_render_public_id": {"type": "string"}, "source_image_s3_key": {"type": "null"}}}
+            ]);
+        }
+    }
+    // `runtime_config` stays open (the hosted API takes keys the studio ignores); the keys the
+    // studio reads are typed: `true`, `false` or an added model's name.
+    let model_choice = json!({"type": ["boolean", "string", "null"], "minLength": 1});
+    for (request, key) in [
+        ("TryOnRequest", "refine"),
+        ("ProductToModelRequest", "refine"),
+        ("ModelSwapWithImageRequest", "refine"),
+        ("BackgroundSwapWithImageRequest", "harmonize"),
+        ("BackgroundSwapWithSpecRequest", "harmonize"),
+    ] {
+        let config = &mut schemas[request]["properties"]["runtime_config"];
+        if config.is_object() {
+            config["properties"] = json!({ key: model_choice.clone() });
+            config["additionalProperties"] = json!(true);
+        }
+    }
+    // Unsigned fields take what their Rust type holds, and no more (a seed is a u64).
+    unsigned_maxima(schemas);
+    // Tags: 1–40 characters as sent, no control characters.
+    let tags = &mut schemas["LibraryEdit"]["properties"]["tags"];
+    if tags.is_object() {
+        tags["items"] = json!({"type": "string", "minLength": 1, "maxLength": 40, "pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"});
+    }
+}
+
+/// Gives every unsigned integer schema (`minimum: 0` with utoipa's `int64`/`int32` format) the
+/// maximum of its Rust type, where the type is all that bounds it.
+fn unsigned_maxima(value: &mut Value) {
+    match value {
+        Value::Object(fields) => {
+            let unsigned = fields.get("minimum") == Some(&json!(0)) && !fields.contains_key("maximum");
+            let max = match fields.get("format").and_then(Value::as_str) {
+                Some("int64") if unsigned => Some(json!(u64::MAX)),
+                Some("int32") if unsigned => Some(json!(u32::MAX)),
+                _ => None,
+            };
+            if let Some(max) = max {
+                fields.insert("maximum".into(), max);
+            }
+            fields.values_mut().for_each(unsigned_maxima);
+        }
+        Value::Array(items) => items.iter_mut().for_each(unsigned_maxima),
+        _ => {}
     }
 }

@@ -6,6 +6,24 @@ use utoipa::ToSchema;
 /// The three catalog resources, as they appear in paths.
 pub const CATALOG_RESOURCES: [&str; 3] = ["models", "backgrounds", "complementary-garments"];
 
+/// A catalog resource as `openapi.json` names it in paths ([`CATALOG_RESOURCES`], typed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CatalogResource {
+    Models,
+    Backgrounds,
+    ComplementaryGarments,
+}
+
+/// The resources `GET /v1/catalog/{resource}` documents: `models` has a path of its own
+/// (`/v1/catalog/models` also takes additions), so the document names each path once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ListedCatalogResource {
+    Backgrounds,
+    ComplementaryGarments,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -119,9 +137,11 @@ pub struct UploadList {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct LibraryEdit {
-    /// Replaces the tags: each 1–40 characters once trimmed (spaces inside collapse to one;
-    /// stored in lower case), at most 30; repeats are kept once.
+    /// Replaces the tags: each 1–40 characters without control characters, at most 30; stored
+    /// trimmed, inner spaces collapsed to one, in lower case; repeats are kept once and a tag of
+    /// only spaces is dropped.
     #[serde(default)]
+    #[schema(max_items = 30)]
     pub tags: Option<Vec<String>>,
     #[serde(default)]
     pub favourite: Option<bool>,

@@ -161,6 +161,7 @@ pub struct JobDetail {
 #[serde(deny_unknown_fields)]
 pub struct PriorityRequest {
     /// -100 to 100; higher runs first; every dispatch starts at 0.
+    #[schema(minimum = -100, maximum = 100)]
     pub priority: i64,
 }
 
@@ -170,6 +171,7 @@ pub struct PriorityRequest {
 #[serde(deny_unknown_fields)]
 pub struct VaryRequest {
     /// How many variations: 1 to 8.
+    #[schema(minimum = 1, maximum = 8)]
     pub count: u32,
 }
 

@@ -66,6 +66,7 @@ pub enum OutputPreset {
 #[serde(deny_unknown_fields)]
 pub struct TryOnItem {
     /// Upload key of the garment photo.
+    #[schema(min_length = 1, max_length = 512, pattern = "^uploads(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$")]
     pub trial_image: String,
     /// A garment category `key` from `GET /v1/garment-categories`.
     pub trial_item_category: String,
@@ -83,8 +84,10 @@ pub struct RenderParams {
 #[serde(deny_unknown_fields)]
 pub struct TryOnRequest {
     /// Upload key of the person photo.
+    #[schema(min_length = 1, max_length = 512, pattern = "^uploads(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$")]
     pub user_image: String,
     pub user_category: Option<UserCategory>,
+    #[schema(min_items = 1, max_items = 8)]
     pub items: Vec<TryOnItem>,
     #[schema(value_type = Option<Object>)]
     pub runtime_config: Option<serde_json::Map<String, serde_json::Value>>,
@@ -95,6 +98,7 @@ pub struct TryOnRequest {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct ExtractionContext {
+    #[schema(minimum = 1, maximum = 10)]
     pub max_items: Option<u32>,
     pub product_name: Option<String>,
     pub product_description: Option<String>,
@@ -104,6 +108,7 @@ pub struct ExtractionContext {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct ExtractRequest {
+    #[schema(min_length = 1, max_length = 512, pattern = "^uploads(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$")]
     pub trial_image: String,
     #[schema(value_type = Option<Object>)]
     pub runtime_config: Option<serde_json::Map<String, serde_json::Value>>,
@@ -115,6 +120,7 @@ pub struct ExtractRequest {
 #[serde(deny_unknown_fields)]
 pub struct LookRequest {
     pub user_category: Option<UserCategory>,
+    #[schema(min_items = 1, max_items = 8)]
     pub items: Vec<TryOnItem>,
     #[schema(value_type = Option<Object>)]
     pub runtime_config: Option<serde_json::Map<String, serde_json::Value>>,
@@ -132,12 +138,14 @@ macro_rules! generator_request {
             pub image_model: Option<String>,
             pub eval_enabled: Option<bool>,
             pub resolution: Option<Resolution>,
-            /// `W:H`, e.g. `1:1`, `3:4`, `16:9`.
+            /// `W:H` in whole numbers from 1 to 100, e.g. `1:1`, `3:4`, `16:9`; at most 4:1 either way.
+            #[schema(pattern = "^([1-9][0-9]?|100):([1-9][0-9]?|100)$")]
             pub aspect_ratio: Option<String>,
             /// Same seed and spec → identical output. Omitted: a random seed, reported in the result.
             pub seed: Option<u64>,
             pub on_technical_failure: Option<String>,
             #[serde(default)]
+            #[schema(max_length = 200)]
             pub display_name: String,
             #[schema(value_type = Option<Object>)]
             pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
@@ -149,37 +157,48 @@ macro_rules! generator_request {
 
 generator_request!(ModelGeneratorRequest {
     gender: UserCategory,
+    #[schema(max_length = 64)]
     ethnicity: String,
     /// Free text (`petite`, `athletic`); drawn as the nearest of slim, average, athletic, curvy, plus.
+    #[schema(min_length = 1, max_length = 200)]
     body_type: String,
     /// Free text (`25-34`, `30s`, `senior`); drawn as the overlapping bucket of 18-25, 26-35,
     /// 36-45, 46-60, 60+. Adults only: a range wholly under 18 is refused.
+    #[schema(min_length = 1, max_length = 200)]
     age_range: String,
 });
 
 generator_request!(BackgroundGeneratorRequest {
     /// Free text (`studio`, `raw concrete loft`); the procedural generator draws the nearest of
     /// `studio_sweep`, `gradient`, `paper`, `concrete`, `linen` and says so in the job's events.
+    #[schema(min_length = 1, max_length = 200)]
     scene_type: String,
     /// Free text (`calm`, `golden hour`); drawn as the nearest of `bright`, `soft`, `neutral`,
     /// `warm`, `cool`, `moody`, `dramatic`.
+    #[schema(min_length = 1, max_length = 200)]
     mood: String,
     /// Colour names (`sage`, `navy`), words (`midnight blue`) or `#RRGGBB`; the first is the
     /// dominant one.
+    #[schema(max_items = 3)]
     dominant_colors: Option<Vec<String>>,
 });
 
 generator_request!(ComplementaryGarmentGeneratorRequest {
     garment_category_public_id: String,
     /// A colour name, words (`midnight blue`, `dusty rose`) or `#RRGGBB`.
+    #[schema(min_length = 1, max_length = 200)]
     color: String,
     /// Free text (`cashmere`, `raw denim`); drawn as the nearest material the flats know.
+    #[schema(min_length = 1, max_length = 200)]
     material: String,
     /// Free text (`breton stripe`, `tartan`); drawn as the nearest pattern the flats know.
+    #[schema(min_length = 1, max_length = 200)]
     pattern: String,
     /// Free text (`slim`, `oversized`); drawn as slim, regular or loose.
+    #[schema(min_length = 1, max_length = 200)]
     fit: Option<String>,
     /// Free text (`cropped`, `midi`, `ankle`); drawn as the nearest length the flats know.
+    #[schema(min_length = 1, max_length = 200)]
     length: Option<String>,
 });
 
@@ -188,6 +207,7 @@ generator_request!(ComplementaryGarmentGeneratorRequest {
 #[serde(deny_unknown_fields)]
 pub struct BackgroundSwapWithImageRequest {
     /// An upload key; exactly one of this and `source_render_public_id`.
+    #[schema(min_length = 1, max_length = 512, pattern = "^uploads(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$")]
     pub source_image_s3_key: Option<String>,
     pub source_render_public_id: Option<String>,
     pub output_preset: OutputPreset,
@@ -203,12 +223,16 @@ pub struct BackgroundSwapWithImageRequest {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct BackgroundSwapWithSpecRequest {
+    #[schema(min_length = 1, max_length = 512, pattern = "^uploads(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$")]
     pub source_image_s3_key: Option<String>,
     pub source_render_public_id: Option<String>,
     pub output_preset: OutputPreset,
     pub pilot_brand: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     pub scene_type: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub mood: String,
+    #[schema(max_items = 3)]
     pub dominant_colors: Option<Vec<String>>,
     /// Extension: the backdrop's seed. Omitted: one taken from the spec, so every photo swapped
     /// onto the same spec gets the same backdrop (a batch's catalog matches, and the backdrop is
@@ -223,6 +247,7 @@ pub struct BackgroundSwapWithSpecRequest {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct ModelSwapWithImageRequest {
+    #[schema(min_length = 1, max_length = 512, pattern = "^uploads(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$")]
     pub source_image_s3_key: Option<String>,
     pub source_render_public_id: Option<String>,
     pub output_preset: OutputPreset,
@@ -239,6 +264,7 @@ pub struct ModelSwapWithImageRequest {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct ProductToModelRequest {
+    #[schema(min_length = 1, max_length = 512, pattern = "^uploads(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$")]
     pub product_image_s3_key: String,
     pub product_garment_category_public_id: String,
     /// A catalog model; omitted: the engine picks one and names it in the result.
@@ -336,13 +362,21 @@ impl Reference {
 
 pub(crate) fn generator_problems(aspect_ratio: &Option<String>, display_name: &str, problems: &mut Vec<FieldError>) {
     if let Some(ratio) = aspect_ratio {
-        if parse_aspect_ratio(ratio).is_none() {
-            problems.push(FieldError::new(
+        match aspect_ratio_sides(ratio) {
+            None => problems.push(FieldError::new(
                 "body",
                 "aspect_ratio",
-                "must be W:H with whole numbers between 1:4 and 4:1, e.g. 3:4",
+                "must be W:H with whole numbers from 1 to 100, e.g. 3:4",
                 "value_error",
-            ));
+            )),
+            // The shape is the schema's pattern; how far a ratio may stretch is the studio's.
+            Some(_) if parse_aspect_ratio(ratio).is_none() => problems.push(FieldError::new(
+                "body",
+                "aspect_ratio",
+                "a backdrop or figure goes at most to 4:1 either way (e.g. 3:4, 16:9)",
+                "unsupported",
+            )),
+            Some(_) => {}
         }
     }
     if display_name.chars().count() > 200 {
@@ -352,12 +386,19 @@ pub(crate) fn generator_problems(aspect_ratio: &Option<String>, display_name: &s
 
 /// `"3:4"` → `(3, 4)`; ratios beyond 4:1 either way are refused (a 4K strip is no backdrop).
 pub fn parse_aspect_ratio(ratio: &str) -> Option<(u32, u32)> {
+    let (w, h) = aspect_ratio_sides(ratio)?;
+    (w <= 4 * h && h <= 4 * w).then_some((w, h))
+}
+
+/// `W:H` exactly as `openapi.json`'s pattern `^([1-9][0-9]?|100):([1-9][0-9]?|100)$` says:
+/// no spaces, signs or leading zeros, each side 1 to 100.
+fn aspect_ratio_sides(ratio: &str) -> Option<(u32, u32)> {
+    let side = |s: &str| -> Option<u32> {
+        let digits = !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit()) && !s.starts_with('0');
+        digits.then(|| s.parse().ok()).flatten().filter(|v| *v <= 100)
+    };
     let (w, h) = ratio.split_once(':')?;
-    let (w, h): (u32, u32) = (w.trim().parse().ok()?, h.trim().parse().ok()?);
-    if w == 0 || h == 0 || w > 100 || h > 100 || w > 4 * h || h > 4 * w {
-        return None;
-    }
-    Some((w, h))
+    Some((side(w)?, side(h)?))
 }
 
 /// An edit's source rule: exactly one of an upload and a render.
@@ -380,7 +421,8 @@ pub(crate) fn exactly_one_source(key: &Option<String>, render: &Option<String>) 
 }
 
 /// Deserializes a JSON body with the failing field's path, turning serde's messages into `FieldError`s.
-pub fn parse_body<T: DeserializeOwned>(body: serde_json::Value) -> Result<T, ApiError> {
+pub fn parse_body<T: DeserializeOwned>(mut body: serde_json::Value) -> Result<T, ApiError> {
+    integral_numbers_as_integers(&mut body);
     serde_path_to_error::deserialize(body).map_err(|err| {
         let mut path: Vec<String> = err
             .path()
@@ -412,6 +454,30 @@ pub fn parse_body<T: DeserializeOwned>(body: serde_json::Value) -> Result<T, Api
         // serde's message ends with ` at line L column C` only for text input; we parse values.
         ApiError::validation(vec![FieldError::new("body", &path.join("."), message, kind)])
     })
+}
+
+/// JSON Schema's `integer` is any number without a fraction, so `7.0` is one (and clients that
+/// write every number as a float send it so); serde reads only `7` as an integer. This makes
+/// every such number an integer before a body is read. Numbers past the 64-bit range stay as
+/// they are and are refused as the fields' bounds (in `openapi.json`) say.
+fn integral_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 {
+                // The bounds as f64 are 2^63 and 2^64, outside their types: compare with `<`.
+                if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
+                    *value = Value::from(f as i64);
+                } else if (0.0..1.844_674_407_370_955_2e19).contains(&f) {
+                    *value = Value::from(f as u64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_numbers_as_integers),
+        _ => {}
+    }
 }
 
 fn backticked(message: &str, prefix: &str) -> Option<String> {

@@ -28,7 +28,9 @@ use crate::workflow::person::{self, VISIBLE};
 #[serde(deny_unknown_fields)]
 pub struct NewCatalogModel {
     /// Upload key of a photo the studio owns the rights to.
+    #[schema(min_length = 1, max_length = 512, pattern = "^uploads(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$")]
     pub upload_key: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub display_name: String,
     #[serde(default)]
     pub description: String,
@@ -55,7 +57,7 @@ fn bad(reason: impl Into<String>) -> ApiError {
 impl Engine {
     pub async fn add_catalog_model(&self, caller: &Caller, new: NewCatalogModel) -> Result<CatalogEntry, ApiError> {
         require(caller, Capability::JobsCreate)?;
-        if new.display_name.trim().is_empty() || new.display_name.chars().count() > 200 {
+        if new.display_name.is_empty() || new.display_name.chars().count() > 200 {
             return Err(ApiError::field("body", "display_name", "1 to 200 characters", "length"));
         }
         let realm = self.realm(caller.mode).clone();

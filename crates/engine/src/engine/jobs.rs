@@ -231,12 +231,18 @@ impl Engine {
             .read({
                 let realm = realm.clone();
                 move |c| {
-                    let mut problems = Vec::new();
+                    let (mut problems, mut shape_problems) = (Vec::new(), Vec::new());
                     for r in refs {
                         let problem = match &r {
                             Reference::Upload { path, key } => match realm.store.resolve(key) {
                                 Err(KeyError::Missing) => {
                                     Some((path.clone(), format!("no upload has the key `{key}`")))
+                                }
+                                // The key's shape is a rule `openapi.json` states (a pattern);
+                                // everything else here is about what exists.
+                                Err(e @ KeyError::Invalid(_)) => {
+                                    shape_problems.push(FieldError::new("body", path, e.to_string(), "value_error"));
+                                    None
                                 }
                                 Err(e) => Some((path.clone(), e.to_string())),
                                 Ok(_) if uploads::get(c, key)?.is_none() => {
@@ -269,7 +275,8 @@ impl Engine {
                             problems.push(FieldError::new("body", &path, msg, "reference_error"));
                         }
                     }
-                    Ok(problems)
+                    shape_problems.extend(problems);
+                    Ok(shape_problems)
                 }
             })
             .await?;
@@ -341,7 +348,7 @@ impl Engine {
         let realm = self.realm(mode);
         // Subscribe before reading: a commit between the read and the wait still wakes us.
         let mut woken = wait.map(|_| realm.bus.subscribe(job_id));
-        let deadline = wait.map(|w| tokio::time::Instant::now() + w.min(MAX_WAIT));
+        let deadline = wait.map(|w| tokio::time::Instant::now() + w.min(self.config.max_wait));
         loop {
             let id = job_id.to_string();
             let found = realm

@@ -31,14 +31,18 @@ fn normalise_tags(tags: &[String]) -> Result<Vec<String>, ApiError> {
         return Err(ApiError::field("body", "tags", format!("at most {MAX_TAGS} tags"), "value_error"));
     }
     let mut out = Vec::with_capacity(tags.len());
-    for (i, tag) in tags.iter().enumerate() {
-        let tag = normalise_tag(tag);
-        let chars = tag.chars().count();
-        if chars == 0 || chars > MAX_TAG_CHARS || tag.chars().any(char::is_control) {
-            let problem = format!("a tag is 1–{MAX_TAG_CHARS} characters of text once trimmed");
+    for (i, given) in tags.iter().enumerate() {
+        // As `openapi.json` says: 1–40 characters as sent, none of them a control character.
+        let chars = given.chars().count();
+        if chars == 0 || chars > MAX_TAG_CHARS || given.chars().any(char::is_control) {
+            let problem = format!("a tag is 1–{MAX_TAG_CHARS} characters of text, without control characters");
             return Err(ApiError::field("body", &format!("tags.{i}"), problem, "value_error"));
         }
-        out.push(tag);
+        // Only spaces: no tag at all (nothing is left to show or search by).
+        let tag = normalise_tag(given);
+        if !tag.is_empty() {
+            out.push(tag);
+        }
     }
     out.sort();
     out.dedup();

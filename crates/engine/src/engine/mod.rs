@@ -14,7 +14,7 @@ mod library;
 mod present;
 mod steering;
 mod webhooks;
-pub use webhooks::{signature as webhook_signature, WebhookPolicy};
+pub use webhooks::{signature as webhook_signature, WebhookPolicy, WEBHOOK_URL_PATTERN};
 #[cfg(test)]
 mod steering_tests;
 #[cfg(test)]
@@ -74,6 +74,9 @@ pub struct EngineConfig {
     pub worker: Claimant,
     /// How webhook deliveries are retried.
     pub webhooks: WebhookPolicy,
+    /// The longest a long-poll (`?wait=`) holds before answering with no events: [`MAX_WAIT`]
+    /// unless a server bounds it lower (`figur serve --max-wait`, for generated-request tests).
+    pub max_wait: Duration,
 }
 
 impl std::fmt::Debug for EngineConfig {
@@ -116,6 +119,7 @@ impl EngineConfig {
             ledger: LedgerLocation::Sqlite,
             worker: Claimant { worker: default_worker_name(), lease_ms: DEFAULT_LEASE.as_millis() as i64 },
             webhooks: WebhookPolicy::default(),
+            max_wait: MAX_WAIT,
         }
     }
 }

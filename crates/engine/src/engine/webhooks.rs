@@ -31,6 +31,21 @@ use crate::ledger::webhooks::{self, Attempt, Due, Next, WebhookDeliveries};
 
 /// Longest webhook URL taken.
 const MAX_URL_LEN: usize = 2048;
+
+/// A webhook URL as `openapi.json` states it (`pattern`): http or https, a host name, an IPv4
+/// address or a bracketed IPv6 one, an optional port, then any visible ASCII. The server holds
+/// a URL to exactly this, so a client validating against the document agrees with it.
+pub const WEBHOOK_URL_PATTERN: &str =
+    r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)(:[0-9]{1,5})?([/?#][!-~]*)?$";
+
+/// Whether `text` matches [`WEBHOOK_URL_PATTERN`] as JSON Schema validators read it (Python's
+/// and most others let `$` match before one final newline, so one is allowed, and dropped).
+fn webhook_url_shape(text: &str) -> Option<&str> {
+    static PATTERN: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let pattern = PATTERN.get_or_init(|| regex::Regex::new(WEBHOOK_URL_PATTERN).expect("the pattern compiles"));
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    pattern.is_match(text).then_some(text)
+}
 /// Most deliveries one process makes at once per realm.
 const IN_FLIGHT: i64 = 8;
 
@@ -90,14 +105,20 @@ pub(super) fn take_webhook_url(body: &mut Value) -> Result<Option<String>, ApiEr
         Value::String(s) => s,
         _ => return Err(ApiError::field("body", "webhook_url", "must be a string (a URL)", "type_error")),
     };
-    if text.len() > MAX_URL_LEN {
+    if text.chars().count() > MAX_URL_LEN {
         return Err(bad("must be at most 2048 characters"));
     }
-    let url = reqwest::Url::parse(&text).map_err(|e| bad(&format!("is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(bad("must be an http:// or https:// URL with a host"));
+    let Some(shaped) = webhook_url_shape(&text) else {
+        return Err(bad("must be an http:// or https:// URL with a host (see the pattern in openapi.json)"));
+    };
+    // A URL of that shape the URL parser still refuses (a port past 65535, a malformed IPv6
+    // address) is the studio's limit, not a rule the document can state.
+    let url = reqwest::Url::parse(shaped)
+        .map_err(|e| ApiError::field("body", "webhook_url", format!("is not a URL: {e}"), "unsupported"))?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(ApiError::field("body", "webhook_url", "names no host", "unsupported"));
     }
-    Ok(Some(text))
+    Ok(Some(shaped.to_string()))
 }
 
 /// `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` under `key`.

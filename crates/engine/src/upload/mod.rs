@@ -18,7 +18,7 @@ use std::time::Duration;
 use image::{ImageDecoder, ImageFormat, ImageReader, Limits};
 
 use crate::budget::MemoryBudget;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, FieldError};
 
 pub use jpeg::check_complete as jpeg_is_complete;
 
@@ -56,7 +56,7 @@ pub fn sniff(bytes: &[u8]) -> Option<(ImageFormat, &'static str, &'static str)> 
 }
 
 fn unreadable(why: impl std::fmt::Display) -> ApiError {
-    ApiError::field("body", "file", format!("the file is not a readable image: {why}"), "value_error")
+    ApiError::field("body", "file", format!("the file is not a readable image: {why}"), "unreadable_image")
 }
 
 /// Runs a third-party decoder, turning a panic inside it into an error: a decoder bug a file can
@@ -85,10 +85,11 @@ fn inspect_unguarded(bytes: &[u8], budget: &Arc<MemoryBudget>) -> Result<Inspect
         return Err(ApiError::new(ErrorCode::PayloadTooLarge, "uploads are limited to 25 MB"));
     }
     let (format, mime, ext) = sniff(bytes).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            "the file is not a JPEG, PNG or WebP image (checked from its bytes)",
-        )
+        let why = "the file is not a JPEG, PNG or WebP image (checked from its bytes)";
+        ApiError {
+            details: vec![FieldError::new("body", "file", why, "unsupported_image")],
+            ..ApiError::new(ErrorCode::UnsupportedMediaType, why)
+        }
     })?;
     let mut decoder = ImageReader::with_format(Cursor::new(bytes), format).into_decoder().map_err(unreadable)?;
     let (width, height) = decoder.dimensions();

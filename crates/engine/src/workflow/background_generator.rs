@@ -55,7 +55,7 @@ pub fn validate_spec(scene_type: &str, mood: &str, colors: Option<&[String]>) ->
                 "body",
                 &field,
                 format!("`{c}` names no colour (e.g. sage, midnight blue, pale pink, #1F2A44)"),
-                "value_error",
+                "vocabulary",
             )),
             None => {}
         }
@@ -65,7 +65,7 @@ pub fn validate_spec(scene_type: &str, mood: &str, colors: Option<&[String]>) ->
 
 /// A descriptive field's text: not empty, not past [`wording::MAX_TEXT`] characters.
 pub fn text_problem(field: &str, text: &str) -> Option<FieldError> {
-    if text.trim().is_empty() {
+    if text.is_empty() {
         return Some(FieldError::new("body", field, "must not be empty", "too_short"));
     }
     (text.chars().count() > wording::MAX_TEXT)

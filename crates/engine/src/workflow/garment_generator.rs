@@ -42,7 +42,7 @@ pub fn validate_flat(
                 "body",
                 "garment_category_public_id",
                 format!("{} has no technical flat (shoes and accessories are photographed, not drawn)", c.key),
-                "value_error",
+                "unsupported",
             ));
         }
     }
@@ -52,7 +52,7 @@ pub fn validate_flat(
             "body",
             "color",
             format!("`{colour}` names no colour (e.g. navy, sage, midnight blue, #1F2A44)"),
-            "value_error",
+            "vocabulary",
         )),
         None => {}
     }

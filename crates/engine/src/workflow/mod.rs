@@ -120,6 +120,6 @@ pub(crate) fn image_model_problem(asked: Option<&str>, available: &str) -> Optio
         "body",
         "image_model",
         format!("no generator `{model}` is installed; available: {available}"),
-        "enum",
+        "reference_error",
     ))
 }

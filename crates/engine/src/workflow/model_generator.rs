@@ -80,7 +80,9 @@ impl Workflow for ModelGenerator {
             .collect();
         if problems.iter().all(|p| p.loc[1] != "age_range") {
             if let Err(why) = wording::age_range(&r.age_range) {
-                problems.push(FieldError::new("body", "age_range", why, "value_error"));
+                // Adults only (a policy), or words that name no age (a vocabulary).
+                let kind = if why == wording::UNDER_AGE { "policy" } else { "vocabulary" };
+                problems.push(FieldError::new("body", "age_range", why, kind));
             }
         }
         if r.ethnicity.chars().count() > 64 {

@@ -51,7 +51,9 @@ pub fn ask(config: Option<&Map<String, Value>>, key: &str) -> Result<Ask, FieldE
         None | Some(Value::Null) => Ok(Ask::Unsaid),
         Some(Value::Bool(false)) => Ok(Ask::Off),
         Some(Value::Bool(true)) => Ok(Ask::Default),
-        Some(Value::String(name)) if !name.trim().is_empty() => Ok(Ask::Model(name.trim().to_string())),
+        // Any text names a model (checked against the added ones at dispatch); `openapi.json`
+        // says `minLength: 1`, so only the empty string is malformed.
+        Some(Value::String(name)) if !name.is_empty() => Ok(Ask::Model(name.trim().to_string())),
         Some(_) => Err(FieldError::new(
             "body",
             &format!("runtime_config.{key}"),

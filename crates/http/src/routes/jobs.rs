@@ -37,7 +37,7 @@ const SSE_POLL: Duration = Duration::from_secs(15);
 pub async fn list(State(state): State<AppState>, auth: Authed, params: Params) -> HttpResult<Json<JobList>> {
     auth.require(Capability::JobsRead)?;
     let (limit, offset) = params.page()?;
-    let status = match params.str("status") {
+    let status = match params.given("status") {
         None => None,
         Some(s) => Some(JobStatus::parse(&s).ok_or_else(|| {
             ApiError::field("query", "status", "one of NOT_STARTED, IN_PROGRESS, SUCCESS, FAILURE", "enum")

@@ -6,10 +6,12 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use figur_engine::domain::catalog::{
-    CatalogEntry, LibraryEdit, LibraryImage, Render, RenderList, TagCount, UploadAccepted, UploadList,
+    CatalogEntry, CatalogResource, CatalogStatus, LibraryEdit, LibraryImage, ListedCatalogResource, Render, RenderList,
+    RenderOrigin, TagCount, UploadAccepted, UploadList,
 };
 use figur_engine::domain::compatibility::{CompatibilityRequest, CompatibilityResponse};
 use figur_engine::domain::garments::GarmentCategory;
+use figur_engine::domain::requests::UserCategory;
 use figur_engine::engine::NewCatalogModel;
 use figur_engine::{ApiError, Capability, ErrorCode, LibraryQuery, RenderFilter};
 
@@ -49,9 +51,18 @@ pub async fn upload(
             "send the image as multipart/form-data in a `file` field",
         ))
     })?;
+    // Every part is read before the file is looked at: a field the document does not declare
+    // is refused wherever it comes, as unknown fields of a JSON body are.
+    let mut file: Option<(String, Vec<u8>)> = None;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
-        if field.name() != Some("file") {
-            continue;
+        if field.name() != Some("file") || file.is_some() {
+            let name = field.name().unwrap_or_default().to_string();
+            let problem = if name == "file" {
+                "one `file` per upload".to_string()
+            } else {
+                format!("unknown multipart field `{name}`; the image goes in `file`")
+            };
+            return Err(ApiError::field("body", &name, problem, "extra_forbidden").into());
         }
         let name = field.file_name().unwrap_or("image").to_string();
         // Past the limit, keep reading (and dropping) the rest: a client still sending then
@@ -69,12 +80,15 @@ pub async fn upload(
         if too_large {
             return Err(ApiError::new(ErrorCode::PayloadTooLarge, "uploads are limited to 25 MB").into());
         }
-        if bytes.is_empty() {
-            return Err(ApiError::field("body", "file", "the file is empty", "value_error").into());
-        }
-        return Ok(Json(state.engine.upload(&auth.0, &name, bytes).await?));
+        file = Some((name, bytes));
     }
-    Err(ApiError::field("body", "file", "a multipart field named `file` is required", "missing").into())
+    let Some((name, bytes)) = file else {
+        return Err(ApiError::field("body", "file", "a multipart field named `file` is required", "missing").into());
+    };
+    if bytes.is_empty() {
+        return Err(ApiError::field("body", "file", "the file is empty", "unreadable_image").into());
+    }
+    Ok(Json(state.engine.upload(&auth.0, &name, bytes).await?))
 }
 
 /// Extension: the library — uploads newest first, with their names, the folder a desktop
@@ -93,7 +107,7 @@ pub async fn upload(
 pub async fn uploads(State(state): State<AppState>, auth: Authed, params: Params) -> HttpResult<Json<UploadList>> {
     auth.require(Capability::JobsRead)?;
     let (limit, offset) = params.page()?;
-    let favourite = match params.str("favourite").as_deref() {
+    let favourite = match params.given("favourite").as_deref() {
         None => None,
         Some("true") => Some(true),
         Some("false") => Some(false),
@@ -142,7 +156,7 @@ pub async fn tags(State(state): State<AppState>, auth: Authed) -> HttpResult<Jso
 /// Finished renders (the final images of compose and edit jobs), newest first.
 #[utoipa::path(get, path = "/v1/renders", tag = "renders",
     params(
-        ("origin" = Option<String>, Query, description = "`compose` or `edit`"),
+        ("origin" = Option<RenderOrigin>, Query, description = "`compose` or `edit`"),
         ("category" = Option<String>, Query, description = "A garment category key"),
         ("limit" = Option<u32>, Query, description = "1–200, default 50"),
         ("offset" = Option<u32>, Query, description = "default 0"),
@@ -152,7 +166,7 @@ pub async fn tags(State(state): State<AppState>, auth: Authed) -> HttpResult<Jso
 pub async fn renders(State(state): State<AppState>, auth: Authed, params: Params) -> HttpResult<Json<RenderList>> {
     auth.require(Capability::JobsRead)?;
     let (limit, offset) = params.page()?;
-    let filter = RenderFilter { origin: params.str("origin"), category: params.str("category"), limit, offset };
+    let filter = RenderFilter { origin: params.given("origin"), category: params.str("category"), limit, offset };
     Ok(Json(state.engine.renders(auth.0.mode, filter).await?))
 }
 
@@ -166,12 +180,13 @@ pub async fn render(State(state): State<AppState>, auth: Authed, Path(id): Path<
     Ok(Json(state.engine.render_by_id(auth.0.mode, &id).await?))
 }
 
-/// A catalog resource (`models`, `backgrounds`, `complementary-garments`) as a bare array.
+/// A catalog resource (`backgrounds`, `complementary-garments`; `models` at its own path) as a
+/// bare array.
 #[utoipa::path(get, path = "/v1/catalog/{resource}", tag = "catalog",
     params(
-        ("resource" = String, Path, description = "`models`, `backgrounds` or `complementary-garments`"),
-        ("status" = Option<String>, Query, description = "`active` or `archived`"),
-        ("gender" = Option<String>, Query, description = "Models only: `MALE` or `FEMALE`"),
+        ("resource" = ListedCatalogResource, Path, description = "`backgrounds` or `complementary-garments` (`models`: `GET /v1/catalog/models`)"),
+        ("status" = Option<CatalogStatus>, Query, description = "`active` or `archived`"),
+        ("gender" = Option<UserCategory>, Query, description = "Models only: `MALE` or `FEMALE`"),
         ("limit" = Option<u32>, Query, description = "1–200, default 50"),
         ("offset" = Option<u32>, Query, description = "default 0"),
     ),
@@ -186,14 +201,36 @@ pub async fn catalog(
     auth.require(Capability::JobsRead)?;
     let (limit, offset) = params.page()?;
     Ok(Json(
-        state.engine.catalog(auth.0.mode, &resource, params.str("status"), params.str("gender"), limit, offset).await?,
+        state
+            .engine
+            .catalog(auth.0.mode, &resource, params.given("status"), params.given("gender"), limit, offset)
+            .await?,
     ))
+}
+
+/// The catalog's models (as `GET /v1/catalog/models` through the general route; this path also
+/// takes additions, so it is routed, and documented, on its own).
+#[utoipa::path(get, path = "/v1/catalog/models", tag = "catalog",
+    params(
+        ("status" = Option<CatalogStatus>, Query, description = "`active` or `archived`"),
+        ("gender" = Option<UserCategory>, Query, description = "`MALE` or `FEMALE`"),
+        ("limit" = Option<u32>, Query, description = "1–200, default 50"),
+        ("offset" = Option<u32>, Query, description = "default 0"),
+    ),
+    responses((status = 200, body = Vec<CatalogEntry>), (status = 422, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn catalog_models(
+    state: State<AppState>,
+    auth: Authed,
+    params: Params,
+) -> HttpResult<Json<Vec<CatalogEntry>>> {
+    catalog(state, auth, Path("models".to_string()), params).await
 }
 
 /// One catalog entry.
 #[utoipa::path(get, path = "/v1/catalog/{resource}/{public_id}", tag = "catalog",
     params(
-        ("resource" = String, Path, description = "`models`, `backgrounds` or `complementary-garments`"),
+        ("resource" = CatalogResource, Path, description = "`models`, `backgrounds` or `complementary-garments`"),
         ("public_id" = String, Path, description = "The entry's ULID"),
     ),
     responses((status = 200, body = CatalogEntry), (status = 404, description = "`RESOURCE_NOT_FOUND`", body = ErrorEnvelope)),
@@ -232,13 +269,9 @@ pub async fn garment_categories(
     security(("bearer" = [])))]
 pub async fn add_catalog_model(
     State(state): State<AppState>,
-    Path(resource): Path<String>,
     auth: Authed,
     JsonValue(body): JsonValue,
 ) -> HttpResult<(axum::http::StatusCode, Json<CatalogEntry>)> {
-    if resource != "models" {
-        return Err(ApiError::not_found("catalog resource that takes additions (only `models` does)", &resource).into());
-    }
     let request: NewCatalogModel = figur_engine::domain::requests::parse_body(body)?;
     Ok((axum::http::StatusCode::CREATED, Json(state.engine.add_catalog_model(&auth.0, request).await?)))
 }
