@@ -102,7 +102,7 @@ async fn open_env(data: &Path, failpoints: &str, pictures: &Path, env: &[(&str, 
     (driver, client, started.elapsed())
 }
 
-/// The screens the README shows: each run refreshes them in `docs/screenshots/`, scaled to 960×600.
+/// The screens the README shows: each run refreshes them in `docs/src/screenshots/`, scaled to 960×600.
 const PUBLISHED: [&str; 16] = [
     "first-run",
     "edit-backdrop",
@@ -144,7 +144,7 @@ async fn shot(client: &Client, name: &str) {
     let png = client.screenshot().await.unwrap();
     std::fs::write(screenshots().join(format!("{name}.png")), &png).unwrap();
     if PUBLISHED.contains(&name) {
-        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots").join(format!("{name}.png"));
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/src/screenshots").join(format!("{name}.png"));
         let scaled = image::load_from_memory(&png).unwrap().resize(960, 600, image::imageops::FilterType::Triangle);
         scaled.save(docs).unwrap();
     }
