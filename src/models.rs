@@ -277,13 +277,13 @@ mod tests {
             ["a-very-long-added-model-name".to_string(), "added".into(), "CC-BY-NC-SA-4.0".into(), "CatVTON".into()],
         ];
         let text = columns(&rows);
-        let starts: Vec<Vec<usize>> =
-            text.lines().map(|l| ["installed", "added"].iter().filter_map(|w| l.find(w)).collect()).collect();
-        assert_eq!(starts[0], starts[1], "{text}");
-        let licence: Vec<usize> =
-            text.lines().map(|l| l.find(if l.contains("Apache") { "Apache" } else { "CC-BY" }).unwrap()).collect();
-        assert_eq!(licence[0], licence[1], "{text}");
-        assert!(text.lines().all(|l| l == l.trim_end()));
+        let lines: Vec<&str> = text.lines().collect();
+        // Each column starts where it starts on the other line.
+        let at = |line: &str, cell: &str| line.rfind(cell).unwrap();
+        assert_eq!(at(lines[0], "installed"), at(lines[1], "added"), "{text}");
+        assert_eq!(at(lines[0], "Apache-2.0"), at(lines[1], "CC-BY-NC-SA-4.0"), "{text}");
+        assert_eq!(at(lines[0], "MediaPipe"), at(lines[1], "CatVTON"), "{text}");
+        assert!(lines.iter().all(|l| *l == l.trim_end()));
     }
 
     #[test]
