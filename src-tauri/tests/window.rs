@@ -533,7 +533,9 @@ async fn search_and_tag_the_library_then_steer_the_queue_in_the_real_window() {
         async move { engine.job(figur_engine::Mode::Live, &id).await.unwrap().started_at.unwrap() }
     };
     let middle = waiting[1].clone();
-    assert!(started(last.clone()).await < started(middle).await, "run next was honoured");
+    // Not after: two permits freed at once start two jobs within the same millisecond.
+    let (newest, older) = (started(last.clone()).await, started(middle).await);
+    assert!(newest <= older, "run next was honoured: the newest started {newest}, the one before it {older}");
     let events = engine.job_events(figur_engine::Mode::Live, &first, 0, None).await.unwrap().events;
     let stages: Vec<_> = events.iter().filter_map(|e| e.stage.as_deref()).collect();
     assert!(stages.starts_with(&["paused", "resumed", "started"]), "{stages:?}");

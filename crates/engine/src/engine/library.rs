@@ -511,7 +511,10 @@ mod tests {
         let tags = engine.library_tags(Mode::Live).await.unwrap();
         assert_eq!(tags.iter().map(|t| (t.tag.as_str(), t.count)).collect::<Vec<_>>(), [("hero shot", 1), ("ss27", 1)]);
 
-        let bad = LibraryEdit { tags: Some(vec!["ok".into(), "   ".into()]), ..Default::default() };
+        // A tag of only spaces is no tag (dropped); an empty one breaks the document's rule.
+        let spaces = LibraryEdit { tags: Some(vec!["ok".into(), "   ".into()]), ..Default::default() };
+        assert_eq!(engine.edit_upload(&owner, &b.upload_key, spaces).await.unwrap().tags, ["ok"]);
+        let bad = LibraryEdit { tags: Some(vec!["ok".into(), "".into()]), ..Default::default() };
         let err = engine.edit_upload(&owner, &b.upload_key, bad).await.unwrap_err();
         assert_eq!(
             (err.code, err.details[0].loc.clone()),
