@@ -126,8 +126,13 @@ const PUBLISHED: [&str; 16] = [
 async fn js_becomes(client: &Client, script: &str, want: serde_json::Value, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     loop {
-        if client.execute(script, vec![]).await.unwrap() == want {
-            return true;
+        match client.execute(script, vec![]).await {
+            Ok(found) if found == want => return true,
+            Ok(_) => {}
+            // Connecting to a studio server (or leaving it) reloads the window: a script asked
+            // while the page unloads gets no answer; ask the new page.
+            Err(e) if format!("{e:?}").contains("NoSuchFrame") || e.to_string().contains("unload") => {}
+            Err(e) => panic!("{script}: {e}"),
         }
         if Instant::now() > deadline {
             return false;
