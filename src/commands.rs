@@ -125,16 +125,8 @@ async fn serve(place: Place, args: ServeArgs) -> Result<()> {
     config.failpoints = Arc::new(FailPoints::from_env().map_err(anyhow::Error::msg).context("FIGUR_FAILPOINTS")?);
     let engine = Engine::open(config).with_context(|| format!("opening the studio ({})", place.describe()))?;
     engine.start().await?;
-    match engine.ensure_first_key().await? {
-        Some(path) => {
-            eprintln!("Created your first API key (live, jobs:create + jobs:read); it is in {}", path.display())
-        }
-        None => {
-            let path = engine.data_dir().join("first-key.txt");
-            if path.exists() {
-                eprintln!("Your first API key is in {}", path.display());
-            }
-        }
+    if let Some(first) = engine.ensure_first_key().await? {
+        eprintln!("figur: {first}");
     }
     let tls = args.tls_cert.zip(args.tls_key).map(|(cert, key)| figur_http::tls::TlsFiles { cert, key });
     let server = figur_http::ServerConfig {

@@ -611,14 +611,8 @@ pub fn run() -> anyhow::Result<()> {
         // until Settings turns it on, and then this key works at once).
         let first_key = engine.ensure_first_key().await?;
         eprintln!("figur-studio: data folder {}", data_dir.display());
-        match first_key {
-            Some(path) => eprintln!("figur-studio: created your first API key; it is in {}", path.display()),
-            None => {
-                let path = data_dir.join("first-key.txt");
-                if path.exists() {
-                    eprintln!("figur-studio: your first API key is in {}", path.display());
-                }
-            }
+        if let Some(first) = first_key {
+            eprintln!("figur-studio: {first}");
         }
         let (row, key) = engine.create_key(Mode::Live, &figur_engine::Capability::ALL, "desktop hot folders").await?;
         let port: u16 = std::env::var("FIGUR_DESKTOP_API_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(0);

@@ -119,16 +119,17 @@ impl Engine {
     }
 
     /// On a studio with no active key, makes one live key with every capability and writes it
-    /// to `<data dir>/first-key.txt` (owner-only). Returns that file's path when it did.
-    pub async fn ensure_first_key(&self) -> Result<Option<std::path::PathBuf>, ApiError> {
+    /// to `<data dir>/first-key.txt` (owner-only). Says where the first key is, whether it was
+    /// made now or earlier (`None`: there is no such file, e.g. the user removed it).
+    pub async fn ensure_first_key(&self) -> Result<Option<FirstKey>, ApiError> {
+        let path = self.data_dir().join("first-key.txt");
         if self.live.ledger.read(keys::count_active).await? > 0 {
-            return Ok(None);
+            return Ok(path.exists().then_some(FirstKey { path, created: false }));
         }
         let (_, plain) = self.create_key(Mode::Live, &Capability::ALL, "first key").await?;
-        let path = self.data_dir().join("first-key.txt");
         super::write_private(&path, format!("{plain}\n").as_bytes())
             .map_err(|e| ApiError::internal(format!("could not write {}: {e}", path.display())))?;
-        Ok(Some(path))
+        Ok(Some(FirstKey { path, created: true }))
     }
 
     pub async fn credits(&self, caller: &Caller) -> Result<Credits, ApiError> {
@@ -152,5 +153,23 @@ impl Engine {
     /// Records a request; committed with the next write group, never waited for.
     pub fn log_request(&self, mode: Mode, row: RequestLogRow) {
         self.realm(mode).ledger.write_detached(move |c| requests::insert(c, &row));
+    }
+}
+
+/// Where the first API key is kept, and whether this start made it.
+#[derive(Debug, Clone)]
+pub struct FirstKey {
+    pub path: std::path::PathBuf,
+    pub created: bool,
+}
+
+impl std::fmt::Display for FirstKey {
+    /// The line both doors print at start.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.created {
+            write!(f, "created your first API key (live, jobs:create + jobs:read); it is in {}", self.path.display())
+        } else {
+            write!(f, "your first API key is in {}", self.path.display())
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! app, the CLI, hot folders — calls these plain async methods; none of them holds logic.
 
 mod account;
+pub use account::FirstKey;
 mod builtins;
 mod catalog_models;
 mod farm;
