@@ -7,10 +7,10 @@
 use std::time::{Duration, Instant};
 
 use figur_engine::domain::requests::Resolution;
-use figur_engine::vision::{encode, face, face_mesh, matte, pose};
 use figur_engine::workflow::models::Direct;
 use figur_engine::workflow::try_on::Session;
 use figur_engine::workflow::{person, wear};
+use figur_pixels::vision::{encode, face, face_mesh, matte, pose};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -27,7 +27,7 @@ fn main() {
     );
     let load = |name: &str| {
         let path = figur_models::samples::get(&cache, name).expect("`figur samples`");
-        figur_engine::vision::decode::decode(&std::fs::read(path).unwrap()).unwrap()
+        figur_pixels::vision::decode::decode(&std::fs::read(path).unwrap()).unwrap()
     };
     let (person_photo, garment_photo) = (load("astronaut.png"), load("messi5.jpg"));
     let top = wear::category("top").unwrap();

@@ -20,14 +20,16 @@ mod sweep;
 
 use std::time::{Duration, Instant};
 
-use figur_engine::vision::matte::{refine, segment, ModelSegmenter, Segmenter};
-use figur_engine::vision::{composite, decode};
+use figur_engine::workflow::models::ModelSegmenter;
 use figur_engine::JobError;
+use figur_pixels::vision::matte::{refine, segment, Segmenter};
+use figur_pixels::vision::{composite, decode};
 
 /// Wraps the real segmenter to time its calls.
 struct Timed<'a>(&'a ModelSegmenter, std::cell::Cell<Duration>);
 
 impl Segmenter for Timed<'_> {
+    type Error = JobError;
     fn person_probability(&self, rgb: &[f32]) -> Result<Vec<f32>, JobError> {
         let t = Instant::now();
         let out = self.0.person_probability(rgb);
@@ -43,10 +45,10 @@ fn rss_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn swap(photo: &[u8], background: &image::RgbImage, model: &dyn Segmenter) -> Vec<u8> {
+fn swap(photo: &[u8], background: &image::RgbImage, model: &dyn Segmenter<Error = JobError>) -> Vec<u8> {
     let img = decode::decode(photo).unwrap();
     let seg = segment(&img, model).unwrap();
-    let matte = refine(&img, &seg, &mut || Ok(())).unwrap();
+    let matte = refine(&img, &seg, &mut || Ok::<(), JobError>(())).unwrap();
     let boxed = composite::subject_box(&matte.alpha).unwrap();
     let size = img.dimensions();
     let at = composite::place(boxed, size, size, true);
@@ -68,8 +70,8 @@ fn main() {
     let loaded = sessions.get("person-matte").expect("run `figur models fetch` first");
     let segmenter = ModelSegmenter(loaded.clone());
     let photo = photos::astronaut();
-    let plan = figur_engine::render::backdrop::plan("studio_sweep", "soft", &[], 512, 512, 3);
-    let background = figur_engine::render::backdrop::render(&plan);
+    let plan = figur_pixels::render::backdrop::plan("studio_sweep", "soft", &[], 512, 512, 3);
+    let background = figur_pixels::render::backdrop::render(&plan);
     let work = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     std::fs::create_dir_all(&work).unwrap();
     let (photo_path, bg_path) = (work.join("bench-photo.png"), work.join("bench-background.png"));
@@ -84,7 +86,7 @@ fn main() {
     // FIGUR_SWEEP_ONLY=1: the sweep alone (profiling).
     if std::env::var_os("FIGUR_SWEEP_ONLY").is_none() {
         // 1. Bare inference.
-        let input = figur_engine::vision::matte::to_model_input(&decode::decode(&photo).unwrap());
+        let input = figur_pixels::vision::matte::to_model_input(&decode::decode(&photo).unwrap());
         segmenter.person_probability(&input).unwrap();
         let n = 100;
         let t = Instant::now();

@@ -93,7 +93,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Doctor { providers } => tokio::task::spawn_blocking(move || crate::models::doctor(providers)).await?,
         Command::FlatSheet { out, tile } => {
             let sheet =
-                tokio::task::spawn_blocking(move || figur_engine::render::flats::sheet(tile.clamp(24, 512))).await?;
+                tokio::task::spawn_blocking(move || figur_pixels::render::flats::sheet(tile.clamp(24, 512))).await?;
             sheet.save(&out).with_context(|| out.display().to_string())?;
             println!("{}", out.display());
             Ok(())

@@ -95,11 +95,11 @@ pub fn sweep(work: &Path, photo: &image::RgbImage, sides: &[u32], runs: usize) -
                 // The floor: this photo decoded, this render encoded, as the engine does both.
                 let render = image::open(dir.path().join("studio/live/store").join(&key)).unwrap();
                 let t = Instant::now();
-                std::hint::black_box(figur_engine::vision::decode::decode(&jpeg).unwrap());
+                std::hint::black_box(figur_pixels::vision::decode::decode(&jpeg).unwrap());
                 let decode = t.elapsed();
                 let t = Instant::now();
                 std::hint::black_box(
-                    figur_engine::vision::encode::png(&render, figur_engine::vision::encode::Use::Final).unwrap(),
+                    figur_pixels::vision::encode::png(&render, figur_pixels::vision::encode::Use::Final).unwrap(),
                 );
                 floors.push((decode + t.elapsed()).as_secs_f64() * 1000.0);
                 last_render = Some(render);

@@ -50,7 +50,7 @@ fn the_flat_sheet_has_every_category_pattern_and_material() {
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let sheet = image::open(&out).unwrap();
     let (patterns, materials) =
-        (figur_engine::render::flats::fabric::PATTERNS.len(), figur_engine::render::flats::fabric::MATERIALS.len());
+        (figur_pixels::render::flats::fabric::PATTERNS.len(), figur_pixels::render::flats::fabric::MATERIALS.len());
     assert_eq!(sheet.width(), (patterns * materials) as u32 * 40);
-    assert_eq!(sheet.height(), figur_engine::render::flats::KEYS.len() as u32 * 48);
+    assert_eq!(sheet.height(), figur_pixels::render::flats::KEYS.len() as u32 * 48);
 }

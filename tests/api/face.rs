@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use figur_engine::vision::face;
+use figur_pixels::vision::face;
 
 #[test]
 fn the_astronauts_face_is_found_where_it_is() {

@@ -19,7 +19,7 @@ fn sessions() -> figur_models::Sessions {
 fn photo(name: &str) -> RgbImage {
     let cache = figur_models::Cache::new(figur_engine::engine::default_cache_dir().unwrap());
     let path = figur_models::samples::get(&cache, name).expect("`figur samples` fetches the sample photos");
-    figur_engine::vision::decode::decode(&std::fs::read(path).unwrap()).unwrap()
+    figur_pixels::vision::decode::decode(&std::fs::read(path).unwrap()).unwrap()
 }
 
 /// What the golden file records per photo: people seen, the 33 landmarks, the face mesh's centre.

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use figur_engine::domain::requests::Resolution;
-use figur_engine::vision::dress;
 use figur_engine::workflow::person;
 use figur_engine::workflow::try_on::Session;
+use figur_pixels::vision::dress;
 use serde_json::{json, Value};
 
 use crate::photos::sample;

@@ -1,8 +1,8 @@
 //! Renders every scene × mood into one contact sheet PNG, for a person to look at:
 //! `cargo run --release -p figur-engine --example backdrops -- sheet.png`
 
-use figur_engine::render::backdrop::{plan, render, MOODS, SCENES};
-use figur_engine::render::color;
+use figur_pixels::color;
+use figur_pixels::render::backdrop::{plan, render, MOODS, SCENES};
 use image::RgbImage;
 
 fn main() {

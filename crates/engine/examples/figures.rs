@@ -1,7 +1,7 @@
 //! A row of fashion figures to look at: female and male × every body type, tones across the
 //! scale. `cargo run --release -p figur-engine --example figures -- figures.png`
 
-use figur_engine::render::figure::{draw, FigureSpec, BODY_TYPES};
+use figur_pixels::render::figure::{draw, FigureSpec, BODY_TYPES};
 use image::{imageops, RgbImage};
 
 fn main() {

@@ -2,8 +2,8 @@
 //! generator reads it, in one sheet to look at (5 across, in the order listed; the mapping is
 //! printed): `cargo run --release -p figur-engine --example free_text_backdrops -- sheet.png`
 
-use figur_engine::render::backdrop::{plan, render};
 use figur_engine::workflow::background_generator::read_spec;
+use figur_pixels::render::backdrop::{plan, render};
 use image::RgbImage;
 
 const REQUESTS: [(&str, &str, &[&str]); 20] = [

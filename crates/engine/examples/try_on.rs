@@ -18,7 +18,7 @@ fn main() {
         serde_json::from_value(serde_json::json!(args.get(4).map(String::as_str).unwrap_or("1K"))).unwrap();
     let cache = figur_models::Cache::new(figur_engine::engine::default_cache_dir().unwrap());
     let models = figur_models::Sessions::new(cache, figur_models::Providers::auto(), Duration::from_secs(60));
-    let load = |p: &str| figur_engine::vision::decode::decode(&std::fs::read(p).unwrap()).unwrap();
+    let load = |p: &str| figur_pixels::vision::decode::decode(&std::fs::read(p).unwrap()).unwrap();
     let photo = Session::at_resolution(load(person_path), resolution);
     let t = std::time::Instant::now();
     let analysis = person::analyse(&mut Direct(&models), &photo).unwrap();

@@ -161,6 +161,19 @@ impl JobError {
     }
 }
 
+/// Pixel work's failures: unreadable and oversized inputs are the caller's to fix; a model's
+/// unusable answer is the studio's.
+impl From<figur_pixels::Error> for JobError {
+    fn from(e: figur_pixels::Error) -> Self {
+        use figur_pixels::Error as P;
+        match e {
+            P::Unreadable(_) => FailureCode::InputUnreadable.with(e.to_string()),
+            P::TooLarge(why) => FailureCode::InputTooLarge.with(why),
+            P::Model(why) => JobError::internal(why),
+        }
+    }
+}
+
 impl From<figur_models::ModelError> for JobError {
     fn from(e: figur_models::ModelError) -> Self {
         use figur_models::ModelError as M;

@@ -29,14 +29,12 @@ pub mod ledger;
 pub mod priority;
 pub mod privacy;
 pub mod realm;
-pub mod render;
 pub mod scheduler;
 pub mod settings;
 pub mod signing;
 pub mod store;
 pub mod time;
 pub mod upload;
-pub mod vision;
 pub mod workflow;
 
 pub use auth::{Caller, Capability, Mode};

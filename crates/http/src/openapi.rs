@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the Rust types and route annotations. The copy
 //! checked in at the repository root (`openapi.json`) is kept equal to this by a test.
 
-use figur_engine::render::backdrop;
+use figur_engine::domain::requests::{MOODS, SCENE_TYPES};
 use serde_json::{json, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -177,8 +177,8 @@ fn complete(doc: &mut Value) {
     for request in ["BackgroundGeneratorRequest", "BackgroundSwapWithSpecRequest"] {
         let properties = &mut schemas[request]["properties"];
         if properties.is_object() {
-            properties["scene_type"]["examples"] = json!(backdrop::SCENES);
-            properties["mood"]["examples"] = json!(backdrop::MOODS);
+            properties["scene_type"]["examples"] = json!(SCENE_TYPES);
+            properties["mood"]["examples"] = json!(MOODS);
             properties["dominant_colors"]["items"] = json!({"type": "string", "minLength": 1, "maxLength": 200});
         }
     }

@@ -14,11 +14,11 @@ fn main() {
     let budget: Arc<MemoryBudget> = MemoryBudget::new(256 << 20);
     afl::fuzz_nohook!(|data: &[u8]| {
         let accepted = figur_engine::upload::inspect(data, &budget);
-        let decoded = figur_engine::vision::decode::decode(data);
+        let decoded = figur_pixels::vision::decode::decode(data);
         if let Ok(shown) = &accepted {
             let rgb = decoded.unwrap_or_else(|e| panic!("the upload check accepted what a job cannot read: {e:?}"));
             assert_eq!((rgb.width(), rgb.height()), (shown.width, shown.height), "sizes disagree");
         }
-        let _ = figur_engine::upload::jpeg_is_complete(data);
+        let _ = figur_pixels::format::jpeg_is_complete(data);
     });
 }

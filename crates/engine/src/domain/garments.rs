@@ -23,6 +23,18 @@ pub enum Region {
 }
 
 impl Region {
+    /// How a garment of category `key` worn here is fitted to a body.
+    pub fn fit_family(self, key: &str) -> figur_pixels::vision::garment::Family {
+        use figur_pixels::vision::garment::Family;
+        match self {
+            Region::Upper | Region::Outer => Family::Top,
+            Region::Full => Family::Full,
+            Region::Lower if key == "skirt" => Family::Skirt,
+            Region::Lower => Family::Legs,
+            _ => Family::Placed,
+        }
+    }
+
     /// Accessory slots and feet: they go with anything.
     pub fn is_accessory(self) -> bool {
         matches!(self, Region::Head | Region::Face | Region::Neck | Region::Waist | Region::Carry)

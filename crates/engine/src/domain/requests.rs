@@ -61,6 +61,19 @@ pub enum OutputPreset {
     Original,
 }
 
+impl OutputPreset {
+    /// The output size; `original` keeps the source's size.
+    pub fn size(self, source: (u32, u32)) -> (u32, u32) {
+        match self {
+            OutputPreset::EcommerceSquare => (2048, 2048),
+            OutputPreset::EcommercePortrait => (1600, 2000),
+            OutputPreset::Lookbook => (1536, 2048),
+            OutputPreset::SocialStory => (1080, 1920),
+            OutputPreset::Original => source,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
@@ -573,3 +586,7 @@ mod tests {
         assert_eq!(parse_aspect_ratio("wide"), None);
     }
 }
+
+/// The scenes and moods drawn exactly as named, published as `examples` of the free-text
+/// `scene_type` and `mood` fields (any other text is read into the nearest of them).
+pub use figur_pixels::render::backdrop::{MOODS, SCENES as SCENE_TYPES};

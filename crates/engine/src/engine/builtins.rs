@@ -9,8 +9,9 @@ use crate::domain::job::ArtifactMeta;
 use crate::ledger::catalog::{self, CatalogRow};
 use crate::ledger::LedgerError;
 use crate::realm::Realm;
-use crate::render::{backdrop, color};
 use crate::workflow::background_generator::output_size;
+use figur_pixels::color;
+use figur_pixels::render::backdrop;
 
 const CATALOG: &str = include_str!("../../../../assets/catalog.json");
 

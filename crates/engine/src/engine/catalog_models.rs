@@ -19,9 +19,9 @@ use crate::failure::FailureCode;
 use crate::ids::new_id;
 use crate::ledger::catalog::CatalogRow;
 use crate::ledger::{catalog, uploads};
-use crate::vision::decode;
 use crate::workflow::models::Direct;
 use crate::workflow::person::{self, VISIBLE};
+use figur_pixels::vision::decode;
 
 /// Body of `POST /v1/catalog/models` (a Figur Studio extension).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -81,7 +81,7 @@ impl Engine {
             let _permit = permit;
             let bytes = store.store.read(&upload_key).map_err(|_| bad("the upload cannot be read"))?;
             let _decoding = memory.reserve(decode::decode_cost(&bytes), ANALYSIS_WAIT).ok_or_else(out_of_memory)?;
-            let photo = decode::working_copy(decode::decode(&bytes).map_err(|e| bad(e.message()))?);
+            let photo = decode::working_copy(decode::decode(&bytes).map_err(|e| bad(&e.to_string()))?);
             let pixels = photo.width() as u64 * photo.height() as u64;
             let _analysing =
                 memory.reserve(pixels * VISION_BYTES_PER_PIXEL, ANALYSIS_WAIT).ok_or_else(out_of_memory)?;

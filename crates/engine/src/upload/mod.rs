@@ -8,9 +8,6 @@
 //! as is a WebP's. So N concurrent uploads of small files declaring huge images wait for each
 //! other (or are refused with a retry hint) instead of multiplying.
 
-mod jpeg;
-mod png_stream;
-
 use std::io::Cursor;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,13 +17,9 @@ use image::{ImageDecoder, ImageFormat, ImageReader, Limits};
 use crate::budget::MemoryBudget;
 use crate::error::{ApiError, ErrorCode, FieldError};
 
-pub use jpeg::check_complete as jpeg_is_complete;
+use figur_pixels::format::{guarded, jpeg_is_complete, png_is_whole, sniff, MAX_PIXELS, MAX_SIDE};
 
 pub const MAX_UPLOAD_BYTES: usize = 25 * 1024 * 1024;
-/// 100 megapixels: more than any camera a studio uses, far below a bomb.
-pub const MAX_PIXELS: u64 = 100_000_000;
-/// Longest side accepted (panoramas and strips beyond this are not studio photos).
-pub const MAX_SIDE: u32 = 30_000;
 /// How long an upload waits for room in the memory budget before it is refused (503).
 const BUDGET_WAIT: Duration = Duration::from_secs(60);
 /// Decoder state a row-by-row PNG check may hold (rows, zlib window, palette, text chunks).
@@ -42,36 +35,8 @@ pub struct Inspected {
     pub height: u32,
 }
 
-/// The format the bytes really are, among those accepted.
-pub fn sniff(bytes: &[u8]) -> Option<(ImageFormat, &'static str, &'static str)> {
-    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some((ImageFormat::Jpeg, "image/jpeg", "jpg"))
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some((ImageFormat::Png, "image/png", "png"))
-    } else if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        Some((ImageFormat::WebP, "image/webp", "webp"))
-    } else {
-        None
-    }
-}
-
 fn unreadable(why: impl std::fmt::Display) -> ApiError {
     ApiError::field("body", "file", format!("the file is not a readable image: {why}"), "unreadable_image")
-}
-
-/// Runs a third-party decoder, turning a panic inside it into an error: a decoder bug a file can
-/// trigger must not answer an upload with a 500 or crash a job (fuzzing found one in zune-jpeg
-/// 0.5.15: a progressive CMYK file that unwraps a `None`; see `fixtures/fuzz`).
-pub fn guarded<T>(decode: impl FnOnce() -> T) -> Result<T, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).map_err(|panic| {
-        let why = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        tracing::warn!(panic = %why, "an image decoder failed on a file");
-        "the image decoder failed on it (the file is corrupt)".to_string()
-    })
 }
 
 /// Validates an upload; CPU-heavy for big images, so call it off the async runtime. Full
@@ -107,10 +72,10 @@ fn inspect_unguarded(bytes: &[u8], budget: &Arc<MemoryBudget>) -> Result<Inspect
     }
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     match format {
-        ImageFormat::Png => png_stream::check_streaming(bytes, PNG_STREAM_ALLOC).map_err(unreadable)?,
+        ImageFormat::Png => png_is_whole(bytes, PNG_STREAM_ALLOC).map_err(unreadable)?,
         _ => {
             if format == ImageFormat::Jpeg {
-                jpeg::check_complete(bytes).map_err(unreadable)?;
+                jpeg_is_complete(bytes).map_err(unreadable)?;
             }
             let buffer = decoder.total_bytes();
             let _room = budget.reserve(buffer, BUDGET_WAIT).ok_or_else(|| {
@@ -212,7 +177,7 @@ pub(crate) mod tests {
             }
             let bytes = std::fs::read(&path).unwrap();
             let accepted = inspect_(&bytes);
-            let decoded = crate::vision::decode::decode(&bytes);
+            let decoded = figur_pixels::vision::decode::decode(&bytes).map_err(crate::failure::JobError::from);
             match (&accepted, &decoded) {
                 (Ok(shown), Ok(rgb)) => assert_eq!((shown.width, shown.height), rgb.dimensions(), "{path:?}"),
                 (Ok(_), Err(e)) => panic!("{path:?}: accepted at upload, unreadable in a job: {e:?}"),
@@ -225,7 +190,9 @@ pub(crate) mod tests {
         assert!(refused("indexed-png-without-palette.png").contains("palette"));
         assert!(refused("progressive-cmyk-zune-panic.jpg").contains("decoder failed"));
         assert!(refused("jpeg-404-bytes-declaring-81mp.jpg").contains("too short"));
-        let job = crate::vision::decode::decode(&std::fs::read(dir.join("progressive-cmyk-zune-panic.jpg")).unwrap());
+        let job =
+            figur_pixels::vision::decode::decode(&std::fs::read(dir.join("progressive-cmyk-zune-panic.jpg")).unwrap())
+                .map_err(crate::failure::JobError::from);
         assert_eq!(
             job.unwrap_err().code(),
             Some(crate::failure::FailureCode::InputUnreadable),

@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 use super::background_generator::ReadSpec;
 use super::JobContext;
 use crate::failure::JobError;
-use crate::render::backdrop;
-use crate::vision::{composite, encode};
+use figur_pixels::render::backdrop;
+use figur_pixels::vision::{composite, encode};
 
 /// Decoded backgrounds kept in memory (a 4K one is 48 MiB).
 const KEPT: usize = 2;

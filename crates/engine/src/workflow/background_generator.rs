@@ -15,9 +15,9 @@ use crate::domain::requests::{
 };
 use crate::error::FieldError;
 use crate::failure::JobError;
-use crate::render::backdrop;
-use crate::render::color;
-use crate::render::wording::{self, DrawnAs};
+use figur_pixels::color;
+use figur_pixels::render::backdrop;
+use figur_pixels::render::wording::{self, DrawnAs};
 
 pub const MODEL_ID: &str = "figur-procedural-backdrop-1";
 pub const MAX_COLORS: usize = 3;
@@ -245,7 +245,7 @@ fn generate(
     };
     let made = denoise::run(ctx, Stage::Denoise, model, &request, 5, denoise::Intro::plain())?;
     ctx.stage(Stage::Finish, format!("framing the {gw}×{gh} picture to {width}×{height}"))?;
-    let image = crate::vision::composite::cover(&made.image, width, height);
+    let image = figur_pixels::vision::composite::cover(&made.image, width, height);
     let label = format!("{} · {}", r.scene_type.trim(), r.mood.trim());
     let background = ctx.save_png(&image::DynamicImage::ImageRgb8(image), "background", ArtifactRole::Final, &label)?;
     ctx.stage(Stage::Catalog, "filing the backdrop in the catalog")?;

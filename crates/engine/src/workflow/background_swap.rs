@@ -6,8 +6,7 @@
 //! subject's edge, see [`super::harmonize`]) → finish (framed to `output_preset`). Filed as a
 //! render, `origin: edit`.
 
-use image::{DynamicImage, GrayImage};
-use rayon::prelude::*;
+use image::DynamicImage;
 use serde_json::json;
 
 use super::backdrops;
@@ -24,11 +23,12 @@ use crate::domain::requests::{
 use crate::error::FieldError;
 use crate::failure::{FailureCode, JobError};
 use crate::settings::{ModelDefaults, ModelUse};
-use crate::vision::composite;
-use crate::vision::decode::working_copy;
-use crate::vision::matte::{refine, segment, ModelSegmenter};
 use crate::workflow::background_generator::{read_spec, validate_spec};
+use crate::workflow::models::ModelSegmenter;
 use crate::workflow::subject::{self, PERSON_SHARE};
+use figur_pixels::vision::composite;
+use figur_pixels::vision::decode::working_copy;
+use figur_pixels::vision::matte::{refine, segment};
 
 /// Below this share of the frame nobody is there.
 const MIN_COVERAGE: f32 = 0.005;
@@ -152,11 +152,6 @@ enum Backdrop<'a> {
     Spec { scene: &'a str, mood: &'a str, colors: &'a [String], seed: Option<u64> },
 }
 
-fn gray(alpha: &crate::vision::guided::Plane) -> GrayImage {
-    let bytes = alpha.data.par_iter().map(|a| (a * 255.0).round() as u8).collect();
-    GrayImage::from_raw(alpha.width as u32, alpha.height as u32, bytes).unwrap_or_default()
-}
-
 /// Both swaps: the subject matted, the background built or read, the two composited.
 fn swap(ctx: &mut JobContext, s: Swap<'_>) -> Result<Output, JobError> {
     ctx.stage(Stage::Decode, "reading the photo")?;
@@ -167,7 +162,7 @@ fn swap(ctx: &mut JobContext, s: Swap<'_>) -> Result<Output, JobError> {
     };
     let photo = working_copy(ctx.read_image(&key)?);
     let source_size = photo.dimensions();
-    let target = composite::preset_size(s.preset, source_size);
+    let target = s.preset.size(source_size);
     let pixels = source_size.0 as u64 * source_size.1 as u64;
     let _memory = ctx.reserve_memory(pixels * VISION_BYTES_PER_PIXEL + target.0 as u64 * target.1 as u64 * 16)?;
 
@@ -200,7 +195,7 @@ fn swap(ctx: &mut JobContext, s: Swap<'_>) -> Result<Output, JobError> {
     }
     let (kind, label) =
         if product.is_some() { ("product_mask", "Product matte") } else { ("person_mask", "Person matte") };
-    let mask = ctx.save_png(&DynamicImage::ImageLuma8(gray(&alpha)), kind, ArtifactRole::Intermediate, label)?;
+    let mask = ctx.save_png(&DynamicImage::ImageLuma8(alpha.to_gray()), kind, ArtifactRole::Intermediate, label)?;
     let subject_kind = if product.is_some() { "product" } else { "person" };
 
     // A spec's free text, read for the procedural backdrop, and the seed it is drawn with (the
@@ -247,7 +242,7 @@ fn swap(ctx: &mut JobContext, s: Swap<'_>) -> Result<Output, JobError> {
             Backdrop::Spec { scene, .. } => scene.to_string(),
             Backdrop::Catalog(_) => String::new(),
         };
-        let subject = super::harmonize::placed(&alpha, placement, target);
+        let subject = figur_pixels::vision::repaint::placed(&alpha, placement, target);
         let (image, provenance) = super::harmonize::run(ctx, out, &subject, model, &scene, ctx.default_seed())?;
         out = image;
         extra.insert("provenance".into(), json!({ "harmonize": provenance }));

@@ -15,8 +15,8 @@ use crate::failpoints::{FailPoints, FaultPoint};
 use crate::failure::{FailureCode, JobError};
 use crate::ledger::jobs::{self, NewEvent};
 use crate::realm::Realm;
-use crate::vision::{decode, encode};
 use figur_models::diffusion::Export;
+use figur_pixels::vision::{decode, encode};
 use image::RgbImage;
 
 /// How often a running job re-reads its cancel flag from the ledger (a cancel from another
@@ -257,7 +257,7 @@ impl JobContext {
     pub fn read_image(&mut self, key: &str) -> Result<RgbImage, JobError> {
         let bytes = self.read_store(key)?;
         let _memory = self.reserve_memory(decode::decode_cost(&bytes))?;
-        decode::decode(&bytes)
+        Ok(decode::decode(&bytes)?)
     }
 
     /// Stops here if the job was cancelled or paused or the studio is shutting down. Cheap: call

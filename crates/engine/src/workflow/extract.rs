@@ -20,12 +20,13 @@ use crate::domain::operation::OpClass;
 use crate::domain::requests::{ExtractRequest, Reference};
 use crate::error::FieldError;
 use crate::failure::{FailureCode, JobError};
-use crate::render::color::linear_to_u8;
-use crate::vision::decode::working_copy;
-use crate::vision::guided::Plane;
-use crate::vision::matte::{refine, segment, ModelSegmenter};
-use crate::vision::regions::{bands, cut, Region};
-use crate::vision::{foreground, product};
+use crate::workflow::models::ModelSegmenter;
+use figur_pixels::color::linear_to_u8;
+use figur_pixels::plane::Plane;
+use figur_pixels::vision::decode::working_copy;
+use figur_pixels::vision::matte::{refine, segment};
+use figur_pixels::vision::regions::{bands, cut, Region};
+use figur_pixels::vision::{foreground, product};
 
 /// Items smaller than this share of the frame are specks, not garments.
 const ITEM_SHARE: f32 = 0.01;
@@ -51,7 +52,7 @@ pub fn named_category(text: &str) -> Option<&'static str> {
 
 /// The cutout: the photo's own edge colours (old background solved away), tight-cropped.
 fn cutout(photo: &image::RgbImage, item: &Item) -> Option<RgbaImage> {
-    let (x0, y0, x1, y1) = crate::vision::composite::subject_box(&item.alpha)?;
+    let (x0, y0, x1, y1) = figur_pixels::vision::composite::subject_box(&item.alpha)?;
     let margin = ((x1 - x0).max(y1 - y0) / 50).max(2);
     let (x0, y0) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
     let (x1, y1) = ((x1 + margin).min(item.alpha.width), (y1 + margin).min(item.alpha.height));

@@ -149,7 +149,7 @@ fn matte(rgb: &[f32]) -> Vec<Output> {
 
 /// The pose: [`FIGURE`] placed in the skin-coloured box of the crop.
 fn pose(rgb: &[f32]) -> Vec<Output> {
-    let side = crate::vision::pose::CROP_SIDE;
+    let side = figur_pixels::vision::pose::CROP_SIDE;
     let (mut x0, mut y0, mut x1, mut y1) = (side, side, 0, 0);
     for (k, p) in rgb.chunks(3).enumerate() {
         if is_skin(p) {

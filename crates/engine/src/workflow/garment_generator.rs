@@ -13,11 +13,11 @@ use crate::domain::operation::OpClass;
 use crate::domain::requests::{generator_problems, ComplementaryGarmentGeneratorRequest, Reference};
 use crate::error::FieldError;
 use crate::failure::JobError;
-use crate::render::color;
-use crate::render::flats::shape::{Cut, CANVAS_H};
-use crate::render::flats::{self, FlatSpec};
-use crate::render::wording::{self, DrawnAs};
 use crate::workflow::background_generator::text_problem;
+use figur_pixels::color;
+use figur_pixels::render::flats::shape::{Cut, CANVAS_H};
+use figur_pixels::render::flats::{self, FlatSpec};
+use figur_pixels::render::wording::{self, DrawnAs};
 
 pub const MODEL_ID: &str = "figur-technical-flat-1";
 

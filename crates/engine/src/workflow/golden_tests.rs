@@ -15,8 +15,8 @@ use serde_json::json;
 use super::fakes::{self, FakeModels, TestJob};
 use super::Workflow;
 use crate::domain::operation::Operation;
-use crate::vision::guided::Plane;
-use crate::vision::{composite, matte};
+use figur_pixels::plane::Plane;
+use figur_pixels::vision::{composite, matte};
 
 /// Levels (of 255) a pixel may move when float operations are reordered.
 const TOLERANCE: u8 = 2;
@@ -92,7 +92,8 @@ fn golden_try_on() {
 
 #[test]
 fn golden_backdrops() {
-    use crate::render::{backdrop, color};
+    use figur_pixels::color;
+    use figur_pixels::render::backdrop;
     let tiles: Vec<RgbImage> = [
         ("studio_sweep", "bright", "ivory"),
         ("gradient", "soft", "sage"),
@@ -116,7 +117,7 @@ fn golden_backdrops() {
 /// A photo with texture everywhere (so every pixel of the guided filter and the edge solve
 /// matters): a warm figure with a ragged, hairy outline on a mottled wall.
 fn textured_photo(w: u32, h: u32) -> RgbImage {
-    use crate::render::noise::{fbm, value};
+    use figur_pixels::render::noise::{fbm, value};
     RgbImage::from_fn(w, h, |x, y| {
         let (u, v) = (x as f32 / w as f32, y as f32 / h as f32);
         let ragged = 0.03 * (fbm(u * 12.0, v * 12.0, 5, 3) - 0.5) + 0.01 * (value(u * 300.0, v * 40.0, 9) - 0.5);
@@ -135,6 +136,7 @@ fn textured_photo(w: u32, h: u32) -> RgbImage {
 struct SoftEllipse;
 
 impl matte::Segmenter for SoftEllipse {
+    type Error = crate::failure::JobError;
     fn person_probability(&self, _: &[f32]) -> Result<Vec<f32>, crate::failure::JobError> {
         let side = matte::MODEL_SIDE;
         Ok((0..side * side)
@@ -151,7 +153,7 @@ impl matte::Segmenter for SoftEllipse {
 fn golden_matte_and_composite() {
     let photo = textured_photo(900, 1200);
     let seg = matte::segment(&photo, &SoftEllipse).unwrap();
-    let refined = matte::refine(&photo, &seg, &mut || Ok(())).unwrap();
+    let refined = matte::refine(&photo, &seg, &mut || Ok::<(), crate::failure::JobError>(())).unwrap();
     let alpha = gray(&refined.alpha);
     check("matte", &image::DynamicImage::ImageLuma8(alpha).to_rgb8());
 

@@ -3,53 +3,18 @@
 //! the new scene's light — its rim, the contact with the floor, the edge colour. The subject's
 //! interior and the background beyond the band are kept, pixel for pixel.
 
-use image::{GrayImage, RgbImage};
+use image::RgbImage;
 use serde_json::{Map, Value};
 
 use super::refine::{self, Pass};
 use super::{prompts, JobContext};
 use crate::domain::job::{ArtifactRole, StoredArtifact};
 use crate::failure::JobError;
-use crate::vision::composite::Placement;
-use crate::vision::guided::{box_mean, Plane};
+use figur_pixels::plane::Plane;
+use figur_pixels::vision::repaint::edge_band as band;
 
 /// Low: the pass relights and blends the edge; it must not redraw the subject.
 pub const STRENGTH: f32 = 0.3;
-
-/// The subject's alpha where the composite put it (`at`), in the output's `size`, nearest
-/// sample (a band mask needs no more).
-pub fn placed(alpha: &Plane, at: Placement, size: (u32, u32)) -> Plane {
-    let (w, h) = (size.0 as usize, size.1 as usize);
-    let mut out = Plane::new(w, h);
-    for y in 0..h {
-        let sy = ((y as f32 + 0.5 - at.dy) / at.scale).floor();
-        if sy < 0.0 || sy >= alpha.height as f32 {
-            continue;
-        }
-        for x in 0..w {
-            let sx = ((x as f32 + 0.5 - at.dx) / at.scale).floor();
-            if sx >= 0.0 && sx < alpha.width as f32 {
-                out.data[y * w + x] = alpha.at(sx as usize, sy as usize);
-            }
-        }
-    }
-    out
-}
-
-/// The band within `w.max(h) / 80` pixels of the subject's edge, either side (255: repaint).
-pub fn band(subject: &Plane) -> GrayImage {
-    let solid = Plane {
-        width: subject.width,
-        height: subject.height,
-        data: subject.data.iter().map(|a| if *a > 0.5 { 1.0 } else { 0.0 }).collect(),
-    };
-    let reach = (subject.width.max(subject.height) / 80).max(1);
-    let near = box_mean(&solid, reach);
-    GrayImage::from_fn(subject.width as u32, subject.height as u32, |x, y| {
-        let m = near.at(x as usize, y as usize);
-        image::Luma([if m > 1e-4 && m < 1.0 - 1e-4 { 255 } else { 0 }])
-    })
-}
 
 /// Stage `denoise`: the composite harmonised by `model`; the composite before and the band are
 /// intermediate artifacts.

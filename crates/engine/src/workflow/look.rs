@@ -4,7 +4,6 @@
 //! runs for the body. Impossible looks (a dress with a skirt, two bottoms…) are refused at
 //! dispatch with a 422 naming both items. Filed as a render, `origin: compose`.
 
-use image::{imageops, DynamicImage, Rgb, RgbImage};
 use serde_json::{json, Value};
 
 use super::model_generator::figure_for;
@@ -20,7 +19,7 @@ use crate::domain::operation::OpClass;
 use crate::domain::requests::{items_problems, items_references, LookRequest, Reference, UserCategory};
 use crate::error::FieldError;
 use crate::failure::JobError;
-use crate::vision::matte::Matte;
+use figur_pixels::vision::matte::Matte;
 
 /// Height of the figure on the board, in pixels.
 const FIGURE_HEIGHT: u32 = 1600;
@@ -96,7 +95,7 @@ impl Workflow for Look {
         let dressed = session.fit(ctx, &fig.image, &person, garments, tuck)?;
 
         ctx.stage_with(Stage::Board, "laying out the look board", std::mem::take(&mut session.pending), json!({}))?;
-        let board = board(&dressed, &thumbs);
+        let board = figur_pixels::vision::board::board(&dressed, &thumbs);
         let render = session.finish(ctx, board, "Look board")?;
         let mut extra = serde_json::Map::new();
         extra.insert("user_category".into(), json!(gender));
@@ -105,37 +104,6 @@ impl Workflow for Look {
         let category = r.items.first().map(|i| i.trial_item_category.clone());
         Ok(Output { finals: vec![render], filing: Filing::Render { origin: RenderOrigin::Compose, category }, extra })
     }
-}
-
-/// The dressed figure on the left; the items, each fitted into a cell, in a column on the right.
-fn board(dressed: &RgbImage, items: &[image::RgbaImage]) -> RgbImage {
-    let (fw, fh) = dressed.dimensions();
-    let cell = (fh / items.len().max(3) as u32).min(fw);
-    let margin = cell / 12;
-    let mut out = RgbImage::from_pixel(fw + cell + margin * 2, fh, Rgb([242, 241, 237]));
-    imageops::overlay(&mut out, dressed, 0, 0);
-    for (i, item) in items.iter().enumerate() {
-        // The item's own box, scaled to fit its cell.
-        let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
-        for (x, y, p) in item.enumerate_pixels() {
-            if p[3] > 16 {
-                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
-            }
-        }
-        if x1 <= x0 {
-            continue;
-        }
-        let crop = imageops::crop_imm(item, x0, y0, x1 - x0, y1 - y0).to_image();
-        let inner = cell - margin * 2;
-        let s = inner as f32 / crop.width().max(crop.height()) as f32;
-        let (w, h) = (((crop.width() as f32 * s) as u32).max(1), ((crop.height() as f32 * s) as u32).max(1));
-        let small = imageops::resize(&crop, w, h, imageops::FilterType::CatmullRom);
-        let (x, y) = (fw + margin + (cell - w) / 2, i as u32 * cell + (cell - h) / 2);
-        let mut rgba = DynamicImage::ImageRgb8(out).to_rgba8();
-        imageops::overlay(&mut rgba, &small, x as i64, y as i64);
-        out = DynamicImage::ImageRgba8(rgba).to_rgb8();
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! `model-generator`: a parametric fashion figure (an illustration, not a photo; see
-//! [`crate::render::figure`]) filed as a catalog model. Its spec records the generator and the
+//! [`figur_pixels::render::figure`]) filed as a catalog model. Its spec records the generator and the
 //! figure's 33 landmarks, so fitting garments to it needs no pose model. The generator is
 //! `figur-croquis-1`; `image_model` is the slot for a photoreal generator.
 
@@ -11,9 +11,9 @@ use crate::domain::operation::OpClass;
 use crate::domain::requests::{generator_problems, ModelGeneratorRequest, Reference, UserCategory};
 use crate::error::FieldError;
 use crate::failure::JobError;
-use crate::render::figure::{self, FigureSpec, MONK_TONES};
-use crate::render::wording::{self, Drawn, DrawnAs};
 use crate::workflow::background_generator::text_problem;
+use figur_pixels::render::figure::{self, FigureSpec, MONK_TONES};
+use figur_pixels::render::wording::{self, Drawn, DrawnAs};
 
 pub const MODEL_ID: &str = "figur-croquis-1";
 

@@ -12,8 +12,8 @@ use crate::diffusion::pipeline::Generate;
 use crate::domain::job::ArtifactRole;
 use crate::domain::requests::{ModelGeneratorRequest, UserCategory};
 use crate::failure::{FailureCode, JobError};
-use crate::vision::pose::{Landmark, VISIBLE};
 use crate::workflow::background_generator::generation_size;
+use figur_pixels::vision::pose::{Landmark, VISIBLE};
 
 /// How many pictures are drawn before the job gives up.
 pub const TRIES: u64 = 4;
@@ -76,7 +76,7 @@ pub fn run(
             mask: None,
         };
         let made = denoise::run(ctx, Stage::Denoise, model, &request, 5, denoise::Intro::plain())?;
-        let photo = crate::vision::composite::cover(&made.image, width, height);
+        let photo = figur_pixels::vision::composite::cover(&made.image, width, height);
         ctx.stage(
             Stage::Pose,
             format!("checking draw {} of {TRIES}: one person, head to ankles, facing the camera", attempt + 1),

@@ -156,3 +156,20 @@ impl ModelSource for Direct<'_> {
         Ok(())
     }
 }
+
+/// The person-matte model as the pixel code's [`Segmenter`](figur_pixels::vision::matte::Segmenter):
+/// the 256² NHWC tensor in, the probability plane out.
+pub struct ModelSegmenter(pub Model);
+
+impl figur_pixels::vision::matte::Segmenter for ModelSegmenter {
+    type Error = crate::failure::JobError;
+    fn person_probability(&self, rgb: &[f32]) -> Result<Vec<f32>, Self::Error> {
+        let side = figur_pixels::vision::matte::MODEL_SIDE;
+        let outputs = self.0.run_f32(vec![("input_1".into(), vec![1, side, side, 3], rgb.to_vec())])?;
+        outputs
+            .into_iter()
+            .next()
+            .map(|(_, _, data)| data)
+            .ok_or_else(|| crate::failure::JobError::internal("the matte model returned nothing"))
+    }
+}

@@ -8,13 +8,14 @@ use image::RgbImage;
 use super::models::{Inference, Model, ModelKind, ModelSource};
 use super::subject::PERSON_SHARE;
 use crate::failure::{FailureCode, JobError};
-use crate::vision::face::{self, FaceBox};
-use crate::vision::face_mesh::{self, Mesh};
-use crate::vision::guided::Plane;
-use crate::vision::matte::{refine, segment, Matte, ModelSegmenter};
-use crate::vision::pose::{self, Crop, Landmark};
+use crate::workflow::models::ModelSegmenter;
+use figur_pixels::plane::Plane;
+use figur_pixels::vision::face::{self, FaceBox};
+use figur_pixels::vision::face_mesh::{self, Mesh};
+use figur_pixels::vision::matte::{refine, segment, Matte};
+use figur_pixels::vision::pose::{self, Crop, Landmark};
 
-pub use crate::vision::pose::VISIBLE;
+pub use figur_pixels::vision::pose::VISIBLE;
 /// Pose indices of the head: nose, eyes, ears, mouth.
 const HEAD: std::ops::RangeInclusive<usize> = 0..=10;
 /// The head crop the detector reads is resampled to at most this side.
@@ -30,7 +31,7 @@ pub fn landmarks(model: &dyn Inference, photo: &RgbImage, alpha: &Plane) -> Resu
         pose::crop_input(photo, crop),
     )])?;
     let first = outputs.first().ok_or_else(|| JobError::internal("the pose model returned nothing"))?;
-    pose::decode(&first.2, crop)
+    Ok(pose::decode(&first.2, crop)?)
 }
 
 /// Where the face was found, and how.
@@ -68,7 +69,7 @@ pub fn find_face(
     let scale = crop.side / side as f32;
     let head = RgbImage::from_fn(side, side, |x, y| {
         let (sx, sy) = (crop.x0 + (x as f32 + 0.5) * scale - 0.5, crop.y0 + (y as f32 + 0.5) * scale - 0.5);
-        image::Rgb(crate::vision::sample::bilinear_rgb(photo, sx, sy).map(|v| v.round() as u8))
+        image::Rgb(figur_pixels::vision::sample::bilinear_rgb(photo, sx, sy).map(|v| v.round() as u8))
     });
     let (input, letterbox) = face::input(&head);
     let out = detector.run_f32(vec![("input:0".into(), vec![1, face::INPUT_SIDE, face::INPUT_SIDE, 3], input)])?;

@@ -26,9 +26,9 @@ use crate::domain::requests::{
 use crate::error::FieldError;
 use crate::failure::{FailureCode, JobError};
 use crate::settings::{ModelDefaults, ModelUse};
-use crate::vision::composite;
-use crate::vision::decode::working_copy;
-use crate::vision::pose::Landmark;
+use figur_pixels::vision::composite;
+use figur_pixels::vision::decode::working_copy;
+use figur_pixels::vision::pose::Landmark;
 
 const STAGES: &[Stage] = &[
     Stage::Decode,
@@ -89,7 +89,7 @@ fn catalog_model(ctx: &mut JobContext, named: Option<&str>) -> Result<CatalogMod
         );
         let coverage = fig.alpha.data.iter().filter(|a| **a > 0.5).count() as f32 / fig.alpha.data.len() as f32;
         let figure = super::person::Analysis {
-            matte: crate::vision::matte::Matte { alpha: fig.alpha, people: 1, coverage },
+            matte: figur_pixels::vision::matte::Matte { alpha: fig.alpha, people: 1, coverage },
             landmarks: fig.landmarks,
             face: None,
         };
@@ -119,7 +119,7 @@ fn frame(
         arts.push(ctx.save_png(&image, "on_model_render", ArtifactRole::Intermediate, "Dressed, before framing")?);
     }
     let size = dressed.dimensions();
-    let target = composite::preset_size(preset, size);
+    let target = preset.size(size);
     let Some(id) = background else {
         ctx.stage_with(
             Stage::Background,

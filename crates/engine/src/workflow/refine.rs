@@ -26,9 +26,10 @@ use crate::domain::requests::Reference;
 use crate::error::FieldError;
 use crate::failure::JobError;
 use crate::settings::{ModelDefaults, ModelUse};
-use crate::vision::guided::{box_mean, Plane};
-use crate::vision::pose::VISIBLE;
-use crate::vision::regions;
+use figur_pixels::plane::Plane;
+use figur_pixels::vision::pose::VISIBLE;
+use figur_pixels::vision::regions;
+use figur_pixels::vision::repaint::{self, blend, mask_box, model_mask};
 
 /// How much of the draft the model repaints inside the mask: enough to replace the old
 /// clothes and draw folds, little enough to keep the fitted garment's colour and shape.
@@ -133,18 +134,12 @@ fn untouchable(person: &Analysis, w: u32, h: u32) -> Plane {
         Some(face) => {
             let b = face.face;
             let grow = 0.15 * (b.x1 - b.x0).max(b.y1 - b.y0);
-            let (x0, y0) = ((b.x0 - grow).max(0.0) as u32, (b.y0 - grow).max(0.0) as u32);
-            let (x1, y1) = (((b.x1 + grow).max(0.0) as u32).min(w), ((b.y1 + grow).max(0.0) as u32).min(h));
-            for y in y0..y1 {
-                for x in x0..x1 {
-                    keep.data[(y * w + x) as usize] = 1.0;
-                }
-            }
+            repaint::keep_box(&mut keep, (b.x0 - grow, b.y0 - grow, b.x1 + grow, b.y1 + grow));
         }
         None if l[0].visibility >= VISIBLE => {
             // No face found: a generous disc round the nose (a head is about half the
             // shoulders' width across; the nose sits below its centre).
-            let head = crate::vision::dress::discs(w as usize, h as usize, &[((l[0].x, l[0].y), sw * 0.6)]);
+            let head = figur_pixels::vision::dress::discs(w as usize, h as usize, &[((l[0].x, l[0].y), sw * 0.6)]);
             for (k, v) in keep.data.iter_mut().zip(&head.data) {
                 *k = k.max(*v);
             }
@@ -155,58 +150,22 @@ fn untouchable(person: &Analysis, w: u32, h: u32) -> Plane {
 }
 
 /// The repaint mask at the photo's size (255: repaint): each worn garment's old band within
-/// the person's matte and its new layer, grown by a fiftieth of the long side, less what
-/// [`untouchable`] keeps.
+/// the person's matte and its new layer, grown, less what [`untouchable`] keeps.
 pub fn mask(person: &Analysis, worn: &[(&'static GarmentCategory, RgbaImage)], w: u32, h: u32) -> GrayImage {
-    let mut region = Plane::new(w as usize, h as usize);
-    for (category, layer) in worn {
-        if let Some((top, bottom)) = band(person, h, category.region) {
-            let old = regions::cut(&person.matte.alpha, top, bottom, 1.0);
-            for (r, o) in region.data.iter_mut().zip(&old.data) {
-                *r = r.max(if *o > 0.5 { 1.0 } else { 0.0 });
-            }
-        }
-        for (r, p) in region.data.iter_mut().zip(layer.pixels()) {
-            if p[3] > 0 {
-                *r = 1.0;
-            }
-        }
-    }
-    let grow = (w.max(h) / 50).max(1) as usize;
-    let grown = box_mean(&region, grow);
-    let keep = untouchable(person, w, h);
-    GrayImage::from_fn(w, h, |x, y| {
-        let i = (y * w + x) as usize;
-        image::Luma([if grown.data[i] > 1e-4 && keep.data[i] <= 0.0 { 255 } else { 0 }])
-    })
-}
-
-/// The box of the mask's set pixels, grown by `margin` and kept in the picture.
-fn mask_box(mask: &GrayImage, margin: u32) -> Option<(u32, u32, u32, u32)> {
-    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
-    for (x, y, p) in mask.enumerate_pixels() {
-        if p[0] > 0 {
-            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
-        }
-    }
-    (x1 > x0).then(|| {
-        let (x0, y0) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
-        let (x1, y1) = ((x1 + margin).min(mask.width()), (y1 + margin).min(mask.height()));
-        (x0, y0, x1 - x0, y1 - y0)
-    })
+    let old: Vec<Plane> = worn
+        .iter()
+        .filter_map(|(category, _)| band(person, h, category.region))
+        .map(|(top, bottom)| regions::cut(&person.matte.alpha, top, bottom, 1.0))
+        .collect();
+    let layers: Vec<&RgbaImage> = worn.iter().map(|(_, layer)| layer).collect();
+    repaint::garment_mask(&old, &layers, &untouchable(person, w, h))
 }
 
 /// Each garment's colour, named: the mean of its layer's opaque pixels.
 fn colours(worn: &[(&'static GarmentCategory, RgbaImage)]) -> Vec<(&'static str, &'static str)> {
     worn.iter()
         .map(|(category, layer)| {
-            let (mut sum, mut n) = ([0.0f64; 3], 0.0f64);
-            for p in layer.pixels().filter(|p| p[3] > 127) {
-                (0..3).for_each(|c| sum[c] += p[c] as f64);
-                n += 1.0;
-            }
-            let mean: [f32; 3] = std::array::from_fn(|c| (sum[c] / n.max(1.0) / 255.0) as f32);
-            (crate::render::color::nearest_name(mean), category.display_name)
+            (figur_pixels::color::nearest_name(repaint::mean_colour(layer)), category.display_name)
         })
         .collect()
 }
@@ -306,42 +265,6 @@ pub fn repaint(
     provenance.insert("strength".into(), json!((pass.strength as f64 * 1000.0).round() / 1000.0));
     provenance.insert("region".into(), json!([bx, by, bw, bh]));
     Ok(Refined { image, provenance })
-}
-
-/// The mask at the model's size, generous: every model pixel that touches the mask, grown by
-/// two, is repainted (the pipeline keeps the rest), so that a thin band at full size is whole
-/// in what the model draws; the blend back then keeps to the full-size mask.
-fn model_mask(mask: &GrayImage, w: u32, h: u32) -> GrayImage {
-    let small = image::imageops::resize(mask, w, h, image::imageops::FilterType::Triangle);
-    let touched = Plane {
-        width: w as usize,
-        height: h as usize,
-        data: small.pixels().map(|p| (p[0] > 0) as u8 as f32).collect(),
-    };
-    let grown = box_mean(&touched, 2);
-    GrayImage::from_fn(w, h, |x, y| image::Luma([if grown.at(x as usize, y as usize) > 1e-4 { 255 } else { 0 }]))
-}
-
-/// `repainted` (the box at `at`) over `draft` inside `mask` only, fading in over `feather`
-/// pixels from the mask's edge: outside the mask the draft stays, pixel for pixel.
-fn blend(mut draft: RgbImage, repainted: &RgbImage, mask: &GrayImage, at: (u32, u32), feather: usize) -> RgbImage {
-    let (w, h) = mask.dimensions();
-    let plane =
-        Plane { width: w as usize, height: h as usize, data: mask.pixels().map(|p| (p[0] > 0) as u8 as f32).collect() };
-    let soft = box_mean(&plane, feather);
-    for (x, y, p) in repainted.enumerate_pixels() {
-        let (fx, fy) = (x + at.0, y + at.1);
-        let i = (fy * w + fx) as usize;
-        if plane.data[i] == 0.0 {
-            continue;
-        }
-        let t = ((soft.data[i] - 0.5) * 2.0).clamp(0.0, 1.0);
-        let d = draft.get_pixel_mut(fx, fy);
-        for c in 0..3 {
-            d[c] = (d[c] as f32 * (1.0 - t) + p[c] as f32 * t).round() as u8;
-        }
-    }
-    draft
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@ use crate::workflow::models::Model;
 use image::RgbImage;
 
 use crate::failure::JobError;
-use crate::vision::guided::Plane;
-use crate::vision::product;
+use figur_pixels::plane::Plane;
+use figur_pixels::vision::product;
 
 /// A person covering less than this share of the frame is not the subject of the photo.
 pub const PERSON_SHARE: f32 = 0.05;
@@ -15,6 +15,7 @@ pub const PERSON_SHARE: f32 = 0.05;
 struct LearnedMatte(Model);
 
 impl product::ForegroundModel for LearnedMatte {
+    type Error = JobError;
     fn alpha(&self, nchw: &[f32]) -> Result<Vec<f32>, JobError> {
         let side = product::ISNET_SIDE;
         let outputs = self.0.run_f32(vec![("input".into(), vec![1, 3, side, side], nchw.to_vec())])?;

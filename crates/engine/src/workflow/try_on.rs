@@ -22,10 +22,10 @@ use crate::domain::requests::{items_problems, items_references, Reference, Resol
 use crate::error::FieldError;
 use crate::failure::JobError;
 use crate::settings::{ModelDefaults, ModelUse};
-use crate::vision::decode::working_copy;
-use crate::vision::guided::Plane;
-use crate::vision::pose::Landmark;
-use crate::vision::{decode, overlay};
+use figur_pixels::plane::Plane;
+use figur_pixels::vision::decode::working_copy;
+use figur_pixels::vision::pose::Landmark;
+use figur_pixels::vision::{decode, overlay};
 
 /// A drawn figure's lines are not folds: garments take little of its shading.
 pub const FIGURE_SHADING: f32 = 0.15;
@@ -60,7 +60,7 @@ impl Session {
         }
         let (w, h) =
             (((photo.width() as f32 * s).round() as u32).max(1), ((photo.height() as f32 * s).round() as u32).max(1));
-        crate::vision::resample::resize(&photo, w, h, image::imageops::FilterType::CatmullRom)
+        figur_pixels::vision::resample::resize(&photo, w, h, image::imageops::FilterType::CatmullRom)
     }
 
     /// Stages `person`, `pose` and `face`: who is in the photo and where their body is. The pose
@@ -184,7 +184,7 @@ impl Session {
         for (g, layer) in garments.iter().zip(layers) {
             if self.intermediates {
                 let art = ctx.save_png(
-                    &DynamicImage::ImageRgba8(crop_to_content(layer.clone())),
+                    &DynamicImage::ImageRgba8(figur_pixels::vision::board::crop_to_content(&layer)),
                     "garment_cutout",
                     ArtifactRole::Intermediate,
                     format!("Warped {}", g.category.key),
@@ -224,20 +224,6 @@ impl Session {
         ctx.stage_with(Stage::Finish, "encoding", std::mem::take(&mut self.pending), json!({}))?;
         ctx.save_png(&DynamicImage::ImageRgb8(dressed), "on_model_render", ArtifactRole::Final, label)
     }
-}
-
-/// The layer cut to its opaque box (a full-canvas layer is mostly empty).
-fn crop_to_content(layer: RgbaImage) -> RgbaImage {
-    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
-    for (x, y, p) in layer.enumerate_pixels() {
-        if p[3] > 0 {
-            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
-        }
-    }
-    if x1 <= x0 {
-        return RgbaImage::new(1, 1);
-    }
-    image::imageops::crop_imm(&layer, x0, y0, x1 - x0, y1 - y0).to_image()
 }
 
 /// Reads and decodes a store image as a working copy.

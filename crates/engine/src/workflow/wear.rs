@@ -10,12 +10,12 @@ use super::person::{self, Analysis, VISIBLE};
 use super::subject::{self, PERSON_SHARE};
 use crate::domain::garments::{self, GarmentCategory, Region};
 use crate::failure::{FailureCode, JobError};
-use crate::vision::dress::{self, Wearer};
-use crate::vision::fit::{self, Body, FitError};
-use crate::vision::garment::{self, Anchor, Family};
-use crate::vision::guided::Plane;
-use crate::vision::pose::Landmark;
-use crate::vision::{foreground, limbs, place, product, regions, skin};
+use figur_pixels::plane::Plane;
+use figur_pixels::vision::dress::{self, Wearer};
+use figur_pixels::vision::fit::{self, Body, FitError};
+use figur_pixels::vision::garment::{self, Anchor, Family};
+use figur_pixels::vision::pose::Landmark;
+use figur_pixels::vision::{foreground, limbs, place, product, regions, skin};
 
 type P = (f32, f32);
 
@@ -64,16 +64,16 @@ pub fn prepare(
     cutout_alpha: Option<&Plane>,
     category: &'static GarmentCategory,
 ) -> Result<Garment, JobError> {
-    let family = Family::of(category.key, category.region);
+    let family = category.region.fit_family(category.key);
     if let Some(alpha) = cutout_alpha {
         // A cutout (transparent PNG): its own alpha is the best matte there is.
         return product(photo, alpha.clone(), category, family);
     }
-    let seg = crate::vision::matte::segment(
+    let seg = figur_pixels::vision::matte::segment(
         photo,
-        &crate::vision::matte::ModelSegmenter(ctx.model(ModelKind::PersonMatte)?),
+        &crate::workflow::models::ModelSegmenter(ctx.model(ModelKind::PersonMatte)?),
     )?;
-    let matte = crate::vision::matte::refine(photo, &seg, &mut || ctx.checkpoint())?;
+    let matte = figur_pixels::vision::matte::refine(photo, &seg, &mut || ctx.checkpoint())?;
     let (w, h) = (photo.width() as usize, photo.height() as usize);
     if matte.coverage >= PERSON_SHARE && family != Family::Placed {
         let pose = ctx.model(ModelKind::Pose)?;
@@ -136,7 +136,7 @@ fn product(
         first.alpha.clone()
     };
     let shape = if family == Family::Placed {
-        let (x0, y0, x1, y1) = crate::vision::composite::subject_box(&alpha)
+        let (x0, y0, x1, y1) = figur_pixels::vision::composite::subject_box(&alpha)
             .ok_or_else(|| FailureCode::GarmentNotFound.with("the garment photo is empty"))?;
         Shape::Placed { item: (x0 as f32, y0 as f32, x1 as f32, y1 as f32), pair }
     } else {
@@ -371,7 +371,7 @@ mod tests {
         let category = garments::by_key(key).unwrap();
         Garment {
             category,
-            family: Family::of(key, category.region),
+            family: category.region.fit_family(key),
             image: RgbaImage::new(1, 1),
             shape: Shape::Product(Vec::new(), None),
         }

@@ -3,9 +3,9 @@
 
 use image::RgbImage;
 
-use super::guided::Plane;
 use super::pose::{Landmark, VISIBLE};
-use crate::render::color::u8_to_linear;
+use crate::color::u8_to_linear;
+use crate::plane::Plane;
 
 /// Skin likelihood (0..1) of each pixel, from the colour of the wearer's face around the nose.
 pub fn likelihood(photo: &RgbImage, landmarks: &[Landmark]) -> Option<Plane> {

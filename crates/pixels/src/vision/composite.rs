@@ -4,21 +4,9 @@
 
 use image::RgbImage;
 
-use super::guided::{Plane, Rect};
-use crate::domain::requests::OutputPreset;
-use crate::render::color::{linear_to_u8, u8_to_linear};
+use crate::color::{linear_to_u8, u8_to_linear};
+use crate::plane::{Plane, Rect};
 use rayon::prelude::*;
-
-/// Output size of a preset; `original` keeps the source's size.
-pub fn preset_size(preset: OutputPreset, source: (u32, u32)) -> (u32, u32) {
-    match preset {
-        OutputPreset::EcommerceSquare => (2048, 2048),
-        OutputPreset::EcommercePortrait => (1600, 2000),
-        OutputPreset::Lookbook => (1536, 2048),
-        OutputPreset::SocialStory => (1080, 1920),
-        OutputPreset::Original => source,
-    }
-}
 
 /// The subject's box in the matte (alpha > 0.05): (x0, y0, x1, y1), exclusive ends.
 pub fn subject_box(alpha: &Plane) -> Option<(usize, usize, usize, usize)> {
@@ -185,9 +173,7 @@ mod tests {
     }
 
     #[test]
-    fn presets_and_cover() {
-        assert_eq!(preset_size(OutputPreset::Lookbook, (10, 10)), (1536, 2048));
-        assert_eq!(preset_size(OutputPreset::Original, (640, 480)), (640, 480));
+    fn cover_fills_the_frame() {
         let bg = cover(&RgbImage::from_pixel(300, 100, image::Rgb([9, 9, 9])), 120, 160);
         assert_eq!(bg.dimensions(), (120, 160));
     }

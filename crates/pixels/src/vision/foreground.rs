@@ -5,8 +5,8 @@
 
 use image::{RgbImage, RgbaImage};
 
-use super::guided::{box_means, Plane, Rect};
-use crate::render::color::{linear_to_u8, u8_to_linear};
+use crate::color::{linear_to_u8, u8_to_linear};
+use crate::plane::{box_means, Plane, Rect};
 
 /// The solved foreground of a photo: each pixel's linear-light colour, read with [`Self::at`].
 /// Only soft-edge pixels are solved, on demand; what is kept for them is the local old
@@ -125,9 +125,10 @@ mod tests {
         let blue = [0.05f32, 0.1, 0.7];
         let img = RgbImage::from_fn(w as u32, h as u32, |x, y| {
             let a = alpha.at(x as usize, y as usize);
-            image::Rgb([0, 1, 2].map(|c| {
-                (crate::render::color::linear_to_srgb(a * red[c] + (1.0 - a) * blue[c]) * 255.0).round() as u8
-            }))
+            image::Rgb(
+                [0, 1, 2]
+                    .map(|c| (crate::color::linear_to_srgb(a * red[c] + (1.0 - a) * blue[c]) * 255.0).round() as u8),
+            )
         });
         let f = estimate(&img, &alpha, 12);
         let at = |x: usize| f.at(10 * w + x);

@@ -8,8 +8,8 @@ pub mod shape;
 
 use image::RgbaImage;
 
-use crate::render::color::{linear_to_srgb, to_linear, Rgb};
-use crate::vision::guided::{box_mean, Plane};
+use crate::color::{linear_to_srgb, to_linear, Rgb};
+use crate::plane::{box_mean, Plane};
 use shape::{Cut, Flat, Pt, CANVAS_H};
 
 /// What to draw.
@@ -139,7 +139,7 @@ pub fn render(spec: &FlatSpec) -> Option<RgbaImage> {
     let base = to_linear(spec.color);
     let thread: Rgb =
         if spec.material == "denim" { to_linear([0.83, 0.65, 0.17]) } else { base.map(|c| c * 0.6 + 0.02) };
-    let button: Rgb = if crate::render::color::luminance(base) > 0.4 { [0.08, 0.07, 0.06] } else { [0.82, 0.8, 0.76] };
+    let button: Rgb = if crate::color::luminance(base) > 0.4 { [0.08, 0.07, 0.06] } else { [0.82, 0.8, 0.76] };
     let mut out = RgbaImage::new(w as u32, h as u32);
     for y in 0..h {
         for x in 0..w {
@@ -201,7 +201,7 @@ pub fn sheet(tile: u32) -> RgbaImage {
         RgbaImage::from_pixel(tile * columns.len() as u32, th * KEYS.len() as u32, image::Rgba([238, 237, 233, 255]));
     for (r, key) in KEYS.iter().enumerate() {
         for (c, (pattern, material)) in columns.iter().enumerate() {
-            let colour = crate::render::color::parse(COLOURS[(r + c) % COLOURS.len()]).unwrap_or([0.5; 3]);
+            let colour = crate::color::parse(COLOURS[(r + c) % COLOURS.len()]).unwrap_or([0.5; 3]);
             let spec =
                 FlatSpec { key, color: colour, pattern, material, cut: Cut::new(None, None), seed: 7, width: tile };
             if let Some(img) = render(&spec) {

@@ -3,7 +3,7 @@
 //! Coordinates are in garment units (the canvas is 1.0 wide), so patterns keep their scale at
 //! any output size. All randomness comes from the seed.
 
-use crate::render::color::{luminance, mix, scale, Rgb};
+use crate::color::{luminance, mix, scale, Rgb};
 use crate::render::noise::{fbm, hash2, value};
 
 pub const PATTERNS: [&str; 9] =

@@ -6,7 +6,7 @@
 //! asked. Only a colour that names no colour at all and an age wholly under 18 are refused:
 //! everything else plausible is drawn as something, and said.
 
-use super::color::{self, Rgb};
+use crate::color::{self, Rgb};
 
 /// What will be drawn for a field's text, and whether that is exactly what it said.
 #[derive(Debug, Clone, Copy, PartialEq)]

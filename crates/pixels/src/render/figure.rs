@@ -10,9 +10,9 @@
 
 use image::{RgbImage, RgbaImage};
 
-use super::color::{linear_to_srgb, parse, to_linear, Rgb};
 use super::flats::shape::Pt;
-use crate::vision::guided::{box_mean, Plane};
+use crate::color::{linear_to_srgb, parse, to_linear, Rgb};
+use crate::plane::{box_mean, Plane};
 use crate::vision::pose::Landmark;
 
 /// The Monk Skin Tone scale (Google, CC BY 4.0), lightest to deepest.
@@ -275,7 +275,7 @@ fn draw_face(img: &mut RgbImage, c: Pt, h: f32, skin: Rgb) {
                     let p = img.get_pixel_mut(px as u32, py as u32);
                     let t = (1.0 - d).min(1.0) * 0.85;
                     for k in 0..3 {
-                        let under = crate::render::color::srgb_to_linear(p[k] as f32 / 255.0);
+                        let under = crate::color::srgb_to_linear(p[k] as f32 / 255.0);
                         p[k] = (linear_to_srgb(under + (col[k] - under) * t) * 255.0).round() as u8;
                     }
                 }

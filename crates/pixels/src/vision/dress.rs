@@ -6,10 +6,10 @@
 use image::{RgbImage, RgbaImage};
 use rayon::prelude::*;
 
-use super::guided::{box_mean, Plane};
 use super::sample::bilinear_rgba_premultiplied;
 use super::tps::Spline;
-use crate::render::color::{linear_to_u8, u8_to_linear};
+use crate::color::{linear_to_u8, u8_to_linear};
+use crate::plane::{box_mean, Plane};
 
 type P = (f32, f32);
 

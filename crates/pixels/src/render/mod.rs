@@ -1,7 +1,6 @@
 //! Image making that needs no model: colours, noise and procedural backdrops.
 
 pub mod backdrop;
-pub mod color;
 pub mod figure;
 pub mod flats;
 pub mod noise;

@@ -2,12 +2,11 @@
 //! (enlarged 1.5×, as MediaPipe does), mapped back to image pixels; the face's outline as a
 //! polygon and as a mask, which try-on keeps untouched.
 
-use crate::failure::JobError;
 use image::RgbImage;
 
 use super::face::FaceBox;
-use super::guided::Plane;
 use super::pose::Crop;
+use crate::plane::Plane;
 
 /// Side of the square crop the mesh model sees.
 pub const INPUT_SIDE: usize = 192;
@@ -50,9 +49,9 @@ pub fn input(img: &RgbImage, crop: Crop) -> Vec<f32> {
 
 /// The mesh in image pixels from the model's outputs (`[1404]` points, `[1]` presence logit);
 /// `None` when the model says the crop holds no face.
-pub fn decode(points: &[f32], presence_logit: f32, crop: Crop) -> Result<Option<Mesh>, JobError> {
+pub fn decode(points: &[f32], presence_logit: f32, crop: Crop) -> Result<Option<Mesh>, crate::Error> {
     if points.len() < POINTS * 3 {
-        return Err(JobError::internal(format!("the face mesh model returned {} values", points.len())));
+        return Err(crate::Error::Model(format!("the face mesh model returned {} values", points.len())));
     }
     let presence = 1.0 / (1.0 + (-presence_logit.clamp(-50.0, 50.0)).exp());
     if presence < MIN_PRESENCE {

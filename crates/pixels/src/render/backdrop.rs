@@ -12,8 +12,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::color::{self, linear_to_srgb, mix, scale, to_linear, Rgb};
 use super::noise::{fbm, hash2, value};
+use crate::color::{self, linear_to_srgb, mix, scale, to_linear, Rgb};
 
 /// Bump when the renderer's output changes: rendered backdrops kept in caches (the built-ins,
 /// the swaps' backdrops) are keyed by it, and are rendered anew.

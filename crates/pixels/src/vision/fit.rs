@@ -446,8 +446,8 @@ pub fn between_people(from: &[Landmark], to: &[Landmark], family: Family) -> Res
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::plane::Plane;
     use crate::vision::garment::anchors;
-    use crate::vision::guided::Plane;
 
     /// A front-facing body: shoulders at y=100 (x 80 / 160), hips at y=260 (x 95 / 145),
     /// elbows and wrists hanging, knees at 380, ankles at 500.

@@ -3,8 +3,7 @@
 //! waist, hem, crotch and leg openings. "L" and "R" are image-left and image-right: a garment
 //! photographed from the front shows its wearer's right side on the image's left.
 
-use super::guided::Plane;
-use crate::domain::garments::Region;
+use crate::plane::Plane;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Anchor {
@@ -39,18 +38,6 @@ pub enum Family {
     Full,
     /// Shoes, bags, hats, scarves, belts, eyewear: placed, not warped.
     Placed,
-}
-
-impl Family {
-    pub fn of(key: &str, region: Region) -> Family {
-        match region {
-            Region::Upper | Region::Outer => Family::Top,
-            Region::Full => Family::Full,
-            Region::Lower if key == "skirt" => Family::Skirt,
-            Region::Lower => Family::Legs,
-            _ => Family::Placed,
-        }
-    }
 }
 
 /// Per row: the first and last opaque column, or `None` for an empty row.

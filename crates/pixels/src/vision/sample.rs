@@ -4,7 +4,7 @@
 
 use image::{RgbImage, RgbaImage};
 
-use super::guided::Plane;
+use crate::plane::Plane;
 
 /// The four taps around (x, y) with their weights; `None` for taps outside `w`×`h`.
 fn taps(x: f32, y: f32, w: u32, h: u32) -> [(Option<(u32, u32)>, f32); 4] {

@@ -13,6 +13,12 @@ pub struct Plane {
 }
 
 impl Plane {
+    /// As an 8-bit grey image (0..1 → 0..255, rounded).
+    pub fn to_gray(&self) -> image::GrayImage {
+        let bytes = self.data.par_iter().map(|a| (a * 255.0).round() as u8).collect();
+        image::GrayImage::from_raw(self.width as u32, self.height as u32, bytes).unwrap_or_default()
+    }
+
     pub fn new(width: usize, height: usize) -> Self {
         Plane { width, height, data: vec![0.0; width * height] }
     }

@@ -1,6 +1,7 @@
 //! Vision stages: pure functions on images, each tested on synthetic images (models behind
 //! traits, faked in tests). Decode → matte → refine → composite → frame.
 
+pub mod board;
 pub mod composite;
 pub mod decode;
 pub mod dress;
@@ -10,7 +11,6 @@ pub mod face_mesh;
 pub mod fit;
 pub mod foreground;
 pub mod garment;
-pub mod guided;
 pub mod limbs;
 pub mod matte;
 pub mod overlay;
@@ -18,6 +18,7 @@ pub mod place;
 pub mod pose;
 pub mod product;
 pub mod regions;
+pub mod repaint;
 pub mod resample;
 pub mod sample;
 pub mod skin;

@@ -5,7 +5,7 @@
 
 use image::RgbImage;
 
-use super::guided::Plane;
+use crate::plane::Plane;
 
 /// Median border colour and its spread (mean absolute deviation), both 0..255.
 pub fn border_colour(img: &RgbImage) -> ([f32; 3], f32) {
@@ -111,7 +111,7 @@ pub fn items(alpha: &Plane, min_share: f32) -> Vec<Item> {
         let n = region.len();
         if n as f32 >= min_share * (w * h) as f32 {
             // Grow the membership by 2 px so the soft edge around the region stays with it.
-            let grown = super::guided::box_mean(&member, 2);
+            let grown = crate::plane::box_mean(&member, 2);
             let own = Plane {
                 width: w,
                 height: h,
@@ -166,8 +166,10 @@ mod tests {
 pub const ISNET_SIDE: usize = 1024;
 
 /// A learned foreground matte (ISNet): NCHW RGB (x − 128) / 256 at 1024² in, alpha 1024² out.
+/// Implemented by the engine over the loaded model; its error is the caller's own.
 pub trait ForegroundModel {
-    fn alpha(&self, nchw: &[f32]) -> Result<Vec<f32>, crate::failure::JobError>;
+    type Error: From<crate::Error>;
+    fn alpha(&self, nchw: &[f32]) -> Result<Vec<f32>, Self::Error>;
 }
 
 /// The model's input: the photo stretched to 1024², channels first, (x − 128) / 256.
@@ -185,13 +187,10 @@ pub fn isnet_input(img: &RgbImage) -> Vec<f32> {
 }
 
 /// The learned matte at the photo's size.
-pub fn learned_matte(img: &RgbImage, model: &dyn ForegroundModel) -> Result<Plane, crate::failure::JobError> {
+pub fn learned_matte<M: ForegroundModel + ?Sized>(img: &RgbImage, model: &M) -> Result<Plane, M::Error> {
     let alpha = model.alpha(&isnet_input(img))?;
     if alpha.len() != ISNET_SIDE * ISNET_SIDE {
-        return Err(crate::failure::JobError::internal(format!(
-            "the foreground model returned {} values",
-            alpha.len()
-        )));
+        return Err(crate::Error::Model(format!("the foreground model returned {} values", alpha.len())).into());
     }
     let low =
         Plane { width: ISNET_SIDE, height: ISNET_SIDE, data: alpha.into_iter().map(|a| a.clamp(0.0, 1.0)).collect() };
@@ -205,7 +204,8 @@ mod learned_tests {
     /// Sees a centred square covering the middle half of the frame.
     struct Square;
     impl ForegroundModel for Square {
-        fn alpha(&self, nchw: &[f32]) -> Result<Vec<f32>, crate::failure::JobError> {
+        type Error = crate::Error;
+        fn alpha(&self, nchw: &[f32]) -> Result<Vec<f32>, crate::Error> {
             assert_eq!(nchw.len(), 3 * ISNET_SIDE * ISNET_SIDE);
             Ok((0..ISNET_SIDE * ISNET_SIDE)
                 .map(|k| {

@@ -4,8 +4,8 @@
 //! knees or ankles; the feet below the ankles. Each region is the matte inside its band, with
 //! soft edges. A region is only offered when the landmarks it needs are visible.
 
-use super::guided::Plane;
 use super::pose::Landmark;
+use crate::plane::Plane;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Region {

@@ -7,11 +7,10 @@ use std::io::Cursor;
 
 use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 
-use crate::failure::{FailureCode, JobError};
-use crate::upload;
+use crate::Error;
 
-fn unreadable(why: impl std::fmt::Display) -> JobError {
-    FailureCode::InputUnreadable.with(format!("the image could not be read: {why}"))
+fn unreadable(why: impl std::fmt::Display) -> Error {
+    Error::Unreadable(why.to_string())
 }
 
 /// The most memory decoding `bytes` with [`decode`] holds at once: the decoder's buffer in the
@@ -19,11 +18,11 @@ fn unreadable(why: impl std::fmt::Display) -> JobError {
 /// small file may declare a huge image, so jobs reserve this before decoding. 0 when the header
 /// cannot be read (the decode then fails at once).
 pub fn decode_cost(bytes: &[u8]) -> u64 {
-    upload::guarded(|| decode_cost_unguarded(bytes)).unwrap_or(0)
+    crate::format::guarded(|| decode_cost_unguarded(bytes)).unwrap_or(0)
 }
 
 fn decode_cost_unguarded(bytes: &[u8]) -> u64 {
-    let Some((format, _, _)) = upload::sniff(bytes) else { return 0 };
+    let Some((format, _, _)) = crate::format::sniff(bytes) else { return 0 };
     let Ok(decoder) = ImageReader::with_format(Cursor::new(bytes), format).into_decoder() else { return 0 };
     let (w, h) = decoder.dimensions();
     let pixels = w as u64 * h as u64;
@@ -31,13 +30,13 @@ fn decode_cost_unguarded(bytes: &[u8]) -> u64 {
     decoder.total_bytes() + pixels * copies
 }
 
-pub fn decode(bytes: &[u8]) -> Result<RgbImage, JobError> {
+pub fn decode(bytes: &[u8]) -> Result<RgbImage, Error> {
     Ok(flatten(decode_dynamic(bytes)?))
 }
 
 /// A cutout's own alpha (0..1), when the image has an alpha channel that really cuts something
 /// out: most of its border transparent. `None` for opaque images and for alpha used otherwise.
-pub fn cutout_alpha(bytes: &[u8]) -> Result<Option<super::guided::Plane>, JobError> {
+pub fn cutout_alpha(bytes: &[u8]) -> Result<Option<crate::plane::Plane>, Error> {
     let img = decode_dynamic(bytes)?;
     if !img.color().has_alpha() {
         return Ok(None);
@@ -53,27 +52,28 @@ pub fn cutout_alpha(bytes: &[u8]) -> Result<Option<super::guided::Plane>, JobErr
     if clear < 0.9 || opaque == 0 {
         return Ok(None);
     }
-    Ok(Some(super::guided::Plane {
+    Ok(Some(crate::plane::Plane {
         width: w as usize,
         height: h as usize,
         data: rgba.pixels().map(|p| p[3] as f32 / 255.0).collect(),
     }))
 }
 
-fn decode_dynamic(bytes: &[u8]) -> Result<DynamicImage, JobError> {
-    upload::guarded(|| decode_dynamic_unguarded(bytes)).unwrap_or_else(|why| Err(unreadable(why)))
+fn decode_dynamic(bytes: &[u8]) -> Result<DynamicImage, Error> {
+    crate::format::guarded(|| decode_dynamic_unguarded(bytes)).unwrap_or_else(|why| Err(unreadable(why)))
 }
 
-fn decode_dynamic_unguarded(bytes: &[u8]) -> Result<DynamicImage, JobError> {
-    let (format, _, _) = upload::sniff(bytes).ok_or_else(|| unreadable("it is not a JPEG, PNG or WebP image"))?;
+fn decode_dynamic_unguarded(bytes: &[u8]) -> Result<DynamicImage, Error> {
+    let (format, _, _) =
+        crate::format::sniff(bytes).ok_or_else(|| unreadable("it is not a JPEG, PNG or WebP image"))?;
     if format == image::ImageFormat::Jpeg {
         // The decoder would fill a cut-off file with grey and succeed; a job must not.
-        upload::jpeg_is_complete(bytes).map_err(unreadable)?;
+        crate::format::jpeg_is_complete(bytes).map_err(unreadable)?;
     }
     let reader = ImageReader::with_format(Cursor::new(bytes), format);
     let (w, h) = reader.into_dimensions().map_err(unreadable)?;
-    if w as u64 * h as u64 > upload::MAX_PIXELS || w > upload::MAX_SIDE || h > upload::MAX_SIDE {
-        return Err(FailureCode::InputTooLarge.with(format!("the image is {w}×{h}; the limit is 100 megapixels")));
+    if w as u64 * h as u64 > crate::format::MAX_PIXELS || w > crate::format::MAX_SIDE || h > crate::format::MAX_SIDE {
+        return Err(Error::TooLarge(format!("the image is {w}×{h}; the limit is 100 megapixels")));
     }
     let mut decoder = ImageReader::with_format(Cursor::new(bytes), format).into_decoder().map_err(unreadable)?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
@@ -168,12 +168,11 @@ mod tests {
     fn corrupt_and_foreign_bytes_are_input_errors() {
         let mut png = encode(DynamicImage::ImageRgb8(RgbImage::new(64, 64)), image::ImageFormat::Png);
         png.truncate(png.len() / 2);
-        assert_eq!(decode(&png).unwrap_err().code(), Some(FailureCode::InputUnreadable));
-        assert_eq!(decode(b"GIF89a").unwrap_err().code(), Some(FailureCode::InputUnreadable));
+        assert!(matches!(decode(&png).unwrap_err(), Error::Unreadable(_)));
+        assert!(matches!(decode(b"GIF89a").unwrap_err(), Error::Unreadable(_)));
         let mut jpeg = encode(DynamicImage::ImageRgb8(RgbImage::new(64, 64)), image::ImageFormat::Jpeg);
         jpeg.truncate(jpeg.len() * 2 / 3);
         let e = decode(&jpeg).unwrap_err();
-        assert_eq!(e.code(), Some(FailureCode::InputUnreadable));
-        assert!(e.message().contains("truncated"), "{}", e.message());
+        assert!(matches!(&e, Error::Unreadable(why) if why.contains("truncated")), "{e}");
     }
 }

@@ -1,33 +1,21 @@
 //! The person matte: a segmentation model at 256², upsampled and refined at full resolution by
 //! the guided filter; the largest person is kept when there are several.
 
-use crate::failure::JobError;
 use image::RgbImage;
 use rayon::prelude::*;
 
-use super::guided::{apply, coefficients, Plane, Rect};
+use crate::plane::{apply, coefficients, Plane, Rect};
 
 /// Side of the square the segmentation model sees.
 pub const MODEL_SIDE: usize = 256;
 
-/// A person-segmentation model: NHWC RGB 0..1 at 256² in, person probability 256² out.
-/// Behind a trait so the pre/post-processing is tested with fake models.
+/// A person-segmentation model: NHWC RGB 0..1 at 256² in (input `input_1`, shape
+/// `[1, 256, 256, 3]`), person probability 256² out. The engine implements it over the loaded
+/// ONNX model (`person-matte`); tests over fakes. Its error is the caller's own (a job's
+/// failure), carried through untouched.
 pub trait Segmenter {
-    fn person_probability(&self, rgb: &[f32]) -> Result<Vec<f32>, JobError>;
-}
-
-/// The real segmenter: a loaded ONNX model (`person-matte`).
-pub struct ModelSegmenter(pub crate::workflow::models::Model);
-
-impl Segmenter for ModelSegmenter {
-    fn person_probability(&self, rgb: &[f32]) -> Result<Vec<f32>, JobError> {
-        let outputs = self.0.run_f32(vec![("input_1".into(), vec![1, MODEL_SIDE, MODEL_SIDE, 3], rgb.to_vec())])?;
-        outputs
-            .into_iter()
-            .next()
-            .map(|(_, _, data)| data)
-            .ok_or_else(|| JobError::internal("the matte model returned nothing"))
-    }
+    type Error: From<crate::Error>;
+    fn person_probability(&self, rgb: &[f32]) -> Result<Vec<f32>, Self::Error>;
 }
 
 /// The matte at full resolution and what was found.
@@ -125,10 +113,10 @@ pub struct Segmentation {
 }
 
 /// Runs the model and keeps the largest person.
-pub fn segment(img: &RgbImage, model: &dyn Segmenter) -> Result<Segmentation, JobError> {
+pub fn segment<M: Segmenter + ?Sized>(img: &RgbImage, model: &M) -> Result<Segmentation, M::Error> {
     let probability = model.person_probability(&to_model_input(img))?;
     if probability.len() != MODEL_SIDE * MODEL_SIDE {
-        return Err(JobError::internal(format!("the matte model returned {} values", probability.len())));
+        return Err(crate::Error::Model(format!("the matte model returned {} values", probability.len())).into());
     }
     let mut low = Plane { width: MODEL_SIDE, height: MODEL_SIDE, data: probability };
     // People are regions of at least 0.5 % of the frame; specks are noise.
@@ -199,11 +187,7 @@ fn edge_box(low: &Plane, w: usize, h: usize) -> Option<Rect> {
 }
 
 /// Upsamples the segmentation to the photo's size and refines its edge with the guided filter.
-pub fn refine(
-    img: &RgbImage,
-    seg: &Segmentation,
-    check: &mut dyn FnMut() -> Result<(), JobError>,
-) -> Result<Matte, JobError> {
+pub fn refine<E>(img: &RgbImage, seg: &Segmentation, check: &mut dyn FnMut() -> Result<(), E>) -> Result<Matte, E> {
     let (w, h) = (img.width() as usize, img.height() as usize);
     // The model's edge is a soft ramp several pixels wide at 256²; steepen it before upsampling
     // so the guided filter snaps to the photo's edge instead of smearing the ramp outward.
@@ -278,9 +262,9 @@ pub(crate) mod tests {
     /// [`segment`] then [`refine`].
     fn person_matte(
         img: &RgbImage,
-        model: &dyn Segmenter,
-        check: &mut dyn FnMut() -> Result<(), JobError>,
-    ) -> Result<Matte, JobError> {
+        model: &dyn Segmenter<Error = Stop>,
+        check: &mut dyn FnMut() -> Result<(), Stop>,
+    ) -> Result<Matte, Stop> {
         let seg = segment(img, model)?;
         check()?;
         refine(img, &seg, check)
@@ -289,8 +273,22 @@ pub(crate) mod tests {
     /// A fake model that "sees" people as given discs (centre x, centre y, radius, in 0..1).
     pub struct Discs(pub Vec<(f32, f32, f32)>);
 
+    /// A test's own error: a model's complaint, or a stop asked for by the checkpoint.
+    #[derive(Debug, PartialEq)]
+    pub enum Stop {
+        Pixels(crate::Error),
+        Cancelled,
+    }
+
+    impl From<crate::Error> for Stop {
+        fn from(e: crate::Error) -> Self {
+            Stop::Pixels(e)
+        }
+    }
+
     impl Segmenter for Discs {
-        fn person_probability(&self, rgb: &[f32]) -> Result<Vec<f32>, JobError> {
+        type Error = Stop;
+        fn person_probability(&self, rgb: &[f32]) -> Result<Vec<f32>, Stop> {
             assert_eq!(rgb.len(), MODEL_SIDE * MODEL_SIDE * 3);
             Ok((0..MODEL_SIDE * MODEL_SIDE)
                 .map(|k| {
@@ -333,7 +331,8 @@ pub(crate) mod tests {
     /// Person probability 1 inside the first disc, 0.4 (a blurred second person) in the second.
     struct SoftSecond;
     impl Segmenter for SoftSecond {
-        fn person_probability(&self, _: &[f32]) -> Result<Vec<f32>, JobError> {
+        type Error = Stop;
+        fn person_probability(&self, _: &[f32]) -> Result<Vec<f32>, Stop> {
             Ok((0..MODEL_SIDE * MODEL_SIDE)
                 .map(|k| {
                     let (x, y) = ((k % MODEL_SIDE) as f32, (k / MODEL_SIDE) as f32);
@@ -373,7 +372,7 @@ pub(crate) mod tests {
             }
         });
         let seg = segment(&img, &Discs(vec![(0.43, 0.52, 0.22), (0.9, 0.1, 0.05)])).unwrap();
-        let got = refine(&img, &seg, &mut || Ok(())).unwrap().alpha;
+        let got = refine(&img, &seg, &mut || Ok::<(), Stop>(())).unwrap().alpha;
 
         let steep = Plane {
             width: MODEL_SIDE,
@@ -389,8 +388,7 @@ pub(crate) mod tests {
                 .map(|p| (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32) / 255.0)
                 .collect(),
         };
-        let whole =
-            crate::vision::guided::guided_filter(&guide, &upsample(&steep, w, h), (w.max(h) / 100).clamp(2, 24), 2e-4);
+        let whole = crate::plane::guided_filter(&guide, &upsample(&steep, w, h), (w.max(h) / 100).clamp(2, 24), 2e-4);
         let worst =
             got.data.iter().zip(&whole.data).map(|(g, f)| (g - smoothstep(0.06, 0.94, *f)).abs()).fold(0.0, f32::max);
         assert!(worst < 1e-5, "{worst}"); // the sums of differently cut bands round apart
@@ -401,7 +399,7 @@ pub(crate) mod tests {
         let img = photo(64, 64);
         let matte = person_matte(&img, &Discs(vec![]), &mut || Ok(())).unwrap();
         assert_eq!((matte.people, matte.coverage), (0, 0.0));
-        let err = person_matte(&img, &Discs(vec![(0.5, 0.5, 0.3)]), &mut || Err(JobError::Cancelled)).unwrap_err();
-        assert_eq!(err, JobError::Cancelled);
+        let err = person_matte(&img, &Discs(vec![(0.5, 0.5, 0.3)]), &mut || Err(Stop::Cancelled)).unwrap_err();
+        assert_eq!(err, Stop::Cancelled);
     }
 }

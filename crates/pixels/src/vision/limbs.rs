@@ -7,8 +7,8 @@
 
 use super::fit::along;
 use super::garment::{find, Anchor};
-use super::guided::Plane;
 use super::product::flood;
+use crate::plane::Plane;
 
 type P = (f32, f32);
 

@@ -2,8 +2,7 @@
 //! person matte's box (padded by 25 %) rather than from a separate pose detector: the matte
 //! already says where the person is.
 
-use super::guided::Plane;
-use crate::failure::JobError;
+use crate::plane::Plane;
 
 /// Side of the square crop the landmark model sees.
 pub const CROP_SIDE: usize = 256;
@@ -59,9 +58,9 @@ fn sigmoid(v: f32) -> f32 {
 }
 
 /// The 33 body landmarks in image pixels, from the model's `[1,195]` output for `crop`.
-pub fn decode(output: &[f32], crop: Crop) -> Result<Vec<Landmark>, JobError> {
+pub fn decode(output: &[f32], crop: Crop) -> Result<Vec<Landmark>, crate::Error> {
     if output.len() < BODY_LANDMARKS * STRIDE {
-        return Err(JobError::internal(format!("the pose model returned {} values", output.len())));
+        return Err(crate::Error::Model(format!("the pose model returned {} values", output.len())));
     }
     let scale = crop.side / CROP_SIDE as f32;
     Ok(output
