@@ -80,7 +80,7 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-pub async fn batch(place: crate::commands::Place, args: BatchArgs) -> Result<()> {
+pub async fn batch(place: crate::place::Place, args: BatchArgs) -> Result<()> {
     let recipe_text = std::fs::read_to_string(&args.recipe).with_context(|| args.recipe.display().to_string())?;
     let recipe: Recipe =
         toml::from_str(&recipe_text).with_context(|| format!("{} is not a valid recipe", args.recipe.display()))?;

@@ -1,5 +1,6 @@
 //! The command line, as clap types.
 
+pub use crate::place::{DataDir, RealmArg};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -12,21 +13,6 @@ pub struct Cli {
     pub data: DataDir,
     #[command(subcommand)]
     pub command: Command,
-}
-
-#[derive(Debug, Args)]
-pub struct DataDir {
-    /// Where the studio keeps its ledger and images [default: $XDG_DATA_HOME/figur-studio]
-    #[arg(long, global = true, env = "FIGUR_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// The ledger: `sqlite` (a file in the data folder, one machine) or a shared PostgreSQL
-    /// database, `postgres://user@host:port/db` (farm mode) [default: sqlite]
-    #[arg(long, global = true, env = "FIGUR_LEDGER")]
-    pub ledger: Option<String>,
-    /// Farm mode: the folder every machine mounts (NAS, NFS, SMB) for uploads, renders, the
-    /// catalog's images and the signing secret; the same as --data-dir, named for its use.
-    #[arg(long, global = true, env = "FIGUR_STORE", conflicts_with = "data_dir")]
-    pub store: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -191,14 +177,6 @@ pub enum FarmCommand {
         #[arg(long)]
         json: bool,
     },
-}
-
-/// Which realm a command works on.
-#[derive(Debug, Args, Clone, Copy)]
-pub struct RealmArg {
-    /// Work on the isolated test realm (what sk_test_ keys see).
-    #[arg(long)]
-    pub test: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,76 +1,21 @@
 //! What each command does: open the engine on the data folder and call it.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use figur_engine::domain::job::JobStatus;
 use figur_engine::failpoints::FailPoints;
-use figur_engine::ledger::LedgerLocation;
-use figur_engine::{Caller, Capability, Engine, EngineConfig, JobFilter, Mode};
+use figur_engine::{Caller, Capability, Engine, JobFilter};
 
-use crate::cli::{CatalogCommand, Cli, Command, CreditsCommand, JobsCommand, KeysCommand, RealmArg, ServeArgs};
-
-/// How long a shutdown waits for running jobs to reach a check point and be requeued.
-pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// Where a command's studio lives: its data folder (in farm mode, the shared store) and its
-/// ledger.
-#[derive(Debug, Clone)]
-pub struct Place {
-    pub dir: PathBuf,
-    pub ledger: LedgerLocation,
-}
-
-impl Place {
-    fn from(data: crate::cli::DataDir) -> Result<Place> {
-        let ledger = LedgerLocation::parse(data.ledger.as_deref().unwrap_or(""))
-            .map_err(anyhow::Error::msg)
-            .context("--ledger")?;
-        let dir = match data.store.or(data.data_dir) {
-            Some(dir) => dir,
-            None if ledger.is_shared() => bail!("a shared ledger needs --store DIR: the folder every machine mounts"),
-            None => figur_engine::engine::default_data_dir()
-                .context("no --data-dir, FIGUR_DATA_DIR, XDG_DATA_HOME or HOME to place the studio's data in")?,
-        };
-        Ok(Place { dir, ledger })
-    }
-
-    /// An engine configuration for this place (on the system's defaults otherwise).
-    pub fn config(&self) -> EngineConfig {
-        let mut config = EngineConfig::new(&self.dir);
-        config.ledger = self.ledger.clone();
-        config
-    }
-
-    /// How `figur` names it in messages.
-    pub fn describe(&self) -> String {
-        match &self.ledger {
-            LedgerLocation::Sqlite => format!("data in {}", self.dir.display()),
-            LedgerLocation::Postgres { .. } => format!("shared ledger, store in {}", self.dir.display()),
-        }
-    }
-}
-
-pub(crate) fn mode(realm: RealmArg) -> Mode {
-    if realm.test {
-        Mode::Test
-    } else {
-        Mode::Live
-    }
-}
+use crate::cli::{CatalogCommand, Cli, Command, CreditsCommand, JobsCommand, KeysCommand, ServeArgs};
+use crate::place::{mode, print_json, shutdown_signal, Place, SHUTDOWN_GRACE};
 
 /// The engine for a one-shot command: nothing runs jobs here (a server may be running them).
 fn open_tool(place: &Place) -> Result<Arc<Engine>> {
     let mut config = place.config();
     config.run_jobs = false;
     Engine::open(config).with_context(|| format!("opening the studio ({})", place.describe()))
-}
-
-pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
@@ -145,23 +90,6 @@ async fn serve(place: Place, args: ServeArgs) -> Result<()> {
     engine.shutdown(SHUTDOWN_GRACE).await;
     eprintln!("figur: stopped cleanly");
     Ok(())
-}
-
-pub(crate) async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return interrupt.await.unwrap_or(()),
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    interrupt.await.unwrap_or(());
 }
 
 async fn keys(engine: Arc<Engine>, cmd: KeysCommand) -> Result<()> {

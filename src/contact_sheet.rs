@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use figur_engine::domain::operation::Operation;
+use figur_engine::Operation;
 use figur_engine::{Caller, Engine, EngineConfig, Mode};
 use image::{imageops, Rgba, RgbaImage};
 use serde_json::{json, Value};
@@ -218,7 +218,11 @@ pub async fn contact_sheet(out: PathBuf, photos: Vec<PathBuf>) -> Result<()> {
     engine.set_public_base("");
     // Built-in backgrounds are rendered at start (once per cache): wait for the one used below.
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while engine.catalog_entry_by_id(Mode::Live, "backgrounds", BACKGROUND).await.is_err() {
+    while engine
+        .catalog_entry_by_id(Mode::Live, figur_engine::domain::catalog::CatalogResource::Backgrounds, BACKGROUND)
+        .await
+        .is_err()
+    {
         if std::time::Instant::now() > deadline {
             bail!("the built-in backgrounds were not ready after 2 minutes");
         }

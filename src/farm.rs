@@ -8,7 +8,7 @@ use figur_engine::failpoints::FailPoints;
 use figur_engine::Engine;
 
 use crate::cli::{FarmCommand, WorkerArgs};
-use crate::commands::{mode, print_json, shutdown_signal, Place, SHUTDOWN_GRACE};
+use crate::place::{mode, print_json, shutdown_signal, Place, SHUTDOWN_GRACE};
 
 /// A lease's length in milliseconds: long enough to be renewed (four times per lease) across
 /// a busy machine's hiccups, short enough that a dead worker's jobs move on soon.

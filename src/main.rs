@@ -9,6 +9,7 @@ mod farm;
 mod generate;
 mod hub;
 mod models;
+mod place;
 mod run;
 mod watch;
 

@@ -11,7 +11,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use figur_engine::{Capability, Engine, Mode};
 
-use crate::commands::Place;
+use crate::place::Place;
 use serde_json::{json, Map, Value};
 
 #[derive(Debug, Args)]

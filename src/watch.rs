@@ -77,7 +77,7 @@ async fn settled(folder: &Path, settle: Duration) -> Vec<PathBuf> {
     after.into_iter().filter(|(p, n)| *n > 0 && before.get(p) == Some(n)).map(|(p, _)| p).collect()
 }
 
-pub async fn watch(place: crate::commands::Place, args: WatchArgs) -> Result<()> {
+pub async fn watch(place: crate::place::Place, args: WatchArgs) -> Result<()> {
     let folder = args.folder.canonicalize().with_context(|| format!("{} is not a folder", args.folder.display()))?;
     let recipe_path = args.recipe.clone().unwrap_or_else(|| folder.join("recipe.toml"));
     let recipe_text =

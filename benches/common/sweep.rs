@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use figur_engine::domain::operation::Operation;
+use figur_engine::Operation;
 use figur_engine::{Caller, Engine, EngineConfig, Mode};
 use serde_json::{json, Value};
 

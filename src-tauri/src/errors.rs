@@ -2,30 +2,24 @@
 //! failure, or one of the desktop's own), with the words for each generated into the bindings.
 
 use figur_engine::ApiError;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use specta::Type;
 
 use crate::settings;
 
-/// Failures of the desktop's own commands (files, settings, hot folders); jobs and engine calls
-/// fail with the engine's codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum DesktopCode {
-    FileUnreadable,
-    SettingsInvalid,
-    HotFolder,
-}
-
-impl DesktopCode {
-    const ALL: [DesktopCode; 3] = [DesktopCode::FileUnreadable, DesktopCode::SettingsInvalid, DesktopCode::HotFolder];
-
-    fn words(self) -> &'static str {
-        match self {
-            DesktopCode::FileUnreadable => "The file could not be read.",
-            DesktopCode::SettingsInvalid => "That setting cannot be used.",
-            DesktopCode::HotFolder => "The hot folder could not be changed.",
-        }
+figur_engine::vocabulary! {
+    /// Failures of the desktop's own commands (files, settings, hot folders); jobs and engine
+    /// calls fail with the engine's codes.
+    #[derive(Type)]
+    pub enum DesktopCode { fn words -> &'static str;
+        FileUnreadable = "FILE_UNREADABLE" => "The file could not be read.",
+        SettingsInvalid = "SETTINGS_INVALID" => "That setting cannot be used.",
+        HotFolder = "HOT_FOLDER" => "The hot folder could not be changed.",
+        /// Something only the machine the app runs on can do (saving into its Pictures folder),
+        /// asked of a studio server.
+        NotOnAServer = "NOT_ON_A_SERVER" => "That works on this computer only, not on a studio server.",
+        /// A studio server's answer without the `/v1` error envelope (a proxy's page, a crash).
+        ServerUnexpected = "SERVER_UNEXPECTED" => "The studio server gave an answer the app does not understand.",
     }
 }
 
@@ -43,9 +37,19 @@ pub(crate) fn words() -> std::collections::BTreeMap<String, &'static str> {
     let mut all: std::collections::BTreeMap<String, &'static str> =
         figur_engine::failure::words().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     for code in DesktopCode::ALL {
-        let name = serde_json::to_value(code).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        all.insert(name, code.words());
+        all.insert(code.as_str().to_string(), code.words());
     }
+    all
+}
+
+/// Every code the UI can meet, spelt as on the wire (in the bindings as `CODES`: the UI checks
+/// a code read from JSON against it).
+pub(crate) fn codes() -> Vec<&'static str> {
+    let api = figur_engine::ErrorCode::ALL.iter().map(|c| c.as_str());
+    let job = figur_engine::FailureCode::ALL.iter().map(|c| c.as_str());
+    let mut all: Vec<&'static str> = api.chain(job).chain(DesktopCode::ALL.iter().map(|c| c.as_str())).collect();
+    all.sort_unstable();
+    all.dedup();
     all
 }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use figur_engine::domain::catalog::{
-    CatalogEntry, Credits, LibraryEdit, LibraryImage, RenderList, TagCount, UploadAccepted, UploadList,
+    CatalogEntry, CatalogResource, Credits, LibraryEdit, LibraryImage, RenderList, TagCount, UploadAccepted, UploadList,
 };
 use figur_engine::domain::garments::GarmentCategory;
 use figur_engine::domain::job::{DispatchAccepted, JobDetail, JobEvents, JobList};
@@ -373,6 +373,7 @@ macro_rules! desktop_commands {
                 .events(collect_events![JobChanged, ModelsProgress])
                 .typ::<figur_engine::Operation>()
                 .constant("WORDS", errors::words())
+                .constant("CODES", errors::codes())
                 // Sequence numbers and credits are i64 in Rust; they stay far below 2^53.
                 .dangerously_cast_bigints_to_number()
         }
@@ -464,8 +465,8 @@ fn exports_dir(data_dir: &Path) -> PathBuf {
 
 #[tauri::command]
 #[specta::specta]
-async fn catalog(studio: State<'_, Studio>, resource: String) -> Res<Vec<CatalogEntry>> {
-    Ok(studio.engine.catalog(Mode::Live, &resource, Some("active".into()), None, 200, 0).await?)
+async fn catalog(studio: State<'_, Studio>, resource: CatalogResource) -> Res<Vec<CatalogEntry>> {
+    Ok(studio.engine.catalog(Mode::Live, resource, Some("active".into()), None, 200, 0).await?)
 }
 
 #[tauri::command]
@@ -498,9 +499,9 @@ fn models() -> Vec<ModelState> {
 /// `look` and `/v1/compatibility/check` use; the look builder shows it as the designer picks.
 #[tauri::command]
 #[specta::specta]
-fn check_look(categories: Vec<String>) -> Vec<String> {
+fn check_look(studio: State<'_, Studio>, categories: Vec<String>) -> Vec<String> {
     let keys: Vec<&str> = categories.iter().map(String::as_str).collect();
-    figur_engine::workflow::look::conflicts(&keys).into_iter().map(|e| e.msg).collect()
+    studio.engine.look_conflicts(&keys)
 }
 
 /// A new live API key for scripts (jobs:create, jobs:read), shown once.

@@ -30,7 +30,7 @@ async fn cold_start_and_gallery_scroll_with_1000_renders() {
         let mood = ["warm", "cool", "soft"][i % 3];
         let body =
             json!({"source_image_s3_key": key, "output_preset": "original", "scene_type": "paper", "mood": mood});
-        let op = figur_engine::domain::operation::Operation::BackgroundSwapWithSpec;
+        let op = figur_engine::Operation::BackgroundSwapWithSpec;
         jobs.push(engine.dispatch(&owner, op, body, "bench", None).await.unwrap().job_id);
     }
     for id in &jobs {

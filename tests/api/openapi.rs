@@ -18,7 +18,7 @@ async fn checked_in_openapi_matches_the_code_and_the_server() {
 
     let doc: serde_json::Value = serde_json::from_str(&generated).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
-    for op in figur_engine::domain::operation::Operation::ALL {
+    for op in figur_engine::Operation::ALL {
         assert!(doc["paths"][format!("/v1/{}", op.name())]["post"].is_object(), "{}", op.name());
     }
     assert!(doc["components"]["schemas"]["TryOnRequest"].is_object());

@@ -1,12 +1,15 @@
 // The typed bridge to the engine: the generated bindings, with errors turned into exceptions
 // that carry the engine's code.
-import { commands, events, type LibraryImage_Serialize, type UiError } from "./bindings";
+import { commands, events, type LibraryImage_Serialize, type UiCode, type UiError } from "./bindings";
 
+/** An engine, job or desktop failure: `code` is one of the generated codes, never free text. */
 export class StudioError extends Error {
-  constructor(public code: string, message: string, public detail: string) {
+  constructor(public code: UiCode, message: string, public detail: string) {
     super(message);
   }
 }
+
+export { asCode } from "./codes";
 
 type Result<T> = { status: "ok"; data: T } | { status: "error"; error: UiError };
 

@@ -1,7 +1,7 @@
 // A studio server (farm mode, or a colleague's `figur serve`): the same backends the screens
 // use, over its /v1 API instead of this machine's engine. Connected, the library, queue,
 // gallery and every workflow the screens dispatch are the server's, shared with everyone on it.
-import { StudioError } from "./api";
+import { asCode, StudioError } from "./api";
 import type {
   DispatchAccepted,
   JobDetail_Serialize,
@@ -15,7 +15,7 @@ import type {
   UploadList_Serialize,
 } from "./bindings";
 import type { RenderBackend } from "./gallery/render_info";
-import type { TimelineBackend } from "./job/run";
+import type { TimelineBackend } from "./job/backend";
 import type { LibraryBackend } from "./library/store.svelte";
 import type { QueueBackend } from "./queue/store.svelte";
 
@@ -88,7 +88,7 @@ export class RemoteStudio {
     const parsed: unknown = text ? JSON.parse(text) : null;
     if (!answer.ok) {
       const error = (parsed as { error?: { code?: string; message?: string; details?: unknown[] } } | null)?.error;
-      throw new StudioError(error?.code ?? `HTTP_${answer.status}`, error?.message ?? `The server answered ${answer.status}.`, JSON.stringify(error?.details ?? []));
+      throw new StudioError(asCode(error?.code) ?? "SERVER_UNEXPECTED", error?.message ?? `The server answered ${answer.status}.`, JSON.stringify(error?.details ?? []));
     }
     return parsed as T;
   }
@@ -142,7 +142,7 @@ export class RemoteStudio {
       return all;
     },
     exportRender: () =>
-      Promise.reject(new StudioError("UNSUPPORTED", "Export saves into this machine's Pictures folder; on a studio server, open the render's image and save it from there.", "")),
+      Promise.reject(new StudioError("NOT_ON_A_SERVER", "Export saves into this machine's Pictures folder; on a studio server, open the render's image and save it from there.", "")),
     // The render's image, downloaded and uploaded again: a library image on the server.
     useAsInput: async (renderId) => {
       const render = await this.request<{ image_url: string }>("GET", `/v1/renders/${renderId}`);

@@ -1,4 +1,7 @@
 // A job's events folded into what the timeline shows: one row per stage, progress, the end.
+import type { UiCode } from "./bindings";
+import { asCode } from "./codes";
+
 export interface EventLike {
   seq: number;
   event_type: string;
@@ -15,7 +18,7 @@ export interface Timeline {
   status: "queued" | "running" | "succeeded" | "failed";
   /** Paused in the queue (a `paused` event), until `resumed` or started again. */
   held: boolean;
-  error: { code: string; message: string } | null;
+  error: { code: UiCode; message: string } | null;
   intermediates: { label: string; url: string }[];
   finals: { label: string; url: string; kind: string }[];
 }
@@ -62,7 +65,7 @@ export function apply(t: Timeline, events: EventLike[]): Timeline {
     } else if (e.event_type === "failed") {
       next.status = "failed";
       const err = (extra.error ?? {}) as { code?: string; message?: string };
-      next.error = { code: err.code ?? "FAILED", message: err.message ?? e.message };
+      next.error = { code: asCode(err.code) ?? "INTERNAL", message: err.message ?? e.message };
     }
   }
   return next;

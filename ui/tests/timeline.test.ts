@@ -26,7 +26,11 @@ describe("timeline", () => {
     expect(t.status).toBe("failed");
     expect(t.error).toEqual({ code: "NO_SUBJECT_FOUND", message: "nobody" });
     expect(explain("NO_SUBJECT_FOUND", "nobody")).toMatch(/No person/);
-    expect(explain("SOMETHING_NEW", "as said")).toBe("as said");
+    // A code without words of its own keeps the message; a code the studio does not have
+    // is not taken as one (the failure is shown as internal, with its message).
+    expect(explain("JOB_NOT_FOUND", "as said")).toBe("as said");
+    const odd = apply(empty(), [ev(1, "failed", null, { error: { code: "SOMETHING_NEW", message: "as said" } })]);
+    expect(odd.error).toEqual({ code: "INTERNAL", message: "as said" });
   });
 });
 

@@ -4,74 +4,34 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// Stable error codes of the `/v1` envelope. Clients branch on these, never on messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-pub enum ErrorCode {
-    BadRequest,
-    Unauthorized,
-    InsufficientBalance,
-    Forbidden,
-    JobNotFound,
-    ResourceNotFound,
-    JobNotCancellable,
-    /// Extension: a finished job cannot be paused, resumed or given a priority.
-    JobFinished,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    ValidationError,
-    RateLimited,
-    Internal,
-    Unavailable,
-    OperationDisabled,
-    MethodNotAllowed,
-    UriTooLong,
-    HeadersTooLarge,
+crate::vocabulary! {
+    /// Stable error codes of the `/v1` envelope. Clients branch on these, never on messages.
+    #[derive(ToSchema)]
+    #[cfg_attr(feature = "specta", derive(specta::Type))]
+    pub enum ErrorCode { fn http_status -> u16;
+        BadRequest = "BAD_REQUEST" => 400,
+        Unauthorized = "UNAUTHORIZED" => 401,
+        InsufficientBalance = "INSUFFICIENT_BALANCE" => 402,
+        Forbidden = "FORBIDDEN" => 403,
+        JobNotFound = "JOB_NOT_FOUND" => 404,
+        ResourceNotFound = "RESOURCE_NOT_FOUND" => 404,
+        JobNotCancellable = "JOB_NOT_CANCELLABLE" => 409,
+        /// Extension: a finished job cannot be paused, resumed or given a priority.
+        JobFinished = "JOB_FINISHED" => 409,
+        PayloadTooLarge = "PAYLOAD_TOO_LARGE" => 413,
+        UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE" => 415,
+        ValidationError = "VALIDATION_ERROR" => 422,
+        RateLimited = "RATE_LIMITED" => 429,
+        Internal = "INTERNAL" => 500,
+        Unavailable = "UNAVAILABLE" => 503,
+        OperationDisabled = "OPERATION_DISABLED" => 503,
+        MethodNotAllowed = "METHOD_NOT_ALLOWED" => 405,
+        UriTooLong = "URI_TOO_LONG" => 414,
+        HeadersTooLarge = "HEADERS_TOO_LARGE" => 431,
+    }
 }
 
 impl ErrorCode {
-    pub fn http_status(self) -> u16 {
-        match self {
-            ErrorCode::BadRequest => 400,
-            ErrorCode::Unauthorized => 401,
-            ErrorCode::InsufficientBalance => 402,
-            ErrorCode::Forbidden => 403,
-            ErrorCode::JobNotFound | ErrorCode::ResourceNotFound => 404,
-            ErrorCode::JobNotCancellable | ErrorCode::JobFinished => 409,
-            ErrorCode::PayloadTooLarge => 413,
-            ErrorCode::UnsupportedMediaType => 415,
-            ErrorCode::ValidationError => 422,
-            ErrorCode::RateLimited => 429,
-            ErrorCode::Internal => 500,
-            ErrorCode::Unavailable | ErrorCode::OperationDisabled => 503,
-            ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::UriTooLong => 414,
-            ErrorCode::HeadersTooLarge => 431,
-        }
-    }
-
-    pub const ALL: [ErrorCode; 18] = [
-        ErrorCode::BadRequest,
-        ErrorCode::Unauthorized,
-        ErrorCode::InsufficientBalance,
-        ErrorCode::Forbidden,
-        ErrorCode::JobNotFound,
-        ErrorCode::ResourceNotFound,
-        ErrorCode::JobNotCancellable,
-        ErrorCode::JobFinished,
-        ErrorCode::PayloadTooLarge,
-        ErrorCode::UnsupportedMediaType,
-        ErrorCode::ValidationError,
-        ErrorCode::RateLimited,
-        ErrorCode::Internal,
-        ErrorCode::Unavailable,
-        ErrorCode::OperationDisabled,
-        ErrorCode::MethodNotAllowed,
-        ErrorCode::UriTooLong,
-        ErrorCode::HeadersTooLarge,
-    ];
-
     /// What a designer reads when the desktop gets this answer (`None`: the message says it best).
     pub fn words(self) -> Option<&'static str> {
         match self {
@@ -81,29 +41,6 @@ impl ErrorCode {
             ErrorCode::Unavailable => Some("The studio is busy. Try again in a moment."),
             ErrorCode::Internal => Some("Something went wrong inside the studio."),
             _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::BadRequest => "BAD_REQUEST",
-            ErrorCode::Unauthorized => "UNAUTHORIZED",
-            ErrorCode::InsufficientBalance => "INSUFFICIENT_BALANCE",
-            ErrorCode::Forbidden => "FORBIDDEN",
-            ErrorCode::JobNotFound => "JOB_NOT_FOUND",
-            ErrorCode::ResourceNotFound => "RESOURCE_NOT_FOUND",
-            ErrorCode::JobNotCancellable => "JOB_NOT_CANCELLABLE",
-            ErrorCode::JobFinished => "JOB_FINISHED",
-            ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
-            ErrorCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
-            ErrorCode::ValidationError => "VALIDATION_ERROR",
-            ErrorCode::RateLimited => "RATE_LIMITED",
-            ErrorCode::Internal => "INTERNAL",
-            ErrorCode::Unavailable => "UNAVAILABLE",
-            ErrorCode::OperationDisabled => "OPERATION_DISABLED",
-            ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
-            ErrorCode::UriTooLong => "URI_TOO_LONG",
-            ErrorCode::HeadersTooLarge => "HEADERS_TOO_LARGE",
         }
     }
 }
@@ -207,27 +144,6 @@ fn loc_to_string(loc: &[serde_json::Value]) -> String {
         })
         .collect::<Vec<_>>()
         .join(".")
-}
-
-impl From<crate::ledger::LedgerError> for ApiError {
-    fn from(e: crate::ledger::LedgerError) -> Self {
-        if let crate::ledger::LedgerError::Rejected(api) = e {
-            return api;
-        }
-        if let crate::ledger::LedgerError::Database { busy: true, .. } = e {
-            let mut err = ApiError::new(ErrorCode::Unavailable, "the ledger is busy; retry shortly");
-            err.retry_after = Some(1);
-            return err;
-        }
-        if e.is_disk_full() {
-            tracing::error!(error = %e, "ledger write failed: disk full");
-            let mut err = ApiError::new(ErrorCode::Unavailable, "the studio's disk is full; free some space and retry");
-            err.retry_after = Some(30);
-            return err;
-        }
-        tracing::error!(error = %e, "ledger error");
-        ApiError::internal("an internal storage error occurred; the ledger is unchanged")
-    }
 }
 
 #[cfg(test)]

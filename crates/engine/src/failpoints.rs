@@ -36,7 +36,7 @@ impl FaultPoint {
             "finish" => Ok(FaultPoint::Finish),
             _ => name
                 .strip_prefix("stage:")
-                .and_then(Stage::from_name)
+                .and_then(Stage::parse)
                 .map(FaultPoint::Stage)
                 .ok_or_else(|| format!("unknown failpoint `{name}` (claim, stage, stage:<name>, finish)")),
         }

@@ -35,6 +35,7 @@ pub mod signing;
 pub mod store;
 pub mod time;
 pub mod upload;
+pub mod vocabulary;
 pub mod workflow;
 
 pub use auth::{Caller, Capability, Mode};
@@ -42,4 +43,6 @@ pub use engine::{Engine, EngineConfig, JobFilter, OpenError, RenderFilter};
 pub use error::{ApiError, ErrorCode, FieldError};
 pub use failure::{FailureCode, JobError, JobFailure};
 pub use ledger::uploads::LibraryQuery;
+pub use ledger::LedgerLocation;
+pub use upload::MAX_UPLOAD_BYTES;
 pub use workflow::{Operation, WorkflowRequest};

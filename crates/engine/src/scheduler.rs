@@ -29,8 +29,6 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::budget::MemoryBudget;
 use crate::domain::catalog::RenderOrigin;
-use crate::domain::operation::Operation;
-use crate::domain::requests::WorkflowRequest;
 use crate::failpoints::{FailPoints, FaultPoint};
 use crate::failure::{FailureCode, JobError, JobFailure};
 use crate::ledger::catalog::CatalogRow;
@@ -39,6 +37,8 @@ use crate::ledger::renders::RenderRow;
 use crate::ledger::{leases, Db, LedgerError, LedgerResult};
 use crate::realm::Realm;
 use crate::workflow::models::ModelStore;
+use crate::workflow::Operation;
+use crate::workflow::WorkflowRequest;
 use crate::workflow::{artifact_folder, Filing, JobContext, JobControl, Output};
 
 pub const MAX_RECOVERIES: i64 = 2;
@@ -73,7 +73,7 @@ impl Scheduler {
         (failpoints, memory, models): (Arc<FailPoints>, Arc<MemoryBudget>, Arc<dyn ModelStore>),
         claimant: Claimant,
     ) -> Self {
-        let shared = realm.ledger.dialect() == crate::ledger::Dialect::Postgres;
+        let shared = realm.ledger.is_shared();
         Scheduler {
             realm,
             workflows,
@@ -493,7 +493,7 @@ fn finish(c: &Db<'_>, job: &JobRow, lease: i64, output: &Output, catalog_id: &st
                         c,
                         &CatalogRow {
                             public_id: catalog_id.to_string(),
-                            resource: resource.to_string(),
+                            resource: resource.as_str().to_string(),
                             status: "active".into(),
                             display_name: display_name.clone(),
                             spec: spec.clone(),

@@ -10,7 +10,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use figur_engine::ledger::requests::RequestLogRow;
+use figur_engine::domain::job::RequestLogRow;
 use figur_engine::{ApiError, Caller, ErrorCode, Mode};
 
 use crate::error::{for_status, ErrorEnvelope};

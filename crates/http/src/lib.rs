@@ -88,7 +88,9 @@ pub enum ServeError {
 }
 
 pub fn router(state: AppState) -> Router {
+    // The document's own route sits here, beside the routes it describes, not among them.
     routes::router()
+        .route("/v1/openapi.json", axum::routing::get(openapi::openapi))
         .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)

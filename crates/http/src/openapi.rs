@@ -6,7 +6,19 @@ use serde_json::{json, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+
 use crate::routes::{account, jobs, library, workflows};
+
+/// This document. No key needed.
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "account",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
+pub async fn openapi() -> Response {
+    let mut r = document().into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,7 +35,7 @@ use crate::routes::{account, jobs, library, workflows};
         jobs::vary, jobs::webhooks,
         library::upload, library::uploads, library::edit_upload, library::tags, library::renders, library::render, library::catalog, library::catalog_models, library::catalog_entry,
         library::garment_categories, library::add_catalog_model, library::compatibility, library::artifact,
-        account::operations, account::credits, account::usage, account::health, account::openapi,
+        account::operations, account::credits, account::usage, account::health, openapi,
     ),
     components(schemas(figur_engine::domain::catalog::CatalogResource, figur_engine::domain::catalog::ListedCatalogResource)),
     modifiers(&BearerAuth),

@@ -2,18 +2,12 @@
 // where the screen wants it.
 import { mount, unmount } from "svelte";
 import { call, commands, events, StudioError } from "../api";
-import type { DispatchAccepted, JobEvents_Serialize, JobDetail_Serialize, Operation } from "../bindings";
+import type { Operation } from "../bindings";
 import type { Timeline as TimelineState } from "../timeline";
+import type { TimelineBackend } from "./backend";
 import Timeline from "./Timeline.svelte";
 import { server } from "../server";
 
-export interface TimelineBackend {
-  dispatch(workflow: string, body: unknown): Promise<DispatchAccepted>;
-  events(jobId: string, since: number): Promise<JobEvents_Serialize>;
-  cancel(jobId: string): Promise<JobDetail_Serialize>;
-  /** Calls back with the job id of every change; returns the unsubscribe. */
-  onJobChanged(listener: (jobId: string) => void): Promise<() => void>;
-}
 
 // The typed command of each workflow. Keyed by the engine's `Operation`: a workflow added to
 // the registration list does not type-check here until it has its entry.

@@ -3,16 +3,17 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// The three catalog resources, as they appear in paths.
-pub const CATALOG_RESOURCES: [&str; 3] = ["models", "backgrounds", "complementary-garments"];
-
-/// A catalog resource as `openapi.json` names it in paths ([`CATALOG_RESOURCES`], typed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum CatalogResource {
-    Models,
-    Backgrounds,
-    ComplementaryGarments,
+crate::vocabulary! {
+    // The doc line is the schema's published description, kept word for word (it predates the
+    // vocabulary macro, which replaced the `CATALOG_RESOURCES` list it names).
+    /// A catalog resource as `openapi.json` names it in paths ([`CATALOG_RESOURCES`], typed).
+    #[derive(ToSchema)]
+    #[cfg_attr(feature = "specta", derive(specta::Type))]
+    pub enum CatalogResource {
+        Models = "models",
+        Backgrounds = "backgrounds",
+        ComplementaryGarments = "complementary-garments",
+    }
 }
 
 /// The resources `GET /v1/catalog/{resource}` documents: `models` has a path of its own

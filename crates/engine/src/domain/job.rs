@@ -3,59 +3,35 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-pub enum JobStatus {
-    NotStarted,
-    InProgress,
-    Success,
-    Failure,
+crate::vocabulary! {
+    #[derive(ToSchema)]
+    #[cfg_attr(feature = "specta", derive(specta::Type))]
+    pub enum JobStatus {
+        NotStarted = "NOT_STARTED",
+        InProgress = "IN_PROGRESS",
+        Success = "SUCCESS",
+        Failure = "FAILURE",
+    }
 }
 
 impl JobStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::NotStarted => "NOT_STARTED",
-            JobStatus::InProgress => "IN_PROGRESS",
-            JobStatus::Success => "SUCCESS",
-            JobStatus::Failure => "FAILURE",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        [JobStatus::NotStarted, JobStatus::InProgress, JobStatus::Success, JobStatus::Failure]
-            .into_iter()
-            .find(|st| st.as_str() == s)
-    }
     pub fn is_terminal(self) -> bool {
         matches!(self, JobStatus::Success | JobStatus::Failure)
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-pub enum EventType {
-    Queued,
-    Stage,
-    Succeeded,
-    Failed,
+crate::vocabulary! {
+    #[derive(ToSchema)]
+    #[cfg_attr(feature = "specta", derive(specta::Type))]
+    pub enum EventType {
+        Queued = "queued",
+        Stage = "stage",
+        Succeeded = "succeeded",
+        Failed = "failed",
+    }
 }
 
 impl EventType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::Queued => "queued",
-            EventType::Stage => "stage",
-            EventType::Succeeded => "succeeded",
-            EventType::Failed => "failed",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        [EventType::Queued, EventType::Stage, EventType::Succeeded, EventType::Failed]
-            .into_iter()
-            .find(|t| t.as_str() == s)
-    }
     pub fn is_terminal(self) -> bool {
         matches!(self, EventType::Succeeded | EventType::Failed)
     }
@@ -200,4 +176,39 @@ pub struct DispatchAccepted {
     pub job_id: String,
     pub status: JobStatus,
     pub credits_cost: i64,
+}
+
+/// A job's webhook and every delivery attempt so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct WebhookDeliveries {
+    pub job_id: String,
+    /// `None`: the job was dispatched without one.
+    pub webhook_url: Option<String>,
+    /// `waiting` (the job has not ended, or a retry is due), `delivered`, `failed` (given up)
+    /// or `none` (no webhook).
+    pub state: String,
+    pub attempts: Vec<WebhookAttempt>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct WebhookAttempt {
+    pub attempt: i64,
+    pub started_at: String,
+    pub duration_ms: i64,
+    pub status_code: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// One answered API request, for the request log (`figur` keeps who asked what, how it ended
+/// and how long it took).
+#[derive(Debug, Clone)]
+pub struct RequestLogRow {
+    pub request_id: String,
+    pub api_key_id: Option<String>,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub duration_us: u64,
 }

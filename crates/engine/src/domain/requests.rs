@@ -290,8 +290,6 @@ pub struct ProductToModelRequest {
     pub runtime_config: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-pub use crate::workflow::registry::WorkflowRequest;
-
 /// Something a request points at that must exist when the job is dispatched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reference {
@@ -301,7 +299,7 @@ pub enum Reference {
     },
     Catalog {
         path: String,
-        resource: &'static str,
+        resource: crate::domain::catalog::CatalogResource,
         id: String,
     },
     Render {
@@ -368,7 +366,7 @@ impl Reference {
         Reference::Upload { path: path.into(), key: key.into() }
     }
 
-    pub(crate) fn catalog(path: &str, resource: &'static str, id: &str) -> Self {
+    pub(crate) fn catalog(path: &str, resource: crate::domain::catalog::CatalogResource, id: &str) -> Self {
         Reference::Catalog { path: path.into(), resource, id: id.into() }
     }
 }
@@ -501,7 +499,7 @@ fn backticked(message: &str, prefix: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::operation::Operation;
+    use crate::workflow::Operation;
     use serde_json::json;
 
     fn loc(err: &ApiError) -> serde_json::Value {

@@ -13,6 +13,7 @@ use super::Engine;
 use crate::auth::{Caller, Capability};
 use crate::budget::VISION_BYTES_PER_PIXEL;
 use crate::domain::catalog::CatalogEntry;
+use crate::domain::catalog::CatalogResource;
 use crate::domain::requests::UserCategory;
 use crate::error::{ApiError, ErrorCode};
 use crate::failure::FailureCode;
@@ -111,7 +112,7 @@ impl Engine {
         let found = found?;
         let row = CatalogRow {
             public_id: new_id(),
-            resource: "models".into(),
+            resource: CatalogResource::Models.as_str().into(),
             status: "active".into(),
             display_name: new.display_name.trim().to_string(),
             spec: json!({
@@ -134,6 +135,6 @@ impl Engine {
         };
         let (stored, id) = (row.clone(), row.public_id.clone());
         realm.ledger.write(move |c| catalog::insert(c, &stored)).await?;
-        self.catalog_entry_by_id(caller.mode, "models", &id).await
+        self.catalog_entry_by_id(caller.mode, CatalogResource::Models, &id).await
     }
 }

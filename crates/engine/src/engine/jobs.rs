@@ -9,14 +9,16 @@ use super::Engine;
 use crate::auth::{Caller, Capability, Mode};
 use crate::domain::garments;
 use crate::domain::job::{DispatchAccepted, JobDetail, JobEvent, JobEvents, JobList, JobStatus};
-use crate::domain::operation::{Operation, OperationInfo, OperationList};
-use crate::domain::requests::{Reference, WorkflowRequest};
+use crate::domain::operation::{OperationInfo, OperationList};
+use crate::domain::requests::Reference;
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::ids::is_ulid;
 use crate::ledger::jobs::{self as job_rows, CancelOutcome, NewJob};
 use crate::ledger::{catalog, idempotency, renders, uploads, webhooks, LedgerError};
 use crate::store::KeyError;
 use crate::time::now_unix_ms;
+use crate::workflow::Operation;
+use crate::workflow::WorkflowRequest;
 
 /// Longest `?wait=` a long-poll may ask for.
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -250,13 +252,17 @@ impl Engine {
                                 }
                                 Ok(_) => None,
                             },
-                            Reference::Catalog { path, resource, id } => match catalog::get(c, resource, id)? {
-                                None => Some((path.clone(), format!("no catalog {resource} entry has the id `{id}`"))),
-                                Some(entry) if entry.status == "archived" => {
-                                    Some((path.clone(), format!("catalog entry `{id}` is archived")))
+                            Reference::Catalog { path, resource, id } => {
+                                match catalog::get(c, resource.as_str(), id)? {
+                                    None => {
+                                        Some((path.clone(), format!("no catalog {resource} entry has the id `{id}`")))
+                                    }
+                                    Some(entry) if entry.status == "archived" => {
+                                        Some((path.clone(), format!("catalog entry `{id}` is archived")))
+                                    }
+                                    Some(_) => None,
                                 }
-                                Some(_) => None,
-                            },
+                            }
                             Reference::Render { path, id } => renders::get(c, id)?
                                 .is_none()
                                 .then(|| (path.clone(), format!("no render has the id `{id}`"))),

@@ -4,8 +4,7 @@ use super::jobs::require;
 use super::Engine;
 use crate::auth::{Caller, Capability, Mode};
 use crate::domain::catalog::{
-    CatalogEntry, LibraryEdit, LibraryImage, Render, RenderList, TagCount, UploadAccepted, UploadList,
-    CATALOG_RESOURCES,
+    CatalogEntry, CatalogResource, LibraryEdit, LibraryImage, Render, RenderList, TagCount, UploadAccepted, UploadList,
 };
 use crate::domain::compatibility::{self, CompatibilityRequest, CompatibilityResponse, CompatibilityResult, Verdict};
 use crate::domain::garments::{self, GarmentCategory};
@@ -261,30 +260,38 @@ impl Engine {
     pub async fn catalog(
         &self,
         mode: Mode,
-        resource: &str,
+        resource: CatalogResource,
         status: Option<String>,
         gender: Option<String>,
         limit: u32,
         offset: u32,
     ) -> Result<Vec<CatalogEntry>, ApiError> {
-        check_resource(resource)?;
         one_of("status", status.as_deref(), &["active", "archived"])?;
         one_of("gender", gender.as_deref(), &["MALE", "FEMALE"])?;
-        let resource = resource.to_string();
         let rows = self
             .realm(mode)
             .ledger
-            .read(move |c| catalog::list(c, &resource, status.as_deref(), gender.as_deref(), limit, offset))
+            .read(move |c| catalog::list(c, resource.as_str(), status.as_deref(), gender.as_deref(), limit, offset))
             .await?;
         Ok(rows.into_iter().map(|r| self.catalog_entry(mode, r)).collect())
     }
 
-    pub async fn catalog_entry_by_id(&self, mode: Mode, resource: &str, id: &str) -> Result<CatalogEntry, ApiError> {
-        check_resource(resource)?;
-        let (resource_owned, key) = (resource.to_string(), id.to_string());
-        let row = self.realm(mode).ledger.read(move |c| catalog::get(c, &resource_owned, &key)).await?;
+    pub async fn catalog_entry_by_id(
+        &self,
+        mode: Mode,
+        resource: CatalogResource,
+        id: &str,
+    ) -> Result<CatalogEntry, ApiError> {
+        let key = id.to_string();
+        let row = self.realm(mode).ledger.read(move |c| catalog::get(c, resource.as_str(), &key)).await?;
         row.map(|r| self.catalog_entry(mode, r))
             .ok_or_else(|| ApiError::not_found(&format!("catalog {resource} entry"), id))
+    }
+
+    /// Why these garment categories (keys) cannot be worn together, one sentence each (empty:
+    /// they can), by the stylist rules `look` and `/v1/compatibility/check` use.
+    pub fn look_conflicts(&self, keys: &[&str]) -> Vec<String> {
+        crate::workflow::look::conflicts(keys).into_iter().map(|e| e.msg).collect()
     }
 
     pub fn garment_categories(&self) -> &'static [GarmentCategory] {
@@ -312,7 +319,9 @@ impl Engine {
             .realm(mode)
             .ledger
             .read(move |c| {
-                ids.iter().map(|id| catalog::get(c, "complementary-garments", id)).collect::<Result<Vec<_>, _>>()
+                ids.iter()
+                    .map(|id| catalog::get(c, CatalogResource::ComplementaryGarments.as_str(), id))
+                    .collect::<Result<Vec<_>, _>>()
             })
             .await?;
         let results = req
@@ -431,11 +440,10 @@ fn one_of(name: &str, value: Option<&str>, allowed: &[&str]) -> Result<(), ApiEr
     }
 }
 
-fn check_resource(resource: &str) -> Result<(), ApiError> {
-    if CATALOG_RESOURCES.contains(&resource) {
-        Ok(())
-    } else {
-        Err(ApiError::not_found("catalog resource", resource))
+impl CatalogResource {
+    /// The resource a path names; an unknown one is a 404, as an unknown path is.
+    pub fn named(word: &str) -> Result<CatalogResource, ApiError> {
+        CatalogResource::parse(word).ok_or_else(|| ApiError::not_found("catalog resource", word))
     }
 }
 

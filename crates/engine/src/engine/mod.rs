@@ -33,13 +33,13 @@ pub use library::RenderFilter;
 
 use crate::auth::Mode;
 use crate::budget::MemoryBudget;
-use crate::domain::operation::Operation;
 use crate::failpoints::FailPoints;
 use crate::ledger::jobs::Claimant;
 use crate::ledger::{credits, LedgerError, LedgerLocation};
 use crate::realm::Realm;
 use crate::scheduler::{Registry, Scheduler};
 use crate::signing::Signer;
+use crate::workflow::Operation;
 
 #[derive(Clone)]
 pub struct EngineConfig {

@@ -11,12 +11,12 @@ use serde_json::json;
 use super::{Engine, EngineConfig};
 use crate::auth::{Caller, Mode};
 use crate::domain::job::{EventType, JobStatus};
-use crate::domain::operation::Operation;
 use crate::failpoints::{Action, FailPoints, FaultPoint, Gate};
 use crate::failure::FailureCode;
 use crate::ids::SequentialIds;
 use crate::ledger::jobs::{self, NewJob};
 use crate::time::ManualClock;
+use crate::workflow::Operation;
 use crate::workflow::Stage;
 
 /// Longest a test waits for a fact before it fails (a guard against hangs, not a timing).
@@ -198,7 +198,10 @@ async fn an_error_at_finish_fails_the_job_internal_and_files_nothing() {
     let last = ended(&engine, &id).await;
     assert_eq!(last.extra["error"]["code"], FailureCode::Internal.as_str());
     assert_eq!(balance(&engine).await, before);
-    let entries = engine.catalog(Mode::Live, "backgrounds", None, None, 200, 0).await.unwrap();
+    let entries = engine
+        .catalog(Mode::Live, crate::domain::catalog::CatalogResource::Backgrounds, None, None, 200, 0)
+        .await
+        .unwrap();
     assert!(entries.iter().all(|e| e.generation_job_public_id.as_deref() != Some(id.as_str())), "nothing filed");
     engine.shutdown(LIMIT).await;
 }

@@ -8,12 +8,12 @@ use super::jobs::require;
 use super::Engine;
 use crate::auth::{Caller, Capability, Mode};
 use crate::domain::job::{DispatchAccepted, JobDetail, JobList};
-use crate::domain::operation::Operation;
-use crate::domain::requests::WorkflowRequest;
 use crate::error::ApiError;
 use crate::ids::is_ulid;
 use crate::ledger::queue::{self, Steered, PRIORITIES};
 use crate::ledger::{jobs as job_rows, LedgerResult};
+use crate::workflow::Operation;
+use crate::workflow::WorkflowRequest;
 
 /// At most this many variations per request.
 pub const MAX_VARIATIONS: u32 = 8;

@@ -11,9 +11,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::queue_tests::{balance, config, ended, owner, start, LIMIT};
 use super::{Engine, WebhookPolicy};
 use crate::auth::Mode;
-use crate::domain::operation::Operation;
 use crate::error::ErrorCode;
 use crate::failpoints::FailPoints;
+use crate::workflow::Operation;
 
 #[derive(Debug, Clone)]
 struct Received {

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::db::{args, Db, DbRow, Dialect};
+use super::db::{args, Db, DbRow};
 use super::LedgerResult;
 use crate::domain::job::ArtifactMeta;
 use crate::time::now_rfc3339;
@@ -83,10 +83,7 @@ pub fn list(
     limit: u32,
     offset: u32,
 ) -> LedgerResult<Vec<CatalogRow>> {
-    let gender_of_spec = match conn.dialect() {
-        Dialect::Sqlite => "json_extract(spec_json, '$.gender')",
-        Dialect::Postgres => "(spec_json::jsonb ->> 'gender')",
-    };
+    let gender_of_spec = conn.json_text_sql("spec_json", "gender");
     conn.query(
         &format!(
             "SELECT {COLUMNS} FROM catalog WHERE resource = ?1 AND (CAST(?2 AS TEXT) IS NULL OR status = ?2) \

@@ -6,7 +6,7 @@
 //! `$1`, `$2`. Values cross as [`SqlValue`]: integers, reals, text, bytes or NULL. PostgreSQL
 //! types its parameters from the statement, so an integer binds as whatever integer (or boolean)
 //! the column is, and every integer column of the PostgreSQL schema is a BIGINT (see
-//! [`super::schema::postgres_ddl`]), so values read back as they were written.
+//! the dialect files in `migrations/`), so values read back as they were written.
 
 use std::cell::RefCell;
 
@@ -257,6 +257,53 @@ impl<'a> Db<'a> {
             Dialect::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
             Dialect::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
         }
+    }
+
+    /// Text values of a correlated subquery's rows, in order, joined by `separator_code` (a
+    /// character code): `select` names the value column and `from_where` the rows.
+    pub fn joined_sql(&self, select: &str, from_where: &str, separator_code: u32) -> String {
+        match self.dialect() {
+            Dialect::Sqlite => format!(
+                "(SELECT group_concat({select}, char({separator_code})) FROM (SELECT {select} FROM {from_where} ORDER BY {select}))"
+            ),
+            Dialect::Postgres => {
+                format!("(SELECT string_agg({select}, chr({separator_code}) ORDER BY {select}) FROM {from_where})")
+            }
+        }
+    }
+
+    /// `LIKE`, ASCII case-insensitive in both databases (SQLite's `LIKE` is; PostgreSQL's is not).
+    pub fn like_ci(&self) -> &'static str {
+        match self.dialect() {
+            Dialect::Sqlite => "LIKE",
+            Dialect::Postgres => "ILIKE",
+        }
+    }
+
+    /// A text field of a JSON column (`json_extract` in SQLite, `->>` in PostgreSQL).
+    pub fn json_text_sql(&self, column: &str, field: &str) -> String {
+        match self.dialect() {
+            Dialect::Sqlite => format!("json_extract({column}, '$.{field}')"),
+            Dialect::Postgres => format!("({column}::jsonb ->> '{field}')"),
+        }
+    }
+
+    /// Like [`Db::skip_locked`], locking only the rows of `table` (a join's other rows stay free).
+    pub fn skip_locked_of(&self, table: &str) -> String {
+        match self.dialect() {
+            Dialect::Sqlite => String::new(),
+            Dialect::Postgres => format!(" FOR UPDATE OF {table} SKIP LOCKED"),
+        }
+    }
+
+    /// Serialises the transactions that name `what` until they end: where several processes
+    /// write (PostgreSQL), the second waits for the first's commit; SQLite has one writer and
+    /// needs nothing.
+    pub fn lock_for_transaction(&self, what: &str) -> LedgerResult<()> {
+        if self.dialect() == Dialect::Postgres {
+            self.execute("SELECT pg_advisory_xact_lock(hashtext(?1))", &[&what])?;
+        }
+        Ok(())
     }
 
     /// Runs several statements without arguments (migrations, tests).

@@ -37,13 +37,7 @@ pub fn remember(conn: &Db<'_>, api_key_id: &str, key: &str, r: &Remembered, now_
 /// Locks the key against a second server answering the same key at the same moment: the second
 /// waits for the first's commit and then finds its answer (PostgreSQL; SQLite has one writer).
 pub fn lock(conn: &Db<'_>, api_key_id: &str, key: &str) -> LedgerResult<()> {
-    if conn.dialect() == super::Dialect::Postgres {
-        conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtext(?1))",
-            args![format!("figur-idempotency {api_key_id} {key}")],
-        )?;
-    }
-    Ok(())
+    conn.lock_for_transaction(&format!("figur-idempotency {api_key_id} {key}"))
 }
 
 #[cfg(test)]

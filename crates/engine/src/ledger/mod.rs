@@ -35,7 +35,7 @@ pub use db::{args, Db, DbRow, Dialect, SqlValue, ToSqlValue};
 pub(crate) use pg::listen;
 pub use schema::SCHEMA_VERSION;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LedgerError {
@@ -149,6 +149,12 @@ impl Ledger {
     /// Opens the realm `schema` of a PostgreSQL database, creating and migrating it if needed.
     pub fn open_postgres(url: &str, schema: &str, clock: Arc<dyn crate::time::Clock>) -> LedgerResult<Self> {
         Ok(Ledger { backend: Backend::Postgres(Arc::new(pg::PgLedger::open(url, schema, clock)?)) })
+    }
+
+    /// Whether other processes share this ledger (farm mode): the question the engine asks of
+    /// its [`LedgerLocation`], asked of the open ledger.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -286,6 +292,29 @@ pub(crate) mod testing {
     pub(crate) fn schema_for(path: &std::path::Path) -> String {
         let digest = Sha256::digest(path.to_string_lossy().as_bytes());
         format!("t_{}", &hex::encode(digest)[..24])
+    }
+}
+
+/// A ledger failure as a caller sees it: a rejection as itself, a busy database as a retry,
+/// anything else as an internal error (the ledger is unchanged: every write is one transaction).
+impl From<LedgerError> for ApiError {
+    fn from(e: LedgerError) -> Self {
+        if let LedgerError::Rejected(api) = e {
+            return api;
+        }
+        if let LedgerError::Database { busy: true, .. } = e {
+            let mut err = ApiError::new(ErrorCode::Unavailable, "the ledger is busy; retry shortly");
+            err.retry_after = Some(1);
+            return err;
+        }
+        if e.is_disk_full() {
+            tracing::error!(error = %e, "ledger write failed: disk full");
+            let mut err = ApiError::new(ErrorCode::Unavailable, "the studio's disk is full; free some space and retry");
+            err.retry_after = Some(30);
+            return err;
+        }
+        tracing::error!(error = %e, "ledger error");
+        ApiError::internal("an internal storage error occurred; the ledger is unchanged")
     }
 }
 

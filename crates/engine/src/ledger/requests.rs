@@ -6,15 +6,7 @@ use super::db::{args, Db};
 use super::LedgerResult;
 use crate::time::now_rfc3339;
 
-#[derive(Debug, Clone)]
-pub struct RequestLogRow {
-    pub request_id: String,
-    pub api_key_id: Option<String>,
-    pub method: String,
-    pub path: String,
-    pub status: u16,
-    pub duration_us: u64,
-}
+pub use crate::domain::job::RequestLogRow;
 
 pub fn insert(conn: &Db<'_>, r: &RequestLogRow) -> LedgerResult<()> {
     conn.execute(

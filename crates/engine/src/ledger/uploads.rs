@@ -3,7 +3,7 @@
 //! tags and favourites live beside it (`upload_tags`, `uploads.favourite`), and a search reads
 //! names, folders and tags.
 
-use super::db::{args, Db, DbRow, Dialect, SqlValue, ToSqlValue};
+use super::db::{args, Db, DbRow, SqlValue, ToSqlValue};
 use super::LedgerResult;
 use crate::time::now_rfc3339;
 
@@ -47,21 +47,8 @@ const BASE_COLUMNS: &str =
 
 /// The columns a listing reads: the upload's, then its tags joined by U+001F.
 fn columns(conn: &Db<'_>) -> String {
-    let tags = match conn.dialect() {
-        Dialect::Sqlite => {
-            "(SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM upload_tags t WHERE t.key = uploads.key ORDER BY tag))"
-        }
-        Dialect::Postgres => "(SELECT string_agg(tag, chr(31) ORDER BY tag) FROM upload_tags t WHERE t.key = uploads.key)",
-    };
+    let tags = conn.joined_sql("tag", "upload_tags t WHERE t.key = uploads.key", 31);
     format!("{BASE_COLUMNS}, {tags}")
-}
-
-/// `LIKE` in both databases' sense here: ASCII case-insensitive.
-fn like(conn: &Db<'_>) -> &'static str {
-    match conn.dialect() {
-        Dialect::Sqlite => "LIKE",
-        Dialect::Postgres => "ILIKE",
-    }
 }
 
 fn listed(r: &DbRow) -> LedgerResult<Listed> {
@@ -142,7 +129,7 @@ pub fn search(conn: &Db<'_>, query: &LibraryQuery, limit: u32, offset: u32) -> L
         values.push(value);
         clauses.push(sql.replace("?", &format!("?{}", values.len())));
     };
-    let like = like(conn);
+    let like = conn.like_ci();
     for word in query.text.as_deref().unwrap_or("").split_whitespace().take(8) {
         bind(
             &mut clauses,

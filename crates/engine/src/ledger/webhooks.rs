@@ -7,7 +7,7 @@
 //! dies mid-post leaves the claim to run out and another retries. Receivers deduplicate by the
 //! `webhook-id` header, the job's id.
 
-use serde::Serialize;
+pub use crate::domain::job::{WebhookAttempt, WebhookDeliveries};
 
 use super::db::{args, Db};
 use super::LedgerResult;
@@ -52,10 +52,7 @@ pub fn any_due(conn: &Db<'_>) -> LedgerResult<bool> {
 /// for [`CLAIM_MS`]. Rows another process is claiming at this moment are skipped.
 pub fn claim_due(conn: &Db<'_>, limit: i64) -> LedgerResult<Vec<Due>> {
     let now = conn.now_ms_sql();
-    let lock = match conn.dialect() {
-        super::db::Dialect::Sqlite => "",
-        super::db::Dialect::Postgres => " FOR UPDATE OF w SKIP LOCKED",
-    };
+    let lock = conn.skip_locked_of("w");
     let due: Vec<(String, String, i64)> = conn.query(
         &format!(
             "SELECT w.job_id, w.url, w.attempts FROM webhooks w JOIN jobs j ON j.public_id = w.job_id \
@@ -119,29 +116,6 @@ pub fn record(conn: &Db<'_>, due: &Due, attempt: &Attempt, next: Next) -> Ledger
         args![due.job_id, due.attempt, state, after_ms],
     )?;
     Ok(())
-}
-
-/// A job's webhook and every delivery attempt so far.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-pub struct WebhookDeliveries {
-    pub job_id: String,
-    /// `None`: the job was dispatched without one.
-    pub webhook_url: Option<String>,
-    /// `waiting` (the job has not ended, or a retry is due), `delivered`, `failed` (given up)
-    /// or `none` (no webhook).
-    pub state: String,
-    pub attempts: Vec<WebhookAttempt>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-pub struct WebhookAttempt {
-    pub attempt: i64,
-    pub started_at: String,
-    pub duration_ms: i64,
-    pub status_code: Option<i64>,
-    pub error: Option<String>,
 }
 
 /// The job's webhook and attempts, or `None` when it was dispatched without one.

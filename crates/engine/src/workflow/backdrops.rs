@@ -121,9 +121,9 @@ pub fn covered(ctx: &mut JobContext, key: &str, size: (u32, u32)) -> Result<(Arc
 mod tests {
     use serde_json::json;
 
-    use crate::domain::operation::Operation;
     use crate::workflow::background_swap::WithSpec;
     use crate::workflow::fakes::{self, FakeModels, TestJob};
+    use crate::workflow::Operation;
     use crate::workflow::Workflow;
 
     /// Swaps the photo onto a spec in `job`'s studio; the render and how its background was had.

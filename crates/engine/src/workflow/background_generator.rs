@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::{denoise, prompts, Filing, JobContext, Output, Stage, Workflow};
 use crate::diffusion::pipeline::Generate;
+use crate::domain::catalog::CatalogResource;
 use crate::domain::job::ArtifactRole;
 use crate::domain::operation::OpClass;
 use crate::domain::requests::{
@@ -197,7 +198,7 @@ impl Workflow for BackgroundGenerator {
         );
         Ok(Output {
             finals: vec![background],
-            filing: Filing::Catalog { resource: "backgrounds", display_name, description, spec },
+            filing: Filing::Catalog { resource: CatalogResource::Backgrounds, display_name, description, spec },
             extra,
         })
     }
@@ -259,7 +260,7 @@ fn generate(
     extra.insert("provenance".into(), json!(denoise::provenance(model, &scheduler, &request, &made)));
     Ok(Output {
         finals: vec![background],
-        filing: Filing::Catalog { resource: "backgrounds", display_name, description, spec },
+        filing: Filing::Catalog { resource: CatalogResource::Backgrounds, display_name, description, spec },
         extra,
     })
 }

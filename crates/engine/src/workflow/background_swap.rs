@@ -13,6 +13,7 @@ use super::backdrops;
 use super::models::ModelKind;
 use super::{Filing, JobContext, Output, Stage, Workflow};
 use crate::budget::VISION_BYTES_PER_PIXEL;
+use crate::domain::catalog::CatalogResource;
 use crate::domain::catalog::RenderOrigin;
 use crate::domain::job::ArtifactRole;
 use crate::domain::operation::OpClass;
@@ -73,7 +74,11 @@ impl Workflow for WithImage {
 
     fn references(r: &Self::Request) -> Vec<Reference> {
         let mut refs = source_references(&r.source_image_s3_key, &r.source_render_public_id);
-        refs.push(Reference::catalog("background_image_public_id", "backgrounds", &r.background_image_public_id));
+        refs.push(Reference::catalog(
+            "background_image_public_id",
+            CatalogResource::Backgrounds,
+            &r.background_image_public_id,
+        ));
         refs.extend(super::refine::reference(r.runtime_config.as_ref(), "harmonize"));
         refs
     }
@@ -225,7 +230,7 @@ fn swap(ctx: &mut JobContext, s: Swap<'_>) -> Result<Output, JobError> {
     let (background, made) = match (&spec, &s.backdrop) {
         (Some((read, seed)), _) => backdrops::spec_backdrop(ctx, read, target, *seed)?,
         (None, Backdrop::Catalog(id)) => {
-            let key = ctx.catalog_image_key("backgrounds", id)?;
+            let key = ctx.catalog_image_key(CatalogResource::Backgrounds, id)?;
             backdrops::covered(ctx, &key, target)?
         }
         (None, Backdrop::Spec { .. }) => return Err(JobError::internal("a spec backdrop is read above")),

@@ -1,5 +1,6 @@
 //! What a running job sees: stage reporting, cancellation checks and artifact storage.
 
+use crate::domain::catalog::CatalogResource;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -314,7 +315,7 @@ impl JobContext {
         self.failpoints.hit(FaultPoint::AnyStage, &self.job_id).map_err(JobError::internal)?;
         self.failpoints.hit(FaultPoint::Stage(stage), &self.job_id).map_err(JobError::internal)?;
         self.append_stage_event(stage, 0.0, message.into(), artifacts, extra)?;
-        self.current = Some((stage.name().to_string(), Instant::now()));
+        self.current = Some((stage.as_str().to_string(), Instant::now()));
         Ok(())
     }
 
@@ -342,7 +343,7 @@ impl JobContext {
         artifacts: Vec<StoredArtifact>,
         extra: Value,
     ) -> Result<(), JobError> {
-        let name = stage.name();
+        let name = stage.as_str();
         debug_assert!(self.stages.contains(&stage), "stage {name} is not in the workflow's STAGES");
         let index = self.stages.iter().position(|s| *s == stage).unwrap_or(self.stages.len());
         let mut extra = match extra {
@@ -408,12 +409,12 @@ impl JobContext {
     }
 
     /// The store key of a catalog entry's image.
-    pub fn catalog_image_key(&self, resource: &str, id: &str) -> Result<String, JobError> {
+    pub fn catalog_image_key(&self, resource: CatalogResource, id: &str) -> Result<String, JobError> {
         self.catalog_entry(resource, id).map(|(_, key)| key)
     }
 
     /// A catalog entry's spec and image key.
-    pub fn catalog_entry(&self, resource: &str, id: &str) -> Result<(serde_json::Value, String), JobError> {
+    pub fn catalog_entry(&self, resource: CatalogResource, id: &str) -> Result<(serde_json::Value, String), JobError> {
         let (resource_owned, id_owned) = (resource.to_string(), id.to_string());
         let row = self
             .realm
@@ -429,7 +430,9 @@ impl JobContext {
         let rows = self
             .realm
             .ledger
-            .read_blocking(|c| crate::ledger::catalog::list(c, "models", Some("active"), None, 1, 0))
+            .read_blocking(|c| {
+                crate::ledger::catalog::list(c, CatalogResource::Models.as_str(), Some("active"), None, 1, 0)
+            })
             .map_err(ledger_failure)?;
         Ok(rows.into_iter().next().map(|r| (r.public_id, r.image_key)))
     }

@@ -19,11 +19,11 @@ use super::models::{Inference, Model, ModelKind, ModelStore};
 use super::{JobContext, JobControl, Stage};
 use crate::auth::Mode;
 use crate::budget::MemoryBudget;
-use crate::domain::operation::Operation;
 use crate::failpoints::FailPoints;
 use crate::ledger::jobs::{self, NewJob};
 use crate::ledger::{credits, jobs::EventRow};
 use crate::realm::Realm;
+use crate::workflow::Operation;
 
 /// The one colour the fake matte calls a person.
 pub const SKIN: [u8; 3] = [196, 140, 110];

@@ -7,6 +7,7 @@
 use serde_json::json;
 
 use super::{Filing, JobContext, Output, Stage, Workflow};
+use crate::domain::catalog::CatalogResource;
 use crate::domain::garments;
 use crate::domain::job::ArtifactRole;
 use crate::domain::operation::OpClass;
@@ -184,7 +185,12 @@ impl Workflow for GarmentGenerator {
         extra.insert("provenance".into(), json!({ "generator": MODEL_ID, "drawn_as": read.drawn_as }));
         Ok(Output {
             finals: vec![flat],
-            filing: Filing::Catalog { resource: "complementary-garments", display_name, description, spec },
+            filing: Filing::Catalog {
+                resource: CatalogResource::ComplementaryGarments,
+                display_name,
+                description,
+                spec,
+            },
             extra,
         })
     }

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::fakes::{self, FakeModels, TestJob};
 use super::Workflow;
-use crate::domain::operation::Operation;
+use crate::workflow::Operation;
 use figur_pixels::plane::Plane;
 use figur_pixels::vision::{composite, matte};
 

@@ -54,11 +54,11 @@ mod tests {
     use figur_models::tiny::diffusion::Oracle;
     use serde_json::json;
 
-    use crate::domain::operation::Operation;
     use crate::domain::requests::BackgroundSwapWithSpecRequest;
     use crate::workflow::background_swap::WithSpec;
     use crate::workflow::fakes::{self, FakeModels, TestJob, WithExport};
     use crate::workflow::refine::tests::{filed, oracle_painting};
+    use crate::workflow::Operation;
     use crate::workflow::Workflow;
 
     const GLOW: [u8; 3] = [250, 200, 40];

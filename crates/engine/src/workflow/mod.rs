@@ -49,7 +49,12 @@ pub enum Filing {
     /// A gallery render (compose and edit workflows); its image is the first final artifact.
     Render { origin: RenderOrigin, category: Option<String> },
     /// A catalog entry (generators); its image is the first final artifact.
-    Catalog { resource: &'static str, display_name: String, description: String, spec: Value },
+    Catalog {
+        resource: crate::domain::catalog::CatalogResource,
+        display_name: String,
+        description: String,
+        spec: Value,
+    },
 }
 
 #[derive(Debug, Clone)]

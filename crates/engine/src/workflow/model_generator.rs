@@ -6,6 +6,7 @@
 use serde_json::json;
 
 use super::{Filing, JobContext, Output, Stage, Workflow};
+use crate::domain::catalog::CatalogResource;
 use crate::domain::job::ArtifactRole;
 use crate::domain::operation::OpClass;
 use crate::domain::requests::{generator_problems, ModelGeneratorRequest, Reference, UserCategory};
@@ -132,7 +133,7 @@ impl Workflow for ModelGenerator {
         extra.insert("provenance".into(), json!({ "generator": MODEL_ID, "drawn_as": drawn_as }));
         Ok(Output {
             finals: vec![art],
-            filing: Filing::Catalog { resource: "models", display_name, description, spec },
+            filing: Filing::Catalog { resource: CatalogResource::Models, display_name, description, spec },
             extra,
         })
     }

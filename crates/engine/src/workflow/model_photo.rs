@@ -9,6 +9,7 @@ use serde_json::json;
 use super::models::ModelKind;
 use super::{denoise, person, prompts, Filing, JobContext, Output, Stage};
 use crate::diffusion::pipeline::Generate;
+use crate::domain::catalog::CatalogResource;
 use crate::domain::job::ArtifactRole;
 use crate::domain::requests::{ModelGeneratorRequest, UserCategory};
 use crate::failure::{FailureCode, JobError};
@@ -128,7 +129,7 @@ pub fn run(
         extra.insert("provenance".into(), json!(provenance));
         return Ok(Output {
             finals: vec![art],
-            filing: Filing::Catalog { resource: "models", display_name, description, spec },
+            filing: Filing::Catalog { resource: CatalogResource::Models, display_name, description, spec },
             extra,
         });
     }
@@ -167,7 +168,7 @@ mod tests {
             job.context(Operation::ModelGenerator, Arc::new(WithExport(FakeModels::default_set(), "oracle", export)));
         let out = crate::workflow::model_generator::ModelGenerator::run(&mut ctx, request()).unwrap();
         let Filing::Catalog { resource, spec, .. } = &out.filing else { panic!("filed in the catalog") };
-        assert_eq!(*resource, "models");
+        assert_eq!(*resource, CatalogResource::Models);
         assert_eq!((spec["generator"].clone(), spec["framing"].clone()), (json!("oracle"), json!("full_body")));
         let landmarks = spec["landmarks"].as_array().unwrap();
         assert_eq!(landmarks.len(), 33);

@@ -15,6 +15,7 @@ use super::try_on::{read_garment, read_photo, Session};
 use super::wear;
 use super::{Filing, JobContext, Output, Stage, Workflow};
 use crate::budget::VISION_BYTES_PER_PIXEL;
+use crate::domain::catalog::CatalogResource;
 use crate::domain::catalog::RenderOrigin;
 use crate::domain::garments;
 use crate::domain::job::ArtifactRole;
@@ -74,7 +75,7 @@ fn catalog_model(ctx: &mut JobContext, named: Option<&str>) -> Result<CatalogMod
             )
         })?,
     };
-    let (spec, key) = ctx.catalog_entry("models", &id)?;
+    let (spec, key) = ctx.catalog_entry(CatalogResource::Models, &id)?;
     if spec["generator"] == super::model_generator::MODEL_ID {
         // A drawn figure is redrawn at working size: its landmarks are exact, no pose model needed.
         let text = |k: &str| spec[k].as_str().unwrap_or_default().to_string();
@@ -135,7 +136,7 @@ fn frame(
         arts,
         json!({}),
     )?;
-    let key = ctx.catalog_image_key("backgrounds", id)?;
+    let key = ctx.catalog_image_key(CatalogResource::Backgrounds, id)?;
     let backdrop = composite::cover(&ctx.read_image(&key)?, target.0, target.1);
     let boxed = composite::subject_box(&person.matte.alpha)
         .ok_or_else(|| FailureCode::NoSubjectFound.with("the model's matte is empty"))?;
@@ -160,10 +161,10 @@ fn product_references(r: &ProductToModelRequest) -> Vec<Reference> {
         },
     ];
     if let Some(id) = &r.model_image_public_id {
-        refs.push(Reference::catalog("model_image_public_id", "models", id));
+        refs.push(Reference::catalog("model_image_public_id", CatalogResource::Models, id));
     }
     if let Some(id) = &r.background_image_public_id {
-        refs.push(Reference::catalog("background_image_public_id", "backgrounds", id));
+        refs.push(Reference::catalog("background_image_public_id", CatalogResource::Backgrounds, id));
     }
     refs
 }
@@ -246,7 +247,7 @@ impl Workflow for ModelSwap {
 
     fn references(r: &Self::Request) -> Vec<Reference> {
         let mut refs = source_references(&r.source_image_s3_key, &r.source_render_public_id);
-        refs.push(Reference::catalog("model_image_public_id", "models", &r.model_image_public_id));
+        refs.push(Reference::catalog("model_image_public_id", CatalogResource::Models, &r.model_image_public_id));
         refs.extend(refine::reference(r.runtime_config.as_ref(), "refine"));
         refs
     }

@@ -7,11 +7,11 @@ use figur_models::tiny::diffusion::Oracle;
 use serde_json::json;
 
 use super::*;
-use crate::domain::operation::Operation;
 use crate::domain::requests::{RenderParams, Resolution, TryOnItem, TryOnRequest};
 use crate::workflow::background_generator::generation_size;
 use crate::workflow::fakes::{self, FakeModels, TestJob, WithExport};
 use crate::workflow::try_on::{Session, TryOn};
+use crate::workflow::Operation;
 use crate::workflow::Workflow;
 
 const FIGURE: (f32, f32, f32, f32) = (100.0, 30.0, 200.0, 450.0);

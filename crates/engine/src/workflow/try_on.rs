@@ -338,9 +338,9 @@ impl Workflow for TryOn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::operation::Operation;
     use crate::domain::requests::{RenderParams, TryOnItem};
     use crate::workflow::fakes::{self, FakeModels, TestJob};
+    use crate::workflow::Operation;
 
     /// The whole try-on — stages, model calls, fit, render, provenance — with fake models: a
     /// skin-coloured figure wears a navy product-shot T-shirt.
@@ -364,7 +364,7 @@ mod tests {
         let stages: Vec<String> =
             job.events().iter().filter_map(|e| e.stage.clone()).filter(|s| s != "started").collect();
         let expected: Vec<String> =
-            TryOn::STAGES.iter().filter(|s| **s != Stage::Denoise).map(|s| s.name().to_string()).collect();
+            TryOn::STAGES.iter().filter(|s| **s != Stage::Denoise).map(|s| s.as_str().to_string()).collect();
         assert_eq!(stages, expected, "every stage but refinement's (no inpainting model), in order");
         let ran: Vec<&str> = ctx.models_ran().iter().map(|m| m.id.as_str()).collect();
         assert_eq!(ran, ["person-matte", "pose-landmarks", "face-detector", "face-mesh"], "ISNet is not installed");

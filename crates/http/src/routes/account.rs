@@ -1,8 +1,6 @@
 //! Operations, credits, usage, health and the OpenAPI document.
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
 use axum::Json;
 use figur_engine::domain::catalog::{Credits, UsageList};
 use figur_engine::domain::operation::OperationList;
@@ -57,13 +55,4 @@ pub struct Health {
 #[utoipa::path(get, path = "/v1/health", tag = "account", responses((status = 200, body = Health)))]
 pub async fn health() -> Json<Health> {
     Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() })
-}
-
-/// This document. No key needed.
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "account",
-    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
-pub async fn openapi() -> Response {
-    let mut r = crate::openapi::document().into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r
 }

@@ -10,10 +10,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use figur_engine::domain::job::WebhookDeliveries;
 use figur_engine::domain::job::{
     JobDetail, JobEvent, JobEvents, JobList, JobStatus, PriorityRequest, Variations, VaryRequest,
 };
-use figur_engine::ledger::webhooks::WebhookDeliveries;
 use figur_engine::{ApiError, Capability, JobFilter};
 
 use crate::error::{ErrorEnvelope, HttpResult};

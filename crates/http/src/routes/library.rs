@@ -69,7 +69,7 @@ pub async fn upload(
         // reads a clean 413 instead of a broken connection.
         let (mut bytes, mut too_large) = (Vec::new(), false);
         while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-            if !too_large && bytes.len() + chunk.len() > figur_engine::upload::MAX_UPLOAD_BYTES {
+            if !too_large && bytes.len() + chunk.len() > figur_engine::MAX_UPLOAD_BYTES {
                 too_large = true;
                 bytes = Vec::new();
             }
@@ -203,7 +203,14 @@ pub async fn catalog(
     Ok(Json(
         state
             .engine
-            .catalog(auth.0.mode, &resource, params.given("status"), params.given("gender"), limit, offset)
+            .catalog(
+                auth.0.mode,
+                CatalogResource::named(&resource)?,
+                params.given("status"),
+                params.given("gender"),
+                limit,
+                offset,
+            )
             .await?,
     ))
 }
@@ -241,7 +248,7 @@ pub async fn catalog_entry(
     Path((resource, id)): Path<(String, String)>,
 ) -> HttpResult<Json<CatalogEntry>> {
     auth.require(Capability::JobsRead)?;
-    Ok(Json(state.engine.catalog_entry_by_id(auth.0.mode, &resource, &id).await?))
+    Ok(Json(state.engine.catalog_entry_by_id(auth.0.mode, CatalogResource::named(&resource)?, &id).await?))
 }
 
 /// Garment categories: `trial_item_category` takes a `key`; generators and product-to-model take a `public_id`.

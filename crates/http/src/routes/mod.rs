@@ -44,7 +44,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/credits", get(account::credits))
         .route("/v1/usage", get(account::usage))
         .route("/v1/health", get(account::health))
-        .route("/v1/openapi.json", get(account::openapi))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .merge(
             Router::new()

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use figur_engine::domain::job::DispatchAccepted;
-use figur_engine::domain::operation::Operation;
+use figur_engine::Operation;
 
 use crate::error::{ErrorEnvelope, HttpResult};
 use crate::extract::{Authed, JsonValue};

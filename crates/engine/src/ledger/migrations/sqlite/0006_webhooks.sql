@@ -1,0 +1,21 @@
+-- webhooks. A job dispatched with a `webhook_url` has its terminal event POSTed there; each
+-- delivery attempt is kept (when, how long, the receiver's status or the error).
+
+CREATE TABLE webhooks (
+    job_id          TEXT PRIMARY KEY REFERENCES jobs (public_id),
+    url             TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('waiting','delivered','failed')),
+    attempts        INTEGER NOT NULL,
+    next_attempt_ms INTEGER NOT NULL,
+    created_at      TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX webhooks_due ON webhooks (state, next_attempt_ms);
+CREATE TABLE webhook_attempts (
+    job_id      TEXT NOT NULL REFERENCES webhooks (job_id),
+    attempt     INTEGER NOT NULL,
+    started_at  TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    status_code INTEGER,
+    error       TEXT,
+    PRIMARY KEY (job_id, attempt)
+) WITHOUT ROWID;

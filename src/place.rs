@@ -1,0 +1,104 @@
+//! Where a command works and what every command shares: the data folder and ledger it opens
+//! (`--data-dir`, `--ledger`, `--store`), the realm, JSON output, the shutdown signal. Below
+//! every command module; it names none of them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use figur_engine::{EngineConfig, LedgerLocation, Mode};
+
+#[derive(Debug, Args)]
+pub struct DataDir {
+    /// Where the studio keeps its ledger and images [default: $XDG_DATA_HOME/figur-studio]
+    #[arg(long, global = true, env = "FIGUR_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The ledger: `sqlite` (a file in the data folder, one machine) or a shared PostgreSQL
+    /// database, `postgres://user@host:port/db` (farm mode) [default: sqlite]
+    #[arg(long, global = true, env = "FIGUR_LEDGER")]
+    pub ledger: Option<String>,
+    /// Farm mode: the folder every machine mounts (NAS, NFS, SMB) for uploads, renders, the
+    /// catalog's images and the signing secret; the same as --data-dir, named for its use.
+    #[arg(long, global = true, env = "FIGUR_STORE", conflicts_with = "data_dir")]
+    pub store: Option<PathBuf>,
+}
+
+/// Which realm a command works on.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct RealmArg {
+    /// Work on the isolated test realm (what sk_test_ keys see).
+    #[arg(long)]
+    pub test: bool,
+}
+
+/// How long a shutdown waits for running jobs to reach a check point and be requeued.
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Where a command's studio lives: its data folder (in farm mode, the shared store) and its
+/// ledger.
+#[derive(Debug, Clone)]
+pub struct Place {
+    pub dir: PathBuf,
+    pub ledger: LedgerLocation,
+}
+
+impl Place {
+    pub(crate) fn from(data: DataDir) -> Result<Place> {
+        let ledger = LedgerLocation::parse(data.ledger.as_deref().unwrap_or(""))
+            .map_err(anyhow::Error::msg)
+            .context("--ledger")?;
+        let dir = match data.store.or(data.data_dir) {
+            Some(dir) => dir,
+            None if ledger.is_shared() => bail!("a shared ledger needs --store DIR: the folder every machine mounts"),
+            None => figur_engine::engine::default_data_dir()
+                .context("no --data-dir, FIGUR_DATA_DIR, XDG_DATA_HOME or HOME to place the studio's data in")?,
+        };
+        Ok(Place { dir, ledger })
+    }
+
+    /// An engine configuration for this place (on the system's defaults otherwise).
+    pub fn config(&self) -> EngineConfig {
+        let mut config = EngineConfig::new(&self.dir);
+        config.ledger = self.ledger.clone();
+        config
+    }
+
+    /// How `figur` names it in messages.
+    pub fn describe(&self) -> String {
+        match &self.ledger {
+            LedgerLocation::Sqlite => format!("data in {}", self.dir.display()),
+            LedgerLocation::Postgres { .. } => format!("shared ledger, store in {}", self.dir.display()),
+        }
+    }
+}
+
+pub(crate) fn mode(realm: RealmArg) -> Mode {
+    if realm.test {
+        Mode::Test
+    } else {
+        Mode::Live
+    }
+}
+
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+pub(crate) async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return interrupt.await.unwrap_or(()),
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.unwrap_or(());
+}
