@@ -40,13 +40,13 @@ pub fn run(dir: &Path, command: Option<ConfigCommand>) -> Result<()> {
             }
         }
         Some(ConfigCommand::Set { key: text, value }) => {
-            let cache = crate::models::cache()?;
+            let cache = crate::place::cache()?;
             let saved =
                 settings::set_default_model(dir, &cache, key(&text)?, Some(&value)).map_err(anyhow::Error::msg)?;
             show(&saved);
         }
         Some(ConfigCommand::Unset { key: text }) => {
-            let cache = crate::models::cache()?;
+            let cache = crate::place::cache()?;
             show(&settings::set_default_model(dir, &cache, key(&text)?, None).map_err(anyhow::Error::msg)?);
         }
     }

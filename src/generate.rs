@@ -101,7 +101,7 @@ pub async fn generate(args: GenerateArgs) -> Result<()> {
 }
 
 fn run(args: GenerateArgs, stop: Arc<AtomicBool>) -> Result<()> {
-    let cache = crate::models::cache()?;
+    let cache = crate::place::cache()?;
     let providers = match &args.providers {
         Some(list) => Providers::parse(list),
         None => Providers::from_env(),

@@ -2,15 +2,11 @@
 
 use anyhow::{bail, Context, Result};
 use figur_models::state::{self, Integrity};
-use figur_models::{brought, golden, manifest, runtime, session, Cache, Providers};
+use figur_models::{brought, golden, manifest, runtime, session, Providers};
 
 use crate::cli::ModelsCommand;
 
-pub fn cache() -> Result<Cache> {
-    let dir = figur_engine::engine::default_cache_dir()
-        .context("no FIGUR_CACHE_DIR, XDG_CACHE_HOME or HOME for the model cache")?;
-    Ok(Cache::new(dir))
-}
+use crate::place::cache;
 
 /// Progress on stderr: a heading (`isnet:`) as it is, its lines indented under it.
 fn log(line: &str) {

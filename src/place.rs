@@ -102,3 +102,10 @@ pub(crate) async fn shutdown_signal() {
     #[cfg(not(unix))]
     interrupt.await.unwrap_or(());
 }
+
+/// The model cache every command shares (`FIGUR_CACHE_DIR`, else the user's cache folder).
+pub fn cache() -> Result<figur_models::Cache> {
+    let dir = figur_engine::engine::default_cache_dir()
+        .context("no FIGUR_CACHE_DIR, XDG_CACHE_HOME or HOME for the model cache")?;
+    Ok(figur_models::Cache::new(dir))
+}

@@ -24,7 +24,7 @@ macro_rules! vocabulary {
     (
         $(#[$attr:meta])*
         $vis:vis enum $name:ident { fn $fact:ident -> $fact_ty:ty;
-            $( $(#[$vattr:meta])* $variant:ident = $wire:literal => $value:expr ),+ $(,)?
+            $( $(#[$vattr:meta])* $variant:ident = $wire:tt => $value:expr ),+ $(,)?
         }
     ) => {
         $crate::vocabulary! { $(#[$attr])* $vis enum $name { $( $(#[$vattr])* $variant = $wire ),+ } }
@@ -37,7 +37,7 @@ macro_rules! vocabulary {
     (
         $(#[$attr:meta])*
         $vis:vis enum $name:ident {
-            $( $(#[$vattr:meta])* $variant:ident = $wire:literal ),+ $(,)?
+            $( $(#[$vattr:meta])* $variant:ident = $wire:tt ),+ $(,)?
         }
     ) => {
         $(#[$attr])*
