@@ -336,7 +336,7 @@ fn the_transports_reach_only_the_engines_door() {
                 let uses = format!("figur_engine::{inside}::");
                 let grouped = format!("figur_engine::{{{inside}");
                 if code.contains(&uses) || code.contains(&grouped) {
-                    found.push(format!("{} names figur_engine::{inside}", named(&[file.clone()])));
+                    found.push(format!("{} names figur_engine::{inside}", named(std::slice::from_ref(&file))));
                 }
             }
         }

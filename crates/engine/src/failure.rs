@@ -190,7 +190,7 @@ impl From<figur_models::ModelError> for JobError {
 /// Every job failure and API error code with the words a designer reads, for the desktop's
 /// bindings (a failure's words win where both name a code, as `INTERNAL` does).
 pub fn words() -> std::collections::BTreeMap<&'static str, &'static str> {
-    let api = crate::error::ErrorCode::ALL.into_iter().filter_map(|c| Some((c.as_str(), c.words()?)));
+    let api = crate::error::ErrorCode::ALL.iter().filter_map(|c| Some((c.as_str(), c.words()?)));
     api.chain(FailureCode::ALL.iter().map(|c| (c.as_str(), c.words()))).collect()
 }
 

@@ -496,10 +496,14 @@ fn backticked(message: &str, prefix: &str) -> Option<String> {
     Some(rest.split('`').next()?.to_string())
 }
 
+/// The scenes and moods drawn exactly as named, published as `examples` of the free-text
+/// `scene_type` and `mood` fields (any other text is read into the nearest of them).
+pub use figur_pixels::render::backdrop::{MOODS, SCENES as SCENE_TYPES};
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workflow::Operation;
+    use crate::workflow::{Operation, WorkflowRequest};
     use serde_json::json;
 
     fn loc(err: &ApiError) -> serde_json::Value {
@@ -584,7 +588,3 @@ mod tests {
         assert_eq!(parse_aspect_ratio("wide"), None);
     }
 }
-
-/// The scenes and moods drawn exactly as named, published as `examples` of the free-text
-/// `scene_type` and `mood` fields (any other text is read into the nearest of them).
-pub use figur_pixels::render::backdrop::{MOODS, SCENES as SCENE_TYPES};

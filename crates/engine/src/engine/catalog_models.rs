@@ -82,7 +82,7 @@ impl Engine {
             let _permit = permit;
             let bytes = store.store.read(&upload_key).map_err(|_| bad("the upload cannot be read"))?;
             let _decoding = memory.reserve(decode::decode_cost(&bytes), ANALYSIS_WAIT).ok_or_else(out_of_memory)?;
-            let photo = decode::working_copy(decode::decode(&bytes).map_err(|e| bad(&e.to_string()))?);
+            let photo = decode::working_copy(decode::decode(&bytes).map_err(|e| bad(e.to_string()))?);
             let pixels = photo.width() as u64 * photo.height() as u64;
             let _analysing =
                 memory.reserve(pixels * VISION_BYTES_PER_PIXEL, ANALYSIS_WAIT).ok_or_else(out_of_memory)?;
