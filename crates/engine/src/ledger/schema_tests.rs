@@ -31,7 +31,7 @@ fn sqlite_logical() -> Logical {
     let mut conn = Connection::open_in_memory().unwrap();
     migrate(&mut conn).unwrap();
     let names: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()
