@@ -23,7 +23,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, Semaphore};
 
-use crate::run::{dispatch, download, follow_job, Connection};
+use crate::run::Connection;
+use figur_engine::domain::job::JobEvent;
 
 #[derive(Debug, Args)]
 pub struct BatchArgs {
@@ -130,22 +131,26 @@ pub async fn batch(place: crate::place::Place, args: BatchArgs) -> Result<()> {
             let _permit = permits.acquire().await;
             let c = &client.client;
             let result: Result<(String, Vec<PathBuf>)> = async {
-                let key = c.upload(&input).await?;
+                let key = c.upload_file(&input).await?.upload_key;
                 let mut body = template.clone();
                 body.as_object_mut()
                     .ok_or_else(|| anyhow!("the recipe's body is not a table"))?
                     .insert(field.clone(), json!(key));
-                let job = dispatch(c, &workflow, &body).await?;
+                let job = c
+                    .dispatch(&workflow, &body)
+                    .await
+                    .with_context(|| format!("{workflow} refused the request"))?
+                    .job_id;
                 let mut last = String::new();
-                let mut show = |e: &Value| {
-                    let stage = e["stage"].as_str().unwrap_or(e["event_type"].as_str().unwrap_or_default()).to_string();
+                let mut show = |e: &JobEvent| {
+                    let stage = e.stage.clone().unwrap_or_else(|| e.event_type.as_str().to_string());
                     if stage != last {
                         eprintln!("{tag}: {stage}");
                         last = stage;
                     }
                 };
-                let done = follow_job(c, &job, &mut show).await.map_err(|e| anyhow!("{e}"))?;
-                let saved = download(&out, c, &job, &done).await?;
+                let done = c.follow(&job, &mut show).await?;
+                let saved = c.download(&done, &out, &job).await?;
                 Ok((job, saved))
             }
             .await;

@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::Args;
+use figur_client::Client;
+use figur_engine::domain::job::JobEvent;
 use figur_engine::{Capability, Engine, Mode};
 
 use crate::place::Place;
@@ -58,59 +60,6 @@ pub struct RunArgs {
     pub test: bool,
 }
 
-pub(crate) struct Client {
-    http: reqwest::Client,
-    base: String,
-    key: String,
-}
-
-impl Client {
-    pub(crate) async fn json(&self, req: reqwest::RequestBuilder) -> Result<(u16, Value)> {
-        let r = req.bearer_auth(&self.key).send().await.context("the studio did not answer")?;
-        let status = r.status().as_u16();
-        let body = r.json::<Value>().await.unwrap_or(Value::Null);
-        Ok((status, body))
-    }
-
-    pub(crate) async fn upload(&self, path: &Path) -> Result<String> {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("image").to_string();
-        let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bytes).file_name(name));
-        let (status, body) = self.json(self.http.post(format!("{}/v1/uploads", self.base)).multipart(form)).await?;
-        if status != 200 {
-            bail!("uploading {}: {}", path.display(), envelope(&body));
-        }
-        body["upload_key"].as_str().map(str::to_string).ok_or_else(|| anyhow!("the upload answer has no key"))
-    }
-}
-
-/// `CODE: message (field: why; …)` from an error envelope.
-pub(crate) fn envelope(body: &Value) -> String {
-    let e = &body["error"];
-    let details: Vec<String> = e["details"]
-        .as_array()
-        .map(|d| {
-            d.iter()
-                .map(|x| {
-                    let loc: Vec<String> = x["loc"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .skip(1)
-                        .map(|v| v.to_string().trim_matches('"').to_string())
-                        .collect();
-                    format!("{}: {}", loc.join("."), x["msg"].as_str().unwrap_or_default())
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut s = format!("{}: {}", e["code"].as_str().unwrap_or("ERROR"), e["message"].as_str().unwrap_or("no message"));
-    if !details.is_empty() {
-        s.push_str(&format!(" ({})", details.join("; ")));
-    }
-    s
-}
-
 /// Sets `path` (dots nest) in `body`.
 fn set(body: &mut Map<String, Value>, path: &str, value: Value) {
     let mut parts: Vec<&str> = path.split('.').collect();
@@ -141,7 +90,7 @@ async fn build_body(args: &RunArgs, client: &Client) -> Result<Value> {
     }
     for f in &args.files {
         let (name, path) = f.split_once('=').ok_or_else(|| anyhow!("--file {f}: use NAME=PATH"))?;
-        set(&mut body, name, json!(client.upload(Path::new(path)).await?));
+        set(&mut body, name, json!(client.upload_file(Path::new(path)).await?.upload_key));
     }
     for (field, path) in [
         ("user_image", &args.user_image),
@@ -150,12 +99,12 @@ async fn build_body(args: &RunArgs, client: &Client) -> Result<Value> {
         ("product_image_s3_key", &args.product),
     ] {
         if let Some(path) = path {
-            set(&mut body, field, json!(client.upload(path).await?));
+            set(&mut body, field, json!(client.upload_file(path).await?.upload_key));
         }
     }
     for item in &args.items {
         let (path, category) = item.rsplit_once(':').ok_or_else(|| anyhow!("--item {item}: use PATH:CATEGORY"))?;
-        let key = client.upload(Path::new(path)).await?;
+        let key = client.upload_file(Path::new(path)).await?.upload_key;
         let items = body.entry("items").or_insert_with(|| json!([]));
         items
             .as_array_mut()
@@ -170,72 +119,22 @@ fn bar(progress: f64) -> String {
     format!("[{}{}] {:>3.0}%", "#".repeat(filled), "-".repeat(20 - filled), progress * 100.0)
 }
 
-/// Dispatches `body` to `workflow`; returns the job id.
-pub(crate) async fn dispatch(client: &Client, workflow: &str, body: &Value) -> Result<String> {
-    let (status, reply) = client.json(client.http.post(format!("{}/v1/{workflow}", client.base)).json(body)).await?;
-    if status != 202 {
-        bail!("{workflow} refused the request: {}", envelope(&reply));
-    }
-    reply["job_id"].as_str().map(str::to_string).ok_or_else(|| anyhow!("no job id in the answer"))
-}
-
-/// Follows a job's events (long-polling) to its end; returns the terminal event, or an error
-/// naming the job's error code.
-pub(crate) async fn follow_job(client: &Client, job: &str, on_event: &mut (dyn FnMut(&Value) + Send)) -> Result<Value> {
-    let mut since = 0;
-    loop {
-        let url = format!("{}/v1/jobs/{job}/events?since={since}&wait=25", client.base);
-        let (status, page) = client.json(client.http.get(url)).await?;
-        if status != 200 {
-            bail!("reading the job's events: {}", envelope(&page));
-        }
-        for e in page["events"].as_array().into_iter().flatten() {
-            since = since.max(e["seq"].as_i64().unwrap_or(since));
-            on_event(e);
-            match e["event_type"].as_str().unwrap_or_default() {
-                "succeeded" => return Ok(e.clone()),
-                "failed" => {
-                    let err = &e["extra"]["error"];
-                    bail!(
-                        "{}: {}",
-                        err["code"].as_str().unwrap_or("FAILED"),
-                        err["message"].as_str().or(e["message"].as_str()).unwrap_or_default()
-                    );
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
 /// Dispatches and follows the job; returns the paths of the downloaded final images.
 async fn follow(args: &RunArgs, client: &Client) -> Result<Vec<PathBuf>> {
     let body = build_body(args, client).await?;
-    let job = dispatch(client, &args.workflow, &body).await?;
+    let job = client
+        .dispatch(&args.workflow, &body)
+        .await
+        .with_context(|| format!("{} refused the request", args.workflow))?
+        .job_id;
     eprintln!("job {job} ({})", args.workflow);
-    let mut show = |e: &Value| {
-        let kind = e["event_type"].as_str().unwrap_or_default();
-        let progress = e["extra"]["progress"].as_f64().unwrap_or(0.0);
-        let stage = e["stage"].as_str().unwrap_or(kind);
-        eprintln!("{} {stage}: {}", bar(progress), e["message"].as_str().unwrap_or_default());
+    let mut show = |e: &JobEvent| {
+        let progress = e.extra["progress"].as_f64().unwrap_or(0.0);
+        let stage = e.stage.as_deref().unwrap_or(e.event_type.as_str());
+        eprintln!("{} {stage}: {}", bar(progress), e.message);
     };
-    let done = follow_job(client, &job, &mut show).await.with_context(|| format!("job {job} failed"))?;
-    download(&args.out, client, &job, &done).await
-}
-
-/// Saves a succeeded event's artifacts into `out` as `<job>-<n>-<kind>.png`.
-pub(crate) async fn download(out: &Path, client: &Client, job: &str, done: &Value) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(out).with_context(|| out.display().to_string())?;
-    let mut saved = Vec::new();
-    for (i, a) in done["artifacts"].as_array().into_iter().flatten().enumerate() {
-        let url = a["image_url"].as_str().ok_or_else(|| anyhow!("an artifact without a URL"))?;
-        let bytes = client.http.get(url).send().await?.error_for_status()?.bytes().await?;
-        let kind = a["kind"].as_str().unwrap_or("image").replace('_', "-");
-        let path = out.join(format!("{job}-{}-{kind}.png", i + 1));
-        std::fs::write(&path, &bytes).with_context(|| path.display().to_string())?;
-        saved.push(path);
-    }
-    Ok(saved)
+    let done = client.follow(&job, &mut show).await.with_context(|| format!("job {job} failed"))?;
+    Ok(client.download(&done, &args.out, &job).await?)
 }
 
 /// A studio to talk to: a running server, or an embedded one started for this command.
@@ -258,13 +157,9 @@ impl Connection {
         key: Option<String>,
         test: bool,
     ) -> Result<Connection> {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
         if let Some(server) = server {
             let key = key.ok_or_else(|| anyhow!("--server needs --key (or FIGUR_API_KEY)"))?;
-            return Ok(Connection {
-                client: Client { http, base: server.trim_end_matches('/').to_string(), key },
-                embedded: None,
-            });
+            return Ok(Connection { client: Client::new(server, &key)?, embedded: None });
         }
         let engine =
             Engine::open(place.config()).with_context(|| format!("opening the studio ({})", place.describe()))?;
@@ -284,7 +179,7 @@ impl Connection {
             let _ = stopped.await;
         }));
         Ok(Connection {
-            client: Client { http, base, key },
+            client: Client::new(&base, &key)?,
             embedded: Some(Embedded { engine, key_id: row.id, stop, serving }),
         })
     }
@@ -324,7 +219,5 @@ mod tests {
             json!({"extraction_context": {"max_items": 2, "product_name": "Linen shirt"}, "output_preset": "lookbook"})
         );
         assert_eq!(bar(0.5), "[##########----------]  50%");
-        let env = json!({"error": {"code": "VALIDATION_ERROR", "message": "bad", "details": [{"loc": ["body", "items", 0], "msg": "no"}]}});
-        assert_eq!(envelope(&env), "VALIDATION_ERROR: bad (items.0: no)");
     }
 }

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::run::{dispatch, download, follow_job, Connection};
+use crate::run::Connection;
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
@@ -118,14 +118,14 @@ pub async fn watch(place: crate::place::Place, args: WatchArgs) -> Result<()> {
                 let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("image").to_string();
                 eprintln!("{name}: picked up");
                 let outcome: Result<Vec<PathBuf>> = async {
-                    let key = conn.client.upload(&file).await?;
+                    let key = conn.client.upload_file(&file).await?.upload_key;
                     let mut body = template.clone();
                     body.as_object_mut()
                         .ok_or_else(|| anyhow!("the recipe's body is not a table"))?
                         .insert(recipe.input.clone(), json!(key));
-                    let job = dispatch(&conn.client, &recipe.workflow, &body).await?;
-                    let done = follow_job(&conn.client, &job, &mut |_| {}).await?;
-                    download(&out, &conn.client, &job, &done).await
+                    let job = conn.client.dispatch(&recipe.workflow, &body).await?.job_id;
+                    let done = conn.client.follow(&job, &mut |_| {}).await?;
+                    Ok(conn.client.download(&done, &out, &job).await?)
                 }
                 .await;
                 let entry = match outcome {

@@ -2,6 +2,7 @@
 //! folder, driven with a plain HTTP client. No part of the studio is mocked.
 
 mod bad_input;
+mod client;
 mod contact_sheet;
 mod design;
 mod disk_full;

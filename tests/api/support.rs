@@ -183,11 +183,18 @@ impl Server {
         self.send(self.http.post(self.url("/v1/uploads")).bearer_auth(&self.key).multipart(form)).await
     }
 
+    /// The studio's `/v1` client (`figur-client`), with this server's key.
+    pub fn client(&self) -> figur_client::Client {
+        self.client_as(&self.key)
+    }
+
+    pub fn client_as(&self, key: &str) -> figur_client::Client {
+        figur_client::Client::with_http(self.http.clone(), &self.base, key)
+    }
+
     /// Uploads an image that must be accepted; its upload key.
     pub async fn upload_key(&self, name: &str, bytes: Vec<u8>) -> String {
-        let r = self.upload(name, bytes).await;
-        assert_eq!(r.status, 200, "{:?}", r.body);
-        r.body["upload_key"].as_str().unwrap().to_string()
+        self.client().upload(name, bytes).await.unwrap_or_else(|e| panic!("uploading {name}: {e}")).upload_key
     }
 
     /// Follows a job's events with long-polls until its terminal event; returns every event.
@@ -200,9 +207,8 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let since = events.last().map(|e: &Value| e["seq"].as_i64().unwrap()).unwrap_or(0);
-            let r = self.get_as(&format!("/v1/jobs/{job_id}/events?since={since}&wait=10"), key).await;
-            assert_eq!(r.status, 200, "{:?}", r.body);
-            events.extend(r.body["events"].as_array().unwrap().iter().cloned());
+            let page = self.client_as(key).events(job_id, since, 10).await.unwrap_or_else(|e| panic!("{e}"));
+            events.extend(page.events.iter().map(|e| serde_json::to_value(e).unwrap()));
             if events.last().is_some_and(|e| e["event_type"] == "succeeded" || e["event_type"] == "failed") {
                 return events;
             }

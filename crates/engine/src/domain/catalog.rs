@@ -84,7 +84,7 @@ pub struct RenderList {
     pub count: usize,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct UploadAccepted {
     /// Use this key in request bodies (`user_image`, `trial_image`, `source_image_s3_key`, …).
@@ -156,7 +156,7 @@ pub struct TagCount {
     pub count: u64,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Credits {
     pub balance: i64,

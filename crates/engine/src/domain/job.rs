@@ -67,7 +67,7 @@ pub struct StoredArtifact {
 }
 
 /// An artifact as clients see it: a short-lived signed URL in place of the store key.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Artifact {
     /// Signed, short-lived URL served by the engine; usable without the API key (e.g. in `<img src>`).
@@ -79,7 +79,7 @@ pub struct Artifact {
     pub meta: ArtifactMeta,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct JobEvent {
     /// Monotonic per job, starting at 1; pass the last one seen as `since`.
@@ -97,7 +97,7 @@ pub struct JobEvent {
 }
 
 /// `GET /v1/jobs/{public_id}/events`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct JobEvents {
     pub public_id: String,
