@@ -1,18 +1,15 @@
 // A studio server (farm mode, or a colleague's `figur serve`): the same backends the screens
 // use, over its /v1 API instead of this machine's engine. Connected, the library, queue,
 // gallery and every workflow the screens dispatch are the server's, shared with everyone on it.
+import createClient, { type Client } from "openapi-fetch";
+import type { paths } from "../../sdk/src/schema";
 import { asCode, StudioError } from "./api";
 import type {
-  DispatchAccepted,
   JobDetail_Serialize,
-  JobEvents_Serialize,
-  JobList_Serialize,
   LibraryEdit_Deserialize,
   LibrarySearch_Deserialize,
   RenderList_Serialize,
-  TagCount,
   UploadAccepted,
-  UploadList_Serialize,
 } from "./bindings";
 import type { RenderBackend } from "./gallery/render_info";
 import type { TimelineBackend } from "./job/backend";
@@ -65,66 +62,93 @@ export function normalizeUrl(typed: string): string {
 
 type Fetch = typeof fetch;
 
-/** One server: requests with the key, the error envelope turned into a `StudioError`. */
-export class RemoteStudio {
-  constructor(public readonly connection: Connection, private readonly fetchFn: Fetch = (...a) => fetch(...a)) {}
+/** What openapi-fetch answers: the body, or the error envelope, and the response. */
+type Answer<T> = { data?: T; error?: unknown; response: Response };
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.connection.key}` };
-    let payload: BodyInit | undefined;
-    if (body instanceof FormData) payload = body;
-    else if (body !== undefined) {
-      headers["content-type"] = "application/json";
-      payload = JSON.stringify(body);
-    }
-    let answer: Response;
+/**
+ * An answer as the studio sends it. `openapi.json` lists a field that may be null as not
+ * required; the studio's answers always carry every field (the engine skips none: an absent
+ * value is `null`), which is what the generated bindings' types say. This is that fact, typed.
+ */
+type Sent<T> = T extends (infer U)[] ? Sent<U>[] : T extends object ? { [K in keyof T]-?: Sent<Exclude<T[K], undefined>> } : T;
+
+/**
+ * One server, through a client typed from `openapi.json` (the SDK's generated `paths`): every
+ * path, parameter and body below is checked against the contract; the error envelope becomes
+ * a `StudioError` with its code.
+ */
+export class RemoteStudio {
+  private readonly api: Client<paths>;
+
+  constructor(public readonly connection: Connection, private readonly fetchFn: Fetch = (...a) => fetch(...a)) {
+    this.api = createClient<paths>({
+      baseUrl: connection.url,
+      headers: { authorization: `Bearer ${connection.key}` },
+      fetch: (request) => this.fetchFn(request),
+    });
+  }
+
+  /** The answer's body, or the envelope (or the silence) as a `StudioError`. */
+  private async answer<T>(call: Promise<Answer<T>>): Promise<Sent<T>> {
+    let got: Answer<T>;
     try {
-      answer = await this.fetchFn(`${this.connection.url}${path}`, { method, headers, body: payload });
+      got = await call;
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       throw new StudioError("UNAVAILABLE", `The studio server at ${this.connection.url} does not answer (${why}).`, "");
     }
-    const text = await answer.text();
-    const parsed: unknown = text ? JSON.parse(text) : null;
-    if (!answer.ok) {
-      const error = (parsed as { error?: { code?: string; message?: string; details?: unknown[] } } | null)?.error;
-      throw new StudioError(asCode(error?.code) ?? "SERVER_UNEXPECTED", error?.message ?? `The server answered ${answer.status}.`, JSON.stringify(error?.details ?? []));
-    }
-    return parsed as T;
+    if (got.response.ok) return got.data as Sent<T>;
+    const error = (got.error as { error?: { code?: string; message?: string; details?: unknown[] } } | undefined)?.error;
+    const status = got.response.status;
+    throw new StudioError(asCode(error?.code) ?? "SERVER_UNEXPECTED", error?.message ?? `The server answered ${status}.`, JSON.stringify(error?.details ?? []));
   }
 
   /** Checks the address and the key; says what was found (the balance, to show it works). */
   async check(): Promise<string> {
-    const credits = await this.request<{ balance: number }>("GET", "/v1/credits");
+    const credits = await this.answer(this.api.GET("/v1/credits"));
     return `Connected to ${this.connection.url}: ${credits.balance} credits.`;
   }
 
   upload(file: Blob, name: string): Promise<UploadAccepted> {
     const form = new FormData();
     form.append("file", file, name);
-    return this.request("POST", "/v1/uploads", form);
+    // The multipart body is built here; openapi-fetch passes a FormData through as it is.
+    return this.answer(this.api.POST("/v1/uploads", { body: form as never, bodySerializer: (b) => b as unknown as FormData }));
   }
 
   readonly library: LibraryBackend = {
-    page: (search: LibrarySearch_Deserialize, offset: number, limit: number) => {
-      const q = new URLSearchParams({ offset: String(offset), limit: String(Math.min(limit, API_PAGE)) });
-      if (search.text) q.set("q", search.text);
-      if (search.tag) q.set("tag", search.tag);
-      if (search.favourite !== null && search.favourite !== undefined) q.set("favourite", String(search.favourite));
-      if (search.folder) q.set("folder", search.folder);
-      return this.request<UploadList_Serialize>("GET", `/v1/uploads?${q}`);
-    },
-    tags: () => this.request<TagCount[]>("GET", "/v1/tags"),
+    page: (search: LibrarySearch_Deserialize, offset: number, limit: number) =>
+      this.answer(
+        this.api.GET("/v1/uploads", {
+          params: {
+            query: {
+              offset,
+              limit: Math.min(limit, API_PAGE),
+              q: search.text || undefined,
+              tag: search.tag || undefined,
+              favourite: search.favourite ?? undefined,
+              folder: search.folder || undefined,
+            },
+          },
+        }),
+      ),
+    tags: () => this.answer(this.api.GET("/v1/tags")),
     edit: (uploadKey: string, edit: LibraryEdit_Deserialize) =>
-      this.request("PATCH", `/v1/uploads/${uploadKey.split("/").map(encodeURIComponent).join("/")}`, edit),
+      this.answer(
+        this.api.PATCH("/v1/uploads/{upload_key}", {
+          params: { path: { upload_key: uploadKey } },
+          body: edit,
+        }),
+      ),
   };
 
   readonly queue: QueueBackend = {
-    queue: () => this.request<JobList_Serialize>("GET", `/v1/queue?limit=${API_PAGE}`),
-    setPriority: (jobId, priority) => this.request("POST", `/v1/jobs/${jobId}/priority`, { priority }),
-    pause: (jobId) => this.request("POST", `/v1/jobs/${jobId}/pause`),
-    resume: (jobId) => this.request("POST", `/v1/jobs/${jobId}/resume`),
-    cancel: (jobId) => this.request("POST", `/v1/jobs/${jobId}/cancel`),
+    queue: () => this.answer(this.api.GET("/v1/queue", { params: { query: { limit: API_PAGE } } })),
+    setPriority: (jobId, priority) =>
+      this.answer(this.api.POST("/v1/jobs/{public_id}/priority", { params: { path: { public_id: jobId } }, body: { priority } })),
+    pause: (jobId) => this.answer(this.api.POST("/v1/jobs/{public_id}/pause", { params: { path: { public_id: jobId } } })),
+    resume: (jobId) => this.answer(this.api.POST("/v1/jobs/{public_id}/resume", { params: { path: { public_id: jobId } } })),
+    cancel: (jobId) => this.answer(this.api.POST("/v1/jobs/{public_id}/cancel", { params: { path: { public_id: jobId } } })),
     onJobChanged: (listener) => this.watch(() => listener()),
   };
 
@@ -134,7 +158,7 @@ export class RemoteStudio {
       const all: RenderList_Serialize = { renders: [], count: 0, limit, offset };
       for (let at = offset; at < offset + limit; at += API_PAGE) {
         const size = Math.min(API_PAGE, offset + limit - at);
-        const page = await this.request<RenderList_Serialize>("GET", `/v1/renders?offset=${at}&limit=${size}`);
+        const page = await this.answer(this.api.GET("/v1/renders", { params: { query: { offset: at, limit: size } } }));
         all.renders.push(...page.renders);
         if (page.renders.length < size) break;
       }
@@ -145,24 +169,33 @@ export class RemoteStudio {
       Promise.reject(new StudioError("NOT_ON_A_SERVER", "Export saves into this machine's Pictures folder; on a studio server, open the render's image and save it from there.", "")),
     // The render's image, downloaded and uploaded again: a library image on the server.
     useAsInput: async (renderId) => {
-      const render = await this.request<{ image_url: string }>("GET", `/v1/renders/${renderId}`);
+      const render = await this.answer(this.api.GET("/v1/renders/{public_id}", { params: { path: { public_id: renderId } } }));
       const image = await this.fetchFn(render.image_url);
       if (!image.ok) throw new StudioError("UNAVAILABLE", `The render's image could not be read (${image.status}).`, "");
       return this.upload(await image.blob(), `${renderId}.png`);
     },
     provenance: async (jobId) => {
-      const job = await this.request<JobDetail_Serialize>("GET", `/v1/jobs/${jobId}`);
+      const job = await this.answer(this.api.GET("/v1/jobs/{public_id}", { params: { path: { public_id: jobId } } }));
       return (job.latest_event?.extra as { provenance?: unknown } | undefined)?.provenance ?? null;
     },
-    vary: async (jobId, count) => (await this.request<{ jobs: DispatchAccepted[] }>("POST", `/v1/jobs/${jobId}/vary`, { count })).jobs,
-    job: (jobId) => this.request<JobDetail_Serialize>("GET", `/v1/jobs/${jobId}`),
+    vary: async (jobId, count) =>
+      (await this.answer(this.api.POST("/v1/jobs/{public_id}/vary", { params: { path: { public_id: jobId } }, body: { count } }))).jobs,
+    job: (jobId) => this.answer(this.api.GET("/v1/jobs/{public_id}", { params: { path: { public_id: jobId } } })),
     onJobChanged: (listener) => this.watch(() => listener()),
   };
 
   readonly timeline: TimelineBackend = {
-    dispatch: (workflow, body) => this.request<DispatchAccepted>("POST", `/v1/${workflow}`, body),
-    events: (jobId, since) => this.request<JobEvents_Serialize>("GET", `/v1/jobs/${jobId}/events?since=${since}`),
-    cancel: (jobId) => this.request("POST", `/v1/jobs/${jobId}/cancel`),
+    // The workflow's path is the engine's `Operation` (the generated list): any of them is a
+    // `POST /v1/{operation}` with its request body, which the server checks.
+    dispatch: (workflow, body) =>
+      this.answer(this.api.POST(`/v1/${workflow}` as "/v1/background-generator", { body: body as never })),
+    events: async (jobId, since) => {
+      // JSON unless an event stream is asked for (it is not, here).
+      const page = await this.answer(this.api.GET("/v1/jobs/{public_id}/events", { params: { path: { public_id: jobId }, query: { since } } }));
+      if (!("events" in page)) throw new StudioError("SERVER_UNEXPECTED", "The server answered a page of events with something else.", "");
+      return page;
+    },
+    cancel: (jobId) => this.answer(this.api.POST("/v1/jobs/{public_id}/cancel", { params: { path: { public_id: jobId } } })),
     onJobChanged: (listener) => this.watch((changed) => changed.forEach(listener)),
   };
 
@@ -193,7 +226,7 @@ export class RemoteStudio {
   async poll(): Promise<void> {
     let jobs: JobDetail_Serialize[];
     try {
-      jobs = (await this.request<JobList_Serialize>("GET", `/v1/jobs?limit=${API_PAGE}`)).jobs;
+      jobs = (await this.answer(this.api.GET("/v1/jobs", { params: { query: { limit: API_PAGE } } }))).jobs;
     } catch {
       return; // the next poll tries again; the screens show their own errors
     }

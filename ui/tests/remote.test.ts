@@ -109,7 +109,7 @@ describe("the server's studio through the screens' backends", () => {
     const again = await studio.renders.useAsInput(accepted.job_id);
     expect(again.upload_key).not.toBe(up.upload_key);
     expect((await studio.library.page({}, 0, 120)).total).toBe(2);
-    await expect(studio.renders.exportRender(accepted.job_id, "png")).rejects.toMatchObject({ code: "UNSUPPORTED" });
+    await expect(studio.renders.exportRender(accepted.job_id, "png")).rejects.toMatchObject({ code: "NOT_ON_A_SERVER" });
 
     // The queue: a held variation waits in it until resumed (unless it finished first).
     const [variation] = await studio.renders.vary(accepted.job_id, 1);
