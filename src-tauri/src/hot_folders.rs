@@ -27,14 +27,34 @@ struct Entry {
     workflow: String,
 }
 
-/// The recipe a new hot folder starts with, by workflow (editable in the folder afterwards).
-pub fn recipe_for(workflow: &str) -> Option<&'static str> {
-    match workflow {
-        "background-swap-with-spec" => Some(
-            "workflow = \"background-swap-with-spec\"\ninput = \"source_image_s3_key\"\n[body]\noutput_preset = \"ecommerce_square\"\nscene_type = \"studio_sweep\"\nmood = \"bright\"\n",
-        ),
-        "extract" => Some("workflow = \"extract\"\ninput = \"trial_image\"\n[body]\n"),
-        _ => None,
+/// The recipe a new hot folder starts with (editable in the folder afterwards): the engine's
+/// own one-photo form of the workflow (`Workflow::ONE_PHOTO`), as `figur watch` reads it.
+/// `None` for a workflow that cannot run on one photo alone.
+pub fn recipe_for(workflow: &str) -> Option<String> {
+    let op: figur_engine::Operation = serde_json::from_value(serde_json::Value::from(workflow)).ok()?;
+    let how = op.one_photo()?;
+    let body: serde_json::Map<String, serde_json::Value> = serde_json::from_str(how.body).ok()?;
+    let mut text = format!("workflow = \"{workflow}\"\ninput = \"{}\"\n[body]\n", how.input);
+    for (field, value) in body {
+        // Flat JSON scalars are TOML values as written.
+        text.push_str(&format!("{field} = {value}\n"));
+    }
+    Some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_new_folder_gets_the_workflows_one_photo_recipe() {
+        let text = super::recipe_for("background-swap-with-spec").unwrap();
+        assert!(
+            text.starts_with("workflow = \"background-swap-with-spec\"\ninput = \"source_image_s3_key\"\n[body]\n"),
+            "{text}"
+        );
+        assert!(text.contains("scene_type = \"studio_sweep\"\n"), "{text}");
+        assert_eq!(super::recipe_for("extract").unwrap(), "workflow = \"extract\"\ninput = \"trial_image\"\n[body]\n");
+        assert_eq!(super::recipe_for("try-on"), None, "try-on needs a garment as well as the photo");
+        assert_eq!(super::recipe_for("no-such-workflow"), None);
     }
 }
 

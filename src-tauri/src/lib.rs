@@ -374,6 +374,8 @@ macro_rules! desktop_commands {
                 .typ::<figur_engine::Operation>()
                 .constant("WORDS", errors::words())
                 .constant("CODES", errors::codes())
+                .constant("ONE_PHOTO_WORKFLOWS", one_photo_workflows())
+                .constant("GARMENT_CATEGORIES", garment_category_keys())
                 // Sequence numbers and credits are i64 in Rust; they stay far below 2^53.
                 .dangerously_cast_bigints_to_number()
         }
@@ -493,6 +495,27 @@ fn models() -> Vec<ModelState> {
             }
         })
         .collect()
+}
+
+/// The workflows that run on one photo alone, with what each needs (`Workflow::ONE_PHOTO`):
+/// the batch and hot-folder pickers list these (in the bindings as `ONE_PHOTO_WORKFLOWS`), by
+/// label, the first the default.
+fn one_photo_workflows() -> Vec<serde_json::Value> {
+    let mut all: Vec<_> =
+        figur_engine::Operation::ALL.into_iter().filter_map(|op| Some((op, op.one_photo()?))).collect();
+    all.sort_by_key(|(_, how)| how.label);
+    all.into_iter()
+        .filter_map(|(op, how)| {
+            let body: serde_json::Value = serde_json::from_str(how.body).ok()?;
+            Some(serde_json::json!({"workflow": op.name(), "input": how.input, "body": body, "label": how.label}))
+        })
+        .collect()
+}
+
+/// Every garment category's key, in the engine's order (in the bindings as
+/// `GARMENT_CATEGORIES`; the try-on and look pickers list these).
+fn garment_category_keys() -> Vec<&'static str> {
+    figur_engine::domain::garments::CATEGORIES.iter().map(|c| c.key).collect()
 }
 
 /// Why these garment categories cannot be worn together (empty: they can), by the stylist rules

@@ -127,6 +127,10 @@ export const events = {
 /* Constants */
 export const CODES = ["BAD_REQUEST","CATEGORY_MISMATCH","DISK_FULL","FILE_UNREADABLE","FORBIDDEN","GARMENT_NOT_FOUND","GENERATION_REJECTED","GPU_OUT_OF_MEMORY","HEADERS_TOO_LARGE","HOT_FOLDER","INPUT_TOO_LARGE","INPUT_UNREADABLE","INSUFFICIENT_BALANCE","INTERNAL","JOB_CANCELLED","JOB_FINISHED","JOB_NOT_CANCELLABLE","JOB_NOT_FOUND","METHOD_NOT_ALLOWED","MODEL_FAILED","MODEL_MISSING","NOT_ON_A_SERVER","NO_CATALOG_MODEL","NO_SUBJECT_FOUND","OPERATION_DISABLED","PAYLOAD_TOO_LARGE","PROVIDER_UNAVAILABLE","RATE_LIMITED","REGION_NOT_VISIBLE","REQUEST_OUTDATED","RESOURCE_NOT_FOUND","SERVER_UNEXPECTED","SETTINGS_INVALID","UNAUTHORIZED","UNAVAILABLE","UNSUPPORTED_MEDIA_TYPE","URI_TOO_LONG","VALIDATION_ERROR"] as const;
 
+export const GARMENT_CATEGORIES = ["top","t-shirt","shirt","blouse","sweater","hoodie","vest","jacket","coat","dress","jumpsuit","skirt","pants","jeans","shorts","shoes","bag","hat","scarf","belt","eyewear"] as const;
+
+export const ONE_PHOTO_WORKFLOWS = [{"body":{"mood":"bright","output_preset":"ecommerce_square","scene_type":"studio_sweep"},"input":"source_image_s3_key","label":"Background swap (white sweep, square)","workflow":"background-swap-with-spec"},{"body":{},"input":"trial_image","label":"Extract garments","workflow":"extract"}] as const;
+
 export const WORDS = {"CATEGORY_MISMATCH":"The garment photo does not match the category you chose.","DISK_FULL":"The disk is full. Free some space and try again.","FILE_UNREADABLE":"The file could not be read.","GARMENT_NOT_FOUND":"The garment photo seems to be empty.","GENERATION_REJECTED":"The image model did not draw a usable picture. Try another seed or model.","GPU_OUT_OF_MEMORY":"The graphics card ran out of memory. Try a smaller size, or switch to the CPU in Settings.","HOT_FOLDER":"The hot folder could not be changed.","INPUT_TOO_LARGE":"The image is too large.","INPUT_UNREADABLE":"The image could not be read.","INSUFFICIENT_BALANCE":"There are not enough credits left.","INTERNAL":"Something went wrong inside the studio. The job's credits were refunded.","JOB_CANCELLED":"You cancelled this job.","MODEL_FAILED":"The image model could not make this picture; the details say why.","MODEL_MISSING":"A model the studio needs is not installed. Open Settings to fetch it.","NOT_ON_A_SERVER":"That works on this computer only, not on a studio server.","NO_CATALOG_MODEL":"There is no model in the catalog yet.","NO_SUBJECT_FOUND":"No person or product could be found in the photo.","OPERATION_DISABLED":"This workflow is switched off in this studio.","PROVIDER_UNAVAILABLE":"The graphics card could not run the model. Settings can switch to the CPU.","REGION_NOT_VISIBLE":"The photo does not show the part of the body this garment needs.","REQUEST_OUTDATED":"This job was made by another version of the studio and cannot run here. Dispatch it again.","SERVER_UNEXPECTED":"The studio server gave an answer the app does not understand.","SETTINGS_INVALID":"That setting cannot be used.","UNAVAILABLE":"The studio is busy. Try again in a moment.","VALIDATION_ERROR":"Something in the request needs fixing."} as const;
 
 /* Types */
@@ -409,6 +413,10 @@ export type DefaultModel_Serialize = {
 	otherwise: string,
 };
 
+/**
+ *  Failures of the desktop's own commands (files, settings, hot folders); jobs and engine
+ *  calls fail with the engine's codes.
+ */
 export type DesktopCode = "FILE_UNREADABLE" | "SETTINGS_INVALID" | "HOT_FOLDER" | 
 /**
  *  Something only the machine the app runs on can do (saving into its Pictures folder),

@@ -4,7 +4,7 @@ import { mount, unmount } from "svelte";
 import { call, commands, events, StudioError } from "../api";
 import type { Operation } from "../bindings";
 import type { Timeline as TimelineState } from "../timeline";
-import type { TimelineBackend } from "./backend";
+import type { RequestOf, TimelineBackend } from "./backend";
 import Timeline from "./Timeline.svelte";
 import { server } from "../server";
 
@@ -41,7 +41,7 @@ export const timelineBackend: TimelineBackend = server?.timeline ?? localTimelin
 const mounted = new WeakMap<HTMLElement, Record<string, unknown>>();
 
 /** Dispatches `workflow` and shows its live timeline in `panel` (replacing what was there). */
-export function runJob(panel: HTMLElement, workflow: string, body: unknown, onDone?: (t: TimelineState, jobId: string | undefined) => void): void {
+export function runJob<W extends Operation>(panel: HTMLElement, workflow: W, body: RequestOf<W>, onDone?: (t: TimelineState, jobId: string | undefined) => void): void {
   const before = mounted.get(panel);
   if (before) void unmount(before);
   panel.replaceChildren();

@@ -1,8 +1,10 @@
 // The try-on being put together: a person and garments, each garment with the category the
 // engine will dress it as. Pure logic, so the screen's rules are tested without a window.
+import { GARMENT_CATEGORIES, type Resolution, type TryOnRequest_Deserialize } from "../bindings";
 import type { LibraryItem } from "../library/store.svelte";
 
-export const CATEGORIES = ["top", "t-shirt", "shirt", "blouse", "sweater", "hoodie", "jacket", "coat", "vest", "dress", "jumpsuit", "skirt", "pants", "jeans", "shorts", "shoes", "bag", "hat", "scarf", "belt", "eyewear"];
+/** The engine's garment categories (`GET /v1/garment-categories`' keys), generated. */
+export const CATEGORIES: readonly string[] = GARMENT_CATEGORIES;
 
 /** The drag payload of a library photo (the library item as JSON). */
 export const DRAG_TYPE = "application/x-figur-upload";
@@ -22,7 +24,7 @@ export function guessCategory(item: LibraryItem): string {
 }
 
 /** The try-on request for this person and these garments. */
-export function tryOnRequest(person: LibraryItem, garments: Garment[], resolution: string) {
+export function tryOnRequest(person: LibraryItem, garments: Garment[], resolution: Resolution): TryOnRequest_Deserialize {
   return {
     user_image: person.upload_key,
     items: garments.map((g) => ({ trial_image: g.item.upload_key, trial_item_category: g.category })),

@@ -102,6 +102,11 @@ impl Workflow for WithSpec {
     const CLASS: OpClass = OpClass::Edit;
     const PRICE: i64 = 5;
     const STAGES: &'static [Stage] = STAGES;
+    const ONE_PHOTO: Option<super::OnePhoto> = Some(super::OnePhoto {
+        input: "source_image_s3_key",
+        body: r#"{"output_preset":"ecommerce_square","scene_type":"studio_sweep","mood":"bright"}"#,
+        label: "Background swap (white sweep, square)",
+    });
 
     fn structure(r: &Self::Request) -> Vec<FieldError> {
         let mut problems = exactly_one_source(&r.source_image_s3_key, &r.source_render_public_id);

@@ -69,6 +69,8 @@ impl Workflow for Extract {
     const CLASS: OpClass = OpClass::Edit;
     const PRICE: i64 = 1;
     const STAGES: &'static [Stage] = &[Stage::Decode, Stage::Matte, Stage::Pose, Stage::Regions, Stage::Cutouts];
+    const ONE_PHOTO: Option<super::OnePhoto> =
+        Some(super::OnePhoto { input: "trial_image", body: "{}", label: "Extract garments" });
 
     fn structure(r: &ExtractRequest) -> Vec<FieldError> {
         match r.extraction_context.as_ref().and_then(|c| c.max_items) {

@@ -65,6 +65,16 @@ pub struct Output {
     pub extra: serde_json::Map<String, Value>,
 }
 
+/// A workflow run on one photo alone: the field its upload key goes in, a request that works
+/// with only that added (JSON), and what a picker calls it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct OnePhoto {
+    pub input: &'static str,
+    pub body: &'static str,
+    pub label: &'static str,
+}
+
 /// One workflow: its typed request, its stages, its price, and how it runs. Workflows hold no
 /// state: everything a run needs (inputs, models, memory, stage events) comes through the
 /// [`JobContext`]. Registered by one line in [`registry`]'s list.
@@ -79,6 +89,9 @@ pub trait Workflow: 'static {
     const VERSION: u32 = 1;
     /// The stages `run` reports, in order (for progress fractions).
     const STAGES: &'static [Stage];
+    /// How the workflow runs on one photo alone (batch runs, hot folders), if it can: every
+    /// picker of such a workflow lists what this says, nothing else.
+    const ONE_PHOTO: Option<OnePhoto> = None;
 
     /// Rules that need no ledger: counts, exactly-one-of, formats (422 before references).
     fn structure(_request: &Self::Request) -> Vec<FieldError> {

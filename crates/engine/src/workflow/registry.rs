@@ -98,6 +98,11 @@ macro_rules! declare_workflows {
             pub fn stages(self) -> &'static [Stage] {
                 match self { $(Operation::$variant => <$workflow as Workflow>::STAGES,)* }
             }
+
+            /// How it runs on one photo alone, if it can ([`Workflow::ONE_PHOTO`]).
+            pub fn one_photo(self) -> Option<super::OnePhoto> {
+                match self { $(Operation::$variant => <$workflow as Workflow>::ONE_PHOTO,)* }
+            }
         }
 
         /// A typed, structurally valid request of one workflow.
@@ -223,6 +228,21 @@ mod tests {
         assert_eq!(Operation::TryOn.job_type(), "TRY_ON");
         assert_eq!(Operation::Look.class(), OpClass::Compose);
         assert_eq!(Operation::Extract.class(), OpClass::Edit);
+    }
+
+    /// What a one-photo workflow says it needs is a request it accepts: its body with an upload
+    /// key in its input field parses, and is refused without it.
+    #[test]
+    fn one_photo_workflows_accept_their_own_body() {
+        let one_photo: Vec<Operation> = Operation::ALL.into_iter().filter(|op| op.one_photo().is_some()).collect();
+        assert_eq!(one_photo, [Operation::Extract, Operation::BackgroundSwapWithSpec]);
+        for op in one_photo {
+            let how = op.one_photo().unwrap();
+            let mut body: Value = serde_json::from_str(how.body).unwrap();
+            assert!(WorkflowRequest::parse(op, body.clone()).is_err(), "{} without its photo", op.name());
+            body[how.input] = Value::from("uploads/01J0000000000000000000000/photo.jpg");
+            WorkflowRequest::parse(op, body).unwrap_or_else(|e| panic!("{}: {e}", op.name()));
+        }
     }
 
     #[test]
