@@ -3,7 +3,7 @@
 import type { commands, DispatchAccepted, JobDetail_Serialize, JobEvents_Serialize, Operation } from "../bindings";
 
 /** `background-swap-with-spec` → `backgroundSwapWithSpec`: a workflow's generated command. */
-type Camel<S extends string> = S extends `${infer A}-${infer B}` ? `${A}${Capitalize<Camel<B>>}` : S;
+export type Camel<S extends string> = S extends `${infer A}-${infer B}` ? `${A}${Capitalize<Camel<B>>}` : S;
 
 /** A workflow's request body: its generated command's argument (the engine's request type). */
 export type RequestOf<W extends Operation> = Parameters<(typeof commands)[Camel<W>]>[0];

@@ -4,31 +4,28 @@ import { mount, unmount } from "svelte";
 import { call, commands, events, StudioError } from "../api";
 import type { Operation } from "../bindings";
 import type { Timeline as TimelineState } from "../timeline";
-import type { RequestOf, TimelineBackend } from "./backend";
+import type { Camel, RequestOf, TimelineBackend } from "./backend";
 import Timeline from "./Timeline.svelte";
 import { server } from "../server";
 
 
-// The typed command of each workflow. Keyed by the engine's `Operation`: a workflow added to
-// the registration list does not type-check here until it has its entry.
-const DISPATCH: { [K in Operation]: (request: never) => ReturnType<typeof commands.tryOn> } = {
-  "try-on": commands.tryOn,
-  extract: commands.extract,
-  look: commands.look,
-  "model-generator": commands.modelGenerator,
-  "background-generator": commands.backgroundGenerator,
-  "complementary-garment-generator": commands.complementaryGarmentGenerator,
-  "product-to-model-direct": commands.productToModelDirect,
-  "product-to-model-phased": commands.productToModelPhased,
-  "background-swap-with-image": commands.backgroundSwapWithImage,
-  "background-swap-with-spec": commands.backgroundSwapWithSpec,
-  "model-swap-with-image": commands.modelSwapWithImage,
-};
+// Each workflow's generated command is named after it (`background-swap-with-spec` →
+// `backgroundSwapWithSpec`), so dispatch finds it by name. Checked here: a workflow in the
+// engine's `Operation` without its command does not type-check (the type names it).
+type Missing = Exclude<Camel<Operation>, keyof typeof commands>;
+export const EVERY_WORKFLOW_HAS_ITS_COMMAND: [Missing] extends [never] ? true : Missing = true;
+
+function commandOf(workflow: string): ((request: never) => ReturnType<typeof commands.tryOn>) | undefined {
+  const name = workflow.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const found: unknown = (commands as Record<string, unknown>)[name];
+  return typeof found === "function" ? (found as (request: never) => ReturnType<typeof commands.tryOn>) : undefined;
+}
 
 const localTimeline: TimelineBackend = {
   dispatch: (workflow, body) => {
-    if (!(workflow in DISPATCH)) return Promise.reject(new StudioError("VALIDATION_ERROR", `there is no workflow called ${workflow}`, ""));
-    return call(DISPATCH[workflow as Operation](body as never));
+    const command = commandOf(workflow);
+    if (!command) return Promise.reject(new StudioError("VALIDATION_ERROR", `there is no workflow called ${workflow}`, ""));
+    return call(command(body as never));
   },
   events: (jobId, since) => call(commands.jobEvents(jobId, since)),
   cancel: (jobId) => call(commands.cancel(jobId)),
