@@ -13,6 +13,15 @@ pub struct Plane {
 }
 
 impl Plane {
+    /// At `w`×`h` (bilinear, through 8 bits: for masks); itself when already that size.
+    pub fn resized(self, w: usize, h: usize) -> Plane {
+        if (self.width, self.height) == (w, h) {
+            return self;
+        }
+        let small = image::imageops::resize(&self.to_gray(), w as u32, h as u32, image::imageops::FilterType::Triangle);
+        Plane { width: w, height: h, data: small.pixels().map(|p| p[0] as f32 / 255.0).collect() }
+    }
+
     /// As an 8-bit grey image (0..1 → 0..255, rounded).
     pub fn to_gray(&self) -> image::GrayImage {
         let bytes = self.data.par_iter().map(|a| (a * 255.0).round() as u8).collect();
@@ -285,6 +294,18 @@ pub fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mask_resized_keeps_its_shape() {
+        let mut p = Plane::new(40, 20);
+        p.data[..20 * 40 / 2].fill(1.0);
+        let same = p.clone().resized(40, 20);
+        assert_eq!(same.data, p.data, "the same size is the same plane");
+        let small = p.resized(20, 10);
+        assert_eq!((small.width, small.height), (20, 10));
+        assert_eq!(small.at(10, 1), 1.0);
+        assert_eq!(small.at(10, 8), 0.0);
+    }
 
     #[test]
     fn box_mean_of_a_constant_is_the_constant() {

@@ -5,7 +5,7 @@
 //! Each cutout is labelled with its region and a category guess (from the product name when it
 //! names one). Stages: decode → matte → pose → regions → cutouts. Filed as a render, `origin: edit`.
 
-use image::{DynamicImage, RgbaImage};
+use image::DynamicImage;
 use serde_json::json;
 
 use super::models::ModelKind;
@@ -21,7 +21,6 @@ use crate::domain::requests::{ExtractRequest, Reference};
 use crate::error::FieldError;
 use crate::failure::{FailureCode, JobError};
 use crate::workflow::models::ModelSegmenter;
-use figur_pixels::color::linear_to_u8;
 use figur_pixels::plane::Plane;
 use figur_pixels::vision::decode::working_copy;
 use figur_pixels::vision::matte::{refine, segment};
@@ -48,20 +47,6 @@ pub fn named_category(text: &str) -> Option<&'static str> {
     let mut keys = garments::keys();
     keys.sort_by_key(|k| std::cmp::Reverse(k.len()));
     keys.into_iter().find(|k| text.contains(k))
-}
-
-/// The cutout: the photo's own edge colours (old background solved away), tight-cropped.
-fn cutout(photo: &image::RgbImage, item: &Item) -> Option<RgbaImage> {
-    let (x0, y0, x1, y1) = figur_pixels::vision::composite::subject_box(&item.alpha)?;
-    let margin = ((x1 - x0).max(y1 - y0) / 50).max(2);
-    let (x0, y0) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
-    let (x1, y1) = ((x1 + margin).min(item.alpha.width), (y1 + margin).min(item.alpha.height));
-    let colours = foreground::estimate(photo, &item.alpha, foreground::radius(photo));
-    Some(RgbaImage::from_fn((x1 - x0) as u32, (y1 - y0) as u32, |x, y| {
-        let k = (y as usize + y0) * item.alpha.width + x as usize + x0;
-        let c = colours.at(k).map(linear_to_u8);
-        image::Rgba([c[0], c[1], c[2], (item.alpha.data[k] * 255.0).round() as u8])
-    }))
 }
 
 impl Workflow for Extract {
@@ -160,7 +145,7 @@ impl Workflow for Extract {
         let mut listed = Vec::new();
         for item in &found {
             ctx.checkpoint()?;
-            let Some(image) = cutout(&photo, item) else { continue };
+            let Some(image) = foreground::tight_cutout(&photo, &item.alpha) else { continue };
             let label = format!("{} · {} (guess)", item.region, item.category);
             finals.push(ctx.save_png(
                 &DynamicImage::ImageRgba8(image),

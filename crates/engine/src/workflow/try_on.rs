@@ -249,21 +249,8 @@ pub fn read_garment(ctx: &mut JobContext, key: &str) -> Result<GarmentPhoto, Job
     // Decoded twice (the picture, then its alpha): both copies' peak, reserved up front.
     let _memory = ctx.reserve_memory(decode::decode_cost(&bytes) * 2)?;
     let image = working_copy(decode::decode(&bytes)?);
-    let alpha = decode::cutout_alpha(&bytes)?.map(|a| {
-        if (a.width as u32, a.height as u32) == image.dimensions() {
-            return a;
-        }
-        let grey = image::GrayImage::from_fn(a.width as u32, a.height as u32, |x, y| {
-            image::Luma([(a.at(x as usize, y as usize) * 255.0).round() as u8])
-        });
-        let small =
-            image::imageops::resize(&grey, image.width(), image.height(), image::imageops::FilterType::Triangle);
-        Plane {
-            width: small.width() as usize,
-            height: small.height() as usize,
-            data: small.pixels().map(|p| p[0] as f32 / 255.0).collect(),
-        }
-    });
+    // The cutout's own alpha, at the working copy's size when that was scaled down.
+    let alpha = decode::cutout_alpha(&bytes)?.map(|a| a.resized(image.width() as usize, image.height() as usize));
     Ok(GarmentPhoto { image, alpha })
 }
 

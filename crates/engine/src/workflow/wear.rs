@@ -338,11 +338,7 @@ pub fn dress(
             let masked;
             let source = match piece.mask {
                 Some(mask) => {
-                    let mut image = g.image.clone();
-                    for (p, m) in image.pixels_mut().zip(&mask.data) {
-                        p[3] = (p[3] as f32 * m).round() as u8;
-                    }
-                    masked = image;
+                    masked = dress::masked(&g.image, mask);
                     &masked
                 }
                 None => &g.image,

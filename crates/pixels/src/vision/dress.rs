@@ -178,9 +178,28 @@ pub fn discs(width: usize, height: usize, discs: &[(P, f32)]) -> Plane {
     plane
 }
 
+/// `image` with its alpha multiplied by `mask` (0..1, the image's size): the part of a garment
+/// photo one piece of the fit takes.
+pub fn masked(image: &RgbaImage, mask: &Plane) -> RgbaImage {
+    let mut out = image.clone();
+    for (p, m) in out.pixels_mut().zip(&mask.data) {
+        p[3] = (p[3] as f32 * m).round() as u8;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mask_scales_alpha_only() {
+        let image = RgbaImage::from_pixel(2, 1, image::Rgba([10, 20, 30, 200]));
+        let mask = Plane { width: 2, height: 1, data: vec![0.5, 0.0] };
+        let out = masked(&image, &mask);
+        assert_eq!(out.get_pixel(0, 0), &image::Rgba([10, 20, 30, 100]));
+        assert_eq!(out.get_pixel(1, 0)[3], 0);
+    }
 
     #[test]
     fn the_warp_moves_the_garment_where_the_points_say() {
