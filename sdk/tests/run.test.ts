@@ -57,7 +57,7 @@ describe("run()", () => {
 
   it("throws a typed error with the job's code, and the envelope's code for a bad request", async () => {
     const figur = createFigur({ baseUrl, apiKey });
-    const flat = new Uint8Array(readFileSync(join(__dirname, "../../crates/engine/fixtures/cmyk.jpg")));
+    const flat = new Uint8Array(readFileSync(join(__dirname, "../../crates/pixels/fixtures/cmyk.jpg")));
     const up = await figur.upload(flat, "flat.jpg");
     await expect(
       figur.run("extract", { trial_image: up.upload_key }, { timeoutMs: 60_000 }),
