@@ -36,7 +36,7 @@ rm -rf "$seeds"
 mkdir -p "$seeds/upload_check" "$seeds/request_body"
 # (Not the findings in fixtures/fuzz: some take seconds each, and the fuzzer would spend its time
 # mutating them; they are regression tests.)
-cp crates/engine/fixtures/*.{jpg,png,webp} "$seeds/upload_check/" 2>/dev/null || true
+cp crates/pixels/fixtures/*.{jpg,png,webp} "$seeds/upload_check/" 2>/dev/null || true
 python3 - "$seeds" <<'PY'
 import json, sys, zlib, struct, os
 seeds = sys.argv[1]

@@ -25,7 +25,7 @@ use figur_pixels::plane::Plane;
 use figur_pixels::vision::decode::working_copy;
 use figur_pixels::vision::matte::{refine, segment};
 use figur_pixels::vision::regions::{bands, cut, Region};
-use figur_pixels::vision::{foreground, product};
+use figur_pixels::vision::{composite, product};
 
 /// Items smaller than this share of the frame are specks, not garments.
 const ITEM_SHARE: f32 = 0.01;
@@ -145,7 +145,7 @@ impl Workflow for Extract {
         let mut listed = Vec::new();
         for item in &found {
             ctx.checkpoint()?;
-            let Some(image) = foreground::tight_cutout(&photo, &item.alpha) else { continue };
+            let Some(image) = composite::tight_cutout(&photo, &item.alpha) else { continue };
             let label = format!("{} · {} (guess)", item.region, item.category);
             finals.push(ctx.save_png(
                 &DynamicImage::ImageRgba8(image),

@@ -2,7 +2,7 @@
 //! harmonisation toward the new light, a soft contact shadow under standing subjects, and an
 //! alpha blend in linear light (so edges do not darken).
 
-use image::RgbImage;
+use image::{RgbImage, RgbaImage};
 
 use crate::color::{linear_to_u8, u8_to_linear};
 use crate::plane::{Plane, Rect};
@@ -156,6 +156,21 @@ pub fn composite(subject: &RgbImage, alpha: &Plane, background: &RgbImage, at: P
         }
     });
     out
+}
+
+/// A tight transparent cutout of what `alpha` holds: the photo's own edge colours (the old
+/// background solved away), cropped to the subject's box with a small margin.
+pub fn tight_cutout(photo: &RgbImage, alpha: &Plane) -> Option<RgbaImage> {
+    let (x0, y0, x1, y1) = subject_box(alpha)?;
+    let margin = ((x1 - x0).max(y1 - y0) / 50).max(2);
+    let (x0, y0) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
+    let (x1, y1) = ((x1 + margin).min(alpha.width), (y1 + margin).min(alpha.height));
+    let colours = super::foreground::estimate(photo, alpha, super::foreground::radius(photo));
+    Some(RgbaImage::from_fn((x1 - x0) as u32, (y1 - y0) as u32, |x, y| {
+        let k = (y as usize + y0) * alpha.width + x as usize + x0;
+        let c = colours.at(k).map(linear_to_u8);
+        image::Rgba([c[0], c[1], c[2], (alpha.data[k] * 255.0).round() as u8])
+    }))
 }
 
 #[cfg(test)]
