@@ -10,11 +10,13 @@ use super::*;
 /// the primary key (0: not in it).
 type Column = (String, &'static str, bool, i64);
 
-/// Tables (name → columns, in order) and index names (less the primary keys' own).
+/// Tables (name → columns, in order), the indexes migrations create by name, and the UNIQUE
+/// constraints (table, columns) — whose own indexes each database names its own way.
 #[derive(Debug, PartialEq)]
 struct Logical {
     tables: BTreeMap<String, Vec<Column>>,
     indexes: Vec<String>,
+    unique: Vec<(String, Vec<String>)>,
 }
 
 fn class(declared: &str) -> &'static str {
@@ -59,7 +61,28 @@ fn sqlite_logical() -> Logical {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    Logical { tables, indexes }
+    let mut unique = Vec::new();
+    for table in tables.keys() {
+        let constraints: Vec<String> = conn
+            .prepare(&format!("SELECT name FROM pragma_index_list('{table}') WHERE origin = 'u'"))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for index in constraints {
+            let columns: Vec<String> = conn
+                .prepare(&format!("SELECT name FROM pragma_index_info('{index}') ORDER BY seqno"))
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            unique.push((table.clone(), columns));
+        }
+    }
+    unique.sort();
+    Logical { tables, indexes, unique }
 }
 
 fn postgres_logical(url: &str) -> Logical {
@@ -91,17 +114,40 @@ fn postgres_logical(url: &str) -> Logical {
         let pk = keys.get(&(table.clone(), column.clone())).copied().unwrap_or(0);
         tables.entry(table).or_default().push((column, class(&ty), nullable == "NO", pk));
     }
+    // Indexes made by CREATE INDEX, not those backing a key or a UNIQUE constraint.
     let indexes = client
         .query(
-            "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname NOT LIKE '%_pkey' ORDER BY indexname",
+            "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname NOT IN \
+             (SELECT conname FROM pg_constraint WHERE connamespace = $1::regnamespace) ORDER BY indexname",
             &[&schema],
         )
         .unwrap()
         .iter()
         .map(|r| r.get(0))
         .collect();
+    let mut grouped: BTreeMap<(String, String), Vec<(i64, String)>> = BTreeMap::new();
+    for r in client
+        .query(
+            "SELECT k.table_name, k.constraint_name, k.ordinal_position::bigint, k.column_name \
+             FROM information_schema.table_constraints c \
+             JOIN information_schema.key_column_usage k USING (constraint_schema, constraint_name) \
+             WHERE c.constraint_schema = $1 AND c.constraint_type = 'UNIQUE'",
+            &[&schema],
+        )
+        .unwrap()
+    {
+        grouped.entry((r.get(0), r.get(1))).or_default().push((r.get(2), r.get(3)));
+    }
+    let mut unique: Vec<(String, Vec<String>)> = grouped
+        .into_iter()
+        .map(|((table, _), mut columns)| {
+            columns.sort();
+            (table, columns.into_iter().map(|(_, c)| c).collect())
+        })
+        .collect();
+    unique.sort();
     client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).unwrap();
-    Logical { tables, indexes }
+    Logical { tables, indexes, unique }
 }
 
 #[test]
@@ -127,4 +173,6 @@ fn both_dialects_reach_the_same_logical_schema() {
     }
     assert_eq!(sqlite.tables.keys().collect::<Vec<_>>(), postgres.tables.keys().collect::<Vec<_>>());
     assert_eq!(sqlite.indexes, postgres.indexes);
+    assert_eq!(sqlite.unique, postgres.unique);
+    assert!(sqlite.unique.iter().any(|(t, c)| t == "api_keys" && c.len() == 1), "{:?}", sqlite.unique);
 }
