@@ -4,8 +4,8 @@
 
 pub mod noise;
 pub mod pipeline;
-pub mod sampler;
 pub mod schedule;
+pub mod scheduler;
 
 #[cfg(test)]
 pub(crate) mod tests;

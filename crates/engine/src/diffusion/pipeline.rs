@@ -9,8 +9,8 @@ use figur_models::ModelError;
 use image::{GrayImage, RgbImage};
 
 use super::noise::gaussian;
-use super::sampler::{Kind, Sampler};
 use super::schedule::SchedulerConfig;
+use super::scheduler::{self, Scheduler};
 use crate::failure::{FailureCode, JobError};
 
 /// What to make.
@@ -125,139 +125,177 @@ fn binary_mask(mask: &GrayImage, w: u32, h: u32) -> Vec<bool> {
     mask.pixels().map(|p| p[0] >= 128).collect()
 }
 
-/// Runs `req` on `export`.
-pub fn generate(export: &Export, req: &Generate, progress: &mut dyn Progress) -> Result<Generated, JobError> {
-    check(export, req).map_err(|e| FailureCode::ModelFailed.with(e))?;
+/// The latent grid of a run: its size and channels.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Latents {
+    pub width: usize,
+    pub height: usize,
+    pub channels: usize,
+}
+
+impl Latents {
+    pub fn of(export: &Export, w: u32, h: u32) -> Latents {
+        Latents {
+            width: w as usize / export.vae_scale,
+            height: h as usize / export.vae_scale,
+            channels: export.latent_channels,
+        }
+    }
+
+    pub fn plane(&self) -> usize {
+        self.width * self.height
+    }
+
+    pub fn len(&self) -> usize {
+        self.channels * self.plane()
+    }
+
+    pub fn shape(&self) -> [usize; 4] {
+        [1, self.channels, self.height, self.width]
+    }
+}
+
+/// The export's scheduler (`scheduler_config.json`) for `steps` steps.
+pub(crate) fn scheduler_of(export: &Export, steps: usize) -> Result<Box<dyn Scheduler>, JobError> {
     let config: SchedulerConfig = serde_json::from_value(export.scheduler.clone())
         .map_err(|e| FailureCode::ModelFailed.with(format!("scheduler_config.json: {e}")))?;
-    let unsupported = |e: super::schedule::Unsupported| FailureCode::ModelFailed.with(e.to_string());
-    let kind = Kind::from_class(&config.class_name).map_err(unsupported)?;
-    let mut sampler = Sampler::new(&config, kind, req.steps).map_err(unsupported)?;
-    let mut notes = Vec::new();
+    scheduler::for_config(&config, steps).map_err(|e| FailureCode::ModelFailed.with(e.to_string()))
+}
 
-    // The text, and the negative text when guidance needs it.
+/// The text states a run's UNet calls take: the prompt's, the negative prompt's when guidance
+/// needs it, and both batched (negative first) for a graph that takes two at once.
+struct Text {
+    cond: Vec<f32>,
+    uncond: Option<Vec<f32>>,
+    shape: [usize; 3],
+}
+
+/// The prompt (and the negative prompt, when guided) through the text encoder.
+fn encode_prompt(export: &Export, req: &Generate, notes: &mut Vec<String>) -> Result<Text, JobError> {
     let tokenizer = &export.tokenizer;
     let words = tokenizer.count(&req.prompt);
     if words > tokenizer.length {
         notes.push(format!("the prompt is {words} tokens; the model reads the first {}", tokenizer.length));
     }
     let ids = |text: &str| tokenizer.ids(text).map_err(|e| FailureCode::ModelFailed.with(e));
-    let guided = req.guidance > 1.0;
-    progress.checkpoint()?;
-    let (hidden_shape, cond) = export.encode_text(&ids(&req.prompt)?).map_err(failed)?;
-    let uncond = match guided {
+    let (shape, cond) = export.encode_text(&ids(&req.prompt)?).map_err(failed)?;
+    let uncond = match req.guidance > 1.0 {
         true => Some(export.encode_text(&ids(&req.negative)?).map_err(failed)?.1),
         false => None,
     };
-    let hidden_shape = [1, hidden_shape[1], hidden_shape[2]];
+    Ok(Text { cond, uncond, shape: [1, shape[1], shape[2]] })
+}
 
-    let (w, h) = (req.width, req.height);
-    let (lw, lh) = ((w as usize) / export.vae_scale, (h as usize) / export.vae_scale);
-    let channels = export.latent_channels;
-    let latent_len = channels * lw * lh;
-    let shape = [1, channels, lh, lw];
-    let noise = gaussian(req.seed, 0, latent_len);
+/// Pixels through the VAE encoder, scaled: the latents of a [1, 3, h, w] picture in [−1, 1].
+pub(crate) fn encode_pixels(export: &Export, pixels: Vec<f32>, w: u32, h: u32) -> Result<Vec<f32>, JobError> {
+    let (_, mean) = export.encode(pixels, [1, 3, h as usize, w as usize]).map_err(failed)?;
+    Ok(mean.into_iter().map(|v| v * export.scaling_factor).collect())
+}
+
+/// Latents through the VAE decoder (unscaled first) to a picture of `w`×`h`.
+pub(crate) fn decode_latents(
+    export: &Export,
+    latents: &[f32],
+    grid: Latents,
+    w: u32,
+    h: u32,
+) -> Result<RgbImage, JobError> {
     let sf = export.scaling_factor;
+    let decoder_input: Vec<f32> = latents.iter().map(|v| v / sf).collect();
+    let (out_shape, pixels) = export.decode(decoder_input, grid.shape()).map_err(failed)?;
+    let (ow, oh) = (out_shape.get(3).copied().unwrap_or(0) as u32, out_shape.get(2).copied().unwrap_or(0) as u32);
+    if (ow, oh) != (w, h) {
+        return Err(FailureCode::ModelFailed.with(format!("the VAE decoder made {ow}x{oh} from latents for {w}x{h}")));
+    }
+    Ok(from_planar(&pixels, w, h))
+}
 
-    // The starting picture's latents; the mask at full and at latent resolution.
-    let encode = |pixels: Vec<f32>| -> Result<Vec<f32>, JobError> {
-        let (_, mean) = export.encode(pixels, [1, 3, h as usize, w as usize]).map_err(failed)?;
-        Ok(mean.into_iter().map(|v| v * sf).collect())
+/// An inpainting mask at the picture's and at the latents' resolution (true: repaint).
+struct Mask {
+    full: Vec<bool>,
+    small: Vec<bool>,
+}
+
+/// What a 9-channel inpainting UNet takes after the latents: the mask at latent resolution and
+/// the latents of the picture with the masked part blanked (an all-repaint mask and blank
+/// latents for text to image).
+fn inpaint_inputs(
+    export: &Export,
+    init: Option<&(RgbImage, Vec<f32>, f32)>,
+    mask: Option<&Mask>,
+    grid: Latents,
+    (w, h): (u32, u32),
+) -> Result<Vec<f32>, JobError> {
+    let repaint: Vec<bool> = match mask {
+        Some(m) => m.small.clone(),
+        None => vec![true; grid.plane()],
     };
-    let init = match &req.init {
-        Some((image, strength)) => {
-            let image = resized(image, w, h);
-            progress.checkpoint()?;
-            Some((image.clone(), encode(to_planar(&image))?, *strength))
-        }
-        None => None,
-    };
-    let mask = req.mask.as_ref().map(|m| (binary_mask(m, w, h), binary_mask(m, lw as u32, lh as u32)));
-    // A 9-channel UNet also takes the mask and the latents of the picture with the masked part
-    // blanked; for text to image it is given an all-repaint mask.
-    let inpaint_extra: Option<Vec<f32>> = match export.unet_channels {
-        9 => {
-            let repaint: Vec<bool> = match (&mask, &init) {
-                (Some((_, small)), _) => small.clone(),
-                _ => vec![true; lw * lh],
-            };
-            let kept_pixels = match (&init, &mask) {
-                (Some((image, _, _)), Some((full, _))) => {
-                    let mut planar = to_planar(image);
-                    let plane = (w * h) as usize;
-                    for (i, &r) in full.iter().enumerate() {
-                        if r {
-                            (0..3).for_each(|c| planar[c * plane + i] = 0.0);
-                        }
-                    }
-                    planar
+    let kept_pixels = match (init, mask) {
+        (Some((image, _, _)), Some(m)) => {
+            let mut planar = to_planar(image);
+            let plane = (w * h) as usize;
+            for (i, &r) in m.full.iter().enumerate() {
+                if r {
+                    (0..3).for_each(|c| planar[c * plane + i] = 0.0);
                 }
-                _ => vec![0.0; (3 * w * h) as usize],
-            };
-            let masked = match export.can_encode() {
-                true => encode(kept_pixels)?,
-                false => vec![0.0; latent_len],
-            };
-            let mut extra: Vec<f32> = repaint.iter().map(|&r| if r { 1.0 } else { 0.0 }).collect();
-            extra.extend(masked);
-            Some(extra)
+            }
+            planar
         }
-        _ => None,
+        _ => vec![0.0; (3 * w * h) as usize],
     };
+    let masked = match export.can_encode() {
+        true => encode_pixels(export, kept_pixels, w, h)?,
+        false => vec![0.0; grid.len()],
+    };
+    let mut extra: Vec<f32> = repaint.iter().map(|&r| if r { 1.0 } else { 0.0 }).collect();
+    extra.extend(masked);
+    Ok(extra)
+}
 
-    let mut latents = match &init {
-        Some((_, x0, strength)) => {
-            sampler.start_at(*strength as f64);
-            sampler.noised_to_start(x0, &noise)
-        }
-        None => noise.iter().map(|v| v * sampler.init_noise_sigma as f32).collect(),
-    };
-    let total = sampler.steps().len();
-    let plane = lw * lh;
-    // The text states as each UNet call takes them, built once.
-    let batched_hidden = uncond.as_ref().map(|u| [u.as_slice(), cond.as_slice()].concat());
-    let batched_shape = [2, hidden_shape[1], hidden_shape[2]];
+/// The model's guided prediction for step `i`, given the scaled latents and the timestep.
+pub(crate) type Predict<'a> = dyn FnMut(usize, Vec<f32>, f64, &mut dyn Progress) -> Result<Vec<f32>, JobError> + 'a;
+
+/// What the denoising loop needs besides the scheduler: the model (given the scaled latents
+/// and the step's timestep, its guided prediction), the seed for per-step noise, and for
+/// latent-blending inpainting the clean latents kept outside the mask.
+pub(crate) struct Denoise<'a> {
+    pub seed: u64,
+    pub grid: Latents,
+    pub noise: &'a [f32],
+    /// 4-channel inpainting: the picture's clean latents and the latent mask (true: repaint).
+    pub keep_outside: Option<(&'a [f32], &'a [bool])>,
+}
+
+/// The denoising loop every pipeline shares: a checkpoint before each model call, the
+/// scheduler's step, the blend outside the mask, and progress with a preview after each step.
+/// `predict(i, input, timestep, progress)` is the model's guided output for step `i` (a
+/// predictor making several calls checks `progress` between them).
+pub(crate) fn denoise(
+    export: &Export,
+    scheduler: &mut dyn Scheduler,
+    mut latents: Vec<f32>,
+    run: &Denoise<'_>,
+    predict: &mut Predict<'_>,
+    progress: &mut dyn Progress,
+) -> Result<Vec<f32>, JobError> {
+    let (grid, len) = (run.grid, run.grid.len());
+    let total = scheduler.steps().len();
     for i in 0..total {
         progress.checkpoint()?;
-        let mut input = sampler.model_input(i, &latents);
-        if let Some(extra) = &inpaint_extra {
-            input.extend_from_slice(extra);
-        }
-        let unet_shape = [1, export.unet_channels, lh, lw];
-        let timestep = sampler.steps()[i].timestep;
-        let output = match (&uncond, &batched_hidden) {
-            (None, _) => export.unet(&input, unet_shape, timestep, &cond, hidden_shape).map_err(failed)?,
-            (Some(uncond), batched) => {
-                let (u, c) = match (batched, export.unet_batch() >= 2) {
-                    (Some(hidden), true) => {
-                        let both = [input.as_slice(), input.as_slice()].concat();
-                        let batch_shape = [2, unet_shape[1], lh, lw];
-                        let mut out =
-                            export.unet(&both, batch_shape, timestep, hidden, batched_shape).map_err(failed)?;
-                        let c = out.split_off(latent_len);
-                        (out, c)
-                    }
-                    _ => {
-                        let u = export.unet(&input, unet_shape, timestep, uncond, hidden_shape).map_err(failed)?;
-                        progress.checkpoint()?;
-                        (u, export.unet(&input, unet_shape, timestep, &cond, hidden_shape).map_err(failed)?)
-                    }
-                };
-                let g = req.guidance;
-                u.iter().zip(&c).map(|(u, c)| u + g * (c - u)).collect()
-            }
-        };
-        let output = &output[..latent_len];
+        let input = scheduler.model_input(i, &latents);
+        let output = predict(i, input, scheduler.steps()[i].timestep, progress)?;
+        let output = &output[..len];
         let before = latents.clone();
-        let step_noise = match sampler.adds_noise() {
-            true => gaussian(req.seed, i as u64 + 1, latent_len),
+        let step_noise = match scheduler.adds_noise() {
+            true => gaussian(run.seed, i as u64 + 1, len),
             false => Vec::new(),
         };
-        sampler.step(i, &mut latents, output, &step_noise);
+        scheduler.step(i, &mut latents, output, &step_noise);
         // Latent blending (4-channel UNet): outside the mask, the picture noised to this level.
-        if let (Some((_, x0, _)), Some((_, small)), None) = (&init, &mask, &inpaint_extra) {
-            let kept = sampler.noised_after(i, x0, &noise);
-            for c in 0..channels {
+        if let Some((x0, small)) = run.keep_outside {
+            let kept = scheduler.noised_after(i, x0, run.noise);
+            let plane = grid.plane();
+            for c in 0..grid.channels {
                 for (k, &repaint) in small.iter().enumerate() {
                     if !repaint {
                         latents[c * plane + k] = kept[c * plane + k];
@@ -265,22 +303,96 @@ pub fn generate(export: &Export, req: &Generate, progress: &mut dyn Progress) ->
                 }
             }
         }
-        let mut preview = || preview_image(export, &sampler.predicted_x0(i, &before, output), lw as u32, lh as u32);
+        let mut preview = || {
+            preview_image(export, &scheduler.predicted_x0(i, &before, output), grid.width as u32, grid.height as u32)
+        };
         progress.stepped(i + 1, total, &mut preview)?;
     }
+    Ok(latents)
+}
+
+/// Runs `req` on `export`.
+pub fn generate(export: &Export, req: &Generate, progress: &mut dyn Progress) -> Result<Generated, JobError> {
+    check(export, req).map_err(|e| FailureCode::ModelFailed.with(e))?;
+    let mut scheduler = scheduler_of(export, req.steps)?;
+    let mut notes = Vec::new();
+    progress.checkpoint()?;
+    let text = encode_prompt(export, req, &mut notes)?;
+
+    let (w, h) = (req.width, req.height);
+    let grid = Latents::of(export, w, h);
+    let noise = gaussian(req.seed, 0, grid.len());
+
+    // The starting picture and its latents; the mask at full and at latent resolution.
+    let init = match &req.init {
+        Some((image, strength)) => {
+            let image = resized(image, w, h);
+            progress.checkpoint()?;
+            let latents = encode_pixels(export, to_planar(&image), w, h)?;
+            Some((image, latents, *strength))
+        }
+        None => None,
+    };
+    let mask = req
+        .mask
+        .as_ref()
+        .map(|m| Mask { full: binary_mask(m, w, h), small: binary_mask(m, grid.width as u32, grid.height as u32) });
+    let inpaint_extra = match export.unet_channels {
+        9 => Some(inpaint_inputs(export, init.as_ref(), mask.as_ref(), grid, (w, h))?),
+        _ => None,
+    };
+
+    let latents = match &init {
+        Some((_, x0, strength)) => {
+            scheduler.start_at(*strength as f64);
+            scheduler.noised_to_start(x0, &noise)
+        }
+        None => noise.iter().map(|v| v * scheduler.init_noise_sigma() as f32).collect(),
+    };
+    let keep_outside = match (&init, &mask, &inpaint_extra) {
+        (Some((_, x0, _)), Some(m), None) => Some((x0.as_slice(), m.small.as_slice())),
+        _ => None,
+    };
+    let run = Denoise { seed: req.seed, grid, noise: &noise, keep_outside };
+    let total = scheduler.steps().len();
+
+    // Classifier-free guidance: one batched call where the graph takes two, else two calls.
+    let unet_shape = [1, export.unet_channels, grid.height, grid.width];
+    let batched_hidden = text.uncond.as_ref().map(|u| [u.as_slice(), text.cond.as_slice()].concat());
+    let batched_shape = [2, text.shape[1], text.shape[2]];
+    let guidance = req.guidance;
+    let len = grid.len();
+    let mut predict = |_: usize, mut input: Vec<f32>, timestep: f64, progress: &mut dyn Progress| {
+        if let Some(extra) = &inpaint_extra {
+            input.extend_from_slice(extra);
+        }
+        let Some(uncond) = &text.uncond else {
+            return export.unet(&input, unet_shape, timestep, &text.cond, text.shape).map_err(failed);
+        };
+        let (u, c) = match (&batched_hidden, export.unet_batch() >= 2) {
+            (Some(hidden), true) => {
+                let both = [input.as_slice(), input.as_slice()].concat();
+                let batch_shape = [2, unet_shape[1], grid.height, grid.width];
+                let mut out = export.unet(&both, batch_shape, timestep, hidden, batched_shape).map_err(failed)?;
+                let c = out.split_off(len);
+                (out, c)
+            }
+            _ => {
+                let u = export.unet(&input, unet_shape, timestep, uncond, text.shape).map_err(failed)?;
+                progress.checkpoint()?;
+                (u, export.unet(&input, unet_shape, timestep, &text.cond, text.shape).map_err(failed)?)
+            }
+        };
+        Ok::<_, JobError>(u.iter().zip(&c).map(|(u, c)| u + guidance * (c - u)).collect())
+    };
+    let latents = denoise(export, scheduler.as_mut(), latents, &run, &mut predict, progress)?;
 
     progress.checkpoint()?;
-    let decoder_input: Vec<f32> = latents.iter().map(|v| v / sf).collect();
-    let (out_shape, pixels) = export.decode(decoder_input, shape).map_err(failed)?;
-    let (ow, oh) = (out_shape.get(3).copied().unwrap_or(0) as u32, out_shape.get(2).copied().unwrap_or(0) as u32);
-    if (ow, oh) != (w, h) {
-        return Err(FailureCode::ModelFailed.with(format!("the VAE decoder made {ow}x{oh} from latents for {w}x{h}")));
-    }
-    let mut image = from_planar(&pixels, w, h);
+    let mut image = decode_latents(export, &latents, grid, w, h)?;
     // Outside the mask the picture is the original, pixel for pixel.
-    if let (Some((original, _, _)), Some((full, _))) = (&init, &mask) {
+    if let (Some((original, _, _)), Some(m)) = (&init, &mask) {
         for (i, (out, orig)) in image.pixels_mut().zip(original.pixels()).enumerate() {
-            if !full[i] {
+            if !m.full[i] {
                 *out = *orig;
             }
         }
