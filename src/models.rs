@@ -28,6 +28,16 @@ fn selected(ids: &[String], default_set: bool) -> Result<Vec<manifest::Manifest>
         .collect()
 }
 
+/// What an added model does, in words: its pipeline (and image to image, for the diffusion
+/// kinds that can start from a picture).
+fn kind_words(record: &brought::Record) -> String {
+    match record.pipeline.as_str() {
+        "try-on" => "try-on (CatVTON layout)".to_string(),
+        pipeline if record.image_to_image => format!("{pipeline} + image to image"),
+        pipeline => pipeline.to_string(),
+    }
+}
+
 pub fn run(cmd: ModelsCommand) -> Result<()> {
     let cache = cache()?;
     match cmd {
@@ -48,8 +58,7 @@ pub fn run(cmd: ModelsCommand) -> Result<()> {
                 ]);
             }
             for r in brought::list(&cache) {
-                let img2img = if r.image_to_image { " + image to image" } else { "" };
-                let what = format!("{}{img2img}, {} (added from {})", r.pipeline, r.scheduler, r.source);
+                let what = format!("{}, {} (added from {})", kind_words(&r), r.scheduler, r.source);
                 rows.push([r.name, "added".into(), r.licence, what]);
             }
             print!("{}", columns(&rows));
@@ -81,10 +90,9 @@ pub fn run(cmd: ModelsCommand) -> Result<()> {
                 // The download folder was only the way in: the added copy is the model now.
                 let _ = std::fs::remove_dir_all(&from);
             }
-            let img2img = if record.image_to_image { " + image to image" } else { "" };
             println!(
-                "added {name}: {}{img2img}, {}, {} files, licence {}, {}",
-                record.pipeline,
+                "added {name}: {}, {}, {} files, licence {}, {}",
+                kind_words(&record),
                 record.scheduler,
                 record.files.len(),
                 record.licence,

@@ -110,3 +110,41 @@ fn a_brought_export_is_added_listed_verified_and_removed_from_the_shell() {
     let (_, list) = figur(&["models", "list"], Some(cache.path()));
     assert!(!list.contains("tiny-sd"), "{list}");
 }
+
+#[test]
+fn a_catvton_layout_is_added_as_a_try_on_model_and_kept_from_prompt_pipelines() {
+    let (cache, from) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    figur_models::tiny::catvton_export(from.path());
+    let from_arg = from.path().to_str().unwrap();
+    let (ok, out) =
+        figur(&["models", "add", "catvton", "--from", from_arg, "--license", "CC-BY-NC-SA-4.0"], Some(cache.path()));
+    assert!(ok && out.contains("added catvton: try-on (CatVTON layout), DDIMScheduler"), "{out}");
+    let (_, list) = figur(&["models", "list"], Some(cache.path()));
+    assert!(
+        list.lines().any(|l| l.starts_with("catvton") && l.contains("CC-BY-NC-SA-4.0") && l.contains("try-on")),
+        "{list}"
+    );
+    let (ok, out) = figur(&["models", "verify", "catvton"], Some(cache.path()));
+    assert!(ok && out.contains("sha256 intact"), "{out}");
+    // The prompt pipeline does not take it for one of its own.
+    let (ok, out) = figur(
+        &["generate", "catvton", "--prompt", "a shirt", "--out", "/dev/null", "--size", "64x64"],
+        Some(cache.path()),
+    );
+    assert!(!ok && out.contains("catvton is a try-on model"), "{out}");
+    // A UNet that takes text is not this layout.
+    let bad = tempfile::tempdir().unwrap();
+    figur_models::tiny::catvton_export(bad.path());
+    let unet = figur_models::tiny::pass_through(
+        &[("sample", vec![2, 9, 16, 8]), ("timestep", vec![1]), ("encoder_hidden_states", vec![2, 77, 8])],
+        &[],
+        &[("out_sample", vec![2, 4, 16, 8])],
+        false,
+    );
+    figur_models::tiny::export_component(bad.path(), "unet", &unet);
+    let (ok, out) = figur(
+        &["models", "add", "other", "--from", bad.path().to_str().unwrap(), "--license", "MIT"],
+        Some(cache.path()),
+    );
+    assert!(!ok && out.contains("takes no text"), "{out}");
+}

@@ -50,6 +50,13 @@ impl ModelUse {
 
     /// Why `record` cannot serve this use, if it cannot.
     pub fn unsuitable(self, record: &figur_models::brought::Record) -> Option<String> {
+        if record.pipeline == figur_models::bring::Pipeline::TryOn.as_str() {
+            return Some(format!(
+                "{} is a try-on model: it dresses a person in a garment and draws nothing from a prompt ({} needs one that does)",
+                record.name,
+                self.name()
+            ));
+        }
         (self.needs_image_to_image() && !record.image_to_image).then(|| {
             format!("{} has no vae_encoder, so it cannot start from a picture ({} needs one)", record.name, self.name())
         })
@@ -288,5 +295,17 @@ mod tests {
         assert_eq!(d.get(ModelUse::Refine), Some("inpaint"), "the first inpainting model when none is set");
         settings.default_models.insert(ModelUse::Refine, "a".into());
         assert_eq!(ModelDefaults::resolve(&settings, &with_inpainting).get(ModelUse::Refine), Some("a"));
+    }
+
+    #[test]
+    fn a_try_on_model_serves_no_prompt_driven_use() {
+        let catvton = record("catvton", "try-on", true);
+        for use_ in ModelUse::ALL {
+            let why = use_.unsuitable(&catvton).expect("refused");
+            assert!(why.contains("catvton is a try-on model") && why.contains(use_.name()), "{why}");
+        }
+        let mut settings = StudioSettings::default();
+        settings.default_models.insert(ModelUse::BackgroundGenerator, "catvton".into());
+        assert_eq!(ModelDefaults::resolve(&settings, &[catvton]), ModelDefaults::default());
     }
 }

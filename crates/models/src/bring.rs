@@ -1,5 +1,8 @@
 //! Model folders users bring (issue 14): a diffusers → ONNX export in Optimum's layout
-//! (`optimum-cli export onnx --model …`). [`inspect`] checks one before the studio accepts it:
+//! (`optimum-cli export onnx --model …`), or a try-on model in the CatVTON layout (issue 28:
+//! `model_index.json` naming `CatVTONPipeline`, a 9-channel UNet without text input over the
+//! person and the garment stacked in height, Optimum's VAE encoder and decoder, a DDIM
+//! scheduler). [`inspect`] checks one before the studio accepts it:
 //! the files the layout needs, each graph's inputs and outputs (read without loading it), the
 //! external weight files they point at, and no link leading out of the folder. Every refusal
 //! names the file, the component or the tensor at fault.
@@ -15,6 +18,20 @@ pub enum Pipeline {
     TextToImage,
     /// A 9-channel UNet: latents, mask and masked-image latents.
     Inpainting,
+    /// A try-on model in the CatVTON layout: a 9-channel UNet with no text input, given the
+    /// person and the garment concatenated along the height (`sample` [B, 9, 2h, w]).
+    TryOn,
+}
+
+impl Pipeline {
+    /// How records and listings name it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Pipeline::TextToImage => "text-to-image",
+            Pipeline::Inpainting => "inpainting",
+            Pipeline::TryOn => "try-on",
+        }
+    }
 }
 
 /// An export that passed the checks.
@@ -33,6 +50,8 @@ pub struct Export {
 pub enum LayoutError {
     #[error("{0} is missing: an Optimum export has it (optimum-cli export onnx --model …)")]
     Missing(String),
+    #[error("{0} is missing: a CatVTON-layout try-on export has it (scripts/export-catvton.py makes one)")]
+    MissingTryOn(String),
     #[error("{path} is not valid JSON: {why}")]
     NotJson { path: String, why: String },
     #[error("{component}: {detail}")]
@@ -61,12 +80,18 @@ pub fn inspect(dir: &Path) -> Result<Export, LayoutError> {
     let mut files = Vec::new();
     walk(&root, &root, &mut files)?;
     files.sort();
+    if !files.iter().any(|f| f == Path::new("model_index.json")) {
+        return Err(LayoutError::Missing("model_index.json".into()));
+    }
+    // The pipeline's own name says which layout to hold the folder to.
+    if json(&root, "model_index.json")?["_class_name"] == "CatVTONPipeline" {
+        return inspect_try_on(&root, files);
+    }
     for required in REQUIRED {
         if !files.iter().any(|f| f == Path::new(required)) {
             return Err(LayoutError::Missing(required.to_string()));
         }
     }
-    json(&root, "model_index.json")?;
     let scheduler = json(&root, "scheduler/scheduler_config.json")?;
     let scheduler = scheduler["_class_name"].as_str().unwrap_or("DDIMScheduler").to_string();
 
@@ -101,6 +126,58 @@ pub fn inspect(dir: &Path) -> Result<Export, LayoutError> {
         output(&encoder, "vae_encoder", &["latent_sample", "latent_parameters"])?;
     }
     Ok(Export { pipeline, image_to_image, scheduler, files })
+}
+
+const REQUIRED_TRY_ON: [&str; 5] = [
+    "model_index.json",
+    "scheduler/scheduler_config.json",
+    "unet/model.onnx",
+    "vae_encoder/model.onnx",
+    "vae_decoder/model.onnx",
+];
+
+/// A CatVTON-layout try-on export: the UNet takes `sample` (x_t 4 | mask 1 | masked latents 4,
+/// person over garment) and `timestep`, no text; both VAE halves are there (the person and the
+/// garment are encoded, the result decoded).
+fn inspect_try_on(root: &Path, files: Vec<PathBuf>) -> Result<Export, LayoutError> {
+    for required in REQUIRED_TRY_ON {
+        if !files.iter().any(|f| f == Path::new(required)) {
+            return Err(LayoutError::MissingTryOn(required.to_string()));
+        }
+    }
+    let scheduler = json(root, "scheduler/scheduler_config.json")?;
+    let scheduler = scheduler["_class_name"].as_str().unwrap_or("DDIMScheduler").to_string();
+
+    let unet = component(root, "unet")?;
+    let sample = input(&unet, "unet", "sample", &["float32", "float16"])?;
+    input(&unet, "unet", "timestep", &["float32", "float16", "int64", "int32"])?;
+    output(&unet, "unet", &["out_sample"])?;
+    if sample.shape.get(1) != Some(&Dim::Fixed(9)) {
+        return Err(LayoutError::Graph {
+            component: "unet",
+            detail: format!(
+                "input `sample` has {:?} channels; a try-on UNet takes 9 (latents 4, mask 1, masked person and garment 4)",
+                sample.shape.get(1)
+            ),
+        });
+    }
+    if let Some(text) = unet.inputs.iter().find(|t| t.name == "encoder_hidden_states" || t.name == "input_ids") {
+        return Err(LayoutError::Graph {
+            component: "unet",
+            detail: format!(
+                "it takes `{}`: a CatVTON-layout UNet takes no text (its cross-attention is skipped)",
+                text.name
+            ),
+        });
+    }
+
+    let encoder = component(root, "vae_encoder")?;
+    input(&encoder, "vae_encoder", "sample", &["float32", "float16"])?;
+    output(&encoder, "vae_encoder", &["latent_sample", "latent_parameters"])?;
+    let decoder = component(root, "vae_decoder")?;
+    input(&decoder, "vae_decoder", "latent_sample", &["float32", "float16"])?;
+    output(&decoder, "vae_decoder", &["sample"])?;
+    Ok(Export { pipeline: Pipeline::TryOn, image_to_image: true, scheduler, files })
 }
 
 /// Every file under `dir`, relative to `root`; a link is followed only if it stays inside.
@@ -205,7 +282,7 @@ fn output(io: &GraphIo, component: &'static str, any_of: &[&str]) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tiny::{export_component as write, optimum_export as export, pass_through as graph};
+    use crate::tiny::{catvton_export, export_component as write, optimum_export as export, pass_through as graph};
 
     #[test]
     fn a_tiny_export_in_optimum_s_layout_is_accepted_and_its_kind_found() {
@@ -281,6 +358,52 @@ mod tests {
             write(d, "unet", &g);
         });
         assert!(why.contains("4 (text to image) or 9 (inpainting)"), "{why}");
+    }
+
+    #[test]
+    fn a_catvton_layout_is_a_try_on_model_and_its_faults_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        catvton_export(dir.path());
+        let found = inspect(dir.path()).unwrap();
+        assert_eq!((found.pipeline, found.image_to_image), (Pipeline::TryOn, true));
+        assert_eq!(found.pipeline.as_str(), "try-on");
+        assert_eq!(found.scheduler, "DDIMScheduler");
+        assert!(found.files.contains(&PathBuf::from("unet/model.onnx_data")), "{:?}", found.files);
+
+        let refused = |spoil: &dyn Fn(&Path)| {
+            let dir = tempfile::tempdir().unwrap();
+            catvton_export(dir.path());
+            spoil(dir.path());
+            inspect(dir.path()).unwrap_err().to_string()
+        };
+        let why = refused(&|d| std::fs::remove_dir_all(d.join("vae_encoder")).unwrap());
+        assert!(why.contains("vae_encoder/model.onnx is missing") && why.contains("CatVTON"), "{why}");
+        let why = refused(&|d| {
+            let g = graph(
+                &[("sample", vec![2, 4, 16, 8]), ("timestep", vec![1])],
+                &[],
+                &[("out_sample", vec![2, 4, 16, 8])],
+                false,
+            );
+            write(d, "unet", &g);
+        });
+        assert!(why.contains("unet") && why.contains("takes 9"), "{why}");
+        let why = refused(&|d| {
+            let g = graph(
+                &[("sample", vec![2, 9, 16, 8]), ("timestep", vec![1]), ("encoder_hidden_states", vec![2, 77, 32])],
+                &[],
+                &[("out_sample", vec![2, 4, 16, 8])],
+                false,
+            );
+            write(d, "unet", &g);
+        });
+        assert!(why.contains("encoder_hidden_states") && why.contains("takes no text"), "{why}");
+        let why = refused(&|d| std::fs::remove_file(d.join("unet/model.onnx_data")).unwrap());
+        assert!(why.contains("model.onnx_data") && why.contains("missing"), "{why}");
+        // A text-to-image export is not taken for one, nor one for a text-to-image export.
+        let sd = tempfile::tempdir().unwrap();
+        export(sd.path(), 9, true);
+        assert_eq!(inspect(sd.path()).unwrap().pipeline, Pipeline::Inpainting);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::bring::{self, LayoutError, Pipeline};
+use crate::bring::{self, LayoutError};
 use crate::Cache;
 
 /// What was brought, as `record.json` keeps it.
@@ -118,10 +118,7 @@ pub fn add(
     let record = Record {
         name: name.to_string(),
         licence: licence.trim().to_string(),
-        pipeline: match export.pipeline {
-            Pipeline::TextToImage => "text-to-image".into(),
-            Pipeline::Inpainting => "inpainting".into(),
-        },
+        pipeline: export.pipeline.as_str().into(),
         image_to_image: export.image_to_image,
         scheduler: export.scheduler,
         source: std::path::absolute(from).unwrap_or_else(|_| from.to_path_buf()).display().to_string(),

@@ -84,6 +84,40 @@ pub fn optimum_export(dir: &Path, channels: i64, encoder: bool) {
     }
 }
 
+/// A tiny export in the CatVTON try-on layout (issue 28): `model_index.json` naming
+/// `CatVTONPipeline`, a 9-channel UNet over the person and garment stacked in height (8 + 8
+/// latent rows) with no text input and its weights in an external file, both VAE halves, DDIM.
+/// Its graphs only pass values through: it is for the layout's checks, not for known answers.
+pub fn catvton_export(dir: &Path) {
+    for (file, text) in [
+        ("model_index.json", r#"{"_class_name": "CatVTONPipeline"}"#),
+        ("scheduler/scheduler_config.json", r#"{"_class_name": "DDIMScheduler"}"#),
+    ] {
+        std::fs::create_dir_all(dir.join(file).parent().unwrap()).unwrap();
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    export_component(
+        dir,
+        "unet",
+        &pass_through(
+            &[("sample", vec![2, 9, 16, 8]), ("timestep", vec![1])],
+            &["timestep"],
+            &[("out_sample", vec![2, 4, 16, 8])],
+            true,
+        ),
+    );
+    export_component(
+        dir,
+        "vae_decoder",
+        &pass_through(&[("latent_sample", vec![1, 4, 8, 8])], &[], &[("sample", vec![1, 3, 64, 64])], false),
+    );
+    export_component(
+        dir,
+        "vae_encoder",
+        &pass_through(&[("sample", vec![1, 3, 64, 64])], &[], &[("latent_sample", vec![1, 4, 8, 8])], false),
+    );
+}
+
 /// The oracle export: a UNet that, at any timestep, predicts exactly the noise (or velocity)
 /// that carries whatever latents it is given to a known target, and a VAE that is exactly
 /// invertible (it does not downscale: latents are the pixels in [−1, 1] plus a zero channel,

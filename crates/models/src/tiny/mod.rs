@@ -225,7 +225,7 @@ pub fn isnet_stand_in() -> Graph {
 }
 
 pub mod diffusion;
-pub use diffusion::{export_component, optimum_export, pass_through};
+pub use diffusion::{catvton_export, export_component, optimum_export, pass_through};
 
 #[cfg(test)]
 mod tests {
