@@ -10,22 +10,22 @@ use crate::cli::ConfigCommand;
 
 /// `default-model.<use>` → the use.
 fn key(text: &str) -> Result<ModelUse> {
-    let uses: Vec<String> = ModelUse::ALL.iter().map(|u| format!("default-model.{}", u.name())).collect();
-    match text.strip_prefix("default-model.").and_then(ModelUse::from_name) {
+    let uses: Vec<String> = ModelUse::ALL.iter().map(|u| format!("default-model.{}", u.as_str())).collect();
+    match text.strip_prefix("default-model.").and_then(ModelUse::parse) {
         Some(use_) => Ok(use_),
         None => bail!("no setting `{text}`; the settings are: {}", uses.join(", ")),
     }
 }
 
 fn show(settings: &settings::StudioSettings) {
-    for use_ in ModelUse::ALL {
+    for &use_ in ModelUse::ALL {
         let value = settings.default_models.get(&use_).map(String::as_str);
         let fallback = match use_ {
             ModelUse::Refine => "(none set: the first added inpainting model, if any)",
             ModelUse::Harmonize => "(none set: only when a request names a model)",
             _ => "(none set: the procedural generator)",
         };
-        println!("default-model.{} = {}", use_.name(), value.unwrap_or(fallback));
+        println!("default-model.{} = {}", use_.as_str(), value.unwrap_or(fallback));
     }
 }
 

@@ -57,17 +57,20 @@ fn view(studio: &Studio) -> GenerativeView {
         .iter()
         .map(|r| AddedModel {
             name: r.name.clone(),
-            kind: format!("{}{}", r.pipeline, if r.image_to_image { " + image to image" } else { "" }),
+            kind: match r.pipeline.as_str() {
+                "try-on" => "try-on (CatVTON layout)".into(),
+                pipeline => format!("{pipeline}{}", if r.image_to_image { " + image to image" } else { "" }),
+            },
             licence: r.licence.clone(),
             megabytes: (r.files.iter().map(|f| f.bytes).sum::<u64>() as f64 / 1e6 * 10.0).round() / 10.0,
         })
         .collect();
     let defaults = ModelUse::ALL
-        .into_iter()
-        .map(|use_| {
+        .iter()
+        .map(|&use_| {
             let (label, otherwise) = label(use_);
             DefaultModel {
-                key: use_.name().into(),
+                key: use_.as_str().into(),
                 label: label.into(),
                 model: settings.default_models.get(&use_).cloned(),
                 choices: added.iter().filter(|r| use_.unsuitable(r).is_none()).map(|r| r.name.clone()).collect(),
@@ -92,8 +95,8 @@ pub fn set_default_model(
     key: String,
     model: Option<String>,
 ) -> Result<GenerativeView, UiError> {
-    let use_ = ModelUse::from_name(&key)
-        .ok_or_else(|| Invalid { field: "default_model", message: format!("no use `{key}`") })?;
+    let use_ =
+        ModelUse::parse(&key).ok_or_else(|| Invalid { field: "default_model", message: format!("no use `{key}`") })?;
     studio
         .engine
         .set_default_model(use_, model.as_deref().filter(|m| !m.is_empty()))

@@ -12,37 +12,23 @@ use std::sync::RwLock;
 
 use serde::{Deserialize, Serialize};
 
-/// What a default model is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ModelUse {
-    /// `background-generator` without `image_model`.
-    BackgroundGenerator,
-    /// `model-generator` without `image_model`.
-    ModelGenerator,
-    /// Try-on, product-to-model and model swap: the inpainting pass after the fit.
-    Refine,
-    /// Background swaps with `runtime_config.harmonize`: the image-to-image pass at the edge.
-    Harmonize,
+crate::vocabulary! {
+    /// What a default model is for (`default-model.<use>` in `figur config`, a key of
+    /// `settings.json`).
+    #[derive(PartialOrd, Ord)]
+    pub enum ModelUse {
+        /// `background-generator` without `image_model`.
+        BackgroundGenerator = "background-generator",
+        /// `model-generator` without `image_model`.
+        ModelGenerator = "model-generator",
+        /// Try-on, product-to-model and model swap: the inpainting pass after the fit.
+        Refine = "refine",
+        /// Background swaps with `runtime_config.harmonize`: the image-to-image pass at the edge.
+        Harmonize = "harmonize",
+    }
 }
 
 impl ModelUse {
-    pub const ALL: [ModelUse; 4] =
-        [ModelUse::BackgroundGenerator, ModelUse::ModelGenerator, ModelUse::Refine, ModelUse::Harmonize];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ModelUse::BackgroundGenerator => "background-generator",
-            ModelUse::ModelGenerator => "model-generator",
-            ModelUse::Refine => "refine",
-            ModelUse::Harmonize => "harmonize",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<ModelUse> {
-        ModelUse::ALL.into_iter().find(|u| u.name() == name)
-    }
-
     /// Refinement and harmonisation start from a picture: the model needs a VAE encoder.
     pub fn needs_image_to_image(self) -> bool {
         matches!(self, ModelUse::Refine | ModelUse::Harmonize)
@@ -54,11 +40,15 @@ impl ModelUse {
             return Some(format!(
                 "{} is a try-on model: it dresses a person in a garment and draws nothing from a prompt ({} needs one that does)",
                 record.name,
-                self.name()
+                self.as_str()
             ));
         }
         (self.needs_image_to_image() && !record.image_to_image).then(|| {
-            format!("{} has no vae_encoder, so it cannot start from a picture ({} needs one)", record.name, self.name())
+            format!(
+                "{} has no vae_encoder, so it cannot start from a picture ({} needs one)",
+                record.name,
+                self.as_str()
+            )
         })
     }
 }
@@ -193,7 +183,7 @@ pub struct ModelDefaults(pub BTreeMap<ModelUse, String>);
 impl ModelDefaults {
     pub fn resolve(settings: &StudioSettings, added: &[figur_models::brought::Record]) -> ModelDefaults {
         let mut out = BTreeMap::new();
-        for use_ in ModelUse::ALL {
+        for &use_ in ModelUse::ALL {
             let set = settings.default_models.get(&use_);
             let chosen = match set {
                 Some(name) => added.iter().find(|r| &r.name == name),
@@ -207,7 +197,10 @@ impl ModelDefaults {
                     out.insert(use_, record.name.clone());
                 }
                 _ if set.is_some() => {
-                    tracing::warn!("the default model for {} is not added (or cannot serve it); none used", use_.name())
+                    tracing::warn!(
+                        "the default model for {} is not added (or cannot serve it); none used",
+                        use_.as_str()
+                    )
                 }
                 _ => {}
             }
@@ -300,9 +293,9 @@ mod tests {
     #[test]
     fn a_try_on_model_serves_no_prompt_driven_use() {
         let catvton = record("catvton", "try-on", true);
-        for use_ in ModelUse::ALL {
+        for &use_ in ModelUse::ALL {
             let why = use_.unsuitable(&catvton).expect("refused");
-            assert!(why.contains("catvton is a try-on model") && why.contains(use_.name()), "{why}");
+            assert!(why.contains("catvton is a try-on model") && why.contains(use_.as_str()), "{why}");
         }
         let mut settings = StudioSettings::default();
         settings.default_models.insert(ModelUse::BackgroundGenerator, "catvton".into());
