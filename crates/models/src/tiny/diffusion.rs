@@ -152,6 +152,87 @@ pub struct Oracle {
     pub batch: i64,
 }
 
+/// The try-on oracle (issue 28): an export in the CatVTON layout whose right output is known.
+/// Its UNet takes `sample` [B, 9, 2h, w] — latents x_t 4 | mask 1 | masked latents 4, the person
+/// over the garment in height — and predicts exactly the noise that carries x_t to
+/// x₀ = masked person + mask × garment in the top half (the garment, as given, in the bottom
+/// half). So a correct pipeline ends on the person outside the mask and on the garment inside it
+/// (guidance g with the garment zeroed in the unconditional branch: g × garment inside), and a
+/// wrong concat axis, mask or masking shows. Its VAE is the oracle's exactly invertible one; DDIM.
+#[derive(Debug, Clone)]
+pub struct TryOnOracle {
+    /// Width and height of one half (the person's), in pixels and latents alike.
+    pub width: i64,
+    pub height: i64,
+    /// `scheduler/scheduler_config.json` (`scaled_linear` or `linear` betas, ε-prediction).
+    pub scheduler: String,
+}
+
+impl TryOnOracle {
+    pub fn new(width: i64, height: i64) -> TryOnOracle {
+        TryOnOracle { width, height, scheduler: scheduler_config("DDIMScheduler", "epsilon", "leading") }
+    }
+
+    /// Writes the export into `dir`.
+    pub fn write(&self, dir: &Path) {
+        let vae =
+            format!(r#"{{"block_out_channels": [32], "latent_channels": 4, "scaling_factor": {ORACLE_SCALING}}}"#);
+        for (file, text) in [
+            ("model_index.json", r#"{"_class_name": "CatVTONPipeline"}"#.to_string()),
+            ("scheduler/scheduler_config.json", self.scheduler.clone()),
+        ] {
+            std::fs::create_dir_all(dir.join(file).parent().unwrap()).unwrap();
+            std::fs::write(dir.join(file), text).unwrap();
+        }
+        write_component(dir, "unet", &self.unet(), r#"{"in_channels": 9}"#);
+        write_oracle_vae(dir, false, Some("latent_sample"), &vae);
+    }
+
+    /// x = sample[:, 0:4], m = sample[:, 4:5], k = sample[:, 5:9]; x₀ = [k_top + m_top · k_bottom ;
+    /// k_bottom] stacked in height; ε = (x − √ᾱ·x₀)/√(1−ᾱ).
+    fn unet(&self) -> Graph {
+        let (w, h) = (self.width, self.height);
+        let slice = |from: &str, start: &str, end: &str, axis: &str, to: &str| {
+            Node::new("Slice", &[from, start, end, axis], to)
+        };
+        let mut nodes = vec![
+            slice("sample", "c0", "c4", "ax1", "x"),
+            slice("sample", "c4", "c5", "ax1", "m"),
+            slice("sample", "c5", "c9", "ax1", "k"),
+            slice("k", "c0", "rows_h", "ax2", "k_top"),
+            slice("k", "rows_h", "rows_2h", "ax2", "k_bottom"),
+            slice("m", "c0", "rows_h", "ax2", "m_top"),
+            Node::new("Mul", &["m_top", "k_bottom"], "dressed"),
+            Node::new("Add", &["k_top", "dressed"], "x0_top"),
+            Node::new("Concat", &["x0_top", "k_bottom"], "x0").attr("axis", Attr::Int(2)),
+        ];
+        nodes.extend(timestep_scales());
+        nodes.extend([
+            Node::new("Mul", &["sa", "x0"], "sax0"),
+            Node::new("Sub", &["x", "sax0"], "num"),
+            Node::new("Div", &["num", "sb"], "out_sample"),
+        ]);
+        let (floats, ints) = timestep_constants(&self.scheduler);
+        Graph {
+            inputs: vec![("sample".into(), vec![-1, 9, 2 * h, w]), ("timestep".into(), vec![1])],
+            outputs: vec![("out_sample".into(), vec![-1, 4, 2 * h, w])],
+            types: vec![("sample".into(), FLOAT), ("timestep".into(), INT64), ("out_sample".into(), FLOAT)],
+            constants: floats,
+            int_constants: [
+                ints,
+                [("c0", 0), ("c4", 4), ("c5", 5), ("c9", 9), ("ax1", 1), ("ax2", 2), ("rows_h", h), ("rows_2h", 2 * h)]
+                    .into_iter()
+                    .map(|(name, v)| (name.to_string(), vec![1], vec![v]))
+                    .collect(),
+            ]
+            .concat(),
+            nodes,
+            external_data: Some("model.onnx_data".into()),
+            ..Graph::default()
+        }
+    }
+}
+
 /// The oracle VAE's `scaling_factor`.
 pub const ORACLE_SCALING: f32 = 0.5;
 /// How far the mean hidden state moves the oracle's target latents (channels 0–2).
@@ -290,53 +371,7 @@ impl Oracle {
         let unet = self.unet(float, &cast_in, &cast_out);
         write_component(dir, "unet", &unet, &format!(r#"{{"sample_size": {n}, "in_channels": {}}}"#, self.channels));
 
-        let decoder = Graph {
-            inputs: vec![("latent_sample".into(), vec![1, 4, -1, -1])],
-            outputs: vec![("sample".into(), vec![1, 3, -1, -1])],
-            types: vec![("latent_sample".into(), float), ("sample".into(), float)],
-            int_constants: vec![
-                ("zero".into(), vec![1], vec![0]),
-                ("three".into(), vec![1], vec![3]),
-                ("axis".into(), vec![1], vec![1]),
-            ],
-            nodes: vec![Node::new("Slice", &["latent_sample", "zero", "three", "axis"], "sample")],
-            ..Graph::default()
-        };
-        write_component(dir, "vae_decoder", &decoder, &vae);
-
-        if let Some(output) = self.encoder {
-            let mut nodes = vec![
-                cast_in("sample", "x"),
-                Node::new("Slice", &["x", "zero", "one", "axis"], "plane"),
-                Node::new("Mul", &["plane", "nought"], "blank"),
-                Node::new("Concat", &["x", "blank"], "mean").attr("axis", Attr::Int(1)),
-            ];
-            let channels = if output == "latent_parameters" {
-                nodes.push(
-                    Node::new("Concat", &["mean", "blank", "blank", "blank", "blank"], "params")
-                        .attr("axis", Attr::Int(1)),
-                );
-                nodes.push(cast_out("params", output));
-                8
-            } else {
-                nodes.push(cast_out("mean", output));
-                4
-            };
-            let encoder = Graph {
-                inputs: vec![("sample".into(), vec![1, 3, -1, -1])],
-                outputs: vec![(output.into(), vec![1, channels, -1, -1])],
-                types: vec![("sample".into(), float), (output.into(), float)],
-                constants: vec![("nought".into(), vec![], vec![0.0])],
-                int_constants: vec![
-                    ("zero".into(), vec![1], vec![0]),
-                    ("one".into(), vec![1], vec![1]),
-                    ("axis".into(), vec![1], vec![1]),
-                ],
-                nodes,
-                ..Graph::default()
-            };
-            write_component(dir, "vae_encoder", &encoder, &vae);
-        }
+        write_oracle_vae(dir, self.half, self.encoder, &vae);
     }
 
     /// The oracle UNet: σ at the (possibly fractional) timestep, interpolated in the σ table
@@ -344,8 +379,7 @@ impl Oracle {
     /// with √ᾱ = 1/√(1+σ²), √(1−ᾱ) = σ/√(1+σ²); v = √ᾱ·ε − √(1−ᾱ)·x₀.
     fn unet(&self, float: i64, cast_in: &dyn Fn(&str, &str) -> Node, cast_out: &dyn Fn(&str, &str) -> Node) -> Graph {
         let (w, h) = self.size();
-        let sigmas = sigma_table(&self.scheduler);
-        let last = sigmas.len() as i64 - 1;
+        let (floats, ints) = timestep_constants(&self.scheduler);
         let t_shape = if self.timestep.1 { vec![1] } else { vec![] };
         let mut nodes = vec![cast_in("sample", "sample_f")];
         if self.channels == 9 {
@@ -353,23 +387,8 @@ impl Oracle {
         } else {
             nodes.push(Node::new("Identity", &["sample_f"], "x"));
         }
+        nodes.extend(timestep_scales());
         nodes.extend([
-            Node::new("Cast", &["timestep"], "tf").attr("to", Attr::Int(FLOAT)),
-            Node::new("Floor", &["tf"], "i0f"),
-            Node::new("Sub", &["tf", "i0f"], "frac"),
-            Node::new("Cast", &["i0f"], "i0").attr("to", Attr::Int(INT64)),
-            Node::new("Add", &["i0", "one_i"], "i1a"),
-            Node::new("Min", &["i1a", "last"], "i1"),
-            Node::new("Gather", &["sigmas", "i0"], "s0"),
-            Node::new("Gather", &["sigmas", "i1"], "s1"),
-            Node::new("Sub", &["s1", "s0"], "ds"),
-            Node::new("Mul", &["frac", "ds"], "fs"),
-            Node::new("Add", &["s0", "fs"], "sigma"),
-            Node::new("Mul", &["sigma", "sigma"], "sq"),
-            Node::new("Add", &["sq", "one_f"], "sq1"),
-            Node::new("Sqrt", &["sq1"], "den"),
-            Node::new("Div", &["one_f", "den"], "sa"),
-            Node::new("Div", &["sigma", "den"], "sb"),
             cast_in("encoder_hidden_states", "hidden"),
             Node::new("ReduceMean", &["hidden"], "h")
                 .attr("axes", Attr::Ints(vec![1, 2]))
@@ -404,20 +423,24 @@ impl Oracle {
                 ("encoder_hidden_states".into(), float),
                 ("out_sample".into(), float),
             ],
-            constants: vec![
-                ("sigmas".into(), vec![sigmas.len() as i64], sigmas),
-                ("one_f".into(), vec![], vec![1.0]),
-                ("gain".into(), vec![1, 4, 1, 1], vec![gain, gain, gain, 0.0]),
-                ("target".into(), vec![1, 4, h, w], self.target()),
-            ],
-            int_constants: vec![
-                ("one_i".into(), vec![], vec![1]),
-                ("last".into(), vec![], vec![last]),
-                ("zero".into(), vec![1], vec![0]),
-                ("four".into(), vec![1], vec![4]),
-                ("axis".into(), vec![1], vec![1]),
-                ("per_image".into(), vec![4], vec![-1, 1, 1, 1]),
-            ],
+            constants: [
+                floats,
+                vec![
+                    ("gain".into(), vec![1, 4, 1, 1], vec![gain, gain, gain, 0.0]),
+                    ("target".into(), vec![1, 4, h, w], self.target()),
+                ],
+            ]
+            .concat(),
+            int_constants: [
+                ints,
+                vec![
+                    ("zero".into(), vec![1], vec![0]),
+                    ("four".into(), vec![1], vec![4]),
+                    ("axis".into(), vec![1], vec![1]),
+                    ("per_image".into(), vec![4], vec![-1, 1, 1, 1]),
+                ],
+            ]
+            .concat(),
             nodes,
             // As Optimum stores a UNet: its weights in a file beside the graph.
             external_data: Some("model.onnx_data".into()),
@@ -438,6 +461,102 @@ pub fn scheduler_config(class: &str, prediction: &str, spacing: &str) -> String 
         r#"{{"_class_name": "{class}", "beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear",
   "num_train_timesteps": 1000, "prediction_type": "{prediction}", "timestep_spacing": "{spacing}",
   "steps_offset": 1, "set_alpha_to_one": true, "clip_sample": false}}"#
+    )
+}
+
+/// The oracle's VAE: exactly invertible and without downscaling — the encoder's latents are
+/// the pixels plus a zero fourth channel (scaled by the pipeline), the decoder keeps the first
+/// three channels. `encoder`: its output's name, or `None` for no encoder.
+fn write_oracle_vae(dir: &Path, half: bool, encoder: Option<&'static str>, vae: &str) {
+    let float = if half { FLOAT16 } else { FLOAT };
+    let cast_in = |name: &str, to: &str| match half {
+        true => Node::new("Cast", &[name], to).attr("to", Attr::Int(FLOAT)),
+        false => Node::new("Identity", &[name], to),
+    };
+    let cast_out = |name: &str, to: &str| match half {
+        true => Node::new("Cast", &[name], to).attr("to", Attr::Int(FLOAT16)),
+        false => Node::new("Identity", &[name], to),
+    };
+    let decoder = Graph {
+        inputs: vec![("latent_sample".into(), vec![1, 4, -1, -1])],
+        outputs: vec![("sample".into(), vec![1, 3, -1, -1])],
+        types: vec![("latent_sample".into(), float), ("sample".into(), float)],
+        int_constants: vec![
+            ("zero".into(), vec![1], vec![0]),
+            ("three".into(), vec![1], vec![3]),
+            ("axis".into(), vec![1], vec![1]),
+        ],
+        nodes: vec![Node::new("Slice", &["latent_sample", "zero", "three", "axis"], "sample")],
+        ..Graph::default()
+    };
+    write_component(dir, "vae_decoder", &decoder, vae);
+
+    if let Some(output) = encoder {
+        let mut nodes = vec![
+            cast_in("sample", "x"),
+            Node::new("Slice", &["x", "zero", "one", "axis"], "plane"),
+            Node::new("Mul", &["plane", "nought"], "blank"),
+            Node::new("Concat", &["x", "blank"], "mean").attr("axis", Attr::Int(1)),
+        ];
+        let channels = if output == "latent_parameters" {
+            nodes.push(
+                Node::new("Concat", &["mean", "blank", "blank", "blank", "blank"], "params").attr("axis", Attr::Int(1)),
+            );
+            nodes.push(cast_out("params", output));
+            8
+        } else {
+            nodes.push(cast_out("mean", output));
+            4
+        };
+        let encoder = Graph {
+            inputs: vec![("sample".into(), vec![1, 3, -1, -1])],
+            outputs: vec![(output.into(), vec![1, channels, -1, -1])],
+            types: vec![("sample".into(), float), (output.into(), float)],
+            constants: vec![("nought".into(), vec![], vec![0.0])],
+            int_constants: vec![
+                ("zero".into(), vec![1], vec![0]),
+                ("one".into(), vec![1], vec![1]),
+                ("axis".into(), vec![1], vec![1]),
+            ],
+            nodes,
+            ..Graph::default()
+        };
+        write_component(dir, "vae_encoder", &encoder, vae);
+    }
+}
+
+/// Nodes from the UNet's `timestep` to `sa` = √ᾱ and `sb` = √(1−ᾱ) at that (possibly
+/// fractional) timestep, σ interpolated in the table as the samplers do. They read the
+/// constants `sigmas`, `one_f`, `one_i` and `last` ([`timestep_constants`]).
+fn timestep_scales() -> Vec<Node> {
+    vec![
+        Node::new("Cast", &["timestep"], "tf").attr("to", Attr::Int(FLOAT)),
+        Node::new("Floor", &["tf"], "i0f"),
+        Node::new("Sub", &["tf", "i0f"], "frac"),
+        Node::new("Cast", &["i0f"], "i0").attr("to", Attr::Int(INT64)),
+        Node::new("Add", &["i0", "one_i"], "i1a"),
+        Node::new("Min", &["i1a", "last"], "i1"),
+        Node::new("Gather", &["sigmas", "i0"], "s0"),
+        Node::new("Gather", &["sigmas", "i1"], "s1"),
+        Node::new("Sub", &["s1", "s0"], "ds"),
+        Node::new("Mul", &["frac", "ds"], "fs"),
+        Node::new("Add", &["s0", "fs"], "sigma"),
+        Node::new("Mul", &["sigma", "sigma"], "sq"),
+        Node::new("Add", &["sq", "one_f"], "sq1"),
+        Node::new("Sqrt", &["sq1"], "den"),
+        Node::new("Div", &["one_f", "den"], "sa"),
+        Node::new("Div", &["sigma", "den"], "sb"),
+    ]
+}
+
+/// The constants [`timestep_scales`] reads: (float, int) constants for a config.
+#[allow(clippy::type_complexity)]
+fn timestep_constants(scheduler: &str) -> (Vec<(String, Vec<i64>, Vec<f32>)>, Vec<(String, Vec<i64>, Vec<i64>)>) {
+    let sigmas = sigma_table(scheduler);
+    let last = sigmas.len() as i64 - 1;
+    (
+        vec![("sigmas".into(), vec![sigmas.len() as i64], sigmas), ("one_f".into(), vec![], vec![1.0])],
+        vec![("one_i".into(), vec![], vec![1]), ("last".into(), vec![], vec![last])],
     )
 }
 
@@ -640,5 +759,62 @@ impl Weights {
                 ((self.0 >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The try-on oracle is a CatVTON-layout export, and its UNet computes its stated answer:
+    /// ε = (x − √ᾱ·x₀)/√(1−ᾱ) with x₀ = [k_top + m_top·k_bottom ; k_bottom] (written out here
+    /// from the definition), where the runtime is installed.
+    #[test]
+    fn the_try_on_oracle_predicts_the_noise_to_the_dressed_person() {
+        let dir = tempfile::tempdir().unwrap();
+        let oracle = TryOnOracle::new(3, 2);
+        oracle.write(dir.path());
+        assert_eq!(crate::bring::inspect(dir.path()).unwrap().pipeline, crate::bring::Pipeline::TryOn);
+
+        let Some(root) = crate::Cache::default_root() else { return };
+        let Ok(env) = crate::runtime::init(&crate::Cache::new(root), false) else { return };
+        let mut session =
+            ort::session::Session::builder(env).unwrap().commit_from_file(dir.path().join("unet/model.onnx")).unwrap();
+        let (w, h) = (3usize, 2usize);
+        let plane = w * 2 * h;
+        let value = |c: usize, k: usize| ((c * 31 + k * 7) as f32 * 0.37).sin();
+        let mut sample = vec![0f32; 9 * plane];
+        for c in 0..9 {
+            for k in 0..plane {
+                sample[c * plane + k] = match c {
+                    4 => ((k % 2) == 0) as u8 as f32, // the mask: every other pixel
+                    _ => value(c, k),
+                };
+            }
+        }
+        let t = 500i64;
+        let inputs = ort::inputs![
+            "sample" => ort::value::Tensor::from_array((vec![1usize, 9, 2 * h, w], sample.clone())).unwrap(),
+            "timestep" => ort::value::Tensor::from_array((vec![1usize], vec![t])).unwrap(),
+        ];
+        let outputs = session.run(inputs).unwrap();
+        let (_, got) = outputs["out_sample"].try_extract_tensor::<f32>().unwrap();
+
+        let sigma = sigma_table(&oracle.scheduler)[t as usize] as f64;
+        let (sa, sb) = (1.0 / (sigma * sigma + 1.0).sqrt(), sigma / (sigma * sigma + 1.0).sqrt());
+        let half = w * h;
+        for c in 0..4 {
+            for k in 0..plane {
+                let masked = |k: usize| sample[(5 + c) * plane + k] as f64;
+                let x0 = if k < half { masked(k) + sample[4 * plane + k] as f64 * masked(k + half) } else { masked(k) };
+                let expected = (sample[c * plane + k] as f64 - sa * x0) / sb;
+                let off = (got[c * plane + k] as f64 - expected).abs();
+                assert!(
+                    off < 1e-3 * (1.0 + expected.abs()),
+                    "channel {c} pixel {k}: {} where {expected}",
+                    got[c * plane + k]
+                );
+            }
+        }
     }
 }
