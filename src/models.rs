@@ -28,16 +28,6 @@ fn selected(ids: &[String], default_set: bool) -> Result<Vec<manifest::Manifest>
         .collect()
 }
 
-/// What an added model does, in words: its pipeline (and image to image, for the diffusion
-/// kinds that can start from a picture).
-fn kind_words(record: &brought::Record) -> String {
-    match record.pipeline.as_str() {
-        "try-on" => "try-on (CatVTON layout)".to_string(),
-        pipeline if record.image_to_image => format!("{pipeline} + image to image"),
-        pipeline => pipeline.to_string(),
-    }
-}
-
 pub fn run(cmd: ModelsCommand) -> Result<()> {
     let cache = cache()?;
     match cmd {
@@ -58,7 +48,7 @@ pub fn run(cmd: ModelsCommand) -> Result<()> {
                 ]);
             }
             for r in brought::list(&cache) {
-                let what = format!("{}, {} (added from {})", kind_words(&r), r.scheduler, r.source);
+                let what = format!("{}, {} (added from {})", r.kind_words(), r.scheduler, r.source);
                 rows.push([r.name, "added".into(), r.licence, what]);
             }
             print!("{}", columns(&rows));
@@ -92,7 +82,7 @@ pub fn run(cmd: ModelsCommand) -> Result<()> {
             }
             println!(
                 "added {name}: {}, {}, {} files, licence {}, {}",
-                kind_words(&record),
+                record.kind_words(),
                 record.scheduler,
                 record.files.len(),
                 record.licence,

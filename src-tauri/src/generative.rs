@@ -57,10 +57,7 @@ fn view(studio: &Studio) -> GenerativeView {
         .iter()
         .map(|r| AddedModel {
             name: r.name.clone(),
-            kind: match r.pipeline.as_str() {
-                "try-on" => "try-on (CatVTON layout)".into(),
-                pipeline => format!("{pipeline}{}", if r.image_to_image { " + image to image" } else { "" }),
-            },
+            kind: r.kind_words(),
             licence: r.licence.clone(),
             megabytes: (r.files.iter().map(|f| f.bytes).sum::<u64>() as f64 / 1e6 * 10.0).round() / 10.0,
         })

@@ -32,6 +32,16 @@ pub struct Record {
 }
 
 impl Record {
+    /// What the model does, in words, as listings show it: its pipeline, and image to image for
+    /// the diffusion kinds that can start from a picture.
+    pub fn kind_words(&self) -> String {
+        match self.pipeline.as_str() {
+            "try-on" => "try-on (CatVTON layout)".to_string(),
+            pipeline if self.image_to_image => format!("{pipeline} + image to image"),
+            pipeline => pipeline.to_string(),
+        }
+    }
+
     /// The sha256 of the file list (each file's sha256 and path, one line each, in the
     /// record's order): one hash that names the whole export, for provenance.
     pub fn digest(&self) -> String {
