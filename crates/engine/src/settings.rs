@@ -36,7 +36,7 @@ impl ModelUse {
 
     /// Why `record` cannot serve this use, if it cannot.
     pub fn unsuitable(self, record: &figur_models::brought::Record) -> Option<String> {
-        if record.pipeline == figur_models::bring::Pipeline::TryOn.as_str() {
+        if record.is_try_on() {
             return Some(format!(
                 "{} is a try-on model: it dresses a person in a garment and draws nothing from a prompt ({} needs one that does)",
                 record.name,

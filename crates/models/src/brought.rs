@@ -32,11 +32,17 @@ pub struct Record {
 }
 
 impl Record {
+    /// A try-on model (CatVTON layout): it dresses a person in a garment photo and draws nothing
+    /// from a prompt, so no prompt-driven pipeline or use takes it.
+    pub fn is_try_on(&self) -> bool {
+        self.pipeline == crate::bring::Pipeline::TryOn.as_str()
+    }
+
     /// What the model does, in words, as listings show it: its pipeline, and image to image for
     /// the diffusion kinds that can start from a picture.
     pub fn kind_words(&self) -> String {
         match self.pipeline.as_str() {
-            "try-on" => "try-on (CatVTON layout)".to_string(),
+            _ if self.is_try_on() => "try-on (CatVTON layout)".to_string(),
             pipeline if self.image_to_image => format!("{pipeline} + image to image"),
             pipeline => pipeline.to_string(),
         }

@@ -19,10 +19,6 @@ use crate::store::KeyError;
 use crate::time::now_unix_ms;
 use crate::workflow::Operation;
 use crate::workflow::WorkflowRequest;
-use figur_models::bring::Pipeline;
-
-/// How a brought try-on model's record names its pipeline.
-const TRY_ON: &str = Pipeline::TryOn.as_str();
 
 /// Longest `?wait=` a long-poll may ask for.
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -201,10 +197,9 @@ impl Engine {
                 }
                 let added = figur_models::brought::list(cache);
                 // A try-on model draws nothing from a prompt: never an image model here.
-                let is_try_on = |m: &figur_models::brought::Record| m.pipeline == TRY_ON;
                 let suitable: Vec<String> = added
                     .iter()
-                    .filter(|m| (m.image_to_image || !image_to_image) && !is_try_on(m))
+                    .filter(|m| (m.image_to_image || !image_to_image) && !m.is_try_on())
                     .map(|m| m.name.clone())
                     .collect();
                 let available = match (builtin, suitable.is_empty()) {
@@ -222,7 +217,7 @@ impl Engine {
                         format!("no default model is set for this and none is named; available: {available}")
                     }
                     None => format!("no image model `{name}`; available: {available}"),
-                    Some(m) if is_try_on(m) => format!(
+                    Some(m) if m.is_try_on() => format!(
                         "`{name}` is a try-on model: it dresses a person in a garment and draws nothing from a prompt; available: {available}"
                     ),
                     Some(m) if image_to_image && !m.image_to_image => format!(

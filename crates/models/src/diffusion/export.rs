@@ -215,7 +215,7 @@ impl Export {
     /// Opens the brought model `name` on `providers`.
     pub fn open(cache: &Cache, name: &str, providers: &Providers) -> Result<Export, ModelError> {
         let record = brought::find(cache, name).ok_or_else(|| ModelError::NotAdded(name.to_string()))?;
-        if record.pipeline == crate::bring::Pipeline::TryOn.as_str() {
+        if record.is_try_on() {
             // No text encoder, no prompt: it is opened by the try-on runtime, not this one.
             return Err(ModelError::Run(format!(
                 "{name} is a try-on model (CatVTON layout): it dresses a person in a garment photo and \
