@@ -118,3 +118,56 @@ fn what_cannot_run_is_refused_with_the_reason() {
     assert!(!ok && log.contains("cannot read"), "{log}");
     assert!(!Path::new(out).exists(), "nothing was written");
 }
+
+#[test]
+fn a_try_on_export_dresses_a_person_from_the_shell_with_its_known_answer() {
+    // The try-on oracle at 48×64: its picture is the person outside the mask and (without
+    // guidance) the garment inside it.
+    let cache = cache_with("generate-try-on", "catvton-oracle", |d| {
+        figur_models::tiny::diffusion::TryOnOracle::new(48, 64).write(d)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let person = image::RgbImage::from_fn(48, 64, |x, y| image::Rgb([(x * 5) as u8, (y * 4) as u8, 200]));
+    let garment = image::RgbImage::from_fn(48, 64, |x, _| image::Rgb([if x % 8 < 4 { 30 } else { 220 }, 60, 90]));
+    let mask = image::GrayImage::from_fn(48, 64, |x, y| {
+        image::Luma([if (8..40).contains(&x) && (16..48).contains(&y) { 255 } else { 0 }])
+    });
+    person.save(at("person.png")).unwrap();
+    garment.save(at("garment.png")).unwrap();
+    mask.save(at("mask.png")).unwrap();
+    let (ok, log) = figur(
+        &[
+            "generate",
+            "catvton-oracle",
+            "--init",
+            &at("person.png"),
+            "--garment",
+            &at("garment.png"),
+            "--mask",
+            &at("mask.png"),
+            "--steps",
+            "4",
+            "--guidance",
+            "1",
+            "--seed",
+            "3",
+            "--out",
+            &at("dressed.png"),
+        ],
+        &cache,
+    );
+    assert!(ok, "{log}");
+    assert!(log.contains("step 4/4") && log.contains("48x64"), "{log}");
+    let dressed = image::open(at("dressed.png")).unwrap().to_rgb8();
+    let off = |a: &image::Rgb<u8>, b: &image::Rgb<u8>| (0..3).map(|c| a[c].abs_diff(b[c])).max().unwrap();
+    for (x, y, p) in dressed.enumerate_pixels() {
+        let want = if mask.get_pixel(x, y)[0] > 0 { garment.get_pixel(x, y) } else { person.get_pixel(x, y) };
+        assert!(off(p, want) <= 2, "({x}, {y}): {p:?}, not {want:?}");
+    }
+    // A prompt is not what a try-on model reads; what it needs is said.
+    let (ok, log) = figur(&["generate", "catvton-oracle", "--prompt", "a shirt", "--out", &at("x.png")], &cache);
+    assert!(!ok && log.contains("reads no prompt"), "{log}");
+    let (ok, log) = figur(&["generate", "catvton-oracle", "--init", &at("person.png"), "--out", &at("x.png")], &cache);
+    assert!(!ok && log.contains("needs --garment"), "{log}");
+}

@@ -51,6 +51,13 @@ pub struct Generated {
 
 /// Why a request cannot run on this export (a 4xx where a workflow checks it first).
 pub fn check(export: &Export, req: &Generate) -> Result<(), String> {
+    if export.is_try_on() {
+        return Err(format!(
+            "{} is a try-on model (CatVTON layout): it dresses a person in a garment photo and draws \
+             nothing from a prompt",
+            export.name()
+        ));
+    }
     let multiple = 8 * export.vae_scale as u32;
     if req.width == 0 || req.height == 0 || !req.width.is_multiple_of(multiple) || !req.height.is_multiple_of(multiple)
     {
@@ -81,7 +88,7 @@ pub fn check(export: &Export, req: &Generate) -> Result<(), String> {
 
 /// A model error as the job's failure: out of GPU memory and missing models keep their codes;
 /// anything else the export's graphs did is `MODEL_FAILED`, not a studio bug.
-fn failed(e: ModelError) -> JobError {
+pub(crate) fn failed(e: ModelError) -> JobError {
     match e {
         ModelError::Run(detail) => FailureCode::ModelFailed.with(format!("the model failed: {detail}")),
         other => other.into(),
@@ -89,7 +96,7 @@ fn failed(e: ModelError) -> JobError {
 }
 
 /// Pixels of `image` in [−1, 1], planar [3, H, W].
-fn to_planar(image: &RgbImage) -> Vec<f32> {
+pub(crate) fn to_planar(image: &RgbImage) -> Vec<f32> {
     let (w, h) = image.dimensions();
     let mut out = vec![0.0; (3 * w * h) as usize];
     for (x, y, p) in image.enumerate_pixels() {
@@ -109,7 +116,7 @@ fn from_planar(values: &[f32], w: u32, h: u32) -> RgbImage {
     })
 }
 
-fn resized(image: &RgbImage, w: u32, h: u32) -> RgbImage {
+pub(crate) fn resized(image: &RgbImage, w: u32, h: u32) -> RgbImage {
     if image.dimensions() == (w, h) {
         return image.clone();
     }
@@ -117,7 +124,7 @@ fn resized(image: &RgbImage, w: u32, h: u32) -> RgbImage {
 }
 
 /// The mask at `w`×`h`, binarized: true where the picture is repainted.
-fn binary_mask(mask: &GrayImage, w: u32, h: u32) -> Vec<bool> {
+pub(crate) fn binary_mask(mask: &GrayImage, w: u32, h: u32) -> Vec<bool> {
     let mask = match mask.dimensions() == (w, h) {
         true => mask.clone(),
         false => image::imageops::resize(mask, w, h, image::imageops::FilterType::Triangle),
@@ -172,7 +179,10 @@ struct Text {
 
 /// The prompt (and the negative prompt, when guided) through the text encoder.
 fn encode_prompt(export: &Export, req: &Generate, notes: &mut Vec<String>) -> Result<Text, JobError> {
-    let tokenizer = &export.tokenizer;
+    let tokenizer = export
+        .tokenizer
+        .as_ref()
+        .ok_or_else(|| FailureCode::ModelFailed.with(format!("{} reads no prompt", export.name())))?;
     let words = tokenizer.count(&req.prompt);
     if words > tokenizer.length {
         notes.push(format!("the prompt is {words} tokens; the model reads the first {}", tokenizer.length));
@@ -264,6 +274,8 @@ pub(crate) struct Denoise<'a> {
     pub noise: &'a [f32],
     /// 4-channel inpainting: the picture's clean latents and the latent mask (true: repaint).
     pub keep_outside: Option<(&'a [f32], &'a [bool])>,
+    /// Latent rows the previews show, from the top (a try-on's person, not its garment).
+    pub preview_rows: usize,
 }
 
 /// The denoising loop every pipeline shares: a checkpoint before each model call, the
@@ -304,7 +316,8 @@ pub(crate) fn denoise(
             }
         }
         let mut preview = || {
-            preview_image(export, &scheduler.predicted_x0(i, &before, output), grid.width as u32, grid.height as u32)
+            let x0 = top_rows(&scheduler.predicted_x0(i, &before, output), grid, run.preview_rows);
+            preview_image(export, &x0, grid.width as u32, run.preview_rows as u32)
         };
         progress.stepped(i + 1, total, &mut preview)?;
     }
@@ -353,7 +366,7 @@ pub fn generate(export: &Export, req: &Generate, progress: &mut dyn Progress) ->
         (Some((_, x0, _)), Some(m), None) => Some((x0.as_slice(), m.small.as_slice())),
         _ => None,
     };
-    let run = Denoise { seed: req.seed, grid, noise: &noise, keep_outside };
+    let run = Denoise { seed: req.seed, grid, noise: &noise, keep_outside, preview_rows: grid.height };
     let total = scheduler.steps().len();
 
     // Classifier-free guidance: one batched call where the graph takes two, else two calls.
@@ -367,20 +380,21 @@ pub fn generate(export: &Export, req: &Generate, progress: &mut dyn Progress) ->
             input.extend_from_slice(extra);
         }
         let Some(uncond) = &text.uncond else {
-            return export.unet(&input, unet_shape, timestep, &text.cond, text.shape).map_err(failed);
+            return export.unet(&input, unet_shape, timestep, Some((&text.cond, text.shape))).map_err(failed);
         };
         let (u, c) = match (&batched_hidden, export.unet_batch() >= 2) {
             (Some(hidden), true) => {
                 let both = [input.as_slice(), input.as_slice()].concat();
                 let batch_shape = [2, unet_shape[1], grid.height, grid.width];
-                let mut out = export.unet(&both, batch_shape, timestep, hidden, batched_shape).map_err(failed)?;
+                let mut out =
+                    export.unet(&both, batch_shape, timestep, Some((hidden, batched_shape))).map_err(failed)?;
                 let c = out.split_off(len);
                 (out, c)
             }
             _ => {
-                let u = export.unet(&input, unet_shape, timestep, uncond, text.shape).map_err(failed)?;
+                let u = export.unet(&input, unet_shape, timestep, Some((uncond, text.shape))).map_err(failed)?;
                 progress.checkpoint()?;
-                (u, export.unet(&input, unet_shape, timestep, &text.cond, text.shape).map_err(failed)?)
+                (u, export.unet(&input, unet_shape, timestep, Some((&text.cond, text.shape))).map_err(failed)?)
             }
         };
         Ok::<_, JobError>(u.iter().zip(&c).map(|(u, c)| u + guidance * (c - u)).collect())
@@ -398,6 +412,15 @@ pub fn generate(export: &Export, req: &Generate, progress: &mut dyn Progress) ->
         }
     }
     Ok(Generated { image, steps_run: total, notes })
+}
+
+/// The first `rows` rows of each channel of latents on `grid`.
+pub(crate) fn top_rows(latents: &[f32], grid: Latents, rows: usize) -> Vec<f32> {
+    if rows >= grid.height {
+        return latents.to_vec();
+    }
+    let (plane, keep) = (grid.plane(), rows * grid.width);
+    (0..grid.channels).flat_map(|c| latents[c * plane..c * plane + keep].iter().copied()).collect()
 }
 
 /// A cheap look at latents: the export's VAE approximated by one linear map per pixel

@@ -18,13 +18,29 @@ use crate::failure::{FailureCode, JobError};
 
 /// The oracle written, added as a brought model, and opened on the CPU.
 pub(crate) fn open(oracle: &Oracle) -> (tempfile::TempDir, Arc<Export>) {
+    open_written(|dir| oracle.write(dir))
+}
+
+/// An export `write` makes, added as a brought model called `oracle`, opened on the CPU.
+pub(crate) fn open_written(write: impl FnOnce(&std::path::Path)) -> (tempfile::TempDir, Arc<Export>) {
+    open_tuned(write, None)
+}
+
+/// [`open_written`], its steps and guidance tuned (`figur models tune`) before it is opened.
+pub(crate) fn open_tuned(
+    write: impl FnOnce(&std::path::Path),
+    tuned: Option<(usize, f32)>,
+) -> (tempfile::TempDir, Arc<Export>) {
     let root = Cache::default_root().expect("a cache folder");
     figur_models::runtime::init(&Cache::new(root), false)
         .expect("ONNX Runtime is not installed: run `figur models fetch` (./studio test does)");
     let (cache_dir, from) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    oracle.write(from.path());
+    write(from.path());
     let cache = Cache::new(cache_dir.path());
     brought::add(&cache, "oracle", from.path(), "MIT", &mut |_| {}).unwrap();
+    if let Some((steps, guidance)) = tuned {
+        brought::tune(&cache, "oracle", Some(steps), Some(guidance)).unwrap();
+    }
     let export = Export::open(&cache, "oracle", &Providers::parse("cpu").unwrap()).unwrap();
     (cache_dir, Arc::new(export))
 }
@@ -69,7 +85,7 @@ fn request(prompt: &str, steps: usize, guidance: f32) -> Generate {
 
 /// The mean hidden state the oracle text encoder gives `text`.
 fn mean_hidden(export: &Export, text: &str) -> f32 {
-    let ids = export.tokenizer.ids(text).unwrap();
+    let ids = export.tokenizer.as_ref().unwrap().ids(text).unwrap();
     let sum: f32 = ids.iter().map(|&id| (0..ORACLE_WIDTH).map(|d| oracle_embedding(id, d)).sum::<f32>()).sum();
     sum / (ids.len() * ORACLE_WIDTH) as f32
 }
@@ -98,7 +114,7 @@ fn clipped(image: &RgbImage) -> usize {
 }
 
 /// The largest difference of any channel of any pixel, in 255ths.
-fn worst(a: &RgbImage, b: &RgbImage) -> u8 {
+pub(crate) fn worst(a: &RgbImage, b: &RgbImage) -> u8 {
     a.pixels().zip(b.pixels()).flat_map(|(p, q)| (0..3).map(move |c| p[c].abs_diff(q[c]))).max().unwrap()
 }
 

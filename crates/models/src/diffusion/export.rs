@@ -168,7 +168,8 @@ pub struct Export {
     /// sha256 over the record's file list: names the whole export in provenance.
     pub digest: String,
     pub provider: Provider,
-    pub tokenizer: ClipTokenizer,
+    /// The prompt's tokenizer; `None` for a try-on model (CatVTON layout), which reads no text.
+    pub tokenizer: Option<ClipTokenizer>,
     /// `scheduler/scheduler_config.json`, as written.
     pub scheduler: Value,
     /// The VAE's `scaling_factor` (latents are the encoder's mean times this).
@@ -182,7 +183,7 @@ pub struct Export {
     pub native_size: Option<u32>,
     /// Bytes of every file, weights included.
     pub bytes: u64,
-    text_encoder: Component,
+    text_encoder: Option<Component>,
     unet: Component,
     vae_decoder: Component,
     vae_encoder: Option<Component>,
@@ -215,27 +216,28 @@ impl Export {
     /// Opens the brought model `name` on `providers`.
     pub fn open(cache: &Cache, name: &str, providers: &Providers) -> Result<Export, ModelError> {
         let record = brought::find(cache, name).ok_or_else(|| ModelError::NotAdded(name.to_string()))?;
-        if record.is_try_on() {
-            // No text encoder, no prompt: it is opened by the try-on runtime, not this one.
-            return Err(ModelError::Run(format!(
-                "{name} is a try-on model (CatVTON layout): it dresses a person in a garment photo and \
-                 draws nothing from a prompt, so the text-to-image and inpainting pipeline cannot run it"
-            )));
-        }
         let dir = brought::dir(cache, name);
         let digest = record.digest();
         let label = |c: &str| format!("{name}/{c}");
         let (unet, provider) = Component::open(cache, &dir, "unet", &label("unet"), providers)?;
         // The other graphs run where the UNet runs.
         let same = Providers { order: vec![provider], explicit: true };
-        let (text_encoder, _) = Component::open(cache, &dir, "text_encoder", &label("text_encoder"), &same)?;
+        // A try-on model reads no text: its UNet's cross-attention is skipped.
+        let (text_encoder, tokenizer) = match record.is_try_on() {
+            true => (None, None),
+            false => {
+                let (text_encoder, _) = Component::open(cache, &dir, "text_encoder", &label("text_encoder"), &same)?;
+                let sequence =
+                    text_encoder.input("input_ids")?.shape.get(1).copied().filter(|&d| d > 0).map(|d| d as usize);
+                let tokenizer = ClipTokenizer::from_dir(&dir.join("tokenizer"), sequence).map_err(ModelError::Run)?;
+                (Some(text_encoder), Some(tokenizer))
+            }
+        };
         let (vae_decoder, _) = Component::open(cache, &dir, "vae_decoder", &label("vae_decoder"), &same)?;
         let vae_encoder = match dir.join("vae_encoder/model.onnx").is_file() {
             true => Some(Component::open(cache, &dir, "vae_encoder", &label("vae_encoder"), &same)?.0),
             false => None,
         };
-        let sequence = text_encoder.input("input_ids")?.shape.get(1).copied().filter(|&d| d > 0).map(|d| d as usize);
-        let tokenizer = ClipTokenizer::from_dir(&dir.join("tokenizer"), sequence).map_err(ModelError::Run)?;
         let vae = config(&dir, "vae_decoder/config.json");
         let levels = vae.get("block_out_channels").and_then(Value::as_array).map(|a| a.len()).unwrap_or(4);
         let vae_scale = 1usize << levels.saturating_sub(1);
@@ -266,6 +268,21 @@ impl Export {
 
     pub fn name(&self) -> &str {
         &self.record.name
+    }
+
+    /// Whether this is a try-on model (CatVTON layout): person and garment in, no prompt.
+    pub fn is_try_on(&self) -> bool {
+        self.record.is_try_on()
+    }
+
+    /// The latent grid's width and height when the UNet's graph fixes them (a try-on UNet's
+    /// height is the person's and the garment's together).
+    pub fn fixed_latents(&self) -> Option<(usize, usize)> {
+        let shape = &self.unet.input("sample").ok()?.shape;
+        match shape.as_slice() {
+            [_, _, h, w] if *h > 0 && *w > 0 => Some((*w as usize, *h as usize)),
+            _ => None,
+        }
     }
 
     /// Whether the export has a VAE encoder (image-to-image, inpainting).
@@ -320,22 +337,25 @@ impl Export {
     /// The text encoder's hidden states for `ids`: shape [1, sequence, width] and values.
     pub fn encode_text(&self, ids: &[i64]) -> Result<(Vec<usize>, Vec<f32>), ModelError> {
         self.touch();
-        let port = self.text_encoder.input("input_ids")?;
+        let encoder = self.text_encoder.as_ref().ok_or_else(|| {
+            ModelError::Run(format!("{} is a try-on model: it has no text encoder", self.record.name))
+        })?;
+        let port = encoder.input("input_ids")?;
         let input = integer_value(port, vec![1, ids.len()], ids.to_vec())?;
-        let output = self.text_encoder.output(&["last_hidden_state"]);
-        self.text_encoder.run(self.provider, vec![input], &output)
+        let output = encoder.output(&["last_hidden_state"]);
+        encoder.run(self.provider, vec![input], &output)
     }
 
     /// The UNet's output for `sample` ([batch, channels, h, w]) at `timestep` given the text's
-    /// hidden states ([batch, sequence, width]). A timestep declared as a whole number is cut
+    /// hidden states ([batch, sequence, width]; `None` for a try-on UNet, which takes no text).
+    /// A timestep declared as a whole number is cut
     /// to one (as diffusers' ONNX pipeline does); its rank and length follow the graph.
     pub fn unet(
         &self,
         sample: &[f32],
         shape: [usize; 4],
         timestep: f64,
-        hidden: &[f32],
-        hidden_shape: [usize; 3],
+        hidden: Option<(&[f32], [usize; 3])>,
     ) -> Result<Vec<f32>, ModelError> {
         self.touch();
         let sample_port = self.unet.input("sample")?;
@@ -359,11 +379,10 @@ impl Export {
             }
             _ => integer_value(t_port, t_shape, vec![timestep as i64; count])?,
         };
-        let inputs = vec![
-            float_value(sample_port, shape.to_vec(), sample)?,
-            t,
-            float_value(self.unet.input("encoder_hidden_states")?, hidden_shape.to_vec(), hidden)?,
-        ];
+        let mut inputs = vec![float_value(sample_port, shape.to_vec(), sample)?, t];
+        if let Some((hidden, hidden_shape)) = hidden {
+            inputs.push(float_value(self.unet.input("encoder_hidden_states")?, hidden_shape.to_vec(), hidden)?);
+        }
         let output = self.unet.output(&["out_sample"]);
         Ok(self.unet.run(self.provider, inputs, &output)?.1)
     }

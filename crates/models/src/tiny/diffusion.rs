@@ -166,11 +166,21 @@ pub struct TryOnOracle {
     pub height: i64,
     /// `scheduler/scheduler_config.json` (`scaled_linear` or `linear` betas, ε-prediction).
     pub scheduler: String,
+    /// fp16 for the UNet's and the VAE's float tensors.
+    pub half: bool,
+    /// The UNet's declared batch: −1 (dynamic: guidance batches both branches) or 1.
+    pub batch: i64,
 }
 
 impl TryOnOracle {
     pub fn new(width: i64, height: i64) -> TryOnOracle {
-        TryOnOracle { width, height, scheduler: scheduler_config("DDIMScheduler", "epsilon", "leading") }
+        TryOnOracle {
+            width,
+            height,
+            scheduler: scheduler_config("DDIMScheduler", "epsilon", "leading"),
+            half: false,
+            batch: -1,
+        }
     }
 
     /// Writes the export into `dir`.
@@ -185,7 +195,7 @@ impl TryOnOracle {
             std::fs::write(dir.join(file), text).unwrap();
         }
         write_component(dir, "unet", &self.unet(), r#"{"in_channels": 9}"#);
-        write_oracle_vae(dir, false, Some("latent_sample"), &vae);
+        write_oracle_vae(dir, self.half, Some("latent_sample"), &vae);
     }
 
     /// x = sample[:, 0:4], m = sample[:, 4:5], k = sample[:, 5:9]; x₀ = [k_top + m_top · k_bottom ;
@@ -195,10 +205,19 @@ impl TryOnOracle {
         let slice = |from: &str, start: &str, end: &str, axis: &str, to: &str| {
             Node::new("Slice", &[from, start, end, axis], to)
         };
+        let float = if self.half { FLOAT16 } else { FLOAT };
+        let (cast_in, cast_out) = match self.half {
+            true => (
+                Node::new("Cast", &["sample"], "sample_f").attr("to", Attr::Int(FLOAT)),
+                Node::new("Cast", &["eps"], "out_sample").attr("to", Attr::Int(FLOAT16)),
+            ),
+            false => (Node::new("Identity", &["sample"], "sample_f"), Node::new("Identity", &["eps"], "out_sample")),
+        };
         let mut nodes = vec![
-            slice("sample", "c0", "c4", "ax1", "x"),
-            slice("sample", "c4", "c5", "ax1", "m"),
-            slice("sample", "c5", "c9", "ax1", "k"),
+            cast_in,
+            slice("sample_f", "c0", "c4", "ax1", "x"),
+            slice("sample_f", "c4", "c5", "ax1", "m"),
+            slice("sample_f", "c5", "c9", "ax1", "k"),
             slice("k", "c0", "rows_h", "ax2", "k_top"),
             slice("k", "rows_h", "rows_2h", "ax2", "k_bottom"),
             slice("m", "c0", "rows_h", "ax2", "m_top"),
@@ -210,13 +229,14 @@ impl TryOnOracle {
         nodes.extend([
             Node::new("Mul", &["sa", "x0"], "sax0"),
             Node::new("Sub", &["x", "sax0"], "num"),
-            Node::new("Div", &["num", "sb"], "out_sample"),
+            Node::new("Div", &["num", "sb"], "eps"),
+            cast_out,
         ]);
         let (floats, ints) = timestep_constants(&self.scheduler);
         Graph {
-            inputs: vec![("sample".into(), vec![-1, 9, 2 * h, w]), ("timestep".into(), vec![1])],
-            outputs: vec![("out_sample".into(), vec![-1, 4, 2 * h, w])],
-            types: vec![("sample".into(), FLOAT), ("timestep".into(), INT64), ("out_sample".into(), FLOAT)],
+            inputs: vec![("sample".into(), vec![self.batch, 9, 2 * h, w]), ("timestep".into(), vec![1])],
+            outputs: vec![("out_sample".into(), vec![self.batch, 4, 2 * h, w])],
+            types: vec![("sample".into(), float), ("timestep".into(), INT64), ("out_sample".into(), float)],
             constants: floats,
             int_constants: [
                 ints,
@@ -745,6 +765,62 @@ pub fn tiny_sd(dir: &Path, width: i64) {
         ..Graph::default()
     };
     write_component(dir, "vae_encoder", &encoder, vae);
+}
+
+/// A tiny export in the CatVTON try-on layout at real sizes, for the try-on benchmark: the VAE
+/// of [`tiny_sd`] (it scales by 8), DDIM, and a UNet of a few convolutions over 9 channels
+/// conditioned on the timestep and nothing else, random weights. Its pictures mean nothing.
+pub fn tiny_try_on(dir: &Path, width: i64) {
+    tiny_sd(dir, width);
+    for gone in ["text_encoder", "tokenizer"] {
+        std::fs::remove_dir_all(dir.join(gone)).unwrap();
+    }
+    std::fs::write(dir.join("model_index.json"), r#"{"_class_name": "CatVTONPipeline"}"#).unwrap();
+    std::fs::write(
+        dir.join("scheduler/scheduler_config.json"),
+        scheduler_config("DDIMScheduler", "epsilon", "leading"),
+    )
+    .unwrap();
+    let mut rng = Weights(0x7e57);
+    let conv = |input: &str, weights: &str, bias: &str, out: &str| {
+        Node::new("Conv", &[input, weights, bias], out)
+            .attr("kernel_shape", Attr::Ints(vec![3, 3]))
+            .attr("pads", Attr::Ints(vec![1, 1, 1, 1]))
+    };
+    let w = width;
+    let frequencies: Vec<f32> = (0..w).map(|i| (-(i as f32) / w as f32 * 9.2).exp()).collect();
+    let unet = Graph {
+        inputs: vec![("sample".into(), vec![-1, 9, -1, -1]), ("timestep".into(), vec![-1])],
+        int64_inputs: vec!["timestep".into()],
+        outputs: vec![("out_sample".into(), vec![-1, 4, -1, -1])],
+        constants: vec![
+            ("conv_in.weight".into(), vec![w, 9, 3, 3], rng.take((w * 9 * 9) as usize, (1.0 / 81.0f32).sqrt())),
+            ("conv_in.bias".into(), vec![w], rng.take(w as usize, 0.1)),
+            ("mid.weight".into(), vec![w, w, 3, 3], rng.take((w * w * 9) as usize, (1.0 / (9 * w) as f32).sqrt())),
+            ("mid.bias".into(), vec![w], rng.take(w as usize, 0.1)),
+            ("conv_out.weight".into(), vec![4, w, 3, 3], rng.take((4 * w * 9) as usize, (1.0 / (9 * w) as f32).sqrt())),
+            ("conv_out.bias".into(), vec![4], rng.take(4, 0.1)),
+            ("time.frequencies".into(), vec![w], frequencies),
+        ],
+        int_constants: vec![("per_channel".into(), vec![4], vec![-1, w, 1, 1]), ("axis_last".into(), vec![1], vec![1])],
+        nodes: vec![
+            conv("sample", "conv_in.weight", "conv_in.bias", "h0"),
+            Node::new("Cast", &["timestep"], "t").attr("to", Attr::Int(FLOAT)),
+            Node::new("Unsqueeze", &["t", "axis_last"], "t_col"),
+            Node::new("Mul", &["t_col", "time.frequencies"], "t_phase"),
+            Node::new("Sin", &["t_phase"], "t_embedding"),
+            Node::new("Reshape", &["t_embedding", "per_channel"], "t_channels"),
+            Node::new("Add", &["h0", "t_channels"], "h1"),
+            Node::new("Relu", &["h1"], "h2"),
+            conv("h2", "mid.weight", "mid.bias", "h3"),
+            Node::new("Relu", &["h3"], "h4"),
+            conv("h4", "conv_out.weight", "conv_out.bias", "out_sample"),
+        ],
+        external_data: Some("model.onnx_data".into()),
+        ..Graph::default()
+    };
+    std::fs::remove_dir_all(dir.join("unet")).unwrap();
+    write_component(dir, "unet", &unet, r#"{"sample_size": 64, "in_channels": 9, "out_channels": 4}"#);
 }
 
 /// Seeded weights, uniform in ±`scale` (a 64-bit LCG: portable, so every machine writes the
