@@ -23,6 +23,7 @@ fn show(settings: &settings::StudioSettings) {
         let fallback = match use_ {
             ModelUse::Refine => "(none set: the first added inpainting model, if any)",
             ModelUse::Harmonize => "(none set: only when a request names a model)",
+            ModelUse::TryOn => "(none set: the first added try-on model, if any; else the fit draws)",
             _ => "(none set: the procedural generator)",
         };
         println!("default-model.{} = {}", use_.as_str(), value.unwrap_or(fallback));

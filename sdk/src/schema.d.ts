@@ -1145,9 +1145,13 @@ export interface components {
             model_image_public_id: string;
             output_preset: components["schemas"]["OutputPreset"];
             pilot_brand?: string | null;
-            /** @description Extension: `refine` (true, false or an added model's name) — see try-on. */
+            /**
+             * @description Extensions: `refine` and `try_on_model` (true, false or an added model's name) — see
+             *     try-on.
+             */
             runtime_config?: ({
                 refine?: boolean | string | null;
+                try_on_model?: boolean | string | null;
             } & {
                 [key: string]: unknown;
             }) | null;
@@ -1208,9 +1212,13 @@ export interface components {
             output_preset?: null | components["schemas"]["OutputPreset"];
             product_garment_category_public_id: string;
             product_image_s3_key: string;
-            /** @description Extension: `refine` (true, false or an added model's name) — see try-on. */
+            /**
+             * @description Extensions: `refine` and `try_on_model` (true, false or an added model's name) — see
+             *     try-on.
+             */
             runtime_config?: ({
                 refine?: boolean | string | null;
+                try_on_model?: boolean | string | null;
             } & {
                 [key: string]: unknown;
             }) | null;
@@ -1270,8 +1278,13 @@ export interface components {
         TryOnRequest: {
             items: components["schemas"]["TryOnItem"][];
             render_params?: null | components["schemas"]["RenderParams"];
+            /**
+             * @description Extensions: `refine` (an inpainting model over the fitted draft) and `try_on_model` (a
+             *     try-on model that draws the garments): each true, false or an added model's name.
+             */
             runtime_config?: ({
                 refine?: boolean | string | null;
+                try_on_model?: boolean | string | null;
             } & {
                 [key: string]: unknown;
             }) | null;

@@ -29,4 +29,5 @@ mod support;
 mod swaps;
 mod tls;
 mod try_on;
+mod try_on_model;
 mod webhooks;

@@ -12,6 +12,8 @@ use std::sync::RwLock;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::requests::ModelNeed;
+
 crate::vocabulary! {
     /// What a default model is for (`default-model.<use>` in `figur config`, a key of
     /// `settings.json`).
@@ -25,31 +27,25 @@ crate::vocabulary! {
         Refine = "refine",
         /// Background swaps with `runtime_config.harmonize`: the image-to-image pass at the edge.
         Harmonize = "harmonize",
+        /// Try-on, product-to-model and model swap: a try-on model (CatVTON layout) draws the
+        /// garments instead of the fit and refinement.
+        TryOn = "try-on",
     }
 }
 
 impl ModelUse {
-    /// Refinement and harmonisation start from a picture: the model needs a VAE encoder.
-    pub fn needs_image_to_image(self) -> bool {
-        matches!(self, ModelUse::Refine | ModelUse::Harmonize)
+    /// What a model for this use must be able to do.
+    pub fn need(self) -> ModelNeed {
+        match self {
+            ModelUse::BackgroundGenerator | ModelUse::ModelGenerator => ModelNeed::Prompt,
+            ModelUse::Refine | ModelUse::Harmonize => ModelNeed::PromptFromPicture,
+            ModelUse::TryOn => ModelNeed::TryOn,
+        }
     }
 
     /// Why `record` cannot serve this use, if it cannot.
     pub fn unsuitable(self, record: &figur_models::brought::Record) -> Option<String> {
-        if record.is_try_on() {
-            return Some(format!(
-                "{} is a try-on model: it dresses a person in a garment and draws nothing from a prompt ({} needs one that does)",
-                record.name,
-                self.as_str()
-            ));
-        }
-        (self.needs_image_to_image() && !record.image_to_image).then(|| {
-            format!(
-                "{} has no vae_encoder, so it cannot start from a picture ({} needs one)",
-                record.name,
-                self.as_str()
-            )
-        })
+        self.need().unmet(record).map(|why| format!("{why} (for {})", self.as_str()))
     }
 }
 
@@ -176,7 +172,8 @@ pub struct ResolvedFrom {
 }
 
 /// The model each use takes when a request names none, as far as the models are still added:
-/// the setting, else (for refinement only) the first added inpainting model.
+/// the setting, else for refinement the first added inpainting model and for try-on the first
+/// added try-on model.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ModelDefaults(pub BTreeMap<ModelUse, String>);
 
@@ -190,6 +187,7 @@ impl ModelDefaults {
                 None if use_ == ModelUse::Refine => {
                     added.iter().find(|r| r.pipeline == "inpainting" && r.image_to_image)
                 }
+                None if use_ == ModelUse::TryOn => added.iter().find(|r| r.is_try_on()),
                 None => None,
             };
             match chosen {
@@ -293,12 +291,18 @@ mod tests {
     #[test]
     fn a_try_on_model_serves_no_prompt_driven_use() {
         let catvton = record("catvton", "try-on", true);
-        for &use_ in ModelUse::ALL {
+        for &use_ in ModelUse::ALL.iter().filter(|&&u| u != ModelUse::TryOn) {
             let why = use_.unsuitable(&catvton).expect("refused");
-            assert!(why.contains("catvton is a try-on model") && why.contains(use_.as_str()), "{why}");
+            assert!(why.contains("`catvton` is a try-on model") && why.contains(use_.as_str()), "{why}");
         }
+        // And the try-on use takes nothing else.
+        assert_eq!(ModelUse::TryOn.unsuitable(&catvton), None);
+        let why = ModelUse::TryOn.unsuitable(&record("sd", "inpainting", true)).expect("refused");
+        assert!(why.contains("`sd` is not a try-on model"), "{why}");
         let mut settings = StudioSettings::default();
         settings.default_models.insert(ModelUse::BackgroundGenerator, "catvton".into());
-        assert_eq!(ModelDefaults::resolve(&settings, &[catvton]), ModelDefaults::default());
+        let resolved = ModelDefaults::resolve(&settings, &[record("sd", "inpainting", true), catvton]);
+        assert_eq!(resolved.get(ModelUse::BackgroundGenerator), None);
+        assert_eq!(resolved.get(ModelUse::TryOn), Some("catvton"), "the first try-on model when none is set");
     }
 }

@@ -208,16 +208,17 @@ fn complete(doc: &mut Value) {
     // `runtime_config` stays open (the hosted API takes keys the studio ignores); the keys the
     // studio reads are typed: `true`, `false` or an added model's name.
     let model_choice = json!({"type": ["boolean", "string", "null"], "minLength": 1});
-    for (request, key) in [
-        ("TryOnRequest", "refine"),
-        ("ProductToModelRequest", "refine"),
-        ("ModelSwapWithImageRequest", "refine"),
-        ("BackgroundSwapWithImageRequest", "harmonize"),
-        ("BackgroundSwapWithSpecRequest", "harmonize"),
+    let dressing: &[&str] = &["refine", "try_on_model"];
+    for (request, keys) in [
+        ("TryOnRequest", dressing),
+        ("ProductToModelRequest", dressing),
+        ("ModelSwapWithImageRequest", dressing),
+        ("BackgroundSwapWithImageRequest", &["harmonize"][..]),
+        ("BackgroundSwapWithSpecRequest", &["harmonize"][..]),
     ] {
         let config = &mut schemas[request]["properties"]["runtime_config"];
         if config.is_object() {
-            config["properties"] = json!({ key: model_choice.clone() });
+            config["properties"] = keys.iter().map(|k| (k.to_string(), model_choice.clone())).collect();
             config["additionalProperties"] = json!(true);
         }
     }

@@ -102,6 +102,8 @@ pub struct TryOnRequest {
     pub user_category: Option<UserCategory>,
     #[schema(min_items = 1, max_items = 8)]
     pub items: Vec<TryOnItem>,
+    /// Extensions: `refine` (an inpainting model over the fitted draft) and `try_on_model` (a
+    /// try-on model that draws the garments): each true, false or an added model's name.
     #[schema(value_type = Option<Object>)]
     pub runtime_config: Option<serde_json::Map<String, serde_json::Value>>,
     pub render_params: Option<RenderParams>,
@@ -267,7 +269,8 @@ pub struct ModelSwapWithImageRequest {
     pub pilot_brand: Option<String>,
     /// A catalog model.
     pub model_image_public_id: String,
-    /// Extension: `refine` (true, false or an added model's name) — see try-on.
+    /// Extensions: `refine` and `try_on_model` (true, false or an added model's name) — see
+    /// try-on.
     #[schema(value_type = Option<Object>)]
     pub runtime_config: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -285,7 +288,8 @@ pub struct ProductToModelRequest {
     pub background_image_public_id: Option<String>,
     pub output_preset: Option<OutputPreset>,
     pub seed: Option<u64>,
-    /// Extension: `refine` (true, false or an added model's name) — see try-on.
+    /// Extensions: `refine` and `try_on_model` (true, false or an added model's name) — see
+    /// try-on.
     #[schema(value_type = Option<Object>)]
     pub runtime_config: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -315,14 +319,44 @@ pub enum Reference {
         id: String,
     },
     /// An `image_model`: the workflow's built-in generator (`builtin`, empty where there is
-    /// none), or a diffusion model the user added; `image_to_image`: it must start from a
-    /// picture (refinement, harmonisation), so it needs a VAE encoder.
+    /// none), or a model the user added that can do what `need` says.
     ImageModel {
         path: String,
         name: String,
         builtin: &'static str,
-        image_to_image: bool,
+        need: ModelNeed,
     },
+}
+
+/// What a model a request names must be able to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelNeed {
+    /// Draw from a prompt (a generator's `image_model`).
+    Prompt,
+    /// Draw from a prompt starting from a picture (refinement, harmonisation): a VAE encoder.
+    PromptFromPicture,
+    /// Dress a person in a garment photo: a try-on model (CatVTON layout).
+    TryOn,
+}
+
+impl ModelNeed {
+    /// Why `record` cannot serve this need, if it cannot.
+    pub fn unmet(self, record: &figur_models::brought::Record) -> Option<String> {
+        let name = &record.name;
+        match (self, record.is_try_on()) {
+            (ModelNeed::TryOn, true) => None,
+            (ModelNeed::TryOn, false) => Some(format!(
+                "`{name}` is not a try-on model: dressing a person in a garment photo needs an export in the CatVTON layout"
+            )),
+            (_, true) => Some(format!(
+                "`{name}` is a try-on model: it dresses a person in a garment and draws nothing from a prompt"
+            )),
+            (ModelNeed::PromptFromPicture, false) if !record.image_to_image => {
+                Some(format!("`{name}` has no vae_encoder, so it cannot start from a picture"))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The item count rule try-on and look share: 1 to 8 garments.

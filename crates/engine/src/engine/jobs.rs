@@ -10,7 +10,7 @@ use crate::auth::{Caller, Capability, Mode};
 use crate::domain::garments;
 use crate::domain::job::{DispatchAccepted, JobDetail, JobEvent, JobEvents, JobList, JobStatus};
 use crate::domain::operation::{OperationInfo, OperationList};
-use crate::domain::requests::Reference;
+use crate::domain::requests::{ModelNeed, Reference};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::ids::is_ulid;
 use crate::ledger::jobs::{self as job_rows, CancelOutcome, NewJob};
@@ -190,18 +190,14 @@ impl Engine {
             request.references().into_iter().partition(|r| matches!(r, Reference::ImageModel { .. }));
         let mut model_problems = Vec::new();
         for r in models {
-            if let Reference::ImageModel { path, name, builtin, image_to_image } = r {
+            if let Reference::ImageModel { path, name, builtin, need } = r {
                 let cache = self.config.models.cache();
                 if !builtin.is_empty() && name == builtin {
                     continue;
                 }
                 let added = figur_models::brought::list(cache);
-                // A try-on model draws nothing from a prompt: never an image model here.
-                let suitable: Vec<String> = added
-                    .iter()
-                    .filter(|m| (m.image_to_image || !image_to_image) && !m.is_try_on())
-                    .map(|m| m.name.clone())
-                    .collect();
+                let suitable: Vec<String> =
+                    added.iter().filter(|m| need.unmet(m).is_none()).map(|m| m.name.clone()).collect();
                 let available = match (builtin, suitable.is_empty()) {
                     ("", true) => "none (add one with `figur models add`)".to_string(),
                     ("", false) => format!("{} (add others with `figur models add`)", suitable.join(", ")),
@@ -216,14 +212,12 @@ impl Engine {
                     _ if name.is_empty() => {
                         format!("no default model is set for this and none is named; available: {available}")
                     }
+                    None if need == ModelNeed::TryOn => format!("no try-on model `{name}`; available: {available}"),
                     None => format!("no image model `{name}`; available: {available}"),
-                    Some(m) if m.is_try_on() => format!(
-                        "`{name}` is a try-on model: it dresses a person in a garment and draws nothing from a prompt; available: {available}"
-                    ),
-                    Some(m) if image_to_image && !m.image_to_image => format!(
-                        "`{name}` has no vae_encoder, so it cannot start from a picture; available: {available}"
-                    ),
-                    Some(_) => continue,
+                    Some(m) => match need.unmet(m) {
+                        Some(why) => format!("{why}; available: {available}"),
+                        None => continue,
+                    },
                 };
                 model_problems.push(FieldError::new("body", &path, msg, "reference_error"));
             }

@@ -26,6 +26,7 @@ pub mod registry;
 mod stage;
 pub mod subject;
 pub mod try_on;
+pub mod try_on_model;
 pub mod wear;
 
 use serde_json::Value;
@@ -39,7 +40,7 @@ pub use stage::Stage;
 use crate::domain::catalog::RenderOrigin;
 use crate::domain::job::StoredArtifact;
 use crate::domain::operation::OpClass;
-use crate::domain::requests::Reference;
+use crate::domain::requests::{ModelNeed, Reference};
 use crate::error::FieldError;
 use crate::failure::JobError;
 
@@ -125,7 +126,7 @@ pub trait Workflow: 'static {
 /// dispatch: it must be added).
 pub(crate) fn image_model_reference(asked: Option<&str>, builtin: &'static str) -> Vec<Reference> {
     let name = asked.filter(|m| *m != builtin).map(str::to_string);
-    name.map(|name| Reference::ImageModel { path: "image_model".into(), name, builtin, image_to_image: false })
+    name.map(|name| Reference::ImageModel { path: "image_model".into(), name, builtin, need: ModelNeed::Prompt })
         .into_iter()
         .collect()
 }

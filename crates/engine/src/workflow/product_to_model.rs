@@ -10,8 +10,8 @@
 use image::{DynamicImage, RgbImage};
 use serde_json::json;
 
-use super::refine;
 use super::try_on::{read_garment, read_photo, Session};
+use super::try_on_model;
 use super::wear;
 use super::{Filing, JobContext, Output, Stage, Workflow};
 use crate::budget::VISION_BYTES_PER_PIXEL;
@@ -26,7 +26,7 @@ use crate::domain::requests::{
 };
 use crate::error::FieldError;
 use crate::failure::{FailureCode, JobError};
-use crate::settings::{ModelDefaults, ModelUse};
+use crate::settings::ModelDefaults;
 use figur_pixels::vision::composite;
 use figur_pixels::vision::decode::working_copy;
 use figur_pixels::vision::pose::Landmark;
@@ -176,16 +176,16 @@ impl<const PHASED: bool> Workflow for ProductToModel<PHASED> {
     const STAGES: &'static [Stage] = STAGES;
 
     fn structure(r: &ProductToModelRequest) -> Vec<FieldError> {
-        refine::problems(r.runtime_config.as_ref(), "refine")
+        try_on_model::problems(r.runtime_config.as_ref())
     }
 
     fn defaults(r: &mut ProductToModelRequest, defaults: &dyn Fn() -> ModelDefaults) {
-        refine::with_default(&mut r.runtime_config, "refine", ModelUse::Refine, defaults);
+        try_on_model::with_defaults(&mut r.runtime_config, defaults);
     }
 
     fn references(r: &ProductToModelRequest) -> Vec<Reference> {
         let mut refs = product_references(r);
-        refs.extend(refine::reference(r.runtime_config.as_ref(), "refine"));
+        refs.extend(try_on_model::references(r.runtime_config.as_ref()));
         refs
     }
 
@@ -208,10 +208,8 @@ fn dress_product(ctx: &mut JobContext, r: ProductToModelRequest, phased: bool) -
     let mut session = Session { intermediates: phased, ..Session::default() };
     let person = session.body(ctx, &photo, model.figure, model.landmarks)?;
     let garments = session.garments(ctx, vec![(product, category)])?;
-    let dressed = session.fit(ctx, &photo, &person, garments, false)?;
-    let model = refine::chosen(r.runtime_config.as_ref(), "refine");
     let seed = r.seed.unwrap_or_else(|| ctx.default_seed());
-    let dressed = session.refine(ctx, dressed, &person, model.as_deref(), seed)?;
+    let dressed = session.dress(ctx, &photo, &person, garments, false, r.runtime_config.as_ref(), seed)?;
     let preset = r.output_preset.unwrap_or(OutputPreset::Original);
     let framed = frame(ctx, &mut session, dressed, &person, r.background_image_public_id.as_deref(), preset, phased)?;
     let render = session.finish(ctx, framed, &format!("{} on model", category.display_name))?;
@@ -237,18 +235,18 @@ impl Workflow for ModelSwap {
 
     fn structure(r: &Self::Request) -> Vec<FieldError> {
         let mut problems = exactly_one_source(&r.source_image_s3_key, &r.source_render_public_id);
-        problems.extend(refine::problems(r.runtime_config.as_ref(), "refine"));
+        problems.extend(try_on_model::problems(r.runtime_config.as_ref()));
         problems
     }
 
     fn defaults(r: &mut Self::Request, defaults: &dyn Fn() -> ModelDefaults) {
-        refine::with_default(&mut r.runtime_config, "refine", ModelUse::Refine, defaults);
+        try_on_model::with_defaults(&mut r.runtime_config, defaults);
     }
 
     fn references(r: &Self::Request) -> Vec<Reference> {
         let mut refs = source_references(&r.source_image_s3_key, &r.source_render_public_id);
         refs.push(Reference::catalog("model_image_public_id", CatalogResource::Models, &r.model_image_public_id));
-        refs.extend(refine::reference(r.runtime_config.as_ref(), "refine"));
+        refs.extend(try_on_model::references(r.runtime_config.as_ref()));
         refs
     }
 
@@ -285,9 +283,8 @@ impl Workflow for ModelSwap {
             return Err(FailureCode::GarmentNotFound
                 .with(format!("no garment could be taken off the source ({})", skipped.join("; "))));
         }
-        let dressed = session.fit(ctx, &photo, &person, taken, false)?;
-        let model = refine::chosen(r.runtime_config.as_ref(), "refine");
-        let dressed = session.refine(ctx, dressed, &person, model.as_deref(), ctx.default_seed())?;
+        let seed = ctx.default_seed();
+        let dressed = session.dress(ctx, &photo, &person, taken, false, r.runtime_config.as_ref(), seed)?;
         let framed = frame(ctx, &mut session, dressed, &person, None, r.output_preset, false)?;
         let render = session.finish(ctx, framed, "Model swap")?;
         let mut extra = serde_json::Map::new();

@@ -22,7 +22,7 @@ use super::{prompts, JobContext, Stage};
 use crate::diffusion::pipeline::Generate;
 use crate::domain::garments::{GarmentCategory, Region};
 use crate::domain::job::{ArtifactRole, StoredArtifact};
-use crate::domain::requests::Reference;
+use crate::domain::requests::{ModelNeed, Reference};
 use crate::error::FieldError;
 use crate::failure::JobError;
 use crate::settings::{ModelDefaults, ModelUse};
@@ -79,7 +79,8 @@ pub fn with_default(
 ) {
     let take = match ask(config.as_ref(), key) {
         Ok(Ask::Default) => true,
-        Ok(Ask::Unsaid) => use_ == ModelUse::Refine,
+        // Refinement and try-on models are used whenever the studio has one.
+        Ok(Ask::Unsaid) => matches!(use_, ModelUse::Refine | ModelUse::TryOn),
         _ => false,
     };
     if let Some(name) = take.then(defaults).as_ref().and_then(|d| d.get(use_)) {
@@ -90,12 +91,17 @@ pub fn with_default(
 /// The model `runtime_config.<key>` names, checked at dispatch like `image_model`; `true` left
 /// unresolved (no default) is a reference to no model, which the check refuses.
 pub fn reference(config: Option<&Map<String, Value>>, key: &str) -> Option<Reference> {
+    reference_for(config, key, ModelNeed::PromptFromPicture)
+}
+
+/// [`reference`] for a model that must meet `need`.
+pub fn reference_for(config: Option<&Map<String, Value>>, key: &str, need: ModelNeed) -> Option<Reference> {
     let name = match ask(config, key).ok()? {
         Ask::Model(name) => name,
         Ask::Default => String::new(),
         Ask::Off | Ask::Unsaid => return None,
     };
-    Some(Reference::ImageModel { path: format!("runtime_config.{key}"), name, builtin: "", image_to_image: true })
+    Some(Reference::ImageModel { path: format!("runtime_config.{key}"), name, builtin: "", need })
 }
 
 /// The model to run, once dispatch has resolved the request.

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::models::ModelKind;
 use super::person::{self, Analysis};
 use super::refine;
+use super::try_on_model;
 use super::wear::{self, Garment};
 use super::{Filing, JobContext, Output, Stage, Workflow};
 use crate::budget::VISION_BYTES_PER_PIXEL;
@@ -21,7 +22,7 @@ use crate::domain::operation::OpClass;
 use crate::domain::requests::{items_problems, items_references, Reference, Resolution, TryOnRequest};
 use crate::error::FieldError;
 use crate::failure::JobError;
-use crate::settings::{ModelDefaults, ModelUse};
+use crate::settings::ModelDefaults;
 use figur_pixels::plane::Plane;
 use figur_pixels::vision::decode::working_copy;
 use figur_pixels::vision::pose::Landmark;
@@ -42,11 +43,20 @@ pub struct Session {
     pub worn: Vec<(&'static GarmentCategory, RgbaImage)>,
     /// What refinement recorded, for the output's `extra.provenance.refine`.
     pub refined: Option<serde_json::Map<String, Value>>,
+    /// What the try-on model recorded, for the output's `extra.provenance.try_on`.
+    pub tried_on: Option<serde_json::Map<String, Value>>,
 }
 
 impl Default for Session {
     fn default() -> Self {
-        Session { intermediates: true, pending: Vec::new(), shading: 1.0, worn: Vec::new(), refined: None }
+        Session {
+            intermediates: true,
+            pending: Vec::new(),
+            shading: 1.0,
+            worn: Vec::new(),
+            refined: None,
+            tried_on: None,
+        }
     }
 }
 
@@ -196,6 +206,46 @@ impl Session {
         Ok(dressed)
     }
 
+    /// Stages `fit` and `denoise`: the garments on the person. With a try-on model
+    /// (`runtime_config.try_on_model`, resolved at dispatch) it draws them (see
+    /// [`try_on_model`]); without one they are fitted and, with `runtime_config.refine`,
+    /// refined.
+    #[allow(clippy::too_many_arguments)]
+    pub fn dress(
+        &mut self,
+        ctx: &mut JobContext,
+        photo: &RgbImage,
+        person: &Analysis,
+        garments: Vec<Garment>,
+        tuck: bool,
+        config: Option<&serde_json::Map<String, Value>>,
+        seed: u64,
+    ) -> Result<RgbImage, JobError> {
+        let Some(model) = refine::chosen(config, try_on_model::KEY) else {
+            let dressed = self.fit(ctx, photo, person, garments, tuck)?;
+            let model = refine::chosen(config, "refine");
+            return self.refine(ctx, dressed, person, model.as_deref(), seed);
+        };
+        let (planned, masks) = try_on_model::plan(ctx, photo, person, garments, tuck, self.intermediates)?;
+        let mut dressed = photo.clone();
+        if planned.has_items() {
+            let drawn = try_on_model::draw(ctx, dressed, person, &planned, &model, seed, masks, self.intermediates)?;
+            self.pending.extend(drawn.raw);
+            self.tried_on = Some(drawn.provenance);
+            dressed = drawn.image;
+        }
+        if planned.rest.is_empty() {
+            return Ok(dressed);
+        }
+        // What the model does not draw (shoes, bags, hats), fitted on its picture.
+        let mut check = || ctx.checkpoint();
+        let (dressed, layers) = wear::dress(&dressed, person, &planned.rest, self.shading, &mut check)?;
+        for (g, layer) in planned.rest.iter().zip(layers) {
+            self.worn.push((g.category, layer));
+        }
+        Ok(dressed)
+    }
+
     /// Stage `denoise`: the fitted draft refined by the inpainting model `model` (none: the
     /// draft as it is, and the stage is not reported). See [`refine`].
     pub fn refine(
@@ -213,10 +263,17 @@ impl Session {
         Ok(refined.image)
     }
 
-    /// The output's `extra.provenance` when refinement ran.
+    /// The output's `extra.provenance` when refinement or a try-on model ran.
     pub fn provenance(&self, extra: &mut serde_json::Map<String, Value>) {
+        let mut provenance = serde_json::Map::new();
         if let Some(refined) = &self.refined {
-            extra.insert("provenance".into(), json!({ "refine": refined }));
+            provenance.insert("refine".into(), json!(refined));
+        }
+        if let Some(tried_on) = &self.tried_on {
+            provenance.insert("try_on".into(), json!(tried_on));
+        }
+        if !provenance.is_empty() {
+            extra.insert("provenance".into(), Value::Object(provenance));
         }
     }
 
@@ -274,18 +331,18 @@ impl Workflow for TryOn {
 
     fn structure(r: &TryOnRequest) -> Vec<FieldError> {
         let mut problems = items_problems(&r.items);
-        problems.extend(refine::problems(r.runtime_config.as_ref(), "refine"));
+        problems.extend(try_on_model::problems(r.runtime_config.as_ref()));
         problems
     }
 
     fn defaults(r: &mut TryOnRequest, defaults: &dyn Fn() -> ModelDefaults) {
-        refine::with_default(&mut r.runtime_config, "refine", ModelUse::Refine, defaults);
+        try_on_model::with_defaults(&mut r.runtime_config, defaults);
     }
 
     fn references(r: &TryOnRequest) -> Vec<Reference> {
         let mut refs = vec![Reference::upload("user_image", &r.user_image)];
         refs.extend(items_references(&r.items));
-        refs.extend(refine::reference(r.runtime_config.as_ref(), "refine"));
+        refs.extend(try_on_model::references(r.runtime_config.as_ref()));
         refs
     }
 
@@ -306,9 +363,8 @@ impl Workflow for TryOn {
         let mut session = Session::default();
         let person = session.analyse(ctx, &photo, "person photo")?;
         let garments = session.garments(ctx, garments)?;
-        let dressed = session.fit(ctx, &photo, &person, garments, tuck)?;
-        let model = refine::chosen(r.runtime_config.as_ref(), "refine");
-        let dressed = session.refine(ctx, dressed, &person, model.as_deref(), ctx.default_seed())?;
+        let seed = ctx.default_seed();
+        let dressed = session.dress(ctx, &photo, &person, garments, tuck, r.runtime_config.as_ref(), seed)?;
         let render = session.finish(ctx, dressed, "Try-on")?;
 
         let mut extra = serde_json::Map::new();

@@ -1,6 +1,7 @@
 //! Vision stages: pure functions on images, each tested on synthetic images (models behind
 //! traits, faked in tests). Decode → matte → refine → composite → frame.
 
+pub mod agnostic;
 pub mod board;
 pub mod composite;
 pub mod decode;
