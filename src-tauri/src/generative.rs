@@ -16,7 +16,8 @@ use crate::Studio;
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct AddedModel {
     pub name: String,
-    /// `text-to-image` or `inpainting`, with `+ image to image` when it has a VAE encoder.
+    /// `text-to-image` or `inpainting`, with `+ image to image` when it has a VAE encoder, or
+    /// `try-on (CatVTON layout)`.
     pub kind: String,
     pub licence: String,
     /// Megabytes on disk.
@@ -26,13 +27,21 @@ pub struct AddedModel {
 /// One use's default and the added models that can serve it.
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct DefaultModel {
-    /// `background-generator`, `model-generator`, `refine` or `harmonize`.
+    /// `background-generator`, `model-generator`, `refine`, `harmonize` or `try-on`.
     pub key: String,
     pub label: String,
     pub model: Option<String>,
-    pub choices: Vec<String>,
+    /// The added models that can serve it, with the licence each was added under (a studio
+    /// picks knowing what it may sell).
+    pub choices: Vec<ModelChoice>,
     /// What happens when none is set.
     pub otherwise: String,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct ModelChoice {
+    pub name: String,
+    pub licence: String,
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -47,6 +56,7 @@ fn label(use_: ModelUse) -> (&'static str, &'static str) {
         ModelUse::ModelGenerator => ("Model photos (model-generator)", "the drawn figure"),
         ModelUse::Refine => ("Try-on refinement", "the first added inpainting model, else no refinement"),
         ModelUse::Harmonize => ("Background-swap harmonising", "only when a request names a model"),
+        ModelUse::TryOn => ("Try-on model (draws the garments)", "the first added try-on model, else the fitted draft"),
     }
 }
 
@@ -70,7 +80,11 @@ fn view(studio: &Studio) -> GenerativeView {
                 key: use_.as_str().into(),
                 label: label.into(),
                 model: settings.default_models.get(&use_).cloned(),
-                choices: added.iter().filter(|r| use_.unsuitable(r).is_none()).map(|r| r.name.clone()).collect(),
+                choices: added
+                    .iter()
+                    .filter(|r| use_.unsuitable(r).is_none())
+                    .map(|r| ModelChoice { name: r.name.clone(), licence: r.licence.clone() })
+                    .collect(),
                 otherwise: otherwise.into(),
             }
         })

@@ -137,7 +137,10 @@ export const WORDS = {"CATEGORY_MISMATCH":"The garment photo does not match the 
 /**  One added export. */
 export type AddedModel = {
 	name: string,
-	/**  `text-to-image` or `inpainting`, with `+ image to image` when it has a VAE encoder. */
+	/**
+	 *  `text-to-image` or `inpainting`, with `+ image to image` when it has a VAE encoder, or
+	 *  `try-on (CatVTON layout)`.
+	 */
 	kind: string,
 	licence: string,
 	/**  Megabytes on disk. */
@@ -393,22 +396,30 @@ export type DefaultModel = DefaultModel_Serialize | DefaultModel_Deserialize;
 
 /**  One use's default and the added models that can serve it. */
 export type DefaultModel_Deserialize = {
-	/**  `background-generator`, `model-generator`, `refine` or `harmonize`. */
+	/**  `background-generator`, `model-generator`, `refine`, `harmonize` or `try-on`. */
 	key: string,
 	label: string,
 	model?: string | null,
-	choices: string[],
+	/**
+	 *  The added models that can serve it, with the licence each was added under (a studio
+	 *  picks knowing what it may sell).
+	 */
+	choices: ModelChoice[],
 	/**  What happens when none is set. */
 	otherwise: string,
 };
 
 /**  One use's default and the added models that can serve it. */
 export type DefaultModel_Serialize = {
-	/**  `background-generator`, `model-generator`, `refine` or `harmonize`. */
+	/**  `background-generator`, `model-generator`, `refine`, `harmonize` or `try-on`. */
 	key: string,
 	label: string,
 	model: string | null,
-	choices: string[],
+	/**
+	 *  The added models that can serve it, with the licence each was added under (a studio
+	 *  picks knowing what it may sell).
+	 */
+	choices: ModelChoice[],
 	/**  What happens when none is set. */
 	otherwise: string,
 };
@@ -823,6 +834,11 @@ export type LookRequest_Serialize = {
 	runtime_config: { [key in string]: Value } | null,
 };
 
+export type ModelChoice = {
+	name: string,
+	licence: string,
+};
+
 export type ModelGeneratorRequest = ModelGeneratorRequest_Serialize | ModelGeneratorRequest_Deserialize;
 
 export type ModelGeneratorRequest_Deserialize = {
@@ -890,7 +906,10 @@ export type ModelSwapWithImageRequest_Deserialize = {
 	pilot_brand?: string | null,
 	/**  A catalog model. */
 	model_image_public_id: string,
-	/**  Extension: `refine` (true, false or an added model's name) — see try-on. */
+	/**
+	 *  Extensions: `refine` and `try_on_model` (true, false or an added model's name) — see
+	 *  try-on.
+	 */
 	runtime_config?: { [key in string]: Value } | null,
 };
 
@@ -901,7 +920,10 @@ export type ModelSwapWithImageRequest_Serialize = {
 	pilot_brand: string | null,
 	/**  A catalog model. */
 	model_image_public_id: string,
-	/**  Extension: `refine` (true, false or an added model's name) — see try-on. */
+	/**
+	 *  Extensions: `refine` and `try_on_model` (true, false or an added model's name) — see
+	 *  try-on.
+	 */
 	runtime_config: { [key in string]: Value } | null,
 };
 
@@ -978,7 +1000,10 @@ export type ProductToModelRequest_Deserialize = {
 	background_image_public_id?: string | null,
 	output_preset?: OutputPreset | null,
 	seed?: number | null,
-	/**  Extension: `refine` (true, false or an added model's name) — see try-on. */
+	/**
+	 *  Extensions: `refine` and `try_on_model` (true, false or an added model's name) — see
+	 *  try-on.
+	 */
 	runtime_config?: { [key in string]: Value } | null,
 };
 
@@ -991,7 +1016,10 @@ export type ProductToModelRequest_Serialize = {
 	background_image_public_id: string | null,
 	output_preset: OutputPreset | null,
 	seed: number | null,
-	/**  Extension: `refine` (true, false or an added model's name) — see try-on. */
+	/**
+	 *  Extensions: `refine` and `try_on_model` (true, false or an added model's name) — see
+	 *  try-on.
+	 */
 	runtime_config: { [key in string]: Value } | null,
 };
 
@@ -1117,6 +1145,10 @@ export type TryOnRequest_Deserialize = {
 	user_image: string,
 	user_category?: UserCategory | null,
 	items: TryOnItem[],
+	/**
+	 *  Extensions: `refine` (an inpainting model over the fitted draft) and `try_on_model` (a
+	 *  try-on model that draws the garments): each true, false or an added model's name.
+	 */
 	runtime_config?: { [key in string]: Value } | null,
 	render_params?: RenderParams_Deserialize | null,
 };
@@ -1126,6 +1158,10 @@ export type TryOnRequest_Serialize = {
 	user_image: string,
 	user_category: UserCategory | null,
 	items: TryOnItem[],
+	/**
+	 *  Extensions: `refine` (an inpainting model over the fitted draft) and `try_on_model` (a
+	 *  try-on model that draws the garments): each true, false or an added model's name.
+	 */
 	runtime_config: { [key in string]: Value } | null,
 	render_params: RenderParams_Serialize | null,
 };

@@ -4,10 +4,21 @@
 // same ones `figur config` sets).
 import type { DefaultModel } from "./bindings";
 
-/** A use's choices: none (saying what happens then), then each added model that can serve it. */
+/** A use's choices: none (saying what happens then), then each added model that can serve it,
+ * with the licence it was added under. */
 export function options(d: DefaultModel): { value: string; label: string; selected: boolean }[] {
   return [
     { value: "", label: `None — ${d.otherwise}`, selected: d.model === null },
-    ...d.choices.map((c) => ({ value: c, label: c, selected: c === d.model })),
+    ...d.choices.map((c) => ({ value: c.name, label: `${c.name} (${c.licence})`, selected: c.name === d.model })),
   ];
+}
+
+/** What draws a try-on dispatched without naming a model: the try-on default, else the first
+ * added try-on model (as dispatch resolves it), else the fitted draft. */
+export function tryOnDrawer(defaults: DefaultModel[]): string {
+  const use = defaults.find((d) => d.key === "try-on");
+  const name = use?.model ?? use?.choices[0]?.name;
+  if (!name || !use) return "The fitted draft draws the garments (no try-on model is added).";
+  const licence = use.choices.find((c) => c.name === name)?.licence;
+  return `${name} draws the garments${licence ? ` (licence ${licence})` : ""}.`;
 }
