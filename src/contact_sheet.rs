@@ -1,8 +1,9 @@
 //! `figur contact-sheet`: every workflow this build runs, on real photos, tiled into one PNG for
 //! a person to look at — one row per photo: the photo, two background swaps, its extracted
 //! cutouts (on a checkerboard, so transparency shows); then try-on with product shots (generated
-//! flats), try-on from on-model photos, a row of generated backdrops, and, when a diffusion model
-//! is added, a row it draws (backdrops from free text and a model photo).
+//! flats), try-on from on-model photos (and the same drawn by a try-on model, when one is
+//! added), a row of generated backdrops, and, when a diffusion model is added, a row it draws
+//! (backdrops from free text and a model photo).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -76,16 +77,28 @@ async fn sample_people(
     Ok(people.try_into().ok())
 }
 
+/// `runtime_config` naming the try-on model that draws (`None`: the fitted draft, even when
+/// the studio has a try-on model).
+fn drawn_by(model: Option<&str>) -> Value {
+    json!({ "try_on_model": model.map_or(json!(false), |m| json!(m)) })
+}
+
 /// The try-on family with on-model photos: the two people, the full-body person's top on the
 /// half-body one, then the half-body photo as the product on the full-body person made a catalog
-/// model (product-to-model), and a model swap.
-async fn try_on_row(engine: &Arc<Engine>, owner: &Caller, people: &[(PathBuf, String); 2]) -> Result<Vec<RgbaImage>> {
+/// model (product-to-model), and a model swap — fitted, or drawn by the try-on model `model`.
+async fn try_on_row(
+    engine: &Arc<Engine>,
+    owner: &Caller,
+    people: &[(PathBuf, String); 2],
+    model: Option<&str>,
+) -> Result<Vec<RgbaImage>> {
+    let config = drawn_by(model);
     let mut row = Vec::new();
     for (path, _) in people {
         row.push(tile(&image::open(path)?.to_rgba8()));
     }
     let [(_, half_body), (_, full_body)] = people;
-    let model = engine
+    let catalog = engine
         .add_catalog_model(
             owner,
             figur_engine::engine::NewCatalogModel {
@@ -99,15 +112,18 @@ async fn try_on_row(engine: &Arc<Engine>, owner: &Caller, people: &[(PathBuf, St
     let jobs = vec![
         (
             Operation::TryOn,
-            json!({"user_image": half_body, "items": [{"trial_image": full_body, "trial_item_category": "top"}]}),
+            json!({"user_image": half_body, "items": [{"trial_image": full_body, "trial_item_category": "top"}],
+                   "runtime_config": config}),
         ),
         (
             Operation::ProductToModelDirect,
-            json!({"product_image_s3_key": half_body, "product_garment_category_public_id": "01JGC0GARMENTCATEG0RY00001", "model_image_public_id": model.public_id}),
+            json!({"product_image_s3_key": half_body, "product_garment_category_public_id": "01JGC0GARMENTCATEG0RY00001",
+                   "model_image_public_id": catalog.public_id, "runtime_config": config}),
         ),
         (
             Operation::ModelSwapWithImage,
-            json!({"source_image_s3_key": half_body, "model_image_public_id": model.public_id, "output_preset": "original"}),
+            json!({"source_image_s3_key": half_body, "model_image_public_id": catalog.public_id, "output_preset": "original",
+                   "runtime_config": config}),
         ),
     ];
     run_into(&mut row, engine, jobs).await?;
@@ -142,11 +158,18 @@ async fn product_row(engine: &Arc<Engine>, owner: &Caller, people: &[(PathBuf, S
     let [shirt, jeans, tee, jacket] = flats.as_slice() else { return Ok(row) };
     let item = |f: &(String, &str)| json!({"trial_image": f.0, "trial_item_category": f.1});
     let [(_, half_body), (_, full_body)] = people;
+    let fitted = drawn_by(None);
     let jobs = vec![
-        (Operation::TryOn, json!({"user_image": half_body, "items": [item(shirt)]})),
-        (Operation::TryOn, json!({"user_image": half_body, "items": [item(jacket)]})),
-        (Operation::TryOn, json!({"user_image": full_body, "items": [item(tee), item(jeans)]})),
-        (Operation::TryOn, json!({"user_image": full_body, "items": [item(shirt), item(jeans), item(jacket)]})),
+        (Operation::TryOn, json!({"user_image": half_body, "items": [item(shirt)], "runtime_config": fitted})),
+        (Operation::TryOn, json!({"user_image": half_body, "items": [item(jacket)], "runtime_config": fitted})),
+        (
+            Operation::TryOn,
+            json!({"user_image": full_body, "items": [item(tee), item(jeans)], "runtime_config": fitted}),
+        ),
+        (
+            Operation::TryOn,
+            json!({"user_image": full_body, "items": [item(shirt), item(jeans), item(jacket)], "runtime_config": fitted}),
+        ),
     ];
     run_into(&mut row, engine, jobs).await?;
     Ok(row)
@@ -197,7 +220,7 @@ async fn generative_row(
         (
             Operation::TryOn,
             json!({"user_image": half_body, "items": [{"trial_image": full_body, "trial_item_category": "top"}],
-                   "runtime_config": {"refine": name}}),
+                   "runtime_config": {"refine": name, "try_on_model": false}}),
         ),
         (
             Operation::BackgroundSwapWithSpec,
@@ -264,7 +287,15 @@ pub async fn contact_sheet(out: PathBuf, photos: Vec<PathBuf>) -> Result<()> {
     let people = sample_people(&engine, &owner, &photos).await?;
     if let Some(people) = &people {
         rows.push(product_row(&engine, &owner, people).await?);
-        rows.push(try_on_row(&engine, &owner, people).await?);
+        rows.push(try_on_row(&engine, &owner, people, None).await?);
+        // With a try-on model added, the same family drawn by it.
+        match figur_models::brought::list(&cache).into_iter().find(|m| m.is_try_on()) {
+            Some(m) => {
+                eprintln!("try-on model row: drawn by {} (licence {})", m.name, m.licence);
+                rows.push(try_on_row(&engine, &owner, people, Some(&m.name)).await?);
+            }
+            None => eprintln!("try-on model row: no try-on model is added (`figur models add`), so none is drawn"),
+        }
     }
     let mut backdrops = Vec::new();
     for (scene, mood, colour) in [

@@ -15,6 +15,7 @@ fn the_contact_sheet_has_a_row_per_sample_photo_both_try_on_rows_and_backdrops()
     let log = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{log}");
     assert!(log.contains("generative row: no text-to-image model is added"), "{log}");
+    assert!(log.contains("try-on model row: no try-on model is added"), "{log}");
     for workflow in [
         "background-swap-with-spec",
         "background-swap-with-image",
