@@ -211,10 +211,16 @@ pub fn samples() -> Result<()> {
     Ok(())
 }
 
-/// How workflows call an added model: its own steps and guidance, or the defaults.
+/// How workflows call an added model: its own steps and guidance, or the defaults (a try-on
+/// model's are CatVTON's).
 fn tuning_words(record: &brought::Record) -> String {
-    let steps = record.steps.map(|s| s.to_string()).unwrap_or_else(|| "25 (default)".into());
-    let guidance = record.guidance.map(|g| g.to_string()).unwrap_or_else(|| "7.5 (default)".into());
+    use figur_engine::diffusion::{pipeline, try_on};
+    let (steps, guidance) = match record.is_try_on() {
+        true => (try_on::STEPS, try_on::GUIDANCE),
+        false => (pipeline::STEPS, pipeline::GUIDANCE),
+    };
+    let steps = record.steps.map(|s| s.to_string()).unwrap_or_else(|| format!("{steps} (default)"));
+    let guidance = record.guidance.map(|g| g.to_string()).unwrap_or_else(|| format!("{guidance} (default)"));
     format!("workflows run it at {steps} steps, guidance {guidance}")
 }
 

@@ -119,6 +119,7 @@ fn a_catvton_layout_is_added_as_a_try_on_model_and_kept_from_prompt_pipelines() 
     let (ok, out) =
         figur(&["models", "add", "catvton", "--from", from_arg, "--license", "CC-BY-NC-SA-4.0"], Some(cache.path()));
     assert!(ok && out.contains("added catvton: try-on (CatVTON layout), DDIMScheduler"), "{out}");
+    assert!(out.contains("at 50 (default) steps, guidance 2.5 (default)"), "CatVTON's own defaults: {out}");
     let (_, list) = figur(&["models", "list"], Some(cache.path()));
     assert!(
         list.lines().any(|l| l.starts_with("catvton") && l.contains("CC-BY-NC-SA-4.0") && l.contains("try-on")),

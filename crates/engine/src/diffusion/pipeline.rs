@@ -13,6 +13,11 @@ use super::schedule::SchedulerConfig;
 use super::scheduler::{self, Scheduler};
 use crate::failure::{FailureCode, JobError};
 
+/// Steps and guidance for a brought model unless it was tuned: the values diffusers' Stable
+/// Diffusion pipelines default to (a try-on model's are in [`super::try_on`]).
+pub const STEPS: usize = 25;
+pub const GUIDANCE: f32 = 7.5;
+
 /// What to make.
 #[derive(Debug, Clone)]
 pub struct Generate {

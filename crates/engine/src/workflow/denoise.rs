@@ -32,10 +32,7 @@ pub fn memory_needed(export: &Export, width: u32, height: u32) -> u64 {
     buffers + (convolutions + attention).max(decoder)
 }
 
-/// Steps and guidance for a brought model unless it was tuned: the values diffusers' Stable
-/// Diffusion pipelines default to.
-pub const STEPS: usize = 25;
-pub const GUIDANCE: f32 = 7.5;
+pub use crate::diffusion::pipeline::{GUIDANCE, STEPS};
 
 /// The steps and guidance workflows run `export` with: the model's own when it was tuned
 /// (`figur models add/tune --steps --guidance`), else [`STEPS`] and [`GUIDANCE`].
