@@ -737,6 +737,29 @@ async fn a_generative_model_is_added_from_its_folder_made_a_default_and_removed_
         .unwrap();
     assert_eq!(client.execute(chosen, vec![]).await.unwrap(), json!(""), "the default naming it is cleared");
     assert!(!std::fs::read_to_string(data.join("settings.json")).unwrap().contains("tiny-sd"));
+
+    // A try-on model: offered for the try-on default with its licence, and named on the try-on
+    // screen as what will draw.
+    let try_on = dir.path().join("try-on-export");
+    figur_models::tiny::diffusion::TryOnOracle::new(48, 64).write(&try_on);
+    for (field, value) in [
+        ("add-model-folder", try_on.display().to_string()),
+        ("add-model-name", "catvton".to_string()),
+        ("add-model-licence", "CC-BY-NC-SA-4.0".to_string()),
+    ] {
+        let input = client.find(Locator::Css(&format!("[data-testid={field}]"))).await.unwrap();
+        input.clear().await.unwrap();
+        input.send_keys(&value).await.unwrap();
+    }
+    click(&client, "[data-testid=add-model]").await;
+    let offered =
+        "return [...document.querySelectorAll('[data-testid=default-try-on] option')].map(o => o.textContent);";
+    let want = json!(["None — the first added try-on model, else the fitted draft", "catvton (CC-BY-NC-SA-4.0)"]);
+    assert!(js_becomes(&client, offered, want, Duration::from_secs(30)).await);
+    click(&client, "[data-testid=nav-try-on]").await;
+    let drawer = "return document.querySelector('[data-testid=tryon-drawer]')?.textContent ?? null;";
+    let says = json!("catvton draws the garments (licence CC-BY-NC-SA-4.0).");
+    assert!(js_becomes(&client, drawer, says, Duration::from_secs(10)).await);
     client.close().await.unwrap();
     drop(driver);
 }
