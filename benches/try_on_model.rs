@@ -158,12 +158,25 @@ fn main() {
         ms(start)
     };
 
+    // The UNet through the export's adapters (the same call the pipeline makes).
+    let adapted_run = || {
+        let start = Instant::now();
+        std::hint::black_box(export.unet(&sample, [2, 9, lh, lw], 500.0, None).unwrap());
+        ms(start)
+    };
+
     let _ = bare_run();
+    let _ = adapted_run();
     let _ = pipeline_run();
     let (mut bare, mut steps, mut totals, mut vae) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut adapted = Vec::new();
     for _ in 0..3 {
+        // Each in a run of its own: two sessions' thread pools interleaved slow each other.
         for _ in 0..STEPS {
             bare.push(bare_run());
+        }
+        for _ in 0..STEPS {
+            adapted.push(adapted_run());
         }
         let (s, total) = pipeline_run();
         steps.extend(s);
@@ -172,6 +185,7 @@ fn main() {
     }
     let (bare, step) = (median(bare), median(steps));
     println!("  bare UNet session.run (batch 2, 9 channels) .... {bare:>9.3} ms");
+    println!("  the same through the export's adapters ......... {:>9.3} ms", median(adapted));
     println!("  try-on pipeline, per step ...................... {step:>9.3} ms");
     println!(
         "  overhead outside the UNet ...................... {:>9.3} ms  = {:.1} % of the UNet's time (target ≤ 3 %)",

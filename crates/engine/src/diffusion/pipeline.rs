@@ -303,6 +303,8 @@ pub(crate) fn denoise(
         let output = predict(i, input, scheduler.steps()[i].timestep, progress)?;
         let output = &output[..len];
         let before = latents.clone();
+        // (Drawn on another thread while the model ran, it was slower on two cores: ONNX
+        // Runtime's own threads use both.)
         let step_noise = match scheduler.adds_noise() {
             true => gaussian(run.seed, i as u64 + 1, len),
             false => Vec::new(),

@@ -108,7 +108,7 @@ pub fn resize_and_pad(image: &RgbImage, (tw, th): (u32, u32)) -> RgbImage {
         true => (((w as u64 * th as u64) / h as u64).max(1) as u32, th),
         false => (tw, ((h as u64 * tw as u64) / w as u64).max(1) as u32),
     };
-    let fitted = image::imageops::resize(image, nw, nh, image::imageops::FilterType::Lanczos3);
+    let fitted = figur_pixels::vision::resample::resize(image, nw, nh, image::imageops::FilterType::CatmullRom);
     let mut out = RgbImage::from_pixel(tw, th, image::Rgb([255, 255, 255]));
     image::imageops::replace(&mut out, &fitted, ((tw - nw) / 2) as i64, ((th - nh) / 2) as i64);
     out
@@ -207,7 +207,7 @@ pub fn dress(export: &Export, req: &Dress, progress: &mut dyn Progress) -> Resul
         };
         let (u, c) = match batched {
             true => {
-                let both = [with(uncond_extra), with(&cond_extra)].concat();
+                let both = [input.as_slice(), uncond_extra, &input, &cond_extra].concat();
                 let mut out = export.unet(&both, [2, shape[1], shape[2], shape[3]], timestep, None).map_err(failed)?;
                 let c = out.split_off(len);
                 (out, c)

@@ -34,6 +34,7 @@ use crate::error::FieldError;
 use crate::failure::{FailureCode, JobError};
 use crate::settings::{ModelDefaults, ModelUse};
 use figur_pixels::vision::agnostic::{self, Cover};
+use figur_pixels::vision::resample;
 use figur_pixels::vision::repaint::{blend, mask_box};
 
 /// `runtime_config`'s key.
@@ -187,6 +188,9 @@ fn crop_padded<P: image::Pixel + 'static>(
     (x, y, w, h): (i64, i64, u32, u32),
 ) -> image::ImageBuffer<P, Vec<P::Subpixel>> {
     let (iw, ih) = (image.width() as i64, image.height() as i64);
+    if x >= 0 && y >= 0 && x + w as i64 <= iw && y + h as i64 <= ih {
+        return image::imageops::crop_imm(image, x as u32, y as u32, w, h).to_image();
+    }
     image::ImageBuffer::from_fn(w, h, |cx, cy| {
         *image.get_pixel((x + cx as i64).clamp(0, iw - 1) as u32, (y + cy as i64).clamp(0, ih - 1) as u32)
     })
@@ -234,7 +238,7 @@ pub fn frame(
 ) -> Option<Framed> {
     let mask_box = mask_box(mask, 0)?;
     let crop = body_box(alpha, mask_box, size);
-    let person = image::imageops::resize(&crop_padded(picture, crop), size.0, size.1, FilterType::Lanczos3);
+    let person = resample::resize(&crop_padded(picture, crop), size.0, size.1, FilterType::CatmullRom);
     let mask = image::imageops::resize(&crop_padded(mask, crop), size.0, size.1, FilterType::Triangle);
     let garment = try_on::resize_and_pad(&on_white(garment), size);
     Some(Framed { person, garment, mask, crop, mask_box })
@@ -339,7 +343,7 @@ pub fn draw(
 pub fn paste(photo: RgbImage, drawn: &RgbImage, mask: &GrayImage, crop: (i64, i64, u32, u32)) -> RgbImage {
     let (w, h) = photo.dimensions();
     let (x, y, cw, ch) = crop;
-    let back = image::imageops::resize(drawn, cw, ch, FilterType::Lanczos3);
+    let back = resample::resize(drawn, cw, ch, FilterType::CatmullRom);
     // The part of the crop inside the photo.
     let (x0, y0) = (x.max(0) as u32, y.max(0) as u32);
     let (x1, y1) = (((x + cw as i64).min(w as i64)).max(0) as u32, ((y + ch as i64).min(h as i64)).max(0) as u32);
