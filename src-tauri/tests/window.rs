@@ -630,7 +630,7 @@ async fn the_first_run_guide_then_try_on_by_keyboard_and_by_dragging_a_garment_o
         .unwrap();
     shot(&client, "first-run").await;
     click(&client, "[data-testid=start-done]").await;
-    assert_eq!(library_tiles(&client, 3).await.len(), 3, "the three sample photos are in the library");
+    assert_eq!(library_tiles(&client, 4).await.len(), 4, "the four sample photos are in the library");
 
     // Keyboard only: to Try-on, the astronaut as the person, Messi's top as the garment, run.
     let nav = client.find(Locator::Css("[data-testid=nav-try-on]")).await.unwrap();

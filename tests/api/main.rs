@@ -18,6 +18,7 @@ mod models;
 mod openapi;
 mod photos;
 mod pose;
+mod product_matte;
 mod provenance;
 mod python_example;
 mod recovery;

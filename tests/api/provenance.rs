@@ -18,6 +18,7 @@ const POSE: &str = "pose-landmarks";
 const FACE: &str = "face-detector";
 const MESH: &str = "face-mesh";
 const ISNET: &str = "isnet";
+const U2NETP: &str = "u2netp";
 
 /// The default model set plus the ISNet stand-in, installed as `figur models fetch` would.
 fn cache_with_isnet_stand_in() -> PathBuf {
@@ -64,7 +65,8 @@ fn set(ids: &[&str]) -> BTreeSet<String> {
 
 /// Every workflow once; `isnet`: whether the product matte is installed, so product shots use it.
 async fn every_workflow_records_what_it_ran(server: &Server, isnet: bool) {
-    let product_matte: &[&str] = if isnet { &[MATTE, ISNET] } else { &[MATTE] };
+    // ISNet when installed, else u2netp (in the default set).
+    let product_matte: &[&str] = if isnet { &[MATTE, ISNET] } else { &[MATTE, U2NETP] };
     let person = server.upload_key("astronaut.png", astronaut()).await;
     let wearer = server.upload_key("messi5.jpg", sample("messi5.jpg")).await;
     let product = server.upload_key("product.png", product_shot()).await;

@@ -10,6 +10,7 @@ const MODEL_MANIFESTS: &[(&str, &str)] = &[
     ("pose-landmarks", include_str!("../../../models/pose-landmarks.toml")),
     ("face-detector", include_str!("../../../models/face-detector.toml")),
     ("face-mesh", include_str!("../../../models/face-mesh.toml")),
+    ("u2netp", include_str!("../../../models/u2netp.toml")),
     ("isnet", include_str!("../../../models/isnet.toml")),
 ];
 const RUNTIME_MANIFEST: &str = include_str!("../../../models/runtime.toml");

@@ -34,7 +34,7 @@ const OPENCV_DOC: (&str, &str, &str, &str) = (
     "4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a",
 );
 
-pub const SAMPLES: [Sample; 3] = [
+pub const SAMPLES: [Sample; 4] = [
     Sample {
         name: "astronaut.png",
         shows: "half body, one person, 512×512",
@@ -45,6 +45,17 @@ pub const SAMPLES: [Sample; 3] = [
         file: SKIMAGE.2,
         sha256: SKIMAGE.3,
         member: "skimage/data/astronaut.png",
+    },
+    Sample {
+        name: "coffee.png",
+        shows: "a product, no person: a coffee cup and saucer on a wood-grain table, 600×400",
+        origin: "courtesy of Pikolo Espresso Bar, photograph by Rachel Michetti (CC0), from scikit-image 0.24.0 (PyPI)",
+        registry: Registry::Pypi,
+        package: SKIMAGE.0,
+        version: SKIMAGE.1,
+        file: SKIMAGE.2,
+        sha256: SKIMAGE.3,
+        member: "skimage/data/coffee.png",
     },
     Sample {
         name: "messi5.jpg",

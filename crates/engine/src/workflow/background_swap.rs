@@ -190,7 +190,7 @@ fn swap(ctx: &mut JobContext, s: Swap<'_>) -> Result<Output, JobError> {
     let mut alpha = matte.alpha;
     let mut product = None;
     if matte.coverage < PERSON_SHARE {
-        let learned = ctx.optional_model(ModelKind::ProductMatte)?;
+        let learned = subject::product_matte(ctx)?;
         if let Some(found) = subject::product_alpha(&photo, &learned)? {
             let share = found.data.iter().filter(|a| **a > 0.5).count() as f32 / found.data.len().max(1) as f32;
             if share >= MIN_COVERAGE {

@@ -116,12 +116,12 @@ impl Workflow for Extract {
                 });
             }
         } else {
-            let learned = ctx.optional_model(ModelKind::ProductMatte)?;
+            let learned = subject::product_matte(ctx)?;
             ctx.stage_with(
                 Stage::Pose,
                 format!("nobody in the photo: a product shot, {}", subject::describe(&learned)),
                 Vec::new(),
-                json!({ "model": learned.as_ref().map(|_| ModelKind::ProductMatte.id()) }),
+                json!({ "model": learned.as_ref().map(|m| m.kind.id()) }),
             )?;
             let alpha = subject::product_alpha(&photo, &learned)?.ok_or_else(|| {
                 FailureCode::NoSubjectFound

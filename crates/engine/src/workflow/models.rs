@@ -20,8 +20,11 @@ use crate::failure::JobError;
 pub enum ModelKind {
     /// MediaPipe selfie segmentation: where the people are.
     PersonMatte,
-    /// ISNet, opt-in: the product matte when installed (else the background colour is used).
+    /// ISNet, opt-in: the best product matte, used when installed.
     ProductMatte,
+    /// U²-Net's small model (u2netp), in the default set: the product matte otherwise (the
+    /// background colour rule when neither is installed).
+    ProductMatteSmall,
     /// MediaPipe pose landmarks: 33 body points.
     Pose,
     /// BlazeFace: where the face is.
@@ -35,6 +38,7 @@ impl ModelKind {
         match self {
             ModelKind::PersonMatte => "person-matte",
             ModelKind::ProductMatte => "isnet",
+            ModelKind::ProductMatteSmall => "u2netp",
             ModelKind::Pose => "pose-landmarks",
             ModelKind::FaceDetector => "face-detector",
             ModelKind::FaceMesh => "face-mesh",

@@ -1,45 +1,79 @@
-//! Finding the subject when it is not a person: the product matte both `extract` and the
-//! background swaps use — ISNet when the user installed it, else the background colour.
+//! Finding the subject when it is not a person: the product matte `extract`, the background
+//! swaps and garment photos use — ISNet when the user installed it, else u2netp (the default
+//! set), else the background colour when neither is installed.
 
-use crate::workflow::models::Model;
+use crate::workflow::models::{Model, ModelKind, ModelSource};
 
 use image::RgbImage;
 
 use crate::failure::JobError;
 use figur_pixels::plane::Plane;
-use figur_pixels::vision::product;
+use figur_pixels::vision::product::{self, LearnedForm};
 
 /// A person covering less than this share of the frame is not the subject of the photo.
 pub const PERSON_SHARE: f32 = 0.05;
 
-struct LearnedMatte(Model);
+/// A learned product matte, ready to run.
+#[derive(Clone)]
+pub struct ProductMatte {
+    pub kind: ModelKind,
+    model: Model,
+}
 
-impl product::ForegroundModel for LearnedMatte {
+impl product::ForegroundModel for ProductMatte {
     type Error = JobError;
+    fn form(&self) -> LearnedForm {
+        match self.kind {
+            ModelKind::ProductMatte => LearnedForm::Isnet,
+            _ => LearnedForm::U2net,
+        }
+    }
     fn alpha(&self, nchw: &[f32]) -> Result<Vec<f32>, JobError> {
-        let side = product::ISNET_SIDE;
-        let outputs = self.0.run_f32(vec![("input".into(), vec![1, 3, side, side], nchw.to_vec())])?;
+        let side = self.form().side();
+        let (input, output) = match self.form() {
+            LearnedForm::Isnet => ("input", "output"),
+            // u2netp's first output, d1, is the matte (the others are its side maps).
+            LearnedForm::U2net => ("input.1", "1959"),
+        };
+        let outputs = self.model.run_f32(vec![(input.into(), vec![1, 3, side, side], nchw.to_vec())])?;
         outputs
             .into_iter()
-            .find(|(name, _, _)| name == "output")
+            .find(|(name, _, _)| name == output)
             .map(|(_, _, data)| data)
-            .ok_or_else(|| JobError::internal("the product matte model has no `output`"))
+            .ok_or_else(|| JobError::internal(format!("the product matte model has no `{output}`")))
     }
 }
 
+/// The learned product matte to use: ISNet when installed, else u2netp; `None` when neither
+/// is (the background colour rule then, which the stage's message says).
+pub fn product_matte(models: &mut dyn ModelSource) -> Result<Option<ProductMatte>, JobError> {
+    for kind in [ModelKind::ProductMatte, ModelKind::ProductMatteSmall] {
+        if let Some(model) = models.optional_model(kind)? {
+            return Ok(Some(ProductMatte { kind, model }));
+        }
+    }
+    Ok(None)
+}
+
 /// How the product will be matted, for the stage's message.
-pub fn describe(model: &Option<Model>) -> String {
-    match model {
-        Some(m) => format!("matted by {} on {}", super::models::ModelKind::ProductMatte.id(), m.provider()),
-        None => "matted by its background colour".to_string(),
+pub fn describe(matte: &Option<ProductMatte>) -> String {
+    match matte {
+        Some(m) => format!("matted by {} on {}", m.kind.id(), m.model.provider()),
+        None => "matted by its background colour (no product matte model is installed)".to_string(),
     }
 }
 
 /// The product's alpha, or `None` when nothing stands out (a busy photo without a plain
 /// background, with no learned matte installed).
-pub fn product_alpha(photo: &RgbImage, model: &Option<Model>) -> Result<Option<Plane>, JobError> {
-    match model {
-        Some(m) => product::learned_matte(photo, &LearnedMatte(m.clone())).map(Some),
+pub fn product_alpha(photo: &RgbImage, matte: &Option<ProductMatte>) -> Result<Option<Plane>, JobError> {
+    match matte {
+        Some(m) => {
+            let alpha = product::learned_matte(photo, m)?;
+            // A matte with next to nothing solid in it found nothing; one that keeps all but a
+            // sliver of the frame cut nothing out (u2netp calls pure noise all foreground).
+            let solid = alpha.data.iter().filter(|a| **a > 0.5).count() as f32 / alpha.data.len().max(1) as f32;
+            Ok((0.001..=0.97).contains(&solid).then_some(alpha))
+        }
         None => Ok(product::matte(photo)),
     }
 }

@@ -34,8 +34,8 @@ use crate::error::FieldError;
 use crate::failure::{FailureCode, JobError};
 use crate::settings::{ModelDefaults, ModelUse};
 use figur_pixels::vision::agnostic::{self, Cover};
-use figur_pixels::vision::resample;
 use figur_pixels::vision::repaint::{blend, mask_box};
+use figur_pixels::vision::resample;
 
 /// `runtime_config`'s key.
 pub const KEY: &str = "try_on_model";

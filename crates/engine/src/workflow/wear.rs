@@ -109,7 +109,7 @@ pub fn prepare(
             shape: Shape::OnModel(landmarks),
         });
     }
-    let learned = ctx.optional_model(ModelKind::ProductMatte)?;
+    let learned = subject::product_matte(ctx)?;
     let alpha = subject::product_alpha(photo, &learned)?
         .ok_or_else(|| FailureCode::GarmentNotFound.with(format!("no {} was found in its photo", category.key)))?;
     product(photo, alpha, category, family)
