@@ -63,6 +63,22 @@ pub fn describe(matte: &Option<ProductMatte>) -> String {
     }
 }
 
+/// The most of the frame's border a learned matte's subject may cover (the coffee sample's cup
+/// 0 %, a half-body person 30 %, one of two flat halves 50 %).
+const MAX_BORDER_SHARE: f32 = 0.45;
+
+/// The share of the frame's border pixels that the matte holds solid.
+fn border_share(alpha: &Plane) -> f32 {
+    let (w, h) = (alpha.width, alpha.height);
+    if w == 0 || h == 0 {
+        return 0.0;
+    }
+    let solid = |x: usize, y: usize| (alpha.at(x, y) > 0.5) as usize;
+    let rows: usize = (0..w).map(|x| solid(x, 0) + solid(x, h - 1)).sum();
+    let columns: usize = (0..h).map(|y| solid(0, y) + solid(w - 1, y)).sum();
+    (rows + columns) as f32 / (2 * (w + h)) as f32
+}
+
 /// The product's alpha, or `None` when nothing stands out (a busy photo without a plain
 /// background, with no learned matte installed).
 pub fn product_alpha(photo: &RgbImage, matte: &Option<ProductMatte>) -> Result<Option<Plane>, JobError> {
@@ -70,9 +86,11 @@ pub fn product_alpha(photo: &RgbImage, matte: &Option<ProductMatte>) -> Result<O
         Some(m) => {
             let alpha = product::learned_matte(photo, m)?;
             // A matte with next to nothing solid in it found nothing; one that keeps all but a
-            // sliver of the frame cut nothing out (u2netp calls pure noise all foreground).
+            // sliver of the frame, or most of its border, cut nothing out of a background (a
+            // photo split into two flat halves gets one half).
             let solid = alpha.data.iter().filter(|a| **a > 0.5).count() as f32 / alpha.data.len().max(1) as f32;
-            Ok((0.001..=0.97).contains(&solid).then_some(alpha))
+            let cut_out = (0.001..=0.97).contains(&solid) && border_share(&alpha) <= MAX_BORDER_SHARE;
+            Ok(cut_out.then_some(alpha))
         }
         None => Ok(product::matte(photo)),
     }
