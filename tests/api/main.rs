@@ -31,4 +31,5 @@ mod swaps;
 mod tls;
 mod try_on;
 mod try_on_model;
+mod upscale;
 mod webhooks;

