@@ -48,6 +48,8 @@ pub enum Command {
     Models(ModelsCommand),
     /// Make a picture with a diffusion model you added (`figur models add`): checks an export.
     Generate(crate::generate::GenerateArgs),
+    /// Enlarge a picture 2× or 4× with Real-ESRGAN (`figur models fetch realesrgan-x4plus`).
+    Upscale(crate::upscale::UpscaleArgs),
     /// The studio's settings: the default model each use takes (`figur config set
     /// default-model.background-generator sd15`); without a subcommand, lists them.
     Config {

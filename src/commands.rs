@@ -34,6 +34,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Catalog(cmd) => catalog(open_tool(&place)?, cmd).await,
         Command::Models(cmd) => tokio::task::spawn_blocking(move || crate::models::run(cmd)).await?,
         Command::Generate(args) => crate::generate::generate(args).await,
+        Command::Upscale(args) => crate::upscale::upscale_command(args).await,
         Command::Config { command } => crate::config::run(&dir, command),
         Command::Doctor { providers } => tokio::task::spawn_blocking(move || crate::models::doctor(providers)).await?,
         Command::FlatSheet { out, tile } => {

@@ -11,6 +11,7 @@ mod hub;
 mod models;
 mod place;
 mod run;
+mod upscale;
 mod watch;
 
 use clap::Parser;

@@ -24,3 +24,4 @@ pub mod resample;
 pub mod sample;
 pub mod skin;
 pub mod tps;
+pub mod upscale;
