@@ -48,11 +48,16 @@ impl product::ForegroundModel for ProductMatte {
 /// is (the background colour rule then, which the stage's message says).
 pub fn product_matte(models: &mut dyn ModelSource) -> Result<Option<ProductMatte>, JobError> {
     for kind in [ModelKind::ProductMatte, ModelKind::ProductMatteSmall] {
-        if let Some(model) = models.optional_model(kind)? {
-            return Ok(Some(ProductMatte { kind, model }));
+        if let Some(matte) = only(models, kind)? {
+            return Ok(Some(matte));
         }
     }
     Ok(None)
+}
+
+/// The learned product matte of `kind` alone, when installed (the benchmark compares them).
+pub fn only(models: &mut dyn ModelSource, kind: ModelKind) -> Result<Option<ProductMatte>, JobError> {
+    Ok(models.optional_model(kind)?.map(|model| ProductMatte { kind, model }))
 }
 
 /// How the product will be matted, for the stage's message.
