@@ -15,7 +15,6 @@ use figur_engine::diffusion::pipeline::{self, Generate, Generated, Progress};
 use figur_engine::diffusion::try_on::{self, Dress};
 use figur_engine::failure::JobError;
 use figur_models::diffusion::Export;
-use figur_models::Providers;
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
@@ -99,23 +98,12 @@ impl Progress for Bar {
 }
 
 pub async fn generate(args: GenerateArgs) -> Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            flag.store(true, Ordering::SeqCst);
-        }
-    });
-    tokio::task::spawn_blocking(move || run(args, stop)).await?
+    crate::place::until_ctrl_c(move |stop| run(args, stop)).await
 }
 
 fn run(args: GenerateArgs, stop: Arc<AtomicBool>) -> Result<()> {
     let cache = crate::place::cache()?;
-    let providers = match &args.providers {
-        Some(list) => Providers::parse(list),
-        None => Providers::from_env(),
-    }
-    .map_err(anyhow::Error::msg)?;
+    let providers = crate::place::providers(args.providers.as_deref())?;
     // What the model reads is known from its record: say a wrong flag before loading it.
     if let Some(record) = figur_models::brought::find(&cache, &args.model) {
         match (record.is_try_on(), args.prompt.is_some(), args.garment.is_some()) {

@@ -109,3 +109,27 @@ pub fn cache() -> Result<figur_models::Cache> {
         .context("no FIGUR_CACHE_DIR, XDG_CACHE_HOME or HOME for the model cache")?;
     Ok(figur_models::Cache::new(dir))
 }
+
+/// Runs `work` on a blocking thread with a flag that Ctrl-C sets (long model runs from the
+/// shell stop at their next checkpoint instead of being killed mid-write).
+pub async fn until_ctrl_c<T: Send + 'static>(
+    work: impl FnOnce(std::sync::Arc<std::sync::atomic::AtomicBool>) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    tokio::task::spawn_blocking(move || work(stop)).await?
+}
+
+/// The execution providers a command was given (`--providers`), else `FIGUR_PROVIDERS`, else auto.
+pub fn providers(asked: Option<&str>) -> Result<figur_models::Providers> {
+    match asked {
+        Some(list) => figur_models::Providers::parse(list),
+        None => figur_models::Providers::from_env(),
+    }
+    .map_err(anyhow::Error::msg)
+}

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use figur_models::{Loaded, ModelError, Providers, Sessions};
+use figur_models::{Loaded, ModelError, Sessions};
 use figur_pixels::vision::upscale::{upscale, TileModel, Tiling};
 
 /// The model's id (`models/realesrgan-x4plus.toml`).
@@ -67,14 +67,7 @@ pub fn refuse(w: u32, h: u32, scale: u32) -> Option<String> {
 }
 
 pub async fn upscale_command(args: UpscaleArgs) -> Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            flag.store(true, Ordering::SeqCst);
-        }
-    });
-    tokio::task::spawn_blocking(move || run(args, stop)).await?
+    crate::place::until_ctrl_c(move |stop| run(args, stop)).await
 }
 
 fn run(args: UpscaleArgs, stop: Arc<AtomicBool>) -> Result<()> {
@@ -83,11 +76,7 @@ fn run(args: UpscaleArgs, stop: Arc<AtomicBool>) -> Result<()> {
     if let Some(why) = refuse(w, h, args.scale) {
         bail!("{why}");
     }
-    let providers = match &args.providers {
-        Some(list) => Providers::parse(list),
-        None => Providers::from_env(),
-    }
-    .map_err(anyhow::Error::msg)?;
+    let providers = crate::place::providers(args.providers.as_deref())?;
     let sessions = Sessions::new(crate::place::cache()?, providers, std::time::Duration::from_secs(60));
     let model = sessions.get(MODEL).map_err(|e| match e {
         ModelError::Missing(_) => anyhow::anyhow!("{MODEL} is not installed; run `figur models fetch {MODEL}`"),

@@ -26,7 +26,7 @@ fn config(server: &Server, cache: &std::path::Path, args: &[&str]) -> (bool, Str
     figur(&all, cache)
 }
 
-fn artifact<'a>(events: &'a [Value], kind: &str) -> &'a Value {
+pub(crate) fn artifact<'a>(events: &'a [Value], kind: &str) -> &'a Value {
     events
         .iter()
         .flat_map(|e| e["artifacts"].as_array().into_iter().flatten())
@@ -34,12 +34,13 @@ fn artifact<'a>(events: &'a [Value], kind: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {kind} artifact"))
 }
 
-async fn picture(a: &Value) -> image::DynamicImage {
+pub(crate) async fn picture(a: &Value) -> image::DynamicImage {
     let bytes = reqwest::get(a["image_url"].as_str().unwrap()).await.unwrap().bytes().await.unwrap();
     image::load_from_memory(&bytes).unwrap()
 }
 
-async fn run(server: &Server, op: &str, body: Value) -> Vec<Value> {
+/// Runs a workflow to success, its timeline checked; returns its events.
+pub(crate) async fn run(server: &Server, op: &str, body: Value) -> Vec<Value> {
     let r = server.post(&format!("/v1/{op}"), body).await;
     assert_eq!(r.status, 202, "{:?}", r.body);
     let events = server.wait_terminal(r.body["job_id"].as_str().unwrap()).await;

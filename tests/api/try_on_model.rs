@@ -6,30 +6,8 @@
 use serde_json::{json, Value};
 
 use crate::generate::{cache_with, figur};
-use crate::support::{assert_timeline, astronaut, product_shot, Server};
-
-fn artifact<'a>(events: &'a [Value], kind: &str) -> &'a Value {
-    events
-        .iter()
-        .flat_map(|e| e["artifacts"].as_array().into_iter().flatten())
-        .find(|a| a["kind"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} artifact"))
-}
-
-async fn picture(a: &Value) -> image::DynamicImage {
-    let bytes = reqwest::get(a["image_url"].as_str().unwrap()).await.unwrap().bytes().await.unwrap();
-    image::load_from_memory(&bytes).unwrap()
-}
-
-async fn run(server: &Server, op: &str, body: Value) -> Vec<Value> {
-    let r = server.post(&format!("/v1/{op}"), body).await;
-    assert_eq!(r.status, 202, "{:?}", r.body);
-    let events = server.wait_terminal(r.body["job_id"].as_str().unwrap()).await;
-    assert_timeline(&events);
-    let last = events.last().unwrap();
-    assert_eq!(last["event_type"], "succeeded", "{op}: {last}");
-    events
-}
+use crate::generative::{artifact, picture, run};
+use crate::support::{astronaut, product_shot, Server};
 
 #[tokio::test]
 async fn a_try_on_drawn_by_a_try_on_model_keeps_every_pixel_outside_its_mask() {

@@ -674,56 +674,12 @@ pub fn tiny_sd(dir: &Path, width: i64) {
     };
     write_component(dir, "text_encoder", &text, r#"{"hidden_size": 32, "max_position_embeddings": 77}"#);
 
+    let unet = conv_unet(&mut rng, width, 4, Some(text_width));
     let conv = |input: &str, weights: &str, bias: &str, out: &str| {
         Node::new("Conv", &[input, weights, bias], out)
             .attr("kernel_shape", Attr::Ints(vec![3, 3]))
             .attr("pads", Attr::Ints(vec![1, 1, 1, 1]))
     };
-    let w = width;
-    let frequencies: Vec<f32> = (0..w).map(|i| (-(i as f32) / w as f32 * 9.2).exp()).collect();
-    let unet = Graph {
-        inputs: vec![
-            ("sample".into(), vec![-1, 4, -1, -1]),
-            ("timestep".into(), vec![-1]),
-            ("encoder_hidden_states".into(), vec![-1, -1, text_width]),
-        ],
-        int64_inputs: vec!["timestep".into()],
-        outputs: vec![("out_sample".into(), vec![-1, 4, -1, -1])],
-        constants: vec![
-            ("conv_in.weight".into(), vec![w, 4, 3, 3], rng.take((w * 4 * 9) as usize, (1.0 / 36.0f32).sqrt())),
-            ("conv_in.bias".into(), vec![w], rng.take(w as usize, 0.1)),
-            ("mid.weight".into(), vec![w, w, 3, 3], rng.take((w * w * 9) as usize, (1.0 / (9 * w) as f32).sqrt())),
-            ("mid.bias".into(), vec![w], rng.take(w as usize, 0.1)),
-            ("conv_out.weight".into(), vec![4, w, 3, 3], rng.take((4 * w * 9) as usize, (1.0 / (9 * w) as f32).sqrt())),
-            ("conv_out.bias".into(), vec![4], rng.take(4, 0.1)),
-            ("time.frequencies".into(), vec![w], frequencies),
-            ("text.projection".into(), vec![text_width, w], rng.take((text_width * w) as usize, 0.3)),
-        ],
-        int_constants: vec![("per_channel".into(), vec![4], vec![-1, w, 1, 1])],
-        nodes: vec![
-            conv("sample", "conv_in.weight", "conv_in.bias", "h0"),
-            Node::new("Cast", &["timestep"], "t").attr("to", Attr::Int(FLOAT)),
-            Node::new("Unsqueeze", &["t", "axis_last"], "t_col"),
-            Node::new("Mul", &["t_col", "time.frequencies"], "t_phase"),
-            Node::new("Sin", &["t_phase"], "t_embedding"),
-            Node::new("Reshape", &["t_embedding", "per_channel"], "t_channels"),
-            Node::new("ReduceMean", &["encoder_hidden_states"], "text_mean")
-                .attr("axes", Attr::Ints(vec![1]))
-                .attr("keepdims", Attr::Int(0)),
-            Node::new("MatMul", &["text_mean", "text.projection"], "text_embedding"),
-            Node::new("Reshape", &["text_embedding", "per_channel"], "text_channels"),
-            Node::new("Add", &["h0", "t_channels"], "h1"),
-            Node::new("Add", &["h1", "text_channels"], "h2"),
-            Node::new("Relu", &["h2"], "h3"),
-            conv("h3", "mid.weight", "mid.bias", "h4"),
-            Node::new("Relu", &["h4"], "h5"),
-            conv("h5", "conv_out.weight", "conv_out.bias", "out_sample"),
-        ],
-        external_data: Some("model.onnx_data".into()),
-        ..Graph::default()
-    };
-    let mut unet = unet;
-    unet.int_constants.push(("axis_last".into(), vec![1], vec![1]));
     write_component(
         dir,
         "unet",
@@ -781,46 +737,77 @@ pub fn tiny_try_on(dir: &Path, width: i64) {
         scheduler_config("DDIMScheduler", "epsilon", "leading"),
     )
     .unwrap();
-    let mut rng = Weights(0x7e57);
+    let unet = conv_unet(&mut Weights(0x7e57), width, 9, None);
+    std::fs::remove_dir_all(dir.join("unet")).unwrap();
+    write_component(dir, "unet", &unet, r#"{"sample_size": 64, "in_channels": 9, "out_channels": 4}"#);
+}
+
+/// A UNet of a few random convolutions at real sizes: `in_channels` in, 4 out, conditioned on the
+/// timestep (a sine embedding per channel) and, with `text` (the hidden states' width), on the
+/// mean of the text's hidden states; dynamic batch and size, weights in `model.onnx_data`.
+fn conv_unet(rng: &mut Weights, w: i64, in_channels: i64, text: Option<i64>) -> Graph {
     let conv = |input: &str, weights: &str, bias: &str, out: &str| {
         Node::new("Conv", &[input, weights, bias], out)
             .attr("kernel_shape", Attr::Ints(vec![3, 3]))
             .attr("pads", Attr::Ints(vec![1, 1, 1, 1]))
     };
-    let w = width;
+    let fan_in = (in_channels * 9) as f32;
     let frequencies: Vec<f32> = (0..w).map(|i| (-(i as f32) / w as f32 * 9.2).exp()).collect();
-    let unet = Graph {
-        inputs: vec![("sample".into(), vec![-1, 9, -1, -1]), ("timestep".into(), vec![-1])],
+    let mut constants = vec![
+        (
+            "conv_in.weight".into(),
+            vec![w, in_channels, 3, 3],
+            rng.take((w * in_channels * 9) as usize, (1.0 / fan_in).sqrt()),
+        ),
+        ("conv_in.bias".into(), vec![w], rng.take(w as usize, 0.1)),
+        ("mid.weight".into(), vec![w, w, 3, 3], rng.take((w * w * 9) as usize, (1.0 / (9 * w) as f32).sqrt())),
+        ("mid.bias".into(), vec![w], rng.take(w as usize, 0.1)),
+        ("conv_out.weight".into(), vec![4, w, 3, 3], rng.take((4 * w * 9) as usize, (1.0 / (9 * w) as f32).sqrt())),
+        ("conv_out.bias".into(), vec![4], rng.take(4, 0.1)),
+        ("time.frequencies".into(), vec![w], frequencies),
+    ];
+    let mut inputs = vec![("sample".into(), vec![-1, in_channels, -1, -1]), ("timestep".into(), vec![-1])];
+    let mut nodes = vec![
+        conv("sample", "conv_in.weight", "conv_in.bias", "h0"),
+        Node::new("Cast", &["timestep"], "t").attr("to", Attr::Int(FLOAT)),
+        Node::new("Unsqueeze", &["t", "axis_last"], "t_col"),
+        Node::new("Mul", &["t_col", "time.frequencies"], "t_phase"),
+        Node::new("Sin", &["t_phase"], "t_embedding"),
+        Node::new("Reshape", &["t_embedding", "per_channel"], "t_channels"),
+        Node::new("Add", &["h0", "t_channels"], "h1"),
+    ];
+    let conditioned = match text {
+        Some(text_width) => {
+            constants.push(("text.projection".into(), vec![text_width, w], rng.take((text_width * w) as usize, 0.3)));
+            inputs.push(("encoder_hidden_states".into(), vec![-1, -1, text_width]));
+            nodes.extend([
+                Node::new("ReduceMean", &["encoder_hidden_states"], "text_mean")
+                    .attr("axes", Attr::Ints(vec![1]))
+                    .attr("keepdims", Attr::Int(0)),
+                Node::new("MatMul", &["text_mean", "text.projection"], "text_embedding"),
+                Node::new("Reshape", &["text_embedding", "per_channel"], "text_channels"),
+                Node::new("Add", &["h1", "text_channels"], "h2"),
+            ]);
+            "h2"
+        }
+        None => "h1",
+    };
+    nodes.extend([
+        Node::new("Relu", &[conditioned], "h3"),
+        conv("h3", "mid.weight", "mid.bias", "h4"),
+        Node::new("Relu", &["h4"], "h5"),
+        conv("h5", "conv_out.weight", "conv_out.bias", "out_sample"),
+    ]);
+    Graph {
+        inputs,
         int64_inputs: vec!["timestep".into()],
         outputs: vec![("out_sample".into(), vec![-1, 4, -1, -1])],
-        constants: vec![
-            ("conv_in.weight".into(), vec![w, 9, 3, 3], rng.take((w * 9 * 9) as usize, (1.0 / 81.0f32).sqrt())),
-            ("conv_in.bias".into(), vec![w], rng.take(w as usize, 0.1)),
-            ("mid.weight".into(), vec![w, w, 3, 3], rng.take((w * w * 9) as usize, (1.0 / (9 * w) as f32).sqrt())),
-            ("mid.bias".into(), vec![w], rng.take(w as usize, 0.1)),
-            ("conv_out.weight".into(), vec![4, w, 3, 3], rng.take((4 * w * 9) as usize, (1.0 / (9 * w) as f32).sqrt())),
-            ("conv_out.bias".into(), vec![4], rng.take(4, 0.1)),
-            ("time.frequencies".into(), vec![w], frequencies),
-        ],
+        constants,
         int_constants: vec![("per_channel".into(), vec![4], vec![-1, w, 1, 1]), ("axis_last".into(), vec![1], vec![1])],
-        nodes: vec![
-            conv("sample", "conv_in.weight", "conv_in.bias", "h0"),
-            Node::new("Cast", &["timestep"], "t").attr("to", Attr::Int(FLOAT)),
-            Node::new("Unsqueeze", &["t", "axis_last"], "t_col"),
-            Node::new("Mul", &["t_col", "time.frequencies"], "t_phase"),
-            Node::new("Sin", &["t_phase"], "t_embedding"),
-            Node::new("Reshape", &["t_embedding", "per_channel"], "t_channels"),
-            Node::new("Add", &["h0", "t_channels"], "h1"),
-            Node::new("Relu", &["h1"], "h2"),
-            conv("h2", "mid.weight", "mid.bias", "h3"),
-            Node::new("Relu", &["h3"], "h4"),
-            conv("h4", "conv_out.weight", "conv_out.bias", "out_sample"),
-        ],
+        nodes,
         external_data: Some("model.onnx_data".into()),
         ..Graph::default()
-    };
-    std::fs::remove_dir_all(dir.join("unet")).unwrap();
-    write_component(dir, "unet", &unet, r#"{"sample_size": 64, "in_channels": 9, "out_channels": 4}"#);
+    }
 }
 
 /// Seeded weights, uniform in ±`scale` (a 64-bit LCG: portable, so every machine writes the
