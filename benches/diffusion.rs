@@ -16,33 +16,18 @@
 
 use std::time::Instant;
 
-use figur_engine::diffusion::pipeline::{generate, Generate, Progress};
-use figur_engine::JobError;
+use figur_engine::diffusion::pipeline::{generate, Generate};
 use figur_models::diffusion::Export;
 use figur_models::{brought, Cache, Providers};
+
+#[path = "common/timing.rs"]
+mod timing;
+use timing::{median, Clock};
 
 const SIDE: u32 = 512;
 const STEPS: usize = 20;
 /// The tiny UNet's channels: wide enough that a step does real work at 64² latents.
 const WIDTH: i64 = 96;
-
-/// Records when each step was reported.
-struct Clock(Vec<Instant>);
-
-impl Progress for Clock {
-    fn checkpoint(&mut self) -> Result<(), JobError> {
-        Ok(())
-    }
-    fn stepped(&mut self, _: usize, _: usize, _: &mut dyn FnMut() -> image::RgbImage) -> Result<(), JobError> {
-        self.0.push(Instant::now());
-        Ok(())
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
 
 fn main() {
     let real = figur_engine::engine::default_cache_dir().expect("a cache folder");

@@ -14,10 +14,9 @@ use figur_engine::workflow::models::{Direct, ModelKind};
 use figur_engine::workflow::subject::{self, ProductMatte};
 use figur_models::{Cache, Providers, Sessions};
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
+#[path = "common/timing.rs"]
+mod timing;
+use timing::median;
 
 fn time(mut run: impl FnMut()) -> f64 {
     run();

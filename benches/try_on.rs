@@ -12,10 +12,9 @@ use figur_engine::workflow::try_on::Session;
 use figur_engine::workflow::{person, wear};
 use figur_pixels::vision::{encode, face, face_mesh, matte, pose};
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
+#[path = "common/timing.rs"]
+mod timing;
+use timing::median;
 
 fn main() {
     let cache = figur_models::Cache::new(figur_engine::engine::default_cache_dir().expect("a cache folder"));

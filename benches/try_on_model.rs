@@ -17,38 +17,22 @@
 
 use std::time::Instant;
 
-use figur_engine::diffusion::pipeline::Progress;
 use figur_engine::diffusion::try_on::{dress, Dress};
 use figur_engine::workflow::try_on_model::{frame, paste};
-use figur_engine::JobError;
 use figur_models::diffusion::Export;
 use figur_models::{brought, Cache, Providers};
 use figur_pixels::plane::Plane;
 use figur_pixels::vision::agnostic::{self, Cover};
 use figur_pixels::vision::pose::Landmark;
 
+#[path = "common/timing.rs"]
+mod timing;
+use timing::{median, Clock};
+
 const SIZE: (u32, u32) = (768, 1024);
 const STEPS: usize = 10;
 /// The tiny UNet's channels: wide enough that a step does real work.
 const WIDTH: i64 = 64;
-
-/// Records when each step was reported.
-struct Clock(Vec<Instant>);
-
-impl Progress for Clock {
-    fn checkpoint(&mut self) -> Result<(), JobError> {
-        Ok(())
-    }
-    fn stepped(&mut self, _: usize, _: usize, _: &mut dyn FnMut() -> image::RgbImage) -> Result<(), JobError> {
-        self.0.push(Instant::now());
-        Ok(())
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
 
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
