@@ -14,17 +14,23 @@ use crate::workflow::try_on::{Session, TryOn};
 use crate::workflow::Operation;
 use crate::workflow::Workflow;
 
-const FIGURE: (f32, f32, f32, f32) = (100.0, 30.0, 200.0, 450.0);
+pub(crate) const FIGURE: (f32, f32, f32, f32) = (100.0, 30.0, 200.0, 450.0);
 const REPAINT: [u8; 3] = [200, 60, 40];
 
 fn request(job: &TestJob, refine: serde_json::Value) -> TryOnRequest {
+    request_with(job, json!({ "refine": refine }))
+}
+
+/// A try-on of the fake figure in a navy product-shot top at 0.5K, with `config` as its
+/// `runtime_config`.
+pub(crate) fn request_with(job: &TestJob, config: serde_json::Value) -> TryOnRequest {
     let user_image = job.upload("person.png", &fakes::person_photo((400, 512), FIGURE));
     let trial_image = job.upload("shirt.png", &fakes::product_shot());
     TryOnRequest {
         user_image,
         user_category: None,
         items: vec![TryOnItem { trial_image, trial_item_category: "top".into() }],
-        runtime_config: Some(json!({ "refine": refine }).as_object().unwrap().clone()),
+        runtime_config: config.as_object().cloned(),
         render_params: Some(RenderParams { resolution: Some(Resolution::Half) }),
     }
 }

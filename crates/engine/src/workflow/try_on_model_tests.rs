@@ -9,25 +9,10 @@ use figur_models::tiny::diffusion::TryOnOracle;
 use serde_json::json;
 
 use super::*;
-use crate::domain::requests::{RenderParams, Resolution, TryOnItem, TryOnRequest};
 use crate::workflow::fakes::{self, FakeModels, TestJob, WithExport};
-use crate::workflow::refine::tests::filed;
+use crate::workflow::refine::tests::{filed, request_with, FIGURE};
 use crate::workflow::try_on::TryOn;
 use crate::workflow::{Operation, Workflow};
-
-const FIGURE: (f32, f32, f32, f32) = (100.0, 30.0, 200.0, 450.0);
-
-fn request(job: &TestJob, config: serde_json::Value) -> TryOnRequest {
-    let user_image = job.upload("person.png", &fakes::person_photo((400, 512), FIGURE));
-    let trial_image = job.upload("shirt.png", &fakes::product_shot());
-    TryOnRequest {
-        user_image,
-        user_category: None,
-        items: vec![TryOnItem { trial_image, trial_item_category: "top".into() }],
-        runtime_config: Some(config.as_object().unwrap().clone()),
-        render_params: Some(RenderParams { resolution: Some(Resolution::Half) }),
-    }
-}
 
 fn navy(p: &image::Rgb<u8>) -> bool {
     p[2] as i32 > p[0] as i32 + 40
@@ -42,7 +27,7 @@ fn the_model_draws_inside_its_mask_and_the_rest_of_the_photo_is_the_photo_s_own(
     let job = TestJob::new(Operation::TryOn);
     let models = Arc::new(WithExport(FakeModels::default_set(), "oracle", export.clone()));
     let mut ctx = job.context(Operation::TryOn, models);
-    let output = TryOn::run(&mut ctx, request(&job, json!({ "try_on_model": "oracle" }))).unwrap();
+    let output = TryOn::run(&mut ctx, request_with(&job, json!({ "try_on_model": "oracle" }))).unwrap();
 
     let mut stages: Vec<String> =
         job.events().iter().filter_map(|e| e.stage.clone()).filter(|s| s != "started").collect();
@@ -101,7 +86,7 @@ fn a_prompt_model_named_as_the_try_on_model_fails_clearly() {
     let job = TestJob::new(Operation::TryOn);
     let models = Arc::new(WithExport(FakeModels::default_set(), "oracle", export));
     let mut ctx = job.context(Operation::TryOn, models);
-    match TryOn::run(&mut ctx, request(&job, json!({ "try_on_model": "oracle" }))) {
+    match TryOn::run(&mut ctx, request_with(&job, json!({ "try_on_model": "oracle" }))) {
         Err(JobError::Failed(f)) => {
             assert_eq!(f.code, FailureCode::ModelFailed);
             assert!(f.message.contains("not a try-on model"), "{}", f.message);

@@ -239,11 +239,6 @@ pub fn learned_input(img: &RgbImage, form: LearnedForm) -> Vec<f32> {
     out
 }
 
-/// ISNet's input ([`learned_input`] for [`LearnedForm::Isnet`]).
-pub fn isnet_input(img: &RgbImage) -> Vec<f32> {
-    learned_input(img, LearnedForm::Isnet)
-}
-
 /// The learned matte at the photo's size.
 pub fn learned_matte<M: ForegroundModel + ?Sized>(img: &RgbImage, model: &M) -> Result<Plane, M::Error> {
     let form = model.form();
@@ -306,7 +301,7 @@ mod learned_tests {
     #[test]
     fn input_is_channels_first_and_centred_and_the_matte_maps_back() {
         let img = RgbImage::from_pixel(300, 200, image::Rgb([255, 128, 0]));
-        let input = isnet_input(&img);
+        let input = learned_input(&img, LearnedForm::Isnet);
         let n = ISNET_SIDE * ISNET_SIDE;
         assert_eq!((input[0], input[n], input[2 * n]), (127.0 / 256.0, 0.0, -0.5));
         let alpha = learned_matte(&img, &Square).unwrap();
