@@ -707,6 +707,27 @@ export interface paths {
         patch: operations["edit_upload"];
         trace?: never;
     };
+    "/v1/upscale": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upscale (an extension): a photo or a render enlarged ×2 or ×4 by the learned upscaler.
+         * @description Answers 202 once the job, its `queued` event and its debit are durable. Poll
+         *     `GET /v1/jobs/{public_id}/events` until `succeeded` or `failed`.
+         */
+        post: operations["upscale"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/usage": {
         parameters: {
             query?: never;
@@ -777,6 +798,15 @@ export interface components {
             on_technical_failure?: string | null;
             pilot_brand?: string | null;
             resolution?: null | components["schemas"]["Resolution"];
+            /**
+             * @description Extension: `upscale` (`false`: what an added model drew is framed by resampling, not
+             *     enlarged by the upscaler).
+             */
+            runtime_config?: ({
+                upscale?: boolean | null;
+            } & {
+                [key: string]: unknown;
+            }) | null;
             /**
              * @description Free text (`studio`, `raw concrete loft`); the procedural generator draws the nearest of
              *     `studio_sweep`, `gradient`, `paper`, `concrete`, `linen` and says so in the job's events.
@@ -1133,6 +1163,15 @@ export interface components {
             pilot_brand?: string | null;
             resolution?: null | components["schemas"]["Resolution"];
             /**
+             * @description Extension: `upscale` (`false`: what an added model drew is framed by resampling, not
+             *     enlarged by the upscaler).
+             */
+            runtime_config?: ({
+                upscale?: boolean | null;
+            } & {
+                [key: string]: unknown;
+            }) | null;
+            /**
              * Format: int64
              * @description Same seed and spec → identical output. Omitted: a random seed, reported in the result.
              */
@@ -1322,6 +1361,22 @@ export interface components {
             total: number;
             uploads: components["schemas"]["LibraryImage"][];
         };
+        /** @description `POST /v1/upscale` (an extension): a photo or a render enlarged by the learned upscaler. */
+        UpscaleRequest: {
+            /** @description 2 or 4 (the default) */
+            scale?: (2 | 4) | null;
+            /** @description An upload key; exactly one of this and `source_render_public_id`. */
+            source_image_s3_key?: string | null;
+            source_render_public_id?: string | null;
+            /** @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks) */
+            webhook_url?: string | null;
+        } & ({
+            source_image_s3_key: string;
+            source_render_public_id?: null;
+        } | {
+            source_image_s3_key?: null;
+            source_render_public_id: string;
+        });
         UsageEntry: {
             /** Format: int64 */
             balance_after: number;
@@ -4567,6 +4622,114 @@ export interface operations {
                 };
             };
             /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    upscale: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Extension: the same key and body within 24 h returns the first answer and creates nothing */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpscaleRequest"];
+            };
+        };
+        responses: {
+            /** @description Dispatched */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DispatchAccepted"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or unknown key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Balance too low; no job was made */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The key lacks `jobs:create` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A field is missing, unknown or invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `OPERATION_DISABLED`: this workflow is not available in this build; nothing was charged */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -24,17 +24,19 @@ fn the_contact_sheet_has_a_row_per_sample_photo_both_try_on_rows_and_backdrops()
         "product-to-model-direct",
         "model-swap-with-image",
         "background-generator: 5",
+        "matte row: coffee.png: colour rule none, u2netp",
+        "upscale: Upscale ×4 (coffee.png, beside bicubic)",
     ] {
         assert!(log.contains(workflow), "{workflow} missing from: {log}");
     }
     let sheet = image::open(&out).unwrap();
     // Try-on with four items of product shots, and one with on-model photos.
     assert_eq!(log.matches("try-on: Try-on").count(), 5, "{log}");
-    let rows = figur_models::samples::SAMPLES.len() as u32 + 3;
+    let rows = figur_models::samples::SAMPLES.len() as u32 + 5;
     assert_eq!(
         sheet.height(),
         rows * (360 + 12) + 12,
-        "a row per sample photo, product-shot try-ons, the try-on family, the backdrops"
+        "a row per sample photo, product-shot try-ons, the try-on family, the backdrops, the mattes, the upscales"
     );
     assert!(sheet.width() > 5 * 360, "at least the photo, two swaps and two cutouts: {}", sheet.width());
 }

@@ -113,13 +113,15 @@ async fn operations_catalog_and_categories() {
     let server = Server::start().await;
     let ops = server.get("/v1/operations").await;
     let ops = ops.body["operations"].as_array().unwrap().clone();
-    assert_eq!(ops.len(), 11);
+    // The hosted API's 11 and the upscale extension.
+    assert_eq!(ops.len(), 12);
     let enabled: Vec<&str> = ops.iter().filter(|o| o["enabled"] == true).map(|o| o["name"].as_str().unwrap()).collect();
-    assert_eq!(enabled.len(), 11, "every workflow runs in this build: {enabled:?}");
+    assert_eq!(enabled.len(), 12, "every workflow runs in this build: {enabled:?}");
     let class = |name: &str| ops.iter().find(|o| o["name"] == name).unwrap()["op_class"].clone();
     assert_eq!(class("try-on"), "compose");
     assert_eq!(class("look"), "compose");
     assert_eq!(class("extract"), "edit");
+    assert_eq!(class("upscale"), "edit");
 
     // A workflow switched off answers 503 OPERATION_DISABLED and charges nothing.
     let server = Server::start_with(&[], &[("FIGUR_DISABLED_WORKFLOWS", "look")]).await;

@@ -85,11 +85,11 @@ fn tiles_blend_into_what_one_whole_run_makes() {
     let model = Model(sessions.get("realesrgan-x4plus").unwrap());
     let (img, _) = crop(96, 72);
     use figur_pixels::vision::upscale::{upscale, Tiling};
-    let whole = upscale(&img, &model, Tiling { side: 200, overlap: 0 }, &mut |_, _| Ok(())).unwrap();
+    let whole = upscale(&img, &model, 4, Tiling { side: 200, overlap: 0 }, &mut |_, _| Ok(())).unwrap();
     // A 96×72 picture in 64² tiles overlapping by 24 (two by two): Real-ESRGAN sees far wider
     // than any overlap, so the tiles differ a little from one whole run, and the ramps blend
     // that difference away instead of leaving a seam.
-    let tiled = upscale(&img, &model, Tiling { side: 64, overlap: 24 }, &mut |_, _| Ok(())).unwrap();
+    let tiled = upscale(&img, &model, 4, Tiling { side: 64, overlap: 24 }, &mut |_, _| Ok(())).unwrap();
     assert_eq!(tiled.dimensions(), (384, 288));
     let mut diffs: Vec<u8> = whole.as_raw().iter().zip(tiled.as_raw()).map(|(a, b)| a.abs_diff(*b)).collect();
     let mean = diffs.iter().map(|d| *d as f64).sum::<f64>() / diffs.len() as f64;
@@ -125,4 +125,95 @@ fn figur_upscale_enlarges_a_picture_and_refuses_what_it_cannot() {
     image::RgbImage::new(4200, 4200).save(at("huge.png")).unwrap();
     let (ok, log) = crate::generate::figur(&["upscale", &at("huge.png"), "--out", &at("x.png")], &real);
     assert!(!ok && log.contains("the limit is 64 megapixels"), "{log}");
+}
+
+/// `POST /v1/upscale` end to end on the real upscaler: an upload ×2, then its render ×4 (both
+/// filed in the gallery, an event per band of tiles, the model in the provenance); a cancel
+/// between tiles ends the job cancelled and refunded; what is too large for the limit or the
+/// memory budget, a scale of 3 and two sources are 422s naming the field, before any work.
+#[tokio::test]
+async fn v1_upscale_enlarges_an_upload_and_a_render_and_refuses_what_it_cannot() {
+    use crate::support::Server;
+    use serde_json::json;
+    let server = Server::start().await;
+    let (_, png) = crop(64, 48);
+    let key = server.upload_key("crop.png", png).await;
+
+    let r = server.post("/v1/upscale", json!({"source_image_s3_key": key, "scale": 2})).await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    assert_eq!(r.body["credits_cost"], 2);
+    // A render's id is its job's.
+    let render = r.body["job_id"].as_str().unwrap().to_string();
+    let events = server.wait_terminal(&render).await;
+    let last = events.last().unwrap();
+    assert_eq!(last["event_type"], "succeeded", "{events:?}");
+    assert_eq!(last["artifacts"][0]["meta"]["width"], 128);
+    assert_eq!(last["artifacts"][0]["meta"]["height"], 96);
+    let ran: Vec<&str> =
+        last["extra"]["provenance"]["models"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ran, ["realesrgan-x4plus"]);
+    assert_eq!(last["extra"]["provenance"]["upscale"]["tiles"], 1);
+    let bands = events.iter().filter(|e| e["stage"] == "upscale" && e["extra"]["step"].is_number()).count();
+    assert_eq!(bands, 1, "an event per band of tiles");
+
+    let r = server.post("/v1/upscale", json!({"source_render_public_id": render})).await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let events = server.wait_terminal(r.body["job_id"].as_str().unwrap()).await;
+    let last = events.last().unwrap();
+    assert_eq!(last["event_type"], "succeeded", "{events:?}");
+    assert_eq!(
+        (last["artifacts"][0]["meta"]["width"].clone(), last["artifacts"][0]["meta"]["height"].clone()),
+        (json!(512), json!(384))
+    );
+    let renders = server.get("/v1/renders").await;
+    let kinds: Vec<&str> =
+        renders.body["renders"].as_array().unwrap().iter().map(|r| r["job_type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["UPSCALE", "UPSCALE"], "both filed in the gallery");
+
+    // A cancel between tiles: 400×300 is twelve tiles; cancelled after the first band.
+    let (_, png) = crop(400, 300);
+    let key = server.upload_key("wide.png", png).await;
+    let before = server.balance().await;
+    let r = server.post("/v1/upscale", json!({"source_image_s3_key": key})).await;
+    let job = r.body["job_id"].as_str().unwrap().to_string();
+    let mut seen = 0;
+    loop {
+        let page = server.client().events(&job, seen, 10).await.unwrap();
+        let banded = page.events.iter().any(|e| e.stage.as_deref() == Some("upscale") && e.extra["step"].is_number());
+        seen = page.events.last().map(|e| e.seq).unwrap_or(seen);
+        if banded {
+            break;
+        }
+    }
+    assert_eq!(server.post(&format!("/v1/jobs/{job}/cancel"), json!({})).await.status, 202);
+    let events = server.wait_terminal(&job).await;
+    let last = events.last().unwrap();
+    assert_eq!(
+        (last["event_type"].clone(), last["extra"]["error"]["code"].clone()),
+        (json!("failed"), json!("JOB_CANCELLED"))
+    );
+    let bands = events.iter().filter(|e| e["stage"] == "upscale" && e["extra"]["step"].is_number()).count();
+    assert!(bands < 3, "stopped between tiles, not at the end: {bands} bands of 3");
+    assert_eq!(server.balance().await, before, "refunded");
+
+    // Refusals, before any work: each names its field.
+    let huge = crate::support::png(2100, 2000);
+    let key = server.upload_key("huge.png", huge).await;
+    let r = server.post("/v1/upscale", json!({"source_image_s3_key": key, "scale": 4})).await;
+    assert_eq!((r.status.as_u16(), r.loc()), (422, json!(["body", "source_image_s3_key"])));
+    let said = r.body["error"]["details"][0]["msg"].as_str().unwrap_or_default().to_string();
+    assert!(said.contains("67.2 megapixels") && said.contains("the limit is 64 megapixels"), "{:?}", r.body);
+    let r = server.post("/v1/upscale", json!({"source_image_s3_key": key, "scale": 3})).await;
+    assert_eq!((r.status.as_u16(), r.loc()), (422, json!(["body", "scale"])));
+    let r = server.post("/v1/upscale", json!({"source_image_s3_key": key, "source_render_public_id": render})).await;
+    assert_eq!(r.status, 422);
+    let budget = Server::start_with(&[], &[("FIGUR_MEMORY_BUDGET_MB", "600")]).await;
+    let key = budget.upload_key("big.png", crate::support::png(1024, 768)).await;
+    let r = budget.post("/v1/upscale", json!({"source_image_s3_key": key})).await;
+    assert_eq!((r.status.as_u16(), r.loc()), (422, json!(["body", "source_image_s3_key"])));
+    let said = r.body["error"]["details"][0]["msg"].as_str().unwrap_or_default().to_string();
+    assert!(said.contains("memory budget (600 MiB"), "{:?}", r.body);
+    let r = budget.post("/v1/upscale", json!({"source_image_s3_key": key, "scale": 2})).await;
+    assert_eq!(r.status, 202, "×2 fits: {:?}", r.body);
+    budget.post(&format!("/v1/jobs/{}/cancel", r.body["job_id"].as_str().unwrap()), json!({})).await;
 }

@@ -31,6 +31,7 @@ const localRenders: RenderBackend = {
     const job = await call(commands.job(jobId));
     return (job.latest_event?.extra as { provenance?: unknown } | undefined)?.provenance ?? null;
   },
+  upscale: (renderId, scale) => call(commands.upscale({ source_image_s3_key: null, source_render_public_id: renderId, scale })),
   vary: (jobId, count) => call(commands.vary(jobId, count)),
   job: (jobId) => call(commands.job(jobId)),
   onJobChanged: (listener) => events.jobChanged.listen(() => listener()),

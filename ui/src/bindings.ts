@@ -116,6 +116,8 @@ export const commands = {
 	backgroundSwapWithSpec: (request: BackgroundSwapWithSpecRequest_Deserialize) => typedError<DispatchAccepted, UiError>(__TAURI_INVOKE("background_swap_with_spec", { request })),
 	/**  Model swap: a render's garments kept, the person replaced by a catalog model. */
 	modelSwapWithImage: (request: ModelSwapWithImageRequest_Deserialize) => typedError<DispatchAccepted, UiError>(__TAURI_INVOKE("model_swap_with_image", { request })),
+	/**  Upscale (an extension): a photo or a render enlarged ×2 or ×4 by the learned upscaler. */
+	upscale: (request: UpscaleRequest_Deserialize) => typedError<DispatchAccepted, UiError>(__TAURI_INVOKE("upscale", { request })),
 };
 
 /** Events */
@@ -198,6 +200,11 @@ export type BackgroundGeneratorRequest_Deserialize = {
 	 *  dominant one.
 	 */
 	dominant_colors?: string[] | null,
+	/**
+	 *  Extension: `upscale` (`false`: what an added model drew is framed by resampling, not
+	 *  enlarged by the upscaler).
+	 */
+	runtime_config?: { [key in string]: Value } | null,
 };
 
 export type BackgroundGeneratorRequest_Serialize = {
@@ -228,6 +235,11 @@ export type BackgroundGeneratorRequest_Serialize = {
 	 *  dominant one.
 	 */
 	dominant_colors: string[] | null,
+	/**
+	 *  Extension: `upscale` (`false`: what an added model drew is framed by resampling, not
+	 *  enlarged by the upscaler).
+	 */
+	runtime_config: { [key in string]: Value } | null,
 };
 
 export type BackgroundSwapWithImageRequest = BackgroundSwapWithImageRequest_Serialize | BackgroundSwapWithImageRequest_Deserialize;
@@ -863,6 +875,11 @@ export type ModelGeneratorRequest_Deserialize = {
 	 *  36-45, 46-60, 60+. Adults only: a range wholly under 18 is refused.
 	 */
 	age_range: string,
+	/**
+	 *  Extension: `upscale` (`false`: what an added model drew is framed by resampling, not
+	 *  enlarged by the upscaler).
+	 */
+	runtime_config?: { [key in string]: Value } | null,
 };
 
 export type ModelGeneratorRequest_Serialize = {
@@ -887,6 +904,11 @@ export type ModelGeneratorRequest_Serialize = {
 	 *  36-45, 46-60, 60+. Adults only: a range wholly under 18 is refused.
 	 */
 	age_range: string,
+	/**
+	 *  Extension: `upscale` (`false`: what an added model drew is framed by resampling, not
+	 *  enlarged by the upscaler).
+	 */
+	runtime_config: { [key in string]: Value } | null,
 };
 
 export type ModelState = {
@@ -960,7 +982,9 @@ export type Operation =
 /**  Background swap with a background built from an inline spec. */
 "background-swap-with-spec" | 
 /**  Model swap: a render's garments kept, the person replaced by a catalog model. */
-"model-swap-with-image";
+"model-swap-with-image" | 
+/**  Upscale (an extension): a photo or a render enlarged ×2 or ×4 by the learned upscaler. */
+"upscale";
 
 /**  One row of `GET /v1/operations`. */
 export type OperationInfo = {
@@ -1211,6 +1235,27 @@ export type UploadList_Serialize = {
 	count: number,
 	/**  How many the search selects in all (every page). */
 	total: number,
+};
+
+/**  `POST /v1/upscale` (an extension): a photo or a render enlarged by the learned upscaler. */
+export type UpscaleRequest = UpscaleRequest_Serialize | UpscaleRequest_Deserialize;
+
+/**  `POST /v1/upscale` (an extension): a photo or a render enlarged by the learned upscaler. */
+export type UpscaleRequest_Deserialize = {
+	/**  An upload key; exactly one of this and `source_render_public_id`. */
+	source_image_s3_key?: string | null,
+	source_render_public_id?: string | null,
+	/**  2 or 4 (the default): the result's sides, in the source's. */
+	scale?: number | null,
+};
+
+/**  `POST /v1/upscale` (an extension): a photo or a render enlarged by the learned upscaler. */
+export type UpscaleRequest_Serialize = {
+	/**  An upload key; exactly one of this and `source_render_public_id`. */
+	source_image_s3_key: string | null,
+	source_render_public_id: string | null,
+	/**  2 or 4 (the default): the result's sides, in the source's. */
+	scale: number | null,
 };
 
 export type UserCategory = "MALE" | "FEMALE";

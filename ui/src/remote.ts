@@ -178,6 +178,8 @@ export class RemoteStudio {
       const job = await this.answer(this.api.GET("/v1/jobs/{public_id}", { params: { path: { public_id: jobId } } }));
       return (job.latest_event?.extra as { provenance?: unknown } | undefined)?.provenance ?? null;
     },
+    upscale: (renderId, scale) =>
+      this.answer(this.api.POST("/v1/upscale", { body: { source_render_public_id: renderId, scale } })),
     vary: async (jobId, count) =>
       (await this.answer(this.api.POST("/v1/jobs/{public_id}/vary", { params: { path: { public_id: jobId } }, body: { count } }))).jobs,
     job: (jobId) => this.answer(this.api.GET("/v1/jobs/{public_id}", { params: { path: { public_id: jobId } } })),

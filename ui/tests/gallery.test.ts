@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { flushSync, mount, unmount } from "svelte";
 import RenderView from "../src/gallery/RenderView.svelte";
-import { inputImages, sourceUrl, type Render, type RenderBackend } from "../src/gallery/render_info";
+import { inputImages, sourceUrl, upscaleRefusal, type Render, type RenderBackend } from "../src/gallery/render_info";
 import { Variations } from "../src/gallery/variations.svelte";
 import type { JobDetail_Serialize } from "../src/bindings";
 
@@ -41,6 +41,11 @@ class Engine implements RenderBackend {
       return { request_id: "r", job_id: id, status: "NOT_STARTED" as const, credits_cost: 1 };
     });
   }
+  async upscale(id: string, scale: number) {
+    this.calls.push(`upscale ${id} ×${scale}`);
+    this.states.set("01JUPSCALE", "IN_PROGRESS");
+    return { request_id: "r", job_id: "01JUPSCALE", status: "NOT_STARTED" as const, credits_cost: 2 };
+  }
   async job(id: string) { return detail(id, this.states.get(id)!); }
 }
 
@@ -54,6 +59,15 @@ describe("what the canvas reads from a render", () => {
       ["source_image_url", "http://127.0.0.1:1/src.png?sig=y"],
       ["items[0].trial_image_url", "http://127.0.0.1:1/g.png"],
     ]);
+  });
+});
+
+describe("upscaling a render", () => {
+  it("is offered up to 64 megapixels made", () => {
+    expect(upscaleRefusal(render, 4)).toBeNull();
+    const big = { ...render, meta: { ...render.meta, width: 2048, height: 2048 } };
+    expect(upscaleRefusal(big, 2)).toBeNull();
+    expect(upscaleRefusal(big, 4)).toBe("×4 would be 67 megapixels; the limit is 64");
   });
 });
 
@@ -99,6 +113,11 @@ describe("the render canvas", () => {
     document.querySelector<HTMLButtonElement>("[data-testid=vary]")!.click();
     await settle(); flushSync();
     expect(document.querySelectorAll("[data-testid=variation]")).toHaveLength(3);
+
+    document.querySelector<HTMLButtonElement>("[data-testid=upscale-4]")!.click();
+    await settle(); flushSync();
+    expect(engine.calls).toContain("upscale 01JRENDER ×4");
+    expect(document.querySelector("[data-testid=upscaled]")!.getAttribute("data-state")).toBe("running");
 
     const target = document.querySelector<HTMLSelectElement>("[data-testid=use-as-input-target]")!;
     target.value = "try-on";

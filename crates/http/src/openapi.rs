@@ -195,7 +195,12 @@ fn complete(doc: &mut Value) {
         }
     }
     // An edit's source: exactly one of an upload and a render (both or neither: 422).
-    for request in ["BackgroundSwapWithImageRequest", "BackgroundSwapWithSpecRequest", "ModelSwapWithImageRequest"] {
+    for request in [
+        "BackgroundSwapWithImageRequest",
+        "BackgroundSwapWithSpecRequest",
+        "ModelSwapWithImageRequest",
+        "UpscaleRequest",
+    ] {
         if schemas[request].is_object() {
             schemas[request]["oneOf"] = json!([
                 {"required": ["source_image_s3_key"],
@@ -219,6 +224,22 @@ fn complete(doc: &mut Value) {
         let config = &mut schemas[request]["properties"]["runtime_config"];
         if config.is_object() {
             config["properties"] = keys.iter().map(|k| (k.to_string(), model_choice.clone())).collect();
+            config["additionalProperties"] = json!(true);
+        }
+    }
+    // The upscaler enlarges ×4, and ×2 by averaging its result.
+    let scale = &mut schemas["UpscaleRequest"]["properties"]["scale"];
+    if scale.is_object() {
+        *scale = json!({
+            "anyOf": [{"type": "integer", "enum": [2, 4]}, {"type": "null"}],
+            "description": "2 or 4 (the default)"
+        });
+    }
+    // A generator's `runtime_config.upscale`: `false` frames what the model drew by resampling.
+    for request in ["ModelGeneratorRequest", "BackgroundGeneratorRequest"] {
+        let config = &mut schemas[request]["properties"]["runtime_config"];
+        if config.is_object() {
+            config["properties"] = json!({"upscale": {"type": ["boolean", "null"]}});
             config["additionalProperties"] = json!(true);
         }
     }

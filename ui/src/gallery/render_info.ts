@@ -1,9 +1,18 @@
 // What the render canvas reads from a render: the picture it was made from (for before/after),
 // its input images, and the job's provenance.
-import type { Render_Serialize, RenderList_Serialize, UploadAccepted } from "../bindings";
+import type { DispatchAccepted, Render_Serialize, RenderList_Serialize, UploadAccepted } from "../bindings";
 import type { VariationBackend } from "./variations.svelte";
 
 export type Render = Render_Serialize;
+
+/** The largest picture an upscale makes (the engine's `MAX_OUTPUT_PIXELS`): a 4K photo ×2. */
+export const UPSCALE_MAX_PIXELS = 64_000_000;
+
+/** Why `render` cannot be enlarged `scale` times, if it cannot (else null). */
+export function upscaleRefusal(render: Render, scale: number): string | null {
+  const out = render.meta.width * render.meta.height * scale * scale;
+  return out > UPSCALE_MAX_PIXELS ? `×${scale} would be ${(out / 1e6).toFixed(0)} megapixels; the limit is 64` : null;
+}
 
 /** What the gallery and the render canvas ask of the engine. */
 export interface RenderBackend extends VariationBackend {
@@ -12,6 +21,8 @@ export interface RenderBackend extends VariationBackend {
   useAsInput(renderId: string): Promise<UploadAccepted>;
   /** The job's provenance (models, seeds, prompts), from its `succeeded` event. */
   provenance(jobId: string): Promise<unknown>;
+  /** Dispatches `upscale` on the render (×2 or ×4); the result is a render of its own. */
+  upscale(renderId: string, scale: 2 | 4): Promise<DispatchAccepted>;
   onJobChanged(listener: () => void): Promise<() => void>;
 }
 

@@ -1,5 +1,5 @@
-// Variations of a render: the jobs a Vary dispatched, followed until each ends, so the canvas
-// can show them side by side with the original as they arrive.
+// Variations of a render: the jobs a Vary (or an Upscale) dispatched, followed until each ends,
+// so the canvas can show them side by side with the original as they arrive.
 import type { DispatchAccepted, JobDetail_Serialize } from "../bindings";
 
 export interface VariationBackend {
@@ -16,8 +16,13 @@ export class Variations {
   constructor(private backend: VariationBackend) {}
 
   async start(jobId: string, count: number): Promise<void> {
+    await this.follow(this.backend.vary(jobId, count));
+  }
+
+  /** Follows the jobs `dispatched` answers with (or says why there are none). */
+  async follow(dispatched: Promise<DispatchAccepted[]>): Promise<void> {
     try {
-      const jobs = await this.backend.vary(jobId, count);
+      const jobs = await dispatched;
       this.items = [...this.items, ...jobs.map((j) => ({ jobId: j.job_id, state: "running" as const, imageUrl: null, message: "waiting" }))];
       this.error = null;
     } catch (e) {

@@ -141,6 +141,20 @@ pub struct LookRequest {
     pub runtime_config: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+/// `POST /v1/upscale` (an extension): a photo or a render enlarged by the learned upscaler.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct UpscaleRequest {
+    /// An upload key; exactly one of this and `source_render_public_id`.
+    #[schema(min_length = 1, max_length = 512, pattern = "^uploads(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$")]
+    pub source_image_s3_key: Option<String>,
+    pub source_render_public_id: Option<String>,
+    /// 2 or 4 (the default): the result's sides, in the source's.
+    #[schema(minimum = 2, maximum = 4)]
+    pub scale: Option<u32>,
+}
+
 /// Declares a generator request: the fields every generator shares, then its own.
 macro_rules! generator_request {
     ($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $field:ident : $ty:ty),* $(,)? }) => {
@@ -181,6 +195,10 @@ generator_request!(ModelGeneratorRequest {
     /// 36-45, 46-60, 60+. Adults only: a range wholly under 18 is refused.
     #[schema(min_length = 1, max_length = 200)]
     age_range: String,
+    /// Extension: `upscale` (`false`: what an added model drew is framed by resampling, not
+    /// enlarged by the upscaler).
+    #[schema(value_type = Option<Object>)]
+    runtime_config: Option<serde_json::Map<String, serde_json::Value>>,
 });
 
 generator_request!(BackgroundGeneratorRequest {
@@ -196,6 +214,10 @@ generator_request!(BackgroundGeneratorRequest {
     /// dominant one.
     #[schema(max_items = 3)]
     dominant_colors: Option<Vec<String>>,
+    /// Extension: `upscale` (`false`: what an added model drew is framed by resampling, not
+    /// enlarged by the upscaler).
+    #[schema(value_type = Option<Object>)]
+    runtime_config: Option<serde_json::Map<String, serde_json::Value>>,
 });
 
 generator_request!(ComplementaryGarmentGeneratorRequest {
@@ -318,6 +340,13 @@ pub enum Reference {
         path: String,
         id: String,
     },
+    /// The source a workflow enlarges `scale` times (`image`: an upload key or a render id): the
+    /// result must fit the upscaler's limits, said at dispatch before any work.
+    Enlarged {
+        path: String,
+        image: Source,
+        scale: u32,
+    },
     /// An `image_model`: the workflow's built-in generator (`builtin`, empty where there is
     /// none), or a model the user added that can do what `need` says.
     ImageModel {
@@ -326,6 +355,13 @@ pub enum Reference {
         builtin: &'static str,
         need: ModelNeed,
     },
+}
+
+/// An edit's source picture: an upload or a render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Upload(String),
+    Render(String),
 }
 
 /// What a model a request names must be able to do.

@@ -10,15 +10,15 @@ use crate::auth::{Caller, Capability, Mode};
 use crate::domain::garments;
 use crate::domain::job::{DispatchAccepted, JobDetail, JobEvent, JobEvents, JobList, JobStatus};
 use crate::domain::operation::{OperationInfo, OperationList};
-use crate::domain::requests::{ModelNeed, Reference};
+use crate::domain::requests::{ModelNeed, Reference, Source};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::ids::is_ulid;
 use crate::ledger::jobs::{self as job_rows, CancelOutcome, NewJob};
 use crate::ledger::{catalog, idempotency, renders, uploads, webhooks, LedgerError};
 use crate::store::KeyError;
 use crate::time::now_unix_ms;
-use crate::workflow::Operation;
 use crate::workflow::WorkflowRequest;
+use crate::workflow::{upscale, Operation};
 
 /// Longest `?wait=` a long-poll may ask for.
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -229,6 +229,7 @@ impl Engine {
             return Ok(());
         }
         let realm = self.realm(mode).clone();
+        let memory = self.config.memory.capacity();
         let problems = realm
             .ledger
             .read({
@@ -277,6 +278,17 @@ impl Engine {
                                 .is_none()
                                 .then(|| (path.clone(), format!("no garment category has the id `{id}`"))),
                             Reference::ImageModel { .. } => None, // checked above, outside the ledger
+                            Reference::Enlarged { path, image, scale } => {
+                                // A missing source is said by its own reference.
+                                let size = match image {
+                                    Source::Upload(key) => uploads::get(c, key)?.map(|u| (u.width, u.height)),
+                                    Source::Render(id) => renders::get(c, id)?.map(|r| (r.meta.width, r.meta.height)),
+                                };
+                                if let Some(why) = size.and_then(|(w, h)| upscale::refusal(w, h, *scale, memory)) {
+                                    shape_problems.push(FieldError::new("body", path, why, "too_large"));
+                                }
+                                None
+                            }
                         };
                         if let Some((path, msg)) = problem {
                             problems.push(FieldError::new("body", &path, msg, "reference_error"));

@@ -5,6 +5,7 @@ mod account;
 pub use account::FirstKey;
 mod builtins;
 mod catalog_models;
+mod compare;
 mod farm;
 pub use farm::{FarmStatus, FarmWorker, LeasedJob};
 #[cfg(test)]

@@ -110,11 +110,19 @@ impl Workflow for BackgroundGenerator {
     const PRICE: i64 = 5;
     /// A diffusion model denoises; the procedural generator lays out its palette, base,
     /// texture and light instead.
-    const STAGES: &'static [Stage] =
-        &[Stage::Denoise, Stage::Palette, Stage::Base, Stage::Texture, Stage::Light, Stage::Finish, Stage::Catalog];
+    const STAGES: &'static [Stage] = &[
+        Stage::Denoise,
+        Stage::Upscale,
+        Stage::Palette,
+        Stage::Base,
+        Stage::Texture,
+        Stage::Light,
+        Stage::Finish,
+        Stage::Catalog,
+    ];
 
     fn structure(r: &BackgroundGeneratorRequest) -> Vec<FieldError> {
-        let mut problems = Vec::new();
+        let mut problems = super::upscale::config_problems(r.runtime_config.as_ref());
         generator_problems(&r.aspect_ratio, &r.display_name, &mut problems);
         problems
     }
@@ -245,8 +253,11 @@ fn generate(
         mask: None,
     };
     let made = denoise::run(ctx, Stage::Denoise, model, &request, 5, denoise::Intro::plain())?;
-    ctx.stage(Stage::Finish, format!("framing the {gw}×{gh} picture to {width}×{height}"))?;
-    let image = figur_pixels::vision::composite::cover(&made.image, width, height);
+    let asked = super::upscale::asked(r.runtime_config.as_ref());
+    let (drawn, upscale) = super::upscale::enlarge_to(ctx, made.image.clone(), (width, height), asked, Stage::Upscale)?;
+    ctx.stage(Stage::Finish, format!("framing the {}×{} picture to {width}×{height}", drawn.width(), drawn.height()))?;
+    let image = figur_pixels::vision::composite::cover(&drawn, width, height);
+    drop(drawn);
     let label = format!("{} · {}", r.scene_type.trim(), r.mood.trim());
     let background = ctx.save_png(&image::DynamicImage::ImageRgb8(image), "background", ArtifactRole::Final, &label)?;
     ctx.stage(Stage::Catalog, "filing the backdrop in the catalog")?;
@@ -257,7 +268,9 @@ fn generate(
     extra.insert("seed".into(), json!(seed));
     extra.insert("width".into(), json!(width));
     extra.insert("height".into(), json!(height));
-    extra.insert("provenance".into(), json!(denoise::provenance(model, &scheduler, &request, &made)));
+    let mut provenance = denoise::provenance(model, &scheduler, &request, &made);
+    provenance.insert("upscale".into(), upscale);
+    extra.insert("provenance".into(), json!(provenance));
     Ok(Output {
         finals: vec![background],
         filing: Filing::Catalog { resource: CatalogResource::Backgrounds, display_name, description, spec },

@@ -253,6 +253,11 @@ impl JobContext {
         }
     }
 
+    /// The whole memory budget the running jobs share, in bytes.
+    pub fn memory_capacity(&self) -> u64 {
+        self.memory.capacity()
+    }
+
     /// Reads an image from the store and decodes it to RGB, its peak memory (see
     /// [`decode::decode_cost`]) reserved from the shared budget first.
     pub fn read_image(&mut self, key: &str) -> Result<RgbImage, JobError> {

@@ -219,6 +219,61 @@ impl ModelStore for WithExport {
     }
 }
 
+/// `inner` with one more model: `extra` answers for `kind`.
+pub struct Plus(pub Arc<dyn ModelStore>, pub ModelKind, pub Model);
+
+impl ModelStore for Plus {
+    fn get(&self, kind: ModelKind) -> Result<Model, ModelError> {
+        if kind == self.1 {
+            Ok(self.2.clone())
+        } else {
+            self.0.get(kind)
+        }
+    }
+    fn export(&self, name: &str) -> Result<Arc<figur_models::diffusion::Export>, ModelError> {
+        self.0.export(name)
+    }
+}
+
+/// An upscaler in Real-ESRGAN's tensors that repeats every pixel 4×4 (its output known
+/// exactly), counting its runs; `cancel_at`: it cancels `control` on that run.
+pub struct NearestUpscaler {
+    pub runs: std::sync::atomic::AtomicUsize,
+    pub cancel_at: Option<(usize, Arc<JobControl>)>,
+}
+
+impl Inference for NearestUpscaler {
+    fn run_f32(&self, inputs: Vec<(String, Vec<usize>, Vec<f32>)>) -> Result<Vec<Output>, ModelError> {
+        let run = self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if let Some((at, control)) = &self.cancel_at {
+            if run == *at {
+                control.cancel();
+            }
+        }
+        let (name, shape, px) = inputs.into_iter().next().ok_or_else(|| ModelError::Run("no input".into()))?;
+        if name != "input" || shape.len() != 4 || shape[1] != 3 {
+            return Err(ModelError::Run(format!("unexpected input {name} {shape:?}")));
+        }
+        let (h, w) = (shape[2], shape[3]);
+        let (ow, oh) = (4 * w, 4 * h);
+        let mut out = vec![0.0; 3 * ow * oh];
+        for c in 0..3 {
+            for y in 0..oh {
+                for x in 0..ow {
+                    out[c * ow * oh + y * ow + x] = px[c * w * h + (y / 4) * w + x / 4];
+                }
+            }
+        }
+        Ok(vec![("output".into(), vec![1, 3, oh as i64, ow as i64], out)])
+    }
+    fn sha256(&self) -> &str {
+        "fake-upscaler"
+    }
+    fn provider(&self) -> &'static str {
+        "fake"
+    }
+}
+
 /// A claimed job of `op` in a fresh realm, and the context its workflow runs in.
 pub struct TestJob {
     pub realm: Arc<Realm>,

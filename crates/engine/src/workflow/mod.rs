@@ -27,6 +27,7 @@ mod stage;
 pub mod subject;
 pub mod try_on;
 pub mod try_on_model;
+pub mod upscale;
 pub mod wear;
 
 use serde_json::Value;

@@ -55,10 +55,11 @@ impl Workflow for ModelGenerator {
     const PRICE: i64 = 5;
     /// A diffusion model denoises (and its picture is checked with the pose model); the
     /// croquis generator draws a figure instead.
-    const STAGES: &'static [Stage] = &[Stage::Denoise, Stage::Pose, Stage::Figure, Stage::Finish, Stage::Catalog];
+    const STAGES: &'static [Stage] =
+        &[Stage::Denoise, Stage::Pose, Stage::Upscale, Stage::Figure, Stage::Finish, Stage::Catalog];
 
     fn structure(r: &ModelGeneratorRequest) -> Vec<FieldError> {
-        let mut problems = Vec::new();
+        let mut problems = super::upscale::config_problems(r.runtime_config.as_ref());
         generator_problems(&r.aspect_ratio, &r.display_name, &mut problems);
         problems
     }

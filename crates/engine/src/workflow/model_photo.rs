@@ -104,6 +104,16 @@ pub fn run(
             Err(e) => return Err(e),
         };
         let Some(landmarks) = found else { continue };
+        // The accepted draw enlarged before it is framed (the same framing: its landmarks hold).
+        let asked = super::upscale::asked(r.runtime_config.as_ref());
+        let (drawn, upscale) =
+            super::upscale::enlarge_to(ctx, made.image.clone(), (width, height), asked, Stage::Upscale)?;
+        let photo = if upscale["used"] == "upscaler" {
+            figur_pixels::vision::composite::cover(&drawn, width, height)
+        } else {
+            photo
+        };
+        drop(drawn);
 
         ctx.stage(Stage::Finish, "encoding")?;
         let gender = if female { "female" } else { "male" };
@@ -126,6 +136,7 @@ pub fn run(
         let mut provenance = denoise::provenance(model, &scheduler, &request, &made);
         provenance.insert("tries".into(), json!(attempt + 1));
         provenance.insert("rejected".into(), json!(reasons));
+        provenance.insert("upscale".into(), upscale);
         extra.insert("provenance".into(), json!(provenance));
         return Ok(Output {
             finals: vec![art],

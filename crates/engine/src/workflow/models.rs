@@ -25,6 +25,8 @@ pub enum ModelKind {
     /// U²-Net's small model (u2netp), in the default set: the product matte otherwise (the
     /// background colour rule when neither is installed).
     ProductMatteSmall,
+    /// Real-ESRGAN x4plus, converted from ncnn at fetch: the 4× upscaler.
+    Upscaler,
     /// MediaPipe pose landmarks: 33 body points.
     Pose,
     /// BlazeFace: where the face is.
@@ -39,6 +41,7 @@ impl ModelKind {
             ModelKind::PersonMatte => "person-matte",
             ModelKind::ProductMatte => "isnet",
             ModelKind::ProductMatteSmall => "u2netp",
+            ModelKind::Upscaler => "realesrgan-x4plus",
             ModelKind::Pose => "pose-landmarks",
             ModelKind::FaceDetector => "face-detector",
             ModelKind::FaceMesh => "face-mesh",

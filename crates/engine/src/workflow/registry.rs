@@ -49,6 +49,9 @@ macro_rules! for_each_workflow {
             /// Model swap: a render's garments kept, the person replaced by a catalog model.
             ModelSwapWithImage, model_swap_with_image, "model-swap-with-image",
                 $crate::domain::requests::ModelSwapWithImageRequest, $crate::workflow::product_to_model::ModelSwap;
+            /// Upscale (an extension): a photo or a render enlarged ×2 or ×4 by the learned upscaler.
+            Upscale, upscale, "upscale",
+                $crate::domain::requests::UpscaleRequest, $crate::workflow::upscale::Upscale;
         }
     };
 }

@@ -47,6 +47,8 @@ crate::vocabulary! {
         Fabric = "fabric",
         /// A diffusion model's denoising loop (an event per step).
         Denoise = "denoise",
+        /// A picture enlarged by the upscaler, tile by tile (an event per band of tiles).
+        Upscale = "upscale",
         /// The output encoded and stored.
         Finish = "finish",
         /// The output filed in the catalog.

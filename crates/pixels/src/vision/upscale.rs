@@ -61,16 +61,30 @@ fn ramp(p: u32, len: u32, before: u32, after: u32) -> f32 {
     across(p as f32 + 0.5, before).min(across((len - p) as f32 - 0.5, after))
 }
 
-/// `image` enlarged by `model`, tile by tile; `progress(done, total)` after each tile (an error
-/// from it — a cancel — stops before the next).
+/// The largest picture an upscale makes, in pixels: a 4K photo ×2, or 2K ×4.
+pub const MAX_OUTPUT_PIXELS: u64 = 64_000_000;
+
+/// Working bytes per output pixel besides the model's own run: the blending sums (three f32),
+/// their weights (one f32) and the finished picture (three bytes).
+pub const BYTES_PER_OUTPUT_PIXEL: u64 = 19;
+
+/// `image` enlarged `scale` times by `model`, tile by tile; `scale` divides the model's own
+/// (Real-ESRGAN ×4 gives ×2 too): each tile's output is reduced by area averaging before it is
+/// blended, so memory follows the picture made, not the model's. `progress(done, total)` after
+/// each tile (an error from it — a cancel — stops before the next).
 pub fn upscale<M: TileModel>(
     image: &RgbImage,
     model: &M,
+    scale: u32,
     tiling: Tiling,
     progress: &mut dyn FnMut(usize, usize) -> Result<(), M::Error>,
 ) -> Result<RgbImage, M::Error> {
     let (w, h) = image.dimensions();
-    let s = model.scale();
+    let native = model.scale();
+    let s = scale.clamp(1, native);
+    // Area averaging over whole blocks: a scale that does not divide the model's is refused by
+    // every caller; here it falls back to the model's own.
+    let (s, reduce) = if native.is_multiple_of(s) { (s, native / s) } else { (native, 1) };
     let (xs, ys) = (tiling.starts(w), tiling.starts(h));
     let (ow, oh) = (w * s, h * s);
     let mut sum = vec![0f32; (3 * ow * oh) as usize];
@@ -90,7 +104,7 @@ pub fn upscale<M: TileModel>(
                     }
                 }
             }
-            let out = model.enlarge(pixels, tw, th)?;
+            let out = reduced(model.enlarge(pixels, tw, th)?, tw * native, th * native, reduce);
             // The overlaps with the neighbours, in output pixels.
             let overlap = |starts: &[u32], k: usize, len: u32| {
                 let before = if k > 0 { (starts[k - 1] + len).saturating_sub(starts[k]) } else { 0 };
@@ -121,6 +135,30 @@ pub fn upscale<M: TileModel>(
         let wgt = weight[at].max(1e-12);
         image::Rgb(std::array::from_fn(|c| ((sum[c * n + at] / wgt).clamp(0.0, 1.0) * 255.0).round() as u8))
     }))
+}
+
+/// A `w`×`h` three-plane tile averaged over `k`×`k` blocks (`k` = 1: as it is).
+fn reduced(planes: Vec<f32>, w: u32, h: u32, k: u32) -> Vec<f32> {
+    if k <= 1 {
+        return planes;
+    }
+    let (rw, rh) = (w / k, h / k);
+    let (plane, rplane) = ((w * h) as usize, (rw * rh) as usize);
+    let area = (k * k) as f32;
+    let mut out = vec![0f32; 3 * rplane];
+    for c in 0..3 {
+        for y in 0..rh {
+            for x in 0..rw {
+                let mut total = 0.0;
+                for dy in 0..k {
+                    let row = c * plane + ((y * k + dy) * w + x * k) as usize;
+                    total += planes[row..row + k as usize].iter().sum::<f32>();
+                }
+                out[c * rplane + (y * rw + x) as usize] = total / area;
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -161,6 +199,39 @@ mod tests {
         RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7 % 256) as u8, (y * 11 % 256) as u8, ((x * y) % 256) as u8]))
     }
 
+    /// Every pixel repeated 4×4 (Real-ESRGAN's scale, none of its arithmetic).
+    struct Nearest4;
+    impl TileModel for Nearest4 {
+        type Error = ();
+        fn scale(&self) -> u32 {
+            4
+        }
+        fn enlarge(&self, px: Vec<f32>, w: u32, h: u32) -> Result<Vec<f32>, ()> {
+            let (ow, oh) = (4 * w, 4 * h);
+            let mut out = vec![0.0; 3 * (ow * oh) as usize];
+            for c in 0..3 {
+                for y in 0..oh {
+                    for x in 0..ow {
+                        out[c * (ow * oh) as usize + (y * ow + x) as usize] =
+                            px[c * (w * h) as usize + ((y / 4) * w + x / 4) as usize];
+                    }
+                }
+            }
+            Ok(out)
+        }
+    }
+
+    #[test]
+    fn half_the_model_s_scale_averages_its_output_in_blocks() {
+        let img = picture(50, 37);
+        let tiled = upscale(&img, &Nearest4, 2, Tiling { side: 16, overlap: 4 }, &mut |_, _| Ok(())).unwrap();
+        assert_eq!(tiled.dimensions(), (100, 74));
+        // A 4×4 repeat averaged over 2×2 blocks is a 2×2 repeat: the photo's own pixels.
+        for (x, y, p) in tiled.enumerate_pixels() {
+            assert_eq!(p, img.get_pixel(x / 2, y / 2), "at {x},{y}");
+        }
+    }
+
     #[test]
     fn tiles_overlap_and_the_last_is_flush_with_the_edge() {
         let t = Tiling { side: 32, overlap: 8 };
@@ -173,9 +244,9 @@ mod tests {
     #[test]
     fn tiling_a_local_model_gives_exactly_the_whole_picture_s_result() {
         let img = picture(70, 45);
-        let whole = upscale(&img, &Local, Tiling { side: 100, overlap: 0 }, &mut |_, _| Ok(())).unwrap();
+        let whole = upscale(&img, &Local, 3, Tiling { side: 100, overlap: 0 }, &mut |_, _| Ok(())).unwrap();
         let mut seen = Vec::new();
-        let tiled = upscale(&img, &Local, Tiling { side: 24, overlap: 6 }, &mut |d, t| {
+        let tiled = upscale(&img, &Local, 3, Tiling { side: 24, overlap: 6 }, &mut |d, t| {
             seen.push((d, t));
             Ok(())
         })
@@ -190,7 +261,7 @@ mod tests {
     fn a_stop_between_tiles_ends_the_run() {
         let img = picture(70, 45);
         let mut calls = 0;
-        let stopped = upscale(&img, &Local, Tiling { side: 24, overlap: 6 }, &mut |d, _| {
+        let stopped = upscale(&img, &Local, 3, Tiling { side: 24, overlap: 6 }, &mut |d, _| {
             calls += 1;
             if d == 2 {
                 Err(())

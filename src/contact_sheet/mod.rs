@@ -2,8 +2,11 @@
 //! a person to look at — one row per photo: the photo, two background swaps, its extracted
 //! cutouts (on a checkerboard, so transparency shows); then try-on with product shots (generated
 //! flats), try-on from on-model photos (and the same drawn by a try-on model, when one is
-//! added), a row of generated backdrops, and, when a diffusion model is added, a row it draws
-//! (backdrops from free text and a model photo).
+//! added), a row of generated backdrops, the product mattes side by side and crops enlarged
+//! ×4 (`quality`), and, when a diffusion model is added, a row it draws (backdrops from free
+//! text and a model photo).
+
+mod quality;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -312,6 +315,11 @@ pub async fn contact_sheet(out: PathBuf, photos: Vec<PathBuf>) -> Result<()> {
     }
     eprintln!("background-generator: {} backdrops", backdrops.len());
     rows.push(backdrops);
+    rows.push(quality::matte_row(&engine, &photos).await?);
+    let upscales = quality::upscale_row(&engine, &owner, &photos).await?;
+    if !upscales.is_empty() {
+        rows.push(upscales);
+    }
     rows.extend(generative_row(&engine, &cache, people.as_ref()).await?);
     if rows.iter().all(|r| r.len() <= 1) {
         bail!("no workflow produced an image; is `figur models fetch` done?");
