@@ -548,7 +548,8 @@ async fn search_and_tag_the_library_then_steer_the_queue_in_the_real_window() {
 }
 
 /// The open render: zoom on the canvas, before/after against its source, three variations side
-/// by side, then "Use as input" opens the Edit screen with the render preselected.
+/// by side, then "Use as input" opens the Edit screen with the render preselected; back on the
+/// render, Upscale ×2 runs the upscaler.
 async fn canvas_compare_vary_and_use_as_input(client: &Client) {
     let zoomed = "return document.querySelector('[data-testid=zoom-level]').textContent !== '100 %';";
     assert!(js_becomes(client, zoomed, json!(false), Duration::ZERO).await, "the canvas opens at 100 %");
@@ -582,6 +583,21 @@ async fn canvas_compare_vary_and_use_as_input(client: &Client) {
     click(client, "[data-testid=nav-gallery]").await;
     click(client, "[data-testid=render]").await;
     click(client, "[data-testid=open-render]").await;
+    // Upscale ×2 dispatches the upscale workflow on the render (Real-ESRGAN, in the default
+    // set): followed beside the buttons until its tiles run, then cancelled from the queue (a
+    // 512² render is 25 tiles, a minute of this CPU).
+    click(client, "[data-testid=upscale-2]").await;
+    let stage = "return document.querySelector('[data-testid=upscaled] .pending-box')?.textContent ?? '';";
+    assert!(js_becomes(client, stage, json!("upscale"), Duration::from_secs(60)).await, "the upscale never ran");
+    shot(client, "render-upscale").await;
+    click(client, "[data-testid=nav-queue]").await;
+    click(client, "[data-testid=queue-cancel]").await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("[data-testid=queue-empty]"))
+        .await
+        .unwrap();
 }
 
 /// Presses Tab until the focused element matches `css` (a keyboard-only path); panics after 60.
