@@ -48,8 +48,9 @@ impl Place {
         let ledger = LedgerLocation::parse(data.ledger.as_deref().unwrap_or(""))
             .map_err(anyhow::Error::msg)
             .context("--ledger")?;
+        let named = data.store.is_some();
         let dir = match data.store.or(data.data_dir) {
-            Some(dir) => dir,
+            Some(dir) => refuse_urls(dir, if named { "--store" } else { "--data-dir" })?,
             None if ledger.is_shared() => bail!("a shared ledger needs --store DIR: the folder every machine mounts"),
             None => figur_engine::engine::default_data_dir()
                 .context("no --data-dir, FIGUR_DATA_DIR, XDG_DATA_HOME or HOME to place the studio's data in")?,
@@ -70,6 +71,23 @@ impl Place {
             LedgerLocation::Sqlite => format!("data in {}", self.dir.display()),
             LedgerLocation::Postgres { .. } => format!("shared ledger, store in {}", self.dir.display()),
         }
+    }
+}
+
+/// `dir` if it is a folder: a URL (`s3://bucket/prefix`, `https://…`) would otherwise be taken
+/// as a relative folder named `s3:` — on a farm, each machine would keep its own images.
+fn refuse_urls(dir: PathBuf, flag: &str) -> Result<PathBuf> {
+    let text = dir.to_string_lossy();
+    match text.split_once("://") {
+        Some((scheme, _))
+            if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+        {
+            bail!(
+                "{flag} {text}: this build keeps its store in a folder (a local disk, or the mount every \
+                 machine of a farm shares); `{scheme}://` stores are not served"
+            )
+        }
+        _ => Ok(dir),
     }
 }
 

@@ -48,3 +48,22 @@ async fn a_private_server_takes_only_its_key_and_a_second_server_leaves_urls_alo
     assert_eq!(engine.public_base(), private, "signed URLs still point at the private server");
     engine.shutdown(std::time::Duration::from_secs(5)).await;
 }
+
+/// A store given as a URL this build does not serve is refused at start, naming it — never
+/// taken as a relative folder called `s3:` (on a farm each machine would keep its own images).
+#[test]
+fn a_store_url_is_refused_at_start_not_taken_as_a_folder() {
+    let cwd = tempfile::tempdir().unwrap();
+    for (flag, url) in [("--store", "s3://bucket/prefix"), ("--data-dir", "https://example.com/studio")] {
+        let out = std::process::Command::new(crate::support::FIGUR)
+            .args(["serve", "--listen", "127.0.0.1:0", flag, url])
+            .current_dir(cwd.path())
+            .env("FIGUR_LOG", "warn")
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flag} {url} was accepted");
+        assert!(said.contains(url) && said.contains("not served"), "{said}");
+    }
+    assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0, "no folder was made for the URL");
+}
