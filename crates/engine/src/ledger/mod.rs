@@ -11,6 +11,7 @@
 
 mod db;
 mod pg;
+mod pg_writer;
 mod schema;
 mod sqlite;
 mod writer;
@@ -187,14 +188,12 @@ impl Ledger {
                 rx.await.unwrap_or(Err(LedgerError::Closed))
             }
             Backend::Postgres(p) => {
-                // The driver blocks: never on a runtime thread.
-                let p = p.clone();
-                tokio::task::spawn_blocking(move || {
-                    pg::may_block_here();
-                    p.write_blocking(f)
-                })
-                .await
-                .unwrap_or_else(|_| Err(LedgerError::Corrupt("a ledger write panicked".into())))
+                // The writer thread commits it with the group it joins.
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                p.submit(f, move |r| {
+                    let _ = tx.send(r);
+                });
+                rx.await.unwrap_or(Err(LedgerError::Closed))
             }
         }
     }
@@ -229,17 +228,7 @@ impl Ledger {
         };
         match &self.backend {
             Backend::Sqlite(s) => s.submit(f, report),
-            Backend::Postgres(p) => {
-                let p = p.clone();
-                let run = move || {
-                    pg::may_block_here();
-                    report(p.write_blocking(f))
-                };
-                match tokio::runtime::Handle::try_current() {
-                    Ok(handle) => drop(handle.spawn_blocking(run)),
-                    Err(_) => run(),
-                }
-            }
+            Backend::Postgres(p) => p.submit(f, report),
         }
     }
 

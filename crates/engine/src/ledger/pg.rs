@@ -1,11 +1,11 @@
 //! The shared ledger: one PostgreSQL database for a studio's machines (farm mode), each realm a
 //! schema of its own (`figur_live`, `figur_test`).
 //!
-//! A write is one transaction at READ COMMITTED on a pooled connection; the ledger functions
+//! Writes go through one writer thread per ledger that commits them in groups, each in its own
+//! savepoint of one READ COMMITTED transaction ([`super::pg_writer`]); the ledger functions
 //! lock the rows they read before changing them (`Db::for_update`), so API servers and workers
-//! change one job, or the one credit balance, in turn. PostgreSQL commits concurrent
-//! transactions together on its own (its WAL group commit), so there is no writer thread here.
-//! A read is one REPEATABLE READ, READ ONLY transaction: one snapshot, as on SQLite.
+//! change one job, or the one credit balance, in turn. A read is one REPEATABLE READ, READ ONLY
+//! transaction on a pooled connection: one snapshot, as on SQLite.
 //!
 //! The driver is `postgres`, the blocking face of `tokio-postgres`: ledger operations are
 //! synchronous closures, run on the caller's thread (workers) or the blocking pool (async code),
@@ -14,13 +14,15 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use postgres::{Client, IsolationLevel, NoTls};
 
 use super::db::{Db, Statements};
-use super::{schema, LedgerError, LedgerResult};
+use super::{pg_writer, schema, LedgerError, LedgerResult};
 
 /// Connections kept open for reuse; more are opened on demand under load.
 const IDLE_CONNECTIONS: usize = 8;
@@ -49,6 +51,9 @@ pub(super) struct PgLedger {
     pool: Mutex<Vec<Pooled>>,
     clock: Arc<dyn crate::time::Clock>,
     closed: AtomicBool,
+    /// Writes waiting for the writer's next group.
+    queue: Mutex<Option<SyncSender<pg_writer::Op>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl PgLedger {
@@ -66,12 +71,27 @@ impl PgLedger {
             schema: schema_name.to_string(),
             channel: channel_of(schema_name),
             pool: Mutex::new(Vec::new()),
-            clock,
+            clock: clock.clone(),
             closed: AtomicBool::new(false),
+            queue: Mutex::new(None),
+            writer: Mutex::new(None),
         };
         let mut client = ledger.connect()?;
         schema::migrate_postgres(&mut client.client, schema_name)?;
         ledger.give_back(client);
+        let (tx, rx) = sync_channel::<pg_writer::Op>(4096);
+        let (url, schema, channel) = (url.to_string(), schema_name.to_string(), ledger.channel.clone());
+        let connect: pg_writer::Connect = Box::new(move || {
+            let mut client = connect(&url)?;
+            client.batch_execute(&format!("SET search_path TO {schema}"))?;
+            Ok(client)
+        });
+        let handle = std::thread::Builder::new()
+            .name("figur-pg-writer".into())
+            .spawn(move || pg_writer::run(connect, channel, clock, rx))
+            .map_err(|e| LedgerError::Corrupt(format!("cannot start the writer thread: {e}")))?;
+        *ledger.queue.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+        *ledger.writer.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
         Ok(ledger)
     }
 
@@ -117,9 +137,36 @@ impl PgLedger {
         }
     }
 
-    /// Runs `f` in one transaction and commits it if `f` succeeds. Blocking.
-    pub(super) fn write_blocking<T: Send>(&self, f: impl FnOnce(&Db<'_>) -> LedgerResult<T> + Send) -> LedgerResult<T> {
-        self.transaction(false, f)
+    /// Queues `f` for the writer's next group; `reply` hears the outcome once it is durable.
+    pub(super) fn submit<T, F, R>(&self, f: F, reply: R)
+    where
+        T: Send + 'static,
+        F: FnOnce(&Db<'_>) -> LedgerResult<T> + Send + 'static,
+        R: FnOnce(LedgerResult<T>) + Send + 'static,
+    {
+        let op = pg_writer::op(f, reply);
+        let sender = self.queue.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        match sender {
+            Some(sender) => {
+                if let Err(unsent) = sender.send(op) {
+                    (unsent.0.finish)(Err(LedgerError::Closed));
+                }
+            }
+            None => (op.finish)(Err(LedgerError::Closed)),
+        }
+    }
+
+    /// Runs `f` as one atomic state change and waits until it is durable. Blocking.
+    pub(super) fn write_blocking<T, F>(&self, f: F) -> LedgerResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Db<'_>) -> LedgerResult<T> + Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.submit(f, move |r| {
+            let _ = tx.send(r);
+        });
+        rx.recv().unwrap_or(Err(LedgerError::Closed))
     }
 
     pub(super) fn read_blocking<T: Send>(&self, f: impl FnOnce(&Db<'_>) -> LedgerResult<T> + Send) -> LedgerResult<T> {
@@ -166,6 +213,11 @@ impl PgLedger {
 
     pub(super) fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
+        // The writer finishes what is queued, then its thread ends with its connection.
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(handle) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = handle.join();
+        }
         let idle = std::mem::take(&mut *self.pool.lock().unwrap_or_else(|p| p.into_inner()));
         // A connection's own runtime cannot be dropped inside another runtime either.
         off_the_runtime(move || drop(idle));
