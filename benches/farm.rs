@@ -11,7 +11,7 @@
 //!    timestamps written by the ledger), p50 and p99.
 //!
 //! FIGUR_BENCH_N (dispatches per configuration), FIGUR_BENCH_CLIENTS, FIGUR_BENCH_JOBS (jobs for
-//! the worker runs) change the sizes.
+//! the worker runs) change the sizes; FIGUR_BENCH_ONLY=dispatch stops after the dispatch rates.
 
 #[path = "common/server.rs"]
 mod common;
@@ -116,6 +116,26 @@ async fn dispatch_rate(bases: &[String], key: &str, n: usize, clients: usize) ->
     n as f64 / start.elapsed().as_secs_f64()
 }
 
+/// The floor's reference: single-row INSERTs, each its own transaction (autocommit), from
+/// `clients` connections at once — what PostgreSQL on this disk commits without any batching.
+fn raw_insert_rate(url: &str, n: usize, clients: usize) -> f64 {
+    let mut admin = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    admin.batch_execute("CREATE TABLE IF NOT EXISTS bench_raw (id BIGSERIAL PRIMARY KEY, v TEXT NOT NULL)").unwrap();
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..clients {
+            scope.spawn(|| {
+                let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+                let insert = client.prepare("INSERT INTO bench_raw (v) VALUES ($1)").unwrap();
+                for i in 0..n / clients {
+                    client.execute(&insert, &[&format!("row {i}")]).unwrap();
+                }
+            });
+        }
+    });
+    (n / clients * clients) as f64 / started.elapsed().as_secs_f64()
+}
+
 fn count(url: &str, sql: &str) -> i64 {
     let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
     client.query_one(sql, &[]).unwrap().get(0)
@@ -142,7 +162,8 @@ fn main() {
     println!("farm benchmark — {cores} cores; PostgreSQL and SQLite on the same disk under {}", base.display());
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
 
-    // 1. Durable dispatch.
+    // 1. Durable dispatch, beside the database's own single-insert rate.
+    let raw = raw_insert_rate(&database(&admin, "raw"), n, clients);
     let sqlite_dir = dir.path().join("sqlite");
     key("sqlite", &sqlite_dir);
     let sqlite = common::BenchServer::start(&sqlite_dir, &["--paused"], &[]);
@@ -160,6 +181,9 @@ fn main() {
     let on_two = rt.block_on(dispatch_rate(&bases_two, &key_pg, n, clients));
     drop((one, two));
     println!("  durable dispatches/s ({clients} clients, {n} each):");
+    println!(
+        "    PostgreSQL's own single-row INSERTs, one commit each ....... {raw:>8.0} /s   (the floor's reference)"
+    );
     println!("    SQLite ledger, one server (baseline) ..................... {on_sqlite:>8.0} /s");
     println!(
         "    PostgreSQL, one API server ................................. {on_one:>8.0} /s   ({:.2}× the baseline)",
@@ -170,6 +194,10 @@ fn main() {
         on_two / on_sqlite,
         on_two / on_one
     );
+
+    if std::env::var("FIGUR_BENCH_ONLY").as_deref() == Ok("dispatch") {
+        return;
+    }
 
     // 2. Completed jobs/s with 1, 2, 4 workers of concurrency 1.
     println!("  completed jobs/s, {jobs} 0.5K background renders, workers of concurrency 1:");
