@@ -69,7 +69,7 @@ async fn serve(place: Place, args: ServeArgs) -> Result<()> {
     config.worker.lease_ms = crate::farm::lease_ms(args.lease_seconds)?;
     config.max_wait = std::time::Duration::from_secs(args.max_wait);
     config.failpoints = Arc::new(FailPoints::from_env().map_err(anyhow::Error::msg).context("FIGUR_FAILPOINTS")?);
-    let engine = Engine::open(config).with_context(|| format!("opening the studio ({})", place.describe()))?;
+    let engine = crate::place::open_waiting(&place, config).await?;
     engine.start().await?;
     if let Some(first) = engine.ensure_first_key().await? {
         eprintln!("figur: {first}");

@@ -38,7 +38,7 @@ pub async fn worker(place: Place, args: WorkerArgs) -> Result<()> {
     let (name, concurrency) = (config.worker.worker.clone(), config.concurrency);
     let providers: Vec<&str> = config.models.providers().order.iter().map(|p| p.name()).collect();
     let providers = providers.join(",");
-    let engine = Engine::open(config).with_context(|| format!("opening the studio ({})", place.describe()))?;
+    let engine = crate::place::open_waiting(&place, config).await?;
     engine.start().await?;
     // Tests and scripts read this line to know the worker is claiming.
     println!("figur: worker {name} running (concurrency {concurrency}, providers {providers}; {})", place.describe());

@@ -74,6 +74,32 @@ impl Place {
     }
 }
 
+/// The engine for a long-running process (a server, a worker): a shared ledger that does not
+/// answer yet is waited for — said once, then tried again with a growing pause (at most 30 s)
+/// until it answers or Ctrl-C — rather than the process exiting (and a supervisor restarting
+/// it in a loop). Anything else fails at once.
+pub(crate) async fn open_waiting(place: &Place, config: EngineConfig) -> Result<std::sync::Arc<figur_engine::Engine>> {
+    let mut pause = Duration::from_secs(1);
+    loop {
+        let attempt = {
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || figur_engine::Engine::open(config)).await?
+        };
+        match attempt {
+            Ok(engine) => return Ok(engine),
+            Err(e) if e.is_unreachable() && place.ledger.is_shared() => {
+                eprintln!("figur: the shared ledger is not answering ({e}); trying again in {} s", pause.as_secs());
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = tokio::signal::ctrl_c() => bail!("stopped while waiting for the shared ledger"),
+                }
+                pause = (pause * 2).min(Duration::from_secs(30));
+            }
+            Err(e) => return Err(e).with_context(|| format!("opening the studio ({})", place.describe())),
+        }
+    }
+}
+
 /// `dir` if it is a folder: a URL (`s3://bucket/prefix`, `https://…`) would otherwise be taken
 /// as a relative folder named `s3:` — on a farm, each machine would keep its own images.
 fn refuse_urls(dir: PathBuf, flag: &str) -> Result<PathBuf> {

@@ -35,8 +35,12 @@ impl Cluster {
     }
 
     fn restart(&self) {
-        let out = Command::new(PG).arg("restart").arg(self.dir.path().join("pg")).output().unwrap();
-        assert!(out.status.success(), "restart: {}", String::from_utf8_lossy(&out.stderr));
+        self.pg("restart");
+    }
+
+    fn pg(&self, command: &str) {
+        let out = Command::new(PG).arg(command).arg(self.dir.path().join("pg")).output().unwrap();
+        assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
     }
 
     /// Runs `f` on a connection of its own, off the async runtime (the driver blocks).
@@ -509,4 +513,32 @@ async fn a_key_gets_its_rate_limit_once_across_all_the_api_servers() {
     // The next window gives the key its allowance again, on either server.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(get(&b).await.unwrap().status(), 200);
+}
+
+/// PostgreSQL down when a server starts: the server says it is waiting, stays up (backing off,
+/// not exiting for a supervisor to restart in a loop), and serves once the database is back.
+#[test]
+fn a_server_waits_for_a_ledger_that_is_down_at_start() {
+    let cluster = Cluster::start();
+    cluster.pg("stop");
+    let store = tempfile::tempdir().unwrap();
+    let log = store.path().join("serve.log");
+    let mut serve = Command::new(FIGUR)
+        .args(["serve", "--listen", "127.0.0.1:0", "--ledger", &cluster.url, "--store"])
+        .arg(store.path().join("store"))
+        .env("FIGUR_LOG", "warn")
+        .env("FIGUR_CACHE_DIR", default_set_cache())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(serve.try_wait().unwrap().is_none(), "it exited: {}", std::fs::read_to_string(&log).unwrap());
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(said.contains("the shared ledger is not answering") && said.contains("trying again"), "{said}");
+    cluster.pg("resume");
+    let line = first_line(&mut serve, "figur serve", &log);
+    assert!(line.contains("http://127.0.0.1:"), "{line}");
+    let _ = serve.kill();
+    let _ = serve.wait();
 }

@@ -160,6 +160,14 @@ pub enum OpenError {
     DataDir { path: PathBuf, source: std::io::Error },
 }
 
+impl OpenError {
+    /// The shared ledger did not answer (down, restarting, refusing connections for now): a
+    /// later try may succeed. A refused login or a malformed address is not this.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, OpenError::Ledger(LedgerError::Database { busy: true, .. }))
+    }
+}
+
 pub struct Engine {
     config: EngineConfig,
     live: Arc<Realm>,
