@@ -46,7 +46,7 @@ impl Proc {
             .args(args)
             .args(["--ledger", url, "--store"])
             .arg(store)
-            .env("FIGUR_LOG", "error")
+            .env("FIGUR_LOG", std::env::var("FIGUR_BENCH_LOG").unwrap_or_else(|_| "error".into()))
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();

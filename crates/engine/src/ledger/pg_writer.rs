@@ -55,7 +55,9 @@ pub(super) fn run(connect: Connect, channel: String, clock: Arc<dyn crate::time:
             };
         }
         if let Some((client, statements)) = conn.as_mut() {
+            let (ops, started) = (group.len(), std::time::Instant::now());
             commit_group(client, statements, &channel, group);
+            tracing::debug!(ops, ms = started.elapsed().as_secs_f64() * 1000.0, "a group of ledger writes committed");
         }
     }
 }
