@@ -19,7 +19,20 @@ fn balance_for_update(conn: &Db<'_>) -> LedgerResult<i64> {
 }
 
 fn record(conn: &Db<'_>, request_id: Option<&str>, job_id: Option<&str>, delta: i64, kind: &str) -> LedgerResult<i64> {
-    let after = balance_for_update(conn)? + delta;
+    let have = balance_for_update(conn)?;
+    record_from(conn, have, request_id, job_id, delta, kind)
+}
+
+/// [`record`] from the balance `have`, already read and locked by this transaction.
+fn record_from(
+    conn: &Db<'_>,
+    have: i64,
+    request_id: Option<&str>,
+    job_id: Option<&str>,
+    delta: i64,
+    kind: &str,
+) -> LedgerResult<i64> {
+    let after = have + delta;
     conn.execute(
         "INSERT INTO credit_balance (id, credits) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET credits = excluded.credits",
         args![after],
@@ -41,7 +54,7 @@ pub fn debit(conn: &Db<'_>, job_id: &str, request_id: &str, amount: i64) -> Ledg
             format!("this job costs {amount} credits and the balance is {have}"),
         )));
     }
-    record(conn, Some(request_id), Some(job_id), -amount, "debit")
+    record_from(conn, have, Some(request_id), Some(job_id), -amount, "debit")
 }
 
 pub fn refund(conn: &Db<'_>, job_id: &str, request_id: &str, amount: i64) -> LedgerResult<i64> {

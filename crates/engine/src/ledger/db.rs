@@ -206,15 +206,38 @@ pub struct Db<'a> {
     conn: Conn<'a>,
     /// PostgreSQL: the channel commits announce themselves on (one per realm).
     channel: String,
+    /// PostgreSQL in a commit group: notifications kept for the group to send in one statement
+    /// (`None`: sent as they are made).
+    deferred: Option<RefCell<Vec<String>>>,
 }
 
 impl<'a> Db<'a> {
     pub(super) fn sqlite(conn: &'a rusqlite::Connection) -> Self {
-        Db { conn: Conn::Sqlite(conn), channel: String::new() }
+        Db { conn: Conn::Sqlite(conn), channel: String::new(), deferred: None }
     }
 
     pub(super) fn postgres(tx: postgres::Transaction<'a>, statements: &'a mut Statements, channel: &str) -> Self {
-        Db { conn: Conn::Postgres(RefCell::new(PgTx { tx, statements })), channel: channel.to_string() }
+        Db { conn: Conn::Postgres(RefCell::new(PgTx { tx, statements })), channel: channel.to_string(), deferred: None }
+    }
+
+    /// [`Db::postgres`] inside a commit group: its notifications are kept, for the group to
+    /// send with the others ([`Db::into_postgres_and_notes`]).
+    pub(super) fn postgres_in_group(
+        tx: postgres::Transaction<'a>,
+        statements: &'a mut Statements,
+        channel: &str,
+    ) -> Self {
+        Db { deferred: Some(RefCell::new(Vec::new())), ..Db::postgres(tx, statements, channel) }
+    }
+
+    /// The transaction and the notifications kept for it.
+    pub(super) fn into_postgres_and_notes(self) -> (Option<postgres::Transaction<'a>>, Vec<String>) {
+        let notes = self.deferred.map(RefCell::into_inner).unwrap_or_default();
+        let tx = match self.conn {
+            Conn::Postgres(tx) => Some(tx.into_inner().tx),
+            Conn::Sqlite(_) => None,
+        };
+        (tx, notes)
     }
 
     /// The PostgreSQL transaction, to commit or roll back once the operation has run.
@@ -385,6 +408,10 @@ impl<'a> Db<'a> {
     /// transaction commits, never before; dropped if it rolls back). SQLite's one process
     /// publishes on its in-memory bus after the commit instead.
     pub fn notify(&self, payload: &str) -> LedgerResult<()> {
+        if let Some(kept) = &self.deferred {
+            kept.borrow_mut().push(payload.to_string());
+            return Ok(());
+        }
         if let Conn::Postgres(tx) = &self.conn {
             let mut tx = tx.borrow_mut();
             let st = tx.statement("SELECT pg_notify(?1, ?2)")?;

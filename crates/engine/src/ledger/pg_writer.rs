@@ -68,6 +68,8 @@ fn commit_group(client: &mut postgres::Client, statements: &mut Statements, chan
         Err(e) => return fail_all(group, &LedgerError::from(e)),
     };
     let mut ran = Vec::with_capacity(group.len());
+    // The group's notifications, sent together just before its commit (delivered at it).
+    let mut notes: Vec<String> = Vec::new();
     let mut broken: Option<LedgerError> = None;
     for op in group {
         if let Some(e) = &broken {
@@ -84,22 +86,33 @@ fn commit_group(client: &mut postgres::Client, statements: &mut Statements, chan
                 continue;
             }
         };
-        let db = Db::postgres(savepoint, statements, channel);
+        let db = Db::postgres_in_group(savepoint, statements, channel);
         let ok = catch_unwind(AssertUnwindSafe(|| (op.run)(&db))).unwrap_or_else(|_| {
             tracing::error!("a ledger operation panicked; its changes were rolled back");
             false
         });
         // Released into the group's transaction, or (dropped) rolled back to.
-        let released = match db.into_postgres() {
+        let (savepoint, kept) = db.into_postgres_and_notes();
+        let released = match savepoint {
             Some(sp) if ok => sp.commit().map_err(LedgerError::from),
             _ => Ok(()),
         };
         match released {
-            Ok(()) => ran.push(op.finish),
+            Ok(()) => {
+                if ok {
+                    notes.extend(kept);
+                }
+                ran.push(op.finish)
+            }
             Err(e) => {
                 (op.finish)(Err(e.clone()));
                 broken = Some(e);
             }
+        }
+    }
+    if broken.is_none() && !notes.is_empty() {
+        if let Err(e) = tx.execute("SELECT pg_notify($1, note) FROM unnest($2::text[]) AS note", &[&channel, &notes]) {
+            broken = Some(LedgerError::from(e));
         }
     }
     let outcome = match broken {
