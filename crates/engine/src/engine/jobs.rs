@@ -131,6 +131,21 @@ impl Engine {
         let job_type = op.job_type();
         let stored = request.to_stored();
         let answer = accepted.clone();
+        if idem.is_none() && webhook.is_none() {
+            // A plain dispatch: its job joins the ledger's next commit group as a row of it.
+            let job = job_rows::OwnedJob {
+                public_id: answer.job_id.clone(),
+                job_type,
+                request: stored,
+                request_version: op.version(),
+                credits_cost: answer.credits_cost,
+                request_id: answer.request_id.clone(),
+                api_key_id: Some(key_id),
+            };
+            realm.ledger.insert_job(job).await.map_err(ApiError::from)?;
+            realm.work.notify_one();
+            return Ok(answer);
+        }
         let result = realm
             .ledger
             .write(move |c| {

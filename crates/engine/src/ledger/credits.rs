@@ -49,12 +49,17 @@ fn record_from(
 pub fn debit(conn: &Db<'_>, job_id: &str, request_id: &str, amount: i64) -> LedgerResult<i64> {
     let have = balance_for_update(conn)?;
     if have < amount {
-        return Err(LedgerError::Rejected(ApiError::new(
-            ErrorCode::InsufficientBalance,
-            format!("this job costs {amount} credits and the balance is {have}"),
-        )));
+        return Err(short(amount, have));
     }
     record_from(conn, have, Some(request_id), Some(job_id), -amount, "debit")
+}
+
+/// The 402 of a job that costs `amount` when the balance is `have`.
+pub(super) fn short(amount: i64, have: i64) -> LedgerError {
+    LedgerError::Rejected(ApiError::new(
+        ErrorCode::InsufficientBalance,
+        format!("this job costs {amount} credits and the balance is {have}"),
+    ))
 }
 
 pub fn refund(conn: &Db<'_>, job_id: &str, request_id: &str, amount: i64) -> LedgerResult<i64> {

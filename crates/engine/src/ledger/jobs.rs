@@ -98,6 +98,32 @@ pub struct NewJob<'a> {
     pub api_key_id: Option<&'a str>,
 }
 
+/// A new job owned, for a dispatch that waits in a commit group ([`super::Ledger::insert_job`]).
+#[derive(Debug, Clone)]
+pub struct OwnedJob {
+    pub public_id: String,
+    pub job_type: String,
+    pub request: Value,
+    pub request_version: u32,
+    pub credits_cost: i64,
+    pub request_id: String,
+    pub api_key_id: Option<String>,
+}
+
+impl OwnedJob {
+    pub fn as_new(&self) -> NewJob<'_> {
+        NewJob {
+            public_id: &self.public_id,
+            job_type: &self.job_type,
+            request: &self.request,
+            request_version: self.request_version,
+            credits_cost: self.credits_cost,
+            request_id: &self.request_id,
+            api_key_id: self.api_key_id.as_deref(),
+        }
+    }
+}
+
 /// Who claims: a worker's name and how long its lease lasts before it must be renewed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claimant {
@@ -562,6 +588,69 @@ pub(crate) mod tests {
         assert!(matches!(err, LedgerError::Rejected(ref e) if e.code == ErrorCode::InsufficientBalance));
         assert!(ledger.read_blocking(|c| get(c, "B")).unwrap().is_none());
         assert_eq!(ledger.read_blocking(credits::balance).unwrap(), 100);
+    }
+
+    /// Dispatches inserted as a commit group's rows (`Ledger::insert_job`; set-wise on
+    /// PostgreSQL): with 25 credits, four 10-credit jobs at once make exactly two jobs, and the
+    /// other two get the 402 their dispatch alone would have had; the balance is the ledger's sum.
+    #[test]
+    fn grouped_dispatches_take_the_balance_exactly_in_turn() {
+        let (_d, ledger) = setup();
+        let ledger = std::sync::Arc::new(ledger);
+        ledger.write_blocking(|c| credits::set(c, 25)).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let results: Vec<LedgerResult<()>> = runtime.block_on(async {
+            let inserts: Vec<_> = (0..4)
+                .map(|i| {
+                    let ledger = ledger.clone();
+                    tokio::spawn(async move {
+                        let job = OwnedJob {
+                            public_id: format!("G{i}"),
+                            job_type: "EXTRACT".into(),
+                            request: json!({"i": i}),
+                            request_version: 1,
+                            credits_cost: 10,
+                            request_id: format!("r{i}"),
+                            api_key_id: None,
+                        };
+                        ledger.insert_job(job).await
+                    })
+                })
+                .collect();
+            let mut results = Vec::new();
+            for insert in inserts {
+                results.push(insert.await.unwrap());
+            }
+            results
+        });
+        let refused: Vec<String> = results
+            .iter()
+            .filter_map(|r| match r {
+                Err(LedgerError::Rejected(e)) if e.code == ErrorCode::InsufficientBalance => Some(e.message.clone()),
+                Err(e) => panic!("{e}"),
+                Ok(()) => None,
+            })
+            .collect();
+        assert_eq!(refused, ["this job costs 10 credits and the balance is 5"; 2]);
+        assert_eq!(ledger.read_blocking(credits::balance).unwrap(), 5);
+        assert_eq!(ledger.read_blocking(credits::ledger_sum).unwrap(), 5);
+        let made: Vec<String> = (0..4)
+            .map(|i| format!("G{i}"))
+            .filter(|id| {
+                ledger
+                    .read_blocking({
+                        let id = id.clone();
+                        move |c| get(c, &id)
+                    })
+                    .unwrap()
+                    .is_some()
+            })
+            .collect();
+        assert_eq!(made.len(), 2);
+        for id in made {
+            let first = ledger.read_blocking(move |c| event(c, &id, 1)).unwrap().unwrap();
+            assert_eq!((first.event_type, first.extra["credits_cost"].clone()), (EventType::Queued, json!(10)));
+        }
     }
 
     #[test]

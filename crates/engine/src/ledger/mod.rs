@@ -198,6 +198,23 @@ impl Ledger {
         }
     }
 
+    /// A dispatch's new job, its `queued` event and its debit (or the 402 when the balance is
+    /// short), as [`jobs::insert`] writes them; resolves once durable. On PostgreSQL it waits
+    /// for the writer's next group, whose new jobs are inserted together (a few statements per
+    /// group instead of several per job).
+    pub async fn insert_job(&self, job: jobs::OwnedJob) -> LedgerResult<()> {
+        match &self.backend {
+            Backend::Sqlite(_) => self.write(move |c| jobs::insert(c, &job.as_new())).await,
+            Backend::Postgres(p) => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                p.submit_job(job, move |r| {
+                    let _ = tx.send(r);
+                });
+                rx.await.unwrap_or(Err(LedgerError::Closed))
+            }
+        }
+    }
+
     /// [`Ledger::write`] for threads outside the async runtime (workers, the CLI).
     pub fn write_blocking<T, F>(&self, f: F) -> LedgerResult<T>
     where

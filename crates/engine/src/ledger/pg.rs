@@ -52,7 +52,7 @@ pub(super) struct PgLedger {
     clock: Arc<dyn crate::time::Clock>,
     closed: AtomicBool,
     /// Writes waiting for the writer's next group.
-    queue: Mutex<Option<SyncSender<pg_writer::Op>>>,
+    queue: Mutex<Option<SyncSender<pg_writer::Work>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -79,7 +79,7 @@ impl PgLedger {
         let mut client = ledger.connect()?;
         schema::migrate_postgres(&mut client.client, schema_name)?;
         ledger.give_back(client);
-        let (tx, rx) = sync_channel::<pg_writer::Op>(4096);
+        let (tx, rx) = sync_channel::<pg_writer::Work>(4096);
         let (url, schema, channel) = (url.to_string(), schema_name.to_string(), ledger.channel.clone());
         let connect: pg_writer::Connect = Box::new(move || {
             let mut client = connect(&url)?;
@@ -144,15 +144,24 @@ impl PgLedger {
         F: FnOnce(&Db<'_>) -> LedgerResult<T> + Send + 'static,
         R: FnOnce(LedgerResult<T>) + Send + 'static,
     {
-        let op = pg_writer::op(f, reply);
+        self.send(pg_writer::Work::Write(pg_writer::op(f, reply)));
+    }
+
+    /// Queues a dispatch's new job for the writer's next group, where the group's new jobs are
+    /// inserted together; `reply` hears the outcome once it is durable (or its 402).
+    pub(super) fn submit_job(&self, job: super::jobs::OwnedJob, reply: impl FnOnce(LedgerResult<()>) + Send + 'static) {
+        self.send(pg_writer::Work::Job(pg_writer::JobOp { job, finish: Box::new(reply) }));
+    }
+
+    fn send(&self, work: pg_writer::Work) {
         let sender = self.queue.lock().unwrap_or_else(|p| p.into_inner()).clone();
         match sender {
             Some(sender) => {
-                if let Err(unsent) = sender.send(op) {
-                    (unsent.0.finish)(Err(LedgerError::Closed));
+                if let Err(unsent) = sender.send(work) {
+                    unsent.0.fail(&LedgerError::Closed);
                 }
             }
-            None => (op.finish)(Err(LedgerError::Closed)),
+            None => work.fail(&LedgerError::Closed),
         }
     }
 

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use postgres::IsolationLevel;
 
 use super::db::{Db, Statements};
+use super::jobs::OwnedJob;
 use super::{LedgerError, LedgerResult};
 
 /// One write: `run` does its work inside the group's transaction and says whether it succeeded
@@ -26,13 +27,35 @@ pub(super) struct Op {
     pub finish: Box<dyn FnOnce(Result<(), LedgerError>) + Send>,
 }
 
+/// A dispatch's new job, inserted with the others of its group set-wise (see [`insert_jobs`]);
+/// `finish` hears its own outcome (a 402 when the balance ran out before it) or the commit's.
+pub(super) struct JobOp {
+    pub job: OwnedJob,
+    pub finish: Box<dyn FnOnce(LedgerResult<()>) + Send>,
+}
+
+/// What the writer is sent.
+pub(super) enum Work {
+    Write(Op),
+    Job(JobOp),
+}
+
+impl Work {
+    pub(super) fn fail(self, err: &LedgerError) {
+        match self {
+            Work::Write(op) => (op.finish)(Err(err.clone())),
+            Work::Job(job) => (job.finish)(Err(err.clone())),
+        }
+    }
+}
+
 /// Most writes committed together; bounds the time a caller waits behind others.
 const MAX_GROUP: usize = 256;
 
 /// How the writer reaches the database: a fresh connection with the realm's search path.
 pub(super) type Connect = Box<dyn Fn() -> LedgerResult<postgres::Client> + Send>;
 
-pub(super) fn run(connect: Connect, channel: String, clock: Arc<dyn crate::time::Clock>, queue: Receiver<Op>) {
+pub(super) fn run(connect: Connect, channel: String, clock: Arc<dyn crate::time::Clock>, queue: Receiver<Work>) {
     crate::time::use_on_this_thread(clock);
     let mut conn: Option<(postgres::Client, Statements)> = None;
     while let Ok(first) = queue.recv() {
@@ -62,11 +85,19 @@ pub(super) fn run(connect: Connect, channel: String, clock: Arc<dyn crate::time:
     }
 }
 
-fn commit_group(client: &mut postgres::Client, statements: &mut Statements, channel: &str, group: Vec<Op>) {
+fn commit_group(client: &mut postgres::Client, statements: &mut Statements, channel: &str, group: Vec<Work>) {
     let mut tx = match client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start() {
         Ok(tx) => tx,
         Err(e) => return fail_all(group, &LedgerError::from(e)),
     };
+    let (mut writes, mut jobs) = (Vec::new(), Vec::new());
+    for work in group {
+        match work {
+            Work::Write(op) => writes.push(op),
+            Work::Job(job) => jobs.push(job),
+        }
+    }
+    let group = writes;
     let mut ran = Vec::with_capacity(group.len());
     // The group's notifications, sent together just before its commit (delivered at it).
     let mut notes: Vec<String> = Vec::new();
@@ -110,6 +141,37 @@ fn commit_group(client: &mut postgres::Client, statements: &mut Statements, chan
             }
         }
     }
+    // The group's new jobs, set-wise, in a savepoint of their own: if their statements fail,
+    // they fail together and the group's other writes still commit.
+    let mut job_outcomes: Vec<(JobOp, Option<LedgerError>)> = Vec::new();
+    if !jobs.is_empty() {
+        match &broken {
+            Some(e) => jobs.into_iter().for_each(|job| (job.finish)(Err(e.clone()))),
+            None => match tx.savepoint("jobs") {
+                Err(e) => {
+                    let e = LedgerError::from(e);
+                    jobs.into_iter().for_each(|job| (job.finish)(Err(e.clone())));
+                    broken = Some(e);
+                }
+                Ok(mut sp) => {
+                    let inserted = insert_jobs(&mut sp, &jobs).and_then(|(refused, kept)| {
+                        sp.commit()?;
+                        Ok((refused, kept))
+                    });
+                    match inserted {
+                        Ok((refused, kept)) => {
+                            notes.extend(kept);
+                            job_outcomes = jobs.into_iter().zip(refused).collect();
+                        }
+                        Err(e) => {
+                            let e = LedgerError::from(e);
+                            jobs.into_iter().for_each(|job| (job.finish)(Err(e.clone())));
+                        }
+                    }
+                }
+            },
+        }
+    }
     if broken.is_none() && !notes.is_empty() {
         if let Err(e) = tx.execute("SELECT pg_notify($1, note) FROM unnest($2::text[]) AS note", &[&channel, &notes]) {
             broken = Some(LedgerError::from(e));
@@ -122,12 +184,89 @@ fn commit_group(client: &mut postgres::Client, statements: &mut Statements, chan
     for finish in ran {
         finish(outcome.clone());
     }
+    for (job, refused) in job_outcomes {
+        (job.finish)(match refused {
+            Some(e) => Err(e),
+            None => outcome.clone(),
+        });
+    }
+}
+
+/// The new jobs of a group in five statements, whatever their number: the balance read and
+/// locked once, each job taken in order while it lasts (the rest refused with the 402 their
+/// dispatch alone would have had), then one multi-row insert each for the jobs, their `queued`
+/// events and their debits, and the balance written once. Returns each job's refusal (or
+/// none) and the notifications to send.
+fn insert_jobs(
+    tx: &mut postgres::Transaction<'_>,
+    jobs: &[JobOp],
+) -> Result<(Vec<Option<LedgerError>>, Vec<String>), postgres::Error> {
+    let row = tx.query_opt("SELECT credits FROM credit_balance WHERE id = 1 FOR UPDATE", &[])?;
+    let mut have: i64 = row.map(|r| r.get(0)).unwrap_or(0);
+    let mut refused = Vec::with_capacity(jobs.len());
+    let mut taken: Vec<(&OwnedJob, i64)> = Vec::new();
+    for JobOp { job, .. } in jobs {
+        if have < job.credits_cost {
+            refused.push(Some(super::credits::short(job.credits_cost, have)));
+        } else {
+            have -= job.credits_cost;
+            taken.push((job, have));
+            refused.push(None);
+        }
+    }
+    if taken.is_empty() {
+        return Ok((refused, Vec::new()));
+    }
+    let now = crate::time::now_rfc3339();
+    let column = |f: &dyn Fn(&OwnedJob) -> String| taken.iter().map(|(j, _)| f(j)).collect::<Vec<String>>();
+    let ids = column(&|j| j.public_id.clone());
+    let costs: Vec<i64> = taken.iter().map(|(j, _)| j.credits_cost).collect();
+    let versions: Vec<i64> = taken.iter().map(|(j, _)| i64::from(j.request_version)).collect();
+    let request_ids = column(&|j| j.request_id.clone());
+    let keys: Vec<Option<String>> = taken.iter().map(|(j, _)| j.api_key_id.clone()).collect();
+    tx.execute(
+        "INSERT INTO jobs (public_id, job_type, status, request_json, credits_cost, request_id, api_key_id, \
+         created_at, latest_seq, request_version) \
+         SELECT id, kind, 'NOT_STARTED', request, cost, request_id, key_id, $8, 1, version \
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[]) \
+         AS j(id, kind, request, cost, request_id, key_id, version)",
+        &[
+            &ids,
+            &column(&|j| j.job_type.clone()),
+            &column(&|j| j.request.to_string()),
+            &costs,
+            &request_ids,
+            &keys,
+            &versions,
+            &now,
+        ],
+    )?;
+    let extras: Vec<String> = costs.iter().map(|c| serde_json::json!({ "credits_cost": c }).to_string()).collect();
+    tx.execute(
+        "INSERT INTO job_events (job_id, seq, event_type, stage, message, artifacts_json, extra_json, created_at) \
+         SELECT id, 1, 'queued', NULL, 'queued', '[]', extra, $3 FROM unnest($1::text[], $2::text[]) AS e(id, extra)",
+        &[&ids, &extras, &now],
+    )?;
+    let debits: Vec<i64> = costs.iter().map(|c| -c).collect();
+    let after: Vec<i64> = taken.iter().map(|(_, after)| *after).collect();
+    tx.execute(
+        "INSERT INTO credit_ledger (request_id, job_id, credits, kind, balance_after, created_at) \
+         SELECT request_id, id, credits, 'debit', after, $5 \
+         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS d(request_id, id, credits, after)",
+        &[&request_ids, &ids, &debits, &after, &now],
+    )?;
+    tx.execute(
+        "INSERT INTO credit_balance (id, credits) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET credits = excluded.credits",
+        &[&have],
+    )?;
+    // As `jobs::insert_event_row` announces a first event.
+    Ok((refused, ids.iter().map(|id| format!("{id} 1 0")).collect()))
 }
 
 /// Answers writes that never ran with `err`.
-fn fail_all(group: Vec<Op>, err: &LedgerError) {
-    for op in group {
-        (op.finish)(Err(err.clone()));
+fn fail_all(group: Vec<Work>, err: &LedgerError) {
+    for work in group {
+        work.fail(err);
     }
 }
 
