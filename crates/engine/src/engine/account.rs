@@ -13,7 +13,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::ids::new_id;
 use crate::ledger::credits;
 use crate::ledger::keys::{self, KeyRow};
-use crate::ledger::requests::{self, RequestLogRow};
+use crate::ledger::requests::RequestLogRow;
 
 /// How long a verified key is trusted without re-reading the ledger (so a revocation from the
 /// CLI takes effect within this time).
@@ -152,7 +152,7 @@ impl Engine {
 
     /// Records a request; committed with the next write group, never waited for.
     pub fn log_request(&self, mode: Mode, row: RequestLogRow) {
-        self.realm(mode).ledger.write_detached(move |c| requests::insert(c, &row));
+        self.realm(mode).ledger.log_request(row);
     }
 }
 

@@ -215,6 +215,15 @@ impl Ledger {
         }
     }
 
+    /// Records an API request, never waited for: with the next commit group (on PostgreSQL, the
+    /// group's rows in one statement).
+    pub fn log_request(&self, row: crate::domain::job::RequestLogRow) {
+        match &self.backend {
+            Backend::Sqlite(_) => self.write_detached(move |c| requests::insert(c, &row)),
+            Backend::Postgres(p) => p.submit_log(row),
+        }
+    }
+
     /// [`Ledger::write`] for threads outside the async runtime (workers, the CLI).
     pub fn write_blocking<T, F>(&self, f: F) -> LedgerResult<T>
     where

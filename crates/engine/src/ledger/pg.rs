@@ -153,6 +153,11 @@ impl PgLedger {
         self.send(pg_writer::Work::Job(pg_writer::JobOp { job, finish: Box::new(reply) }));
     }
 
+    /// Queues a request-log row for the writer's next group (nobody waits for it).
+    pub(super) fn submit_log(&self, row: crate::domain::job::RequestLogRow) {
+        self.send(pg_writer::Work::Log(row));
+    }
+
     fn send(&self, work: pg_writer::Work) {
         let sender = self.queue.lock().unwrap_or_else(|p| p.into_inner()).clone();
         match sender {

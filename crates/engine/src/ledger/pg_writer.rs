@@ -18,6 +18,7 @@ use postgres::IsolationLevel;
 use super::db::{Db, Statements};
 use super::jobs::OwnedJob;
 use super::{LedgerError, LedgerResult};
+use crate::domain::job::RequestLogRow;
 
 /// One write: `run` does its work inside the group's transaction and says whether it succeeded
 /// (else its savepoint is rolled back); `finish` answers its caller with the group's commit
@@ -38,6 +39,8 @@ pub(super) struct JobOp {
 pub(super) enum Work {
     Write(Op),
     Job(JobOp),
+    /// A request-log row: nobody waits for it; the group inserts its rows together.
+    Log(RequestLogRow),
 }
 
 impl Work {
@@ -45,6 +48,7 @@ impl Work {
         match self {
             Work::Write(op) => (op.finish)(Err(err.clone())),
             Work::Job(job) => (job.finish)(Err(err.clone())),
+            Work::Log(_) => tracing::warn!(error = %err, "a request-log row was not written"),
         }
     }
 }
@@ -90,11 +94,12 @@ fn commit_group(client: &mut postgres::Client, statements: &mut Statements, chan
         Ok(tx) => tx,
         Err(e) => return fail_all(group, &LedgerError::from(e)),
     };
-    let (mut writes, mut jobs) = (Vec::new(), Vec::new());
+    let (mut writes, mut jobs, mut logs) = (Vec::new(), Vec::new(), Vec::new());
     for work in group {
         match work {
             Work::Write(op) => writes.push(op),
             Work::Job(job) => jobs.push(job),
+            Work::Log(row) => logs.push(row),
         }
     }
     let group = writes;
@@ -170,6 +175,16 @@ fn commit_group(client: &mut postgres::Client, statements: &mut Statements, chan
                     }
                 }
             },
+        }
+    }
+    if broken.is_none() && !logs.is_empty() {
+        // In a savepoint: a log that cannot be written is said, and the group commits anyway.
+        let logged = tx.savepoint("log").and_then(|mut sp| {
+            insert_logs(&mut sp, &logs)?;
+            sp.commit()
+        });
+        if let Err(e) = logged {
+            tracing::warn!(error = %e, rows = logs.len(), "request-log rows were not written");
         }
     }
     if broken.is_none() && !notes.is_empty() {
@@ -261,6 +276,28 @@ fn insert_jobs(
     )?;
     // As `jobs::insert_event_row` announces a first event.
     Ok((refused, ids.iter().map(|id| format!("{id} 1 0")).collect()))
+}
+
+/// A group's request-log rows in one statement (as `requests::insert` writes one).
+fn insert_logs(tx: &mut postgres::Transaction<'_>, rows: &[RequestLogRow]) -> Result<u64, postgres::Error> {
+    let text = |f: &dyn Fn(&RequestLogRow) -> String| rows.iter().map(f).collect::<Vec<String>>();
+    let keys: Vec<Option<String>> = rows.iter().map(|r| r.api_key_id.clone()).collect();
+    let statuses: Vec<i64> = rows.iter().map(|r| i64::from(r.status)).collect();
+    let durations: Vec<i64> = rows.iter().map(|r| r.duration_us as i64).collect();
+    tx.execute(
+        "INSERT INTO request_log (request_id, api_key_id, method, path, status, duration_us, created_at) \
+         SELECT * , $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) \
+         ON CONFLICT (request_id) DO NOTHING",
+        &[
+            &text(&|r| r.request_id.clone()),
+            &keys,
+            &text(&|r| r.method.clone()),
+            &text(&|r| r.path.clone()),
+            &statuses,
+            &durations,
+            &crate::time::now_rfc3339(),
+        ],
+    )
 }
 
 /// Answers writes that never ran with `err`.

@@ -16,3 +16,40 @@ pub fn insert(conn: &Db<'_>, r: &RequestLogRow) -> LedgerResult<()> {
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::Ledger;
+
+    fn row(id: &str) -> RequestLogRow {
+        RequestLogRow {
+            request_id: id.into(),
+            api_key_id: Some("key".into()),
+            method: "POST".into(),
+            path: "/v1/extract".into(),
+            status: 202,
+            duration_us: 1500,
+        }
+    }
+
+    /// Logged rows are committed with the next group (on PostgreSQL, set-wise), once each.
+    #[test]
+    fn logged_requests_are_written_once_with_the_next_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("l.db")).unwrap();
+        for id in ["a", "b", "c", "a"] {
+            ledger.log_request(row(id));
+        }
+        // The writer takes its queue in order: this write commits after the rows above.
+        ledger.write_blocking(|_| Ok(())).unwrap();
+        let rows: Vec<(String, i64, i64)> = ledger
+            .read_blocking(|c| {
+                c.query("SELECT request_id, status, duration_us FROM request_log ORDER BY request_id", args![], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+            })
+            .unwrap();
+        assert_eq!(rows, [("a".into(), 202, 1500), ("b".into(), 202, 1500), ("c".into(), 202, 1500)]);
+    }
+}
