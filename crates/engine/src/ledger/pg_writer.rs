@@ -146,6 +146,16 @@ fn commit_group(client: &mut postgres::Client, statements: &mut Statements, chan
             }
         }
     }
+    if broken.is_none() && !logs.is_empty() {
+        // In a savepoint: a log that cannot be written is said, and the group commits anyway.
+        let logged = tx.savepoint("log").and_then(|mut sp| {
+            insert_logs(&mut sp, &logs)?;
+            sp.commit()
+        });
+        if let Err(e) = logged {
+            tracing::warn!(error = %e, rows = logs.len(), "request-log rows were not written");
+        }
+    }
     // The group's new jobs, set-wise, in a savepoint of their own: if their statements fail,
     // they fail together and the group's other writes still commit.
     let mut job_outcomes: Vec<(JobOp, Option<LedgerError>)> = Vec::new();
@@ -177,16 +187,6 @@ fn commit_group(client: &mut postgres::Client, statements: &mut Statements, chan
             },
         }
     }
-    if broken.is_none() && !logs.is_empty() {
-        // In a savepoint: a log that cannot be written is said, and the group commits anyway.
-        let logged = tx.savepoint("log").and_then(|mut sp| {
-            insert_logs(&mut sp, &logs)?;
-            sp.commit()
-        });
-        if let Err(e) = logged {
-            tracing::warn!(error = %e, rows = logs.len(), "request-log rows were not written");
-        }
-    }
     if broken.is_none() && !notes.is_empty() {
         if let Err(e) = tx.execute("SELECT pg_notify($1, note) FROM unnest($2::text[]) AS note", &[&channel, &notes]) {
             broken = Some(LedgerError::from(e));
@@ -207,38 +207,24 @@ fn commit_group(client: &mut postgres::Client, statements: &mut Statements, chan
     }
 }
 
-/// The new jobs of a group in five statements, whatever their number: the balance read and
-/// locked once, each job taken in order while it lasts (the rest refused with the 402 their
-/// dispatch alone would have had), then one multi-row insert each for the jobs, their `queued`
-/// events and their debits, and the balance written once. Returns each job's refusal (or
-/// none) and the notifications to send.
+/// The new jobs of a group in a few statements, whatever their number: every job and its
+/// `queued` event inserted first (multi-row, before any lock), then the balance read and locked
+/// — as late as can be, since it is held until the commit and every API server's groups take
+/// it in turn — each job taken in order while it lasts (the rest refused with the 402 their
+/// dispatch alone would have had, and their rows removed), one multi-row insert for the
+/// debits and the balance written once. Returns each job's refusal (or none) and the
+/// notifications to send.
 fn insert_jobs(
     tx: &mut postgres::Transaction<'_>,
     jobs: &[JobOp],
 ) -> Result<(Vec<Option<LedgerError>>, Vec<String>), postgres::Error> {
-    let row = tx.query_opt("SELECT credits FROM credit_balance WHERE id = 1 FOR UPDATE", &[])?;
-    let mut have: i64 = row.map(|r| r.get(0)).unwrap_or(0);
-    let mut refused = Vec::with_capacity(jobs.len());
-    let mut taken: Vec<(&OwnedJob, i64)> = Vec::new();
-    for JobOp { job, .. } in jobs {
-        if have < job.credits_cost {
-            refused.push(Some(super::credits::short(job.credits_cost, have)));
-        } else {
-            have -= job.credits_cost;
-            taken.push((job, have));
-            refused.push(None);
-        }
-    }
-    if taken.is_empty() {
-        return Ok((refused, Vec::new()));
-    }
     let now = crate::time::now_rfc3339();
-    let column = |f: &dyn Fn(&OwnedJob) -> String| taken.iter().map(|(j, _)| f(j)).collect::<Vec<String>>();
-    let ids = column(&|j| j.public_id.clone());
-    let costs: Vec<i64> = taken.iter().map(|(j, _)| j.credits_cost).collect();
-    let versions: Vec<i64> = taken.iter().map(|(j, _)| i64::from(j.request_version)).collect();
-    let request_ids = column(&|j| j.request_id.clone());
-    let keys: Vec<Option<String>> = taken.iter().map(|(j, _)| j.api_key_id.clone()).collect();
+    let all: Vec<&OwnedJob> = jobs.iter().map(|j| &j.job).collect();
+    let text = |f: &dyn Fn(&OwnedJob) -> String| all.iter().map(|j| f(j)).collect::<Vec<String>>();
+    let ids = text(&|j| j.public_id.clone());
+    let costs: Vec<i64> = all.iter().map(|j| j.credits_cost).collect();
+    let versions: Vec<i64> = all.iter().map(|j| i64::from(j.request_version)).collect();
+    let keys: Vec<Option<String>> = all.iter().map(|j| j.api_key_id.clone()).collect();
     tx.execute(
         "INSERT INTO jobs (public_id, job_type, status, request_json, credits_cost, request_id, api_key_id, \
          created_at, latest_seq, request_version) \
@@ -247,10 +233,10 @@ fn insert_jobs(
          AS j(id, kind, request, cost, request_id, key_id, version)",
         &[
             &ids,
-            &column(&|j| j.job_type.clone()),
-            &column(&|j| j.request.to_string()),
+            &text(&|j| j.job_type.clone()),
+            &text(&|j| j.request.to_string()),
             &costs,
-            &request_ids,
+            &text(&|j| j.request_id.clone()),
             &keys,
             &versions,
             &now,
@@ -262,20 +248,43 @@ fn insert_jobs(
          SELECT id, 1, 'queued', NULL, 'queued', '[]', extra, $3 FROM unnest($1::text[], $2::text[]) AS e(id, extra)",
         &[&ids, &extras, &now],
     )?;
-    let debits: Vec<i64> = costs.iter().map(|c| -c).collect();
-    let after: Vec<i64> = taken.iter().map(|(_, after)| *after).collect();
+
+    let row = tx.query_opt("SELECT credits FROM credit_balance WHERE id = 1 FOR UPDATE", &[])?;
+    let mut have: i64 = row.map(|r| r.get(0)).unwrap_or(0);
+    let (mut refused, mut gone) = (Vec::with_capacity(all.len()), Vec::new());
+    let (mut taken_ids, mut taken_requests, mut debits, mut after) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for job in &all {
+        if have < job.credits_cost {
+            refused.push(Some(super::credits::short(job.credits_cost, have)));
+            gone.push(job.public_id.clone());
+        } else {
+            have -= job.credits_cost;
+            refused.push(None);
+            taken_ids.push(job.public_id.clone());
+            taken_requests.push(job.request_id.clone());
+            debits.push(-job.credits_cost);
+            after.push(have);
+        }
+    }
+    if !gone.is_empty() {
+        tx.execute("DELETE FROM job_events WHERE job_id = ANY($1)", &[&gone])?;
+        tx.execute("DELETE FROM jobs WHERE public_id = ANY($1)", &[&gone])?;
+    }
+    if taken_ids.is_empty() {
+        return Ok((refused, Vec::new()));
+    }
     tx.execute(
         "INSERT INTO credit_ledger (request_id, job_id, credits, kind, balance_after, created_at) \
          SELECT request_id, id, credits, 'debit', after, $5 \
          FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS d(request_id, id, credits, after)",
-        &[&request_ids, &ids, &debits, &after, &now],
+        &[&taken_requests, &taken_ids, &debits, &after, &now],
     )?;
     tx.execute(
         "INSERT INTO credit_balance (id, credits) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET credits = excluded.credits",
         &[&have],
     )?;
     // As `jobs::insert_event_row` announces a first event.
-    Ok((refused, ids.iter().map(|id| format!("{id} 1 0")).collect()))
+    Ok((refused, taken_ids.iter().map(|id| format!("{id} 1 0")).collect()))
 }
 
 /// A group's request-log rows in one statement (as `requests::insert` writes one).
