@@ -183,40 +183,29 @@ impl PgLedger {
         rx.recv().unwrap_or(Err(LedgerError::Closed))
     }
 
+    /// Runs `f` in one REPEATABLE READ, READ ONLY transaction on a pooled connection. Blocking.
     pub(super) fn read_blocking<T: Send>(&self, f: impl FnOnce(&Db<'_>) -> LedgerResult<T> + Send) -> LedgerResult<T> {
-        self.transaction(true, f)
+        off_the_runtime(|| self.read_here(f))
     }
 
-    fn transaction<T: Send>(
-        &self,
-        read_only: bool,
-        f: impl FnOnce(&Db<'_>) -> LedgerResult<T> + Send,
-    ) -> LedgerResult<T> {
-        off_the_runtime(|| self.transaction_here(read_only, f))
-    }
-
-    fn transaction_here<T>(&self, read_only: bool, f: impl FnOnce(&Db<'_>) -> LedgerResult<T>) -> LedgerResult<T> {
+    fn read_here<T>(&self, f: impl FnOnce(&Db<'_>) -> LedgerResult<T>) -> LedgerResult<T> {
         let mut pooled = self.take()?;
         let result = crate::time::with_clock(&self.clock, || {
             let Pooled { client, statements } = &mut pooled;
-            let builder = client.build_transaction();
-            let tx = if read_only {
-                builder.isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?
-            } else {
-                builder.isolation_level(IsolationLevel::ReadCommitted).start()?
-            };
+            let tx =
+                client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?;
             let db = Db::postgres(tx, statements, &self.channel);
             match catch_unwind(AssertUnwindSafe(|| f(&db))) {
+                // A reader's commit only ends its snapshot.
                 Ok(Ok(value)) => {
                     if let Some(tx) = db.into_postgres() {
                         tx.commit()?;
                     }
                     Ok(value)
                 }
-                // Dropping the transaction rolls it back.
                 Ok(Err(e)) => Err(e),
                 Err(_) => {
-                    tracing::error!("a ledger operation panicked; its changes were rolled back");
+                    tracing::error!("a ledger read panicked");
                     Err(LedgerError::Closed)
                 }
             }

@@ -10,7 +10,7 @@
 //! mid-group refuses exactly the dispatches it cannot pay for.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
 use postgres::IsolationLevel;
@@ -62,14 +62,7 @@ pub(super) type Connect = Box<dyn Fn() -> LedgerResult<postgres::Client> + Send>
 pub(super) fn run(connect: Connect, channel: String, clock: Arc<dyn crate::time::Clock>, queue: Receiver<Work>) {
     crate::time::use_on_this_thread(clock);
     let mut conn: Option<(postgres::Client, Statements)> = None;
-    while let Ok(first) = queue.recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match queue.try_recv() {
-                Ok(op) => group.push(op),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-            }
-        }
+    while let Some(group) = super::writer::next_group(&queue, MAX_GROUP) {
         if conn.as_ref().is_none_or(|(c, _)| c.is_closed()) {
             conn = match connect() {
                 Ok(client) => Some((client, Statements::new())),

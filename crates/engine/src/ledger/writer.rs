@@ -23,18 +23,24 @@ pub(super) type Op = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
 const MAX_GROUP: usize = 512;
 
 pub(super) fn run(conn: Connection, queue: Receiver<Op>) {
-    while let Ok(first) = queue.recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match queue.try_recv() {
-                Ok(op) => group.push(op),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-            }
-        }
+    while let Some(group) = next_group(&queue, MAX_GROUP) {
         commit_group(&conn, group);
     }
     // Every sender is gone: the ledger is closing. Leave the WAL checkpointed for a clean file.
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
+}
+
+/// The next group: waits for one item, then takes whatever else is already waiting, up to
+/// `max`; `None` once every sender is gone.
+pub(super) fn next_group<T>(queue: &Receiver<T>, max: usize) -> Option<Vec<T>> {
+    let mut group = vec![queue.recv().ok()?];
+    while group.len() < max {
+        match queue.try_recv() {
+            Ok(item) => group.push(item),
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+        }
+    }
+    Some(group)
 }
 
 fn commit_group(conn: &Connection, group: Vec<Op>) {
