@@ -123,6 +123,7 @@ class AsyncFigur:
         failures = 0
         while not f.done:
             f.check_deadline()
+            progress = f.last
             try:
                 if f.sse:
                     async for event in self._stream(f):
@@ -137,15 +138,16 @@ class AsyncFigur:
                 failures = 0
             except RetryLater as later:
                 # Too many requests (or a studio busy for a moment): after its Retry-After.
-                failures += 1
+                failures = failures + 1 if f.last == progress else 1
                 if failures > self._max_retries:
                     raise FigurError("RATE_LIMITED", "the event stream was refused too often", job_id=f.job_id) from None
                 await asyncio.sleep(later.seconds)
                 continue
             except httpx.TransportError as e:
                 # The stream broke (or never opened): again from the last event seen. Pages
-                # sent through `_send` have had their retries already.
-                failures += 1
+                # sent through `_send` have had their retries already. A stream that broke
+                # after news starts the count again: only a dead line runs it out.
+                failures = failures + 1 if f.last == progress else 1
                 if failures > self._max_retries:
                     raise connection_error(self.base_url, e) from e
                 await asyncio.sleep(calls.retry_after(None, failures))

@@ -132,6 +132,7 @@ class Figur:
         failures = 0
         while not f.done:
             f.check_deadline()
+            progress = f.last
             try:
                 if f.sse:
                     for event in self._stream(f):
@@ -145,15 +146,16 @@ class Figur:
                 failures = 0
             except RetryLater as later:
                 # Too many requests (or a studio busy for a moment): after its Retry-After.
-                failures += 1
+                failures = failures + 1 if f.last == progress else 1
                 if failures > self._max_retries:
                     raise FigurError("RATE_LIMITED", "the event stream was refused too often", job_id=f.job_id) from None
                 time.sleep(later.seconds)
                 continue
             except httpx.TransportError as e:
                 # The stream broke (or never opened): again from the last event seen. Pages
-                # sent through `_send` have had their retries already.
-                failures += 1
+                # sent through `_send` have had their retries already. A stream that broke
+                # after news starts the count again: only a dead line runs it out.
+                failures = failures + 1 if f.last == progress else 1
                 if failures > self._max_retries:
                     raise connection_error(self.base_url, e) from e
                 time.sleep(calls.retry_after(None, failures))
