@@ -166,6 +166,10 @@ pub struct WorkerArgs {
     /// How long a claimed job's lease lasts unless renewed, in seconds.
     #[arg(long, default_value_t = 30)]
     pub lease_seconds: u64,
+    /// Serve this worker's metrics (Prometheus' text format, `GET /metrics`, no key) on this
+    /// address, e.g. `127.0.0.1:9464` (or the farm's private network).
+    #[arg(long)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]

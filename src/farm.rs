@@ -40,6 +40,12 @@ pub async fn worker(place: Place, args: WorkerArgs) -> Result<()> {
     let providers = providers.join(",");
     let engine = crate::place::open_waiting(&place, config).await?;
     engine.start().await?;
+    if let Some(listen) = args.metrics_listen {
+        let at = figur_http::serve_metrics(engine.clone(), listen)
+            .await
+            .with_context(|| format!("--metrics-listen {listen}"))?;
+        eprintln!("figur: worker metrics on http://{at}/metrics");
+    }
     // Tests and scripts read this line to know the worker is claiming.
     println!("figur: worker {name} running (concurrency {concurrency}, providers {providers}; {})", place.describe());
     shutdown_signal().await;

@@ -4,6 +4,28 @@
  */
 
 export interface paths {
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Extension: this server's metrics in Prometheus' text format — dispatches and their latency,
+         *     claim latency, job and stage durations per workflow, lease renewals, requeues, webhook
+         *     attempts, model open times, and (read from the ledger as it is scraped) the queue's depth
+         *     per workflow and priority, running jobs and a farm's workers.
+         */
+        get: operations["metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/artifacts/{realm}/{key}": {
         parameters: {
             query?: never;
@@ -518,7 +540,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** All eleven workflows with their class, price and whether this build can run them. */
+        /**
+         * Every workflow (the hosted API's eleven and the studio's extensions) with its class, price
+         *     and whether this build can run it.
+         */
         get: operations["operations"];
         put?: never;
         post?: never;
@@ -1447,6 +1472,62 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus' text exposition format (version 0.0.4) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     artifact: {
         parameters: {
             query: {

@@ -542,3 +542,35 @@ fn a_server_waits_for_a_ledger_that_is_down_at_start() {
     let _ = serve.kill();
     let _ = serve.wait();
 }
+
+/// A worker's metrics (`figur worker --metrics-listen`): the jobs it ran, their claim latency
+/// and stages, and the farm's workers read from the ledger — no key on the worker's endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_serves_its_metrics() {
+    let farm = Farm::new();
+    let server = farm.server("server");
+    let base = vec![server.base.clone().unwrap()];
+    let args = ["worker", "--name", "metered", "--lease-seconds", LEASE_SECONDS, "--metrics-listen", "127.0.0.1:0"];
+    let worker = Proc::spawn(&farm, "metered", &args, &[]);
+    let log = worker.log();
+    let url = log
+        .split_whitespace()
+        .find(|w| w.starts_with("http://") && w.ends_with("/metrics"))
+        .unwrap_or_else(|| panic!("no metrics address in: {log}"))
+        .to_string();
+    farm.dispatch(&base, 7).await;
+    farm.wait_for("the job's success", "SELECT COUNT(*) FROM jobs WHERE status = 'SUCCESS'", 1).await;
+    let text = farm.http.get(&url).send().await.unwrap().text().await.unwrap();
+    let flow = "workflow=\"background-generator\"";
+    for series in [
+        format!("figur_job_seconds_count{{outcome=\"succeeded\",{flow}}} 1"),
+        format!("figur_claim_seconds_count{{{flow}}} 1"),
+        format!("figur_stage_seconds_count{{stage=\"texture\",{flow}}} 1"),
+        "figur_workers{state=\"running\"} 1".to_string(),
+    ] {
+        assert!(text.lines().any(|l| l == series), "{series} missing from:\n{text}");
+    }
+    // The API server's own endpoint wants a key.
+    let r = farm.http.get(format!("{}/metrics", base[0])).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+}

@@ -14,6 +14,7 @@ mod generative;
 mod hardening;
 mod hub;
 mod lifecycle;
+mod metrics;
 mod models;
 mod openapi;
 mod photos;

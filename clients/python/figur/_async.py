@@ -24,6 +24,7 @@ from ._common import (
     _params,
     _raw,
     _seg,
+    _text,
     answer,
     answer_error,
     connection_error,
@@ -208,6 +209,10 @@ class AsyncFigur:
             raise
 
     # -- every other operation -------------------------------------------------------------
+
+    async def metrics(self) -> str:
+        """`GET /metrics` (extension): the server's metrics in Prometheus' text format."""
+        return await self._send(Call("GET", "/metrics", _text, raw=True))
 
     async def health(self) -> m.Health:
         """`GET /v1/health` (no key needed): whether the server is up."""

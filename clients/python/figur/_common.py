@@ -197,6 +197,10 @@ def _raw(data: Any) -> bytes:
     return bytes(data)
 
 
+def _text(data: Any) -> str:
+    return bytes(data).decode("utf-8", "replace")
+
+
 def _as_dict(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise FigurError("UNEXPECTED_ANSWER", "expected a JSON object")

@@ -24,6 +24,7 @@ from ._common import (
     _params,
     _raw,
     _seg,
+    _text,
     answer,
     answer_error,
     connection_error,
@@ -215,6 +216,10 @@ class Figur:
             raise
 
     # -- every other operation -------------------------------------------------------------
+
+    def metrics(self) -> str:
+        """`GET /metrics` (extension): the server's metrics in Prometheus' text format."""
+        return self._send(Call("GET", "/metrics", _text, raw=True))
 
     def health(self) -> m.Health:
         """`GET /v1/health` (no key needed): whether the server is up."""

@@ -59,3 +59,4 @@ def test_variations_library_catalog_and_account(figur: Figur) -> None:
     assert figur.openapi()["openapi"].startswith("3.1")
     assert any(u.kind == "debit" for u in figur.usage(limit=5).usage)
     assert figur.credits().currency == "credits"
+    assert 'figur_dispatches_total{outcome="accepted",workflow="background-generator"}' in figur.metrics()

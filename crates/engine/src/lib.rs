@@ -26,6 +26,7 @@ pub mod failure;
 pub mod files;
 pub mod ids;
 pub mod ledger;
+mod metrics;
 pub mod priority;
 pub mod privacy;
 pub mod realm;

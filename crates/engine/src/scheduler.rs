@@ -123,6 +123,9 @@ impl Scheduler {
         })?;
         for (id, what) in &outcomes {
             tracing::warn!(realm = realm.mode.as_str(), job = %id, what, "recovered an interrupted job");
+            if *what == "requeued" {
+                crate::metrics::METRICS.requeues.with_label_values(&["crash"]).inc();
+            }
         }
         Ok(outcomes)
     }
@@ -140,6 +143,9 @@ impl Scheduler {
                 what = r.outcome,
                 "a job's lease ended"
             );
+            if r.outcome == "requeued" {
+                crate::metrics::METRICS.requeues.with_label_values(&["lease_ended"]).inc();
+            }
             outcomes.push((r.job, r.outcome));
         }
         if !outcomes.is_empty() {
@@ -157,7 +163,9 @@ impl Scheduler {
             return Ok(0);
         }
         let lease_ms = self.claimant.lease_ms;
+        let renewed = held.len() as u64;
         let lost = self.realm.ledger.write_blocking(move |c| leases::renew(c, &held, lease_ms))?;
+        crate::metrics::METRICS.lease_renewals.with_label_values(&[self.realm.mode.as_str()]).inc_by(renewed);
         for id in &lost {
             if let Some(control) = self.lock_running().get(id) {
                 tracing::warn!(job = %id, "this worker's lease on the job was taken over; stopping it");
@@ -240,6 +248,9 @@ impl Scheduler {
 
     fn spawn_worker(self: &Arc<Self>, job: JobRow, permit: tokio::sync::OwnedSemaphorePermit) {
         self.realm.bus.publish(&job.public_id, job.latest_seq, false);
+        if let Some(waited) = crate::metrics::since_rfc3339(&job.created_at) {
+            crate::metrics::METRICS.claim_seconds.with_label_values(&[&workflow_name(&job.job_type)]).observe(waited);
+        }
         let control = Arc::new(JobControl::leased(job.lease_token));
         self.lock_running().insert(job.public_id.clone(), control.clone());
         let me = self.clone();
@@ -328,7 +339,9 @@ impl Scheduler {
     fn execute(&self, job: JobRow, control: Arc<JobControl>) {
         let id = job.public_id.clone();
         let lease = control.lease();
+        let started = std::time::Instant::now();
         let result = self.run_workflow(&job, control);
+        observe_run(&job.job_type, started.elapsed(), &result);
         let store = &self.realm.store;
         let seq = match result {
             Ok(output) => {
@@ -511,4 +524,36 @@ fn finish(c: &Db<'_>, job: &JobRow, lease: i64, output: &Output, catalog_id: &st
     }
     let seq = jobs::get(c, &job.public_id)?.map(|j| j.latest_seq).unwrap_or(0);
     Ok((ending, seq))
+}
+
+/// `TRY_ON` → `try-on` (an unknown job type as it is).
+fn workflow_name(job_type: &str) -> String {
+    Operation::from_job_type(job_type).map_or_else(|| job_type.to_string(), |op| op.name().to_string())
+}
+
+/// A run's time and outcome, and each stage's time for a success, in the metrics.
+fn observe_run(job_type: &str, took: Duration, result: &Result<Output, JobError>) {
+    let m = &crate::metrics::METRICS;
+    let workflow = workflow_name(job_type);
+    let outcome = match result {
+        Ok(_) => "succeeded",
+        Err(JobError::Failed(_)) => "failed",
+        Err(JobError::Cancelled) => "cancelled",
+        Err(JobError::ShutDown) => "shut_down",
+        Err(JobError::Paused) => "paused",
+        Err(JobError::Lost) => "lost",
+    };
+    m.job_seconds.with_label_values(&[&workflow, outcome]).observe(took.as_secs_f64());
+    if matches!(result, Err(JobError::ShutDown)) {
+        m.requeues.with_label_values(&["shutdown"]).inc();
+    }
+    if let Ok(output) = result {
+        if let Some(Value::Object(stages)) = output.extra.get("timings_ms") {
+            for (stage, ms) in stages {
+                if let Some(ms) = ms.as_f64() {
+                    m.stage_seconds.with_label_values(&[&workflow, stage]).observe(ms / 1000.0);
+                }
+            }
+        }
+    }
 }

@@ -154,3 +154,33 @@ impl Bound {
         Ok(())
     }
 }
+
+/// A worker's metrics endpoint (`figur worker --metrics-listen ADDR`): `GET /metrics` in
+/// Prometheus' text format, nothing else, without a key — for the operator's scraper on the
+/// farm's network. Serves until the runtime ends.
+pub async fn serve_metrics(engine: Arc<Engine>, listen: std::net::SocketAddr) -> std::io::Result<std::net::SocketAddr> {
+    use axum::response::IntoResponse;
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let address = listener.local_addr()?;
+    let app = Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let engine = engine.clone();
+            async move {
+                match engine.metrics_text().await {
+                    Ok(text) => {
+                        ([(axum::http::header::CONTENT_TYPE, figur_engine::engine::METRICS_CONTENT_TYPE)], text)
+                            .into_response()
+                    }
+                    Err(e) => error::HttpError(e).into_response(),
+                }
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the metrics endpoint stopped");
+        }
+    });
+    Ok(address)
+}

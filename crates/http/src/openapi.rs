@@ -35,7 +35,7 @@ pub async fn openapi() -> Response {
         jobs::vary, jobs::webhooks,
         library::upload, library::uploads, library::edit_upload, library::tags, library::renders, library::render, library::catalog, library::catalog_models, library::catalog_entry,
         library::garment_categories, library::add_catalog_model, library::compatibility, library::artifact,
-        account::operations, account::credits, account::usage, account::health, openapi,
+        account::operations, account::credits, account::usage, account::health, account::metrics, openapi,
     ),
     components(schemas(figur_engine::domain::catalog::CatalogResource, figur_engine::domain::catalog::ListedCatalogResource)),
     modifiers(&BearerAuth),

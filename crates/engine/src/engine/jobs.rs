@@ -71,11 +71,17 @@ impl Engine {
         idempotency_key: Option<&str>,
     ) -> Result<DispatchAccepted, ApiError> {
         require(caller, Capability::JobsCreate)?;
-        // Only an idempotent dispatch needs the body's fingerprint (the webhook's URL included).
-        let body_sha256 = idempotency_key.map(|_| hex::encode(Sha256::digest(body.to_string().as_bytes())));
-        let webhook = super::webhooks::take_webhook_url(&mut body)?;
-        let request = WorkflowRequest::parse(op, body)?;
-        self.dispatch_request(caller, request, request_id, idempotency_key.zip(body_sha256), webhook).await
+        let started = std::time::Instant::now();
+        let answer = async {
+            // Only an idempotent dispatch needs the body's fingerprint (the webhook's URL included).
+            let body_sha256 = idempotency_key.map(|_| hex::encode(Sha256::digest(body.to_string().as_bytes())));
+            let webhook = super::webhooks::take_webhook_url(&mut body)?;
+            let request = WorkflowRequest::parse(op, body)?;
+            self.dispatch_request(caller, request, request_id, idempotency_key.zip(body_sha256), webhook).await
+        }
+        .await;
+        observe_dispatch(op, started, &answer);
+        answer
     }
 
     /// Dispatches a typed request (the desktop's commands), checked as a parsed body is.
@@ -86,11 +92,45 @@ impl Engine {
         request_id: &str,
     ) -> Result<DispatchAccepted, ApiError> {
         require(caller, Capability::JobsCreate)?;
-        self.dispatch_request(caller, request.checked()?, request_id, None, None).await
+        let (op, started) = (request.operation(), std::time::Instant::now());
+        let answer = async { self.dispatch_request(caller, request.checked()?, request_id, None, None).await }.await;
+        observe_dispatch(op, started, &answer);
+        answer
     }
 
     /// The checks after the body's, and the durable write. `idempotency`: the key and the
     /// fingerprint of the body it was sent with; `webhook`: where the job's end is POSTed.
+    /// This process's metrics in Prometheus' text format, the gauges read from the ledger now.
+    pub async fn metrics_text(&self) -> Result<String, ApiError> {
+        use crate::ledger::leases;
+        let m = &crate::metrics::METRICS;
+        m.queue_depth.reset();
+        m.jobs_running.reset();
+        for mode in [Mode::Live, Mode::Test] {
+            let (waiting, running) = self
+                .realm(mode)
+                .ledger
+                .read(|c| Ok((leases::queue_by_priority(c)?, leases::running_by_type(c)?)))
+                .await?;
+            let workflow = |job_type: &str| {
+                Operation::from_job_type(job_type).map_or(job_type.to_string(), |o| o.name().to_string())
+            };
+            for (job_type, priority, n) in waiting {
+                m.queue_depth.with_label_values(&[mode.as_str(), &workflow(&job_type), &priority.to_string()]).set(n);
+            }
+            for (job_type, n) in running {
+                m.jobs_running.with_label_values(&[mode.as_str(), &workflow(&job_type)]).set(n);
+            }
+        }
+        m.workers.reset();
+        if self.realm(Mode::Live).ledger.is_shared() {
+            for w in self.realm(Mode::Live).ledger.read(leases::workers).await? {
+                m.workers.with_label_values(&[&w.state]).inc();
+            }
+        }
+        Ok(m.text())
+    }
+
     async fn dispatch_request(
         &self,
         caller: &Caller,
@@ -459,5 +499,18 @@ impl Engine {
             }
         }
         Ok(detail)
+    }
+}
+
+/// A dispatch's outcome and time, in the metrics.
+fn observe_dispatch(op: Operation, started: std::time::Instant, answer: &Result<DispatchAccepted, ApiError>) {
+    let m = &crate::metrics::METRICS;
+    let outcome = match answer {
+        Ok(_) => "accepted",
+        Err(e) => e.code.as_str(),
+    };
+    m.dispatches.with_label_values(&[op.name(), outcome]).inc();
+    if answer.is_ok() {
+        m.dispatch_seconds.with_label_values(&[op.name()]).observe(started.elapsed().as_secs_f64());
     }
 }

@@ -152,6 +152,9 @@ fn enabled_workflows() -> BTreeSet<Operation> {
     Operation::ALL.into_iter().filter(|op| !off.contains(&op.name())).collect()
 }
 
+/// The content type of [`Engine::metrics_text`] (Prometheus' text format).
+pub const METRICS_CONTENT_TYPE: &str = crate::metrics::CONTENT_TYPE;
+
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     #[error(transparent)]

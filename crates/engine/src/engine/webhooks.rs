@@ -227,6 +227,12 @@ impl Engine {
             error,
         };
         let next = self.config.webhooks.next(due.attempt, status);
+        let outcome = match next {
+            Next::Delivered => "delivered",
+            Next::RetryIn(_) => "retry",
+            Next::GiveUp => "gave_up",
+        };
+        crate::metrics::METRICS.webhook_attempts.with_label_values(&[outcome]).inc();
         match next {
             Next::Delivered => tracing::info!(job = %due.job_id, attempt = due.attempt, "webhook delivered"),
             _ => {

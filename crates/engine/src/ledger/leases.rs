@@ -175,3 +175,19 @@ pub fn queue_depth(conn: &Db<'_>) -> LedgerResult<Vec<(String, i64)>> {
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
 }
+
+/// Waiting jobs per job type and priority (held ones included): the metrics' queue depth.
+pub fn queue_by_priority(conn: &Db<'_>) -> LedgerResult<Vec<(String, i64, i64)>> {
+    conn.query(
+        "SELECT job_type, priority, COUNT(*) FROM jobs WHERE status = 'NOT_STARTED' GROUP BY job_type, priority",
+        args![],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+}
+
+/// Running jobs per job type.
+pub fn running_by_type(conn: &Db<'_>) -> LedgerResult<Vec<(String, i64)>> {
+    conn.query("SELECT job_type, COUNT(*) FROM jobs WHERE status = 'IN_PROGRESS' GROUP BY job_type", args![], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+}

@@ -156,7 +156,9 @@ impl JobContext {
 
     /// The model of `kind`, opened on the configured provider; recorded in the job's provenance.
     pub fn model(&mut self, kind: ModelKind) -> Result<Model, JobError> {
+        let opening = Instant::now();
         let model = self.models.get(kind)?;
+        observe_open(kind, opening);
         self.record(kind, &model);
         Ok(self.timed(model))
     }
@@ -195,7 +197,11 @@ impl JobContext {
 
     /// An opt-in model: `None` when it is not installed (other errors are errors).
     pub fn optional_model(&mut self, kind: ModelKind) -> Result<Option<Model>, JobError> {
+        let opening = Instant::now();
         let model = self.models.get_installed(kind)?;
+        if model.is_some() {
+            observe_open(kind, opening);
+        }
         if let Some(model) = &model {
             self.record(kind, model);
         }
@@ -477,6 +483,11 @@ impl JobContext {
             meta: ArtifactMeta { width: image.width(), height: image.height(), mime: "image/png".into(), sha256 },
         })
     }
+}
+
+/// The time a model took to open (loaded the first time, found loaded after), in the metrics.
+fn observe_open(kind: ModelKind, since: Instant) {
+    crate::metrics::METRICS.model_open_seconds.with_label_values(&[kind.id()]).observe(since.elapsed().as_secs_f64());
 }
 
 pub(crate) fn ledger_failure(e: crate::ledger::LedgerError) -> JobError {

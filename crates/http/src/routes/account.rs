@@ -12,7 +12,8 @@ use crate::error::HttpResult;
 use crate::extract::{Authed, Params};
 use crate::AppState;
 
-/// All eleven workflows with their class, price and whether this build can run them.
+/// Every workflow (the hosted API's eleven and the studio's extensions) with its class, price
+/// and whether this build can run it.
 #[utoipa::path(get, path = "/v1/operations", tag = "account",
     responses((status = 200, body = OperationList)),
     security(("bearer" = [])))]
@@ -55,4 +56,19 @@ pub struct Health {
 #[utoipa::path(get, path = "/v1/health", tag = "account", responses((status = 200, body = Health)))]
 pub async fn health() -> Json<Health> {
     Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() })
+}
+
+/// Extension: this server's metrics in Prometheus' text format — dispatches and their latency,
+/// claim latency, job and stage durations per workflow, lease renewals, requeues, webhook
+/// attempts, model open times, and (read from the ledger as it is scraped) the queue's depth
+/// per workflow and priority, running jobs and a farm's workers.
+#[utoipa::path(get, path = "/metrics", tag = "account",
+    responses((status = 200, description = "Prometheus' text exposition format (version 0.0.4)",
+        content_type = "text/plain", body = String)),
+    security(("bearer" = [])))]
+pub async fn metrics(State(state): State<AppState>, auth: Authed) -> HttpResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    auth.require(Capability::JobsRead)?;
+    let text = state.engine.metrics_text().await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, figur_engine::engine::METRICS_CONTENT_TYPE)], text).into_response())
 }

@@ -44,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/credits", get(account::credits))
         .route("/v1/usage", get(account::usage))
         .route("/v1/health", get(account::health))
+        .route("/metrics", get(account::metrics))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .merge(
             Router::new()
