@@ -13,7 +13,7 @@ use crate::domain::operation::{OperationInfo, OperationList};
 use crate::domain::requests::{ModelNeed, Reference, Source};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::ids::is_ulid;
-use crate::ledger::jobs::{self as job_rows, CancelOutcome, NewJob};
+use crate::ledger::jobs::{self as job_rows, CancelOutcome};
 use crate::ledger::{catalog, idempotency, renders, uploads, webhooks, LedgerError};
 use crate::store::KeyError;
 use crate::time::now_unix_ms;
@@ -171,17 +171,17 @@ impl Engine {
         let job_type = op.job_type();
         let stored = request.to_stored();
         let answer = accepted.clone();
+        let job = job_rows::OwnedJob {
+            public_id: answer.job_id.clone(),
+            job_type,
+            request: stored,
+            request_version: op.version(),
+            credits_cost: answer.credits_cost,
+            request_id: answer.request_id.clone(),
+            api_key_id: Some(key_id.clone()),
+        };
         if idem.is_none() && webhook.is_none() {
             // A plain dispatch: its job joins the ledger's next commit group as a row of it.
-            let job = job_rows::OwnedJob {
-                public_id: answer.job_id.clone(),
-                job_type,
-                request: stored,
-                request_version: op.version(),
-                credits_cost: answer.credits_cost,
-                request_id: answer.request_id.clone(),
-                api_key_id: Some(key_id),
-            };
             realm.ledger.insert_job(job).await.map_err(ApiError::from)?;
             realm.work.notify_one();
             return Ok(answer);
@@ -206,18 +206,7 @@ impl Engine {
                         return Ok(serde_json::from_str::<DispatchAccepted>(&prior.response_json)?);
                     }
                 }
-                job_rows::insert(
-                    c,
-                    &NewJob {
-                        public_id: &answer.job_id,
-                        job_type: &job_type,
-                        request: &stored,
-                        request_version: op.version(),
-                        credits_cost: answer.credits_cost,
-                        request_id: &answer.request_id,
-                        api_key_id: Some(&key_id),
-                    },
-                )?;
+                job_rows::insert(c, &job.as_new())?;
                 if let Some(url) = &webhook {
                     webhooks::register(c, &answer.job_id, url, &crate::time::now_rfc3339())?;
                 }

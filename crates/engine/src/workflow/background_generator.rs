@@ -252,9 +252,10 @@ fn generate(
         init: None,
         mask: None,
     };
-    let made = denoise::run(ctx, Stage::Denoise, model, &request, 5, denoise::Intro::plain())?;
+    let mut made = denoise::run(ctx, Stage::Denoise, model, &request, 5, denoise::Intro::plain())?;
     let asked = super::upscale::asked(r.runtime_config.as_ref());
-    let (drawn, upscale) = super::upscale::enlarge_to(ctx, made.image.clone(), (width, height), asked, Stage::Upscale)?;
+    let drawn = std::mem::take(&mut made.image);
+    let (drawn, upscale) = super::upscale::enlarge_to(ctx, drawn, (width, height), asked, Stage::Upscale)?;
     ctx.stage(Stage::Finish, format!("framing the {}×{} picture to {width}×{height}", drawn.width(), drawn.height()))?;
     let image = figur_pixels::vision::composite::cover(&drawn, width, height);
     drop(drawn);
