@@ -6,7 +6,8 @@
 //!    one and two API servers (`serve --no-run`) on PostgreSQL, the clients split between them;
 //! 2. completed jobs/s of a cheap workflow (0.5K background renders, ~0.1 s of CPU each) with
 //!    1, 2 and 4 workers of concurrency 1, and the scaling efficiency against one worker — on a
-//!    machine with N cores, more than N workers can only share them;
+//!    machine with N cores, more than N workers can only share them; then 2 workers again with
+//!    the store in an S3 bucket (moto's server on loopback, `scripts/test-s3`) beside the mount's;
 //! 3. claim latency: from a dispatch's commit to a waiting worker's `started` event (both
 //!    timestamps written by the ledger), p50 and p99.
 //!
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const PG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-postgres");
+const S3: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-s3");
 const FIGUR: &str = env!("CARGO_BIN_EXE_figur");
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -34,6 +36,20 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// Where a farm keeps its files: the flags that say so and the variables that reach it.
+#[derive(Clone)]
+struct Store {
+    flags: Vec<std::ffi::OsString>,
+    env: Vec<(String, String)>,
+}
+
+impl Store {
+    /// A folder (the mount).
+    fn folder(dir: &Path) -> Store {
+        Store { flags: vec!["--store".into(), dir.into()], env: Vec::new() }
+    }
+}
+
 /// A `figur` process of the farm; its first line of output read (and an address, if it serves).
 struct Proc {
     child: Child,
@@ -41,11 +57,12 @@ struct Proc {
 }
 
 impl Proc {
-    fn spawn(args: &[&str], url: &str, store: &Path) -> Proc {
+    fn spawn(args: &[&str], url: &str, store: &Store) -> Proc {
         let mut child = Command::new(FIGUR)
             .args(args)
-            .args(["--ledger", url, "--store"])
-            .arg(store)
+            .args(["--ledger", url])
+            .args(&store.flags)
+            .envs(store.env.iter().cloned())
             .env("FIGUR_LOG", std::env::var("FIGUR_BENCH_LOG").unwrap_or_else(|_| "error".into()))
             .stdout(Stdio::piped())
             .spawn()
@@ -75,9 +92,15 @@ fn database(admin: &str, name: &str) -> String {
 }
 
 /// A key for the ledger at `url` (`sqlite` for one in `store`), and credits for every dispatch.
-fn key(url: &str, store: &Path) -> String {
+fn key(url: &str, store: &Store) -> String {
     let figur = |args: &[&str]| {
-        let out = Command::new(FIGUR).args(args).args(["--ledger", url, "--store"]).arg(store).output().unwrap();
+        let out = Command::new(FIGUR)
+            .args(args)
+            .args(["--ledger", url])
+            .args(&store.flags)
+            .envs(store.env.iter().cloned())
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     };
@@ -87,6 +110,38 @@ fn key(url: &str, store: &Path) -> String {
 
 fn body(seed: usize) -> serde_json::Value {
     serde_json::json!({"scene_type": "paper", "mood": "soft", "resolution": "0.5K", "seed": seed})
+}
+
+/// Completed jobs/s of `jobs` 0.5K renders dispatched to one server and run by `workers` workers
+/// of concurrency 1 over the ledger at `url` and `store`: from the first claim to the last
+/// success, by the ledger's own timestamps (the workers' start-up is not the farm's throughput).
+fn completed_rate(rt: &tokio::runtime::Runtime, url: &str, store: &Store, workers: usize, jobs: usize) -> f64 {
+    let key = key(url, store);
+    let serve = ["serve", "--no-run", "--listen", "127.0.0.1:0", "--rate-limit", "0"];
+    let server = Proc::spawn(&serve, url, store);
+    let base = server.base.clone().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        for i in 0..jobs {
+            let r = http.post(format!("{base}/v1/background-generator")).bearer_auth(&key).json(&body(i));
+            assert_eq!(r.send().await.unwrap().status(), 202);
+        }
+    });
+    let live = format!("{url}?options=-c%20search_path%3Dfigur_live");
+    // The server seeds the built-in catalog on a new store: let it finish first.
+    std::thread::sleep(Duration::from_secs(3));
+    let procs: Vec<Proc> = (0..workers)
+        .map(|w| Proc::spawn(&["worker", "--concurrency", "1", "--name", &format!("w{w}")], url, store))
+        .collect();
+    while count(&live, "SELECT COUNT(*) FROM jobs WHERE status = 'SUCCESS'") < jobs as i64 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut client = postgres::Client::connect(&live, postgres::NoTls).unwrap();
+    let span = client.query_one("SELECT MIN(started_at), MAX(finished_at) FROM jobs", &[]).unwrap();
+    let at = |s: String| humantime::parse_rfc3339(&s).unwrap();
+    let (first, last): (String, String) = (span.get(0), span.get(1));
+    drop((procs, server));
+    jobs as f64 / at(last).duration_since(at(first)).unwrap().as_secs_f64()
 }
 
 /// `n` dispatches from `clients` concurrent clients, spread over `bases`; dispatches per second.
@@ -165,12 +220,12 @@ fn main() {
     // 1. Durable dispatch, beside the database's own single-insert rate.
     let raw = raw_insert_rate(&database(&admin, "raw"), n, clients);
     let sqlite_dir = dir.path().join("sqlite");
-    key("sqlite", &sqlite_dir);
+    key("sqlite", &Store::folder(&sqlite_dir));
     let sqlite = common::BenchServer::start(&sqlite_dir, &["--paused"], &[]);
     let on_sqlite = rt.block_on(dispatch_rate(std::slice::from_ref(&sqlite.base), &sqlite.key, n, clients));
     drop(sqlite);
     let url = database(&admin, "dispatch");
-    let store = dir.path().join("dispatch-store");
+    let store = Store::folder(&dir.path().join("dispatch-store"));
     let key_pg = key(&url, &store);
     let serve = ["serve", "--no-run", "--listen", "127.0.0.1:0", "--rate-limit", "0"];
     let one = Proc::spawn(&serve, &url, &store);
@@ -199,52 +254,50 @@ fn main() {
         return;
     }
 
-    // 2. Completed jobs/s with 1, 2, 4 workers of concurrency 1.
+    // 2. Completed jobs/s with 1, 2, 4 workers of concurrency 1; then 2 on an S3 bucket.
     println!("  completed jobs/s, {jobs} 0.5K background renders, workers of concurrency 1:");
-    let mut one_worker = 0.0;
+    let mut rates = std::collections::BTreeMap::new();
     for workers in [1usize, 2, 4] {
         let url = database(&admin, &format!("workers{workers}"));
-        let store = dir.path().join(format!("workers{workers}-store"));
-        let key = key(&url, &store);
-        let server = Proc::spawn(&serve, &url, &store);
-        let bases = [server.base.clone().unwrap()];
-        rt.block_on(async {
-            let http = reqwest::Client::new();
-            for i in 0..jobs {
-                let r = http.post(format!("{}/v1/background-generator", bases[0])).bearer_auth(&key).json(&body(i));
-                assert_eq!(r.send().await.unwrap().status(), 202);
-            }
-        });
-        let live = format!("{url}?options=-c%20search_path%3Dfigur_live");
-        // The server seeds the built-in catalog on a new store: let it finish first.
-        std::thread::sleep(Duration::from_secs(3));
-        let procs: Vec<Proc> = (0..workers)
-            .map(|w| Proc::spawn(&["worker", "--concurrency", "1", "--name", &format!("w{w}")], &url, &store))
-            .collect();
-        while count(&live, "SELECT COUNT(*) FROM jobs WHERE status = 'SUCCESS'") < jobs as i64 {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // From the first claim to the last success, by the ledger's own timestamps (the
-        // workers' start-up is not the farm's throughput).
-        let mut client = postgres::Client::connect(&live, postgres::NoTls).unwrap();
-        let span = client.query_one("SELECT MIN(started_at), MAX(finished_at) FROM jobs", &[]).unwrap();
-        let at = |s: String| humantime::parse_rfc3339(&s).unwrap();
-        let (first, last): (String, String) = (span.get(0), span.get(1));
-        let rate = jobs as f64 / at(last).duration_since(at(first)).unwrap().as_secs_f64();
-        if workers == 1 {
-            one_worker = rate;
-        }
+        let store = Store::folder(&dir.path().join(format!("workers{workers}-store")));
+        let rate = completed_rate(&rt, &url, &store, workers, jobs);
+        rates.insert(workers, rate);
         println!(
-            "    {workers} worker(s) ............................................... {rate:>8.2} /s   (scaling efficiency {:.0} %)",
-            100.0 * rate / (one_worker * workers as f64)
+            "    {workers} worker(s), store on the mount ........................ {rate:>8.2} /s   (scaling efficiency {:.0} %)",
+            100.0 * rate / (rates[&1] * workers as f64)
         );
-        drop(procs);
-        drop(server);
     }
+    let s3_dir = dir.path().join("s3");
+    let started = Command::new(S3).arg("start").arg(&s3_dir).output().unwrap();
+    assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
+    struct StopS3(std::path::PathBuf);
+    impl Drop for StopS3 {
+        fn drop(&mut self) {
+            let _ = Command::new(S3).arg("stop").arg(&self.0).output();
+        }
+    }
+    let _stop_s3 = StopS3(s3_dir.clone());
+    let said: serde_json::Value = serde_json::from_slice(&started.stdout).unwrap();
+    let env = [
+        ("AWS_ENDPOINT_URL", said["endpoint"].as_str().unwrap()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("AWS_ACCESS_KEY_ID", said["rw"][0].as_str().unwrap()),
+        ("AWS_SECRET_ACCESS_KEY", said["rw"][1].as_str().unwrap()),
+    ];
+    let bucket = Store {
+        flags: vec!["--store".into(), "s3://figur/bench".into(), "--data-dir".into(), s3_dir.join("data").into()],
+        env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    };
+    let rate = completed_rate(&rt, &database(&admin, "bucket"), &bucket, 2, jobs);
+    println!(
+        "    2 workers, store in an S3 bucket (moto, loopback) ........... {rate:>8.2} /s   ({:.2}× the mount's)",
+        rate / rates[&2]
+    );
 
     // 3. Claim latency: one job at a time, two idle workers waiting.
     let url = database(&admin, "latency");
-    let store = dir.path().join("latency-store");
+    let store = Store::folder(&dir.path().join("latency-store"));
     let key = key(&url, &store);
     let server = Proc::spawn(&serve, &url, &store);
     let _workers: Vec<Proc> = (0..2)

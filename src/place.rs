@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use figur_engine::{EngineConfig, LedgerLocation, Mode};
+use figur_engine::{BucketUrl, EngineConfig, LedgerLocation, Mode, StoreLocation};
 
 #[derive(Debug, Args)]
 pub struct DataDir {
@@ -18,10 +18,13 @@ pub struct DataDir {
     /// database, `postgres://user@host:port/db` (farm mode) [default: sqlite]
     #[arg(long, global = true, env = "FIGUR_LEDGER")]
     pub ledger: Option<String>,
-    /// Farm mode: the folder every machine mounts (NAS, NFS, SMB) for uploads, renders, the
-    /// catalog's images and the signing secret; the same as --data-dir, named for its use.
-    #[arg(long, global = true, env = "FIGUR_STORE", conflicts_with = "data_dir")]
-    pub store: Option<PathBuf>,
+    /// Farm mode: where uploads, renders, the catalog's images and the signing secret live.
+    /// A folder every machine mounts (NAS, NFS, SMB: the same as --data-dir, named for its
+    /// use), or an S3-compatible bucket, `s3://bucket/prefix` (endpoint, region and credentials
+    /// from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY; --data-dir
+    /// then keeps this machine's settings)
+    #[arg(long, global = true, env = "FIGUR_STORE")]
+    pub store: Option<String>,
 }
 
 /// Which realm a command works on.
@@ -41,6 +44,7 @@ pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub struct Place {
     pub dir: PathBuf,
     pub ledger: LedgerLocation,
+    pub store: StoreLocation,
 }
 
 impl Place {
@@ -48,28 +52,52 @@ impl Place {
         let ledger = LedgerLocation::parse(data.ledger.as_deref().unwrap_or(""))
             .map_err(anyhow::Error::msg)
             .context("--ledger")?;
-        let named = data.store.is_some();
-        let dir = match data.store.or(data.data_dir) {
-            Some(dir) => refuse_urls(dir, if named { "--store" } else { "--data-dir" })?,
-            None if ledger.is_shared() => bail!("a shared ledger needs --store DIR: the folder every machine mounts"),
-            None => figur_engine::engine::default_data_dir()
-                .context("no --data-dir, FIGUR_DATA_DIR, XDG_DATA_HOME or HOME to place the studio's data in")?,
+        let default_dir = || {
+            figur_engine::engine::default_data_dir()
+                .context("no --data-dir, FIGUR_DATA_DIR, XDG_DATA_HOME or HOME to place the studio's data in")
         };
-        Ok(Place { dir, ledger })
+        let (dir, store) = match (data.store, data.data_dir) {
+            (Some(store), data_dir) if store.starts_with("s3://") => {
+                let url = BucketUrl::parse(&store).map_err(anyhow::Error::msg).context("--store")?;
+                let dir = match data_dir {
+                    Some(dir) => refuse_urls(dir, "--data-dir")?,
+                    None => default_dir()?,
+                };
+                (dir, StoreLocation::Bucket(url))
+            }
+            (Some(_), Some(_)) => {
+                bail!("--store DIR is the data folder of a farm: give --store or --data-dir, not both")
+            }
+            (Some(store), None) => (refuse_urls(PathBuf::from(store), "--store")?, StoreLocation::Folder),
+            (None, Some(dir)) => (refuse_urls(dir, "--data-dir")?, StoreLocation::Folder),
+            (None, None) if ledger.is_shared() => {
+                bail!("a shared ledger needs --store: the folder every machine mounts, or s3://bucket/prefix")
+            }
+            (None, None) => (default_dir()?, StoreLocation::Folder),
+        };
+        Ok(Place { dir, ledger, store })
     }
 
     /// An engine configuration for this place (on the system's defaults otherwise).
     pub fn config(&self) -> EngineConfig {
         let mut config = EngineConfig::new(&self.dir);
         config.ledger = self.ledger.clone();
+        config.store = self.store.clone();
         config
     }
 
     /// How `figur` names it in messages.
     pub fn describe(&self) -> String {
-        match &self.ledger {
-            LedgerLocation::Sqlite => format!("data in {}", self.dir.display()),
-            LedgerLocation::Postgres { .. } => format!("shared ledger, store in {}", self.dir.display()),
+        let store = match &self.store {
+            StoreLocation::Folder => self.dir.display().to_string(),
+            StoreLocation::Bucket(url) => url.to_string(),
+        };
+        match (&self.ledger, &self.store) {
+            (LedgerLocation::Sqlite, StoreLocation::Folder) => format!("data in {store}"),
+            (LedgerLocation::Sqlite, StoreLocation::Bucket(_)) => {
+                format!("data in {}, store in {store}", self.dir.display())
+            }
+            (LedgerLocation::Postgres { .. }, _) => format!("shared ledger, store in {store}"),
         }
     }
 }
@@ -87,11 +115,12 @@ pub(crate) async fn open_waiting(place: &Place, config: EngineConfig) -> Result<
         };
         match attempt {
             Ok(engine) => return Ok(engine),
-            Err(e) if e.is_unreachable() && place.ledger.is_shared() => {
-                eprintln!("figur: the shared ledger is not answering ({e}); trying again in {} s", pause.as_secs());
+            Err(e) if e.is_unreachable() && (place.ledger.is_shared() || place.store != StoreLocation::Folder) => {
+                let what = if matches!(e, figur_engine::OpenError::Store(_)) { "store" } else { "shared ledger" };
+                eprintln!("figur: the {what} is not answering ({e}); trying again in {} s", pause.as_secs());
                 tokio::select! {
                     _ = tokio::time::sleep(pause) => {}
-                    _ = tokio::signal::ctrl_c() => bail!("stopped while waiting for the shared ledger"),
+                    _ = tokio::signal::ctrl_c() => bail!("stopped while waiting for the shared ledger and store"),
                 }
                 pause = (pause * 2).min(Duration::from_secs(30));
             }
@@ -109,8 +138,8 @@ fn refuse_urls(dir: PathBuf, flag: &str) -> Result<PathBuf> {
             if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
         {
             bail!(
-                "{flag} {text}: this build keeps its store in a folder (a local disk, or the mount every \
-                 machine of a farm shares); `{scheme}://` stores are not served"
+                "{flag} {text}: `{scheme}://` is not a store this build serves; give a folder (a local \
+                 disk, or the mount every machine of a farm shares) or, for --store, s3://bucket/prefix"
             )
         }
         _ => Ok(dir),

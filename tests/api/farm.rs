@@ -20,13 +20,13 @@ const PG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-postgres");
 const LEASE_SECONDS: &str = "2";
 
 /// A PostgreSQL cluster of the test's own, stopped when dropped.
-struct Cluster {
+pub(crate) struct Cluster {
     dir: TempDir,
     url: String,
 }
 
 impl Cluster {
-    fn start() -> Cluster {
+    pub(crate) fn start() -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new(PG).arg("start").arg(dir.path().join("pg")).output().unwrap();
         assert!(out.status.success(), "the test cluster did not start: {}", String::from_utf8_lossy(&out.stderr));
@@ -44,7 +44,10 @@ impl Cluster {
     }
 
     /// Runs `f` on a connection of its own, off the async runtime (the driver blocks).
-    async fn query<T: Send + 'static>(&self, f: impl FnOnce(&mut postgres::Client) -> T + Send + 'static) -> T {
+    pub(crate) async fn query<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut postgres::Client) -> T + Send + 'static,
+    ) -> T {
         let url = self.url.clone();
         tokio::task::spawn_blocking(move || {
             let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
@@ -63,11 +66,11 @@ impl Drop for Cluster {
 }
 
 /// One `figur` process of the farm.
-struct Proc {
+pub(crate) struct Proc {
     name: String,
     child: Option<Child>,
     /// The address it serves (API servers).
-    base: Option<String>,
+    pub(crate) base: Option<String>,
     log: PathBuf,
 }
 
@@ -78,8 +81,8 @@ impl Proc {
         cmd.args(args)
             .arg("--ledger")
             .arg(&farm.cluster.url)
-            .arg("--store")
-            .arg(farm.store.path())
+            .args(farm.store.args(&farm.logs.path().join(format!("{name}-data"))))
+            .envs(farm.store.env())
             .env("FIGUR_LOG", "warn")
             .env("FIGUR_CACHE_DIR", default_set_cache())
             .env_remove("FIGUR_FAILPOINTS")
@@ -108,7 +111,7 @@ impl Proc {
     }
 
     /// SIGTERM; the exit status once it has drained.
-    fn terminate(&mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(&mut self) -> std::process::ExitStatus {
         self.signal("-TERM");
         let mut child = self.child.take().unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -121,7 +124,7 @@ impl Proc {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -136,31 +139,68 @@ impl Drop for Proc {
     }
 }
 
-struct Farm {
-    cluster: Cluster,
-    store: TempDir,
+/// Where a farm keeps its files: a folder every process is given (the mount), or a bucket.
+pub(crate) enum FarmStore {
+    Folder(TempDir),
+    Bucket(crate::farm_s3::S3),
+}
+
+impl FarmStore {
+    /// The flags that point a process at it (a bucket's processes each get a data folder of
+    /// their own, `data`, as machines of a farm would).
+    pub(crate) fn args(&self, data: &std::path::Path) -> Vec<std::ffi::OsString> {
+        match self {
+            FarmStore::Folder(dir) => vec!["--store".into(), dir.path().into()],
+            FarmStore::Bucket(s3) => vec!["--store".into(), s3.url().into(), "--data-dir".into(), data.into()],
+        }
+    }
+
+    /// The variables that reach it (a bucket's endpoint and the read-write user's keys).
+    pub(crate) fn env(&self) -> Vec<(String, String)> {
+        match self {
+            FarmStore::Folder(_) => Vec::new(),
+            FarmStore::Bucket(s3) => s3.env(&s3.rw),
+        }
+    }
+
+    /// The bytes stored under a live-realm key.
+    pub(crate) async fn read(&self, key: &str) -> Result<Vec<u8>, String> {
+        match self {
+            FarmStore::Folder(dir) => std::fs::read(dir.path().join("live/store").join(key)).map_err(|e| e.to_string()),
+            FarmStore::Bucket(s3) => s3.read(&format!("live/{key}")).await,
+        }
+    }
+}
+
+pub(crate) struct Farm {
+    pub(crate) cluster: Cluster,
+    pub(crate) store: FarmStore,
     logs: TempDir,
-    key: String,
-    http: reqwest::Client,
+    pub(crate) key: String,
+    pub(crate) http: reqwest::Client,
 }
 
 impl Farm {
     fn new() -> Farm {
-        let cluster = Cluster::start();
-        let store = tempfile::tempdir().unwrap();
+        Farm::with_store(Cluster::start(), FarmStore::Folder(tempfile::tempdir().unwrap()))
+    }
+
+    pub(crate) fn with_store(cluster: Cluster, store: FarmStore) -> Farm {
+        let logs = tempfile::tempdir().unwrap();
         let out = Command::new(FIGUR)
-            .args(["keys", "create", "--ledger", &cluster.url, "--store"])
-            .arg(store.path())
+            .args(["keys", "create", "--ledger", &cluster.url])
+            .args(store.args(&logs.path().join("keys-data")))
+            .envs(store.env())
             .env("FIGUR_LOG", "warn")
             .env("FIGUR_CACHE_DIR", default_set_cache())
             .output()
             .unwrap();
         assert!(out.status.success(), "keys create: {}", String::from_utf8_lossy(&out.stderr));
         let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string();
-        Farm { cluster, store, logs: tempfile::tempdir().unwrap(), key, http: reqwest::Client::new() }
+        Farm { cluster, store, logs, key, http: reqwest::Client::new() }
     }
 
-    fn server(&self, name: &str) -> Proc {
+    pub(crate) fn server(&self, name: &str) -> Proc {
         self.server_with(name, &[])
     }
 
@@ -170,15 +210,19 @@ impl Farm {
         Proc::spawn(self, name, &args, &[])
     }
 
-    fn worker(&self, name: &str, failpoints: Option<&str>) -> Proc {
-        let args = ["worker", "--name", name, "--concurrency", "2", "--lease-seconds", LEASE_SECONDS];
+    pub(crate) fn worker(&self, name: &str, failpoints: Option<&str>) -> Proc {
         let env: Vec<(&str, &str)> = failpoints.map(|f| ("FIGUR_FAILPOINTS", f)).into_iter().collect();
-        Proc::spawn(self, name, &args, &env)
+        self.worker_with(name, &env)
+    }
+
+    pub(crate) fn worker_with(&self, name: &str, env: &[(&str, &str)]) -> Proc {
+        let args = ["worker", "--name", name, "--concurrency", "2", "--lease-seconds", LEASE_SECONDS];
+        Proc::spawn(self, name, &args, env)
     }
 
     /// A background render, durable before its 202: retried (same idempotency key) on the
     /// other servers while one is down or the database restarts. Its job id.
-    async fn dispatch(&self, bases: &[String], n: usize) -> String {
+    pub(crate) async fn dispatch(&self, bases: &[String], n: usize) -> String {
         self.dispatch_body(bases, n, json!({"scene_type": "paper", "mood": "soft", "resolution": "0.5K", "seed": n}))
             .await
     }
@@ -210,11 +254,46 @@ impl Farm {
         unreachable!()
     }
 
-    async fn count(&self, sql: &'static str) -> i64 {
+    /// Dispatches `body` to `workflow` on `base`: the job's id.
+    pub(crate) async fn job(&self, base: &str, workflow: &str, body: Value) -> String {
+        let resp =
+            self.http.post(format!("{base}/v1/{workflow}")).bearer_auth(&self.key).json(&body).send().await.unwrap();
+        let status = resp.status();
+        let reply: Value = resp.json().await.unwrap();
+        assert_eq!(status, 202, "{workflow}: {reply}");
+        reply["job_id"].as_str().unwrap().to_string()
+    }
+
+    /// A job's terminal event, long-polled from `base`.
+    pub(crate) async fn end_of(&self, base: &str, job: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut since = 0;
+        loop {
+            let page: Value = self
+                .http
+                .get(format!("{base}/v1/jobs/{job}/events?since={since}&wait=10"))
+                .bearer_auth(&self.key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            for event in page["events"].as_array().unwrap() {
+                since = event["seq"].as_i64().unwrap();
+                if matches!(event["event_type"].as_str(), Some("succeeded" | "failed")) {
+                    return event.clone();
+                }
+            }
+            assert!(Instant::now() < deadline, "{job} never ended");
+        }
+    }
+
+    pub(crate) async fn count(&self, sql: &'static str) -> i64 {
         self.cluster.query(move |c| c.query_one(sql, &[]).unwrap().get::<_, i64>(0)).await
     }
 
-    async fn wait_for(&self, what: &str, sql: &'static str, want: i64) {
+    pub(crate) async fn wait_for(&self, what: &str, sql: &'static str, want: i64) {
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
             let have = self.count(sql).await;
@@ -228,8 +307,7 @@ impl Farm {
 }
 
 /// What the ledger must say after any run, whatever was killed: read from PostgreSQL itself.
-async fn assert_ledger_invariants(farm: &Farm, jobs: usize) {
-    let store = farm.store.path().join("live/store");
+pub(crate) async fn assert_ledger_invariants(farm: &Farm, jobs: usize) {
     let (events, ledger) = farm
         .cluster
         .query(|c| {
@@ -278,7 +356,7 @@ async fn assert_ledger_invariants(farm: &Farm, jobs: usize) {
         assert_eq!(terminal, [timeline.len() - 1], "{job}: exactly one terminal event, last");
         for artifact in serde_json::from_str::<Vec<Value>>(&timeline.last().unwrap().2).unwrap() {
             let key = artifact["key"].as_str().unwrap();
-            let bytes = std::fs::read(store.join(key)).unwrap_or_else(|e| panic!("{job}: {key}: {e}"));
+            let bytes = farm.store.read(key).await.unwrap_or_else(|e| panic!("{job}: {key}: {e}"));
             assert_eq!(
                 hex::encode(Sha256::digest(&bytes)),
                 artifact["meta"]["sha256"].as_str().unwrap(),
@@ -421,8 +499,8 @@ async fn two_servers_and_three_workers_survive_kills_and_a_database_restart() {
 
     // `figur farm status` names the workers; the killed one is silent.
     let status = Command::new(FIGUR)
-        .args(["farm", "status", "--json", "--ledger", &farm.cluster.url, "--store"])
-        .arg(farm.store.path())
+        .args(["farm", "status", "--json", "--ledger", &farm.cluster.url])
+        .args(farm.store.args(&farm.logs.path().join("status-data")))
         .env("FIGUR_LOG", "warn")
         .output()
         .unwrap();

@@ -9,6 +9,7 @@ mod disk_full;
 mod extract;
 mod face;
 mod farm;
+mod farm_s3;
 mod generate;
 mod generative;
 mod hardening;

@@ -54,7 +54,11 @@ async fn a_private_server_takes_only_its_key_and_a_second_server_leaves_urls_alo
 #[test]
 fn a_store_url_is_refused_at_start_not_taken_as_a_folder() {
     let cwd = tempfile::tempdir().unwrap();
-    for (flag, url) in [("--store", "s3://bucket/prefix"), ("--data-dir", "https://example.com/studio")] {
+    for (flag, url) in [
+        ("--store", "gs://bucket/prefix"),
+        ("--data-dir", "https://example.com/studio"),
+        ("--data-dir", "s3://bucket/prefix"),
+    ] {
         let out = std::process::Command::new(crate::support::FIGUR)
             .args(["serve", "--listen", "127.0.0.1:0", flag, url])
             .current_dir(cwd.path())
@@ -63,7 +67,18 @@ fn a_store_url_is_refused_at_start_not_taken_as_a_folder() {
             .unwrap();
         let said = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{flag} {url} was accepted");
-        assert!(said.contains(url) && said.contains("not served"), "{said}");
+        assert!(said.contains(url) && said.contains("is not a store this build serves"), "{said}");
+    }
+    // An s3:// address that cannot name a bucket is refused before anything is asked of it.
+    for (url, says) in [("s3://Studio_Renders/x", "is not a bucket name"), ("s3://renders/a/../b", "the prefix")] {
+        let out = std::process::Command::new(crate::support::FIGUR)
+            .args(["serve", "--listen", "127.0.0.1:0", "--store", url])
+            .current_dir(cwd.path())
+            .env("FIGUR_LOG", "warn")
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && said.contains("--store") && said.contains(says), "{url}: {said}");
     }
     assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0, "no folder was made for the URL");
 }

@@ -76,6 +76,10 @@ failure_codes! {
         "The graphics card ran out of memory. Try a smaller size, or switch to the CPU in Settings.";
     /// The studio's disk filled up while the job wrote its output.
     DiskFull = "DISK_FULL", refund: true, "The disk is full. Free some space and try again.";
+    /// A bucket store (`--store s3://…`) refused a write or did not answer: no permission,
+    /// a quota, the bucket gone, the endpoint away past its retries.
+    StoreUnavailable = "STORE_UNAVAILABLE", refund: true,
+        "The image store did not keep the picture. The details say why; the job's credits were refunded.";
     /// The workflow was switched off after the job was dispatched.
     OperationDisabled = "OPERATION_DISABLED", refund: true, "This workflow is switched off in this studio.";
     /// The job was stored by a version of the studio whose request this one cannot read.

@@ -45,5 +45,6 @@ pub use error::{ApiError, ErrorCode, FieldError};
 pub use failure::{FailureCode, JobError, JobFailure};
 pub use ledger::uploads::LibraryQuery;
 pub use ledger::LedgerLocation;
+pub use store::{BucketUrl, StoreLocation};
 pub use upload::MAX_UPLOAD_BYTES;
 pub use workflow::{Operation, WorkflowRequest};

@@ -38,15 +38,23 @@ impl Realm {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdSource>,
     ) -> Result<Self, LedgerError> {
-        Self::open_at(mode, dir, &LedgerLocation::Sqlite, clock, ids)
+        let store = Self::folder_store(dir)?;
+        Self::open_at(mode, dir, &LedgerLocation::Sqlite, store, clock, ids)
     }
 
-    /// The realm with its store in `dir/store/` and its ledger at `ledger`: `dir/ledger.db`, or
-    /// the schema `figur_<mode>` of a shared PostgreSQL database.
+    /// The store in `dir/store/`, the realm's folder.
+    pub fn folder_store(dir: &Path) -> Result<Store, LedgerError> {
+        Store::open(&dir.join("store"))
+            .map_err(|e| LedgerError::io(format!("cannot create the store in {}", dir.display()), &e))
+    }
+
+    /// The realm with `store` and its ledger at `ledger`: `dir/ledger.db`, or the schema
+    /// `figur_<mode>` of a shared PostgreSQL database.
     pub fn open_at(
         mode: Mode,
         dir: &Path,
         ledger: &LedgerLocation,
+        store: Store,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdSource>,
     ) -> Result<Self, LedgerError> {
@@ -56,8 +64,6 @@ impl Realm {
                 Ledger::open_postgres(url, &format!("figur_{}", mode.as_str()), clock.clone())?
             }
         });
-        let store = Store::open(&dir.join("store"))
-            .map_err(|e| LedgerError::io(format!("cannot create the store in {}", dir.display()), &e))?;
         Ok(Realm { mode, ledger, store: Arc::new(store), bus: Bus::default(), work: Notify::new(), clock, ids })
     }
 }

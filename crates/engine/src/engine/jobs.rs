@@ -282,7 +282,7 @@ impl Engine {
                     let (mut problems, mut shape_problems) = (Vec::new(), Vec::new());
                     for r in refs {
                         let problem = match &r {
-                            Reference::Upload { path, key } => match realm.store.resolve(key) {
+                            Reference::Upload { path, key } => match realm.store.check(key) {
                                 Err(KeyError::Missing) => {
                                     Some((path.clone(), format!("no upload has the key `{key}`")))
                                 }

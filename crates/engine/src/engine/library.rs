@@ -198,6 +198,8 @@ impl Engine {
             realm.store.put_new(&key, &bytes).map_err(|e| {
                 if e.is_disk_full() {
                     ApiError::new(ErrorCode::Unavailable, "the studio's disk is full; free some space and retry")
+                } else if e.is_remote() {
+                    ApiError::new(ErrorCode::Unavailable, format!("the image store did not take the upload: {e}"))
                 } else {
                     tracing::error!(error = %e, "could not store an upload");
                     ApiError::internal("the upload could not be stored")
@@ -419,7 +421,12 @@ impl Engine {
         let bytes = tokio::task::spawn_blocking(move || store.read(&key_owned))
             .await
             .map_err(|_| ApiError::internal("reading the artifact crashed"))?
-            .map_err(|_| ApiError::not_found("artifact", key))?;
+            .map_err(|e| match e {
+                e @ crate::store::StoreError::Remote(_) => {
+                    ApiError::new(ErrorCode::Unavailable, format!("the artifact cannot be read now: {e}"))
+                }
+                _ => ApiError::not_found("artifact", key),
+            })?;
         let mime = match key.rsplit('.').next() {
             Some("png") => "image/png",
             Some("jpg") | Some("jpeg") => "image/jpeg",

@@ -40,6 +40,7 @@ use crate::ledger::{credits, LedgerError, LedgerLocation};
 use crate::realm::Realm;
 use crate::scheduler::{Registry, Scheduler};
 use crate::signing::Signer;
+use crate::store::{Bucket, BucketError, Store, StoreLocation};
 use crate::workflow::Operation;
 
 #[derive(Clone)]
@@ -71,6 +72,10 @@ pub struct EngineConfig {
     /// Where the realms' ledgers live: SQLite files in the data folder (one machine), or a
     /// shared PostgreSQL database (farm mode: the data folder is then the shared store).
     pub ledger: LedgerLocation,
+    /// Where the realms keep their files: a folder in the data folder (one machine, or a farm's
+    /// mount given as the data folder), or an S3-compatible bucket (`--store s3://…`; the data
+    /// folder then keeps only this machine's settings and caches).
+    pub store: StoreLocation,
     /// This process as a claimant of jobs: its name (`host-pid` unless set) and how long a
     /// lease lasts unless renewed (a dead worker's jobs wait that long to be requeued).
     pub worker: Claimant,
@@ -88,6 +93,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("concurrency", &self.concurrency)
             .field("run_jobs", &self.run_jobs)
             .field("ledger", &self.ledger)
+            .field("store", &self.store)
             .finish_non_exhaustive()
     }
 }
@@ -119,6 +125,7 @@ impl EngineConfig {
             models,
             cache_dir,
             ledger: LedgerLocation::Sqlite,
+            store: StoreLocation::Folder,
             worker: Claimant { worker: default_worker_name(), lease_ms: DEFAULT_LEASE.as_millis() as i64 },
             webhooks: WebhookPolicy::default(),
             max_wait: MAX_WAIT,
@@ -161,13 +168,19 @@ pub enum OpenError {
     Ledger(#[from] LedgerError),
     #[error("cannot use the data folder {path}: {source}")]
     DataDir { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] BucketError),
 }
 
 impl OpenError {
     /// The shared ledger did not answer (down, restarting, refusing connections for now): a
     /// later try may succeed. A refused login or a malformed address is not this.
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, OpenError::Ledger(LedgerError::Database { busy: true, .. }))
+        matches!(
+            self,
+            OpenError::Ledger(LedgerError::Database { busy: true, .. })
+                | OpenError::Store(BucketError { unreachable: true, .. })
+        )
     }
 }
 
@@ -204,10 +217,22 @@ impl Engine {
         // and a folder an earlier version left open is closed now.
         crate::privacy::private_umask();
         crate::privacy::make_private(dir).map_err(|source| OpenError::DataDir { path: dir.clone(), source })?;
-        let signer = Signer::new(install_secret(dir)?);
+        // A bucket is listed once here: one missing, or credentials it refuses, stop the start.
+        let bucket = match &config.store {
+            StoreLocation::Folder => None,
+            StoreLocation::Bucket(url) => Some(Bucket::connect(url)?),
+        };
+        let signer = Signer::new(match &bucket {
+            None => install_secret(dir)?,
+            Some(bucket) => bucket.install_secret()?,
+        });
         let realm = |mode: Mode, name: &str| {
             let (clock, ids) = (config.clock.clone(), config.ids.clone());
-            Realm::open_at(mode, &dir.join(name), &config.ledger, clock, ids).map(Arc::new)
+            let store = match &bucket {
+                None => Realm::folder_store(&dir.join(name))?,
+                Some(bucket) => Store::in_bucket(bucket.realm(name)),
+            };
+            Realm::open_at(mode, &dir.join(name), &config.ledger, store, clock, ids).map(Arc::new)
         };
         let (live, test) = (realm(Mode::Live, "live")?, realm(Mode::Test, "test")?);
         for realm in [&live, &test] {

@@ -79,7 +79,7 @@ pub fn spec_backdrop(
     let spec =
         format!("{}|{}|{}|{:?}|{}x{}|{seed}", backdrop::VERSION, read.scene, read.mood, read.colors, size.0, size.1);
     let key = format!("cache/backdrops/{}.png", hex::encode(Sha256::digest(spec.as_bytes())));
-    let memo = format!("{}|{key}", ctx.store_root().display());
+    let memo = format!("{}|{key}", ctx.store_label());
     if let Some(image) = recent(&memo) {
         return Ok((image, Made::Kept));
     }
@@ -108,7 +108,7 @@ pub fn spec_backdrop(
 
 /// The catalog image `key` covering `size` (scaled and centre-cropped): kept or made.
 pub fn covered(ctx: &mut JobContext, key: &str, size: (u32, u32)) -> Result<(Arc<RgbImage>, Made), JobError> {
-    let memo = format!("cover|{}|{key}|{}x{}", ctx.store_root().display(), size.0, size.1);
+    let memo = format!("cover|{}|{key}|{}x{}", ctx.store_label(), size.0, size.1);
     if let Some(image) = recent(&memo) {
         return Ok((image, Made::Kept));
     }
@@ -145,7 +145,8 @@ mod tests {
         let photo = job.upload("person.png", &fakes::person_photo((240, 320), (60.0, 20.0, 120.0, 290.0)));
         let (first, made) = swap(&job, &photo, None);
         assert_eq!(made, "rendered");
-        let cached: Vec<_> = std::fs::read_dir(job.realm.store.root().join("cache/backdrops")).unwrap().collect();
+        let cached: Vec<_> =
+            std::fs::read_dir(job.realm.store.folder().unwrap().join("cache/backdrops")).unwrap().collect();
         assert_eq!(cached.len(), 1, "the backdrop is kept in the store");
 
         // Another job, same spec and size: the same picture, not drawn again.
@@ -160,7 +161,11 @@ mod tests {
 
         // A damaged cache file is drawn again, not a failed job.
         super::RECENT.lock().unwrap().clear();
-        let file = std::fs::read_dir(job.realm.store.root().join("cache/backdrops")).unwrap().next().unwrap().unwrap();
+        let file = std::fs::read_dir(job.realm.store.folder().unwrap().join("cache/backdrops"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
         std::fs::write(file.path(), b"not a png").unwrap();
         let (redrawn, made) = swap(&job, &photo, None);
         assert_eq!((made.as_str(), redrawn.as_raw() == first.as_raw()), ("rendered", true));
@@ -171,7 +176,7 @@ mod tests {
         assert_ne!(seeded.as_raw(), first.as_raw());
         let (again, made) = swap(&job, &photo, Some(99));
         assert_eq!((made.as_str(), again.as_raw() == seeded.as_raw()), ("kept", true));
-        let cached = std::fs::read_dir(job.realm.store.root().join("cache/backdrops")).unwrap().count();
+        let cached = std::fs::read_dir(job.realm.store.folder().unwrap().join("cache/backdrops")).unwrap().count();
         assert_eq!(cached, 1, "only the spec's own backdrop is on disk");
     }
 }

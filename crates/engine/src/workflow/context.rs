@@ -408,8 +408,8 @@ impl JobContext {
     }
 
     /// The realm's store folder: what tells two studios' caches apart in one process.
-    pub fn store_root(&self) -> &std::path::Path {
-        self.realm.store.root()
+    pub fn store_label(&self) -> String {
+        self.realm.store.describe()
     }
 
     /// The store key of a render's image.
@@ -471,6 +471,8 @@ impl JobContext {
         stored.map_err(|e| {
             if e.is_disk_full() {
                 FailureCode::DiskFull.with("the studio's disk is full; free some space and run the job again")
+            } else if e.is_remote() {
+                FailureCode::StoreUnavailable.with(format!("the image store did not take the {kind} image: {e}"))
             } else {
                 JobError::internal(format!("could not store the {kind} image: {e}"))
             }

@@ -1,12 +1,19 @@
-//! Files under the data dir, addressed by keys such as `uploads/<ULID>/<name>`,
-//! `artifacts/<job>/<n>-<kind>.png` and `catalog/<resource>/<id>.png`.
+//! A realm's files, addressed by keys such as `uploads/<ULID>/<name>`,
+//! `artifacts/<job>/<n>-<kind>.png` and `catalog/<resource>/<id>.png`: in a folder
+//! ([`folder`]: the data folder, or a farm's mount) or in an S3-compatible bucket ([`objects`]).
 //!
-//! A key is checked before it touches the filesystem: relative, `/`-separated, plain characters,
-//! no `.`/`..` segments, under a known top folder; and no component on disk may be a symlink.
-//! So no key can resolve outside the store. Writes are atomic (temp file, fsync, rename).
+//! A key is checked before it reaches either: relative, `/`-separated, plain characters, no
+//! `.`/`..` segments, under a known top folder. Uploads and artifacts are written whole under a
+//! key that must be new and are never overwritten; files made again from their recipe (cached
+//! backdrops, built-ins) are replaced whole.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+mod folder;
+pub mod objects;
+
+pub use folder::Folder;
+pub use objects::{Bucket, BucketError, BucketUrl, Objects};
 
 /// `cache/` holds what jobs may make again (the swaps' rendered backdrops): safe to delete.
 const ROOTS: [&str; 4] = ["uploads", "artifacts", "catalog", "cache"];
@@ -20,6 +27,8 @@ pub enum KeyError {
     Symlink,
     #[error("no file has this key")]
     Missing,
+    #[error("the store did not answer: {0}")]
+    Unavailable(String),
 }
 
 /// Checks a key's shape (no filesystem access).
@@ -64,124 +73,96 @@ pub fn safe_file_name(original: &str, ext: &str) -> String {
     format!("{clean}.{ext}")
 }
 
+/// Where the realms keep their files: each realm's folder in the data folder (`live/store/`,
+/// `test/store/`), or a bucket (`--store s3://bucket/prefix`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum StoreLocation {
+    #[default]
+    Folder,
+    Bucket(BucketUrl),
+}
+
+/// One realm's store.
 #[derive(Debug, Clone)]
-pub struct Store {
-    root: PathBuf,
+pub struct Store(Backend);
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Folder(Folder),
+    Bucket(Objects),
 }
 
 impl Store {
+    /// The store in the folder `root` (made if missing).
     pub fn open(root: &Path) -> std::io::Result<Self> {
-        std::fs::create_dir_all(root)?;
-        Ok(Store { root: root.to_path_buf() })
+        Folder::open(root).map(|f| Store(Backend::Folder(f)))
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
+    pub fn in_bucket(objects: Objects) -> Self {
+        Store(Backend::Bucket(objects))
     }
 
-    /// The path of an existing file, refusing anything that could leave the store.
-    pub fn resolve(&self, key: &str) -> Result<PathBuf, KeyError> {
-        validate_key(key)?;
-        let mut path = self.root.clone();
-        for segment in key.split('/') {
-            path.push(segment);
-            match std::fs::symlink_metadata(&path) {
-                Ok(meta) if meta.file_type().is_symlink() => return Err(KeyError::Symlink),
-                Ok(_) => {}
-                Err(_) => return Err(KeyError::Missing),
-            }
+    /// The folder, for a store in one.
+    pub fn folder(&self) -> Option<&Path> {
+        match &self.0 {
+            Backend::Folder(f) => Some(f.root()),
+            Backend::Bucket(_) => None,
         }
-        if !path.is_file() {
-            return Err(KeyError::Missing);
+    }
+
+    /// Where it is, for messages and for memos that must not mix two stores.
+    pub fn describe(&self) -> String {
+        match &self.0 {
+            Backend::Folder(f) => f.root().display().to_string(),
+            Backend::Bucket(o) => o.label().to_string(),
         }
-        Ok(path)
+    }
+
+    /// Whether `key` names a file that is there (`Missing` if not).
+    pub fn check(&self, key: &str) -> Result<(), KeyError> {
+        match &self.0 {
+            Backend::Folder(f) => f.resolve(key).map(|_| ()),
+            Backend::Bucket(o) => o.check(key),
+        }
     }
 
     pub fn read(&self, key: &str) -> Result<Vec<u8>, StoreError> {
-        let path = self.resolve(key)?;
-        Ok(std::fs::read(path)?)
+        match &self.0 {
+            Backend::Folder(f) => f.read(key),
+            Backend::Bucket(o) => o.read(key),
+        }
     }
 
-    /// Writes `bytes` under `key` atomically and durably, replacing what was there: for files
-    /// made again from their recipe (cached backdrops, built-ins), where a damaged copy is
-    /// repaired by writing it anew.
+    /// Writes `bytes` under `key` whole, replacing what was there: for files made again from
+    /// their recipe (cached backdrops, built-ins), where a damaged copy is repaired by writing
+    /// it anew.
     pub fn put(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        let (tmp, path) = self.write_temp(key, bytes)?;
-        let placed = std::fs::rename(&tmp, &path);
-        if placed.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        match &self.0 {
+            Backend::Folder(f) => f.put(key, bytes),
+            Backend::Bucket(o) => o.put(key, bytes),
         }
-        Ok(placed?)
     }
 
-    /// Writes `bytes` under a key that must be new — uploads and job artifacts are never
-    /// overwritten, even by a late process on another machine of a farm. The file is written
-    /// whole under a temporary name and hard-linked into place, which fails if the key exists
-    /// (atomic on a local disk and on NFS); on a share without hard links (some SMB servers) the
-    /// key is checked, then the file renamed into place.
+    /// Writes `bytes` whole under a key that must be new — uploads and job artifacts are never
+    /// overwritten, even by a late process on another machine of a farm.
     pub fn put_new(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        let (tmp, path) = self.write_temp(key, bytes)?;
-        let placed = match std::fs::hard_link(&tmp, &path) {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(StoreError::Exists(key.to_string())),
-            Err(e) if matches!(e.raw_os_error(), Some(1 | 95)) => {
-                // EPERM / EOPNOTSUPP: no hard links here.
-                if std::fs::symlink_metadata(&path).is_ok() {
-                    Err(StoreError::Exists(key.to_string()))
-                } else {
-                    std::fs::rename(&tmp, &path).map_err(StoreError::from)
-                }
-            }
-            other => other.map_err(StoreError::from),
-        };
-        let _ = std::fs::remove_file(&tmp);
-        placed
-    }
-
-    /// `bytes` written and synced under a temporary name in the key's folder: (that name, the
-    /// key's path).
-    fn write_temp(&self, key: &str, bytes: &[u8]) -> Result<(PathBuf, PathBuf), StoreError> {
-        validate_key(key)?;
-        let path = self.root.join(key);
-        let dir = path.parent().ok_or(KeyError::Invalid("no folder"))?;
-        std::fs::create_dir_all(dir)?;
-        // Refuse to write through a symlinked folder planted inside the store.
-        let mut walk = self.root.clone();
-        for segment in key.split('/').take(key.split('/').count() - 1) {
-            walk.push(segment);
-            if std::fs::symlink_metadata(&walk).map(|m| m.file_type().is_symlink()).unwrap_or(false) {
-                return Err(KeyError::Symlink.into());
-            }
+        match &self.0 {
+            Backend::Folder(f) => f.put_new(key, bytes),
+            Backend::Bucket(o) => o.put_new(key, bytes),
         }
-        let tmp = dir.join(format!(".tmp-{}", crate::ids::new_id()));
-        let written = (|| {
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(bytes)?;
-            file.sync_all()
-        })();
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e.into());
-        }
-        Ok((tmp, path))
     }
 
     pub fn exists(&self, key: &str) -> bool {
-        self.resolve(key).is_ok()
+        self.check(key).is_ok()
     }
 
     /// Removes the files directly in `folder` (not its subfolders, which belong to someone
-    /// else: a job's later runs), then the folder if that left it empty; missing is fine.
+    /// else: a job's later runs); missing is fine.
     pub fn remove_files(&self, folder: &str) {
-        if validate_key(folder).is_err() {
-            return;
+        match &self.0 {
+            Backend::Folder(f) => f.remove_files(folder),
+            Backend::Bucket(o) => o.remove_files(folder),
         }
-        let dir = self.root.join(folder);
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            if entry.file_type().is_ok_and(|t| t.is_file()) {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-        let _ = std::fs::remove_dir(&dir);
     }
 }
 
@@ -193,11 +174,19 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("{0} is already in the store; stored files are never overwritten")]
     Exists(String),
+    /// A bucket refused the request or did not answer (after its retries).
+    #[error("the store did not take it: {0}")]
+    Remote(String),
 }
 
 impl StoreError {
     pub fn is_disk_full(&self) -> bool {
         matches!(self, StoreError::Io(e) if e.raw_os_error() == Some(28))
+    }
+
+    /// A bucket refused the write or did not answer.
+    pub fn is_remote(&self) -> bool {
+        matches!(self, StoreError::Remote(_))
     }
 }
 
@@ -241,7 +230,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         std::fs::create_dir_all(dir.path().join("uploads")).unwrap();
         std::os::unix::fs::symlink(outside.path(), dir.path().join("uploads/evil")).unwrap();
-        assert_eq!(store.resolve("uploads/evil/secret.png"), Err(KeyError::Symlink));
+        assert_eq!(store.check("uploads/evil/secret.png"), Err(KeyError::Symlink));
         assert!(store.put("uploads/evil/new.png", b"x").is_err());
         store.put("uploads/ok/a.png", b"abc").unwrap();
         // A new key is written once; a second write to it is refused and changes nothing.
@@ -249,7 +238,7 @@ mod tests {
         let again = store.put_new("artifacts/j/1-render.png", b"second").unwrap_err();
         assert!(matches!(again, StoreError::Exists(_)), "{again}");
         assert_eq!(store.read("artifacts/j/1-render.png").unwrap(), b"first");
-        let left: Vec<_> = std::fs::read_dir(store.root().join("artifacts/j")).unwrap().collect();
+        let left: Vec<_> = std::fs::read_dir(store.folder().unwrap().join("artifacts/j")).unwrap().collect();
         assert_eq!(left.len(), 1, "no temporary file is left behind");
         // A cancelled first run's files go; a later run's folder beside them stays.
         store.put_new("artifacts/j/run-2/1-render.png", b"later").unwrap();
@@ -257,8 +246,8 @@ mod tests {
         assert!(!store.exists("artifacts/j/1-render.png"));
         assert_eq!(store.read("artifacts/j/run-2/1-render.png").unwrap(), b"later");
         store.remove_files("artifacts/j/run-2");
-        assert!(!store.root().join("artifacts/j/run-2").exists());
+        assert!(!store.folder().unwrap().join("artifacts/j/run-2").exists());
         assert_eq!(store.read("uploads/ok/a.png").unwrap(), b"abc");
-        assert_eq!(store.resolve("uploads/ok/b.png"), Err(KeyError::Missing));
+        assert_eq!(store.check("uploads/ok/b.png"), Err(KeyError::Missing));
     }
 }
