@@ -34,6 +34,8 @@ pub struct Studio {
     /// The key the hot-folder watches use to reach `api_base` (made at start, revoked at exit).
     watch_key: (String, String),
     hot: Arc<hot_folders::HotFolders>,
+    /// The studio server Settings connected this desktop to: exports and hot folders go there.
+    server: std::sync::Mutex<Option<connection::ServerConnection>>,
     settings_path: PathBuf,
     settings: std::sync::Mutex<settings::DesktopSettings>,
     public_api: settings::PublicApi,
@@ -43,6 +45,7 @@ pub struct Studio {
     shown: std::sync::atomic::AtomicBool,
 }
 
+pub mod connection;
 pub mod errors;
 pub mod generative;
 pub mod hot_folders;
@@ -337,6 +340,9 @@ macro_rules! desktop_commands {
                     library,
                     import_paths,
                     remote::import_paths_to,
+                    server_connection,
+                    connect_server,
+                    disconnect_server,
                     import_samples,
                     job,
                     jobs,
@@ -440,7 +446,16 @@ async fn export_render(studio: State<'_, Studio>, render_id: String, format: Str
         "webp" => ("webp", image::ImageFormat::WebP),
         other => return Err(io_error("unknown export format", other)),
     };
-    let bytes = studio.engine.render_image(Mode::Live, &render_id).await?;
+    let connected = studio.server.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let bytes = match connected {
+        // The render is the server's: downloaded through its signed URL, saved here.
+        Some(server) => {
+            let client = figur_client::Client::new(&server.url, &server.key)
+                .map_err(|e| io_error("cannot make an HTTP client", e))?;
+            client.render_image(&render_id).await.map_err(remote_error)?
+        }
+        None => studio.engine.render_image(Mode::Live, &render_id).await?,
+    };
     let dir = exports_dir(&studio.data_dir);
     let path = dir.join(format!("{render_id}.{ext}"));
     let shown = path.display().to_string();
@@ -566,6 +581,68 @@ fn fetch_models(app: AppHandle) -> Res<()> {
     Ok(())
 }
 
+/// A studio server's refusal or silence, as the window shows errors.
+fn remote_error(e: figur_client::Error) -> UiError {
+    let code = e.code().and_then(figur_engine::ErrorCode::parse).map(UiCode::Api);
+    UiError {
+        code: code.unwrap_or(UiCode::Desktop(DesktopCode::ServerUnexpected)),
+        message: e.to_string(),
+        detail: String::new(),
+    }
+}
+
+impl Studio {
+    /// Where the hot folders send their photos: the connected server, else this machine's API.
+    fn hot_target(&self) -> (String, String) {
+        match &*self.server.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(server) => (server.url.clone(), server.key.clone()),
+            None => (self.api_base.clone(), self.watch_key.1.clone()),
+        }
+    }
+
+    /// Connects or disconnects; the running hot folders follow.
+    fn set_server(&self, server: Option<connection::ServerConnection>) {
+        *self.server.lock().unwrap_or_else(|p| p.into_inner()) = server;
+        let (base, key) = self.hot_target();
+        self.hot.stop_all();
+        self.hot.resume(&self.data_dir, &base, &key);
+    }
+}
+
+/// The studio server this desktop is connected to (its key from the keyring), if any.
+#[tauri::command]
+#[specta::specta]
+fn server_connection(studio: State<'_, Studio>) -> Option<connection::ServerConnection> {
+    studio.server.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// Keeps the connection (the window checked the server answers this key): the key in the
+/// system keyring, else a private file, as the answer's note says. Exports and hot folders go
+/// to the server from now on.
+#[tauri::command]
+#[specta::specta]
+async fn connect_server(studio: State<'_, Studio>, url: String, key: String) -> Res<connection::ServerConnection> {
+    let dir = studio.data_dir.clone();
+    let saved = tokio::task::spawn_blocking(move || connection::save(&dir, &url, &key))
+        .await
+        .map_err(|e| io_error("saving the connection crashed", e))?
+        .map_err(|why| io_error("cannot keep the connection", why))?;
+    studio.set_server(Some(saved.clone()));
+    Ok(saved)
+}
+
+/// Forgets the connection and its key; this machine's studio again.
+#[tauri::command]
+#[specta::specta]
+async fn disconnect_server(studio: State<'_, Studio>) -> Res<()> {
+    let dir = studio.data_dir.clone();
+    tokio::task::spawn_blocking(move || connection::forget(&dir))
+        .await
+        .map_err(|e| io_error("forgetting the connection crashed", e))?;
+    studio.set_server(None);
+    Ok(())
+}
+
 #[tauri::command]
 #[specta::specta]
 fn hot_folders(studio: State<'_, Studio>) -> Vec<hot_folders::HotFolder> {
@@ -577,8 +654,11 @@ fn hot_folders(studio: State<'_, Studio>) -> Vec<hot_folders::HotFolder> {
 #[tauri::command]
 #[specta::specta]
 fn add_hot_folder(studio: State<'_, Studio>, path: String, workflow: String) -> Res<Vec<hot_folders::HotFolder>> {
-    studio.hot.add(&studio.data_dir, &studio.api_base, &studio.watch_key.1, &path, &workflow).map_err(|why| {
-        UiError { code: UiCode::Desktop(DesktopCode::HotFolder), message: why, detail: String::new() }
+    let (base, key) = studio.hot_target();
+    studio.hot.add(&studio.data_dir, &base, &key, &path, &workflow).map_err(|why| UiError {
+        code: UiCode::Desktop(DesktopCode::HotFolder),
+        message: why,
+        detail: String::new(),
     })?;
     Ok(studio.hot.list(&studio.data_dir))
 }
@@ -660,7 +740,11 @@ pub fn run() -> anyhow::Result<()> {
     tauri::async_runtime::set(runtime.handle().clone());
     let builder = specta_builder();
     let hot = Arc::new(hot_folders::HotFolders::default());
-    hot.resume(&data_dir, &api_base, &watch_key.1);
+    let server = connection::load(&data_dir);
+    match &server {
+        Some(s) => hot.resume(&data_dir, &s.url, &s.key),
+        None => hot.resume(&data_dir, &api_base, &watch_key.1),
+    }
     let key_id = watch_key.0.clone();
     let studio = Studio {
         engine: engine.clone(),
@@ -668,6 +752,7 @@ pub fn run() -> anyhow::Result<()> {
         data_dir,
         watch_key,
         hot: hot.clone(),
+        server: std::sync::Mutex::new(server),
         settings_path,
         settings: std::sync::Mutex::new(saved),
         public_api,

@@ -801,6 +801,66 @@ async fn studio_server(
     (engine, base, key, stop)
 }
 
+/// A session's keyring of the test's own: a private D-Bus session bus and GNOME Keyring's
+/// Secret Service on it (Debian's `gnome-keyring`), its keyrings in `dir`. Stopped when dropped.
+struct KeyringSession {
+    bus: Child,
+    address: PathBuf,
+}
+
+impl KeyringSession {
+    fn start(dir: &Path) -> KeyringSession {
+        use std::io::{BufRead, Write};
+        std::fs::create_dir_all(dir.join("home")).unwrap();
+        let mut bus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .arg(format!("--address=unix:path={}", dir.join("bus").display()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon (Debian package dbus-daemon)");
+        let mut address = String::new();
+        std::io::BufReader::new(bus.stdout.take().unwrap()).read_line(&mut address).unwrap();
+        let address = PathBuf::from(address.trim());
+        // `--unlock` reads the login keyring's password from stdin (and makes that keyring).
+        let mut keyring = Command::new("gnome-keyring-daemon")
+            .args(["--unlock", "--components=secrets"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .env("HOME", dir.join("home"))
+            .env("XDG_DATA_HOME", dir.join("home/share"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("gnome-keyring-daemon (Debian package gnome-keyring)");
+        keyring.stdin.take().unwrap().write_all(b"figur-test").unwrap();
+        // It forks into the background and exits; the daemon goes when the bus does.
+        assert!(keyring.wait().unwrap().success(), "gnome-keyring-daemon did not start");
+        KeyringSession { bus, address }
+    }
+}
+
+impl Drop for KeyringSession {
+    fn drop(&mut self) {
+        let _ = self.bus.kill();
+        let _ = self.bus.wait();
+    }
+}
+
+/// The text of `selector` once it contains `wanted` (or whatever it says after 20 s).
+async fn text_with(client: &Client, selector: &str, wanted: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = match client.find(Locator::Css(selector)).await {
+            Ok(found) => found.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text.contains(wanted) || Instant::now() > deadline {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connected_to_a_studio_server_the_library_jobs_and_gallery_are_the_servers() {
     use figur_engine::{JobFilter, LibraryQuery, Mode};
@@ -808,7 +868,10 @@ async fn connected_to_a_studio_server_the_library_jobs_and_gallery_are_the_serve
     let photo = photo(dir.path());
     let (server, base, key, stop) = studio_server(&dir.path().join("server")).await;
     let data = dir.path().join("data");
-    let (driver, client, _) = open(&data, "").await;
+    let keyring = KeyringSession::start(&dir.path().join("keyring"));
+    let on_keyring = [("DBUS_SESSION_BUS_ADDRESS", keyring.address.as_path())];
+    let pictures = data.join("pictures");
+    let (driver, client, _) = open_env(&data, "", &pictures, &on_keyring).await;
 
     // Settings → Studio server: a wrong key is refused and nothing is kept.
     click(&client, "[data-testid=nav-settings]").await;
@@ -825,6 +888,15 @@ async fn connected_to_a_studio_server_the_library_jobs_and_gallery_are_the_serve
     let said = "return document.querySelector('[data-testid=connected-server]')?.textContent ?? '';";
     assert!(js_becomes(&client, said, json!(format!("on {base}")), Duration::from_secs(30)).await, "never connected");
     shot(&client, "settings-server").await;
+    // The key is in the session's keyring: not in a file, not in the webview's storage.
+    let note = text_with(&client, "[data-testid=server-key-note]", "keyring").await;
+    assert_eq!(note, "The key is kept in the system keyring.");
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(data.join("server.json")).unwrap()).unwrap();
+    assert_eq!(saved, json!({"url": base, "kept_in": "keyring"}));
+    assert!(!data.join("server-key").exists());
+    let stored = "return JSON.stringify(Object.assign({}, localStorage));";
+    let web_storage = client.execute(stored, vec![]).await.unwrap();
+    assert!(!web_storage.as_str().unwrap_or_default().contains(&key), "the key is not in web storage: {web_storage}");
 
     // An import goes to the server's library; this machine's stays empty.
     import(&client, &photo).await;
@@ -836,18 +908,85 @@ async fn connected_to_a_studio_server_the_library_jobs_and_gallery_are_the_serve
     let jobs = server.list_jobs(Mode::Live, JobFilter { limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(jobs.jobs.len(), 1, "the job is the server's");
     click(&client, "[data-testid=nav-gallery]").await;
-    client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=render] img")).await.unwrap();
+    let tile = client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("[data-testid=render] img"))
+        .await
+        .unwrap();
     shot(&client, "gallery-on-server").await;
 
-    // Back to this machine's studio: its own (empty) library.
+    // Export saves the server's render into this machine's Pictures folder.
+    tile.click().await.unwrap();
+    click(&client, "[data-testid=open-render]").await;
+    click(&client, "[data-testid=export-png]").await;
+    let note = text_with(&client, "[data-testid=export-note]", "Saved to").await;
+    let saved = PathBuf::from(note.trim_start_matches("Saved to ").trim());
+    assert!(saved.starts_with(pictures.join("Figur Studio")), "exported: {note}");
+    let render = &jobs.jobs[0];
+    let exported = image::open(&saved).unwrap();
+    let made = render.latest_event.as_ref().unwrap().artifacts[0].meta.clone();
+    assert_eq!((exported.width(), exported.height()), (made.width, made.height), "the server's render");
+
+    // A hot folder sends what is dropped into it to the server, and its results come back here.
+    click(&client, "[data-testid=nav-settings]").await;
+    let hot = dir.path().join("hot-to-server");
+    std::fs::create_dir_all(&hot).unwrap();
+    let hot_path = client.wait().for_element(Locator::Css("[data-testid=hot-path]")).await.unwrap();
+    hot_path.send_keys(&hot.display().to_string()).await.unwrap();
+    click(&client, "[data-testid=hot-add]").await;
+    client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("[data-testid=hot-folder]")).await.unwrap();
+    std::fs::copy(&photo, hot.join("dropped.png")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while std::fs::read_dir(hot.join("out")).map(|d| d.count()).unwrap_or(0) == 0 {
+        assert!(Instant::now() < deadline, "the hot folder made nothing");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let jobs = server.list_jobs(Mode::Live, JobFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(jobs.jobs.len(), 2, "the hot folder's job ran on the server");
+    click(&client, "[data-testid=hot-remove]").await;
+
+    // Closed and opened again, the desktop is still connected: the key came back from the keyring.
+    client.close().await.unwrap();
+    drop(driver);
+    let (driver, client, _) = open_env(&data, "", &pictures, &on_keyring).await;
+    assert!(js_becomes(&client, said, json!(format!("on {base}")), Duration::from_secs(30)).await, "not connected");
+
+    // Back to this machine's studio: its own (empty) library; the connection is forgotten.
     click(&client, "[data-testid=nav-settings]").await;
     click(&client, "[data-testid=server-disconnect]").await;
     let gone = "return document.querySelector('[data-testid=connected-server]') === null;";
     assert!(js_becomes(&client, gone, json!(true), Duration::from_secs(30)).await);
+    assert!(!data.join("server.json").exists());
     click(&client, "[data-testid=nav-library]").await;
     assert!(library_tiles(&client, 0).await.is_empty(), "this machine's library is its own");
     client.close().await.unwrap();
     drop(driver);
+
+    // Where no keyring answers, the key is kept in a file only this user reads, and the window
+    // says so.
+    let nowhere = [("DBUS_SESSION_BUS_ADDRESS", Path::new("unix:path=/nonexistent/bus"))];
+    let (driver, client, _) = open_env(&data, "", &pictures, &nowhere).await;
+    click(&client, "[data-testid=nav-settings]").await;
+    let url_field = client.wait().for_element(Locator::Css("[data-testid=server-url]")).await.unwrap();
+    url_field.clear().await.unwrap();
+    url_field.send_keys(&base).await.unwrap();
+    client.find(Locator::Css("[data-testid=server-key]")).await.unwrap().send_keys(&key).await.unwrap();
+    click(&client, "[data-testid=server-connect]").await;
+    assert!(js_becomes(&client, said, json!(format!("on {base}")), Duration::from_secs(30)).await, "never connected");
+    click(&client, "[data-testid=nav-settings]").await;
+    let note = text_with(&client, "[data-testid=server-key-note]", "No system keyring answered").await;
+    let file = data.join("server-key");
+    assert!(note.contains("No system keyring answered") && note.contains(&file.display().to_string()), "{note}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), key);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    client.close().await.unwrap();
+    drop(driver);
+    drop(keyring);
     let _ = stop.send(());
     server.shutdown(Duration::from_secs(5)).await;
 }

