@@ -260,6 +260,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/generative-models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Extension: the diffusion exports added on this server (`figur models add`; add them on
+         *     every worker of a farm too) with kind, licence and size, and the default model each use
+         *     takes when a request names none.
+         */
+        get: operations["generative_models"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/generative-models/defaults/{use}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Extension: sets (or with `"model": null` clears) the default model one use takes when a
+         *     request names none — the server's, so every job dispatched through it from then on.
+         */
+        put: operations["set_default_model"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/health": {
         parameters: {
             query?: never;
@@ -774,6 +815,21 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description One added export. */
+        AddedModel: {
+            /**
+             * @description `text-to-image` or `inpainting`, with `+ image to image` when it has a VAE encoder, or
+             *     `try-on (CatVTON layout)`.
+             */
+            kind: string;
+            licence: string;
+            /**
+             * Format: double
+             * @description Megabytes on disk.
+             */
+            megabytes: number;
+            name: string;
+        };
         /** @description An artifact as clients see it: a short-lived signed URL in place of the store key. */
         Artifact: {
             /** @description Signed, short-lived URL served by the engine; usable without the API key (e.g. in `<img src>`). */
@@ -991,6 +1047,24 @@ export interface components {
             /** @description Always `credits`. */
             currency: string;
         };
+        /** @description One use's default and the added models that can serve it. */
+        DefaultModel: {
+            /**
+             * @description The added models that can serve it, with the licence each was added under (a studio
+             *     picks knowing what it may sell).
+             */
+            choices: components["schemas"]["ModelChoice"][];
+            /** @description `background-generator`, `model-generator`, `refine`, `harmonize` or `try-on`. */
+            key: string;
+            label: string;
+            model?: string | null;
+            /** @description What happens when none is set. */
+            otherwise: string;
+        };
+        /** @description `PUT /v1/generative-models/defaults/{use}`: the model to take, or `null` for none. */
+        DefaultModelChange: {
+            model?: string | null;
+        };
         /** @description The 202 answer to a dispatch. */
         DispatchAccepted: {
             /** Format: int64 */
@@ -1047,6 +1121,11 @@ export interface components {
             layer: number;
             public_id: string;
             region: components["schemas"]["Region"];
+        };
+        /** @description The added models and each use's default. */
+        GenerativeView: {
+            defaults: components["schemas"]["DefaultModel"][];
+            models: components["schemas"]["AddedModel"][];
         };
         Health: {
             /** @description Always `ok` when the server answers. */
@@ -1166,6 +1245,10 @@ export interface components {
             user_category?: null | components["schemas"]["UserCategory"];
             /** @description Extension: an http(s) URL the job's terminal state is POSTed to once it ends (Standard Webhooks signature headers; retried with backoff; attempts at GET /v1/jobs/{id}/webhooks) */
             webhook_url?: string | null;
+        };
+        ModelChoice: {
+            licence: string;
+            name: string;
         };
         ModelGeneratorRequest: {
             /**
@@ -2631,6 +2714,168 @@ export interface operations {
             };
             /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    generative_models: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GenerativeView"];
+                };
+            };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many requests for this key (or without a valid key, from this address); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: the studio's disk is full, it is short of memory, or it is shutting down; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    set_default_model: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `background-generator`, `model-generator`, `refine`, `harmonize` or `try-on` */
+                use: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DefaultModelChange"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GenerativeView"];
+                };
+            };
+            /** @description `BAD_REQUEST`: the body is not well-formed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAUTHORIZED`: no API key, or one the studio does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: not addressed as localhost, a cross-origin caller, or a key without the capability */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RESOURCE_NOT_FOUND`: no such use */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: the body is not of the declared content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `model` not added, or unable to serve this use */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

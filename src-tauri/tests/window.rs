@@ -897,6 +897,14 @@ async fn connected_to_a_studio_server_the_library_jobs_and_gallery_are_the_serve
     let stored = "return JSON.stringify(Object.assign({}, localStorage));";
     let web_storage = client.execute(stored, vec![]).await.unwrap();
     assert!(!web_storage.as_str().unwrap_or_default().contains(&key), "the key is not in web storage: {web_storage}");
+    // Settings' generative models are the server's (read through its /v1): nothing to add here.
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("[data-testid=generative-on-server]"))
+        .await
+        .unwrap();
+    assert!(client.find(Locator::Css("[data-testid=add-model]")).await.is_err(), "models are added on the server");
 
     // An import goes to the server's library; this machine's stays empty.
     import(&client, &photo).await;

@@ -269,3 +269,44 @@ async fn a_background_swap_harmonised_by_an_added_model_keeps_all_but_the_edge_b
     let r = server.post("/v1/background-swap-with-spec", swap(json!(true))).await;
     assert_eq!((r.status.as_u16(), r.loc()), (422, json!(["body", "runtime_config", "harmonize"])), "{:?}", r.body);
 }
+
+/// Settings → Generative models through a studio server: the added models and each use's
+/// default, read and changed over `/v1` (what a connected desktop shows), checked as
+/// `figur config` checks them; a later dispatch takes the default.
+#[tokio::test]
+async fn the_generative_models_and_their_defaults_through_the_api() {
+    let (server, _, cache) = server_and_cache("generative-settings-api").await;
+    let view = server.get("/v1/generative-models").await;
+    assert_eq!(view.status, 200, "{:?}", view.body);
+    assert_eq!(view.body["models"][0]["name"], "tiny-sd", "{}", view.body);
+    let uses: Vec<&str> =
+        view.body["defaults"].as_array().unwrap().iter().map(|d| d["key"].as_str().unwrap()).collect();
+    assert_eq!(uses, ["background-generator", "model-generator", "refine", "harmonize", "try-on"]);
+    let backdrops = &view.body["defaults"][0];
+    assert_eq!(backdrops["model"], Value::Null);
+    assert_eq!(backdrops["choices"][0]["name"], "tiny-sd");
+
+    let put =
+        |path: &str, body: Value| server.send(server.http.put(server.url(path)).bearer_auth(&server.key).json(&body));
+    let set = put("/v1/generative-models/defaults/background-generator", json!({"model": "tiny-sd"})).await;
+    assert_eq!(set.status, 200, "{:?}", set.body);
+    assert_eq!(set.body["defaults"][0]["model"], "tiny-sd");
+    // The server's settings file says so (what `figur config` reads).
+    let (ok, out) = config(&server, &cache, &["get", "default-model.background-generator"]);
+    assert!(ok && out.contains("tiny-sd"), "{out}");
+    // A dispatch naming no model draws with it.
+    let body = json!({"scene_type": "paper", "mood": "soft", "resolution": "0.5K", "seed": 1});
+    let events = run(&server, "background-generator", body).await;
+    let provenance = &events.last().unwrap()["extra"]["provenance"];
+    assert!(provenance.to_string().contains("tiny-sd"), "{provenance}");
+
+    // Refused, named: a model not added, a use that does not exist.
+    let wrong = put("/v1/generative-models/defaults/refine", json!({"model": "sd15"})).await;
+    assert_eq!(wrong.status, 422, "{:?}", wrong.body);
+    assert_eq!(wrong.body["error"]["details"][0]["loc"], json!(["body", "model"]));
+    let nowhere = put("/v1/generative-models/defaults/colour", json!({"model": "tiny-sd"})).await;
+    assert_eq!(nowhere.status, 404, "{:?}", nowhere.body);
+    // `null` clears it.
+    let cleared = put("/v1/generative-models/defaults/background-generator", json!({"model": null})).await;
+    assert_eq!(cleared.body["defaults"][0]["model"], Value::Null);
+}

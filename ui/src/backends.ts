@@ -7,6 +7,7 @@ import { PAGE, type LibraryBackend, type LibraryItem } from "./library/store.sve
 import type { QueueBackend } from "./queue/store.svelte";
 import type { RenderBackend } from "./gallery/render_info";
 import type { FirstRunBackend } from "./start/first_run";
+import type { GenerativeBackend } from "./generative_settings";
 
 const localLibrary: LibraryBackend = {
   page: (search, offset, limit) => call(commands.library(search, offset, limit)),
@@ -37,7 +38,14 @@ const localRenders: RenderBackend = {
   onJobChanged: (listener) => events.jobChanged.listen(() => listener()),
 };
 
+const localGenerative: GenerativeBackend = {
+  view: () => commands.generativeModels(),
+  setDefault: (key, model) => call(commands.setDefaultModel(key, model)),
+  local: true,
+};
+
 export const libraryBackend: LibraryBackend = server?.library ?? localLibrary;
+export const generativeBackend: GenerativeBackend = server?.generative ?? localGenerative;
 export const queueBackend: QueueBackend = server?.queue ?? localQueue;
 export const renderBackend: RenderBackend = server?.renders ?? localRenders;
 

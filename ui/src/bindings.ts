@@ -584,13 +584,16 @@ export type GarmentCategory = {
 	layer: number,
 };
 
+/**  The added models and each use's default. */
 export type GenerativeView = GenerativeView_Serialize | GenerativeView_Deserialize;
 
+/**  The added models and each use's default. */
 export type GenerativeView_Deserialize = {
 	models: AddedModel[],
 	defaults: DefaultModel_Deserialize[],
 };
 
+/**  The added models and each use's default. */
 export type GenerativeView_Serialize = {
 	models: AddedModel[],
 	defaults: DefaultModel_Serialize[],

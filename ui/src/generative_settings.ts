@@ -2,7 +2,18 @@
 // (added from a folder, listed with kind, licence and size, removed), and the
 // default model each use takes when a request names none (the data folder's settings, the
 // same ones `figur config` sets).
-import type { DefaultModel } from "./bindings";
+import type { DefaultModel, GenerativeView } from "./bindings";
+
+/**
+ * Where the generative models and their defaults are read and set: this machine's studio, or
+ * the studio server the desktop is connected to (its models are added on the server itself).
+ */
+export interface GenerativeBackend {
+  view(): Promise<GenerativeView>;
+  setDefault(key: string, model: string | null): Promise<GenerativeView>;
+  /** Models are added from a folder of this machine: only to this machine's studio. */
+  readonly local: boolean;
+}
 
 /** A use's choices: none (saying what happens then), then each added model that can serve it,
  * with the licence it was added under. */

@@ -12,6 +12,7 @@ import type {
   UploadAccepted,
 } from "./bindings";
 import type { RenderBackend } from "./gallery/render_info";
+import type { GenerativeBackend } from "./generative_settings";
 import type { TimelineBackend } from "./job/backend";
 import type { LibraryBackend } from "./library/store.svelte";
 import type { QueueBackend } from "./queue/store.svelte";
@@ -197,6 +198,14 @@ export class RemoteStudio {
       (await this.answer(this.api.POST("/v1/jobs/{public_id}/vary", { params: { path: { public_id: jobId } }, body: { count } }))).jobs,
     job: (jobId) => this.answer(this.api.GET("/v1/jobs/{public_id}", { params: { path: { public_id: jobId } } })),
     onJobChanged: (listener) => this.watch(() => listener()),
+  };
+
+  // The server's models (added there with `figur models add`) and the defaults its dispatches take.
+  readonly generative: GenerativeBackend = {
+    view: () => this.answer(this.api.GET("/v1/generative-models")),
+    setDefault: (key, model) =>
+      this.answer(this.api.PUT("/v1/generative-models/defaults/{use}", { params: { path: { use: key } }, body: { model } })),
+    local: false,
   };
 
   readonly timeline: TimelineBackend = {

@@ -226,6 +226,16 @@ class AsyncFigur:
         """`GET /v1/operations`: every workflow, its class, price and whether it runs here."""
         return await self._send(calls.get("/v1/operations", m.OperationList))
 
+    async def generative_models(self) -> m.GenerativeView:
+        """`GET /v1/generative-models` (extension): the added diffusion models and each use's default."""
+        return await self._send(calls.get("/v1/generative-models", m.GenerativeView))
+
+    async def set_default_model(self, use: str, model: Optional[str]) -> m.GenerativeView:
+        """`PUT /v1/generative-models/defaults/{use}` (extension): the model a use takes when a
+        request names none (``None`` clears it)."""
+        path = f"/v1/generative-models/defaults/{_key(use)}"
+        return await self._send(calls.Call("PUT", path, calls.model(m.GenerativeView), json={"model": model}))
+
     async def credits(self) -> m.Credits:
         """`GET /v1/credits`: the balance."""
         return await self._send(calls.get("/v1/credits", m.Credits))

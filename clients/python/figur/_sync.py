@@ -221,6 +221,16 @@ class Figur:
         """`GET /metrics` (extension): the server's metrics in Prometheus' text format."""
         return self._send(Call("GET", "/metrics", _text, raw=True))
 
+    def generative_models(self) -> m.GenerativeView:
+        """`GET /v1/generative-models` (extension): the added diffusion models and each use's default."""
+        return self._send(calls.get("/v1/generative-models", m.GenerativeView))
+
+    def set_default_model(self, use: str, model: Optional[str]) -> m.GenerativeView:
+        """`PUT /v1/generative-models/defaults/{use}` (extension): the model a use takes when a
+        request names none (``None`` clears it)."""
+        path = f"/v1/generative-models/defaults/{_key(use)}"
+        return self._send(calls.Call("PUT", path, calls.model(m.GenerativeView), json={"model": model}))
+
     def health(self) -> m.Health:
         """`GET /v1/health` (no key needed): whether the server is up."""
         return self._send(calls.get("/v1/health", m.Health))

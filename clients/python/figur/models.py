@@ -9,6 +9,22 @@ from typing import Annotated, Any, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 
+class AddedModel(BaseModel):
+    """
+    One added export.
+    """
+
+    kind: Annotated[
+        str,
+        Field(
+            description="`text-to-image` or `inpainting`, with `+ image to image` when it has a VAE encoder, or\n`try-on (CatVTON layout)`."
+        ),
+    ]
+    licence: str
+    megabytes: Annotated[float, Field(description="Megabytes on disk.")]
+    name: str
+
+
 class ArtifactMeta(BaseModel):
     """
     Facts about an artifact's image.
@@ -81,6 +97,14 @@ class CompatibilityRequest(BaseModel):
 class Credits(BaseModel):
     balance: int
     currency: Annotated[str, Field(description="Always `credits`.")]
+
+
+class DefaultModelChange(BaseModel):
+    """
+    `PUT /v1/generative-models/defaults/{use}`: the model to take, or `null` for none.
+    """
+
+    model: Optional[str] = None
 
 
 class ErrorCode(str, Enum):
@@ -218,6 +242,11 @@ class LocItem(RootModel[Union[str, LocItem1]]):
             description="One step of a [`FieldError`]'s location: an object key or an array index."
         ),
     ]
+
+
+class ModelChoice(BaseModel):
+    licence: str
+    name: str
 
 
 class RuntimeConfig5(BaseModel):
@@ -986,6 +1015,28 @@ class ComplementaryGarmentGeneratorRequest(BaseModel):
     ] = None
 
 
+class DefaultModel(BaseModel):
+    """
+    One use's default and the added models that can serve it.
+    """
+
+    choices: Annotated[
+        list[ModelChoice],
+        Field(
+            description="The added models that can serve it, with the licence each was added under (a studio\npicks knowing what it may sell)."
+        ),
+    ]
+    key: Annotated[
+        str,
+        Field(
+            description="`background-generator`, `model-generator`, `refine`, `harmonize` or `try-on`."
+        ),
+    ]
+    label: str
+    model: Optional[str] = None
+    otherwise: Annotated[str, Field(description="What happens when none is set.")]
+
+
 class DispatchAccepted(BaseModel):
     """
     The 202 answer to a dispatch.
@@ -1049,6 +1100,15 @@ class GarmentCategory(BaseModel):
     ]
     public_id: str
     region: Region
+
+
+class GenerativeView(BaseModel):
+    """
+    The added models and each use's default.
+    """
+
+    defaults: list[DefaultModel]
+    models: list[AddedModel]
 
 
 class JobEvent(BaseModel):

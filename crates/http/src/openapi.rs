@@ -9,7 +9,7 @@ use utoipa::{Modify, OpenApi};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
-use crate::routes::{account, jobs, library, workflows};
+use crate::routes::{account, generative, jobs, library, workflows};
 
 /// This document. No key needed.
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "account",
@@ -35,7 +35,8 @@ pub async fn openapi() -> Response {
         jobs::vary, jobs::webhooks,
         library::upload, library::uploads, library::edit_upload, library::tags, library::renders, library::render, library::catalog, library::catalog_models, library::catalog_entry,
         library::garment_categories, library::add_catalog_model, library::compatibility, library::artifact,
-        account::operations, account::credits, account::usage, account::health, account::metrics, openapi,
+        account::operations, account::credits, account::usage, account::health, account::metrics,
+        generative::generative_models, generative::set_default_model, openapi,
     ),
     components(schemas(figur_engine::domain::catalog::CatalogResource, figur_engine::domain::catalog::ListedCatalogResource)),
     modifiers(&BearerAuth),

@@ -7,6 +7,7 @@ mod builtins;
 mod catalog_models;
 mod compare;
 mod farm;
+pub mod generative;
 pub use farm::{FarmStatus, FarmWorker, LeasedJob};
 #[cfg(test)]
 mod queue_tests;

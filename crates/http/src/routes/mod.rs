@@ -1,6 +1,7 @@
 //! The /v1 routes: thin adapters from HTTP to engine calls.
 
 pub mod account;
+pub mod generative;
 pub mod jobs;
 pub mod library;
 pub mod workflows;
@@ -45,6 +46,8 @@ pub fn router() -> Router<AppState> {
         .route("/v1/usage", get(account::usage))
         .route("/v1/health", get(account::health))
         .route("/metrics", get(account::metrics))
+        .route("/v1/generative-models", get(generative::generative_models))
+        .route("/v1/generative-models/defaults/{use}", axum::routing::put(generative::set_default_model))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .merge(
             Router::new()
