@@ -39,6 +39,12 @@ async fn metrics_count_dispatches_jobs_and_stages_and_read_the_queue() {
     assert_eq!(sample(&text, &format!("figur_claim_seconds_count{{{flow}}}")), Some(1.0));
     assert_eq!(sample(&text, &format!("figur_job_seconds_count{{outcome=\"succeeded\",{flow}}}")), Some(1.0));
     assert_eq!(sample(&text, &format!("figur_stage_seconds_count{{stage=\"palette\",{flow}}}")), Some(1.0));
+    // GPU memory is read through NVML where an NVIDIA driver is installed, and absent elsewhere
+    // (never a zero that looks like an idle GPU).
+    let nvidia = ["/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1", "/usr/lib64/libnvidia-ml.so.1"]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists());
+    assert_eq!(text.contains("figur_gpu_memory_bytes{"), nvidia, "{text}");
 
     // Jobs queued but not run (a paused studio): the depth per workflow and priority.
     let paused = Server::start_with(&["--paused"], &[]).await;

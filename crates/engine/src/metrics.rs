@@ -36,6 +36,9 @@ pub struct Metrics {
     pub queue_depth: IntGaugeVec,
     pub jobs_running: IntGaugeVec,
     pub workers: IntGaugeVec,
+    /// Each NVIDIA GPU's memory, read through NVML when scraped (absent where no driver runs):
+    /// `used` and `total` on the device, `process` for this process's share.
+    pub gpu_memory: IntGaugeVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -97,11 +100,52 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             &["realm", "workflow"],
         ),
         workers: gauge(&r, "workers", "Workers of a shared ledger, by state", &["state"]),
+        gpu_memory: gauge(
+            &r,
+            "gpu_memory_bytes",
+            "NVIDIA GPU memory: used and total on the device, and this process's",
+            &["gpu", "name", "kind"],
+        ),
         registry: r,
     }
 });
 
+/// NVML, loaded once (the driver's `libnvidia-ml.so.1`); `None` on a machine without one.
+fn nvml() -> Option<&'static nvml_wrapper::Nvml> {
+    static NVML: std::sync::OnceLock<Option<nvml_wrapper::Nvml>> = std::sync::OnceLock::new();
+    NVML.get_or_init(|| nvml_wrapper::Nvml::init().ok()).as_ref()
+}
+
 impl Metrics {
+    /// Reads every GPU's memory into [`Metrics::gpu_memory`] (nothing where NVML does not load).
+    pub fn read_gpus(&self) {
+        self.gpu_memory.reset();
+        let Some(nvml) = nvml() else { return };
+        let me = std::process::id();
+        for index in 0..nvml.device_count().unwrap_or(0) {
+            let Ok(device) = nvml.device_by_index(index) else { continue };
+            let (gpu, name) = (index.to_string(), device.name().unwrap_or_default());
+            let set = |kind: &str, bytes: u64| {
+                self.gpu_memory.with_label_values(&[&gpu, &name, kind]).set(i64::try_from(bytes).unwrap_or(i64::MAX))
+            };
+            if let Ok(memory) = device.memory_info() {
+                set("used", memory.used);
+                set("total", memory.total);
+            }
+            if let Ok(processes) = device.running_compute_processes() {
+                let mine = processes
+                    .iter()
+                    .filter(|p| p.pid == me)
+                    .map(|p| match p.used_gpu_memory {
+                        nvml_wrapper::enums::device::UsedGpuMemory::Used(bytes) => bytes,
+                        nvml_wrapper::enums::device::UsedGpuMemory::Unavailable => 0,
+                    })
+                    .sum();
+                set("process", mine);
+            }
+        }
+    }
+
     /// Everything in Prometheus' text exposition format.
     pub fn text(&self) -> String {
         let mut out = Vec::new();

@@ -122,6 +122,7 @@ impl Engine {
                 m.jobs_running.with_label_values(&[mode.as_str(), &workflow(&job_type)]).set(n);
             }
         }
+        m.read_gpus();
         m.workers.reset();
         if self.realm(Mode::Live).ledger.is_shared() {
             for w in self.realm(Mode::Live).ledger.read(leases::workers).await? {
