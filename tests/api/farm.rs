@@ -660,3 +660,85 @@ async fn a_worker_serves_its_metrics() {
     let r = farm.http.get(format!("{}/metrics", base[0])).send().await.unwrap();
     assert_eq!(r.status(), 401);
 }
+
+/// Dispatches without an idempotency key take the group-commit path whose jobs are rows of one
+/// multi-row insert: through a database restart mid-run, every 202 names a job that exists once
+/// and runs to its end, an attempt that failed made at most one job (it may have committed
+/// before its answer was lost, as any keyless request may), and the balance is the ledger's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn keyless_dispatches_through_a_database_restart_each_make_one_job() {
+    const DISPATCHES: usize = 240;
+    let farm = Arc::new(Farm::new());
+    let server = farm.server("server");
+    let base = server.base.clone().unwrap();
+    let _worker = farm.worker("w1", None);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let failed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let (farm, base, next, failed) = (farm.clone(), base.clone(), next.clone(), failed.clone());
+            tokio::spawn(async move {
+                let mut accepted = Vec::new();
+                loop {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if n >= DISPATCHES {
+                        return accepted;
+                    }
+                    let body = json!({"scene_type": "paper", "mood": "soft", "resolution": "0.5K", "seed": n});
+                    let deadline = Instant::now() + Duration::from_secs(90);
+                    loop {
+                        let sent = farm
+                            .http
+                            .post(format!("{base}/v1/background-generator"))
+                            .bearer_auth(&farm.key)
+                            .json(&body)
+                            .timeout(Duration::from_secs(20))
+                            .send()
+                            .await;
+                        match sent {
+                            Ok(resp) if resp.status() == 202 => {
+                                let reply: Value = resp.json().await.unwrap();
+                                accepted.push(reply["job_id"].as_str().unwrap().to_string());
+                                break;
+                            }
+                            Ok(resp) => {
+                                let status = resp.status();
+                                assert!(status.is_server_error() || status == 429, "dispatch {n}: {status}");
+                            }
+                            Err(_) => {}
+                        }
+                        failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        assert!(Instant::now() < deadline, "dispatch {n} was never accepted");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            })
+        })
+        .collect();
+    // The database restarts while the clients dispatch.
+    while next.load(std::sync::atomic::Ordering::SeqCst) < DISPATCHES / 3 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let restart = farm.clone();
+    tokio::task::spawn_blocking(move || restart.cluster.restart()).await.unwrap();
+    let mut accepted = Vec::new();
+    for client in clients {
+        accepted.extend(client.await.unwrap());
+    }
+    assert_eq!(accepted.len(), DISPATCHES);
+    farm.wait_for("every job ended", "SELECT COUNT(*) FROM jobs WHERE status IN ('NOT_STARTED', 'IN_PROGRESS')", 0)
+        .await;
+    let ids: Vec<String> = farm
+        .cluster
+        .query(|c| c.query("SELECT public_id FROM jobs", &[]).unwrap().iter().map(|r| r.get(0)).collect())
+        .await;
+    let ids: std::collections::BTreeSet<String> = ids.into_iter().collect();
+    for id in &accepted {
+        assert!(ids.contains(id), "the 202 for {id} named a job the ledger has");
+    }
+    let extra = ids.len() - accepted.len();
+    let failed = failed.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(failed > 0, "the dispatches crossed the restart");
+    assert!(extra <= failed, "{extra} jobs beyond the 202s, from {failed} failed attempts");
+    assert_ledger_invariants(&farm, ids.len()).await;
+}
