@@ -316,7 +316,8 @@ pub(crate) async fn assert_ledger_invariants(farm: &Farm, jobs: usize) {
                 .unwrap();
             let sums = c
                 .query_one(
-                    "SELECT (SELECT credits FROM credit_balance), \
+                    "SELECT (SELECT credits FROM credit_balance) \
+                     + (SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) FROM credit_reserves), \
                      (SELECT CAST(SUM(credits) AS BIGINT) FROM credit_ledger), \
                      (SELECT COUNT(*) FROM renders) + (SELECT COUNT(DISTINCT generation_job_public_id) FROM catalog), \
                      (SELECT COUNT(*) FROM jobs WHERE status = 'SUCCESS'), \

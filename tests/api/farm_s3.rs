@@ -194,7 +194,8 @@ async fn a_farm_on_an_s3_bucket_renders_and_a_store_that_refuses_writes_refunds(
     let read_only: Vec<(String, String)> = s3.env(&s3.ro);
     let read_only: Vec<(&str, &str)> = read_only.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut w3 = farm.worker_with("w3-read-only", &read_only);
-    const BALANCE: &str = "SELECT credits FROM credit_balance";
+    const BALANCE: &str = "SELECT (SELECT credits FROM credit_balance) \
+                           + (SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) FROM credit_reserves)";
     let before = farm.count(BALANCE).await;
     let refused = futures_util::future::join_all((JOBS..JOBS + 3).map(|n| farm.dispatch(&bases, n))).await;
     farm.wait_for("refused jobs ended", "SELECT COUNT(*) FROM jobs WHERE status = 'FAILURE'", 3).await;

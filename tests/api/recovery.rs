@@ -21,7 +21,8 @@ fn integrity_ok(server: &Server) {
         assert_eq!(check, "ok");
         let (balance, sum): (i64, i64) = conn
             .query_row(
-                "SELECT (SELECT credits FROM credit_balance), (SELECT SUM(credits) FROM credit_ledger)",
+                "SELECT (SELECT credits FROM credit_balance) + (SELECT COALESCE(SUM(credits), 0) FROM credit_reserves), \
+                 (SELECT SUM(credits) FROM credit_ledger)",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )

@@ -1,6 +1,12 @@
 //! The credit balance and its ledger of debits, refunds and adjustments. The balance row and the
 //! ledger row of a change are written together, so the balance always equals the ledger's sum.
 //! A change locks the balance row first: dispatches on several API servers take turns on it.
+//!
+//! On a farm, each API server's writer also holds credits back in a reserve of its own
+//! (`credit_reserves`, see `pg_writer`), so its groups of dispatches debit a row no other server
+//! waits on. The balance is the row plus every reserve; a change the row alone cannot pay for
+//! first sweeps every reserve back into it (locked, in slot order), so a 402 still means the
+//! whole balance is short.
 
 use super::db::{args, Db};
 use super::{LedgerError, LedgerResult};
@@ -9,7 +15,31 @@ use crate::error::{ApiError, ErrorCode};
 use crate::time::now_rfc3339;
 
 pub fn balance(conn: &Db<'_>) -> LedgerResult<i64> {
-    Ok(conn.query_opt("SELECT credits FROM credit_balance WHERE id = 1", args![], |r| r.get(0))?.unwrap_or(0))
+    let row: i64 =
+        conn.query_opt("SELECT credits FROM credit_balance WHERE id = 1", args![], |r| r.get(0))?.unwrap_or(0);
+    Ok(row + reserved(conn)?)
+}
+
+/// The credits the servers' reserves hold.
+pub(super) fn reserved(conn: &Db<'_>) -> LedgerResult<i64> {
+    conn.query_one("SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) FROM credit_reserves", args![], |r| r.get(0))
+}
+
+/// The balance row, locked, holding at least `need` if the whole balance does: when the row
+/// alone is short, every reserve is swept back into it first (each locked, in slot order).
+fn pool_for_update(conn: &Db<'_>, need: i64) -> LedgerResult<i64> {
+    let have = balance_for_update(conn)?;
+    if have >= need {
+        return Ok(have);
+    }
+    let sql = format!("SELECT slot, credits FROM credit_reserves ORDER BY slot{}", conn.for_update());
+    let swept: i64 = conn.query(&sql, args![], |r| r.get::<i64>(1))?.into_iter().sum();
+    if swept == 0 {
+        return Ok(have);
+    }
+    conn.execute("UPDATE credit_reserves SET credits = 0 WHERE credits <> 0", args![])?;
+    conn.execute("UPDATE credit_balance SET credits = ?1 WHERE id = 1", args![have + swept])?;
+    Ok(have + swept)
 }
 
 /// The balance, locked until the transaction ends (the change that follows depends on it).
@@ -23,7 +53,8 @@ fn record(conn: &Db<'_>, request_id: Option<&str>, job_id: Option<&str>, delta: 
     record_from(conn, have, request_id, job_id, delta, kind)
 }
 
-/// [`record`] from the balance `have`, already read and locked by this transaction.
+/// [`record`] from the balance row's `have`, already read and locked by this transaction; the
+/// ledger row's `balance_after` is the whole balance (reserves included).
 fn record_from(
     conn: &Db<'_>,
     have: i64,
@@ -32,11 +63,12 @@ fn record_from(
     delta: i64,
     kind: &str,
 ) -> LedgerResult<i64> {
-    let after = have + delta;
+    let row_after = have + delta;
     conn.execute(
         "INSERT INTO credit_balance (id, credits) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET credits = excluded.credits",
-        args![after],
+        args![row_after],
     )?;
+    let after = row_after + reserved(conn)?;
     conn.execute(
         "INSERT INTO credit_ledger (request_id, job_id, credits, kind, balance_after, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -47,7 +79,7 @@ fn record_from(
 
 /// Takes `amount` for a job, or refuses with 402 and changes nothing.
 pub fn debit(conn: &Db<'_>, job_id: &str, request_id: &str, amount: i64) -> LedgerResult<i64> {
-    let have = balance_for_update(conn)?;
+    let have = pool_for_update(conn, amount)?;
     if have < amount {
         return Err(short(amount, have));
     }
@@ -68,7 +100,8 @@ pub fn refund(conn: &Db<'_>, job_id: &str, request_id: &str, amount: i64) -> Led
 
 /// Sets the balance (an `adjustment` row records the difference).
 pub fn set(conn: &Db<'_>, credits: i64) -> LedgerResult<()> {
-    let delta = credits - balance_for_update(conn)?;
+    // Every reserve swept back: the difference is from the whole balance.
+    let delta = credits - pool_for_update(conn, i64::MAX)?;
     record(conn, None, None, delta, "adjustment").map(|_| ())
 }
 

@@ -590,6 +590,71 @@ pub(crate) mod tests {
         assert_eq!(ledger.read_blocking(credits::balance).unwrap(), 100);
     }
 
+    /// Grouped dispatches of `cost` credits, `n` of them spread over `ledgers` at once: how
+    /// many were refused with 402, each refusal's sentence checked against `balance_word`.
+    fn grouped_on(ledgers: &[std::sync::Arc<Ledger>], prefix: &str, n: usize, cost: i64) -> usize {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async {
+            let inserts: Vec<_> = (0..n)
+                .map(|i| {
+                    let ledger = ledgers[i % ledgers.len()].clone();
+                    let job = OwnedJob {
+                        public_id: format!("{prefix}{i}"),
+                        job_type: "EXTRACT".into(),
+                        request: json!({"i": i}),
+                        request_version: 1,
+                        credits_cost: cost,
+                        request_id: format!("r-{prefix}{i}"),
+                        api_key_id: None,
+                    };
+                    tokio::spawn(async move { ledger.insert_job(job).await })
+                })
+                .collect();
+            let mut refused = 0;
+            for insert in inserts {
+                match insert.await.unwrap() {
+                    Ok(()) => {}
+                    Err(LedgerError::Rejected(e)) if e.code == ErrorCode::InsufficientBalance => refused += 1,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            refused
+        })
+    }
+
+    /// Two API servers on one PostgreSQL ledger (two writers, each with its own credit
+    /// reserve): their groups debit their reserves, yet the balance stays the ledger's sum, a
+    /// keyed dispatch the balance row alone cannot pay for sweeps the reserves back, and when
+    /// the balance runs out exactly the dispatches it cannot pay for are refused.
+    #[test]
+    fn two_writers_keep_the_balance_exact_through_their_reserves() {
+        if std::env::var("FIGUR_TEST_POSTGRES").is_err() {
+            eprintln!("FIGUR_TEST_POSTGRES is not set: reserves are PostgreSQL's (./studio test's second engine pass)");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.db");
+        let (a, b) = (Ledger::open(&path).unwrap(), Ledger::open(&path).unwrap());
+        let ledgers = [std::sync::Arc::new(a), std::sync::Arc::new(b)];
+        ledgers[0].write_blocking(|c| credits::set(c, 1000)).unwrap();
+        assert_eq!(grouped_on(&ledgers, "A", 50, 10), 0);
+        let (balance, sum, reserved) = ledgers[1]
+            .read_blocking(|c| Ok((credits::balance(c)?, credits::ledger_sum(c)?, credits::reserved(c)?)))
+            .unwrap();
+        assert_eq!((balance, sum), (500, 500));
+        assert!(reserved > 0, "the writers hold some credits back");
+        // A keyed dispatch (the generic path) for more than the row holds: the reserves come back.
+        let row = balance - reserved;
+        ledgers[0].write_blocking(move |c| credits::debit(c, "K1", "rk", row + 10).map(|_| ())).unwrap();
+        let left = 500 - row - 10;
+        assert_eq!(ledgers[0].read_blocking(credits::balance).unwrap(), left);
+        // The rest runs out mid-way: exactly the jobs it cannot pay for are refused.
+        let refused = grouped_on(&ledgers, "B", 60, 10);
+        assert_eq!(refused as i64, 60 - left / 10);
+        let (balance, sum) = ledgers[0].read_blocking(|c| Ok((credits::balance(c)?, credits::ledger_sum(c)?))).unwrap();
+        assert_eq!((balance, sum), (left % 10, left % 10));
+    }
+
     /// Dispatches inserted as a commit group's rows (`Ledger::insert_job`; set-wise on
     /// PostgreSQL): with 25 credits, four 10-credit jobs at once make exactly two jobs, and the
     /// other two get the 402 their dispatch alone would have had; the balance is the ledger's sum.

@@ -2,8 +2,14 @@
 //! ledger owns a write connection, takes every write waiting in its queue, runs each inside its
 //! own SAVEPOINT of one READ COMMITTED transaction — so each stays atomic on its own and a
 //! failing one rolls back alone — COMMITs the group once (one WAL flush) and only then answers
-//! each caller. An answer still means "durable"; concurrent dispatches share a commit, and the
-//! credit balance's row is locked once per group instead of once per dispatch.
+//! each caller. An answer still means "durable"; concurrent dispatches share a commit.
+//!
+//! A group's plain dispatches debit this writer's own credit reserve (`credit_reserves`, one row
+//! per writer, its slot held with an advisory lock), not the balance row: every API server's
+//! groups would otherwise take turns on that one row, each holding it through its commit's WAL
+//! flush, so two servers committed no faster than one. The reserve is refilled from the row
+//! now and then (see [`take_credit`]); when the row and the reserve are short together, every
+//! reserve is swept back, so a 402 is as exact as on one machine.
 //!
 //! Writes in a group run one after another on one connection, so each sees the ones before it:
 //! an idempotency key repeated inside a group finds its first job, and a balance that runs out
@@ -61,11 +67,14 @@ pub(super) type Connect = Box<dyn Fn() -> LedgerResult<postgres::Client> + Send>
 
 pub(super) fn run(connect: Connect, channel: String, clock: Arc<dyn crate::time::Clock>, queue: Receiver<Work>) {
     crate::time::use_on_this_thread(clock);
-    let mut conn: Option<(postgres::Client, Statements)> = None;
+    let mut conn: Option<(postgres::Client, Statements, i64)> = None;
     while let Some(group) = super::writer::next_group(&queue, MAX_GROUP) {
-        if conn.as_ref().is_none_or(|(c, _)| c.is_closed()) {
-            conn = match connect() {
-                Ok(client) => Some((client, Statements::new())),
+        if conn.as_ref().is_none_or(|(c, _, _)| c.is_closed()) {
+            conn = match connect().and_then(|mut client| {
+                let slot = claim_slot(&mut client, &channel)?;
+                Ok((client, slot))
+            }) {
+                Ok((client, slot)) => Some((client, Statements::new(), slot)),
                 Err(e) => {
                     // The database is away: this group fails (callers retry on `busy`), the
                     // next one connects again.
@@ -74,15 +83,45 @@ pub(super) fn run(connect: Connect, channel: String, clock: Arc<dyn crate::time:
                 }
             };
         }
-        if let Some((client, statements)) = conn.as_mut() {
+        if let Some((client, statements, slot)) = conn.as_mut() {
             let (ops, started) = (group.len(), std::time::Instant::now());
-            commit_group(client, statements, &channel, group);
+            commit_group(client, statements, &channel, *slot, group);
             tracing::debug!(ops, ms = started.elapsed().as_secs_f64() * 1000.0, "a group of ledger writes committed");
         }
     }
 }
 
-fn commit_group(client: &mut postgres::Client, statements: &mut Statements, channel: &str, group: Vec<Work>) {
+/// Reserve slots a ledger's writers can hold at once (more share the last).
+const SLOTS: i32 = 64;
+
+/// The reserve this writer debits: the lowest slot no live writer of this ledger holds, claimed
+/// with a session advisory lock on its connection (gone with the connection, so a dead
+/// server's slot — and the credits in its reserve — pass to the next writer that starts), its
+/// row made if new.
+fn claim_slot(client: &mut postgres::Client, channel: &str) -> LedgerResult<i64> {
+    let mut claimed = SLOTS - 1;
+    for slot in 0..SLOTS {
+        let free: bool = client.query_one("SELECT pg_try_advisory_lock(hashtext($1), $2)", &[&channel, &slot])?.get(0);
+        if free {
+            claimed = slot;
+            break;
+        }
+    }
+    let slot = i64::from(claimed);
+    client.execute(
+        "INSERT INTO credit_reserves (slot, credits) VALUES ($1, 0) ON CONFLICT (slot) DO NOTHING",
+        &[&slot],
+    )?;
+    Ok(slot)
+}
+
+fn commit_group(
+    client: &mut postgres::Client,
+    statements: &mut Statements,
+    channel: &str,
+    slot: i64,
+    group: Vec<Work>,
+) {
     let mut tx = match client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start() {
         Ok(tx) => tx,
         Err(e) => return fail_all(group, &LedgerError::from(e)),
@@ -162,7 +201,7 @@ fn commit_group(client: &mut postgres::Client, statements: &mut Statements, chan
                     broken = Some(e);
                 }
                 Ok(mut sp) => {
-                    let inserted = insert_jobs(&mut sp, &jobs).and_then(|(refused, kept)| {
+                    let inserted = insert_jobs(&mut sp, slot, &jobs).and_then(|(refused, kept)| {
                         sp.commit()?;
                         Ok((refused, kept))
                     });
@@ -201,14 +240,14 @@ fn commit_group(client: &mut postgres::Client, statements: &mut Statements, chan
 }
 
 /// The new jobs of a group in a few statements, whatever their number: every job and its
-/// `queued` event inserted first (multi-row, before any lock), then the balance read and locked
-/// — as late as can be, since it is held until the commit and every API server's groups take
-/// it in turn — each job taken in order while it lasts (the rest refused with the 402 their
-/// dispatch alone would have had, and their rows removed), one multi-row insert for the
-/// debits and the balance written once. Returns each job's refusal (or none) and the
-/// notifications to send.
+/// `queued` event inserted first (multi-row, before any lock), then the credits taken (the
+/// writer's reserve, else the balance row: [`take_credit`]) — each job in order while they
+/// last (the rest refused with the 402 their dispatch alone would have had, and their rows
+/// removed), one multi-row insert for the debits and the credits written back once. Returns
+/// each job's refusal (or none) and the notifications to send.
 fn insert_jobs(
     tx: &mut postgres::Transaction<'_>,
+    slot: i64,
     jobs: &[JobOp],
 ) -> Result<(Vec<Option<LedgerError>>, Vec<String>), postgres::Error> {
     let now = crate::time::now_rfc3339();
@@ -242,13 +281,14 @@ fn insert_jobs(
         &[&ids, &extras, &now],
     )?;
 
-    let row = tx.query_opt("SELECT credits FROM credit_balance WHERE id = 1 FOR UPDATE", &[])?;
-    let mut have: i64 = row.map(|r| r.get(0)).unwrap_or(0);
+    let need: i64 = costs.iter().sum();
+    let credit = take_credit(tx, slot, need)?;
+    let mut have = credit.pool;
     let (mut refused, mut gone) = (Vec::with_capacity(all.len()), Vec::new());
     let (mut taken_ids, mut taken_requests, mut debits, mut after) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for job in &all {
         if have < job.credits_cost {
-            refused.push(Some(super::credits::short(job.credits_cost, have)));
+            refused.push(Some(super::credits::short(job.credits_cost, have + credit.elsewhere)));
             gone.push(job.public_id.clone());
         } else {
             have -= job.credits_cost;
@@ -256,28 +296,104 @@ fn insert_jobs(
             taken_ids.push(job.public_id.clone());
             taken_requests.push(job.request_id.clone());
             debits.push(-job.credits_cost);
-            after.push(have);
+            after.push(have + credit.elsewhere);
         }
     }
     if !gone.is_empty() {
         tx.execute("DELETE FROM job_events WHERE job_id = ANY($1)", &[&gone])?;
         tx.execute("DELETE FROM jobs WHERE public_id = ANY($1)", &[&gone])?;
     }
-    if taken_ids.is_empty() {
-        return Ok((refused, Vec::new()));
+    if !taken_ids.is_empty() {
+        tx.execute(
+            "INSERT INTO credit_ledger (request_id, job_id, credits, kind, balance_after, created_at) \
+             SELECT request_id, id, credits, 'debit', after, $5 \
+             FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS d(request_id, id, credits, after)",
+            &[&taken_requests, &taken_ids, &debits, &after, &now],
+        )?;
     }
-    tx.execute(
-        "INSERT INTO credit_ledger (request_id, job_id, credits, kind, balance_after, created_at) \
-         SELECT request_id, id, credits, 'debit', after, $5 \
-         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS d(request_id, id, credits, after)",
-        &[&taken_requests, &taken_ids, &debits, &after, &now],
-    )?;
-    tx.execute(
-        "INSERT INTO credit_balance (id, credits) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET credits = excluded.credits",
-        &[&have],
-    )?;
+    put_credit(tx, slot, &credit, have)?;
     // As `jobs::insert_event_row` announces a first event.
     Ok((refused, taken_ids.iter().map(|id| format!("{id} 1 0")).collect()))
+}
+
+/// Credits a group holds back from the balance row when it refills its server's reserve: a
+/// few hundred dispatches' worth, so a refill (which waits on the row) is rare, yet little
+/// enough that a near-empty balance is swept back together quickly.
+const RESERVE_GROUPS: i64 = 32;
+
+/// What a group may spend, and from where (see [`take_credit`]).
+struct Credit {
+    /// Credits this group holds, locked: its reserve alone, or the balance row's pool.
+    pool: i64,
+    /// The rest of the balance (other reserves, read unlocked), for each debit's
+    /// `balance_after` and a 402's sentence.
+    elsewhere: i64,
+    /// Whether `pool` is the balance row's (the row and this reserve, or every reserve swept
+    /// into it) rather than this server's reserve alone.
+    from_row: bool,
+}
+
+/// The credits for a group that needs `need`, locked until the commit. First this server's
+/// reserve alone (its own row: no other server waits on it); when that is short, the reserve's
+/// lock is given back (its savepoint rolled back, so no lock is ever waited on while one is
+/// held but in the order the row, then reserves by slot) and the balance row is locked with
+/// it — and if those two are still short, every reserve is swept into the row, so a refusal
+/// is exact: the whole balance is short.
+fn take_credit(tx: &mut postgres::Transaction<'_>, slot: i64, need: i64) -> Result<Credit, postgres::Error> {
+    let mut reserve = tx.savepoint("reserve")?;
+    let mine: i64 =
+        reserve.query_one("SELECT credits FROM credit_reserves WHERE slot = $1 FOR UPDATE", &[&slot])?.get(0);
+    if mine >= need {
+        let elsewhere = whole_but_mine(&mut reserve, slot)?;
+        reserve.commit()?;
+        return Ok(Credit { pool: mine, elsewhere, from_row: false });
+    }
+    drop(reserve); // rolled back: the reserve's lock is released
+    let row: i64 =
+        tx.query_opt("SELECT credits FROM credit_balance WHERE id = 1 FOR UPDATE", &[])?.map(|r| r.get(0)).unwrap_or(0);
+    let mine: i64 = tx.query_one("SELECT credits FROM credit_reserves WHERE slot = $1 FOR UPDATE", &[&slot])?.get(0);
+    if row + mine >= need {
+        let others = whole_but_mine(tx, slot)? - row;
+        tx.execute("UPDATE credit_reserves SET credits = 0 WHERE slot = $1", &[&slot])?;
+        return Ok(Credit { pool: row + mine, elsewhere: others, from_row: true });
+    }
+    let swept: i64 = tx
+        .query("SELECT credits FROM credit_reserves ORDER BY slot FOR UPDATE", &[])?
+        .iter()
+        .map(|r| r.get::<_, i64>(0))
+        .sum();
+    tx.execute("UPDATE credit_reserves SET credits = 0 WHERE credits <> 0", &[])?;
+    Ok(Credit { pool: row + swept, elsewhere: 0, from_row: true })
+}
+
+/// The balance less this server's reserve: the row and the other reserves (read, not locked).
+fn whole_but_mine(tx: &mut postgres::Transaction<'_>, slot: i64) -> Result<i64, postgres::Error> {
+    tx.query_one(
+        "SELECT (SELECT COALESCE(MAX(credits), 0) FROM credit_balance WHERE id = 1) \
+         + (SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) FROM credit_reserves WHERE slot <> $1)",
+        &[&slot],
+    )
+    .map(|r| r.get(0))
+}
+
+/// Writes back what the group left of its credits: all in the reserve when it spent the
+/// reserve alone; from the row's pool, a refill of the reserve (what the next
+/// [`RESERVE_GROUPS`] groups like this one would need) and the rest to the row.
+fn put_credit(
+    tx: &mut postgres::Transaction<'_>,
+    slot: i64,
+    credit: &Credit,
+    left: i64,
+) -> Result<(), postgres::Error> {
+    if !credit.from_row {
+        tx.execute("UPDATE credit_reserves SET credits = $2 WHERE slot = $1", &[&slot, &left])?;
+        return Ok(());
+    }
+    let spent = credit.pool - left;
+    let refill = left.min(spent.max(1).saturating_mul(RESERVE_GROUPS));
+    tx.execute("UPDATE credit_reserves SET credits = $2 WHERE slot = $1", &[&slot, &refill])?;
+    tx.execute("UPDATE credit_balance SET credits = $1 WHERE id = 1", &[&(left - refill)])?;
+    Ok(())
 }
 
 /// A group's request-log rows in one statement (as `requests::insert` writes one).

@@ -35,6 +35,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!("0005_leases_workers"),
     migration!("0006_webhooks"),
     migration!("0007_rate_windows"),
+    migration!("0008_credit_reserves"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
