@@ -219,13 +219,11 @@ fn commit_group(
             },
         }
     }
-    if broken.is_none() && !notes.is_empty() {
-        if let Err(e) = tx.execute("SELECT pg_notify($1, note) FROM unnest($2::text[]) AS note", &[&channel, &notes]) {
-            broken = Some(LedgerError::from(e));
-        }
-    }
     let outcome = match broken {
-        Some(e) => Err(e),
+        Some(e) => {
+            drop(tx); // rolled back
+            Err(e)
+        }
         None => tx.commit().map_err(LedgerError::from),
     };
     for finish in ran {
@@ -236,6 +234,26 @@ fn commit_group(
             Some(e) => Err(e),
             None => outcome.clone(),
         });
+    }
+    if outcome.is_ok() && !notes.is_empty() {
+        announce(client, channel, &notes);
+    }
+}
+
+/// Sends a committed group's notifications, in a transaction of their own that does not wait
+/// for its WAL flush. Not in the group's: PostgreSQL commits notifying transactions one at a
+/// time (a lock on the notification queue, held through the commit), so every API server's
+/// groups would take turns through their WAL flushes again. A notification lost to a crash
+/// here only delays a wake-up: schedulers look for work every half second and long-polls end
+/// at their timeout.
+fn announce(client: &mut postgres::Client, channel: &str, notes: &[String]) {
+    let sent = client.transaction().and_then(|mut tx| {
+        tx.batch_execute("SET LOCAL synchronous_commit TO off")?;
+        tx.execute("SELECT pg_notify($1, note) FROM unnest($2::text[]) AS note", &[&channel, &notes])?;
+        tx.commit()
+    });
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, notes = notes.len(), "committed changes were not announced; listeners catch up on their next look");
     }
 }
 
