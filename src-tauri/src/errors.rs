@@ -15,9 +15,6 @@ figur_engine::vocabulary! {
         FileUnreadable = "FILE_UNREADABLE" => "The file could not be read.",
         SettingsInvalid = "SETTINGS_INVALID" => "That setting cannot be used.",
         HotFolder = "HOT_FOLDER" => "The hot folder could not be changed.",
-        /// Something only the machine the app runs on can do (saving into its Pictures folder),
-        /// asked of a studio server.
-        NotOnAServer = "NOT_ON_A_SERVER" => "That works on this computer only, not on a studio server.",
         /// A studio server's answer without the `/v1` error envelope (a proxy's page, a crash).
         ServerUnexpected = "SERVER_UNEXPECTED" => "The studio server gave an answer the app does not understand.",
     }

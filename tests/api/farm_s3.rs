@@ -15,7 +15,7 @@ use tempfile::TempDir;
 use crate::farm::{assert_ledger_invariants, Cluster, Farm, FarmStore};
 use crate::support::FIGUR;
 
-const S3: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-s3");
+const TEST_S3: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-s3");
 
 /// A moto server of the test's own, stopped when dropped.
 pub(crate) struct S3 {
@@ -30,7 +30,7 @@ pub(crate) struct S3 {
 impl S3 {
     pub(crate) fn start() -> S3 {
         let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(S3).arg("start").arg(dir.path().join("s3")).output().unwrap();
+        let out = Command::new(TEST_S3).arg("start").arg(dir.path().join("s3")).output().unwrap();
         assert!(out.status.success(), "the S3 server did not start: {}", String::from_utf8_lossy(&out.stderr));
         let said: Value = serde_json::from_slice(&out.stdout).unwrap();
         let keys = |user: &str| (said[user][0].as_str().unwrap().into(), said[user][1].as_str().unwrap().into());
@@ -80,7 +80,7 @@ impl S3 {
 
 impl Drop for S3 {
     fn drop(&mut self) {
-        let _ = Command::new(S3).arg("stop").arg(self.dir.path().join("s3")).output();
+        let _ = Command::new(TEST_S3).arg("stop").arg(self.dir.path().join("s3")).output();
     }
 }
 

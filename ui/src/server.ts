@@ -13,6 +13,9 @@ async function saved(): Promise<RemoteStudio | null> {
   if (legacy) {
     try {
       await call(commands.connectServer(legacy.url, legacy.key));
+    } catch (e) {
+      // Not kept: the window opens on this machine's studio and Settings asks again.
+      console.warn("the saved studio-server connection could not be moved to the keyring", e);
     } finally {
       saveConnection(localStorage, null);
     }

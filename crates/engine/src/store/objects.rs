@@ -296,7 +296,8 @@ fn explain(e: &object_store::Error, bucket: &str) -> (String, bool) {
         }
         source = cause.source();
     }
-    let server_error = (500..600).any(|status| has(&format!("status: {status}")) || has(&format!("{status} ")));
+    let server_error =
+        (500..600).any(|status| has(&format!("status code: {status}")) || has(&format!("status: {status}")));
     (short(&text), server_error)
 }
 
