@@ -352,26 +352,32 @@ struct Credit {
 }
 
 /// The credits for a group that needs `need`, locked until the commit. First this server's
-/// reserve alone (its own row: no other server waits on it); when that is short, the reserve's
-/// lock is given back (its savepoint rolled back, so no lock is ever waited on while one is
-/// held but in the order the row, then reserves by slot) and the balance row is locked with
-/// it — and if those two are still short, every reserve is swept into the row, so a refusal
-/// is exact: the whole balance is short.
+/// reserve alone: one conditional update of its own row (no other server waits on it; a
+/// reserve too small is neither changed nor locked). When that is short, the balance row is
+/// locked, then the reserve — the order every path takes them in — and if those two are still
+/// short, every reserve is swept into the row (locked in slot order), so a refusal is exact:
+/// the whole balance is short.
 fn take_credit(tx: &mut postgres::Transaction<'_>, slot: i64, need: i64) -> Result<Credit, postgres::Error> {
-    let mut reserve = tx.savepoint("reserve")?;
-    let mine: i64 =
-        reserve.query_one("SELECT credits FROM credit_reserves WHERE slot = $1 FOR UPDATE", &[&slot])?.get(0);
-    if mine >= need {
-        let elsewhere = whole_but_mine(&mut reserve, slot)?;
-        reserve.commit()?;
-        return Ok(Credit { pool: mine, elsewhere, from_row: false });
+    let spent = tx.query_opt(
+        "UPDATE credit_reserves SET credits = credits - $2 WHERE slot = $1 AND credits >= $2 \
+         RETURNING credits, (SELECT COALESCE(MAX(credits), 0) FROM credit_balance WHERE id = 1) \
+         + (SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) FROM credit_reserves WHERE slot <> $1)",
+        &[&slot, &need],
+    )?;
+    if let Some(row) = spent {
+        let (left, elsewhere): (i64, i64) = (row.get(0), row.get(1));
+        return Ok(Credit { pool: left + need, elsewhere, from_row: false });
     }
-    drop(reserve); // rolled back: the reserve's lock is released
     let row: i64 =
         tx.query_opt("SELECT credits FROM credit_balance WHERE id = 1 FOR UPDATE", &[])?.map(|r| r.get(0)).unwrap_or(0);
     let mine: i64 = tx.query_one("SELECT credits FROM credit_reserves WHERE slot = $1 FOR UPDATE", &[&slot])?.get(0);
     if row + mine >= need {
-        let others = whole_but_mine(tx, slot)? - row;
+        let others: i64 = tx
+            .query_one(
+                "SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) FROM credit_reserves WHERE slot <> $1",
+                &[&slot],
+            )?
+            .get(0);
         tx.execute("UPDATE credit_reserves SET credits = 0 WHERE slot = $1", &[&slot])?;
         return Ok(Credit { pool: row + mine, elsewhere: others, from_row: true });
     }
@@ -384,19 +390,9 @@ fn take_credit(tx: &mut postgres::Transaction<'_>, slot: i64, need: i64) -> Resu
     Ok(Credit { pool: row + swept, elsewhere: 0, from_row: true })
 }
 
-/// The balance less this server's reserve: the row and the other reserves (read, not locked).
-fn whole_but_mine(tx: &mut postgres::Transaction<'_>, slot: i64) -> Result<i64, postgres::Error> {
-    tx.query_one(
-        "SELECT (SELECT COALESCE(MAX(credits), 0) FROM credit_balance WHERE id = 1) \
-         + (SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) FROM credit_reserves WHERE slot <> $1)",
-        &[&slot],
-    )
-    .map(|r| r.get(0))
-}
-
-/// Writes back what the group left of its credits: all in the reserve when it spent the
-/// reserve alone; from the row's pool, a refill of the reserve (what the next
-/// [`RESERVE_GROUPS`] groups like this one would need) and the rest to the row.
+/// Writes back what the group left of the balance row's pool: a refill of this server's
+/// reserve (what the next [`RESERVE_GROUPS`] groups like this one would need) and the rest to
+/// the row. (A group paid from its reserve alone has written it already.)
 fn put_credit(
     tx: &mut postgres::Transaction<'_>,
     slot: i64,
@@ -404,7 +400,6 @@ fn put_credit(
     left: i64,
 ) -> Result<(), postgres::Error> {
     if !credit.from_row {
-        tx.execute("UPDATE credit_reserves SET credits = $2 WHERE slot = $1", &[&slot, &left])?;
         return Ok(());
     }
     let spent = credit.pool - left;
