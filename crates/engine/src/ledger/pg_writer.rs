@@ -181,7 +181,7 @@ fn commit_group(
     if broken.is_none() && !logs.is_empty() {
         // In a savepoint: a log that cannot be written is said, and the group commits anyway.
         let logged = tx.savepoint("log").and_then(|mut sp| {
-            insert_logs(&mut sp, &logs)?;
+            insert_logs(&mut sp, statements, &logs)?;
             sp.commit()
         });
         if let Err(e) = logged {
@@ -201,7 +201,7 @@ fn commit_group(
                     broken = Some(e);
                 }
                 Ok(mut sp) => {
-                    let inserted = insert_jobs(&mut sp, slot, &jobs).and_then(|(refused, kept)| {
+                    let inserted = insert_jobs(&mut sp, statements, slot, &jobs).and_then(|(refused, kept)| {
                         sp.commit()?;
                         Ok((refused, kept))
                     });
@@ -236,8 +236,65 @@ fn commit_group(
         });
     }
     if outcome.is_ok() && !notes.is_empty() {
-        announce(client, channel, &notes);
+        announce(client, statements, channel, &notes);
     }
+}
+
+/// `sql` prepared once per connection: the set-wise statements run every group, and a prepare
+/// is a round trip of its own.
+fn prepared<C: postgres::GenericClient>(
+    client: &mut C,
+    statements: &mut Statements,
+    sql: &str,
+) -> Result<postgres::Statement, postgres::Error> {
+    if let Some(st) = statements.get(sql) {
+        return Ok(st.clone());
+    }
+    let st = client.prepare(sql)?;
+    statements.insert(sql.to_string(), st.clone());
+    Ok(st)
+}
+
+type Params<'p> = [&'p (dyn postgres::types::ToSql + Sync)];
+
+fn exec(
+    tx: &mut postgres::Transaction<'_>,
+    statements: &mut Statements,
+    sql: &str,
+    params: &Params<'_>,
+) -> Result<u64, postgres::Error> {
+    let st = prepared(tx, statements, sql)?;
+    tx.execute(&st, params)
+}
+
+fn rows(
+    tx: &mut postgres::Transaction<'_>,
+    statements: &mut Statements,
+    sql: &str,
+    params: &Params<'_>,
+) -> Result<Vec<postgres::Row>, postgres::Error> {
+    let st = prepared(tx, statements, sql)?;
+    tx.query(&st, params)
+}
+
+fn row_opt(
+    tx: &mut postgres::Transaction<'_>,
+    statements: &mut Statements,
+    sql: &str,
+    params: &Params<'_>,
+) -> Result<Option<postgres::Row>, postgres::Error> {
+    let st = prepared(tx, statements, sql)?;
+    tx.query_opt(&st, params)
+}
+
+fn row_one(
+    tx: &mut postgres::Transaction<'_>,
+    statements: &mut Statements,
+    sql: &str,
+    params: &Params<'_>,
+) -> Result<postgres::Row, postgres::Error> {
+    let st = prepared(tx, statements, sql)?;
+    tx.query_one(&st, params)
 }
 
 /// Sends a committed group's notifications, in a transaction of their own that does not wait
@@ -246,10 +303,15 @@ fn commit_group(
 /// groups would take turns through their WAL flushes again. A notification lost to a crash
 /// here only delays a wake-up: schedulers look for work every half second and long-polls end
 /// at their timeout.
-fn announce(client: &mut postgres::Client, channel: &str, notes: &[String]) {
+fn announce(client: &mut postgres::Client, statements: &mut Statements, channel: &str, notes: &[String]) {
     let sent = client.transaction().and_then(|mut tx| {
         tx.batch_execute("SET LOCAL synchronous_commit TO off")?;
-        tx.execute("SELECT pg_notify($1, note) FROM unnest($2::text[]) AS note", &[&channel, &notes])?;
+        exec(
+            &mut tx,
+            statements,
+            "SELECT pg_notify($1, note) FROM unnest($2::text[]) AS note",
+            &[&channel, &notes.to_vec()],
+        )?;
         tx.commit()
     });
     if let Err(e) = sent {
@@ -265,6 +327,7 @@ fn announce(client: &mut postgres::Client, channel: &str, notes: &[String]) {
 /// each job's refusal (or none) and the notifications to send.
 fn insert_jobs(
     tx: &mut postgres::Transaction<'_>,
+    statements: &mut Statements,
     slot: i64,
     jobs: &[JobOp],
 ) -> Result<(Vec<Option<LedgerError>>, Vec<String>), postgres::Error> {
@@ -275,7 +338,9 @@ fn insert_jobs(
     let costs: Vec<i64> = all.iter().map(|j| j.credits_cost).collect();
     let versions: Vec<i64> = all.iter().map(|j| i64::from(j.request_version)).collect();
     let keys: Vec<Option<String>> = all.iter().map(|j| j.api_key_id.clone()).collect();
-    tx.execute(
+    exec(
+        tx,
+        statements,
         "INSERT INTO jobs (public_id, job_type, status, request_json, credits_cost, request_id, api_key_id, \
          created_at, latest_seq, request_version) \
          SELECT id, kind, 'NOT_STARTED', request, cost, request_id, key_id, $8, 1, version \
@@ -293,14 +358,16 @@ fn insert_jobs(
         ],
     )?;
     let extras: Vec<String> = costs.iter().map(|c| serde_json::json!({ "credits_cost": c }).to_string()).collect();
-    tx.execute(
+    exec(
+        tx,
+        statements,
         "INSERT INTO job_events (job_id, seq, event_type, stage, message, artifacts_json, extra_json, created_at) \
          SELECT id, 1, 'queued', NULL, 'queued', '[]', extra, $3 FROM unnest($1::text[], $2::text[]) AS e(id, extra)",
         &[&ids, &extras, &now],
     )?;
 
     let need: i64 = costs.iter().sum();
-    let credit = take_credit(tx, slot, need)?;
+    let credit = take_credit(tx, statements, slot, need)?;
     let mut have = credit.pool;
     let (mut refused, mut gone) = (Vec::with_capacity(all.len()), Vec::new());
     let (mut taken_ids, mut taken_requests, mut debits, mut after) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -318,18 +385,20 @@ fn insert_jobs(
         }
     }
     if !gone.is_empty() {
-        tx.execute("DELETE FROM job_events WHERE job_id = ANY($1)", &[&gone])?;
-        tx.execute("DELETE FROM jobs WHERE public_id = ANY($1)", &[&gone])?;
+        exec(tx, statements, "DELETE FROM job_events WHERE job_id = ANY($1)", &[&gone])?;
+        exec(tx, statements, "DELETE FROM jobs WHERE public_id = ANY($1)", &[&gone])?;
     }
     if !taken_ids.is_empty() {
-        tx.execute(
+        exec(
+            tx,
+            statements,
             "INSERT INTO credit_ledger (request_id, job_id, credits, kind, balance_after, created_at) \
              SELECT request_id, id, credits, 'debit', after, $5 \
              FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS d(request_id, id, credits, after)",
             &[&taken_requests, &taken_ids, &debits, &after, &now],
         )?;
     }
-    put_credit(tx, slot, &credit, have)?;
+    put_credit(tx, statements, slot, &credit, have)?;
     // As `jobs::insert_event_row` announces a first event.
     Ok((refused, taken_ids.iter().map(|id| format!("{id} 1 0")).collect()))
 }
@@ -357,8 +426,15 @@ struct Credit {
 /// locked, then the reserve — the order every path takes them in — and if those two are still
 /// short, every reserve is swept into the row (locked in slot order), so a refusal is exact:
 /// the whole balance is short.
-fn take_credit(tx: &mut postgres::Transaction<'_>, slot: i64, need: i64) -> Result<Credit, postgres::Error> {
-    let spent = tx.query_opt(
+fn take_credit(
+    tx: &mut postgres::Transaction<'_>,
+    statements: &mut Statements,
+    slot: i64,
+    need: i64,
+) -> Result<Credit, postgres::Error> {
+    let spent = row_opt(
+        tx,
+        statements,
         "UPDATE credit_reserves SET credits = credits - $2 WHERE slot = $1 AND credits >= $2 \
          RETURNING credits, (SELECT COALESCE(MAX(credits), 0) FROM credit_balance WHERE id = 1) \
          + (SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) FROM credit_reserves WHERE slot <> $1)",
@@ -368,25 +444,22 @@ fn take_credit(tx: &mut postgres::Transaction<'_>, slot: i64, need: i64) -> Resu
         let (left, elsewhere): (i64, i64) = (row.get(0), row.get(1));
         return Ok(Credit { pool: left + need, elsewhere, from_row: false });
     }
-    let row: i64 =
-        tx.query_opt("SELECT credits FROM credit_balance WHERE id = 1 FOR UPDATE", &[])?.map(|r| r.get(0)).unwrap_or(0);
-    let mine: i64 = tx.query_one("SELECT credits FROM credit_reserves WHERE slot = $1 FOR UPDATE", &[&slot])?.get(0);
+    let row: i64 = row_opt(tx, statements, "SELECT credits FROM credit_balance WHERE id = 1 FOR UPDATE", &[])?
+        .map(|r| r.get(0))
+        .unwrap_or(0);
+    let mine: i64 =
+        row_one(tx, statements, "SELECT credits FROM credit_reserves WHERE slot = $1 FOR UPDATE", &[&slot])?.get(0);
     if row + mine >= need {
-        let others: i64 = tx
-            .query_one(
-                "SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) FROM credit_reserves WHERE slot <> $1",
-                &[&slot],
-            )?
-            .get(0);
-        tx.execute("UPDATE credit_reserves SET credits = 0 WHERE slot = $1", &[&slot])?;
+        let others = "SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) FROM credit_reserves WHERE slot <> $1";
+        let others: i64 = row_one(tx, statements, others, &[&slot])?.get(0);
+        exec(tx, statements, "UPDATE credit_reserves SET credits = 0 WHERE slot = $1", &[&slot])?;
         return Ok(Credit { pool: row + mine, elsewhere: others, from_row: true });
     }
-    let swept: i64 = tx
-        .query("SELECT credits FROM credit_reserves ORDER BY slot FOR UPDATE", &[])?
+    let swept: i64 = rows(tx, statements, "SELECT credits FROM credit_reserves ORDER BY slot FOR UPDATE", &[])?
         .iter()
         .map(|r| r.get::<_, i64>(0))
         .sum();
-    tx.execute("UPDATE credit_reserves SET credits = 0 WHERE credits <> 0", &[])?;
+    exec(tx, statements, "UPDATE credit_reserves SET credits = 0 WHERE credits <> 0", &[])?;
     Ok(Credit { pool: row + swept, elsewhere: 0, from_row: true })
 }
 
@@ -395,6 +468,7 @@ fn take_credit(tx: &mut postgres::Transaction<'_>, slot: i64, need: i64) -> Resu
 /// the row. (A group paid from its reserve alone has written it already.)
 fn put_credit(
     tx: &mut postgres::Transaction<'_>,
+    statements: &mut Statements,
     slot: i64,
     credit: &Credit,
     left: i64,
@@ -404,18 +478,24 @@ fn put_credit(
     }
     let spent = credit.pool - left;
     let refill = left.min(spent.max(1).saturating_mul(RESERVE_GROUPS));
-    tx.execute("UPDATE credit_reserves SET credits = $2 WHERE slot = $1", &[&slot, &refill])?;
-    tx.execute("UPDATE credit_balance SET credits = $1 WHERE id = 1", &[&(left - refill)])?;
+    exec(tx, statements, "UPDATE credit_reserves SET credits = $2 WHERE slot = $1", &[&slot, &refill])?;
+    exec(tx, statements, "UPDATE credit_balance SET credits = $1 WHERE id = 1", &[&(left - refill)])?;
     Ok(())
 }
 
 /// A group's request-log rows in one statement (as `requests::insert` writes one).
-fn insert_logs(tx: &mut postgres::Transaction<'_>, rows: &[RequestLogRow]) -> Result<u64, postgres::Error> {
+fn insert_logs(
+    tx: &mut postgres::Transaction<'_>,
+    statements: &mut Statements,
+    rows: &[RequestLogRow],
+) -> Result<u64, postgres::Error> {
     let text = |f: &dyn Fn(&RequestLogRow) -> String| rows.iter().map(f).collect::<Vec<String>>();
     let keys: Vec<Option<String>> = rows.iter().map(|r| r.api_key_id.clone()).collect();
     let statuses: Vec<i64> = rows.iter().map(|r| i64::from(r.status)).collect();
     let durations: Vec<i64> = rows.iter().map(|r| r.duration_us as i64).collect();
-    tx.execute(
+    exec(
+        tx,
+        statements,
         "INSERT INTO request_log (request_id, api_key_id, method, path, status, duration_us, created_at) \
          SELECT * , $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) \
          ON CONFLICT (request_id) DO NOTHING",
