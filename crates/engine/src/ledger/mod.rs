@@ -11,6 +11,7 @@
 
 mod db;
 mod pg;
+mod pg_announce;
 mod pg_writer;
 mod schema;
 mod sqlite;

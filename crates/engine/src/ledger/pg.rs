@@ -22,6 +22,7 @@ use std::time::Duration;
 use postgres::{Client, IsolationLevel, NoTls};
 
 use super::db::{Db, Statements};
+use super::pg_announce::{self, Announcement};
 use super::{pg_writer, schema, LedgerError, LedgerResult};
 
 /// Connections kept open for reuse; more are opened on demand under load.
@@ -54,6 +55,9 @@ pub(super) struct PgLedger {
     /// Writes waiting for the writer's next group.
     queue: Mutex<Option<SyncSender<pg_writer::Work>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// Notifications and request-log rows waiting for the announcer ([`pg_announce`]).
+    announce: Mutex<Option<SyncSender<Announcement>>>,
+    announcer: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl PgLedger {
@@ -75,23 +79,42 @@ impl PgLedger {
             closed: AtomicBool::new(false),
             queue: Mutex::new(None),
             writer: Mutex::new(None),
+            announce: Mutex::new(None),
+            announcer: Mutex::new(None),
         };
         let mut client = ledger.connect()?;
         schema::migrate_postgres(&mut client.client, schema_name)?;
         ledger.give_back(client);
-        let (tx, rx) = sync_channel::<pg_writer::Work>(4096);
         let (url, schema, channel) = (url.to_string(), schema_name.to_string(), ledger.channel.clone());
-        let connect: pg_writer::Connect = Box::new(move || {
-            let mut client = connect(&url)?;
-            client.batch_execute(&format!("SET search_path TO {schema}"))?;
-            Ok(client)
-        });
-        let handle = std::thread::Builder::new()
-            .name("figur-pg-writer".into())
-            .spawn(move || pg_writer::run(connect, channel, clock, rx))
-            .map_err(|e| LedgerError::Corrupt(format!("cannot start the writer thread: {e}")))?;
+        let connector = move || -> pg_writer::Connect {
+            let (url, schema) = (url.clone(), schema.clone());
+            Box::new(move || {
+                let mut client = connect(&url)?;
+                client.batch_execute(&format!("SET search_path TO {schema}"))?;
+                Ok(client)
+            })
+        };
+        let spawn = |name: &str, run: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(run)
+                .map_err(|e| LedgerError::Corrupt(format!("cannot start the {name} thread: {e}")))
+        };
+        let (announce, heard) = sync_channel::<Announcement>(4096);
+        let (writer_connect, told, writer_clock) = (connector(), announce.clone(), clock.clone());
+        let announcer = {
+            let (connect, channel) = (connector(), channel.clone());
+            spawn("figur-pg-announcer", Box::new(move || pg_announce::run(connect, channel, clock, heard)))?
+        };
+        *ledger.announce.lock().unwrap_or_else(|p| p.into_inner()) = Some(announce);
+        *ledger.announcer.lock().unwrap_or_else(|p| p.into_inner()) = Some(announcer);
+        let (tx, rx) = sync_channel::<pg_writer::Work>(4096);
+        let writer = spawn(
+            "figur-pg-writer",
+            Box::new(move || pg_writer::run(writer_connect, channel, writer_clock, rx, told)),
+        )?;
         *ledger.queue.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
-        *ledger.writer.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+        *ledger.writer.lock().unwrap_or_else(|p| p.into_inner()) = Some(writer);
         Ok(ledger)
     }
 
@@ -153,9 +176,13 @@ impl PgLedger {
         self.send(pg_writer::Work::Job(pg_writer::JobOp { job, finish: Box::new(reply) }));
     }
 
-    /// Queues a request-log row for the writer's next group (nobody waits for it).
+    /// Queues a request-log row for the announcer, which writes it soon after (nobody waits
+    /// for it).
     pub(super) fn submit_log(&self, row: crate::domain::job::RequestLogRow) {
-        self.send(pg_writer::Work::Log(row));
+        let sender = self.announce.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if sender.is_none_or(|s| s.send(Announcement::Log(row)).is_err()) {
+            tracing::warn!("the ledger is closed; a request-log row was not written");
+        }
     }
 
     fn send(&self, work: pg_writer::Work) {
@@ -219,6 +246,11 @@ impl PgLedger {
         // The writer finishes what is queued, then its thread ends with its connection.
         self.queue.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(handle) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = handle.join();
+        }
+        // Then the announcer says what the writer's last groups committed, and ends.
+        self.announce.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(handle) = self.announcer.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = handle.join();
         }
         let idle = std::mem::take(&mut *self.pool.lock().unwrap_or_else(|p| p.into_inner()));

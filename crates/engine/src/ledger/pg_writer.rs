@@ -11,20 +11,25 @@
 //! now and then (see [`take_credit`]); when the row and the reserve are short together, every
 //! reserve is swept back, so a 402 is as exact as on one machine.
 //!
+//! A group of plain dispatches alone — the common case under load — needs no savepoint: its
+//! transaction is theirs, five statements whatever their number (BEGIN, the jobs with their
+//! `queued` events, the credits, the debits, COMMIT). Its notifications, and the request-log
+//! rows, are written after the commit by [`super::pg_announce`], off this thread.
+//!
 //! Writes in a group run one after another on one connection, so each sees the ones before it:
 //! an idempotency key repeated inside a group finds its first job, and a balance that runs out
 //! mid-group refuses exactly the dispatches it cannot pay for.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
 use postgres::IsolationLevel;
 
 use super::db::{Db, Statements};
 use super::jobs::OwnedJob;
+use super::pg_announce::{self, Announcement};
 use super::{LedgerError, LedgerResult};
-use crate::domain::job::RequestLogRow;
 
 /// One write: `run` does its work inside the group's transaction and says whether it succeeded
 /// (else its savepoint is rolled back); `finish` answers its caller with the group's commit
@@ -45,8 +50,6 @@ pub(super) struct JobOp {
 pub(super) enum Work {
     Write(Op),
     Job(JobOp),
-    /// A request-log row: nobody waits for it; the group inserts its rows together.
-    Log(RequestLogRow),
 }
 
 impl Work {
@@ -54,7 +57,6 @@ impl Work {
         match self {
             Work::Write(op) => (op.finish)(Err(err.clone())),
             Work::Job(job) => (job.finish)(Err(err.clone())),
-            Work::Log(_) => tracing::warn!(error = %err, "a request-log row was not written"),
         }
     }
 }
@@ -65,7 +67,13 @@ const MAX_GROUP: usize = 256;
 /// How the writer reaches the database: a fresh connection with the realm's search path.
 pub(super) type Connect = Box<dyn Fn() -> LedgerResult<postgres::Client> + Send>;
 
-pub(super) fn run(connect: Connect, channel: String, clock: Arc<dyn crate::time::Clock>, queue: Receiver<Work>) {
+pub(super) fn run(
+    connect: Connect,
+    channel: String,
+    clock: Arc<dyn crate::time::Clock>,
+    queue: Receiver<Work>,
+    announce: SyncSender<Announcement>,
+) {
     crate::time::use_on_this_thread(clock);
     let mut conn: Option<(postgres::Client, Statements, i64)> = None;
     while let Some(group) = super::writer::next_group(&queue, MAX_GROUP) {
@@ -85,7 +93,8 @@ pub(super) fn run(connect: Connect, channel: String, clock: Arc<dyn crate::time:
         }
         if let Some((client, statements, slot)) = conn.as_mut() {
             let (ops, started) = (group.len(), std::time::Instant::now());
-            commit_group(client, statements, &channel, *slot, group);
+            let notes = commit_group(client, statements, &channel, *slot, group);
+            pg_announce::notify(&announce, notes);
             tracing::debug!(ops, ms = started.elapsed().as_secs_f64() * 1000.0, "a group of ledger writes committed");
         }
     }
@@ -115,31 +124,38 @@ fn claim_slot(client: &mut postgres::Client, channel: &str) -> LedgerResult<i64>
     Ok(slot)
 }
 
+/// Commits one group and answers each of its callers; returns the notifications to send.
 fn commit_group(
     client: &mut postgres::Client,
     statements: &mut Statements,
     channel: &str,
     slot: i64,
     group: Vec<Work>,
-) {
-    let mut tx = match client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start() {
-        Ok(tx) => tx,
-        Err(e) => return fail_all(group, &LedgerError::from(e)),
-    };
-    let (mut writes, mut jobs, mut logs) = (Vec::new(), Vec::new(), Vec::new());
+) -> Vec<String> {
+    let (mut writes, mut jobs) = (Vec::new(), Vec::new());
     for work in group {
         match work {
             Work::Write(op) => writes.push(op),
             Work::Job(job) => jobs.push(job),
-            Work::Log(row) => logs.push(row),
         }
     }
-    let group = writes;
-    let mut ran = Vec::with_capacity(group.len());
-    // The group's notifications, sent together just before its commit (delivered at it).
+    if writes.is_empty() {
+        return commit_jobs(client, statements, slot, jobs);
+    }
+    let mut tx = match begin(client) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let e = LedgerError::from(e);
+            writes.into_iter().for_each(|op| (op.finish)(Err(e.clone())));
+            jobs.into_iter().for_each(|job| (job.finish)(Err(e.clone())));
+            return Vec::new();
+        }
+    };
+    let mut ran = Vec::with_capacity(writes.len());
+    // The group's notifications, sent once it has committed.
     let mut notes: Vec<String> = Vec::new();
     let mut broken: Option<LedgerError> = None;
-    for op in group {
+    for op in writes {
         if let Some(e) = &broken {
             (op.finish)(Err(e.clone()));
             continue;
@@ -176,16 +192,6 @@ fn commit_group(
                 (op.finish)(Err(e.clone()));
                 broken = Some(e);
             }
-        }
-    }
-    if broken.is_none() && !logs.is_empty() {
-        // In a savepoint: a log that cannot be written is said, and the group commits anyway.
-        let logged = tx.savepoint("log").and_then(|mut sp| {
-            insert_logs(&mut sp, statements, &logs)?;
-            sp.commit()
-        });
-        if let Err(e) = logged {
-            tracing::warn!(error = %e, rows = logs.len(), "request-log rows were not written");
         }
     }
     // The group's new jobs, set-wise, in a savepoint of their own: if their statements fail,
@@ -235,9 +241,40 @@ fn commit_group(
             None => outcome.clone(),
         });
     }
-    if outcome.is_ok() && !notes.is_empty() {
-        announce(client, statements, channel, &notes);
+    if outcome.is_ok() {
+        notes
+    } else {
+        Vec::new()
     }
+}
+
+/// A group of new jobs alone: the transaction is theirs, so no savepoint — if a statement
+/// fails, they fail together, as they would in their savepoint.
+fn commit_jobs(client: &mut postgres::Client, statements: &mut Statements, slot: i64, jobs: Vec<JobOp>) -> Vec<String> {
+    let committed = begin(client).and_then(|mut tx| {
+        let inserted = insert_jobs(&mut tx, statements, slot, &jobs)?;
+        tx.commit()?;
+        Ok(inserted)
+    });
+    match committed {
+        Ok((refused, notes)) => {
+            for (job, refused) in jobs.into_iter().zip(refused) {
+                (job.finish)(refused.map_or(Ok(()), Err));
+            }
+            notes
+        }
+        Err(e) => {
+            let e = LedgerError::from(e);
+            jobs.into_iter().for_each(|job| (job.finish)(Err(e.clone())));
+            Vec::new()
+        }
+    }
+}
+
+/// A group's transaction: READ COMMITTED whatever the database's default (the ledger's row
+/// locks, not snapshots, order its writers).
+fn begin(client: &mut postgres::Client) -> Result<postgres::Transaction<'_>, postgres::Error> {
+    client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start()
 }
 
 /// `sql` prepared once per connection: the set-wise statements run every group, and a prepare
@@ -297,30 +334,8 @@ fn row_one(
     tx.query_one(&st, params)
 }
 
-/// Sends a committed group's notifications, in a transaction of their own that does not wait
-/// for its WAL flush. Not in the group's: PostgreSQL commits notifying transactions one at a
-/// time (a lock on the notification queue, held through the commit), so every API server's
-/// groups would take turns through their WAL flushes again. A notification lost to a crash
-/// here only delays a wake-up: schedulers look for work every half second and long-polls end
-/// at their timeout.
-fn announce(client: &mut postgres::Client, statements: &mut Statements, channel: &str, notes: &[String]) {
-    let sent = client.transaction().and_then(|mut tx| {
-        tx.batch_execute("SET LOCAL synchronous_commit TO off")?;
-        exec(
-            &mut tx,
-            statements,
-            "SELECT pg_notify($1, note) FROM unnest($2::text[]) AS note",
-            &[&channel, &notes.to_vec()],
-        )?;
-        tx.commit()
-    });
-    if let Err(e) = sent {
-        tracing::warn!(error = %e, notes = notes.len(), "committed changes were not announced; listeners catch up on their next look");
-    }
-}
-
 /// The new jobs of a group in a few statements, whatever their number: every job and its
-/// `queued` event inserted first (multi-row, before any lock), then the credits taken (the
+/// `queued` event inserted first (one multi-row statement, before any lock), then the credits taken (the
 /// writer's reserve, else the balance row: [`take_credit`]) — each job in order while they
 /// last (the rest refused with the 402 their dispatch alone would have had, and their rows
 /// removed), one multi-row insert for the debits and the credits written back once. Returns
@@ -338,14 +353,19 @@ fn insert_jobs(
     let costs: Vec<i64> = all.iter().map(|j| j.credits_cost).collect();
     let versions: Vec<i64> = all.iter().map(|j| i64::from(j.request_version)).collect();
     let keys: Vec<Option<String>> = all.iter().map(|j| j.api_key_id.clone()).collect();
+    let extras: Vec<String> = costs.iter().map(|c| serde_json::json!({ "credits_cost": c }).to_string()).collect();
+    // One statement: PostgreSQL checks the events' references to the jobs at its end.
     exec(
         tx,
         statements,
-        "INSERT INTO jobs (public_id, job_type, status, request_json, credits_cost, request_id, api_key_id, \
-         created_at, latest_seq, request_version) \
-         SELECT id, kind, 'NOT_STARTED', request, cost, request_id, key_id, $8, 1, version \
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[]) \
-         AS j(id, kind, request, cost, request_id, key_id, version)",
+        "WITH new_jobs AS (\
+           INSERT INTO jobs (public_id, job_type, status, request_json, credits_cost, request_id, api_key_id, \
+           created_at, latest_seq, request_version) \
+           SELECT id, kind, 'NOT_STARTED', request, cost, request_id, key_id, $8, 1, version \
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[]) \
+           AS j(id, kind, request, cost, request_id, key_id, version)) \
+         INSERT INTO job_events (job_id, seq, event_type, stage, message, artifacts_json, extra_json, created_at) \
+         SELECT id, 1, 'queued', NULL, 'queued', '[]', extra, $8 FROM unnest($1::text[], $9::text[]) AS e(id, extra)",
         &[
             &ids,
             &text(&|j| j.job_type.clone()),
@@ -355,15 +375,8 @@ fn insert_jobs(
             &keys,
             &versions,
             &now,
+            &extras,
         ],
-    )?;
-    let extras: Vec<String> = costs.iter().map(|c| serde_json::json!({ "credits_cost": c }).to_string()).collect();
-    exec(
-        tx,
-        statements,
-        "INSERT INTO job_events (job_id, seq, event_type, stage, message, artifacts_json, extra_json, created_at) \
-         SELECT id, 1, 'queued', NULL, 'queued', '[]', extra, $3 FROM unnest($1::text[], $2::text[]) AS e(id, extra)",
-        &[&ids, &extras, &now],
     )?;
 
     let need: i64 = costs.iter().sum();
@@ -399,9 +412,17 @@ fn insert_jobs(
         )?;
     }
     put_credit(tx, statements, slot, &credit, have)?;
-    // As `jobs::insert_event_row` announces a first event.
-    Ok((refused, taken_ids.iter().map(|id| format!("{id} 1 0")).collect()))
+    let notes = if taken_ids.is_empty() { Vec::new() } else { vec![NEW_JOBS.to_string()] };
+    Ok((refused, notes))
 }
+
+/// A group's one notification for all its new jobs (not one per job, as
+/// `jobs::insert_event_row` sends for later events): every listening process wakes its
+/// schedulers once, and a woken scheduler claims while it has room. Nobody waits on a new job's
+/// `queued` event — its id is first known from the 202, sent after the commit, and a waiter
+/// reads the ledger after subscribing — so no per-job wake-up is lost, and every server's
+/// listener no longer hears every dispatch of the farm.
+const NEW_JOBS: &str = "new-jobs";
 
 /// Credits a group holds back from the balance row when it refills its server's reserve: a
 /// few hundred dispatches' worth, so a refill (which waits on the row) is rare, yet little
@@ -481,34 +502,6 @@ fn put_credit(
     exec(tx, statements, "UPDATE credit_reserves SET credits = $2 WHERE slot = $1", &[&slot, &refill])?;
     exec(tx, statements, "UPDATE credit_balance SET credits = $1 WHERE id = 1", &[&(left - refill)])?;
     Ok(())
-}
-
-/// A group's request-log rows in one statement (as `requests::insert` writes one).
-fn insert_logs(
-    tx: &mut postgres::Transaction<'_>,
-    statements: &mut Statements,
-    rows: &[RequestLogRow],
-) -> Result<u64, postgres::Error> {
-    let text = |f: &dyn Fn(&RequestLogRow) -> String| rows.iter().map(f).collect::<Vec<String>>();
-    let keys: Vec<Option<String>> = rows.iter().map(|r| r.api_key_id.clone()).collect();
-    let statuses: Vec<i64> = rows.iter().map(|r| i64::from(r.status)).collect();
-    let durations: Vec<i64> = rows.iter().map(|r| r.duration_us as i64).collect();
-    exec(
-        tx,
-        statements,
-        "INSERT INTO request_log (request_id, api_key_id, method, path, status, duration_us, created_at) \
-         SELECT * , $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) \
-         ON CONFLICT (request_id) DO NOTHING",
-        &[
-            &text(&|r| r.request_id.clone()),
-            &keys,
-            &text(&|r| r.method.clone()),
-            &text(&|r| r.path.clone()),
-            &statuses,
-            &durations,
-            &crate::time::now_rfc3339(),
-        ],
-    )
 }
 
 /// Answers writes that never ran with `err`.

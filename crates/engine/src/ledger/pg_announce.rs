@@ -1,0 +1,124 @@
+//! What a PostgreSQL ledger says after its commits, off the writer's path: the notifications
+//! of committed groups and the request-log rows (issue 31).
+//!
+//! Both are written by one thread per ledger on a connection of its own whose transactions do
+//! not wait for their WAL flush (`synchronous_commit = off`), as one statement for whatever is
+//! waiting. Not in the group's transaction: PostgreSQL commits notifying transactions one at a
+//! time (a lock on the notification queue, held through the commit), so every API server's
+//! groups would take turns through their flushes again; and not after it on the writer's
+//! connection either, where each group paid four more round trips before the next could begin.
+//!
+//! What a crash takes from here is small and said: a notification lost only delays a wake-up
+//! (schedulers look for work every half second and long-polls end at their timeout), and a
+//! request-log row is a record of a request already answered, never what a job's durability
+//! rests on.
+
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+
+use super::pg_writer::Connect;
+use crate::domain::job::RequestLogRow;
+
+/// What the announcer is sent.
+pub(super) enum Announcement {
+    /// A committed group's notification payloads.
+    Notes(Vec<String>),
+    /// A request-log row (nobody waits for it).
+    Log(RequestLogRow),
+}
+
+/// Announcements taken into one statement at most; bounds one statement's arrays.
+const MAX_BATCH: usize = 1024;
+
+/// Queues a committed group's notifications. Never waits: with the queue full (the database
+/// away), they are dropped and said — listeners catch up on their next look.
+pub(super) fn notify(queue: &SyncSender<Announcement>, notes: Vec<String>) {
+    if notes.is_empty() {
+        return;
+    }
+    match queue.try_send(Announcement::Notes(notes)) {
+        Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+        Err(TrySendError::Full(_)) => tracing::warn!("the announcer is behind; a group's notifications were dropped"),
+    }
+}
+
+pub(super) fn run(
+    connect: Connect,
+    channel: String,
+    clock: Arc<dyn crate::time::Clock>,
+    queue: Receiver<Announcement>,
+) {
+    crate::time::use_on_this_thread(clock);
+    let mut conn: Option<(postgres::Client, postgres::Statement)> = None;
+    while let Some(batch) = super::writer::next_group(&queue, MAX_BATCH) {
+        let (mut notes, mut logs) = (Vec::new(), Vec::new());
+        for item in batch {
+            match item {
+                Announcement::Notes(n) => notes.extend(n),
+                Announcement::Log(row) => logs.push(row),
+            }
+        }
+        if conn.as_ref().is_none_or(|(c, _)| c.is_closed()) {
+            conn = open(&connect)
+                .inspect_err(|e| tracing::warn!(error = %e, "cannot reach the ledger to announce changes"))
+                .ok();
+        }
+        let sent = match conn.as_mut() {
+            Some((client, statement)) => send(client, statement, &channel, &notes, &logs),
+            None => continue,
+        };
+        if let Err(e) = sent {
+            tracing::warn!(
+                error = %e,
+                notes = notes.len(),
+                logs = logs.len(),
+                "committed changes were not announced (listeners catch up on their next look) \
+                 and request-log rows were not written"
+            );
+        }
+    }
+}
+
+/// The announcer's connection: commits without waiting for their flush, the one statement
+/// prepared.
+fn open(connect: &Connect) -> super::LedgerResult<(postgres::Client, postgres::Statement)> {
+    let mut client = connect()?;
+    client.batch_execute("SET synchronous_commit TO off")?;
+    let statement = client.prepare(
+        "WITH logged AS (\
+           INSERT INTO request_log (request_id, api_key_id, method, path, status, duration_us, created_at) \
+           SELECT *, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) \
+           ON CONFLICT (request_id) DO NOTHING) \
+         SELECT pg_notify($8, note) FROM unnest($9::text[]) AS note",
+    )?;
+    Ok((client, statement))
+}
+
+/// One statement, its own transaction: the rows inserted, the notifications sent at its commit.
+fn send(
+    client: &mut postgres::Client,
+    statement: &postgres::Statement,
+    channel: &str,
+    notes: &[String],
+    logs: &[RequestLogRow],
+) -> Result<(), postgres::Error> {
+    let text = |f: &dyn Fn(&RequestLogRow) -> String| logs.iter().map(f).collect::<Vec<String>>();
+    let keys: Vec<Option<String>> = logs.iter().map(|r| r.api_key_id.clone()).collect();
+    let statuses: Vec<i64> = logs.iter().map(|r| i64::from(r.status)).collect();
+    let durations: Vec<i64> = logs.iter().map(|r| r.duration_us as i64).collect();
+    client.execute(
+        statement,
+        &[
+            &text(&|r| r.request_id.clone()),
+            &keys,
+            &text(&|r| r.method.clone()),
+            &text(&|r| r.path.clone()),
+            &statuses,
+            &durations,
+            &crate::time::now_rfc3339(),
+            &channel,
+            &notes,
+        ],
+    )?;
+    Ok(())
+}
