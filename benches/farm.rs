@@ -12,7 +12,8 @@
 //!    timestamps written by the ledger), p50 and p99.
 //!
 //! FIGUR_BENCH_N (dispatches per configuration), FIGUR_BENCH_CLIENTS, FIGUR_BENCH_JOBS (jobs for
-//! the worker runs) change the sizes; FIGUR_BENCH_ONLY=dispatch stops after the dispatch rates.
+//! the worker runs) change the sizes; FIGUR_BENCH_ONLY=dispatch stops after the dispatch rates;
+//! FIGUR_BENCH_FIGUR names another `figur` binary to measure with the same harness.
 
 #[path = "common/server.rs"]
 mod common;
@@ -26,7 +27,11 @@ use std::time::{Duration, Instant};
 
 const PG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-postgres");
 const S3: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-s3");
-const FIGUR: &str = env!("CARGO_BIN_EXE_figur");
+/// The `figur` measured: this build's, or another (`FIGUR_BENCH_FIGUR`, e.g. an earlier commit's
+/// release build) to compare two builds with the same harness on the same machine.
+fn figur() -> std::path::PathBuf {
+    std::env::var_os("FIGUR_BENCH_FIGUR").map_or_else(|| env!("CARGO_BIN_EXE_figur").into(), Into::into)
+}
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -58,7 +63,7 @@ struct Proc {
 
 impl Proc {
     fn spawn(args: &[&str], url: &str, store: &Store) -> Proc {
-        let mut child = Command::new(FIGUR)
+        let mut child = Command::new(figur())
             .args(args)
             .args(["--ledger", url])
             .args(&store.flags)
@@ -94,7 +99,7 @@ fn database(admin: &str, name: &str) -> String {
 /// A key for the ledger at `url` (`sqlite` for one in `store`), and credits for every dispatch.
 fn key(url: &str, store: &Store) -> String {
     let figur = |args: &[&str]| {
-        let out = Command::new(FIGUR)
+        let out = Command::new(figur())
             .args(args)
             .args(["--ledger", url])
             .args(&store.flags)
