@@ -655,6 +655,35 @@ pub(crate) mod tests {
         assert_eq!((balance, sum), (left % 10, left % 10));
     }
 
+    /// Each debit of a grouped dispatch records the balance after it: one dispatch at a time
+    /// (on PostgreSQL the first refills the writer's reserve from the balance row and the rest
+    /// are paid from it in one statement each), then twenty at once (in the groups the writer
+    /// makes of them) — the balance counted down by each debit in turn, ending at the balance.
+    #[test]
+    fn each_debit_records_the_balance_after_it() {
+        let (_d, ledger) = setup();
+        let ledger = std::sync::Arc::new(ledger);
+        ledger.write_blocking(|c| credits::set(c, 1000)).unwrap();
+        for i in 0..5 {
+            assert_eq!(grouped_on(std::slice::from_ref(&ledger), &format!("S{i}-"), 1, 10), 0);
+        }
+        assert_eq!(grouped_on(std::slice::from_ref(&ledger), "C", 20, 10), 0);
+        let debits: Vec<(i64, i64)> = ledger
+            .read_blocking(|c| {
+                c.query(
+                    "SELECT credits, balance_after FROM credit_ledger WHERE kind = 'debit' ORDER BY id",
+                    args![],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+            })
+            .unwrap();
+        let afters: Vec<i64> = debits.iter().map(|d| d.1).collect();
+        assert_eq!(afters, (0..25).map(|i| 990 - 10 * i).collect::<Vec<i64>>());
+        assert!(debits.iter().all(|d| d.0 == -10));
+        assert_eq!(ledger.read_blocking(credits::balance).unwrap(), 750);
+        assert_eq!(ledger.read_blocking(credits::ledger_sum).unwrap(), 750);
+    }
+
     /// Dispatches inserted as a commit group's rows (`Ledger::insert_job`; set-wise on
     /// PostgreSQL): with 25 credits, four 10-credit jobs at once make exactly two jobs, and the
     /// other two get the 402 their dispatch alone would have had; the balance is the ledger's sum.
