@@ -11,7 +11,8 @@
 //! 3. claim latency: from a dispatch's commit to a waiting worker's `started` event (both
 //!    timestamps written by the ledger), p50 and p99.
 //!
-//! FIGUR_BENCH_N (dispatches per configuration), FIGUR_BENCH_CLIENTS, FIGUR_BENCH_JOBS (jobs for
+//! FIGUR_BENCH_N (dispatches per configuration), FIGUR_BENCH_ROUNDS (turns of one and two
+//! servers, the order swapped each round), FIGUR_BENCH_CLIENTS, FIGUR_BENCH_JOBS (jobs for
 //! the worker runs) change the sizes; FIGUR_BENCH_ONLY=dispatch stops after the dispatch rates;
 //! FIGUR_BENCH_FIGUR names another `figur` binary to measure with the same harness.
 
@@ -202,7 +203,8 @@ fn count(url: &str, sql: &str) -> i64 {
 }
 
 fn main() {
-    let n = env_usize("FIGUR_BENCH_N", 3000);
+    let n = env_usize("FIGUR_BENCH_N", 10000);
+    let rounds = env_usize("FIGUR_BENCH_ROUNDS", 4).max(1);
     let clients = env_usize("FIGUR_BENCH_CLIENTS", 32);
     let jobs = env_usize("FIGUR_BENCH_JOBS", 120);
     let base = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
@@ -229,30 +231,42 @@ fn main() {
     let sqlite = common::BenchServer::start(&sqlite_dir, &["--paused"], &[]);
     let on_sqlite = rt.block_on(dispatch_rate(std::slice::from_ref(&sqlite.base), &sqlite.key, n, clients));
     drop(sqlite);
-    let url = database(&admin, "dispatch");
-    let store = Store::folder(&dir.path().join("dispatch-store"));
-    let key_pg = key(&url, &store);
+    // One and two API servers in turns, each turn on a fresh database, the order swapped every
+    // round: whichever ran second would otherwise meet the first's WAL, checkpoints and grown
+    // tables, and a drift of the machine would read as a difference between them.
     let serve = ["serve", "--no-run", "--listen", "127.0.0.1:0", "--rate-limit", "0"];
-    let one = Proc::spawn(&serve, &url, &store);
-    let bases_one = vec![one.base.clone().unwrap()];
-    let on_one = rt.block_on(dispatch_rate(&bases_one, &key_pg, n, clients));
-    let two = Proc::spawn(&serve, &url, &store);
-    let bases_two = vec![one.base.clone().unwrap(), two.base.clone().unwrap()];
-    let on_two = rt.block_on(dispatch_rate(&bases_two, &key_pg, n, clients));
-    drop((one, two));
-    println!("  durable dispatches/s ({clients} clients, {n} each):");
+    let (mut ones, mut twos) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let order = if round % 2 == 0 { [1, 2] } else { [2, 1] };
+        for servers in order {
+            let url = database(&admin, &format!("dispatch_{round}_{servers}"));
+            let store = Store::folder(&dir.path().join(format!("dispatch-store-{round}-{servers}")));
+            let key_pg = key(&url, &store);
+            let procs: Vec<Proc> = (0..servers).map(|_| Proc::spawn(&serve, &url, &store)).collect();
+            let bases: Vec<String> = procs.iter().map(|p| p.base.clone().unwrap()).collect();
+            let rate = rt.block_on(dispatch_rate(&bases, &key_pg, n, clients));
+            drop(procs);
+            (if servers == 1 { &mut ones } else { &mut twos }).push(rate);
+        }
+    }
+    let mean = |rates: &[f64]| rates.iter().sum::<f64>() / rates.len() as f64;
+    let each = |rates: &[f64]| rates.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ");
+    let (on_one, on_two) = (mean(&ones), mean(&twos));
+    println!("  durable dispatches/s ({clients} clients, {n} each; PostgreSQL: the mean of {rounds} rounds):");
     println!(
         "    PostgreSQL's own single-row INSERTs, one commit each ....... {raw:>8.0} /s   (the floor's reference)"
     );
     println!("    SQLite ledger, one server (baseline) ..................... {on_sqlite:>8.0} /s");
     println!(
-        "    PostgreSQL, one API server ................................. {on_one:>8.0} /s   ({:.2}× the baseline)",
-        on_one / on_sqlite
+        "    PostgreSQL, one API server ................................. {on_one:>8.0} /s   ({:.2}× the baseline; rounds {})",
+        on_one / on_sqlite,
+        each(&ones)
     );
     println!(
-        "    PostgreSQL, two API servers ................................ {on_two:>8.0} /s   ({:.2}× the baseline, {:.2}× one server)",
+        "    PostgreSQL, two API servers ................................ {on_two:>8.0} /s   ({:.2}× the baseline, {:.2}× one server; rounds {})",
         on_two / on_sqlite,
-        on_two / on_one
+        on_two / on_one,
+        each(&twos)
     );
 
     if std::env::var("FIGUR_BENCH_ONLY").as_deref() == Ok("dispatch") {

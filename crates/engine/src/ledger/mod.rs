@@ -217,8 +217,8 @@ impl Ledger {
         }
     }
 
-    /// Records an API request, never waited for: with the next commit group (on PostgreSQL, the
-    /// group's rows in one statement).
+    /// Records an API request, never waited for: with the next commit group (on PostgreSQL, by
+    /// the announcer, many rows a statement, after the commits they follow).
     pub fn log_request(&self, row: crate::domain::job::RequestLogRow) {
         match &self.backend {
             Backend::Sqlite(_) => self.write_detached(move |c| requests::insert(c, &row)),

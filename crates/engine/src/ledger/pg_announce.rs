@@ -13,8 +13,9 @@
 //! request-log row is a record of a request already answered, never what a job's durability
 //! rests on.
 
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::pg_writer::Connect;
 use crate::domain::job::RequestLogRow;
@@ -29,6 +30,39 @@ pub(super) enum Announcement {
 
 /// Announcements taken into one statement at most; bounds one statement's arrays.
 const MAX_BATCH: usize = 1024;
+
+/// How long request-log rows wait for company when no notification is going out: each
+/// statement is a transaction of its own, and a row per request would cost PostgreSQL more
+/// than the dispatch it records.
+const LOG_LINGER: Duration = Duration::from_millis(100);
+
+/// The next statement's notifications and rows; `None` once every sender is gone. Waits for
+/// one announcement, takes whatever else is waiting; notifications go at once (they are
+/// wake-ups), rows alone linger up to [`LOG_LINGER`] — or until a notification or a full batch.
+fn next_batch(queue: &Receiver<Announcement>) -> Option<(Vec<String>, Vec<RequestLogRow>)> {
+    let (mut notes, mut logs) = (Vec::new(), Vec::new());
+    let mut next = Some(queue.recv().ok()?);
+    let until = Instant::now() + LOG_LINGER;
+    let mut taken = 0;
+    while let Some(item) = next.take() {
+        match item {
+            Announcement::Notes(n) => notes.extend(n),
+            Announcement::Log(row) => logs.push(row),
+        }
+        taken += 1;
+        if taken == MAX_BATCH {
+            break;
+        }
+        next = match queue.try_recv() {
+            Ok(item) => Some(item),
+            Err(TryRecvError::Empty) if notes.is_empty() => {
+                queue.recv_timeout(until.saturating_duration_since(Instant::now())).ok()
+            }
+            Err(_) => None,
+        };
+    }
+    Some((notes, logs))
+}
 
 /// Queues a committed group's notifications. Never waits: with the queue full (the database
 /// away), they are dropped and said — listeners catch up on their next look.
@@ -50,14 +84,7 @@ pub(super) fn run(
 ) {
     crate::time::use_on_this_thread(clock);
     let mut conn: Option<(postgres::Client, postgres::Statement)> = None;
-    while let Some(batch) = super::writer::next_group(&queue, MAX_BATCH) {
-        let (mut notes, mut logs) = (Vec::new(), Vec::new());
-        for item in batch {
-            match item {
-                Announcement::Notes(n) => notes.extend(n),
-                Announcement::Log(row) => logs.push(row),
-            }
-        }
+    while let Some((notes, logs)) = next_batch(&queue) {
         if conn.as_ref().is_none_or(|(c, _)| c.is_closed()) {
             conn = open(&connect)
                 .inspect_err(|e| tracing::warn!(error = %e, "cannot reach the ledger to announce changes"))
