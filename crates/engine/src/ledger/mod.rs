@@ -13,6 +13,7 @@ mod db;
 mod pg;
 mod pg_announce;
 mod pg_dispatch;
+mod pg_sql;
 mod pg_writer;
 mod schema;
 mod sqlite;

@@ -23,7 +23,7 @@ use postgres::{Client, IsolationLevel, NoTls};
 
 use super::db::{Db, Statements};
 use super::pg_announce::{self, Announcement};
-use super::{pg_writer, schema, LedgerError, LedgerResult};
+use super::{pg_dispatch, pg_sql, pg_writer, schema, LedgerError, LedgerResult};
 
 /// Connections kept open for reuse; more are opened on demand under load.
 const IDLE_CONNECTIONS: usize = 8;
@@ -86,7 +86,7 @@ impl PgLedger {
         schema::migrate_postgres(&mut client.client, schema_name)?;
         ledger.give_back(client);
         let (url, schema, channel) = (url.to_string(), schema_name.to_string(), ledger.channel.clone());
-        let connector = move || -> pg_writer::Connect {
+        let connector = move || -> pg_sql::Connect {
             let (url, schema) = (url.clone(), schema.clone());
             Box::new(move || {
                 let mut client = connect(&url)?;
@@ -173,7 +173,7 @@ impl PgLedger {
     /// Queues a dispatch's new job for the writer's next group, where the group's new jobs are
     /// inserted together; `reply` hears the outcome once it is durable (or its 402).
     pub(super) fn submit_job(&self, job: super::jobs::OwnedJob, reply: impl FnOnce(LedgerResult<()>) + Send + 'static) {
-        self.send(pg_writer::Work::Job(pg_writer::JobOp { job, finish: Box::new(reply) }));
+        self.send(pg_writer::Work::Job(pg_dispatch::JobOp { job, finish: Box::new(reply) }));
     }
 
     /// Queues a request-log row for the announcer, which writes it soon after (nobody waits

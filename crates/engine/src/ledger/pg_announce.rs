@@ -17,7 +17,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::pg_writer::Connect;
+use super::pg_sql::Connect;
 use crate::domain::job::RequestLogRow;
 
 /// What the announcer is sent.

@@ -10,8 +10,16 @@
 //! reserve is swept back, so a 402 is as exact as on one machine.
 
 use super::db::Statements;
-use super::pg_writer::{begin, exec, row_one, row_opt, rows, JobOp};
+use super::jobs::OwnedJob;
+use super::pg_sql::{begin, exec, row_one, row_opt, rows};
 use super::{LedgerError, LedgerResult};
+
+/// A dispatch's new job, inserted with the others of its group set-wise (see [`commit_jobs`]);
+/// `finish` hears its own outcome (a 402 when the balance ran out before it) or the commit's.
+pub(super) struct JobOp {
+    pub job: OwnedJob,
+    pub finish: Box<dyn FnOnce(LedgerResult<()>) + Send>,
+}
 
 /// Reserve slots a ledger's writers can hold at once (more share the last).
 const SLOTS: i32 = 64;

@@ -18,12 +18,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
-use postgres::IsolationLevel;
-
 use super::db::{Db, Statements};
-use super::jobs::OwnedJob;
 use super::pg_announce::{self, Announcement};
-use super::pg_dispatch::{claim_slot, commit_jobs, insert_jobs};
+use super::pg_dispatch::{claim_slot, commit_jobs, insert_jobs, JobOp};
+use super::pg_sql::{begin, Connect};
 use super::{LedgerError, LedgerResult};
 
 /// One write: `run` does its work inside the group's transaction and says whether it succeeded
@@ -32,13 +30,6 @@ use super::{LedgerError, LedgerResult};
 pub(super) struct Op {
     pub run: Box<dyn FnOnce(&Db<'_>) -> bool + Send>,
     pub finish: Box<dyn FnOnce(Result<(), LedgerError>) + Send>,
-}
-
-/// A dispatch's new job, inserted with the others of its group set-wise (see [`commit_jobs`]);
-/// `finish` hears its own outcome (a 402 when the balance ran out before it) or the commit's.
-pub(super) struct JobOp {
-    pub job: OwnedJob,
-    pub finish: Box<dyn FnOnce(LedgerResult<()>) + Send>,
 }
 
 /// What the writer is sent.
@@ -58,9 +49,6 @@ impl Work {
 
 /// Most writes committed together; bounds the time a caller waits behind others.
 const MAX_GROUP: usize = 256;
-
-/// How the writer reaches the database: a fresh connection with the realm's search path.
-pub(super) type Connect = Box<dyn Fn() -> LedgerResult<postgres::Client> + Send>;
 
 pub(super) fn run(
     connect: Connect,
@@ -220,69 +208,6 @@ fn commit_group(
     } else {
         Vec::new()
     }
-}
-
-/// A group's transaction: READ COMMITTED whatever the database's default (the ledger's row
-/// locks, not snapshots, order its writers).
-pub(super) fn begin(client: &mut postgres::Client) -> Result<postgres::Transaction<'_>, postgres::Error> {
-    client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start()
-}
-
-/// `sql` prepared once per connection: the set-wise statements run every group, and a prepare
-/// is a round trip of its own.
-pub(super) fn prepared<C: postgres::GenericClient>(
-    client: &mut C,
-    statements: &mut Statements,
-    sql: &str,
-) -> Result<postgres::Statement, postgres::Error> {
-    if let Some(st) = statements.get(sql) {
-        return Ok(st.clone());
-    }
-    let st = client.prepare(sql)?;
-    statements.insert(sql.to_string(), st.clone());
-    Ok(st)
-}
-
-pub(super) type Params<'p> = [&'p (dyn postgres::types::ToSql + Sync)];
-
-pub(super) fn exec<C: postgres::GenericClient>(
-    tx: &mut C,
-    statements: &mut Statements,
-    sql: &str,
-    params: &Params<'_>,
-) -> Result<u64, postgres::Error> {
-    let st = prepared(tx, statements, sql)?;
-    tx.execute(&st, params)
-}
-
-pub(super) fn rows<C: postgres::GenericClient>(
-    tx: &mut C,
-    statements: &mut Statements,
-    sql: &str,
-    params: &Params<'_>,
-) -> Result<Vec<postgres::Row>, postgres::Error> {
-    let st = prepared(tx, statements, sql)?;
-    tx.query(&st, params)
-}
-
-pub(super) fn row_opt<C: postgres::GenericClient>(
-    tx: &mut C,
-    statements: &mut Statements,
-    sql: &str,
-    params: &Params<'_>,
-) -> Result<Option<postgres::Row>, postgres::Error> {
-    let st = prepared(tx, statements, sql)?;
-    tx.query_opt(&st, params)
-}
-
-pub(super) fn row_one<C: postgres::GenericClient>(
-    tx: &mut C,
-    statements: &mut Statements,
-    sql: &str,
-    params: &Params<'_>,
-) -> Result<postgres::Row, postgres::Error> {
-    let st = prepared(tx, statements, sql)?;
-    tx.query_one(&st, params)
 }
 
 /// Answers writes that never ran with `err`.
