@@ -112,6 +112,34 @@ impl Columns {
     }
 }
 
+/// The insert of a group's new jobs, from the columns `$1`–`$7` of [`Columns`] and the time
+/// `$8`, with `$guard` (a `WHERE`, or nothing) after it: one text for both of the statements
+/// that write them.
+macro_rules! insert_new_jobs {
+    ($guard:literal) => {
+        concat!(
+            "INSERT INTO jobs (public_id, job_type, status, request_json, credits_cost, request_id, api_key_id, \
+             created_at, latest_seq, request_version) \
+             SELECT id, kind, 'NOT_STARTED', request, cost, request_id, key_id, $8, 1, version \
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[]) \
+             AS j(id, kind, request, cost, request_id, key_id, version)",
+            $guard
+        )
+    };
+}
+
+/// The insert of their `queued` events (ids `$1`, time `$8`, extras `$9`), as [`insert_new_jobs`].
+/// With the jobs in one statement: PostgreSQL checks the events' references at its end.
+macro_rules! insert_queued_events {
+    ($guard:literal) => {
+        concat!(
+            "INSERT INTO job_events (job_id, seq, event_type, stage, message, artifacts_json, extra_json, created_at) \
+             SELECT id, 1, 'queued', NULL, 'queued', '[]', extra, $8 FROM unnest($1::text[], $9::text[]) AS e(id, extra)",
+            $guard
+        )
+    };
+}
+
 /// The common case in one round trip: one statement, committed on its own, that takes the
 /// group's credits from this server's reserve — only if the reserve holds them all — and only
 /// then inserts every job, its `queued` event and its debit (`balance_after` counted down in
@@ -127,24 +155,22 @@ fn paid_from_reserve(
     let debited = exec(
         client,
         statements,
-        "WITH spent AS (\
-           UPDATE credit_reserves SET credits = credits - $10 WHERE slot = $11 AND credits >= $10 \
-           RETURNING credits, (SELECT COALESCE(MAX(credits), 0) FROM credit_balance WHERE id = 1) \
-           + (SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) FROM credit_reserves WHERE slot <> $11) AS elsewhere), \
-         new_jobs AS (\
-           INSERT INTO jobs (public_id, job_type, status, request_json, credits_cost, request_id, api_key_id, \
-           created_at, latest_seq, request_version) \
-           SELECT id, kind, 'NOT_STARTED', request, cost, request_id, key_id, $8, 1, version \
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[]) \
-           AS j(id, kind, request, cost, request_id, key_id, version) WHERE EXISTS (SELECT 1 FROM spent)), \
-         new_events AS (\
-           INSERT INTO job_events (job_id, seq, event_type, stage, message, artifacts_json, extra_json, created_at) \
-           SELECT id, 1, 'queued', NULL, 'queued', '[]', extra, $8 FROM unnest($1::text[], $9::text[]) AS e(id, extra) \
-           WHERE EXISTS (SELECT 1 FROM spent)) \
-         INSERT INTO credit_ledger (request_id, job_id, credits, kind, balance_after, created_at) \
-         SELECT d.request_id, d.id, -d.cost, 'debit', \
-           CAST(s.credits + $10 + s.elsewhere - SUM(d.cost) OVER (ORDER BY d.n) AS BIGINT), $8 \
-         FROM spent AS s, unnest($1::text[], $5::text[], $4::bigint[]) WITH ORDINALITY AS d(id, request_id, cost, n)",
+        concat!(
+            "WITH spent AS (\
+               UPDATE credit_reserves SET credits = credits - $10 WHERE slot = $11 AND credits >= $10 \
+               RETURNING credits, (SELECT COALESCE(MAX(credits), 0) FROM credit_balance WHERE id = 1) \
+               + (SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) FROM credit_reserves WHERE slot <> $11) \
+               AS elsewhere), \
+             new_jobs AS (",
+            insert_new_jobs!(" WHERE EXISTS (SELECT 1 FROM spent)"),
+            "), new_events AS (",
+            insert_queued_events!(" WHERE EXISTS (SELECT 1 FROM spent)"),
+            ") \
+             INSERT INTO credit_ledger (request_id, job_id, credits, kind, balance_after, created_at) \
+             SELECT d.request_id, d.id, -d.cost, 'debit', \
+               CAST(s.credits + $10 + s.elsewhere - SUM(d.cost) OVER (ORDER BY d.n) AS BIGINT), $8 \
+             FROM spent AS s, unnest($1::text[], $5::text[], $4::bigint[]) WITH ORDINALITY AS d(id, request_id, cost, n)"
+        ),
         &[
             &c.ids,
             &c.kinds,
@@ -184,18 +210,10 @@ fn insert_jobs_with(
     slot: i64,
     c: &Columns,
 ) -> Result<(Vec<Option<LedgerError>>, Vec<String>), postgres::Error> {
-    // One statement: PostgreSQL checks the events' references to the jobs at its end.
     exec(
         tx,
         statements,
-        "WITH new_jobs AS (\
-           INSERT INTO jobs (public_id, job_type, status, request_json, credits_cost, request_id, api_key_id, \
-           created_at, latest_seq, request_version) \
-           SELECT id, kind, 'NOT_STARTED', request, cost, request_id, key_id, $8, 1, version \
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[]) \
-           AS j(id, kind, request, cost, request_id, key_id, version)) \
-         INSERT INTO job_events (job_id, seq, event_type, stage, message, artifacts_json, extra_json, created_at) \
-         SELECT id, 1, 'queued', NULL, 'queued', '[]', extra, $8 FROM unnest($1::text[], $9::text[]) AS e(id, extra)",
+        concat!("WITH new_jobs AS (", insert_new_jobs!(""), ") ", insert_queued_events!("")),
         &[&c.ids, &c.kinds, &c.requests, &c.costs, &c.request_ids, &c.keys, &c.versions, &c.now, &c.extras],
     )?;
 
