@@ -299,11 +299,21 @@ impl Engine {
     /// server that runs no jobs does that too, so a farm whose workers all died still recovers —
     /// and, if this process runs jobs, report it as a worker.
     fn start_farm_duties(self: &Arc<Self>) {
-        for realm in [&self.live, &self.test] {
-            let Some((url, channel)) = realm.ledger.change_feed() else { continue };
-            let (realm, stop) = (realm.clone(), self.stop_listening.clone());
+        // Both realms' schemas live in one database: one connection hears both channels.
+        let feeds: Vec<(String, String, Arc<Realm>)> = [&self.live, &self.test]
+            .into_iter()
+            .filter_map(|realm| realm.ledger.change_feed().map(|(url, channel)| (url, channel, realm.clone())))
+            .collect();
+        let mut urls: Vec<String> = feeds.iter().map(|(url, _, _)| url.clone()).collect();
+        urls.dedup();
+        for url in urls {
+            let feeds: Vec<(String, Arc<Realm>)> =
+                feeds.iter().filter(|(u, _, _)| *u == url).map(|(_, c, r)| (c.clone(), r.clone())).collect();
+            let channels: Vec<String> = feeds.iter().map(|(c, _)| c.clone()).collect();
+            let stop = self.stop_listening.clone();
             let listen = move || {
-                crate::ledger::listen(&url, &channel, &stop, &|payload: &str| {
+                crate::ledger::listen(&url, &channels, &stop, &|channel: &str, payload: &str| {
+                    let Some((_, realm)) = feeds.iter().find(|(c, _)| c == channel) else { return };
                     let mut parts = payload.split(' ');
                     if let (Some(job), Some(Ok(seq)), Some(terminal)) =
                         (parts.next(), parts.next().map(str::parse::<i64>), parts.next())

@@ -296,14 +296,20 @@ pub(crate) fn connect(url: &str) -> LedgerResult<Client> {
     Ok(config.connect(NoTls)?)
 }
 
-/// Listens on a realm's channel and calls `changed(payload)` for every notification until
-/// `stop` is set, reconnecting after the server goes away. Blocking: run it on a thread of its
-/// own. After each (re)connection it calls `changed("")` once, since what was committed while
-/// it was away was not announced to it.
-pub(crate) fn listen(url: &str, channel: &str, stop: &AtomicBool, changed: &dyn Fn(&str)) {
+/// Listens on the given channels over one connection and calls `changed(channel, payload)`
+/// for every notification until `stop` is set, reconnecting after the server goes away.
+/// Blocking: run it on a thread of its own. After each (re)connection it calls
+/// `changed(channel, "")` once per channel, since what was committed while it was away was
+/// not announced to it.
+///
+/// One connection for all of a process's channels, not one per realm: PostgreSQL signals every
+/// backend listening in the database on each commit that notifies, whatever its channels, so
+/// each extra listening connection costs the database a wake-up per dispatch group.
+pub(crate) fn listen(url: &str, channels: &[String], stop: &AtomicBool, changed: &dyn Fn(&str, &str)) {
+    let statements: String = channels.iter().map(|c| format!("LISTEN {c};")).collect();
     while !stop.load(Ordering::SeqCst) {
         let mut client = match connect(url).and_then(|mut c| {
-            c.batch_execute(&format!("LISTEN {channel}"))?;
+            c.batch_execute(&statements)?;
             Ok(c)
         }) {
             Ok(c) => c,
@@ -313,12 +319,14 @@ pub(crate) fn listen(url: &str, channel: &str, stop: &AtomicBool, changed: &dyn 
                 continue;
             }
         };
-        changed("");
+        for channel in channels {
+            changed(channel, "");
+        }
         while !stop.load(Ordering::SeqCst) {
             use postgres::fallible_iterator::FallibleIterator;
             let next = client.notifications().timeout_iter(Duration::from_millis(250)).next();
             match next {
-                Ok(Some(n)) => changed(n.payload()),
+                Ok(Some(n)) => changed(n.channel(), n.payload()),
                 Ok(None) if client.is_closed() => break,
                 Ok(None) => {}
                 Err(e) => {
