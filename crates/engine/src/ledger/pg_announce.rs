@@ -36,10 +36,21 @@ const MAX_BATCH: usize = 1024;
 /// than the dispatch it records.
 const LOG_LINGER: Duration = Duration::from_millis(100);
 
+/// How often notifications go out at most, from one ledger's announcer. Under load every
+/// group has its note; sent one statement each, they cost PostgreSQL a transaction per group
+/// and wake every listening process of the farm each time (PostgreSQL signals every backend
+/// that listens in the database, whatever its channel). Gathered over this long they cost a
+/// fraction of that; a lone note (nothing sent within this time) still goes at once, so a
+/// quiet farm's wake-ups are not delayed.
+const NOTE_SPACING: Duration = Duration::from_millis(3);
+
 /// The next statement's notifications and rows; `None` once every sender is gone. Waits for
 /// one announcement, takes whatever else is waiting; notifications go at once (they are
-/// wake-ups), rows alone linger up to [`LOG_LINGER`] — or until a notification or a full batch.
-fn next_batch(queue: &Receiver<Announcement>) -> Option<(Vec<String>, Vec<RequestLogRow>)> {
+/// wake-ups) unless the last went out less than [`NOTE_SPACING`] ago (`notes_from`) — then
+/// they wait for it, gathering what comes meanwhile —, rows alone linger up to [`LOG_LINGER`]
+/// — or until a notification or a full batch. A note repeated in the batch ("new jobs") is
+/// sent once.
+fn next_batch(queue: &Receiver<Announcement>, notes_from: Instant) -> Option<(Vec<String>, Vec<RequestLogRow>)> {
     let (mut notes, mut logs) = (Vec::new(), Vec::new());
     let mut next = Some(queue.recv().ok()?);
     let until = Instant::now() + LOG_LINGER;
@@ -53,14 +64,15 @@ fn next_batch(queue: &Receiver<Announcement>) -> Option<(Vec<String>, Vec<Reques
         if taken == MAX_BATCH {
             break;
         }
+        let wait_until = if notes.is_empty() { until } else { notes_from };
         next = match queue.try_recv() {
             Ok(item) => Some(item),
-            Err(TryRecvError::Empty) if notes.is_empty() => {
-                queue.recv_timeout(until.saturating_duration_since(Instant::now())).ok()
-            }
-            Err(_) => None,
+            Err(TryRecvError::Empty) => queue.recv_timeout(wait_until.saturating_duration_since(Instant::now())).ok(),
+            Err(TryRecvError::Disconnected) => None,
         };
     }
+    let mut seen = std::collections::HashSet::new();
+    notes.retain(|note| seen.insert(note.clone()));
     Some((notes, logs))
 }
 
@@ -84,7 +96,11 @@ pub(super) fn run(
 ) {
     crate::time::use_on_this_thread(clock);
     let mut conn: Option<(postgres::Client, postgres::Statement)> = None;
-    while let Some((notes, logs)) = next_batch(&queue) {
+    let mut notes_from = Instant::now();
+    while let Some((notes, logs)) = next_batch(&queue, notes_from) {
+        if !notes.is_empty() {
+            notes_from = Instant::now() + NOTE_SPACING;
+        }
         if conn.as_ref().is_none_or(|(c, _)| c.is_closed()) {
             conn = open(&connect)
                 .inspect_err(|e| tracing::warn!(error = %e, "cannot reach the ledger to announce changes"))
@@ -148,4 +164,41 @@ fn send(
         ],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notes(n: &[&str]) -> Announcement {
+        Announcement::Notes(n.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn a_lone_note_goes_at_once_and_notes_within_the_spacing_go_together_once_each() {
+        let (send, queue) = std::sync::mpsc::sync_channel(16);
+        // Nothing sent lately: the note is not held back.
+        send.send(notes(&["new-jobs"])).unwrap();
+        let started = Instant::now();
+        let (first, _) = next_batch(&queue, started).unwrap();
+        assert_eq!(first, ["new-jobs"]);
+        assert!(started.elapsed() < LOG_LINGER, "a lone note waited for company");
+
+        // One just went out: what comes within the spacing joins the next statement, a
+        // repeated note once, the others in the order they came.
+        let notes_from = Instant::now() + Duration::from_millis(200);
+        let later = send.clone();
+        let sender = std::thread::spawn(move || {
+            later.send(notes(&["new-jobs", "job1 2 0"])).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            later.send(notes(&["new-jobs", "job2 3 1"])).unwrap();
+        });
+        let (gathered, _) = next_batch(&queue, notes_from).unwrap();
+        sender.join().unwrap();
+        assert_eq!(gathered, ["new-jobs", "job1 2 0", "job2 3 1"]);
+        assert!(Instant::now() >= notes_from, "the notes went out before the spacing had passed");
+
+        drop(send);
+        assert!(next_batch(&queue, Instant::now()).is_none(), "the announcer outlived its senders");
+    }
 }
