@@ -36,6 +36,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!("0006_webhooks"),
     migration!("0007_rate_windows"),
     migration!("0008_credit_reserves"),
+    migration!("0009_lease_index_partial"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
