@@ -22,7 +22,7 @@ use std::time::Duration;
 use postgres::{Client, IsolationLevel, NoTls};
 
 use super::db::{Db, Statements};
-use super::pg_announce::{self, Announcement};
+use super::pg_announce::{self, Herald};
 use super::{pg_dispatch, pg_sql, pg_writer, schema, LedgerError, LedgerResult};
 
 /// Connections kept open for reuse; more are opened on demand under load.
@@ -56,7 +56,7 @@ pub(super) struct PgLedger {
     queue: Mutex<Option<SyncSender<pg_writer::Work>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     /// Notifications and request-log rows waiting for the announcer ([`pg_announce`]).
-    announce: Mutex<Option<SyncSender<Announcement>>>,
+    announce: Mutex<Option<Herald>>,
     announcer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -100,7 +100,7 @@ impl PgLedger {
                 .spawn(run)
                 .map_err(|e| LedgerError::Corrupt(format!("cannot start the {name} thread: {e}")))
         };
-        let (announce, heard) = sync_channel::<Announcement>(4096);
+        let (announce, heard) = pg_announce::herald();
         let (writer_connect, told, writer_clock) = (connector(), announce.clone(), clock.clone());
         let announcer = {
             let (connect, channel) = (connector(), channel.clone());
@@ -179,9 +179,9 @@ impl PgLedger {
     /// Queues a request-log row for the announcer, which writes it soon after (nobody waits
     /// for it).
     pub(super) fn submit_log(&self, row: crate::domain::job::RequestLogRow) {
-        let sender = self.announce.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if sender.is_none_or(|s| s.send(Announcement::Log(row)).is_err()) {
-            tracing::warn!("the ledger is closed; a request-log row was not written");
+        match self.announce.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            Some(herald) => herald.log(row),
+            None => tracing::warn!("the ledger is closed; a request-log row was not written"),
         }
     }
 

@@ -15,11 +15,11 @@
 //! mid-group refuses exactly the dispatches it cannot pay for.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
 use super::db::{Db, Statements};
-use super::pg_announce::{self, Announcement};
+use super::pg_announce::Herald;
 use super::pg_dispatch::{claim_slot, commit_jobs, insert_jobs, JobOp};
 use super::pg_sql::{begin, Connect};
 use super::{LedgerError, LedgerResult};
@@ -55,7 +55,7 @@ pub(super) fn run(
     channel: String,
     clock: Arc<dyn crate::time::Clock>,
     queue: Receiver<Work>,
-    announce: SyncSender<Announcement>,
+    announce: Herald,
 ) {
     crate::time::use_on_this_thread(clock);
     let mut conn: Option<(postgres::Client, Statements, i64)> = None;
@@ -80,7 +80,7 @@ pub(super) fn run(
         if let Some((client, statements, slot)) = conn.as_mut() {
             let (ops, started) = (group.len(), std::time::Instant::now());
             let notes = commit_group(client, statements, &channel, *slot, group);
-            pg_announce::notify(&announce, notes);
+            announce.notify(notes);
             tracing::debug!(ops, ms = started.elapsed().as_secs_f64() * 1000.0, "a group of ledger writes committed");
         }
     }
