@@ -11,6 +11,11 @@
 //! 3. claim latency: from a dispatch's commit to a waiting worker's `started` event (both
 //!    timestamps written by the ledger), p50 and p99.
 //!
+//! Beside each PostgreSQL dispatch rate it prints what a dispatch cost the whole machine in CPU
+//! time (from `/proc/stat`, every process: clients, servers, PostgreSQL) and how many
+//! transactions that wrote PostgreSQL ran for each (transaction ids taken) — what decides, on a machine
+//! whose cores carry everything, whether a second server can add anything.
+//!
 //! FIGUR_BENCH_N (dispatches per configuration), FIGUR_BENCH_ROUNDS (turns of one and two
 //! servers, the order swapped each round), FIGUR_BENCH_CLIENTS, FIGUR_BENCH_JOBS (jobs for
 //! the worker runs) change the sizes; FIGUR_BENCH_ONLY=dispatch stops after the dispatch rates;
@@ -150,15 +155,37 @@ fn completed_rate(rt: &tokio::runtime::Runtime, url: &str, store: &Store, worker
     jobs as f64 / at(last).duration_since(at(first)).unwrap().as_secs_f64()
 }
 
-/// `n` dispatches from `clients` concurrent clients, spread over `bases`; dispatches per second.
-async fn dispatch_rate(bases: &[String], key: &str, n: usize, clients: usize) -> f64 {
+/// Dispatches sent before the timed ones: connections opened, statements prepared.
+const WARM_UP: usize = 100;
+
+/// What `n` timed dispatches measured.
+struct Dispatched {
+    /// Dispatches per second.
+    rate: f64,
+    /// The machine's CPU time per dispatch (µs, every process).
+    cpu_us: f64,
+    /// Transactions that wrote (took a transaction id) per dispatch, on PostgreSQL.
+    writes: f64,
+}
+
+/// `n` dispatches from `clients` concurrent clients, spread over `bases`, the ledger at
+/// `postgres` if it is one (for its transaction count).
+async fn dispatch_rate(bases: &[String], key: &str, n: usize, clients: usize, postgres: Option<&str>) -> Dispatched {
     let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build().unwrap();
-    for (i, base) in bases.iter().cycle().take(100).enumerate() {
+    for (i, base) in bases.iter().cycle().take(WARM_UP).enumerate() {
         let r = http.post(format!("{base}/v1/background-generator")).bearer_auth(key).json(&body(i)).send().await;
         assert_eq!(r.unwrap().status(), 202);
     }
     let next = Arc::new(AtomicUsize::new(0));
-    let start = Instant::now();
+    // The next transaction id; read off the runtime (the blocking client runs one of its own).
+    let xid = || {
+        postgres.map_or(0, |url| {
+            let url = url.to_string();
+            let sql = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint";
+            std::thread::spawn(move || count(&url, sql)).join().unwrap()
+        })
+    };
+    let (start, busy, first_xid) = (Instant::now(), busy_cpu(), xid());
     let tasks: Vec<_> = (0..clients)
         .map(|c| {
             let (http, base, key, next) = (http.clone(), bases[c % bases.len()].clone(), key.to_string(), next.clone());
@@ -174,7 +201,30 @@ async fn dispatch_rate(bases: &[String], key: &str, n: usize, clients: usize) ->
     for t in tasks {
         t.await.unwrap();
     }
-    n as f64 / start.elapsed().as_secs_f64()
+    let (elapsed, busy, xids) = (start.elapsed(), busy_cpu() - busy, xid() - first_xid);
+    Dispatched {
+        rate: n as f64 / elapsed.as_secs_f64(),
+        cpu_us: busy.as_secs_f64() * 1e6 / n as f64,
+        writes: xids as f64 / n as f64,
+    }
+}
+
+/// The CPU time every process of the machine has used since boot (`/proc/stat`: user, nice,
+/// system, irq, softirq; zero where there is no `/proc`).
+fn busy_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: u64 = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .enumerate()
+        .filter(|(i, _)| [0, 1, 2, 5, 6].contains(i))
+        .filter_map(|(_, v)| v.parse::<u64>().ok())
+        .sum();
+    // USER_HZ is 100 on every Linux this runs on.
+    Duration::from_millis(ticks * 10)
 }
 
 /// The floor's reference: single-row INSERTs, each its own transaction (autocommit), from
@@ -229,13 +279,19 @@ fn main() {
     let sqlite_dir = dir.path().join("sqlite");
     key("sqlite", &Store::folder(&sqlite_dir));
     let sqlite = common::BenchServer::start(&sqlite_dir, &["--paused"], &[]);
-    let on_sqlite = rt.block_on(dispatch_rate(std::slice::from_ref(&sqlite.base), &sqlite.key, n, clients));
+    let on_sqlite = rt.block_on(dispatch_rate(std::slice::from_ref(&sqlite.base), &sqlite.key, n, clients, None)).rate;
     drop(sqlite);
     // One and two API servers in turns, each turn on a fresh database, the order swapped every
     // round: whichever ran second would otherwise meet the first's WAL, checkpoints and grown
     // tables, and a drift of the machine would read as a difference between them.
     let serve = ["serve", "--no-run", "--listen", "127.0.0.1:0", "--rate-limit", "0"];
-    let (mut ones, mut twos) = (Vec::new(), Vec::new());
+    #[derive(Default)]
+    struct Runs {
+        rates: Vec<f64>,
+        cpu_us: Vec<f64>,
+        writes: Vec<f64>,
+    }
+    let (mut ones, mut twos) = (Runs::default(), Runs::default());
     for round in 0..rounds {
         let order = if round % 2 == 0 { [1, 2] } else { [2, 1] };
         for servers in order {
@@ -244,14 +300,17 @@ fn main() {
             let key_pg = key(&url, &store);
             let procs: Vec<Proc> = (0..servers).map(|_| Proc::spawn(&serve, &url, &store)).collect();
             let bases: Vec<String> = procs.iter().map(|p| p.base.clone().unwrap()).collect();
-            let rate = rt.block_on(dispatch_rate(&bases, &key_pg, n, clients));
+            let measured = rt.block_on(dispatch_rate(&bases, &key_pg, n, clients, Some(&url)));
             drop(procs);
-            (if servers == 1 { &mut ones } else { &mut twos }).push(rate);
+            let runs = if servers == 1 { &mut ones } else { &mut twos };
+            runs.rates.push(measured.rate);
+            runs.cpu_us.push(measured.cpu_us);
+            runs.writes.push(measured.writes);
         }
     }
-    let mean = |rates: &[f64]| rates.iter().sum::<f64>() / rates.len() as f64;
+    let mean = |values: &[f64]| values.iter().sum::<f64>() / values.len() as f64;
     let each = |rates: &[f64]| rates.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ");
-    let (on_one, on_two) = (mean(&ones), mean(&twos));
+    let (on_one, on_two) = (mean(&ones.rates), mean(&twos.rates));
     println!("  durable dispatches/s ({clients} clients, {n} each; PostgreSQL: the mean of {rounds} rounds):");
     println!(
         "    PostgreSQL's own single-row INSERTs, one commit each ....... {raw:>8.0} /s   (the floor's reference)"
@@ -260,13 +319,22 @@ fn main() {
     println!(
         "    PostgreSQL, one API server ................................. {on_one:>8.0} /s   ({:.2}× the baseline; rounds {})",
         on_one / on_sqlite,
-        each(&ones)
+        each(&ones.rates)
     );
     println!(
         "    PostgreSQL, two API servers ................................ {on_two:>8.0} /s   ({:.2}× the baseline, {:.2}× one server; rounds {})",
         on_two / on_sqlite,
         on_two / on_one,
-        each(&twos)
+        each(&twos.rates)
+    );
+    println!(
+        "    what a dispatch cost, one / two servers: the machine's CPU {:.0} / {:.0} µs ({:.2}×), \
+         PostgreSQL's writing transactions {:.3} / {:.3}",
+        mean(&ones.cpu_us),
+        mean(&twos.cpu_us),
+        mean(&twos.cpu_us) / mean(&ones.cpu_us),
+        mean(&ones.writes),
+        mean(&twos.writes)
     );
 
     if std::env::var("FIGUR_BENCH_ONLY").as_deref() == Ok("dispatch") {
