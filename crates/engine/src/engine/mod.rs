@@ -300,15 +300,13 @@ impl Engine {
     /// and, if this process runs jobs, report it as a worker.
     fn start_farm_duties(self: &Arc<Self>) {
         // Both realms' schemas live in one database: one connection hears both channels.
-        let feeds: Vec<(String, String, Arc<Realm>)> = [&self.live, &self.test]
-            .into_iter()
-            .filter_map(|realm| realm.ledger.change_feed().map(|(url, channel)| (url, channel, realm.clone())))
-            .collect();
-        let mut urls: Vec<String> = feeds.iter().map(|(url, _, _)| url.clone()).collect();
-        urls.dedup();
-        for url in urls {
-            let feeds: Vec<(String, Arc<Realm>)> =
-                feeds.iter().filter(|(u, _, _)| *u == url).map(|(_, c, r)| (c.clone(), r.clone())).collect();
+        let mut by_database: std::collections::BTreeMap<String, Vec<(String, Arc<Realm>)>> = Default::default();
+        for realm in [&self.live, &self.test] {
+            if let Some((url, channel)) = realm.ledger.change_feed() {
+                by_database.entry(url).or_default().push((channel, realm.clone()));
+            }
+        }
+        for (url, feeds) in by_database {
             let channels: Vec<String> = feeds.iter().map(|(c, _)| c.clone()).collect();
             let stop = self.stop_listening.clone();
             let listen = move || {
