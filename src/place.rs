@@ -130,20 +130,40 @@ pub(crate) async fn open_waiting(place: &Place, config: EngineConfig) -> Result<
 }
 
 /// `dir` if it is a folder: a URL (`s3://bucket/prefix`, `https://…`) would otherwise be taken
-/// as a relative folder named `s3:` — on a farm, each machine would keep its own images.
+/// as a relative folder named `s3:` — on a farm, each machine would keep its own images. So is
+/// an address missing its `//` (`s3:/bucket`, `s3:bucket`). `file:///path` is the folder `/path`.
 fn refuse_urls(dir: PathBuf, flag: &str) -> Result<PathBuf> {
-    let text = dir.to_string_lossy();
-    match text.split_once("://") {
-        Some((scheme, _))
-            if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
-        {
-            bail!(
-                "{flag} {text}: `{scheme}://` is not a store this build serves; give a folder (a local \
-                 disk, or the mount every machine of a farm shares) or, for --store, s3://bucket/prefix"
-            )
+    let text = dir.to_string_lossy().into_owned();
+    if let Some(path) = text.strip_prefix("file://") {
+        if path.starts_with('/') {
+            return Ok(PathBuf::from(path));
         }
-        _ => Ok(dir),
+        bail!("{flag} {text}: a file:// address names a folder of this machine, file:///absolute/path");
     }
+    let Some((scheme, rest)) = text.split_once(':') else {
+        return Ok(dir);
+    };
+    let scheme_like = scheme.len() >= 2
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    if !scheme_like {
+        return Ok(dir);
+    }
+    let served = "give a folder (a local disk, or the mount every machine of a farm shares) or, for --store, \
+                  s3://bucket/prefix";
+    if rest.starts_with("//") {
+        if scheme.eq_ignore_ascii_case("s3") && flag == "--store" {
+            bail!("{flag} {text}: write the scheme in lowercase, s3://");
+        }
+        bail!("{flag} {text}: `{scheme}://` is not a store this build serves; {served}");
+    }
+    // `name:/…`, or a store's scheme without its slashes: a URL mistyped, not a folder.
+    const SCHEMES: [&str; 12] =
+        ["s3", "gs", "az", "azure", "abfs", "abfss", "http", "https", "file", "ftp", "sftp", "smb"];
+    if rest.starts_with('/') || SCHEMES.iter().any(|s| scheme.eq_ignore_ascii_case(s)) {
+        bail!("{flag} {text}: this looks like an address missing its `//` ({scheme}://…), not a folder; {served}");
+    }
+    Ok(dir)
 }
 
 pub(crate) fn mode(realm: RealmArg) -> Mode {
@@ -205,4 +225,20 @@ pub fn providers(asked: Option<&str>) -> Result<figur_models::Providers> {
         None => figur_models::Providers::from_env(),
     }
     .map_err(anyhow::Error::msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refuse_urls;
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn folders_pass_and_file_urls_name_their_folder() {
+        for folder in ["renders", "/srv/figur", "./shoot:2026", "backup:2026/looks", "C:renders"] {
+            assert_eq!(refuse_urls(PathBuf::from(folder), "--store").unwrap(), Path::new(folder));
+        }
+        assert_eq!(refuse_urls(PathBuf::from("file:///srv/figur"), "--store").unwrap(), Path::new("/srv/figur"));
+        let relative = refuse_urls(PathBuf::from("file://nas/figur"), "--store").unwrap_err().to_string();
+        assert!(relative.contains("file:///absolute/path"), "{relative}");
+    }
 }
