@@ -89,6 +89,8 @@ fn serve_once(store: &str, env: &[(String, String)], data: &Path) -> (bool, Stri
     let mut child = Command::new(FIGUR)
         .args(["serve", "--listen", "127.0.0.1:0", "--store", store, "--data-dir"])
         .arg(data)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
         .envs(env.iter().cloned())
         .env("FIGUR_LOG", "warn")
         .stdout(std::process::Stdio::null())
@@ -113,15 +115,21 @@ async fn a_farm_on_an_s3_bucket_renders_and_a_store_that_refuses_writes_refunds(
     let s3 = S3::start();
 
     // Refused at start, naming what is wrong: a bucket that does not exist, credentials the
-    // endpoint does not know, a plain-HTTP endpoint nobody allowed.
+    // endpoint does not know, a plain-HTTP endpoint nobody allowed, no credentials at all.
     let data = tempfile::tempdir().unwrap();
     let wrong = (s3.rw.0.clone(), "not-the-secret".to_string());
     let mut no_http = s3.env(&s3.rw);
     no_http.retain(|(k, _)| k != "AWS_ALLOW_HTTP");
+    // No keys at all: the client asks the instance metadata service, which is not there.
+    let mut no_keys = s3.env(&s3.rw);
+    no_keys.retain(|(k, _)| !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET"));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    no_keys.push(("AWS_METADATA_ENDPOINT".into(), format!("http://{closed}")));
     for (store, env, says) in [
         ("s3://no-such-bucket/farm".to_string(), s3.env(&s3.rw), "the bucket `no-such-bucket` does not exist"),
         (s3.url(), s3.env(&wrong), "credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) were refused"),
         (s3.url(), no_http, "AWS_ALLOW_HTTP=true"),
+        (s3.url(), no_keys, "no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"),
     ] {
         let (ok, said) = serve_once(&store, &env, data.path());
         assert!(!ok && said.contains(&store) && said.contains(says), "{store}: {said}");

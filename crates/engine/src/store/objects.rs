@@ -131,6 +131,14 @@ impl Bucket {
         let (s3, base) = (bucket.s3.clone(), ObjectPath::from(url.prefix.as_str()));
         match block(async move { s3.list_with_delimiter(Some(&base)).await }) {
             Ok(Ok(_)) => Ok(bucket),
+            Ok(Err(e)) if no_credentials_found(&e) => Err(fail(
+                format!(
+                    "no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set, and the \
+                     instance metadata service (asked as on a cloud machine) gave none: {}",
+                    short(&e.to_string())
+                ),
+                false,
+            )),
             Ok(Err(e)) => {
                 let (message, unreachable) = explain(&e, &url.bucket);
                 Err(fail(message, unreachable))
@@ -299,6 +307,14 @@ fn explain(e: &object_store::Error, bucket: &str) -> (String, bool) {
     let server_error =
         (500..600).any(|status| has(&format!("status code: {status}")) || has(&format!("status: {status}")));
     (short(&text), server_error)
+}
+
+/// Whether `e` is the client finding no credentials: none in the environment, so it asked the
+/// instance metadata service, which is not there (off a cloud machine) — not an endpoint that
+/// is down, to be waited for.
+fn no_credentials_found(e: &object_store::Error) -> bool {
+    let metadata = std::env::var("AWS_METADATA_ENDPOINT").unwrap_or_else(|_| "169.254.169.254".into());
+    std::env::var_os("AWS_ACCESS_KEY_ID").is_none() && e.to_string().contains(metadata.trim_start_matches("http://"))
 }
 
 /// An S3 error's text without the XML body's request ids (kept to one line, 300 characters).
