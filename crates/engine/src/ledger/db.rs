@@ -547,7 +547,12 @@ impl From<postgres::Error> for LedgerError {
         let code = e.code().map(|c| c.code().to_string());
         let message = match e.as_db_error() {
             Some(db) => format!("{}: {}", db.code().code(), db.message()),
-            None => e.to_string(),
+            // "error connecting to server" alone does not say why: name the cause (refused,
+            // no such host, a password refused, …).
+            None => match std::error::Error::source(&e) {
+                Some(cause) => format!("{e}: {cause}"),
+                None => e.to_string(),
+            },
         };
         LedgerError::Database {
             // 53100: disk_full.
