@@ -34,9 +34,12 @@ use std::time::{Duration, Instant};
 const PG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-postgres");
 const S3: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-s3");
 /// The `figur` measured: this build's, or another (`FIGUR_BENCH_FIGUR`, e.g. an earlier commit's
-/// release build) to compare two builds with the same harness on the same machine.
+/// release build) to compare two builds with the same harness on the same machine. Set but
+/// empty counts as unset (a script's `FIGUR_BENCH_FIGUR=$other` with nothing in it).
 fn figur() -> std::path::PathBuf {
-    std::env::var_os("FIGUR_BENCH_FIGUR").map_or_else(|| env!("CARGO_BIN_EXE_figur").into(), Into::into)
+    std::env::var_os("FIGUR_BENCH_FIGUR")
+        .filter(|path| !path.is_empty())
+        .map_or_else(|| env!("CARGO_BIN_EXE_figur").into(), Into::into)
 }
 
 fn env_usize(name: &str, default: usize) -> usize {

@@ -60,7 +60,7 @@ impl Place {
             (Some(store), data_dir) if store.starts_with("s3://") => {
                 let url = BucketUrl::parse(&store).map_err(anyhow::Error::msg).context("--store")?;
                 let dir = match data_dir {
-                    Some(dir) => refuse_urls(dir, "--data-dir")?,
+                    Some(dir) => folder_of(dir, "--data-dir")?,
                     None => default_dir()?,
                 };
                 (dir, StoreLocation::Bucket(url))
@@ -68,8 +68,8 @@ impl Place {
             (Some(_), Some(_)) => {
                 bail!("--store DIR is the data folder of a farm: give --store or --data-dir, not both")
             }
-            (Some(store), None) => (refuse_urls(PathBuf::from(store), "--store")?, StoreLocation::Folder),
-            (None, Some(dir)) => (refuse_urls(dir, "--data-dir")?, StoreLocation::Folder),
+            (Some(store), None) => (folder_of(PathBuf::from(store), "--store")?, StoreLocation::Folder),
+            (None, Some(dir)) => (folder_of(dir, "--data-dir")?, StoreLocation::Folder),
             (None, None) if ledger.is_shared() => {
                 bail!("a shared ledger needs --store: the folder every machine mounts, or s3://bucket/prefix")
             }
@@ -129,10 +129,11 @@ pub(crate) async fn open_waiting(place: &Place, config: EngineConfig) -> Result<
     }
 }
 
-/// `dir` if it is a folder: a URL (`s3://bucket/prefix`, `https://…`) would otherwise be taken
-/// as a relative folder named `s3:` — on a farm, each machine would keep its own images. So is
-/// an address missing its `//` (`s3:/bucket`, `s3:bucket`). `file:///path` is the folder `/path`.
-fn refuse_urls(dir: PathBuf, flag: &str) -> Result<PathBuf> {
+/// The folder `dir` names (`file:///path` is the folder `/path`). A URL is refused
+/// (`s3://bucket/prefix`, `https://…`), as is an address missing its `//` (`s3:/bucket`,
+/// `s3:bucket`): either would otherwise be taken as a relative folder named `s3:` — on a farm,
+/// each machine would keep its own images.
+fn folder_of(dir: PathBuf, flag: &str) -> Result<PathBuf> {
     let text = dir.to_string_lossy().into_owned();
     if let Some(path) = text.strip_prefix("file://") {
         if path.starts_with('/') {
@@ -229,16 +230,16 @@ pub fn providers(asked: Option<&str>) -> Result<figur_models::Providers> {
 
 #[cfg(test)]
 mod tests {
-    use super::refuse_urls;
+    use super::folder_of;
     use std::path::{Path, PathBuf};
 
     #[test]
     fn folders_pass_and_file_urls_name_their_folder() {
         for folder in ["renders", "/srv/figur", "./shoot:2026", "backup:2026/looks", "C:renders"] {
-            assert_eq!(refuse_urls(PathBuf::from(folder), "--store").unwrap(), Path::new(folder));
+            assert_eq!(folder_of(PathBuf::from(folder), "--store").unwrap(), Path::new(folder));
         }
-        assert_eq!(refuse_urls(PathBuf::from("file:///srv/figur"), "--store").unwrap(), Path::new("/srv/figur"));
-        let relative = refuse_urls(PathBuf::from("file://nas/figur"), "--store").unwrap_err().to_string();
+        assert_eq!(folder_of(PathBuf::from("file:///srv/figur"), "--store").unwrap(), Path::new("/srv/figur"));
+        let relative = folder_of(PathBuf::from("file://nas/figur"), "--store").unwrap_err().to_string();
         assert!(relative.contains("file:///absolute/path"), "{relative}");
     }
 }
